@@ -1,0 +1,1 @@
+//! XMPP c2s stream negotiation over tokio.

@@ -1,0 +1,1 @@
+//! Incremental restricted-XML framing for XMPP streams.

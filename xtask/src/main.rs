@@ -1,0 +1,6 @@
+//! Project chores: `cargo xtask <command>`.
+
+fn main() {
+    eprintln!("usage: cargo xtask <command>");
+    std::process::exit(2);
+}
