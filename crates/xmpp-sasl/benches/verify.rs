@@ -1,0 +1,3 @@
+//! Criterion benches: server-side verification per mechanism.
+
+fn main() {}

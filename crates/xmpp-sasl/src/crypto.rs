@@ -1,0 +1,203 @@
+//! Small primitives shared by the mechanisms: hashing, SCRAM key derivation,
+//! string preparation, the ISO-8859-1 rule, constant-time comparison and nonces.
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use md5::{Digest as _, Md5};
+use rand_core::{OsRng, RngCore};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+/// The hash function of a SCRAM variant.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScramHash {
+    /// SCRAM-SHA-1 (RFC 5802).
+    Sha1,
+    /// SCRAM-SHA-256 (RFC 7677).
+    Sha256,
+}
+
+impl ScramHash {
+    /// Digest length in bytes.
+    pub fn output_len(self) -> usize {
+        match self {
+            ScramHash::Sha1 => 20,
+            ScramHash::Sha256 => 32,
+        }
+    }
+
+    /// The mechanism name without channel binding.
+    pub fn mechanism(self) -> &'static str {
+        match self {
+            ScramHash::Sha1 => "SCRAM-SHA-1",
+            ScramHash::Sha256 => "SCRAM-SHA-256",
+        }
+    }
+
+    pub(crate) fn hash(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            ScramHash::Sha1 => sha1::Sha1::digest(data).to_vec(),
+            ScramHash::Sha256 => sha2::Sha256::digest(data).to_vec(),
+        }
+    }
+
+    pub(crate) fn hmac(self, key: &[u8], data: &[u8]) -> Vec<u8> {
+        // HMAC accepts keys of any length, so new_from_slice cannot fail; the
+        // fallback keeps this panic-free anyway.
+        match self {
+            ScramHash::Sha1 => match Hmac::<sha1::Sha1>::new_from_slice(key) {
+                Ok(mut m) => {
+                    m.update(data);
+                    m.finalize().into_bytes().to_vec()
+                }
+                Err(_) => Vec::new(),
+            },
+            ScramHash::Sha256 => match Hmac::<sha2::Sha256>::new_from_slice(key) {
+                Ok(mut m) => {
+                    m.update(data);
+                    m.finalize().into_bytes().to_vec()
+                }
+                Err(_) => Vec::new(),
+            },
+        }
+    }
+
+    /// SaltedPassword = Hi(Normalize(password), salt, i) (RFC 5802 §3).
+    pub(crate) fn salted_password(
+        self,
+        password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+    ) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(vec![0u8; self.output_len()]);
+        match self {
+            ScramHash::Sha1 => {
+                pbkdf2::pbkdf2_hmac::<sha1::Sha1>(password, salt, iterations, &mut out)
+            }
+            ScramHash::Sha256 => {
+                pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, salt, iterations, &mut out)
+            }
+        }
+        out
+    }
+
+    /// (ClientKey, StoredKey, ServerKey) from a salted password.
+    pub(crate) fn keys(self, salted: &[u8]) -> (Zeroizing<Vec<u8>>, Vec<u8>, Vec<u8>) {
+        let client_key = Zeroizing::new(self.hmac(salted, b"Client Key"));
+        let stored_key = self.hash(&client_key);
+        let server_key = self.hmac(salted, b"Server Key");
+        (client_key, stored_key, server_key)
+    }
+}
+
+/// MD5 of the concatenation of `parts`.
+pub(crate) fn md5(parts: &[&[u8]]) -> [u8; 16] {
+    let mut h = Md5::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// Lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// Constant-time equality (length is not secret).
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// RFC 2831 §2.1.2.1 per-field rule: a string whose characters all fit in
+/// ISO-8859-1 is hashed as Latin-1 bytes, any other string as UTF-8.
+pub(crate) fn latin1_or_utf8(s: &str) -> Cow<'_, [u8]> {
+    match to_latin1(s) {
+        Some(v) => Cow::Owned(v),
+        None => Cow::Borrowed(s.as_bytes()),
+    }
+}
+
+/// The Latin-1 bytes of `s`, or `None` if a character is above U+00FF.
+pub(crate) fn to_latin1(s: &str) -> Option<Vec<u8>> {
+    if s.is_ascii() {
+        return Some(s.as_bytes().to_vec());
+    }
+    s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
+}
+
+/// Decodes ISO-8859-1 bytes.
+pub(crate) fn from_latin1(b: &[u8]) -> String {
+    b.iter().map(|&c| char::from(c)).collect()
+}
+
+/// SASLprep (RFC 4013) where it succeeds; the unprepared string otherwise.
+///
+/// Both ends of this crate use the same rule (client, [`crate::StoredCredentials::derive`],
+/// PLAIN verification), so they always agree; for strings SASLprep accepts we
+/// agree with every other implementation too.
+pub(crate) fn normalize(s: &str) -> Cow<'_, str> {
+    stringprep::saslprep(s).unwrap_or(Cow::Borrowed(s))
+}
+
+/// A fresh nonce: 18 random bytes from the OS CSPRNG as unpadded base64
+/// (24 printable characters, no `,`, `"` or `\`).
+pub(crate) fn random_nonce() -> String {
+    let mut b = [0u8; 18];
+    OsRng.fill_bytes(&mut b);
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(b)
+}
+
+/// Random salt bytes.
+pub(crate) fn random_salt() -> Vec<u8> {
+    let mut b = vec![0u8; 16];
+    OsRng.fill_bytes(&mut b);
+    b
+}
+
+/// A nonce is usable in DIGEST-MD5 quoted strings and SCRAM attributes when it is
+/// non-empty printable ASCII without `,`, `"` and `\`.
+pub(crate) fn valid_nonce(n: &str) -> bool {
+    !n.is_empty()
+        && n.bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && b != b',' && b != b'"' && b != b'\\')
+}
+
+pub(crate) fn b64(data: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+pub(crate) fn b64_decode(s: &[u8]) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD.decode(s).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latin1_rule_per_string() {
+        assert_eq!(&*latin1_or_utf8("é"), &[0xe9]);
+        assert_eq!(&*latin1_or_utf8("€"), "€".as_bytes());
+        assert_eq!(&*latin1_or_utf8("aé€"), "aé€".as_bytes());
+        assert_eq!(from_latin1(&[0x4a, 0xfc]), "Jü");
+    }
+
+    #[test]
+    fn nonce_validation() {
+        assert!(valid_nonce(&random_nonce()));
+        assert!(!valid_nonce(""));
+        assert!(!valid_nonce("a,b"));
+        assert!(!valid_nonce("a\"b"));
+        assert!(!valid_nonce("a b"));
+    }
+}

@@ -1,0 +1,616 @@
+//! DIGEST-MD5 (RFC 2831; historic per RFC 6331), qop=auth, algorithm=md5-sess only.
+//!
+//! Decisions where the RFC leaves room (see the protocol notes §2):
+//! - ISO-8859-1 rule **per field**: username, realm and password are each hashed as
+//!   Latin-1 when all their characters fit, else as UTF-8. The server also accepts
+//!   the other readings seen in the wild ([`crate::DigestSecret::alt_ha1`]).
+//! - No realm in the challenge: the client sends no `realm` and hashes `""`
+//!   (RFC 6120 §6.3.9, GNU SASL), so hashed and sent realm are identical.
+//! - Several realms: the one equal to the domain (ASCII case-insensitive), else the first.
+
+use crate::client::{ClientCredentials, ClientMechanism};
+use crate::crypto::{self, hex, md5};
+use crate::directives::{self, push_quoted, Directive};
+use crate::error::{ClientError, ServerFailure, StoreError};
+use crate::server::{ServerMechanism, ServerMechanismConfig, ServerStep};
+use crate::store::StoredCredentials;
+use zeroize::Zeroizing;
+
+/// The mechanism name.
+pub const NAME: &str = "DIGEST-MD5";
+/// RFC 2831 §2.1.1: a digest-challenge is smaller than 2048 bytes.
+pub const MAX_CHALLENGE: usize = 2048;
+/// RFC 2831 §2.1.2: a digest-response is smaller than 4096 bytes.
+pub const MAX_RESPONSE: usize = 4096;
+
+/// `response=` (with `a2_prefix = b"AUTHENTICATE"`) or `rspauth=` (with `b""`), qop=auth.
+///
+/// `ha1` is the raw `H(user:realm:pass)`; `nonce`, `cnonce`, `authzid` are the
+/// unquoted, unescaped bytes.
+pub(crate) fn kd(
+    ha1: &[u8; 16],
+    nonce: &[u8],
+    cnonce: &[u8],
+    nc: u32,
+    authzid: Option<&[u8]>,
+    a2_prefix: &[u8],
+    digest_uri: &[u8],
+) -> String {
+    let a1 = match authzid {
+        Some(z) => md5(&[ha1, b":", nonce, b":", cnonce, b":", z]),
+        None => md5(&[ha1, b":", nonce, b":", cnonce]),
+    };
+    let a2 = md5(&[a2_prefix, b":", digest_uri]);
+    let nc = format_nc(nc);
+    hex(&md5(&[
+        hex(&a1).as_bytes(),
+        b":",
+        nonce,
+        b":",
+        nc.as_bytes(),
+        b":",
+        cnonce,
+        b":auth:",
+        hex(&a2).as_bytes(),
+    ]))
+}
+
+/// `nc-value`: exactly 8 lowercase hex digits.
+pub(crate) fn format_nc(nc: u32) -> String {
+    format!("{nc:08x}")
+}
+
+fn is_hex32(v: &[u8]) -> bool {
+    v.len() == 32 && v.iter().all(u8::is_ascii_hexdigit)
+}
+
+/// Collects directives, rejecting duplicates of the ones we use.
+struct Fields {
+    all: Vec<Directive>,
+}
+
+impl Fields {
+    /// The single value of `name`; `Err` if it occurs more than once.
+    fn one(&self, name: &str) -> Result<Option<&[u8]>, String> {
+        let mut it = self.all.iter().filter(|d| d.name == name);
+        let first = it.next().map(|d| d.value.as_slice());
+        if it.next().is_some() {
+            return Err(format!("duplicate {name}"));
+        }
+        Ok(first)
+    }
+
+    fn many(&self, name: &str) -> impl Iterator<Item = &[u8]> {
+        let name = name.to_owned();
+        self.all
+            .iter()
+            .filter(move |d| d.name == name)
+            .map(|d| d.value.as_slice())
+    }
+}
+
+// ---------------------------------------------------------------- client
+
+enum ClientState {
+    ExpectChallenge,
+    ExpectRspauth { expected: String },
+    Verified,
+    Failed,
+}
+
+/// DIGEST-MD5 client.
+pub struct DigestMd5Client {
+    creds: ClientCredentials,
+    cnonce: String,
+    state: ClientState,
+}
+
+impl DigestMd5Client {
+    /// A client with a fresh CSPRNG cnonce.
+    pub fn new(creds: ClientCredentials) -> Self {
+        Self::with_cnonce(creds, crypto::random_nonce())
+    }
+
+    /// A client with a given cnonce (tests). It must be non-empty printable ASCII
+    /// without `,`, `"`, `\`; otherwise [`respond`](ClientMechanism::respond) fails.
+    pub fn with_cnonce(creds: ClientCredentials, cnonce: impl Into<String>) -> Self {
+        DigestMd5Client {
+            creds,
+            cnonce: cnonce.into(),
+            state: ClientState::ExpectChallenge,
+        }
+    }
+
+    fn answer_challenge(&self, challenge: &[u8]) -> Result<(Vec<u8>, String), ClientError> {
+        let malformed = |s: &str| ClientError::Malformed(s.to_owned());
+        let protocol = |s: &str| ClientError::Protocol(s.to_owned());
+        if challenge.len() >= MAX_CHALLENGE {
+            return Err(malformed("challenge too long"));
+        }
+        if !crypto::valid_nonce(&self.cnonce) {
+            return Err(ClientError::Credentials("invalid injected cnonce"));
+        }
+        let f = Fields {
+            all: directives::parse(challenge).map_err(malformed)?,
+        };
+        if f.one("rspauth").map_err(|e| malformed(&e))?.is_some() {
+            return Err(protocol("rspauth before our response"));
+        }
+        let nonce = f
+            .one("nonce")
+            .map_err(|e| malformed(&e))?
+            .ok_or_else(|| protocol("no nonce"))?;
+        if nonce.is_empty() {
+            return Err(protocol("empty nonce"));
+        }
+        match f.one("algorithm").map_err(|e| malformed(&e))? {
+            Some(a) if a.eq_ignore_ascii_case(b"md5-sess") => {}
+            Some(_) => return Err(protocol("algorithm is not md5-sess")),
+            None => return Err(protocol("no algorithm")),
+        }
+        let utf8 = match f.one("charset").map_err(|e| malformed(&e))? {
+            Some(c) if c.eq_ignore_ascii_case(b"utf-8") => true,
+            Some(_) => return Err(protocol("charset is not utf-8")),
+            None => false,
+        };
+        if let Some(q) = f.one("qop").map_err(|e| malformed(&e))? {
+            if !directives::split_list(q).any(|v| v.eq_ignore_ascii_case(b"auth")) {
+                return Err(protocol("qop does not offer auth"));
+            }
+        }
+        for single in ["maxbuf", "stale", "cipher"] {
+            f.one(single).map_err(|e| malformed(&e))?;
+        }
+        // Realms as text (UTF-8 with charset, else ISO-8859-1).
+        let mut realms = Vec::new();
+        for r in f.many("realm") {
+            realms.push(if utf8 {
+                String::from_utf8(r.to_vec()).map_err(|_| malformed("realm is not UTF-8"))?
+            } else {
+                crypto::from_latin1(r)
+            });
+        }
+        let realm = match realms.len() {
+            0 => None,
+            1 => realms.first(),
+            _ => realms
+                .iter()
+                .find(|r| r.eq_ignore_ascii_case(&self.creds.host))
+                .or(realms.first()),
+        };
+
+        // Bytes hashed and bytes sent, per field.
+        let (user_hash, user_wire, realm_hash, realm_wire, pass_hash) = if utf8 {
+            let r = realm.map(String::as_str).unwrap_or("");
+            (
+                crypto::latin1_or_utf8(&self.creds.username).into_owned(),
+                self.creds.username.as_bytes().to_vec(),
+                crypto::latin1_or_utf8(r).into_owned(),
+                r.as_bytes().to_vec(),
+                Zeroizing::new(crypto::latin1_or_utf8(&self.creds.password).into_owned()),
+            )
+        } else {
+            let l = |s: &str| {
+                crypto::to_latin1(s).ok_or(ClientError::Credentials(
+                    "not representable in ISO-8859-1 and the server offered no charset=utf-8",
+                ))
+            };
+            let u = l(&self.creds.username)?;
+            let r = l(realm.map(String::as_str).unwrap_or(""))?;
+            let p = Zeroizing::new(l(&self.creds.password)?);
+            (u.clone(), u, r.clone(), r, p)
+        };
+        let ha1 = Zeroizing::new(md5(&[&user_hash, b":", &realm_hash, b":", &pass_hash]));
+        let digest_uri = format!("{}/{}", self.creds.service, self.creds.host);
+        let authzid = self.creds.effective_authzid();
+        let cnonce = self.cnonce.as_bytes();
+        let response = kd(
+            &ha1,
+            nonce,
+            cnonce,
+            1,
+            authzid.map(str::as_bytes),
+            b"AUTHENTICATE",
+            digest_uri.as_bytes(),
+        );
+        let rspauth = kd(
+            &ha1,
+            nonce,
+            cnonce,
+            1,
+            authzid.map(str::as_bytes),
+            b"",
+            digest_uri.as_bytes(),
+        );
+
+        let mut out = Vec::with_capacity(256);
+        if utf8 {
+            out.extend_from_slice(b"charset=utf-8,");
+        }
+        out.extend_from_slice(b"username=");
+        push_quoted(&mut out, &user_wire);
+        if realm.is_some() {
+            out.extend_from_slice(b",realm=");
+            push_quoted(&mut out, &realm_wire);
+        }
+        out.extend_from_slice(b",nonce=");
+        push_quoted(&mut out, nonce);
+        out.extend_from_slice(b",cnonce=");
+        push_quoted(&mut out, cnonce);
+        out.extend_from_slice(b",nc=");
+        out.extend_from_slice(format_nc(1).as_bytes());
+        out.extend_from_slice(b",qop=auth,digest-uri=");
+        push_quoted(&mut out, digest_uri.as_bytes());
+        out.extend_from_slice(b",response=");
+        out.extend_from_slice(response.as_bytes());
+        if let Some(z) = authzid {
+            out.extend_from_slice(b",authzid=");
+            push_quoted(&mut out, z.as_bytes());
+        }
+        Ok((out, rspauth))
+    }
+}
+
+/// Checks `rspauth=` in a server message against the expected value.
+fn check_rspauth(data: &[u8], expected: &str) -> Result<(), ClientError> {
+    if data.len() >= MAX_CHALLENGE {
+        return Err(ClientError::MutualAuth("rspauth message too long"));
+    }
+    let f = Fields {
+        all: directives::parse(data).map_err(|_| ClientError::MutualAuth("malformed rspauth"))?,
+    };
+    let got = f
+        .one("rspauth")
+        .map_err(|_| ClientError::MutualAuth("duplicate rspauth"))?
+        .ok_or(ClientError::MutualAuth("no rspauth"))?;
+    if !is_hex32(got) {
+        return Err(ClientError::MutualAuth("malformed rspauth"));
+    }
+    if crypto::ct_eq(&got.to_ascii_lowercase(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ClientError::MutualAuth("wrong rspauth"))
+    }
+}
+
+impl ClientMechanism for DigestMd5Client {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn initial_response(&mut self) -> Result<Option<Vec<u8>>, ClientError> {
+        Ok(None)
+    }
+
+    fn respond(&mut self, challenge: &[u8]) -> Result<Vec<u8>, ClientError> {
+        match std::mem::replace(&mut self.state, ClientState::Failed) {
+            ClientState::ExpectChallenge => {
+                let (resp, expected) = self.answer_challenge(challenge)?;
+                self.state = ClientState::ExpectRspauth { expected };
+                Ok(resp)
+            }
+            ClientState::ExpectRspauth { expected } => {
+                check_rspauth(challenge, &expected)?;
+                self.state = ClientState::Verified;
+                Ok(Vec::new())
+            }
+            ClientState::Verified | ClientState::Failed => Err(ClientError::OutOfSequence(
+                "challenge after the exchange ended",
+            )),
+        }
+    }
+
+    fn success(&mut self, additional: Option<&[u8]>) -> Result<(), ClientError> {
+        match std::mem::replace(&mut self.state, ClientState::Failed) {
+            // Already verified in a challenge: ignore any data (Cyrus/prosody send garbage).
+            ClientState::Verified => {
+                self.state = ClientState::Verified;
+                Ok(())
+            }
+            ClientState::ExpectRspauth { expected } => match additional {
+                Some(d) if !d.is_empty() => {
+                    check_rspauth(d, &expected)?;
+                    self.state = ClientState::Verified;
+                    Ok(())
+                }
+                _ => Err(ClientError::MutualAuth("success without rspauth")),
+            },
+            ClientState::ExpectChallenge => {
+                Err(ClientError::OutOfSequence("success before any challenge"))
+            }
+            ClientState::Failed => Err(ClientError::OutOfSequence("exchange already failed")),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- server
+
+struct Pending {
+    username: String,
+    realm: String,
+    cnonce: Vec<u8>,
+    digest_uri: Vec<u8>,
+    response: [u8; 32],
+    authzid: Option<String>,
+}
+
+enum ServerState {
+    Start,
+    ExpectResponse,
+    ExpectCredentials(Box<Pending>),
+    ExpectAck {
+        authcid: String,
+        authzid: Option<String>,
+    },
+    Done,
+}
+
+/// DIGEST-MD5 server.
+pub struct DigestMd5Server {
+    cfg: ServerMechanismConfig,
+    nonce: String,
+    state: ServerState,
+}
+
+impl DigestMd5Server {
+    /// A server with a fresh CSPRNG nonce.
+    pub fn new(cfg: ServerMechanismConfig) -> Self {
+        Self::with_nonce(cfg, crypto::random_nonce())
+    }
+
+    /// A server with a given nonce (tests). It must be non-empty printable ASCII
+    /// without `,`, `"`, `\`; otherwise [`start`](ServerMechanism::start) fails with
+    /// `temporary-auth-failure`.
+    pub fn with_nonce(cfg: ServerMechanismConfig, nonce: impl Into<String>) -> Self {
+        DigestMd5Server {
+            cfg,
+            nonce: nonce.into(),
+            state: ServerState::Start,
+        }
+    }
+
+    fn challenge(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(128);
+        if !self.cfg.realm.is_empty() {
+            out.extend_from_slice(b"realm=");
+            push_quoted(&mut out, self.cfg.realm.as_bytes());
+            out.push(b',');
+        }
+        out.extend_from_slice(b"nonce=");
+        push_quoted(&mut out, self.nonce.as_bytes());
+        out.extend_from_slice(b",qop=\"auth\",charset=utf-8,algorithm=md5-sess");
+        out
+    }
+
+    fn parse_response(&self, data: &[u8]) -> Result<Pending, ServerFailure> {
+        let malformed = |s: &str| ServerFailure::Malformed(s.to_owned());
+        if data.len() >= MAX_RESPONSE {
+            return Err(malformed("response too long"));
+        }
+        let f = Fields {
+            all: directives::parse(data).map_err(malformed)?,
+        };
+        let one = |n: &str| f.one(n).map_err(|e| malformed(&e));
+        let req = |n: &'static str| {
+            one(n)?.ok_or_else(|| ServerFailure::Malformed(format!("missing {n}")))
+        };
+        let utf8 = match one("charset")? {
+            Some(c) if c.eq_ignore_ascii_case(b"utf-8") => true,
+            Some(_) => return Err(malformed("charset is not utf-8")),
+            None => false,
+        };
+        // Without charset the text is ISO-8859-1, but some clients (Cyrus) send UTF-8
+        // without saying so: take valid UTF-8 as UTF-8.
+        let text = |v: &[u8]| -> Result<String, ServerFailure> {
+            match String::from_utf8(v.to_vec()) {
+                Ok(s) => Ok(s),
+                Err(_) if !utf8 => Ok(crypto::from_latin1(v)),
+                Err(_) => Err(malformed("invalid UTF-8")),
+            }
+        };
+        let username = text(req("username")?)?;
+        if username.is_empty() {
+            return Err(malformed("empty username"));
+        }
+        let realm = one("realm")?.map(text).transpose()?;
+        let nonce = req("nonce")?;
+        let cnonce = req("cnonce")?;
+        if cnonce.is_empty() {
+            return Err(malformed("empty cnonce"));
+        }
+        let nc = req("nc")?;
+        if nc.len() != 8 || !nc.iter().all(u8::is_ascii_hexdigit) {
+            return Err(malformed("nc is not 8 hex digits"));
+        }
+        let response = req("response")?;
+        if !is_hex32(response) {
+            return Err(malformed("response is not 32 hex digits"));
+        }
+        let digest_uri = req("digest-uri")?;
+        let qop = one("qop")?;
+        let authzid = one("authzid")?.map(text).transpose()?;
+        for single in ["maxbuf", "cipher"] {
+            one(single)?;
+        }
+
+        // Semantics (after syntax, so that a malformed message is always reported as such).
+        if !crypto::ct_eq(nonce, self.nonce.as_bytes()) {
+            return Err(ServerFailure::Protocol("nonce mismatch"));
+        }
+        if nc != b"00000001" {
+            return Err(ServerFailure::Protocol("nc must be 00000001"));
+        }
+        if let Some(q) = qop {
+            if !q.eq_ignore_ascii_case(b"auth") {
+                return Err(ServerFailure::Protocol("qop must be auth"));
+            }
+        }
+        if !self.digest_uri_ok(digest_uri) {
+            return Err(ServerFailure::Protocol("wrong digest-uri"));
+        }
+        let realm = realm.unwrap_or_default();
+        let realm_ok = realm.is_empty()
+            || realm == self.cfg.realm
+            || (self.cfg.realm.is_empty() && realm.eq_ignore_ascii_case(&self.cfg.domain));
+        if !realm_ok {
+            return Err(ServerFailure::Protocol("realm not offered"));
+        }
+        let mut resp = [0u8; 32];
+        resp.copy_from_slice(&response.to_ascii_lowercase());
+        Ok(Pending {
+            username,
+            realm,
+            cnonce: cnonce.to_vec(),
+            digest_uri: digest_uri.to_vec(),
+            response: resp,
+            authzid: authzid.filter(|a| !a.is_empty()),
+        })
+    }
+
+    /// `service/host` or `service/host/serv-name`, host = our domain (case-insensitive).
+    fn digest_uri_ok(&self, uri: &[u8]) -> bool {
+        let mut parts = uri.split(|&b| b == b'/');
+        let service = parts.next().unwrap_or_default();
+        let host = parts.next().unwrap_or_default();
+        let serv_name = parts.next();
+        parts.next().is_none()
+            && service.eq_ignore_ascii_case(self.cfg.service.as_bytes())
+            && host.eq_ignore_ascii_case(self.cfg.domain.as_bytes())
+            && serv_name.map_or(true, |s| s.eq_ignore_ascii_case(self.cfg.domain.as_bytes()))
+    }
+
+    fn verify(
+        &mut self,
+        p: &Pending,
+        found: Result<Option<StoredCredentials>, StoreError>,
+    ) -> ServerStep {
+        let creds = match found {
+            Err(_) => return ServerStep::fail(ServerFailure::Store),
+            Ok(None) => return ServerStep::fail(ServerFailure::BadCredentials),
+            Ok(Some(c)) => c,
+        };
+        if creds.digest_md5.is_empty() {
+            return ServerStep::fail(ServerFailure::MechanismTooWeak);
+        }
+        let Some(secret) = creds.digest_for_realm(&p.realm) else {
+            return ServerStep::fail(ServerFailure::BadCredentials);
+        };
+        let nonce = self.nonce.as_bytes();
+        let authzid = p.authzid.as_deref().map(str::as_bytes);
+        let mut matched = None;
+        for ha1 in std::iter::once(&secret.ha1).chain(secret.alt_ha1.iter()) {
+            let expected = kd(
+                ha1,
+                nonce,
+                &p.cnonce,
+                1,
+                authzid,
+                b"AUTHENTICATE",
+                &p.digest_uri,
+            );
+            // Keep comparing after a match so timing does not depend on which reading matched.
+            if crypto::ct_eq(expected.as_bytes(), &p.response) && matched.is_none() {
+                matched = Some(*ha1);
+            }
+        }
+        let Some(ha1) = matched.map(Zeroizing::new) else {
+            return ServerStep::fail(ServerFailure::BadCredentials);
+        };
+        if creds.disabled {
+            return ServerStep::fail(ServerFailure::AccountDisabled);
+        }
+        if creds.expired {
+            return ServerStep::fail(ServerFailure::CredentialsExpired);
+        }
+        let authzid = match self.cfg.check_authzid(&p.username, p.authzid.as_deref()) {
+            Ok(a) => a,
+            Err(e) => return ServerStep::fail(e),
+        };
+        let rspauth = kd(
+            &ha1,
+            nonce,
+            &p.cnonce,
+            1,
+            p.authzid.as_deref().map(str::as_bytes),
+            b"",
+            &p.digest_uri,
+        );
+        let data = format!("rspauth={rspauth}").into_bytes();
+        if self.cfg.rspauth_in_success {
+            self.state = ServerState::Done;
+            ServerStep::Success {
+                authcid: p.username.clone(),
+                authzid,
+                additional: Some(data),
+            }
+        } else {
+            self.state = ServerState::ExpectAck {
+                authcid: p.username.clone(),
+                authzid,
+            };
+            ServerStep::Challenge(data)
+        }
+    }
+}
+
+impl ServerMechanism for DigestMd5Server {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn start(&mut self, initial: Option<&[u8]>) -> ServerStep {
+        if !matches!(self.state, ServerState::Start) {
+            self.state = ServerState::Done;
+            return ServerStep::fail(ServerFailure::OutOfSequence("already started"));
+        }
+        // DIGEST-MD5 is server-first: an initial response is a protocol error
+        // (an empty one, `=`, is tolerated as "none").
+        if initial.is_some_and(|i| !i.is_empty()) {
+            self.state = ServerState::Done;
+            return ServerStep::fail(ServerFailure::OutOfSequence(
+                "DIGEST-MD5 has no initial response",
+            ));
+        }
+        if !crypto::valid_nonce(&self.nonce) {
+            self.state = ServerState::Done;
+            return ServerStep::fail(ServerFailure::Store);
+        }
+        self.state = ServerState::ExpectResponse;
+        ServerStep::Challenge(self.challenge())
+    }
+
+    fn step(&mut self, response: &[u8]) -> ServerStep {
+        // Whatever happens, the nonce is spent: a second response never reaches verification.
+        match std::mem::replace(&mut self.state, ServerState::Done) {
+            ServerState::ExpectResponse => match self.parse_response(response) {
+                Ok(p) => {
+                    let username = p.username.clone();
+                    self.state = ServerState::ExpectCredentials(Box::new(p));
+                    ServerStep::NeedCredentials { username }
+                }
+                Err(e) => ServerStep::fail(e),
+            },
+            ServerState::ExpectAck { authcid, authzid } => {
+                if response.iter().all(|b| b.is_ascii_whitespace()) {
+                    ServerStep::Success {
+                        authcid,
+                        authzid,
+                        additional: None,
+                    }
+                } else {
+                    ServerStep::fail(ServerFailure::OutOfSequence(
+                        "expected an empty response after rspauth",
+                    ))
+                }
+            }
+            _ => ServerStep::fail(ServerFailure::OutOfSequence("unexpected response")),
+        }
+    }
+
+    fn credentials(&mut self, found: Result<Option<StoredCredentials>, StoreError>) -> ServerStep {
+        match std::mem::replace(&mut self.state, ServerState::Done) {
+            ServerState::ExpectCredentials(p) => self.verify(&p, found),
+            _ => ServerStep::fail(ServerFailure::OutOfSequence("credentials not requested")),
+        }
+    }
+}

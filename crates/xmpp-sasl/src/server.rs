@@ -1,0 +1,202 @@
+//! Server side: steps, the mechanism trait, configuration and authorization.
+
+use std::sync::Arc;
+
+use crate::crypto::ScramHash;
+use crate::error::{ServerError, ServerFailure, StoreError};
+use crate::store::StoredCredentials;
+use crate::{digest_md5, plain, scram};
+
+/// What the server does next.
+#[derive(Debug)]
+pub enum ServerStep {
+    /// Send `<challenge/>` with these bytes and feed the `<response/>` to
+    /// [`ServerMechanism::step`].
+    Challenge(Vec<u8>),
+    /// Look `username` up in the [`crate::CredentialStore`] and pass the result to
+    /// [`ServerMechanism::credentials`]. The mechanism never touches the store itself.
+    NeedCredentials {
+        /// The user to look up (as the client sent it, after SASLprep for PLAIN/SCRAM).
+        username: String,
+    },
+    /// Send `<success/>` (with `additional` data if any). The client is authenticated.
+    Success {
+        /// The authenticated identity (the localpart).
+        authcid: String,
+        /// The authorized identity when it differs from `authcid@domain`, after the
+        /// [`Authorizer`] allowed it; `None` otherwise.
+        authzid: Option<String>,
+        /// Additional data with success (SCRAM `v=`, DIGEST-MD5 `rspauth=`).
+        additional: Option<Vec<u8>>,
+    },
+    /// Send `<failure/>` with the error's condition. The mechanism is finished.
+    Failure(ServerError),
+}
+
+impl ServerStep {
+    pub(crate) fn fail(f: ServerFailure) -> Self {
+        ServerStep::Failure(ServerError::new(f))
+    }
+}
+
+/// A server-side SASL mechanism (sans-IO).
+pub trait ServerMechanism: Send {
+    /// The IANA mechanism name.
+    fn name(&self) -> &'static str;
+    /// Starts on `<auth/>`; `initial` = its decoded data (`None` when the element was empty).
+    fn start(&mut self, initial: Option<&[u8]>) -> ServerStep;
+    /// Processes a `<response/>`.
+    fn step(&mut self, response: &[u8]) -> ServerStep;
+    /// Delivers the store's answer after [`ServerStep::NeedCredentials`].
+    fn credentials(&mut self, found: Result<Option<StoredCredentials>, StoreError>) -> ServerStep;
+}
+
+/// Decides whether `authcid` may act as `authzid` (a different identity than its own bare JID).
+pub trait Authorizer: Send + Sync {
+    /// `true` to allow.
+    fn authorize(&self, authcid: &str, authzid: &str) -> bool;
+}
+
+/// The default authorizer: nobody may act as someone else.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DenyAll;
+
+impl Authorizer for DenyAll {
+    fn authorize(&self, _authcid: &str, _authzid: &str) -> bool {
+        false
+    }
+}
+
+impl<F: Fn(&str, &str) -> bool + Send + Sync> Authorizer for F {
+    fn authorize(&self, authcid: &str, authzid: &str) -> bool {
+        self(authcid, authzid)
+    }
+}
+
+/// Server-side settings shared by the mechanisms.
+#[derive(Clone)]
+pub struct ServerMechanismConfig {
+    /// The served XMPP domain (digest-uri host, and the domain of users' bare JIDs).
+    pub domain: String,
+    /// The DIGEST-MD5 realm offered (`""` = offer none, as ejabberd does).
+    pub realm: String,
+    /// The service name in digest-uri, `"xmpp"`.
+    pub service: String,
+    /// DIGEST-MD5: send rspauth as additional data with `<success/>` (RFC 6120 style)
+    /// instead of in a final `<challenge/>` (RFC 3920 style, as the seed, ejabberd and Cyrus).
+    pub rspauth_in_success: bool,
+    /// Decides authzids other than the user's own bare JID.
+    pub authorizer: Arc<dyn Authorizer>,
+}
+
+impl ServerMechanismConfig {
+    /// Realm = domain, service `xmpp`, rspauth in a challenge, [`DenyAll`] authorizer.
+    pub fn new(domain: impl Into<String>) -> Self {
+        let domain = domain.into();
+        ServerMechanismConfig {
+            realm: domain.clone(),
+            domain,
+            service: "xmpp".to_owned(),
+            rspauth_in_success: false,
+            authorizer: Arc::new(DenyAll),
+        }
+    }
+
+    /// Sets the authorizer.
+    pub fn with_authorizer(mut self, authorizer: Arc<dyn Authorizer>) -> Self {
+        self.authorizer = authorizer;
+        self
+    }
+
+    /// Accepts an authzid that is empty or the user's own bare JID; asks the authorizer
+    /// about anything else. `Ok(None)` = acting as itself.
+    pub(crate) fn check_authzid(
+        &self,
+        authcid: &str,
+        authzid: Option<&str>,
+    ) -> Result<Option<String>, ServerFailure> {
+        let Some(a) = authzid.filter(|a| !a.is_empty()) else {
+            return Ok(None);
+        };
+        if let Some((local, domain)) = a.split_once('@') {
+            if local == authcid && domain.eq_ignore_ascii_case(&self.domain) {
+                return Ok(None);
+            }
+        }
+        if self.authorizer.authorize(authcid, a) {
+            Ok(Some(a.to_owned()))
+        } else {
+            Err(ServerFailure::InvalidAuthzid(
+                "not permitted for this user".to_owned(),
+            ))
+        }
+    }
+}
+
+impl std::fmt::Debug for ServerMechanismConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerMechanismConfig")
+            .field("domain", &self.domain)
+            .field("realm", &self.realm)
+            .field("service", &self.service)
+            .field("rspauth_in_success", &self.rspauth_in_success)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Creates a server mechanism by IANA name with CSPRNG nonces; `None` if unsupported.
+pub fn server_mechanism(
+    name: &str,
+    cfg: &ServerMechanismConfig,
+) -> Option<Box<dyn ServerMechanism>> {
+    Some(match name {
+        digest_md5::NAME => Box::new(digest_md5::DigestMd5Server::new(cfg.clone())),
+        plain::NAME => Box::new(plain::PlainServer::new(cfg.clone())),
+        "SCRAM-SHA-1" => Box::new(scram::ScramServer::new(ScramHash::Sha1, cfg.clone())),
+        "SCRAM-SHA-256" => Box::new(scram::ScramServer::new(ScramHash::Sha256, cfg.clone())),
+        _ => return None,
+    })
+}
+
+/// Whether a mechanism may be offered on a stream without TLS. PLAIN: `false`
+/// (RFC 6120 §13.8); unknown names: `false`.
+pub fn offered_on_insecure(name: &str) -> bool {
+    matches!(name, "SCRAM-SHA-256" | "SCRAM-SHA-1" | "DIGEST-MD5")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authzid_policy() {
+        let cfg = ServerMechanismConfig::new("example.com");
+        assert_eq!(cfg.check_authzid("juliet", None), Ok(None));
+        assert_eq!(cfg.check_authzid("juliet", Some("")), Ok(None));
+        assert_eq!(
+            cfg.check_authzid("juliet", Some("juliet@Example.COM")),
+            Ok(None)
+        );
+        assert!(cfg
+            .check_authzid("juliet", Some("romeo@example.com"))
+            .is_err());
+        assert!(cfg
+            .check_authzid("juliet", Some("juliet@evil.example"))
+            .is_err());
+        let cfg = cfg.with_authorizer(Arc::new(|c: &str, z: &str| {
+            c == "admin" && z.ends_with("@example.com")
+        }));
+        assert_eq!(
+            cfg.check_authzid("admin", Some("romeo@example.com")),
+            Ok(Some("romeo@example.com".to_owned()))
+        );
+    }
+
+    #[test]
+    fn insecure_offer_policy() {
+        assert!(!offered_on_insecure("PLAIN"));
+        assert!(offered_on_insecure("SCRAM-SHA-1"));
+        assert!(offered_on_insecure("DIGEST-MD5"));
+        assert!(!offered_on_insecure("X-FOO"));
+    }
+}
