@@ -1,5 +1,1056 @@
-//! `cargo xtask interop`.
+//! `cargo xtask interop`: install, start and check real XMPP/SASL peers on
+//! 127.0.0.1, then run the interop test suite (`cargo test --workspace -- --ignored`).
+//!
+//! Subcommands (none = `all`):
+//! - `install`: Debian packages (ejabberd, prosody, gsasl, libstrophe-dev, postgresql, ...),
+//!   a Python venv with slixmpp/aioxmpp, @xmpp/client from npm, the libstrophe driver.
+//! - `start` / `stop`: ejabberd and prosody with the configs in `interop/`, state under the
+//!   state directory, stopped by pid.
+//! - `selftest`: every client driver in `interop/clients/` against ejabberd/prosody.
+//! - `test [-- ARGS]`: the ignored (interop) tests, with the `XMPP_INTEROP_*` environment.
+//! - `env`: print that environment as `export` lines.
+//! - `all [-- ARGS]`: install, start, selftest, test, stop (stop also runs on failure).
+//!
+//! Runtime state lives in `$XMPP_INTEROP_DIR`, default `<repo>/target/interop`, whatever
+//! `CARGO_TARGET_DIR` says, so that `start` and `stop` from any shell agree.
 
-pub fn run(_args: &[String]) -> Result<(), String> {
-    Err("no interop suite yet".into())
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const USER: &str = "somenode";
+const PASSWORD: &str = "secret";
+const WRONG_PASSWORD: &str = "not-the-password";
+const DOMAIN: &str = "example.com";
+/// Non-default ports so that a stock daemon on 5222 can never be mistaken for ours.
+const EJABBERD_PORT: u16 = 15222;
+/// Erlang distribution port of our ejabberd node; a fixed port means no epmd.
+const EJABBERD_DIST_PORT: u16 = 15210;
+const EJABBERD_NODE: &str = "xmppinterop@localhost";
+const PROSODY_PORT: u16 = 15322;
+/// Ports a stock package could open on install (c2s, s2s, http).
+const STOCK_PORTS: [u16; 3] = [5222, 5269, 5280];
+const APT_PACKAGES: &[&str] = &[
+    "ejabberd",
+    "prosody",
+    "gsasl",
+    "libstrophe-dev",
+    "pkg-config",
+    "gcc",
+    "libc6-dev",
+    "python3",
+    "python3-venv",
+    "postgresql",
+];
+const XMPP_CLIENT_VERSION: &str = "0.14.0";
+const DRIVER_TIMEOUT_SECS: u64 = 20;
+
+/// Entry point for `cargo xtask interop [subcommand] [-- test args]`.
+pub fn run(args: &[String]) -> Result<(), String> {
+    let (sub, extra) = match args.iter().position(|a| a == "--") {
+        Some(i) => (&args[..i], &args[i + 1..]),
+        None => (args, &[][..]),
+    };
+    let ctx = Ctx::new()?;
+    match sub.first().map(String::as_str).unwrap_or("all") {
+        "install" => ctx.install(),
+        "start" => ctx.start(),
+        "stop" => ctx.stop(),
+        "selftest" => ctx.selftest(),
+        "test" => ctx.cargo_test(extra),
+        "env" => {
+            for (k, v) in ctx.test_env()? {
+                println!("export {k}='{v}'");
+            }
+            Ok(())
+        }
+        "all" => ctx.all(extra),
+        other => Err(format!(
+            "unknown subcommand {other:?}; use install|start|stop|selftest|test|env|all"
+        )),
+    }
+}
+
+struct Ctx {
+    repo: PathBuf,
+    src: PathBuf,
+    state: PathBuf,
+}
+
+impl Ctx {
+    fn new() -> Result<Self, String> {
+        // xtask lives one level below the workspace root.
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .ok_or("xtask has no parent directory")?
+            .to_path_buf();
+        let state = match std::env::var_os("XMPP_INTEROP_DIR") {
+            Some(d) if !d.is_empty() => absolute(Path::new(&d))?,
+            _ => repo.join("target").join("interop"),
+        };
+        let src = repo.join("interop");
+        if !src.join("clients").is_dir() {
+            return Err(format!("{} is missing", src.join("clients").display()));
+        }
+        Ok(Ctx { repo, src, state })
+    }
+
+    fn venv_python(&self) -> PathBuf {
+        self.state.join("venv").join("bin").join("python")
+    }
+    fn node_modules(&self) -> PathBuf {
+        self.state.join("node").join("node_modules")
+    }
+    fn strophe_bin(&self) -> PathBuf {
+        self.state.join("bin").join("strophe_login")
+    }
+    fn run_dir(&self) -> PathBuf {
+        self.state.join("run")
+    }
+    fn clients(&self) -> PathBuf {
+        self.src.join("clients")
+    }
+
+    fn all(&self, extra: &[String]) -> Result<(), String> {
+        let t = Instant::now();
+        self.install()?;
+        eprintln!(
+            "== interop: install done in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+        let t = Instant::now();
+        if let Err(e) = self.start() {
+            let _ = self.stop();
+            return Err(e);
+        }
+        eprintln!(
+            "== interop: servers up in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+        let selftest = self.selftest();
+        let tests = self.cargo_test(extra);
+        let stopped = self.stop();
+        let mut failures = Vec::new();
+        for (what, r) in [("selftest", selftest), ("tests", tests), ("stop", stopped)] {
+            if let Err(e) = r {
+                failures.push(format!("{what}: {e}"));
+            }
+        }
+        if failures.is_empty() {
+            eprintln!("== interop: all green");
+            Ok(())
+        } else {
+            Err(failures.join("; "))
+        }
+    }
+
+    // ---------------------------------------------------------------- install
+
+    fn install(&self) -> Result<(), String> {
+        fs::create_dir_all(&self.state).map_err(|e| io_err("create", &self.state, e))?;
+        self.install_apt()?;
+        self.guard_stock_daemons();
+        self.install_venv()?;
+        self.install_node()?;
+        self.build_strophe()?;
+        eprintln!("interop install: ok (state in {})", self.state.display());
+        Ok(())
+    }
+
+    fn install_apt(&self) -> Result<(), String> {
+        let mut wanted: Vec<&str> = APT_PACKAGES.to_vec();
+        if which("npm").is_none() || which("node").is_none() {
+            // The image may ship Node.js from elsewhere; only fall back to Debian's if absent.
+            wanted.extend(["nodejs", "npm"]);
+        }
+        let missing: Vec<&str> = wanted
+            .iter()
+            .copied()
+            .filter(|p| !dpkg_installed(p))
+            .collect();
+        if missing.is_empty() {
+            eprintln!("interop install: Debian packages already installed");
+            return Ok(());
+        }
+        eprintln!("interop install: apt-get install {}", missing.join(" "));
+        // Other sessions may be running apt at the same time: wait for the lock.
+        let lock = ["-o", "DPkg::Lock::Timeout=600"];
+        run_checked(
+            Command::new("apt-get")
+                .args(lock)
+                .args(["update", "-q"])
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+            "apt-get update",
+        )?;
+        run_checked(
+            Command::new("apt-get")
+                .args(lock)
+                .args(["install", "-y", "-q", "--no-install-recommends"])
+                .args(&missing)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+            "apt-get install",
+        )?;
+        let still: Vec<&str> = missing
+            .iter()
+            .copied()
+            .filter(|p| !dpkg_installed(p))
+            .collect();
+        if !still.is_empty() {
+            return Err(format!("packages not installed: {}", still.join(" ")));
+        }
+        for tool in [
+            "ejabberdctl",
+            "prosody",
+            "prosodyctl",
+            "gsasl",
+            "pkg-config",
+            "cc",
+        ] {
+            if which(tool).is_none() {
+                return Err(format!("{tool} not found after installing packages"));
+            }
+        }
+        Ok(())
+    }
+
+    /// On a machine without a `policy-rc.d` that forbids it, installing ejabberd or prosody
+    /// starts the stock daemon listening on all addresses. Stop it: our peers use their own
+    /// ports and configs, and nothing should listen publicly.
+    fn guard_stock_daemons(&self) {
+        if !STOCK_PORTS.iter().any(|p| port_open(*p)) {
+            return;
+        }
+        eprintln!("interop install: a stock XMPP daemon is listening; stopping the services");
+        for svc in ["ejabberd", "prosody"] {
+            let _ = Command::new("service")
+                .args([svc, "stop"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while STOCK_PORTS.iter().any(|p| port_open(*p)) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(250));
+        }
+        for p in STOCK_PORTS {
+            if port_open(p) {
+                eprintln!("interop install: WARNING: something still listens on port {p}");
+            }
+        }
+    }
+
+    fn install_venv(&self) -> Result<(), String> {
+        let req_path = self.src.join("requirements.txt");
+        let req = fs::read_to_string(&req_path).map_err(|e| io_err("read", &req_path, e))?;
+        let venv = self.state.join("venv");
+        let stamp = venv.join("interop-requirements.txt");
+        let py = self.venv_python();
+        if py.exists() && fs::read_to_string(&stamp).ok().as_deref() == Some(req.as_str()) {
+            eprintln!("interop install: Python venv up to date");
+            return Ok(());
+        }
+        // Debian's python3 (with python3-venv) is the one this script installs and knows.
+        let base = if Path::new("/usr/bin/python3").exists() {
+            PathBuf::from("/usr/bin/python3")
+        } else {
+            which("python3").ok_or("python3 not found")?
+        };
+        eprintln!("interop install: Python venv in {}", venv.display());
+        let _ = fs::remove_dir_all(&venv);
+        run_checked(
+            Command::new(&base).args(["-m", "venv"]).arg(&venv),
+            "python3 -m venv",
+        )?;
+        run_checked(
+            Command::new(&py)
+                .args(["-m", "pip", "install", "-q", "-r"])
+                .arg(&req_path),
+            "pip install",
+        )?;
+        run_checked(
+            Command::new(&py).args(["-c", "import slixmpp, aioxmpp, aiosasl, pytz"]),
+            "import the Python clients",
+        )?;
+        fs::write(&stamp, req).map_err(|e| io_err("write", &stamp, e))
+    }
+
+    fn install_node(&self) -> Result<(), String> {
+        let pkg_src = self.src.join("node").join("package.json");
+        let pkg = fs::read_to_string(&pkg_src).map_err(|e| io_err("read", &pkg_src, e))?;
+        let dir = self.state.join("node");
+        let stamp = dir.join("interop-package.json");
+        let client_pkg = self.node_modules().join("@xmpp/client/package.json");
+        if client_pkg.exists() && fs::read_to_string(&stamp).ok().as_deref() == Some(pkg.as_str()) {
+            eprintln!("interop install: node modules up to date");
+            return Ok(());
+        }
+        eprintln!("interop install: npm install in {}", dir.display());
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).map_err(|e| io_err("create", &dir, e))?;
+        fs::write(dir.join("package.json"), &pkg).map_err(|e| io_err("write", &dir, e))?;
+        run_checked(
+            Command::new("npm")
+                .args([
+                    "install",
+                    "--no-package-lock",
+                    "--no-audit",
+                    "--no-fund",
+                    "--loglevel=error",
+                ])
+                .current_dir(&dir),
+            "npm install",
+        )?;
+        let installed =
+            fs::read_to_string(&client_pkg).map_err(|e| io_err("read", &client_pkg, e))?;
+        if !installed.contains(&format!("\"version\": \"{XMPP_CLIENT_VERSION}\"")) {
+            return Err(format!("@xmpp/client is not version {XMPP_CLIENT_VERSION}"));
+        }
+        fs::write(&stamp, pkg).map_err(|e| io_err("write", &stamp, e))
+    }
+
+    fn build_strophe(&self) -> Result<(), String> {
+        let src = self.clients().join("strophe_login.c");
+        let out = self.strophe_bin();
+        fs::create_dir_all(self.state.join("bin")).map_err(|e| io_err("create", &out, e))?;
+        let flags = capture(
+            Command::new("pkg-config").args(["--cflags", "--libs", "libstrophe"]),
+            "pkg-config libstrophe",
+        )?;
+        run_checked(
+            Command::new("cc")
+                .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+                .arg(&out)
+                .arg(&src)
+                .args(flags.split_whitespace()),
+            "compile strophe_login.c",
+        )
+    }
+
+    // ---------------------------------------------------------------- start/stop
+
+    fn start(&self) -> Result<(), String> {
+        fs::create_dir_all(self.run_dir()).map_err(|e| io_err("create", &self.run_dir(), e))?;
+        self.start_ejabberd()?;
+        self.start_prosody()?;
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), String> {
+        let mut errors = Vec::new();
+        for name in ["ejabberd", "prosody"] {
+            if let Err(e) = self.stop_one(name) {
+                errors.push(e);
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
+    fn pid_file(&self, name: &str) -> PathBuf {
+        self.run_dir().join(format!("{name}.pid"))
+    }
+
+    /// The pid of a server we started, if it is still alive.
+    fn running(&self, name: &str) -> Option<u32> {
+        let pid = fs::read_to_string(self.pid_file(name))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        alive(pid).then_some(pid)
+    }
+
+    fn ejabberdctl(&self, dir: &Path) -> Command {
+        let etc = dir.join("etc");
+        let mut c = Command::new("ejabberdctl");
+        c.arg("--config-dir")
+            .arg(&etc)
+            .arg("--ctl-config")
+            .arg(etc.join("ejabberdctl.cfg"))
+            .arg("--config")
+            .arg(etc.join("ejabberd.yml"))
+            .arg("--spool")
+            .arg(dir.join("db"))
+            .arg("--logs")
+            .arg(dir.join("log"));
+        c
+    }
+
+    fn start_ejabberd(&self) -> Result<(), String> {
+        if let Some(pid) = self.running("ejabberd") {
+            eprintln!("ejabberd already running (pid {pid})");
+            return Ok(());
+        }
+        for port in [EJABBERD_PORT, EJABBERD_DIST_PORT] {
+            if port_open(port) {
+                return Err(format!(
+                    "port {port} is already in use; cannot start ejabberd"
+                ));
+            }
+        }
+        let dir = self.run_dir().join("ejabberd");
+        // Fresh state each start: the suite relies on exactly one registered account.
+        let _ = fs::remove_dir_all(&dir);
+        for sub in ["etc", "db", "log"] {
+            fs::create_dir_all(dir.join(sub)).map_err(|e| io_err("create", &dir, e))?;
+        }
+        let subst = [
+            ("@C2S_PORT@", EJABBERD_PORT.to_string()),
+            ("@DIST_PORT@", EJABBERD_DIST_PORT.to_string()),
+            ("@NODE@", EJABBERD_NODE.to_string()),
+        ];
+        for f in ["ejabberd.yml", "ejabberdctl.cfg", "inetrc"] {
+            render(
+                &self.src.join("ejabberd").join(f),
+                &dir.join("etc").join(f),
+                &subst,
+            )?;
+        }
+        // ejabberdctl run as root switches to the `ejabberd` user, which must own the state.
+        run_checked(
+            Command::new("chown")
+                .args(["-R", "ejabberd:ejabberd"])
+                .arg(&dir),
+            "chown ejabberd state",
+        )?;
+        let log = dir.join("log").join("stdout.log");
+        let child = spawn_daemon(self.ejabberdctl(&dir).arg("foreground"), &dir, &log)?;
+        self.write_pid("ejabberd", child.id())?;
+        let wait = wait_until(Duration::from_secs(60), &log, child, || {
+            port_open(EJABBERD_PORT)
+                && self
+                    .ejabberdctl(&dir)
+                    .arg("status")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .map(|s| s.success())
+                    .unwrap_or(false)
+        });
+        if let Err(e) = wait {
+            let _ = self.stop_one("ejabberd");
+            return Err(format!("ejabberd did not start: {e}"));
+        }
+        let reg = run_checked(
+            self.ejabberdctl(&dir)
+                .args(["register", USER, DOMAIN, PASSWORD]),
+            "ejabberdctl register",
+        );
+        if let Err(e) = reg {
+            let _ = self.stop_one("ejabberd");
+            return Err(e);
+        }
+        eprintln!(
+            "ejabberd up on 127.0.0.1:{EJABBERD_PORT} (pid {})",
+            self.running("ejabberd").unwrap_or(0)
+        );
+        Ok(())
+    }
+
+    fn start_prosody(&self) -> Result<(), String> {
+        if let Some(pid) = self.running("prosody") {
+            eprintln!("prosody already running (pid {pid})");
+            return Ok(());
+        }
+        if port_open(PROSODY_PORT) {
+            return Err(format!(
+                "port {PROSODY_PORT} is already in use; cannot start prosody"
+            ));
+        }
+        let dir = self.run_dir().join("prosody");
+        let _ = fs::remove_dir_all(&dir);
+        let data = dir.join("data");
+        fs::create_dir_all(&data).map_err(|e| io_err("create", &data, e))?;
+        let cfg = dir.join("prosody.cfg.lua");
+        render(
+            &self.src.join("prosody").join("prosody.cfg.lua"),
+            &cfg,
+            &[
+                ("@DATA_DIR@", data.display().to_string()),
+                ("@C2S_PORT@", PROSODY_PORT.to_string()),
+            ],
+        )?;
+        run_checked(
+            Command::new("prosodyctl")
+                .current_dir(&dir)
+                .arg("--config")
+                .arg(&cfg)
+                .args(["register", USER, DOMAIN, PASSWORD]),
+            "prosodyctl register",
+        )?;
+        let log = dir.join("stdout.log");
+        let child = spawn_daemon(
+            Command::new("prosody").arg("--config").arg(&cfg).arg("-F"),
+            &dir,
+            &log,
+        )?;
+        self.write_pid("prosody", child.id())?;
+        if let Err(e) = wait_until(Duration::from_secs(30), &log, child, || {
+            port_open(PROSODY_PORT)
+        }) {
+            let _ = self.stop_one("prosody");
+            return Err(format!("prosody did not start: {e}"));
+        }
+        eprintln!(
+            "prosody up on 127.0.0.1:{PROSODY_PORT} (pid {})",
+            self.running("prosody").unwrap_or(0)
+        );
+        Ok(())
+    }
+
+    fn write_pid(&self, name: &str, pid: u32) -> Result<(), String> {
+        let f = self.pid_file(name);
+        fs::write(&f, format!("{pid}\n")).map_err(|e| io_err("write", &f, e))
+    }
+
+    /// Stops a server by the pid we recorded: SIGTERM to it and every descendant (ejabberdctl
+    /// runs the Erlang VM under `su`, in another session), then SIGKILL what is left.
+    fn stop_one(&self, name: &str) -> Result<(), String> {
+        let pid_file = self.pid_file(name);
+        let Some(pid) = self.running(name) else {
+            let _ = fs::remove_file(&pid_file);
+            return Ok(());
+        };
+        let mut tree = descendants(pid);
+        tree.push(pid);
+        signal(&tree, "TERM");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while tree.iter().any(|p| alive(*p)) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(100));
+        }
+        let left: Vec<u32> = tree.iter().copied().filter(|p| alive(*p)).collect();
+        if !left.is_empty() {
+            signal(&left, "KILL");
+            thread::sleep(Duration::from_millis(300));
+        }
+        let _ = fs::remove_file(&pid_file);
+        let still: Vec<u32> = tree.iter().copied().filter(|p| alive(*p)).collect();
+        if still.is_empty() {
+            eprintln!("{name} stopped (pid {pid})");
+            Ok(())
+        } else {
+            Err(format!("{name}: processes {still:?} did not stop"))
+        }
+    }
+
+    // ---------------------------------------------------------------- tests
+
+    fn test_env(&self) -> Result<BTreeMap<&'static str, String>, String> {
+        let mut env = BTreeMap::new();
+        env.insert(
+            "XMPP_INTEROP_EJABBERD",
+            format!("127.0.0.1:{EJABBERD_PORT}"),
+        );
+        env.insert("XMPP_INTEROP_PROSODY", format!("127.0.0.1:{PROSODY_PORT}"));
+        env.insert("XMPP_INTEROP_USER", USER.to_string());
+        env.insert("XMPP_INTEROP_PASSWORD", PASSWORD.to_string());
+        env.insert("XMPP_INTEROP_DOMAIN", DOMAIN.to_string());
+        env.insert(
+            "XMPP_INTEROP_PYTHON",
+            self.venv_python().display().to_string(),
+        );
+        env.insert("XMPP_INTEROP_CLIENTS", self.clients().display().to_string());
+        env.insert(
+            "XMPP_INTEROP_STROPHE",
+            self.strophe_bin().display().to_string(),
+        );
+        env.insert(
+            "XMPP_INTEROP_NODE_MODULES",
+            self.node_modules().display().to_string(),
+        );
+        let node = which("node").ok_or("node not found in PATH")?;
+        env.insert("XMPP_INTEROP_NODE", node.display().to_string());
+        if let Some(gsasl) = which("gsasl") {
+            env.insert("XMPP_INTEROP_GSASL", gsasl.display().to_string());
+        }
+        if let Some(bindir) = postgres_bindir() {
+            env.insert("XMPP_INTEROP_PG_BINDIR", bindir.display().to_string());
+        }
+        env.insert("XMPP_INTEROP_STATE", self.state.display().to_string());
+        Ok(env)
+    }
+
+    fn cargo_test(&self, extra: &[String]) -> Result<(), String> {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["test", "--workspace", "--no-fail-fast", "--", "--ignored"])
+            .args(extra)
+            .current_dir(&self.repo)
+            .envs(self.test_env()?);
+        eprintln!(
+            "== interop: cargo test --workspace --no-fail-fast -- --ignored {}",
+            extra.join(" ")
+        );
+        let status = cmd
+            .status()
+            .map_err(|e| format!("cannot run cargo test: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("interop tests failed ({status})"))
+        }
+    }
+
+    /// Logs every client driver in to the reference servers with each mechanism it supports,
+    /// plus one wrong-password attempt per driver that must fail, and prints a table.
+    fn selftest(&self) -> Result<(), String> {
+        let env = self.test_env()?;
+        let py = self.venv_python().display().to_string();
+        let node = env["XMPP_INTEROP_NODE"].clone();
+        let clients = self.clients();
+        let driver = |script: &str| -> (String, Vec<String>) {
+            let path = clients.join(script).display().to_string();
+            if script.ends_with(".mjs") {
+                (node.clone(), vec![path])
+            } else {
+                (py.clone(), vec![path])
+            }
+        };
+        let ej = ("ejabberd", EJABBERD_PORT);
+        let pr = ("prosody", PROSODY_PORT);
+        // (client, script, server, mechanisms)
+        let matrix: &[MatrixRow] = &[
+            (
+                "xmpp_raw",
+                "xmpp_raw.py",
+                ej,
+                &["PLAIN", "DIGEST-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"],
+            ),
+            (
+                "xmpp_raw",
+                "xmpp_raw.py",
+                pr,
+                &["PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-256"],
+            ),
+            (
+                "slixmpp",
+                "slix_login.py",
+                ej,
+                &["PLAIN", "DIGEST-MD5", "SCRAM-SHA-1"],
+            ),
+            ("slixmpp", "slix_login.py", pr, &["PLAIN", "SCRAM-SHA-1"]),
+            ("aioxmpp", "aioxmpp_login.py", ej, &["SCRAM-SHA-1", "PLAIN"]),
+            ("aioxmpp", "aioxmpp_login.py", pr, &["SCRAM-SHA-1", "PLAIN"]),
+            (
+                "libstrophe",
+                "strophe_login.py",
+                ej,
+                &["SCRAM-SHA-1", "DIGEST-MD5", "PLAIN"],
+            ),
+            (
+                "libstrophe",
+                "strophe_login.py",
+                pr,
+                &["SCRAM-SHA-1", "PLAIN"],
+            ),
+            ("xmpp.js", "xmppjs_login.mjs", ej, &["PLAIN", "SCRAM-SHA-1"]),
+            ("xmpp.js", "xmppjs_login.mjs", pr, &["PLAIN", "SCRAM-SHA-1"]),
+        ];
+        let mut cases = Vec::new();
+        for (client, script, (server, port), mechs) in matrix {
+            for (i, mech) in mechs.iter().enumerate() {
+                cases.push(Case {
+                    client,
+                    script,
+                    server,
+                    port: *port,
+                    mech,
+                    good_password: true,
+                    resource: i % 2 == 0,
+                });
+            }
+        }
+        // A wrong password must make every driver fail, not hang or report success.
+        for (client, script, mech) in [
+            ("xmpp_raw", "xmpp_raw.py", "PLAIN"),
+            ("slixmpp", "slix_login.py", "PLAIN"),
+            ("aioxmpp", "aioxmpp_login.py", "SCRAM-SHA-1"),
+            ("libstrophe", "strophe_login.py", "SCRAM-SHA-1"),
+            ("xmpp.js", "xmppjs_login.mjs", "SCRAM-SHA-1"),
+        ] {
+            cases.push(Case {
+                client,
+                script,
+                server: "prosody",
+                port: PROSODY_PORT,
+                mech,
+                good_password: false,
+                resource: false,
+            });
+        }
+
+        println!(
+            "{:<11} {:<9} {:<14} {:<9} {:>6}  result",
+            "client", "server", "mechanism", "password", "ms"
+        );
+        let mut failed = 0;
+        for c in &cases {
+            let (prog, mut argv) = driver(c.script);
+            argv.extend(
+                [
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    &c.port.to_string(),
+                    "--jid",
+                    &format!("{USER}@{DOMAIN}"),
+                    "--mechanism",
+                    c.mech,
+                    "--password-env",
+                    if c.good_password {
+                        "XMPP_INTEROP_PASSWORD"
+                    } else {
+                        "XMPP_INTEROP_WRONG_PASSWORD"
+                    },
+                    "--timeout",
+                    &DRIVER_TIMEOUT_SECS.to_string(),
+                ]
+                .map(String::from),
+            );
+            if c.resource {
+                argv.extend([
+                    "--resource".to_string(),
+                    format!("selftest-{}", c.client.replace('.', "")),
+                ]);
+            }
+            let mut cmd = Command::new(&prog);
+            cmd.args(&argv)
+                .envs(&env)
+                .env("XMPP_INTEROP_WRONG_PASSWORD", WRONG_PASSWORD);
+            let t = Instant::now();
+            let out = run_with_timeout(cmd, Duration::from_secs(DRIVER_TIMEOUT_SECS + 10));
+            let ms = t.elapsed().as_millis();
+            let verdict = match (&out, c.good_password) {
+                (Ok((status, stdout, _)), true) if status.success() => {
+                    let line = stdout
+                        .lines()
+                        .find(|l| l.starts_with("LOGIN OK"))
+                        .unwrap_or("");
+                    let jid_ok = line.contains(&format!("jid={USER}@{DOMAIN}/"));
+                    let res_ok = !c.resource || line.contains("/selftest-");
+                    if jid_ok && res_ok {
+                        Ok(line.split_whitespace().nth(2).unwrap_or("").to_string())
+                    } else {
+                        Err(format!("unexpected output {stdout:?}"))
+                    }
+                }
+                (Ok((status, stdout, stderr)), true) => {
+                    Err(format!("{status}: {}{}", stderr.trim(), stdout.trim()))
+                }
+                (Ok((status, stdout, stderr)), false) => {
+                    if !status.success()
+                        && !stdout.contains("LOGIN OK")
+                        && stderr.contains("LOGIN FAILED")
+                    {
+                        Ok(format!("refused as expected ({})", last_line(stderr)))
+                    } else {
+                        Err(format!(
+                            "wrong password not refused cleanly: {status} {stdout:?} {stderr:?}"
+                        ))
+                    }
+                }
+                (Err(e), _) => Err(e.clone()),
+            };
+            let pw = if c.good_password { "right" } else { "wrong" };
+            match verdict {
+                Ok(msg) => println!(
+                    "{:<11} {:<9} {:<14} {:<9} {:>6}  ok    {msg}",
+                    c.client, c.server, c.mech, pw, ms
+                ),
+                Err(msg) => {
+                    failed += 1;
+                    println!(
+                        "{:<11} {:<9} {:<14} {:<9} {:>6}  FAIL  {msg}",
+                        c.client, c.server, c.mech, pw, ms
+                    );
+                }
+            }
+        }
+        println!("selftest: {} passed, {failed} failed", cases.len() - failed);
+        if failed == 0 {
+            Ok(())
+        } else {
+            Err(format!("{failed} driver selftest case(s) failed"))
+        }
+    }
+}
+
+/// (client, driver script, (server, port), mechanisms to log in with).
+type MatrixRow = (
+    &'static str,
+    &'static str,
+    (&'static str, u16),
+    &'static [&'static str],
+);
+
+struct Case {
+    client: &'static str,
+    script: &'static str,
+    server: &'static str,
+    port: u16,
+    mech: &'static str,
+    good_password: bool,
+    resource: bool,
+}
+
+// -------------------------------------------------------------------- helpers
+
+fn io_err(what: &str, path: &Path, e: std::io::Error) -> String {
+    format!("cannot {what} {}: {e}", path.display())
+}
+
+fn absolute(p: &Path) -> Result<PathBuf, String> {
+    if p.is_absolute() {
+        Ok(p.to_path_buf())
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .map_err(|e| format!("no current directory: {e}"))
+    }
+}
+
+fn last_line(s: &str) -> &str {
+    s.trim().lines().last().unwrap_or("")
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
+
+fn dpkg_installed(pkg: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${db:Status-Abbrev}", pkg])
+        .output()
+        .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).starts_with("ii"))
+        .unwrap_or(false)
+}
+
+fn postgres_bindir() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|b| b.join("initdb").is_file())
+        .collect();
+    dirs.sort();
+    dirs.pop()
+}
+
+fn port_open(port: u16) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok()
+}
+
+/// Replaces each placeholder of `subst` in the template `src` and writes `dst`.
+fn render(src: &Path, dst: &Path, subst: &[(&str, String)]) -> Result<(), String> {
+    let mut text = fs::read_to_string(src).map_err(|e| io_err("read", src, e))?;
+    for (k, v) in subst {
+        text = text.replace(k, v);
+    }
+    // A leftover `@NAME@` means the template and this code disagree.
+    let leftover = text
+        .split('@')
+        .skip(1)
+        .step_by(2)
+        .find(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_uppercase() || c == '_'));
+    if let Some(name) = leftover {
+        return Err(format!(
+            "unreplaced placeholder @{name}@ in {}",
+            src.display()
+        ));
+    }
+    fs::write(dst, text).map_err(|e| io_err("write", dst, e))
+}
+
+fn run_checked(cmd: &mut Command, what: &str) -> Result<(), String> {
+    let status = cmd
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| format!("{what}: cannot run: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
+
+fn capture(cmd: &mut Command, what: &str) -> Result<String, String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{what}: cannot run: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Starts a long-running server in its own session (`setsid`), so a Ctrl-C in the
+/// terminal that ran `start` does not reach it, with output appended to `log`.
+fn spawn_daemon(cmd: &mut Command, cwd: &Path, log: &Path) -> Result<Child, String> {
+    let out = fs::File::create(log).map_err(|e| io_err("create", log, e))?;
+    let err = out.try_clone().map_err(|e| io_err("dup", log, e))?;
+    let mut setsid = Command::new("setsid");
+    setsid.arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => setsid.env(k, v),
+            None => setsid.env_remove(k),
+        };
+    }
+    setsid
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))
+}
+
+/// Polls `ready` until it holds; fails early if the daemon exits (showing its log).
+fn wait_until(
+    limit: Duration,
+    log: &Path,
+    mut child: Child,
+    ready: impl Fn() -> bool,
+) -> Result<(), String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if ready() {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let tail = fs::read_to_string(log).unwrap_or_default();
+            let tail: Vec<&str> = tail.lines().rev().take(20).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            return Err(format!(
+                "exited with {status}; log {}:\n{}",
+                log.display(),
+                tail.join("\n")
+            ));
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "not ready after {} s; see {}",
+                limit.as_secs(),
+                log.display()
+            ));
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Whether `pid` exists and is not a zombie.
+fn alive(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name, which may itself contain ") ".
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .map(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
+            .unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(") ")?;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// All live descendants of `root`, found through /proc parent links.
+fn descendants(root: u32) -> Vec<u32> {
+    let pids: Vec<u32> = fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let parents: Vec<(u32, u32)> = pids
+        .iter()
+        .filter_map(|p| parent_of(*p).map(|pp| (*p, pp)))
+        .collect();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let cur = found[i];
+        found.extend(parents.iter().filter(|(_, pp)| *pp == cur).map(|(p, _)| *p));
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+fn signal(pids: &[u32], sig: &str) {
+    if pids.is_empty() {
+        return;
+    }
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .args(pids.iter().map(u32::to_string))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Runs a client driver with a hard time limit, capturing its output. The driver runs in
+/// its own process group so that a timeout kills it together with anything it started.
+fn run_with_timeout(cmd: Command, limit: Duration) -> Result<(ExitStatus, String, String), String> {
+    let mut setsid = Command::new("setsid");
+    setsid.arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            setsid.env(k, v);
+        }
+    }
+    let mut child = setsid
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+    let mut out = child.stdout.take().ok_or("no stdout pipe")?;
+    let mut err = child.stderr.take().ok_or("no stderr pipe")?;
+    let out_t = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_t = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() > deadline => {
+                let mut group = descendants(child.id());
+                group.push(child.id());
+                signal(&group, "KILL");
+                let _ = child.wait();
+                return Err(format!("killed after {} s", limit.as_secs()));
+            }
+            Ok(None) => thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(format!("wait failed: {e}")),
+        }
+    };
+    let stdout = out_t.join().unwrap_or_default();
+    let stderr = err_t.join().unwrap_or_default();
+    Ok((status, stdout, stderr))
 }
