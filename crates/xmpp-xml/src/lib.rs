@@ -1,1 +1,99 @@
 //! Incremental restricted-XML framing for XMPP streams.
+//!
+//! An XMPP stream is one endless XML document. [`StreamCodec`] (a
+//! `tokio_util` codec) turns the bytes of such a stream into [`Frame`]s: the
+//! stream header, each complete top-level element (stanza or nonza) as a
+//! namespace-resolved [`Element`], and the stream close. It enforces the
+//! restricted XML of RFC 6120 §11 and configurable [`Limits`] while parsing,
+//! keeps a resumable scan position (each byte is examined once however the
+//! input is split), and never consumes bytes past the end of the current
+//! top-level element, so a new stream header or a TLS handshake that follows
+//! `</success>` or `<proceed/>` in the same read stays in the buffer.
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use tokio_util::codec::Decoder;
+//! use xmpp_xml::{ns, Frame, StreamCodec};
+//!
+//! let mut codec = StreamCodec::default();
+//! let mut buf = BytesMut::from(&b"<stream:stream xmlns='jabber:client' \
+//!     xmlns:stream='http://etherx.jabber.org/streams' to='example.com' version='1.0'> \
+//!     <auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGEAYg==</auth>"[..]);
+//! let Some(Frame::Header(h)) = codec.decode(&mut buf)? else { panic!() };
+//! assert_eq!(h.to.as_deref(), Some("example.com"));
+//! let Some(Frame::Element(auth)) = codec.decode(&mut buf)? else { panic!() };
+//! assert!(auth.is("auth", ns::SASL));
+//! assert_eq!(auth.attr("mechanism"), Some("PLAIN"));
+//! assert_eq!(auth.text(), "AGEAYg==");
+//! # Ok::<(), xmpp_xml::XmlError>(())
+//! ```
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod chars;
+mod codec;
+mod element;
+mod error;
+mod scan;
+mod writer;
+
+pub use codec::{Frame, Limits, StreamCodec, StreamHeader};
+pub use element::{Element, ElementBuilder};
+pub use error::{Condition, XmlError};
+pub use scan::{Framer, RawElement, RawFrame};
+
+/// Namespace URIs used by XMPP core.
+pub mod ns {
+    /// `http://etherx.jabber.org/streams`
+    pub const STREAM: &str = "http://etherx.jabber.org/streams";
+    /// `jabber:client`
+    pub const CLIENT: &str = "jabber:client";
+    /// `jabber:server`
+    pub const SERVER: &str = "jabber:server";
+    /// `urn:ietf:params:xml:ns:xmpp-sasl`
+    pub const SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
+    /// `urn:ietf:params:xml:ns:xmpp-bind`
+    pub const BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
+    /// `urn:ietf:params:xml:ns:xmpp-session`
+    pub const SESSION: &str = "urn:ietf:params:xml:ns:xmpp-session";
+    /// `urn:ietf:params:xml:ns:xmpp-streams`
+    pub const STREAM_ERRORS: &str = "urn:ietf:params:xml:ns:xmpp-streams";
+    /// `urn:ietf:params:xml:ns:xmpp-stanzas`
+    pub const STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
+    /// `urn:ietf:params:xml:ns:xmpp-tls`
+    pub const TLS: &str = "urn:ietf:params:xml:ns:xmpp-tls";
+    /// `urn:xmpp:ping`
+    pub const PING: &str = "urn:xmpp:ping";
+    /// The namespace bound to the `xml` prefix (`xml:lang`).
+    pub const XML: &str = "http://www.w3.org/XML/1998/namespace";
+    /// The namespace of `xmlns` declarations; never bindable.
+    pub const XMLNS: &str = "http://www.w3.org/2000/xmlns/";
+
+    const KNOWN: [&str; 12] = [
+        CLIENT,
+        SERVER,
+        STREAM,
+        SASL,
+        BIND,
+        SESSION,
+        STREAM_ERRORS,
+        STANZAS,
+        TLS,
+        PING,
+        XML,
+        XMLNS,
+    ];
+
+    /// The `'static` copy of a well-known namespace, so parsed elements need
+    /// not reference their buffer for it.
+    pub(crate) fn well_known(s: &str) -> Option<&'static str> {
+        well_known_bytes(s.as_bytes())
+    }
+
+    #[inline]
+    pub(crate) fn well_known_bytes(s: &[u8]) -> Option<&'static str> {
+        KNOWN
+            .iter()
+            .find(|k| k.len() == s.len() && k.as_bytes() == s)
+            .copied()
+    }
+}

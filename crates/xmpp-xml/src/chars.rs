@@ -1,0 +1,191 @@
+//! Character classes of XML 1.0 (fifth edition) and Namespaces in XML.
+
+/// Byte class bits: can start a name / can continue a name. Every non-ASCII
+/// byte is provisionally a name byte; whole names are checked with
+/// [`check_qname`] once their end is known.
+pub(crate) const NAME_START: u8 = 1;
+pub(crate) const NAME_CHAR: u8 = 2;
+/// XML whitespace: space, tab, LF, CR.
+pub(crate) const WS: u8 = 4;
+
+pub(crate) static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let start = b.is_ascii_alphabetic() || b == b'_' || b == b':' || b >= 0x80;
+        let cont = start || b.is_ascii_digit() || b == b'-' || b == b'.';
+        let mut c = 0;
+        if start {
+            c |= NAME_START;
+        }
+        if cont {
+            c |= NAME_CHAR;
+        }
+        if b == b' ' || b == b'\t' || b == b'\n' || b == b'\r' {
+            c |= WS;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+};
+
+#[inline(always)]
+pub(crate) fn is_ws(b: u8) -> bool {
+    CLASS[b as usize] & WS != 0
+}
+
+#[inline(always)]
+pub(crate) fn is_name_start(b: u8) -> bool {
+    CLASS[b as usize] & NAME_START != 0
+}
+
+#[inline(always)]
+pub(crate) fn is_name_char(b: u8) -> bool {
+    CLASS[b as usize] & NAME_CHAR != 0
+}
+
+/// XML 1.0 `Char`.
+pub(crate) fn is_xml_char(c: u32) -> bool {
+    matches!(c, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
+}
+
+fn is_name_start_char(c: char) -> bool {
+    matches!(c as u32,
+        0x3A | 0x41..=0x5A | 0x5F | 0x61..=0x7A | 0xC0..=0xD6 | 0xD8..=0xF6 | 0xF8..=0x2FF
+        | 0x370..=0x37D | 0x37F..=0x1FFF | 0x200C..=0x200D | 0x2070..=0x218F | 0x2C00..=0x2FEF
+        | 0x3001..=0xD7FF | 0xF900..=0xFDCF | 0xFDF0..=0xFFFD | 0x10000..=0xEFFFF)
+}
+
+fn is_name_char_full(c: char) -> bool {
+    is_name_start_char(c)
+        || matches!(c as u32, 0x2D | 0x2E | 0x30..=0x39 | 0xB7 | 0x300..=0x36F | 0x203F..=0x2040)
+}
+
+/// Outcome of checking a QName.
+pub(crate) enum QName {
+    Ok { colon: Option<usize> },
+    BadUtf8,
+    Invalid,
+}
+
+/// Check `b` as a Namespaces-in-XML QName (`NCName` or `NCName:NCName`).
+/// The first byte is known to be a name-start byte and the rest name bytes.
+pub(crate) fn check_qname(b: &[u8]) -> QName {
+    let colon = memchr::memchr(b':', b);
+    if let Some(c) = colon {
+        if c == 0 || c + 1 == b.len() || memchr::memchr(b':', &b[c + 1..]).is_some() {
+            return QName::Invalid;
+        }
+    }
+    if b.is_ascii() {
+        // ASCII fast path: the class table already vetted every byte except
+        // that the local part after a colon must start with a name-start char.
+        if let Some(c) = colon {
+            if !is_name_start(b[c + 1]) {
+                return QName::Invalid;
+            }
+        }
+        return if b.first().is_some_and(|&f| is_name_start(f)) {
+            QName::Ok { colon }
+        } else {
+            QName::Invalid
+        };
+    }
+    let Ok(s) = std::str::from_utf8(b) else {
+        return QName::BadUtf8;
+    };
+    let mut at_start = true;
+    for ch in s.chars() {
+        if ch == ':' {
+            at_start = true;
+            continue;
+        }
+        let ok = if at_start {
+            is_name_start_char(ch)
+        } else {
+            is_name_char_full(ch)
+        };
+        if !ok {
+            return QName::Invalid;
+        }
+        at_start = false;
+    }
+    QName::Ok { colon }
+}
+
+/// Whether `s` is a valid `NCName` (no colon).
+pub(crate) fn is_ncname(s: &str) -> bool {
+    !s.is_empty() && !s.contains(':') && matches!(check_qname(s.as_bytes()), QName::Ok { .. })
+}
+
+/// Result of checking a run of character data.
+pub(crate) struct RunCheck {
+    /// Bytes accepted (all of the run, or up to an incomplete trailing UTF-8 sequence).
+    pub(crate) valid: usize,
+    /// The run contains `\r` (text) or `\t \n \r` (attribute) and so needs normalising.
+    pub(crate) needs_norm: bool,
+}
+
+/// Validate a run of text or attribute value: UTF-8, XML `Char`s only.
+/// With `complete == false`, a truncated UTF-8 sequence at the end is left
+/// for the next call instead of being an error.
+#[inline]
+pub(crate) fn check_run(
+    run: &[u8],
+    attr: bool,
+    complete: bool,
+) -> Result<RunCheck, crate::XmlError> {
+    // One branch-free pass the compiler vectorises: control bytes, CR (and in
+    // attributes TAB/LF), and whether any non-ASCII byte needs the slow path.
+    let mut bad = false;
+    let mut norm = false;
+    let mut high = false;
+    for &b in run {
+        bad |= (b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r');
+        norm |= (b == b'\r') | (attr & ((b == b'\t') | (b == b'\n')));
+        high |= b >= 0x80;
+    }
+    if bad {
+        let c = run
+            .iter()
+            .find(|&&b| b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r')
+            .copied()
+            .unwrap_or(0);
+        return Err(crate::XmlError::IllegalChar(c as u32));
+    }
+    let mut valid = run.len();
+    if high {
+        match std::str::from_utf8(run) {
+            Ok(s) => check_nonchars(s)?,
+            Err(e) => {
+                if e.error_len().is_some() || complete {
+                    return Err(crate::XmlError::InvalidUtf8);
+                }
+                valid = e.valid_up_to();
+                // valid_up_to is always a char boundary of valid UTF-8.
+                let s =
+                    std::str::from_utf8(&run[..valid]).map_err(|_| crate::XmlError::InvalidUtf8)?;
+                check_nonchars(s)?;
+            }
+        }
+    }
+    Ok(RunCheck {
+        valid,
+        needs_norm: norm,
+    })
+}
+
+#[inline]
+fn check_nonchars(s: &str) -> Result<(), crate::XmlError> {
+    // U+FFFE and U+FFFF are the only non-Chars valid UTF-8 can carry above U+001F
+    // (surrogates cannot be encoded in valid UTF-8); both start with 0xEF 0xBF.
+    if memchr::memmem::find(s.as_bytes(), b"\xEF\xBF\xBE").is_some() {
+        return Err(crate::XmlError::IllegalChar(0xFFFE));
+    }
+    if memchr::memmem::find(s.as_bytes(), b"\xEF\xBF\xBF").is_some() {
+        return Err(crate::XmlError::IllegalChar(0xFFFF));
+    }
+    Ok(())
+}

@@ -1,0 +1,341 @@
+//! The namespace-resolved element model and its builder.
+//!
+//! A parsed [`Element`] shares the bytes of its top-level element (a [`Bytes`])
+//! and stores names, namespaces, attribute values and text as offsets into it;
+//! only values that contained references, CDATA or line ends that XML
+//! normalises are stored unescaped on their own. Builder-made elements own
+//! their strings.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::ns;
+
+/// A string that lives either in the element's shared buffer or on its own.
+#[derive(Clone, Debug)]
+pub(crate) enum Str {
+    Static(&'static str),
+    /// Byte range into the owning element's buffer (validated UTF-8).
+    Span(u32, u32),
+    Shared(Arc<str>),
+}
+
+impl Str {
+    #[inline]
+    pub(crate) fn get<'a>(&'a self, buf: &'a Bytes) -> &'a str {
+        match self {
+            Str::Static(s) => s,
+            Str::Shared(s) => s,
+            // The scanner validated these bytes as UTF-8 before making the span,
+            // so the fallback is never taken; it only avoids a panic path.
+            Str::Span(a, b) => buf
+                .get(*a as usize..*b as usize)
+                .and_then(|s| std::str::from_utf8(s).ok())
+                .unwrap_or(""),
+        }
+    }
+
+    pub(crate) fn owned(s: &str) -> Str {
+        match ns::well_known(s) {
+            Some(st) => Str::Static(st),
+            None if s.is_empty() => Str::Static(""),
+            None => Str::Shared(Arc::from(s)),
+        }
+    }
+}
+
+/// An attribute: namespace (None for unprefixed attributes), original prefix, local name, value.
+#[derive(Clone)]
+pub(crate) struct Attr {
+    pub(crate) ns: Option<Str>,
+    pub(crate) prefix: Option<Str>,
+    pub(crate) name: Str,
+    pub(crate) value: Str,
+}
+
+#[derive(Clone)]
+pub(crate) enum Node {
+    Element(Element),
+    Text(Str),
+}
+
+/// An XML element with namespace-resolved names.
+///
+/// Matching never depends on prefixes: `<ns0:starttls xmlns:ns0='urn:ietf:params:xml:ns:xmpp-tls'/>`
+/// and `<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>` are equal.
+/// Equality compares name, namespace, attributes (in order, namespace
+/// declarations excluded) and children; it ignores [`Element::default_ns`].
+///
+/// ```
+/// use xmpp_xml::{ns, Element};
+/// let auth = Element::builder("auth", ns::SASL).attr("mechanism", "PLAIN").text("AGEAYg==").build();
+/// assert_eq!(auth.attr("mechanism"), Some("PLAIN"));
+/// assert_eq!(auth.to_xml(), "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGEAYg==</auth>");
+/// ```
+#[derive(Clone)]
+pub struct Element {
+    pub(crate) buf: Bytes,
+    pub(crate) name: Str,
+    pub(crate) ns: Str,
+    pub(crate) default_ns: Option<Str>,
+    pub(crate) attrs: Vec<Attr>,
+    pub(crate) nodes: Vec<Node>,
+}
+
+impl Element {
+    /// Start building an element named `name` in namespace `ns`.
+    pub fn builder(name: &str, ns: &str) -> ElementBuilder {
+        ElementBuilder {
+            el: Element {
+                buf: Bytes::new(),
+                name: Str::Shared(Arc::from(name)),
+                ns: Str::owned(ns),
+                default_ns: None,
+                attrs: Vec::new(),
+                nodes: Vec::new(),
+            },
+        }
+    }
+
+    /// Local name (without prefix).
+    pub fn name(&self) -> &str {
+        self.name.get(&self.buf)
+    }
+
+    /// Namespace URI (`""` for no namespace).
+    pub fn ns(&self) -> &str {
+        self.ns.get(&self.buf)
+    }
+
+    /// Whether this element has local name `name` in namespace `ns`.
+    pub fn is(&self, name: &str, ns: &str) -> bool {
+        self.name() == name && self.ns() == ns
+    }
+
+    /// Value of an unprefixed attribute by local name, or of `xml:lang`
+    /// (and other `xml:` attributes) by its `xml:` name. Values are unescaped.
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs_any().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// Value of an attribute in namespace `ns` with local name `name`.
+    pub fn attr_ns(&self, name: &str, ns: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|a| {
+                a.name.get(&self.buf) == name && a.ns.as_ref().map(|n| n.get(&self.buf)) == Some(ns)
+            })
+            .map(|a| a.value.get(&self.buf))
+    }
+
+    fn attrs_any(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.attrs.iter().filter_map(move |a| match &a.ns {
+            None => Some((a.name.get(&self.buf), a.value.get(&self.buf))),
+            Some(n) if n.get(&self.buf) == ns::XML && a.name.get(&self.buf) == "lang" => {
+                Some(("xml:lang", a.value.get(&self.buf)))
+            }
+            Some(_) => None,
+        })
+    }
+
+    /// Unprefixed attributes and `xml:lang`, in document order.
+    /// Attributes in other namespaces are reachable with [`Element::attr_ns`].
+    pub fn attrs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.attrs_any()
+    }
+
+    /// Child elements in document order.
+    pub fn children(&self) -> impl Iterator<Item = &Element> {
+        self.nodes.iter().filter_map(|n| match n {
+            Node::Element(e) => Some(e),
+            Node::Text(_) => None,
+        })
+    }
+
+    /// First child element with local name `name` in namespace `ns`.
+    pub fn child(&self, name: &str, ns: &str) -> Option<&Element> {
+        self.children().find(|c| c.is(name, ns))
+    }
+
+    /// Direct character data, concatenated and unescaped.
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        for n in &self.nodes {
+            if let Node::Text(t) = n {
+                s.push_str(t.get(&self.buf));
+            }
+        }
+        s
+    }
+
+    /// The stream's default namespace (`jabber:client` / `jabber:server`)
+    /// that a parsed element inherited from the stream header; `None` for
+    /// builder-made elements.
+    pub fn default_ns(&self) -> Option<&str> {
+        self.default_ns.as_ref().map(|s| s.get(&self.buf))
+    }
+
+    /// The raw bytes this top-level element was parsed from (empty for
+    /// builder-made elements and for children).
+    pub fn source(&self) -> &Bytes {
+        &self.buf
+    }
+
+    /// Serialize on its own: declares its own namespace (`xmlns`) and any prefixes it needs.
+    pub fn to_xml(&self) -> String {
+        let mut out = String::new();
+        crate::writer::write_element(&mut out, self, &crate::writer::Scope::standalone());
+        out
+    }
+
+    pub(crate) fn texts(&self) -> impl Iterator<Item = (bool, &str)> {
+        self.nodes.iter().map(move |n| match n {
+            Node::Text(t) => (true, t.get(&self.buf)),
+            Node::Element(_) => (false, ""),
+        })
+    }
+}
+
+impl PartialEq for Element {
+    fn eq(&self, other: &Self) -> bool {
+        if self.name() != other.name()
+            || self.ns() != other.ns()
+            || self.attrs.len() != other.attrs.len()
+        {
+            return false;
+        }
+        let attrs_eq = self.attrs.iter().zip(&other.attrs).all(|(a, b)| {
+            a.name.get(&self.buf) == b.name.get(&other.buf)
+                && a.value.get(&self.buf) == b.value.get(&other.buf)
+                && a.ns.as_ref().map(|n| n.get(&self.buf))
+                    == b.ns.as_ref().map(|n| n.get(&other.buf))
+        });
+        attrs_eq
+            && self.nodes.len() == other.nodes.len()
+            && self
+                .nodes
+                .iter()
+                .zip(&other.nodes)
+                .all(|(a, b)| match (a, b) {
+                    (Node::Element(x), Node::Element(y)) => x == y,
+                    (Node::Text(x), Node::Text(y)) => x.get(&self.buf) == y.get(&other.buf),
+                    _ => false,
+                })
+    }
+}
+
+struct DebugAttrs<'a>(&'a Element);
+impl fmt::Debug for DebugAttrs<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = self.0;
+        f.debug_list()
+            .entries(e.attrs.iter().map(|a| {
+                (
+                    a.ns.as_ref().map(|n| n.get(&e.buf)),
+                    a.name.get(&e.buf),
+                    a.value.get(&e.buf),
+                )
+            }))
+            .finish()
+    }
+}
+
+struct DebugNodes<'a>(&'a Element);
+impl fmt::Debug for DebugNodes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = self.0;
+        let mut l = f.debug_list();
+        for n in &e.nodes {
+            match n {
+                Node::Element(c) => l.entry(c),
+                Node::Text(t) => l.entry(&t.get(&e.buf)),
+            };
+        }
+        l.finish()
+    }
+}
+
+impl fmt::Debug for Element {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Element")
+            .field("name", &self.name())
+            .field("ns", &self.ns())
+            .field("attrs", &DebugAttrs(self))
+            .field("children", &DebugNodes(self))
+            .finish()
+    }
+}
+
+/// Builds an [`Element`]; see [`Element::builder`].
+#[derive(Clone, Debug)]
+pub struct ElementBuilder {
+    el: Element,
+}
+
+impl ElementBuilder {
+    /// Add an attribute. `name` is an unprefixed local name, or `xml:lang`
+    /// (any `xml:` name) for the XML namespace. A later value for the same name replaces the earlier one.
+    pub fn attr(mut self, name: &str, value: &str) -> Self {
+        let (ns, prefix, local) = match name.strip_prefix("xml:") {
+            Some(local) => (Some(Str::Static(ns::XML)), Some(Str::Static("xml")), local),
+            None => (None, None, name),
+        };
+        let value = Str::Shared(Arc::from(value));
+        if let Some(a) = self
+            .el
+            .attrs
+            .iter_mut()
+            .find(|a| a.name.get(&Bytes::new()) == local && a.ns.is_some() == ns.is_some())
+        {
+            a.value = value;
+        } else {
+            self.el.attrs.push(Attr {
+                ns,
+                prefix,
+                name: Str::Shared(Arc::from(local)),
+                value,
+            });
+        }
+        self
+    }
+
+    /// Add an attribute in namespace `ns`, written with `prefix`.
+    pub fn attr_ns(mut self, prefix: &str, name: &str, ns: &str, value: &str) -> Self {
+        self.el.attrs.push(Attr {
+            ns: Some(Str::owned(ns)),
+            prefix: Some(Str::Shared(Arc::from(prefix))),
+            name: Str::Shared(Arc::from(name)),
+            value: Str::Shared(Arc::from(value)),
+        });
+        self
+    }
+
+    /// Append a child element.
+    pub fn append(mut self, child: Element) -> Self {
+        self.el.nodes.push(Node::Element(child));
+        self
+    }
+
+    /// Append character data (merged with directly preceding text).
+    pub fn text(mut self, text: &str) -> Self {
+        if text.is_empty() {
+            return self;
+        }
+        if let Some(Node::Text(Str::Shared(prev))) = self.el.nodes.last_mut() {
+            let mut s = String::with_capacity(prev.len() + text.len());
+            s.push_str(prev);
+            s.push_str(text);
+            *prev = Arc::from(s);
+        } else {
+            self.el.nodes.push(Node::Text(Str::Shared(Arc::from(text))));
+        }
+        self
+    }
+
+    /// Finish.
+    pub fn build(self) -> Element {
+        self.el
+    }
+}

@@ -1,0 +1,1357 @@
+//! The resumable restricted-XML scanner ("framer").
+//!
+//! One explicit state machine examines every byte once, across any number of
+//! `decode` calls: the state, the scan position and the spans of what it has
+//! seen survive between calls, and only a truncated UTF-8 sequence (at most
+//! 3 bytes) or a partial `<?xml` (at most 5) is looked at again. Text runs
+//! and attribute values are skipped with `memchr` and validated in bulk.
+//! While scanning it records a compact event list (spans into the element's
+//! bytes) from which the navigable [`Element`] is built without re-parsing.
+//!
+//! The current top-level element always starts at offset 0 of the buffer:
+//! whitespace between top-level elements is consumed as it is seen, and a
+//! finished element is split off exactly at its last `>`.
+
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::chars::{self, check_qname, check_run, is_name_char, is_name_start, is_ws, QName};
+use crate::codec::{Limits, StreamHeader};
+use crate::element::{Attr, Element, Node, Str};
+use crate::error::{Condition, XmlError};
+use crate::ns;
+
+const NONE: usize = usize::MAX;
+/// Longest entity or character reference we accept (`&#x0010FFFF;` fits with room).
+const MAX_REF: usize = 40;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Before the stream header: XML declaration, whitespace, header.
+    Prolog,
+    /// Inside the stream: top-level elements and whitespace.
+    Stream,
+    /// After `</stream:stream>`.
+    Closed,
+    /// A decode error ended the stream.
+    Failed(Condition),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lex {
+    /// Between top-level elements (or before the header): whitespace only.
+    Between,
+    /// Character data inside an element.
+    Content,
+    /// Just after `<`.
+    Lt,
+    StartName,
+    InTag,
+    AttrName,
+    AttrEq,
+    AttrQuote,
+    AttrValue,
+    /// After `/` in a start tag.
+    EmptyEnd,
+    EndName,
+    EndTail,
+    /// Inside `&...;`.
+    Ref,
+    /// After `<!`.
+    Bang,
+    /// Matching `[CDATA[` (count in `cdata_match`).
+    CdataOpen,
+    Cdata,
+    /// After `<?` at the very start of a stream.
+    Question,
+    XmlDecl,
+}
+
+/// A resolved namespace: a span of the element's bytes, or an owned string
+/// (unescaped value or inherited from the stream header).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum NsRef {
+    Span(u32, u32),
+    Owned(u32),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct RawAttr {
+    name: (u32, u32),
+    colon: Option<u32>,
+    value: (u32, u32),
+    esc: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Open {
+    name: (u32, u32),
+    mark: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Binding {
+    /// Prefix span (empty span = default namespace).
+    prefix: (u32, u32),
+    uri: NsRef,
+}
+
+#[derive(Clone, Debug)]
+struct BaseBinding {
+    prefix: Box<[u8]>,
+    uri: Str,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Ev {
+    Start {
+        name: (u32, u32),
+        ns: NsRef,
+        attrs: (u32, u32),
+    },
+    End,
+    Text {
+        span: (u32, u32),
+        esc: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AttrEv {
+    prefix: Option<(u32, u32)>,
+    name: (u32, u32),
+    ns: Option<NsRef>,
+    value: (u32, u32),
+    esc: bool,
+}
+
+enum Done {
+    XmlDecl(usize),
+    Header(Box<StreamHeader>, usize),
+    Element(usize),
+    Close(usize),
+}
+
+/// A top-level element as validated bytes plus its root's name, namespace
+/// and attributes; children are not materialised.
+#[derive(Clone, Debug)]
+pub struct RawElement {
+    root: Element,
+}
+
+impl RawElement {
+    /// The element's bytes, from `<` to the final `>`.
+    pub fn bytes(&self) -> &Bytes {
+        &self.root.buf
+    }
+    /// Local name of the root.
+    pub fn name(&self) -> &str {
+        self.root.name()
+    }
+    /// Namespace URI of the root.
+    pub fn ns(&self) -> &str {
+        self.root.ns()
+    }
+    /// Root attribute lookup, as [`Element::attr`].
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.root.attr(name)
+    }
+    /// Root attributes, as [`Element::attrs`].
+    pub fn attrs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.root.attrs()
+    }
+}
+
+/// What [`Framer::decode_raw`] produces.
+#[non_exhaustive]
+#[derive(Clone, Debug)]
+pub enum RawFrame {
+    /// The stream header.
+    Header(StreamHeader),
+    /// A complete, validated top-level element.
+    Element(RawElement),
+    /// `</stream:stream>`.
+    Close,
+}
+
+/// The decoding half of [`crate::StreamCodec`], usable on its own.
+#[derive(Debug)]
+pub struct Framer {
+    limits: Limits,
+    next_limits: Option<Limits>,
+    phase: Phase,
+    lex: Lex,
+    pos: usize,
+    seen_token: bool,
+    seen_bom: bool,
+    tok: usize,
+    tag_start: usize,
+    ref_start: usize,
+    ref_in_attr: bool,
+    had_ws: bool,
+    quote: u8,
+    val_esc: bool,
+    text_start: usize,
+    text_esc: bool,
+    cdata_match: u8,
+    name: (u32, u32),
+    name_colon: Option<u32>,
+    attr_name: (u32, u32),
+    attr_colon: Option<u32>,
+    cur_attrs: Vec<RawAttr>,
+    depth: usize,
+    open: Vec<Open>,
+    bindings: Vec<Binding>,
+    base: Vec<BaseBinding>,
+    base_cache: Vec<u32>,
+    header_qname: Vec<u8>,
+    default_ns: Option<Str>,
+    events: Vec<Ev>,
+    attr_evs: Vec<AttrEv>,
+    owned: Vec<Str>,
+    stack: Vec<Element>,
+}
+
+impl Default for Framer {
+    fn default() -> Self {
+        Framer::new(Limits::default())
+    }
+}
+
+macro_rules! bail {
+    ($e:expr) => {
+        return Err($e)
+    };
+}
+
+impl Framer {
+    /// A framer expecting a stream header, with the given limits.
+    pub fn new(limits: Limits) -> Self {
+        Framer {
+            limits,
+            next_limits: None,
+            phase: Phase::Prolog,
+            lex: Lex::Between,
+            pos: 0,
+            seen_token: false,
+            seen_bom: false,
+            tok: 0,
+            tag_start: 0,
+            ref_start: 0,
+            ref_in_attr: false,
+            had_ws: false,
+            quote: 0,
+            val_esc: false,
+            text_start: NONE,
+            text_esc: false,
+            cdata_match: 0,
+            name: (0, 0),
+            name_colon: None,
+            attr_name: (0, 0),
+            attr_colon: None,
+            cur_attrs: Vec::new(),
+            depth: 0,
+            open: Vec::new(),
+            bindings: Vec::new(),
+            base: Vec::new(),
+            base_cache: Vec::new(),
+            header_qname: Vec::new(),
+            default_ns: None,
+            events: Vec::new(),
+            attr_evs: Vec::new(),
+            owned: Vec::new(),
+            stack: Vec::new(),
+        }
+    }
+
+    /// The limits in force (or pending for the next element).
+    pub fn limits(&self) -> &Limits {
+        self.next_limits.as_ref().unwrap_or(&self.limits)
+    }
+
+    /// Change the limits; they take effect from the next top-level element.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.next_limits = Some(limits);
+    }
+
+    /// Expect a new stream header; the buffer is not touched, so bytes
+    /// already received for the new stream are decoded next.
+    pub fn reset(&mut self) {
+        let limits = self
+            .next_limits
+            .take()
+            .unwrap_or_else(|| self.limits.clone());
+        let mut stack = std::mem::take(&mut self.stack);
+        stack.clear();
+        *self = Framer::new(limits);
+        self.stack = stack;
+    }
+
+    /// Whether `</stream:stream>` has been decoded.
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// Decode the next frame, with top-level elements as [`RawElement`]s.
+    pub fn decode_raw(&mut self, buf: &mut BytesMut) -> Result<Option<RawFrame>, XmlError> {
+        Ok(match self.step(buf)? {
+            None => None,
+            Some(Step::Header(h)) => Some(RawFrame::Header(h)),
+            Some(Step::Close) => Some(RawFrame::Close),
+            Some(Step::Element(bytes)) => Some(RawFrame::Element(RawElement {
+                root: self.build_root(bytes),
+            })),
+        })
+    }
+
+    /// Decode the next frame, with top-level elements fully built.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<crate::Frame>, XmlError> {
+        Ok(match self.step(buf)? {
+            None => None,
+            Some(Step::Header(h)) => Some(crate::Frame::Header(h)),
+            Some(Step::Close) => Some(crate::Frame::Close),
+            Some(Step::Element(bytes)) => Some(crate::Frame::Element(self.build_tree(bytes))),
+        })
+    }
+
+    fn step(&mut self, buf: &mut BytesMut) -> Result<Option<Step>, XmlError> {
+        match self.phase {
+            Phase::Failed(c) => return Err(XmlError::Poisoned(c)),
+            Phase::Closed => return Ok(None),
+            _ => {}
+        }
+        if self.pos > buf.len() {
+            // Someone removed bytes we had already examined.
+            let e = XmlError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "buffer shrank under the XML decoder",
+            ));
+            self.phase = Phase::Failed(Condition::NotWellFormed);
+            return Err(e);
+        }
+        match self.step_inner(buf) {
+            Ok(s) => Ok(s),
+            Err(e) => {
+                self.phase = Phase::Failed(e.condition().unwrap_or(Condition::NotWellFormed));
+                Err(e)
+            }
+        }
+    }
+
+    fn step_inner(&mut self, buf: &mut BytesMut) -> Result<Option<Step>, XmlError> {
+        loop {
+            if self.lex == Lex::Between {
+                let mut p = 0;
+                while p < buf.len() && is_ws(buf[p]) {
+                    p += 1;
+                }
+                buf.advance(p);
+                self.pos = 0;
+                let Some(&b) = buf.first() else {
+                    return Ok(None);
+                };
+                if b == b'<' {
+                    self.begin_element();
+                    self.tag_start = 0;
+                    self.pos = 1;
+                    self.lex = Lex::Lt;
+                } else if self.phase == Phase::Prolog
+                    && !self.seen_token
+                    && !self.seen_bom
+                    && b == 0xEF
+                {
+                    if buf.len() < 3 {
+                        return Ok(None);
+                    }
+                    if buf[..3] != [0xEF, 0xBB, 0xBF] {
+                        bail!(XmlError::Syntax("text before the stream header"));
+                    }
+                    buf.advance(3);
+                    self.seen_bom = true;
+                    continue;
+                } else if self.phase == Phase::Stream {
+                    bail!(XmlError::TextAtStreamLevel);
+                } else {
+                    bail!(XmlError::Syntax("text before the stream header"));
+                }
+            }
+            let limit = self.limits.max_stanza_bytes;
+            let end = buf.len().min(limit);
+            match self.run(&buf[..end])? {
+                None => {
+                    if buf.len() >= limit {
+                        bail!(XmlError::StanzaTooLarge { limit });
+                    }
+                    return Ok(None);
+                }
+                Some(Done::XmlDecl(n)) => {
+                    buf.advance(n);
+                    self.pos = 0;
+                    self.lex = Lex::Between;
+                }
+                Some(Done::Header(h, n)) => {
+                    buf.advance(n);
+                    self.pos = 0;
+                    self.lex = Lex::Between;
+                    return Ok(Some(Step::Header(*h)));
+                }
+                Some(Done::Close(n)) => {
+                    buf.advance(n);
+                    self.pos = 0;
+                    self.lex = Lex::Between;
+                    self.phase = Phase::Closed;
+                    return Ok(Some(Step::Close));
+                }
+                Some(Done::Element(n)) => {
+                    let bytes = buf.split_to(n).freeze();
+                    self.pos = 0;
+                    self.lex = Lex::Between;
+                    return Ok(Some(Step::Element(bytes)));
+                }
+            }
+        }
+    }
+
+    fn begin_element(&mut self) {
+        if let Some(l) = self.next_limits.take() {
+            self.limits = l;
+        }
+        self.events.clear();
+        self.attr_evs.clear();
+        self.owned.clear();
+        self.base_cache.clear();
+        self.base_cache.resize(self.base.len(), u32::MAX);
+        self.open.clear();
+        self.bindings.clear();
+        self.cur_attrs.clear();
+        self.depth = 0;
+        self.text_start = NONE;
+        self.text_esc = false;
+    }
+
+    fn flush_text(&mut self) {
+        if self.text_start != NONE && self.tag_start > self.text_start {
+            self.events.push(Ev::Text {
+                span: (self.text_start as u32, self.tag_start as u32),
+                esc: self.text_esc,
+            });
+        }
+        self.text_start = NONE;
+        self.text_esc = false;
+    }
+
+    /// Scan `d` (the current element's bytes so far, capped at the size limit)
+    /// from `self.pos`. `None` = needs more bytes.
+    fn run(&mut self, d: &[u8]) -> Result<Option<Done>, XmlError> {
+        let n = d.len();
+        let mut pos = self.pos;
+        let max_name = self.limits.max_name_len;
+        let res = loop {
+            match self.lex {
+                Lex::Between => break None,
+                Lex::Content => match memchr::memchr2(b'<', b'&', &d[pos..]) {
+                    Some(i) => {
+                        let r = check_run(&d[pos..pos + i], false, true)?;
+                        self.text_esc |= r.needs_norm;
+                        pos += i;
+                        if d[pos] == b'<' {
+                            self.tag_start = pos;
+                            self.lex = Lex::Lt;
+                        } else {
+                            self.ref_start = pos;
+                            self.ref_in_attr = false;
+                            self.text_esc = true;
+                            self.lex = Lex::Ref;
+                        }
+                        pos += 1;
+                    }
+                    None => {
+                        let r = check_run(&d[pos..], false, false)?;
+                        self.text_esc |= r.needs_norm;
+                        pos += r.valid;
+                        break None;
+                    }
+                },
+                Lex::Lt => {
+                    let Some(&b) = d.get(pos) else { break None };
+                    if b == b'/' {
+                        if self.phase == Phase::Prolog {
+                            bail!(XmlError::Syntax("end tag before the stream header"));
+                        }
+                        self.flush_text();
+                        pos += 1;
+                        self.tok = pos;
+                        self.lex = Lex::EndName;
+                    } else if is_name_start(b) {
+                        self.flush_text();
+                        if self.phase == Phase::Stream && self.depth >= self.limits.max_depth {
+                            bail!(XmlError::TooDeep {
+                                limit: self.limits.max_depth
+                            });
+                        }
+                        self.tok = pos;
+                        pos += 1;
+                        self.lex = Lex::StartName;
+                    } else if b == b'!' {
+                        pos += 1;
+                        self.lex = Lex::Bang;
+                    } else if b == b'?' {
+                        if self.phase == Phase::Prolog && !self.seen_token {
+                            pos += 1;
+                            self.lex = Lex::Question;
+                        } else {
+                            bail!(XmlError::Restricted("processing instructions"));
+                        }
+                    } else {
+                        bail!(XmlError::Syntax("invalid character after '<'"));
+                    }
+                }
+                Lex::StartName | Lex::AttrName | Lex::EndName => {
+                    let lim = n.min(self.tok.saturating_add(max_name).saturating_add(1));
+                    while pos < lim && is_name_char(d[pos]) {
+                        pos += 1;
+                    }
+                    if pos - self.tok > max_name {
+                        bail!(XmlError::NameTooLong { limit: max_name });
+                    }
+                    if pos >= n {
+                        break None;
+                    }
+                    let name = &d[self.tok..pos];
+                    let colon = match check_qname(name) {
+                        QName::Ok { colon } => colon.map(|c| (self.tok + c) as u32),
+                        QName::BadUtf8 => bail!(XmlError::InvalidUtf8),
+                        QName::Invalid => bail!(XmlError::InvalidName(
+                            String::from_utf8_lossy(name).into_owned()
+                        )),
+                    };
+                    let span = (self.tok as u32, pos as u32);
+                    let b = d[pos];
+                    match self.lex {
+                        Lex::StartName => {
+                            self.name = span;
+                            self.name_colon = colon;
+                            self.cur_attrs.clear();
+                            if is_ws(b) {
+                                self.had_ws = true;
+                                self.lex = Lex::InTag;
+                            } else if b == b'>' {
+                                pos += 1;
+                                if let Some(done) = self.finish_start(d, pos, false)? {
+                                    break Some(done);
+                                }
+                            } else if b == b'/' {
+                                pos += 1;
+                                self.lex = Lex::EmptyEnd;
+                            } else {
+                                bail!(XmlError::Syntax("invalid character in element name"));
+                            }
+                        }
+                        Lex::AttrName => {
+                            self.attr_name = span;
+                            self.attr_colon = colon;
+                            if b == b'=' {
+                                pos += 1;
+                                self.lex = Lex::AttrQuote;
+                            } else if is_ws(b) {
+                                self.lex = Lex::AttrEq;
+                            } else {
+                                bail!(XmlError::Syntax("expected '=' after attribute name"));
+                            }
+                        }
+                        _ => {
+                            let expected: &[u8] = match self.open.last() {
+                                Some(o) => &d[o.name.0 as usize..o.name.1 as usize],
+                                None => &self.header_qname,
+                            };
+                            if name != expected {
+                                bail!(XmlError::MismatchedEndTag {
+                                    expected: String::from_utf8_lossy(expected).into_owned(),
+                                    found: String::from_utf8_lossy(name).into_owned(),
+                                });
+                            }
+                            self.lex = Lex::EndTail;
+                        }
+                    }
+                }
+                Lex::InTag => {
+                    while pos < n && is_ws(d[pos]) {
+                        pos += 1;
+                        self.had_ws = true;
+                    }
+                    let Some(&b) = d.get(pos) else { break None };
+                    if b == b'>' {
+                        pos += 1;
+                        if let Some(done) = self.finish_start(d, pos, false)? {
+                            break Some(done);
+                        }
+                    } else if b == b'/' {
+                        pos += 1;
+                        self.lex = Lex::EmptyEnd;
+                    } else if is_name_start(b) {
+                        if !self.had_ws {
+                            bail!(XmlError::Syntax("missing whitespace before attribute"));
+                        }
+                        if self.cur_attrs.len() >= self.limits.max_attributes {
+                            bail!(XmlError::TooManyAttributes {
+                                limit: self.limits.max_attributes
+                            });
+                        }
+                        self.tok = pos;
+                        pos += 1;
+                        self.lex = Lex::AttrName;
+                    } else {
+                        bail!(XmlError::Syntax("invalid character in tag"));
+                    }
+                }
+                Lex::AttrEq => {
+                    while pos < n && is_ws(d[pos]) {
+                        pos += 1;
+                    }
+                    let Some(&b) = d.get(pos) else { break None };
+                    if b != b'=' {
+                        bail!(XmlError::Syntax("expected '=' after attribute name"));
+                    }
+                    pos += 1;
+                    self.lex = Lex::AttrQuote;
+                }
+                Lex::AttrQuote => {
+                    while pos < n && is_ws(d[pos]) {
+                        pos += 1;
+                    }
+                    let Some(&b) = d.get(pos) else { break None };
+                    if b != b'\'' && b != b'"' {
+                        bail!(XmlError::Syntax("expected a quoted attribute value"));
+                    }
+                    self.quote = b;
+                    pos += 1;
+                    self.tok = pos;
+                    self.val_esc = false;
+                    self.lex = Lex::AttrValue;
+                }
+                Lex::AttrValue => match memchr::memchr3(self.quote, b'&', b'<', &d[pos..]) {
+                    Some(i) => {
+                        let r = check_run(&d[pos..pos + i], true, true)?;
+                        self.val_esc |= r.needs_norm;
+                        pos += i;
+                        let b = d[pos];
+                        if b == self.quote {
+                            self.cur_attrs.push(RawAttr {
+                                name: self.attr_name,
+                                colon: self.attr_colon,
+                                value: (self.tok as u32, pos as u32),
+                                esc: self.val_esc,
+                            });
+                            self.had_ws = false;
+                            self.lex = Lex::InTag;
+                        } else if b == b'&' {
+                            self.ref_start = pos;
+                            self.ref_in_attr = true;
+                            self.val_esc = true;
+                            self.lex = Lex::Ref;
+                        } else {
+                            bail!(XmlError::Syntax("'<' in attribute value"));
+                        }
+                        pos += 1;
+                    }
+                    None => {
+                        let r = check_run(&d[pos..], true, false)?;
+                        self.val_esc |= r.needs_norm;
+                        pos += r.valid;
+                        break None;
+                    }
+                },
+                Lex::Ref => {
+                    let Some(&b) = d.get(pos) else { break None };
+                    if b == b';' {
+                        check_ref(&d[self.ref_start + 1..pos])?;
+                        pos += 1;
+                        self.lex = if self.ref_in_attr {
+                            Lex::AttrValue
+                        } else {
+                            Lex::Content
+                        };
+                    } else if is_name_char(b) || b == b'#' {
+                        pos += 1;
+                        if pos - self.ref_start > MAX_REF {
+                            bail!(XmlError::Syntax("reference too long"));
+                        }
+                    } else {
+                        bail!(XmlError::Syntax("malformed entity or character reference"));
+                    }
+                }
+                Lex::EmptyEnd => {
+                    let Some(&b) = d.get(pos) else { break None };
+                    if b != b'>' {
+                        bail!(XmlError::Syntax("expected '>' after '/'"));
+                    }
+                    pos += 1;
+                    if let Some(done) = self.finish_start(d, pos, true)? {
+                        break Some(done);
+                    }
+                }
+                Lex::EndTail => {
+                    while pos < n && is_ws(d[pos]) {
+                        pos += 1;
+                    }
+                    let Some(&b) = d.get(pos) else { break None };
+                    if b != b'>' {
+                        bail!(XmlError::Syntax("expected '>' in end tag"));
+                    }
+                    pos += 1;
+                    if self.depth == 0 {
+                        break Some(Done::Close(pos));
+                    }
+                    self.events.push(Ev::End);
+                    if let Some(o) = self.open.pop() {
+                        self.bindings.truncate(o.mark as usize);
+                    }
+                    self.depth -= 1;
+                    if self.depth == 0 {
+                        break Some(Done::Element(pos));
+                    }
+                    self.text_start = pos;
+                    self.lex = Lex::Content;
+                }
+                Lex::Bang => {
+                    let Some(&b) = d.get(pos) else { break None };
+                    match b {
+                        b'-' => bail!(XmlError::Restricted("comments")),
+                        b'D' => bail!(XmlError::Restricted("document type declarations")),
+                        b'[' if self.depth > 0 => {
+                            pos += 1;
+                            self.cdata_match = 1;
+                            self.lex = Lex::CdataOpen;
+                        }
+                        _ => bail!(XmlError::Syntax("invalid markup after '<!'")),
+                    }
+                }
+                Lex::CdataOpen => {
+                    const OPEN: &[u8] = b"[CDATA[";
+                    let Some(&b) = d.get(pos) else { break None };
+                    if OPEN.get(self.cdata_match as usize) != Some(&b) {
+                        bail!(XmlError::Syntax("invalid markup after '<!['"));
+                    }
+                    pos += 1;
+                    self.cdata_match += 1;
+                    if self.cdata_match as usize == OPEN.len() {
+                        self.tok = pos;
+                        self.text_esc = true;
+                        self.lex = Lex::Cdata;
+                    }
+                }
+                Lex::Cdata => match memchr::memchr(b'>', &d[pos..]) {
+                    Some(i) => {
+                        let p = pos + i;
+                        check_run(&d[pos..=p], false, true)?;
+                        pos = p + 1;
+                        if p >= self.tok + 2 && d[p - 2] == b']' && d[p - 1] == b']' {
+                            self.lex = Lex::Content;
+                        }
+                    }
+                    None => {
+                        let r = check_run(&d[pos..], false, false)?;
+                        pos += r.valid;
+                        break None;
+                    }
+                },
+                Lex::Question => {
+                    if n < pos + 4 {
+                        break None;
+                    }
+                    if &d[pos..pos + 3] == b"xml" && is_ws(d[pos + 3]) {
+                        pos += 4;
+                        self.lex = Lex::XmlDecl;
+                    } else {
+                        bail!(XmlError::Restricted("processing instructions"));
+                    }
+                }
+                Lex::XmlDecl => match memchr::memchr(b'>', &d[pos..]) {
+                    Some(i) => {
+                        let p = pos + i;
+                        pos = p + 1;
+                        if d[p - 1] == b'?' {
+                            // tag_start is 0: "<?xml " is 6 bytes.
+                            parse_xml_decl(d.get(6..p - 1).unwrap_or(&[]))?;
+                            self.seen_token = true;
+                            break Some(Done::XmlDecl(pos));
+                        }
+                    }
+                    None => {
+                        pos = n;
+                        break None;
+                    }
+                },
+            }
+        };
+        self.pos = pos;
+        Ok(res)
+    }
+
+    fn lookup(&mut self, d: &[u8], prefix: &[u8]) -> Option<NsRef> {
+        for b in self.bindings.iter().rev() {
+            if &d[b.prefix.0 as usize..b.prefix.1 as usize] == prefix {
+                return Some(b.uri);
+            }
+        }
+        for (i, b) in self.base.iter().enumerate().rev() {
+            if &*b.prefix == prefix {
+                let cached = self.base_cache.get(i).copied().unwrap_or(u32::MAX);
+                if cached != u32::MAX {
+                    return Some(NsRef::Owned(cached));
+                }
+                let idx = self.owned.len() as u32;
+                self.owned.push(b.uri.clone());
+                if let Some(c) = self.base_cache.get_mut(i) {
+                    *c = idx;
+                }
+                return Some(NsRef::Owned(idx));
+            }
+        }
+        if prefix == b"xml" {
+            let idx = self.owned.len() as u32;
+            self.owned.push(Str::Static(ns::XML));
+            return Some(NsRef::Owned(idx));
+        }
+        None
+    }
+
+    fn ns_bytes<'a>(&'a self, d: &'a [u8], r: NsRef) -> &'a [u8] {
+        match r {
+            NsRef::Span(a, b) => &d[a as usize..b as usize],
+            NsRef::Owned(i) => match self.owned.get(i as usize) {
+                Some(s) => s.get(&EMPTY).as_bytes(),
+                None => b"",
+            },
+        }
+    }
+
+    fn value_ref(&mut self, d: &[u8], a: &RawAttr) -> NsRef {
+        if a.esc {
+            let s = unescape(&d[a.value.0 as usize..a.value.1 as usize], true);
+            let idx = self.owned.len() as u32;
+            self.owned.push(Str::owned(&s));
+            NsRef::Owned(idx)
+        } else {
+            NsRef::Span(a.value.0, a.value.1)
+        }
+    }
+
+    /// A start tag ended at `pos` (just after `>`).
+    fn finish_start(
+        &mut self,
+        d: &[u8],
+        pos: usize,
+        empty: bool,
+    ) -> Result<Option<Done>, XmlError> {
+        let mark = self.bindings.len();
+        let attrs = std::mem::take(&mut self.cur_attrs);
+        let resolved = self.resolve_tag(d, &attrs);
+        self.cur_attrs = attrs;
+        let (ns, attr_range) = resolved?;
+        if self.phase == Phase::Prolog {
+            return self.finish_header(d, ns, attr_range, pos, empty).map(Some);
+        }
+        let name = match self.name_colon {
+            Some(c) => (c + 1, self.name.1),
+            None => self.name,
+        };
+        self.events.push(Ev::Start {
+            name,
+            ns,
+            attrs: attr_range,
+        });
+        if empty {
+            self.events.push(Ev::End);
+            self.bindings.truncate(mark);
+            if self.depth == 0 {
+                return Ok(Some(Done::Element(pos)));
+            }
+        } else {
+            self.open.push(Open {
+                name: self.name,
+                mark: mark as u32,
+            });
+            self.depth += 1;
+        }
+        self.text_start = pos;
+        self.text_esc = false;
+        self.lex = Lex::Content;
+        Ok(None)
+    }
+
+    /// Bind declarations, resolve the element name and attributes.
+    fn resolve_tag(
+        &mut self,
+        d: &[u8],
+        attrs: &[RawAttr],
+    ) -> Result<(NsRef, (u32, u32)), XmlError> {
+        for (i, a) in attrs.iter().enumerate() {
+            let qname = &d[a.name.0 as usize..a.name.1 as usize];
+            let prefix = match a.colon {
+                None if qname == b"xmlns" => (a.name.0, a.name.0),
+                Some(c) if &d[a.name.0 as usize..c as usize] == b"xmlns" => {
+                    let p = (c + 1, a.name.1);
+                    let pb = &d[p.0 as usize..p.1 as usize];
+                    let v = &d[a.value.0 as usize..a.value.1 as usize];
+                    if pb == b"xmlns" {
+                        bail!(XmlError::BadNamespaceDecl(
+                            "the xmlns prefix cannot be declared"
+                        ));
+                    }
+                    if v.is_empty() {
+                        bail!(XmlError::BadNamespaceDecl(
+                            "a prefix cannot be bound to the empty namespace"
+                        ));
+                    }
+                    p
+                }
+                _ => continue,
+            };
+            // Duplicate declarations are duplicate attributes.
+            for b in &attrs[..i] {
+                if d[b.name.0 as usize..b.name.1 as usize] == *qname {
+                    bail!(XmlError::DuplicateAttribute(
+                        String::from_utf8_lossy(qname).into_owned()
+                    ));
+                }
+            }
+            let uri = self.value_ref(d, a);
+            let ub = self.ns_bytes(d, uri);
+            let is_xml_prefix = &d[prefix.0 as usize..prefix.1 as usize] == b"xml";
+            if (ub == ns::XML.as_bytes()) != is_xml_prefix {
+                bail!(XmlError::BadNamespaceDecl(
+                    "the xml prefix and namespace belong only to each other"
+                ));
+            }
+            if ub == ns::XMLNS.as_bytes() {
+                bail!(XmlError::BadNamespaceDecl(
+                    "the xmlns namespace cannot be declared"
+                ));
+            }
+            self.bindings.push(Binding { prefix, uri });
+        }
+        let (prefix, _) = split(d, self.name, self.name_colon);
+        let ns = match self.lookup(d, prefix) {
+            Some(r) => r,
+            None if prefix.is_empty() => NsRef::Span(0, 0),
+            None => bail!(XmlError::UndeclaredPrefix(
+                String::from_utf8_lossy(prefix).into_owned()
+            )),
+        };
+        let start = self.attr_evs.len();
+        for a in attrs {
+            let qname = &d[a.name.0 as usize..a.name.1 as usize];
+            let (ans, pspan, local) = match a.colon {
+                None if qname == b"xmlns" => continue,
+                None => (None, None, a.name),
+                Some(c) => {
+                    let p = &d[a.name.0 as usize..c as usize];
+                    if p == b"xmlns" {
+                        continue;
+                    }
+                    let r = match self.lookup(d, p) {
+                        Some(r) => r,
+                        None => bail!(XmlError::UndeclaredPrefix(
+                            String::from_utf8_lossy(p).into_owned()
+                        )),
+                    };
+                    (Some(r), Some((a.name.0, c)), (c + 1, a.name.1))
+                }
+            };
+            let lb = &d[local.0 as usize..local.1 as usize];
+            for prev in &self.attr_evs[start..] {
+                if &d[prev.name.0 as usize..prev.name.1 as usize] == lb {
+                    let same_ns = match (prev.ns, ans) {
+                        (None, None) => true,
+                        (Some(x), Some(y)) => self.ns_bytes(d, x) == self.ns_bytes(d, y),
+                        _ => false,
+                    };
+                    if same_ns {
+                        bail!(XmlError::DuplicateAttribute(
+                            String::from_utf8_lossy(qname).into_owned()
+                        ));
+                    }
+                }
+            }
+            self.attr_evs.push(AttrEv {
+                prefix: pspan,
+                name: local,
+                ns: ans,
+                value: a.value,
+                esc: a.esc,
+            });
+        }
+        Ok((ns, (start as u32, self.attr_evs.len() as u32)))
+    }
+
+    fn finish_header(
+        &mut self,
+        d: &[u8],
+        ns_ref: NsRef,
+        range: (u32, u32),
+        pos: usize,
+        empty: bool,
+    ) -> Result<Done, XmlError> {
+        if empty {
+            bail!(XmlError::HeaderSelfClosed);
+        }
+        let text = |r: NsRef, me: &Self| String::from_utf8_lossy(me.ns_bytes(d, r)).into_owned();
+        let (_, local) = split(d, self.name, self.name_colon);
+        let mut h = StreamHeader {
+            stream_ns: text(ns_ref, self),
+            name: String::from_utf8_lossy(local).into_owned(),
+            ..StreamHeader::default()
+        };
+        for a in &self.attr_evs[range.0 as usize..range.1 as usize] {
+            let local = &d[a.name.0 as usize..a.name.1 as usize];
+            let raw = &d[a.value.0 as usize..a.value.1 as usize];
+            let v = if a.esc {
+                unescape(raw, true)
+            } else {
+                String::from_utf8_lossy(raw).into_owned()
+            };
+            match a.ns {
+                None => match local {
+                    b"to" => h.to = Some(v),
+                    b"from" => h.from = Some(v),
+                    b"id" => h.id = Some(v),
+                    b"version" => h.version = Some(v),
+                    _ => {}
+                },
+                Some(n) if self.ns_bytes(d, n) == ns::XML.as_bytes() && local == b"lang" => {
+                    h.lang = Some(v)
+                }
+                Some(_) => {}
+            }
+        }
+        // The header's declarations become the base scope of every stanza.
+        let mut base = Vec::new();
+        for b in &self.bindings {
+            let prefix: Box<[u8]> = d[b.prefix.0 as usize..b.prefix.1 as usize].into();
+            let uri = Str::owned(&String::from_utf8_lossy(self.ns_bytes(d, b.uri)));
+            if prefix.is_empty() {
+                h.default_ns = Some(uri.get(&EMPTY).to_owned());
+            }
+            base.push(BaseBinding { prefix, uri });
+        }
+        self.default_ns = h.default_ns.as_deref().map(Str::owned);
+        self.base = base;
+        self.header_qname = d[self.name.0 as usize..self.name.1 as usize].to_vec();
+        self.bindings.clear();
+        self.phase = Phase::Stream;
+        self.seen_token = true;
+        self.depth = 0;
+        Ok(Done::Header(Box::new(h), pos))
+    }
+
+    fn ns_str(&self, r: NsRef) -> Str {
+        match r {
+            NsRef::Span(a, b) if a == b => Str::Static(""),
+            NsRef::Span(a, b) => Str::Span(a, b),
+            NsRef::Owned(i) => self
+                .owned
+                .get(i as usize)
+                .cloned()
+                .unwrap_or(Str::Static("")),
+        }
+    }
+
+    fn ns_str_in(&self, buf: &Bytes, r: NsRef) -> Str {
+        match r {
+            NsRef::Span(a, b) => match ns::well_known_bytes(&buf[a as usize..b as usize]) {
+                Some(s) => Str::Static(s),
+                None => self.ns_str(r),
+            },
+            NsRef::Owned(_) => self.ns_str(r),
+        }
+    }
+
+    fn make_attrs(&self, buf: &Bytes, range: (u32, u32)) -> Vec<Attr> {
+        let evs = &self.attr_evs[range.0 as usize..range.1 as usize];
+        let mut v = Vec::with_capacity(evs.len());
+        for a in evs {
+            let value = if a.esc {
+                Str::Shared(Arc::from(unescape(
+                    &buf[a.value.0 as usize..a.value.1 as usize],
+                    true,
+                )))
+            } else {
+                Str::Span(a.value.0, a.value.1)
+            };
+            v.push(Attr {
+                ns: a.ns.map(|n| self.ns_str_in(buf, n)),
+                prefix: a.prefix.map(|(x, y)| Str::Span(x, y)),
+                name: Str::Span(a.name.0, a.name.1),
+                value,
+            });
+        }
+        v
+    }
+
+    fn new_element(&self, buf: &Bytes, ev: &Ev) -> Element {
+        let (name, ns, attrs) = match *ev {
+            Ev::Start { name, ns, attrs } => (name, ns, attrs),
+            _ => ((0, 0), NsRef::Span(0, 0), (0, 0)),
+        };
+        Element {
+            buf: buf.clone(),
+            name: Str::Span(name.0, name.1),
+            ns: self.ns_str_in(buf, ns),
+            default_ns: self.default_ns.clone(),
+            attrs: self.make_attrs(buf, attrs),
+            nodes: Vec::new(),
+        }
+    }
+
+    fn build_root(&self, buf: Bytes) -> Element {
+        match self.events.first() {
+            Some(ev) => self.new_element(&buf, ev),
+            None => self.new_element(&buf, &Ev::End),
+        }
+    }
+
+    fn build_tree(&mut self, buf: Bytes) -> Element {
+        let mut stack = std::mem::take(&mut self.stack);
+        stack.clear();
+        let mut root = None;
+        for ev in &self.events {
+            match ev {
+                Ev::Start { .. } => stack.push(self.new_element(&buf, ev)),
+                Ev::Text { span, esc } => {
+                    if let Some(top) = stack.last_mut() {
+                        let t = if *esc {
+                            Str::Shared(Arc::from(unescape(
+                                &buf[span.0 as usize..span.1 as usize],
+                                false,
+                            )))
+                        } else {
+                            Str::Span(span.0, span.1)
+                        };
+                        top.nodes.push(Node::Text(t));
+                    }
+                }
+                Ev::End => {
+                    if let Some(e) = stack.pop() {
+                        match stack.last_mut() {
+                            Some(parent) => parent.nodes.push(Node::Element(e)),
+                            None => root = Some(e),
+                        }
+                    }
+                }
+            }
+        }
+        self.stack = stack;
+        root.unwrap_or_else(|| self.build_root(buf))
+    }
+}
+
+static EMPTY: Bytes = Bytes::new();
+
+enum Step {
+    Header(StreamHeader),
+    Element(Bytes),
+    Close,
+}
+
+fn split(d: &[u8], name: (u32, u32), colon: Option<u32>) -> (&[u8], &[u8]) {
+    match colon {
+        Some(c) => (
+            &d[name.0 as usize..c as usize],
+            &d[c as usize + 1..name.1 as usize],
+        ),
+        None => (&[], &d[name.0 as usize..name.1 as usize]),
+    }
+}
+
+/// Validate the body of `&body;`.
+fn check_ref(body: &[u8]) -> Result<(), XmlError> {
+    match body {
+        b"amp" | b"lt" | b"gt" | b"apos" | b"quot" => Ok(()),
+        [b'#', rest @ ..] => match char_ref_value(rest) {
+            Some(c) if chars::is_xml_char(c) => Ok(()),
+            _ => Err(XmlError::InvalidCharRef(
+                String::from_utf8_lossy(body).into_owned(),
+            )),
+        },
+        _ => match check_qname(body) {
+            QName::Ok { colon: None } => Err(XmlError::UndefinedEntity(
+                String::from_utf8_lossy(body).into_owned(),
+            )),
+            QName::BadUtf8 => Err(XmlError::InvalidUtf8),
+            _ => Err(XmlError::Syntax("malformed entity reference")),
+        },
+    }
+}
+
+/// The code point of a character reference body after `#`.
+fn char_ref_value(rest: &[u8]) -> Option<u32> {
+    let (digits, radix) = match rest {
+        [b'x', h @ ..] => (h, 16),
+        d => (d, 10),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: u32 = 0;
+    for &c in digits {
+        let dv = (c as char).to_digit(radix)?;
+        v = v.checked_mul(radix)?.checked_add(dv)?;
+        if v > 0x10FFFF {
+            return None;
+        }
+    }
+    Some(v)
+}
+
+/// Unescape validated character data (`attr == false`: references, CDATA
+/// sections, line-end normalisation) or an attribute value (references and
+/// attribute-value normalisation of literal whitespace).
+pub(crate) fn unescape(raw: &[u8], attr: bool) -> String {
+    let mut out: Vec<u8> = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        match b {
+            b'&' => {
+                let end = memchr::memchr(b';', &raw[i..])
+                    .map(|e| i + e)
+                    .unwrap_or(raw.len());
+                let body = &raw[(i + 1).min(end)..end];
+                let c = match body {
+                    b"amp" => Some('&'),
+                    b"lt" => Some('<'),
+                    b"gt" => Some('>'),
+                    b"apos" => Some('\''),
+                    b"quot" => Some('"'),
+                    [b'#', rest @ ..] => char_ref_value(rest).and_then(char::from_u32),
+                    _ => None,
+                };
+                if let Some(c) = c {
+                    let mut tmp = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+                }
+                i = end + 1;
+            }
+            b'<' if !attr && raw[i..].starts_with(b"<![CDATA[") => {
+                let start = i + 9;
+                let end = memchr::memmem::find(&raw[start..], b"]]>")
+                    .map(|e| start + e)
+                    .unwrap_or(raw.len());
+                push_normalized(&mut out, &raw[start..end], false);
+                i = end + 3;
+            }
+            _ => {
+                let next = memchr::memchr2(b'&', b'<', &raw[i..])
+                    .map(|e| i + e)
+                    .unwrap_or(raw.len());
+                let next = if next == i { i + 1 } else { next };
+                push_normalized(&mut out, &raw[i..next], attr);
+                i = next;
+            }
+        }
+    }
+    match String::from_utf8(out) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
+/// Line ends (`\r\n`, `\r`) become `\n`; in attributes every literal TAB, LF, CR becomes a space.
+fn push_normalized(out: &mut Vec<u8>, s: &[u8], attr: bool) {
+    let mut i = 0;
+    while i < s.len() {
+        let b = s[i];
+        match b {
+            b'\r' => {
+                out.push(if attr { b' ' } else { b'\n' });
+                if s.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+            }
+            b'\n' | b'\t' if attr => out.push(b' '),
+            _ => out.push(b),
+        }
+        i += 1;
+    }
+}
+
+/// `version='1.x' [encoding='UTF-8'] [standalone='yes|no']`
+fn parse_xml_decl(body: &[u8]) -> Result<(), XmlError> {
+    let mut rest = body;
+    let mut seen_version = false;
+    let mut order = 0;
+    loop {
+        while let [b, r @ ..] = rest {
+            if is_ws(*b) {
+                rest = r;
+            } else {
+                break;
+            }
+        }
+        if rest.is_empty() {
+            break;
+        }
+        let eq = memchr::memchr(b'=', rest).ok_or(XmlError::BadXmlDecl("expected name='value'"))?;
+        let name = trim(&rest[..eq]);
+        let mut r = &rest[eq + 1..];
+        while let [b, rr @ ..] = r {
+            if is_ws(*b) {
+                r = rr;
+            } else {
+                break;
+            }
+        }
+        let q = *r.first().ok_or(XmlError::BadXmlDecl("missing value"))?;
+        if q != b'\'' && q != b'"' {
+            return Err(XmlError::BadXmlDecl("unquoted value"));
+        }
+        let close = memchr::memchr(q, &r[1..]).ok_or(XmlError::BadXmlDecl("unterminated value"))?;
+        let value = &r[1..1 + close];
+        rest = &r[close + 2..];
+        match name {
+            b"version" if order == 0 => {
+                if value.len() < 3
+                    || !value.starts_with(b"1.")
+                    || !value[2..].iter().all(u8::is_ascii_digit)
+                {
+                    return Err(XmlError::BadXmlDecl("unsupported version"));
+                }
+                seen_version = true;
+                order = 1;
+            }
+            b"encoding" if order == 1 => {
+                if !value.eq_ignore_ascii_case(b"utf-8") {
+                    return Err(XmlError::UnsupportedEncoding(
+                        String::from_utf8_lossy(value).into_owned(),
+                    ));
+                }
+                order = 2;
+            }
+            b"standalone" if (1..=2).contains(&order) => {
+                if value != b"yes" && value != b"no" {
+                    return Err(XmlError::BadXmlDecl("standalone must be yes or no"));
+                }
+                order = 3;
+            }
+            _ => return Err(XmlError::BadXmlDecl("unexpected pseudo-attribute")),
+        }
+    }
+    if !seen_version {
+        return Err(XmlError::BadXmlDecl("missing version"));
+    }
+    Ok(())
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    let mut s = s;
+    while let [r @ .., b] = s {
+        if is_ws(*b) {
+            s = r;
+        } else {
+            break;
+        }
+    }
+    s
+}

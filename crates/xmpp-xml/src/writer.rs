@@ -1,0 +1,218 @@
+//! Serialization: escaping and namespace declarations only where needed.
+
+use crate::element::{Element, Node};
+use crate::error::XmlError;
+use crate::ns;
+
+/// What is declared where an element is written.
+#[derive(Clone, Debug)]
+pub(crate) struct Scope {
+    /// The default namespace in effect (`""` = none).
+    pub(crate) default_ns: String,
+    /// Whether the `stream:` prefix is bound to [`ns::STREAM`].
+    pub(crate) stream_bound: bool,
+}
+
+impl Scope {
+    pub(crate) fn standalone() -> Scope {
+        Scope {
+            default_ns: String::new(),
+            stream_bound: false,
+        }
+    }
+}
+
+pub(crate) fn write_element(out: &mut String, el: &Element, scope: &Scope) {
+    let mut prefixes: Vec<(String, String)> = Vec::new();
+    write_rec(
+        out,
+        el,
+        &scope.default_ns,
+        scope.stream_bound,
+        &mut prefixes,
+    );
+}
+
+fn write_rec(
+    out: &mut String,
+    el: &Element,
+    default_ns: &str,
+    stream_bound: bool,
+    prefixes: &mut Vec<(String, String)>,
+) {
+    let ns = el.ns();
+    let name = el.name();
+    let mark = prefixes.len();
+    let mut child_default = default_ns;
+    let mut child_stream = stream_bound;
+    out.push('<');
+    let use_stream_prefix = ns == ns::STREAM && ns != default_ns;
+    if use_stream_prefix {
+        out.push_str("stream:");
+        out.push_str(name);
+        if !stream_bound {
+            out.push_str(" xmlns:stream='");
+            escape_attr(out, ns::STREAM);
+            out.push('\'');
+            child_stream = true;
+        }
+    } else {
+        out.push_str(name);
+        if ns != default_ns {
+            out.push_str(" xmlns='");
+            escape_attr(out, ns);
+            out.push('\'');
+            child_default = ns;
+        }
+    }
+    for a in &el.attrs {
+        let value = a.value.get(&el.buf);
+        let local = a.name.get(&el.buf);
+        out.push(' ');
+        match &a.ns {
+            None => out.push_str(local),
+            Some(ans) => {
+                let ans = ans.get(&el.buf);
+                if ans == ns::XML {
+                    out.push_str("xml:");
+                } else {
+                    let prefix = a.prefix.as_ref().map(|p| p.get(&el.buf)).unwrap_or("ns");
+                    // `stream` is already taken by the stream namespace in stream context.
+                    let prefix = if prefix == "stream"
+                        || prefix == "xml"
+                        || prefix == "xmlns"
+                        || prefix.is_empty()
+                    {
+                        "a"
+                    } else {
+                        prefix
+                    };
+                    let bound = prefixes
+                        .iter()
+                        .rev()
+                        .find(|(p, _)| p == prefix)
+                        .map(|(_, u)| u.as_str());
+                    if bound != Some(ans) {
+                        out.push_str("xmlns:");
+                        out.push_str(prefix);
+                        out.push_str("='");
+                        escape_attr(out, ans);
+                        out.push_str("' ");
+                        prefixes.push((prefix.to_owned(), ans.to_owned()));
+                    }
+                    out.push_str(prefix);
+                    out.push(':');
+                }
+                out.push_str(local);
+            }
+        }
+        out.push_str("='");
+        escape_attr(out, value);
+        out.push('\'');
+    }
+    if el.nodes.is_empty() {
+        out.push_str("/>");
+    } else {
+        out.push('>');
+        for n in &el.nodes {
+            match n {
+                Node::Element(c) => write_rec(out, c, child_default, child_stream, prefixes),
+                Node::Text(t) => escape_text(out, t.get(&el.buf)),
+            }
+        }
+        out.push_str("</");
+        if use_stream_prefix {
+            out.push_str("stream:");
+        }
+        out.push_str(name);
+        out.push('>');
+    }
+    prefixes.truncate(mark);
+}
+
+/// Escape character data. `>` is escaped so `]]>` can never appear; `\r` as a
+/// reference so it survives line-end normalisation.
+pub(crate) fn escape_text(out: &mut String, s: &str) {
+    escape(out, s, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'\r' => Some("&#13;"),
+        _ => None,
+    })
+}
+
+/// Escape an attribute value for single quotes; whitespace controls become
+/// references so attribute-value normalisation keeps them.
+pub(crate) fn escape_attr(out: &mut String, s: &str) {
+    escape(out, s, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'\'' => Some("&apos;"),
+        b'"' => Some("&quot;"),
+        b'\t' => Some("&#9;"),
+        b'\n' => Some("&#10;"),
+        b'\r' => Some("&#13;"),
+        _ => None,
+    })
+}
+
+#[inline]
+fn escape(out: &mut String, s: &str, map: impl Fn(u8) -> Option<&'static str>) {
+    let mut last = 0;
+    for (i, b) in s.bytes().enumerate() {
+        if let Some(rep) = map(b) {
+            out.push_str(&s[last..i]);
+            out.push_str(rep);
+            last = i + 1;
+        }
+    }
+    out.push_str(&s[last..]);
+}
+
+/// Check that an element (tree) can be written as XML: valid names and only
+/// characters XML allows. Parsed elements were validated by the scanner.
+pub(crate) fn validate(el: &Element) -> Result<(), XmlError> {
+    if el.buf.is_empty() {
+        let name = el.name();
+        if !crate::chars::is_ncname(name) {
+            return Err(XmlError::Unencodable(format!(
+                "invalid element name {name:?}"
+            )));
+        }
+        for a in &el.attrs {
+            let n = a.name.get(&el.buf);
+            if !crate::chars::is_ncname(n) {
+                return Err(XmlError::Unencodable(format!(
+                    "invalid attribute name {n:?}"
+                )));
+            }
+            if let Some(p) = &a.prefix {
+                let p = p.get(&el.buf);
+                if !crate::chars::is_ncname(p) {
+                    return Err(XmlError::Unencodable(format!("invalid prefix {p:?}")));
+                }
+            }
+            legal_chars(a.value.get(&el.buf))?;
+        }
+        for (is_text, t) in el.texts() {
+            if is_text {
+                legal_chars(t)?;
+            }
+        }
+    }
+    for c in el.children() {
+        validate(c)?;
+    }
+    Ok(())
+}
+
+fn legal_chars(s: &str) -> Result<(), XmlError> {
+    match s.chars().find(|c| !crate::chars::is_xml_char(*c as u32)) {
+        Some(c) => Err(XmlError::Unencodable(format!(
+            "character U+{:04X} is not allowed in XML",
+            c as u32
+        ))),
+        None => Ok(()),
+    }
+}
