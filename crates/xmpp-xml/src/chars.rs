@@ -117,7 +117,10 @@ pub(crate) fn check_qname(b: &[u8]) -> QName {
 
 /// Whether `s` is a valid `NCName` (no colon).
 pub(crate) fn is_ncname(s: &str) -> bool {
-    !s.is_empty() && !s.contains(':') && matches!(check_qname(s.as_bytes()), QName::Ok { .. })
+    !s.is_empty()
+        && !s.contains(':')
+        && s.bytes().all(is_name_char)
+        && matches!(check_qname(s.as_bytes()), QName::Ok { .. })
 }
 
 /// Result of checking a run of character data.

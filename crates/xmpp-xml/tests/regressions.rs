@@ -1,0 +1,462 @@
+//! One test per bug XMPP XML parsers have had in the field, plus the
+//! restricted-XML and limit behaviour of RFC 6120 §11.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use bytes::BytesMut;
+use common::{assert_chunking_invariant, element, run_whole};
+use tokio_util::codec::{Decoder, Encoder};
+use xmpp_xml::{ns, Condition, Element, Frame, Limits, StreamCodec, StreamHeader, XmlError};
+
+const HDR: &str = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.com' version='1.0'>";
+
+fn stream(body: &str) -> Vec<u8> {
+    format!("{HDR}{body}").into_bytes()
+}
+
+fn decode_one(codec: &mut StreamCodec, buf: &mut BytesMut) -> Result<Option<Frame>, XmlError> {
+    codec.decode(buf)
+}
+
+fn error_of(body: &str) -> Condition {
+    let o = assert_chunking_invariant(&stream(body), &Limits::default());
+    let e = o
+        .error
+        .unwrap_or_else(|| panic!("no error for {body:?}: {:#?}", o.frames));
+    let mut codec = StreamCodec::default();
+    let mut buf = BytesMut::from(stream(body).as_slice());
+    loop {
+        match codec.decode(&mut buf) {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("no error"),
+            Err(err) => {
+                assert!(e.contains(&format!("{err:?}")));
+                return err.condition().unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn message_open_tag_split_across_reads() {
+    let mut codec = StreamCodec::default();
+    let mut buf = BytesMut::from(stream("<message ").as_slice());
+    assert!(matches!(
+        decode_one(&mut codec, &mut buf).unwrap(),
+        Some(Frame::Header(_))
+    ));
+    assert_eq!(decode_one(&mut codec, &mut buf).unwrap(), None);
+    buf.extend_from_slice(b"type='chat'><body>hi</body></message>");
+    let m = match decode_one(&mut codec, &mut buf).unwrap() {
+        Some(Frame::Element(m)) => m,
+        other => panic!("{other:?}"),
+    };
+    assert!(m.is("message", ns::CLIENT));
+    assert_eq!(m.attr("type"), Some("chat"));
+    assert_eq!(m.child("body", ns::CLIENT).unwrap().text(), "hi");
+}
+
+#[test]
+fn utf8_character_split_across_reads() {
+    let body = "<message><body>Jürgen 😀 ünïcödé</body></message>";
+    let o = assert_chunking_invariant(&stream(body), &Limits::default());
+    assert_eq!(o.error, None);
+    assert_eq!(
+        element(&o.frames[1])
+            .child("body", ns::CLIENT)
+            .unwrap()
+            .text(),
+        "Jürgen 😀 ünïcödé"
+    );
+    // Non-ASCII names and attribute values too.
+    let body = "<ü xmlns='urn:x' ä='ö😀'/>";
+    let o = assert_chunking_invariant(&stream(body), &Limits::default());
+    let e = element(&o.frames[1]);
+    assert_eq!((e.name(), e.attr("ä")), ("ü", Some("ö😀")));
+}
+
+#[test]
+fn whitespace_keepalives_between_stanzas_and_before_close() {
+    let input = stream(" \n<presence/>\n\n \t<presence/> \r\n </stream:stream>");
+    let o = assert_chunking_invariant(&input, &Limits::default());
+    assert_eq!(o.error, None);
+    assert_eq!(o.frames.len(), 4);
+    assert_eq!(o.frames[3], Frame::Close);
+    // Keepalives are consumed as they arrive, not buffered.
+    let mut codec = StreamCodec::default();
+    let mut buf = BytesMut::from(stream("").as_slice());
+    codec.decode(&mut buf).unwrap();
+    for _ in 0..1000 {
+        buf.extend_from_slice(b" ");
+        assert_eq!(codec.decode(&mut buf).unwrap(), None);
+        assert!(buf.is_empty());
+    }
+}
+
+#[test]
+fn odd_prefixes_for_stream_and_content() {
+    let input = b"<s:stream xmlns:s='http://etherx.jabber.org/streams' xmlns='jabber:client' version='1.0'>\
+        <s:features><ns0:starttls xmlns:ns0='urn:ietf:params:xml:ns:xmpp-tls'><ns0:required/></ns0:starttls></s:features>\
+        <stream:features xmlns:stream='http://etherx.jabber.org/streams'/>\
+        <x:message xmlns:x='jabber:client'><body>hi</body></x:message></s:stream>";
+    let o = assert_chunking_invariant(input, &Limits::default());
+    assert_eq!(o.error, None, "{:#?}", o.frames);
+    match &o.frames[0] {
+        Frame::Header(h) => {
+            assert_eq!(
+                (h.stream_ns.as_str(), h.name.as_str()),
+                (ns::STREAM, "stream")
+            );
+            assert_eq!(h.default_ns.as_deref(), Some(ns::CLIENT));
+        }
+        f => panic!("{f:?}"),
+    }
+    let f = element(&o.frames[1]);
+    assert!(f.is("features", ns::STREAM));
+    let tls = f.child("starttls", ns::TLS).unwrap();
+    assert!(tls.child("required", ns::TLS).is_some());
+    assert_eq!(
+        f,
+        &Element::builder("features", ns::STREAM)
+            .append(
+                Element::builder("starttls", ns::TLS)
+                    .append(Element::builder("required", ns::TLS).build())
+                    .build()
+            )
+            .build()
+    );
+    assert!(element(&o.frames[2]).is("features", ns::STREAM));
+    let m = element(&o.frames[3]);
+    assert!(m.is("message", ns::CLIENT));
+    // The unprefixed child is in the stream's default namespace, not x's.
+    assert!(m.child("body", ns::CLIENT).is_some());
+    assert_eq!(o.frames[4], Frame::Close);
+}
+
+#[test]
+fn success_then_new_header_in_one_read_then_reset() {
+    let mut codec = StreamCodec::default();
+    let mut buf = BytesMut::from(stream("").as_slice());
+    codec.decode(&mut buf).unwrap();
+    let new_header = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='2' from='example.com' version='1.0'>";
+    buf.extend_from_slice(
+        format!(
+            "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>{new_header}<stream:features/>"
+        )
+        .as_bytes(),
+    );
+    let s = codec.decode(&mut buf).unwrap().unwrap();
+    assert!(element(&s).is("success", ns::SASL));
+    // The new header is left untouched in the buffer.
+    assert_eq!(
+        &buf[..],
+        format!("{new_header}<stream:features/>").as_bytes()
+    );
+    codec.reset();
+    match codec.decode(&mut buf).unwrap() {
+        Some(Frame::Header(h)) => assert_eq!(h.id.as_deref(), Some("2")),
+        f => panic!("{f:?}"),
+    }
+    assert!(element(&codec.decode(&mut buf).unwrap().unwrap()).is("features", ns::STREAM));
+    assert!(buf.is_empty());
+}
+
+#[test]
+fn proceed_leaves_tls_bytes_untouched() {
+    let mut codec = StreamCodec::default();
+    let mut buf = BytesMut::from(
+        stream("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>\x16\x03\x01\x02\x00\x01")
+            .as_slice(),
+    );
+    codec.decode(&mut buf).unwrap();
+    assert!(element(&codec.decode(&mut buf).unwrap().unwrap()).is("proceed", ns::TLS));
+    assert_eq!(&buf[..], b"\x16\x03\x01\x02\x00\x01");
+}
+
+#[test]
+fn oversize_stanza_detected_before_fully_buffered() {
+    let limits = Limits {
+        max_stanza_bytes: 1024,
+        ..Limits::default()
+    };
+    let mut codec = StreamCodec::new(limits.clone());
+    let mut buf = BytesMut::from(stream("").as_slice());
+    codec.decode(&mut buf).unwrap();
+    buf.extend_from_slice(b"<message><body>");
+    let mut fed = 15;
+    let err = loop {
+        buf.extend_from_slice(&[b'a'; 100]);
+        fed += 100;
+        match codec.decode(&mut buf) {
+            Ok(None) => assert!(fed < 2000, "not detected"),
+            Ok(Some(f)) => panic!("{f:?}"),
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(err, XmlError::StanzaTooLarge { limit: 1024 }),
+        "{err:?}"
+    );
+    assert_eq!(err.condition(), Some(Condition::PolicyViolation));
+    assert!(fed <= 1024 + 100);
+    // The stream is dead afterwards.
+    assert!(matches!(
+        codec.decode(&mut buf),
+        Err(XmlError::Poisoned(Condition::PolicyViolation))
+    ));
+    // A complete element over the limit is rejected too, and one at the limit accepted,
+    // whichever way it is split.
+    let exact = format!("<a xmlns='x'>{}</a>", "b".repeat(1024 - 17));
+    assert_eq!(exact.len(), 1024);
+    let o = assert_chunking_invariant(&stream(&exact), &limits);
+    assert_eq!(o.error, None);
+    let over = format!("<a xmlns='x'>{}</a>", "b".repeat(1024 - 16));
+    let o = assert_chunking_invariant(&stream(&over), &limits);
+    assert!(o.error.unwrap().contains("StanzaTooLarge"));
+}
+
+#[test]
+fn deep_nesting_bomb() {
+    let bomb = "<a>".repeat(100_000);
+    let o = run_whole(&stream(&bomb));
+    assert!(o.error.unwrap().contains("TooDeep { limit: 64 }"));
+    let ok = format!("{}{}", "<a>".repeat(64), "</a>".repeat(64));
+    assert_eq!(run_whole(&stream(&ok)).error, None);
+    let deep = format!("{}{}", "<a>".repeat(65), "</a>".repeat(65));
+    assert!(run_whole(&stream(&deep)).error.unwrap().contains("TooDeep"));
+}
+
+#[test]
+fn too_many_attributes_and_long_names() {
+    // The header has 4 attributes and a 13-byte name.
+    let limits = Limits {
+        max_attributes: 4,
+        max_name_len: 13,
+        ..Limits::default()
+    };
+    let o = assert_chunking_invariant(
+        &stream("<a b='1' c='2' d='3' e='4'/><a b='1' c='2' d='3' e='4' f='5'/>"),
+        &limits,
+    );
+    assert_eq!(o.frames.len(), 2);
+    assert!(o.error.unwrap().contains("TooManyAttributes"));
+    let o = assert_chunking_invariant(&stream("<abcdefghijklm/><abcdefghijklmn/>"), &limits);
+    assert_eq!(o.frames.len(), 2);
+    assert!(o.error.unwrap().contains("NameTooLong"));
+}
+
+#[test]
+fn restricted_xml_is_rejected() {
+    assert_eq!(error_of("<!-- hi -->"), Condition::RestrictedXml);
+    assert_eq!(
+        error_of("<message><!-- hi --></message>"),
+        Condition::RestrictedXml
+    );
+    assert_eq!(
+        error_of("<message><?pi x?></message>"),
+        Condition::RestrictedXml
+    );
+    assert_eq!(error_of("<?pi x?>"), Condition::RestrictedXml);
+    assert_eq!(
+        error_of("<message><body>&nbsp;</body></message>"),
+        Condition::RestrictedXml
+    );
+    assert_eq!(error_of("<message a='&foo;'/>"), Condition::RestrictedXml);
+    let o = assert_chunking_invariant(
+        b"<!DOCTYPE stream [<!ENTITY x 'y'>]><stream:stream/>",
+        &Limits::default(),
+    );
+    assert!(o.error.unwrap().contains("Restricted"));
+    // XML declaration only before the header.
+    let o = assert_chunking_invariant(
+        format!("<?xml version='1.0' encoding='UTF-8'?>\n{HDR}<?xml version='1.0'?>").as_bytes(),
+        &Limits::default(),
+    );
+    assert_eq!(o.frames.len(), 1);
+    assert!(o.error.unwrap().contains("Restricted"));
+}
+
+#[test]
+fn allowed_markup_refs_and_cdata() {
+    let body = "<message to='a&amp;b&#x40;c' x=\"&quot;&apos;\"><body>1 &lt; 2 &gt; 0 &#65;&#x1F600; <![CDATA[<not> &a tag]]>!</body></message>";
+    let o = assert_chunking_invariant(&stream(body), &Limits::default());
+    assert_eq!(o.error, None);
+    let m = element(&o.frames[1]);
+    assert_eq!(m.attr("to"), Some("a&b@c"));
+    assert_eq!(m.attr("x"), Some("\"'"));
+    assert_eq!(
+        m.child("body", ns::CLIENT).unwrap().text(),
+        "1 < 2 > 0 A😀 <not> &a tag!"
+    );
+}
+
+#[test]
+fn line_ends_and_attribute_whitespace_are_normalised() {
+    let o = assert_chunking_invariant(
+        &stream("<m a='x\ty\r\nz'>1\r\n2\r3&#13;</m>"),
+        &Limits::default(),
+    );
+    let m = element(&o.frames[1]);
+    assert_eq!(m.attr("a"), Some("x y z"));
+    assert_eq!(m.text(), "1\n2\n3\r");
+}
+
+#[test]
+fn encodings() {
+    let o = assert_chunking_invariant(
+        format!("<?xml version='1.0' encoding='utf-8'?>{HDR}").as_bytes(),
+        &Limits::default(),
+    );
+    assert_eq!((o.frames.len(), o.error), (1, None));
+    let o = assert_chunking_invariant(
+        format!("\u{feff}<?xml version='1.0'?>{HDR}").as_bytes(),
+        &Limits::default(),
+    );
+    assert_eq!((o.frames.len(), o.error), (1, None));
+    let o = assert_chunking_invariant(
+        format!("<?xml version='1.0' encoding='ISO-8859-1'?>{HDR}").as_bytes(),
+        &Limits::default(),
+    );
+    assert!(o.error.unwrap().contains("Some(UnsupportedEncoding)"));
+    let mut bad = stream("<message><body>");
+    bad.extend_from_slice(b"\xe9t\xe9</body></message>");
+    let o = assert_chunking_invariant(&bad, &Limits::default());
+    assert!(o.error.unwrap().contains("InvalidUtf8"));
+    let mut bad = stream("<m");
+    bad.extend_from_slice(b"\xc3\x28/>");
+    let o = assert_chunking_invariant(&bad, &Limits::default());
+    assert!(o.error.unwrap().contains("InvalidUtf8"));
+    assert_eq!(
+        error_of("<message>\u{1}</message>"),
+        Condition::NotWellFormed
+    );
+    assert_eq!(
+        error_of("<message>&#0;</message>"),
+        Condition::NotWellFormed
+    );
+}
+
+#[test]
+fn namespace_errors() {
+    assert_eq!(error_of("<foo:bar/>"), Condition::BadNamespacePrefix);
+    assert_eq!(error_of("<bar foo:a='1'/>"), Condition::BadNamespacePrefix);
+    assert_eq!(error_of("<bar xmlns:p=''/>"), Condition::BadNamespacePrefix);
+    assert_eq!(
+        error_of("<bar xmlns:xmlns='urn:x'/>"),
+        Condition::BadNamespacePrefix
+    );
+    // A prefix declared on a sibling is not in scope.
+    assert_eq!(
+        error_of("<a><b xmlns:p='urn:p'/><p:c/></a>"),
+        Condition::BadNamespacePrefix
+    );
+    assert_eq!(error_of("<a x='1' x='2'/>"), Condition::NotWellFormed);
+    assert_eq!(
+        error_of("<a xmlns:p='urn:x' xmlns:q='urn:x' p:x='1' q:x='2'/>"),
+        Condition::NotWellFormed
+    );
+    let o = run_whole(b"<stream:stream xmlns='jabber:client' version='1.0'>");
+    assert!(o.error.unwrap().contains("UndeclaredPrefix"));
+}
+
+#[test]
+fn not_well_formed() {
+    assert_eq!(error_of("<a></b>"), Condition::NotWellFormed);
+    assert_eq!(error_of("<a b='1'c='2'/>"), Condition::NotWellFormed);
+    assert_eq!(error_of("<a b=1/>"), Condition::NotWellFormed);
+    assert_eq!(error_of("<a b='<'/>"), Condition::NotWellFormed);
+    assert_eq!(error_of("<a>& </a>"), Condition::NotWellFormed);
+    assert_eq!(error_of("<1a/>"), Condition::NotWellFormed);
+    assert_eq!(error_of("<a:/>"), Condition::NotWellFormed);
+    assert_eq!(error_of("</stream:features>"), Condition::NotWellFormed);
+    assert_eq!(error_of("hello"), Condition::BadFormat);
+    let o = run_whole(b"<stream:stream xmlns:stream='http://etherx.jabber.org/streams'/>");
+    assert!(o.error.unwrap().contains("HeaderSelfClosed"));
+}
+
+#[test]
+fn encoder_writes_header_elements_and_close() {
+    let mut codec = StreamCodec::default();
+    let mut out = BytesMut::new();
+    codec
+        .encode(Frame::Header(StreamHeader::client("example.com")), &mut out)
+        .unwrap();
+    assert_eq!(&out[..], b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.com' version='1.0' xml:lang='en'>");
+    out.clear();
+    let msg = Element::builder("message", ns::CLIENT)
+        .attr("to", "a'b<c>&\"d")
+        .attr("xml:lang", "de")
+        .append(
+            Element::builder("body", ns::CLIENT)
+                .text("x < y & z > ]]>")
+                .build(),
+        )
+        .append(Element::builder("ping", ns::PING).build())
+        .build();
+    codec.encode(Frame::Element(msg.clone()), &mut out).unwrap();
+    assert_eq!(
+        std::str::from_utf8(&out).unwrap(),
+        "<message to='a&apos;b&lt;c>&amp;&quot;d' xml:lang='de'><body>x &lt; y &amp; z &gt; ]]&gt;</body><ping xmlns='urn:xmpp:ping'/></message>"
+    );
+    out.clear();
+    codec
+        .encode(
+            Frame::Element(Element::builder("features", ns::STREAM).build()),
+            &mut out,
+        )
+        .unwrap();
+    assert_eq!(&out[..], b"<stream:features/>");
+    out.clear();
+    codec.encode(Frame::Close, &mut out).unwrap();
+    assert_eq!(&out[..], b"</stream:stream>");
+    // Standalone serialization declares its namespaces.
+    assert_eq!(
+        Element::builder("features", ns::STREAM).build().to_xml(),
+        "<stream:features xmlns:stream='http://etherx.jabber.org/streams'/>"
+    );
+    assert_eq!(msg.attr("xml:lang"), Some("de"));
+    // Round trip through the decoder.
+    codec.reset();
+    let mut wire = BytesMut::new();
+    codec
+        .encode(
+            Frame::Header(StreamHeader::client("example.com")),
+            &mut wire,
+        )
+        .unwrap();
+    codec
+        .encode(Frame::Element(msg.clone()), &mut wire)
+        .unwrap();
+    let mut dec = StreamCodec::default();
+    assert!(
+        matches!(dec.decode(&mut wire).unwrap(), Some(Frame::Header(h)) if h == StreamHeader::client("example.com"))
+    );
+    assert_eq!(dec.decode(&mut wire).unwrap(), Some(Frame::Element(msg)));
+    // Things XML cannot carry are refused.
+    let bad = Element::builder("a", "urn:x").text("\u{1}").build();
+    assert!(codec.encode(Frame::Element(bad), &mut out).is_err());
+    assert!(codec
+        .encode(
+            Frame::Element(Element::builder("a b", "urn:x").build()),
+            &mut out
+        )
+        .is_err());
+}
+
+#[test]
+fn errors_have_conditions() {
+    for (c, s) in [
+        (Condition::NotWellFormed, "not-well-formed"),
+        (Condition::RestrictedXml, "restricted-xml"),
+        (Condition::InvalidNamespace, "invalid-namespace"),
+        (Condition::BadNamespacePrefix, "bad-namespace-prefix"),
+        (Condition::PolicyViolation, "policy-violation"),
+        (Condition::UnsupportedEncoding, "unsupported-encoding"),
+        (Condition::BadFormat, "bad-format"),
+        (Condition::InvalidXml, "invalid-xml"),
+    ] {
+        assert_eq!(c.as_str(), s);
+    }
+    assert_eq!(XmlError::Io(std::io::Error::other("x")).condition(), None);
+}
