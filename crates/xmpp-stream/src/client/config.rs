@@ -1,0 +1,110 @@
+//! What a client asks for during negotiation.
+
+use std::fmt;
+use std::time::Duration;
+
+use xmpp_sasl::MechanismSelector;
+use xmpp_xml::Limits;
+use zeroize::Zeroizing;
+
+/// Client negotiation settings.
+///
+/// ```
+/// use xmpp_stream::client::ClientConfig;
+///
+/// let config = ClientConfig::new("juliet@example.com", "r0m30myr0m30")
+///     .expect("a valid JID")
+///     .with_resource("balcony");
+/// assert_eq!(config.domain, "example.com");
+/// ```
+#[non_exhaustive]
+pub struct ClientConfig {
+    /// The localpart we authenticate as (the SASL authcid).
+    pub username: String,
+    /// The domain we connect to (the stream's `to`).
+    pub domain: String,
+    /// The password; wiped from memory when the config is dropped.
+    pub password: Zeroizing<String>,
+    /// An authorization identity to request, if it differs from our own.
+    pub authzid: Option<String>,
+    /// The resource to ask for; the server may assign another.
+    pub resource: Option<String>,
+    /// Which mechanisms we accept, in our order of preference, and whether
+    /// PLAIN may be used without TLS.
+    pub selector: MechanismSelector,
+    /// After a SASL `<failure/>`, try the next acceptable mechanism.
+    pub fallback: bool,
+    /// Whether the transport is protected (TLS).
+    pub secure: bool,
+    /// Our `xml:lang`.
+    pub lang: String,
+    /// The whole negotiation must finish within this time.
+    pub timeout: Duration,
+    /// XML limits for what the server sends.
+    pub limits: Limits,
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print the password.
+        f.debug_struct("ClientConfig")
+            .field("username", &self.username)
+            .field("domain", &self.domain)
+            .field("resource", &self.resource)
+            .field("fallback", &self.fallback)
+            .field("secure", &self.secure)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The JID given is not a bare JID with a localpart.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid JID {jid:?}: {reason}")]
+pub struct InvalidJid {
+    jid: String,
+    reason: String,
+}
+
+impl ClientConfig {
+    /// A config for `jid` (`localpart@domain`, a resource part is used as
+    /// the requested resource) with safe defaults: SCRAM-SHA-256 >
+    /// SCRAM-SHA-1 > DIGEST-MD5 > PLAIN, PLAIN refused without TLS, fallback
+    /// on, a 30 s timeout.
+    pub fn new(jid: &str, password: &str) -> Result<Self, InvalidJid> {
+        let invalid = |reason: String| InvalidJid {
+            jid: jid.to_owned(),
+            reason,
+        };
+        let parsed = jid::Jid::new(jid).map_err(|e| invalid(e.to_string()))?;
+        let username = parsed
+            .node()
+            .map(|n| n.as_str().to_owned())
+            .ok_or_else(|| invalid("no localpart".to_owned()))?;
+        Ok(ClientConfig {
+            username,
+            domain: parsed.domain().as_str().to_owned(),
+            password: Zeroizing::new(password.to_owned()),
+            authzid: None,
+            resource: parsed.resource().map(|r| r.as_str().to_owned()),
+            selector: MechanismSelector::default(),
+            fallback: true,
+            secure: false,
+            lang: "en".to_owned(),
+            timeout: Duration::from_secs(30),
+            limits: Limits::default(),
+        })
+    }
+
+    /// Asks for this resource.
+    pub fn with_resource(mut self, resource: &str) -> Self {
+        self.resource = Some(resource.to_owned());
+        self
+    }
+
+    /// Uses this mechanism selector.
+    pub fn with_selector(mut self, selector: MechanismSelector) -> Self {
+        self.selector = selector;
+        self
+    }
+}

@@ -1,0 +1,433 @@
+//! The sans-IO client negotiation: decoded frames and the time in, actions
+//! out.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use xmpp_sasl::{ClientCredentials, ClientMechanism};
+use xmpp_xml::{ns, Element, Frame, StreamHeader, XmlError};
+
+use super::config::ClientConfig;
+use crate::condition::StanzaCondition;
+use crate::error::ClientError;
+use crate::server::core::version_at_least_1_0;
+use crate::wire;
+
+/// What the shell must do next.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum ClientAction {
+    /// Write this frame.
+    Send(Frame),
+    /// Reset the decoder for the server's new stream (after `<success/>`),
+    /// keeping its buffer.
+    ResetDecoder,
+    /// Negotiation is complete.
+    Established(ClientNegotiated),
+    /// Negotiation failed; everything to send has been sent.
+    Fail(ClientError),
+}
+
+/// What a successful client negotiation established.
+#[derive(Clone, Debug)]
+pub struct ClientNegotiated {
+    /// The full JID the server bound (adopted from its answer).
+    pub jid: String,
+    /// The id of the server's current stream.
+    pub stream_id: String,
+    /// The server's current stream header.
+    pub header: StreamHeader,
+    /// The SASL mechanism that succeeded.
+    pub mechanism: String,
+}
+
+const BIND_ID: &str = "bind_1";
+const SESSION_ID: &str = "sess_1";
+
+#[derive(Default)]
+enum State {
+    /// Waiting for the server's header (first, or after the restart).
+    ExpectHeader,
+    /// Waiting for `<stream:features/>`.
+    ExpectFeatures,
+    /// A SASL exchange is running.
+    Sasl(Box<dyn ClientMechanism>),
+    /// We sent `<abort/>` and wait for `<failure><aborted/></failure>`.
+    Aborting(ClientError),
+    /// The bind IQ is out.
+    ExpectBind { session_required: bool },
+    /// The session IQ is out.
+    ExpectSession,
+    /// Finished, one way or the other.
+    #[default]
+    Done,
+}
+
+/// One connection's client-side negotiation.
+pub struct ClientCore {
+    config: ClientConfig,
+    state: State,
+    actions: VecDeque<ClientAction>,
+    deadline: Instant,
+    authenticated: bool,
+    header: Option<StreamHeader>,
+    offered: Vec<String>,
+    tried: Vec<String>,
+    mechanism: Option<String>,
+    /// A `<failure/>` we answered by trying another mechanism; reported if
+    /// the server closes the stream instead (RFC 3920 servers do).
+    pending_failure: Option<ClientError>,
+    jid: Option<String>,
+}
+
+impl ClientCore {
+    /// A negotiation that starts `now`: the first action sends our header.
+    pub fn new(config: ClientConfig, now: Instant) -> Self {
+        let deadline = now + config.timeout;
+        let mut core = ClientCore {
+            config,
+            state: State::ExpectHeader,
+            actions: VecDeque::new(),
+            deadline,
+            authenticated: false,
+            header: None,
+            offered: Vec::new(),
+            tried: Vec::new(),
+            mechanism: None,
+            pending_failure: None,
+            jid: None,
+        };
+        core.send_header();
+        core
+    }
+
+    /// The next action for the shell.
+    pub fn poll_action(&mut self) -> Option<ClientAction> {
+        self.actions.pop_front()
+    }
+
+    /// When [`ClientCore::handle_timeout`] must be called, if still running.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        (!matches!(self.state, State::Done)).then_some(self.deadline)
+    }
+
+    /// The SASL mechanism in use, for observers.
+    pub fn mechanism(&self) -> Option<&str> {
+        self.mechanism.as_deref()
+    }
+
+    /// The clock passed the deadline.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if now >= self.deadline && !matches!(self.state, State::Done) {
+            self.send(Frame::Close);
+            self.finish(ClientError::Timeout);
+        }
+    }
+
+    /// The server closed the connection without closing the stream.
+    pub fn handle_eof(&mut self) {
+        if !matches!(self.state, State::Done) {
+            let err = self.pending_failure.take().unwrap_or(ClientError::Closed);
+            self.finish(err);
+        }
+    }
+
+    /// The decoder produced a frame or an error.
+    pub fn handle_frame(&mut self, frame: Result<Frame, XmlError>) {
+        if matches!(self.state, State::Done) {
+            return;
+        }
+        match frame {
+            Ok(Frame::Header(h)) => self.on_header(h),
+            Ok(Frame::Element(el)) => self.on_element(el),
+            Ok(Frame::Close) => {
+                self.send(Frame::Close);
+                let err = self.pending_failure.take().unwrap_or(ClientError::Closed);
+                self.finish(err);
+            }
+            Ok(_) => self.protocol("unexpected frame"),
+            Err(e) => {
+                if e.condition().is_some() {
+                    // Tell the server why we give up, as RFC 6120 §4.9 asks.
+                    if let Some(c) = e.condition() {
+                        let condition = c.into();
+                        self.send(Frame::Element(wire::stream_error(condition, None)));
+                    }
+                    self.send(Frame::Close);
+                }
+                self.finish(ClientError::Xml(e));
+            }
+        }
+    }
+
+    fn send(&mut self, frame: Frame) {
+        self.actions.push_back(ClientAction::Send(frame));
+    }
+
+    fn finish(&mut self, err: ClientError) {
+        self.state = State::Done;
+        self.actions.push_back(ClientAction::Fail(err));
+    }
+
+    fn protocol(&mut self, what: &str) {
+        self.send(Frame::Close);
+        self.finish(ClientError::Protocol(what.to_owned()));
+    }
+
+    fn send_header(&mut self) {
+        let mut header = StreamHeader::client(&self.config.domain);
+        header.lang = Some(self.config.lang.clone());
+        self.send(Frame::Header(header));
+        self.state = State::ExpectHeader;
+    }
+
+    fn on_header(&mut self, h: StreamHeader) {
+        if !matches!(self.state, State::ExpectHeader) {
+            return self.protocol("unexpected stream header");
+        }
+        if h.stream_ns != ns::STREAM || h.name != "stream" {
+            self.send(Frame::Close);
+            return self.finish(ClientError::Protocol(format!(
+                "stream root is {{{}}}{}, not a stream",
+                h.stream_ns, h.name
+            )));
+        }
+        if h.default_ns.as_deref() != Some(ns::CLIENT) {
+            return self.protocol("the server's stream is not jabber:client");
+        }
+        if !version_at_least_1_0(h.version.as_deref()) {
+            // A pre-1.0 server sends no features; we do not support it, and
+            // close cleanly (RFC 6120 §4.7.5).
+            self.send(Frame::Close);
+            return self.finish(ClientError::UnsupportedVersion(h.version.clone()));
+        }
+        if h.id.is_none() {
+            return self.protocol("the server's stream header has no id");
+        }
+        self.header = Some(h);
+        self.state = State::ExpectFeatures;
+    }
+
+    fn on_element(&mut self, el: Element) {
+        if wire::is_stream_error(&el) {
+            let (condition, text) = wire::read_stream_error(&el);
+            self.send(Frame::Close);
+            return self.finish(ClientError::Stream { condition, text });
+        }
+        match std::mem::take(&mut self.state) {
+            State::ExpectFeatures if el.is("features", ns::STREAM) => self.on_features(&el),
+            State::Sasl(mech) if el.ns() == ns::SASL => self.on_sasl(el, mech),
+            State::Aborting(reason) if el.is("failure", ns::SASL) => {
+                // The server acknowledged our <abort/>; report why we aborted.
+                self.send(Frame::Close);
+                self.finish(reason);
+            }
+            State::ExpectBind { session_required } if el.is("iq", ns::CLIENT) => {
+                self.on_bind_result(&el, session_required)
+            }
+            State::ExpectSession if el.is("iq", ns::CLIENT) => self.on_session_result(&el),
+            _ => self.protocol(&format!("unexpected <{}/> from the server", el.name())),
+        }
+    }
+
+    fn on_features(&mut self, features: &Element) {
+        if !self.authenticated {
+            let Some(mechs) = features.child("mechanisms", ns::SASL) else {
+                return self.protocol("the server offers no SASL mechanisms");
+            };
+            self.offered = wire::read_mechanisms(mechs);
+            return self.start_next_mechanism();
+        }
+        if features.child("mechanisms", ns::SASL).is_some() {
+            return self.protocol("SASL offered again after authentication");
+        }
+        if features.child("bind", ns::BIND).is_none() {
+            return self.protocol("the server offers no resource binding");
+        }
+        // Only a session feature without <optional/> must be negotiated.
+        let session_required = features
+            .child("session", ns::SESSION)
+            .is_some_and(|s| s.child("optional", ns::SESSION).is_none());
+        let bind = wire::bind_request(BIND_ID, self.config.resource.as_deref());
+        self.send(Frame::Element(bind));
+        self.state = State::ExpectBind { session_required };
+    }
+
+    /// Picks the preferred acceptable mechanism not tried yet and sends
+    /// `<auth/>`.
+    fn start_next_mechanism(&mut self) {
+        let choice = self
+            .config
+            .selector
+            .select(&self.offered, self.config.secure, &self.tried)
+            .map(str::to_owned);
+        let Some(name) = choice else {
+            let err = self
+                .pending_failure
+                .take()
+                .unwrap_or(ClientError::NoMechanism {
+                    offered: self.offered.clone(),
+                });
+            self.send(Frame::Close);
+            return self.finish(err);
+        };
+        self.tried.push(name.clone());
+        self.mechanism = Some(name.clone());
+        let creds = ClientCredentials {
+            username: self.config.username.clone(),
+            password: self.config.password.to_string(),
+            authzid: self.config.authzid.clone(),
+            host: self.config.domain.clone(),
+            service: "xmpp".to_owned(),
+        };
+        let Some(mut mech) = xmpp_sasl::client_mechanism(&name, creds) else {
+            self.send(Frame::Close);
+            return self.finish(ClientError::NoMechanism {
+                offered: self.offered.clone(),
+            });
+        };
+        match mech.initial_response() {
+            Ok(initial) => {
+                self.send(Frame::Element(wire::auth(&name, initial.as_deref())));
+                self.state = State::Sasl(mech);
+            }
+            Err(source) => {
+                self.send(Frame::Close);
+                self.finish(ClientError::Mechanism {
+                    mechanism: name,
+                    source,
+                });
+            }
+        }
+    }
+
+    fn on_sasl(&mut self, el: Element, mut mech: Box<dyn ClientMechanism>) {
+        let name = mech.name().to_owned();
+        match el.name() {
+            "challenge" => {
+                let Ok(challenge) = wire::decode_sasl_payload(&el) else {
+                    return self.abort(ClientError::Protocol(
+                        "challenge is not valid base64".to_owned(),
+                    ));
+                };
+                match mech.respond(&challenge) {
+                    Ok(response) => {
+                        self.pending_failure = None;
+                        self.send(Frame::Element(wire::response(&response)));
+                        self.state = State::Sasl(mech);
+                    }
+                    Err(source) => self.abort(ClientError::Mechanism {
+                        mechanism: name,
+                        source,
+                    }),
+                }
+            }
+            "success" => {
+                let Ok(additional) = wire::decode_sasl_text(&el) else {
+                    self.send(Frame::Close);
+                    return self.finish(ClientError::Protocol(
+                        "success data is not valid base64".to_owned(),
+                    ));
+                };
+                if let Err(source) = mech.success(additional.as_deref()) {
+                    // Mutual authentication failed: do not restart, close
+                    // (protocol notes §2.5).
+                    self.send(Frame::Close);
+                    return self.finish(ClientError::Mechanism {
+                        mechanism: name,
+                        source,
+                    });
+                }
+                self.authenticated = true;
+                self.pending_failure = None;
+                self.actions.push_back(ClientAction::ResetDecoder);
+                self.send_header();
+            }
+            "failure" => {
+                let (condition, text) = wire::read_failure(&el);
+                let err = ClientError::Sasl {
+                    mechanism: name,
+                    condition,
+                    text,
+                };
+                if self.config.fallback {
+                    self.pending_failure = Some(err);
+                    self.start_next_mechanism();
+                } else {
+                    self.send(Frame::Close);
+                    self.finish(err);
+                }
+            }
+            other => {
+                let what = format!("unexpected <{other}/> during SASL");
+                self.protocol(&what)
+            }
+        }
+    }
+
+    fn abort(&mut self, reason: ClientError) {
+        self.send(Frame::Element(wire::abort()));
+        self.state = State::Aborting(reason);
+    }
+
+    fn on_bind_result(&mut self, iq: &Element, session_required: bool) {
+        if iq.attr("id") != Some(BIND_ID) {
+            return self.protocol("unexpected IQ before binding finished");
+        }
+        match iq.attr("type") {
+            Some("result") => {
+                let jid = iq
+                    .child("bind", ns::BIND)
+                    .and_then(|b| b.child("jid", ns::BIND))
+                    .map(|j| j.text());
+                let Some(jid) = jid.and_then(|j| jid::FullJid::new(j.trim()).ok()) else {
+                    return self.protocol("bind result without a valid full JID");
+                };
+                self.jid = Some(jid.to_string());
+                if session_required {
+                    let session = wire::session_request(SESSION_ID, &self.config.domain);
+                    self.send(Frame::Element(session));
+                    self.state = State::ExpectSession;
+                } else {
+                    self.established();
+                }
+            }
+            Some("error") => {
+                let condition =
+                    wire::read_stanza_error(iq).unwrap_or(StanzaCondition::UndefinedCondition);
+                self.send(Frame::Close);
+                self.finish(ClientError::Bind(condition));
+            }
+            _ => self.protocol("bind answer is neither result nor error"),
+        }
+    }
+
+    fn on_session_result(&mut self, iq: &Element) {
+        if iq.attr("id") != Some(SESSION_ID) {
+            return self.protocol("unexpected IQ before the session was established");
+        }
+        match iq.attr("type") {
+            Some("result") => self.established(),
+            Some("error") => {
+                let condition =
+                    wire::read_stanza_error(iq).unwrap_or(StanzaCondition::UndefinedCondition);
+                self.send(Frame::Close);
+                self.finish(ClientError::Session(condition));
+            }
+            _ => self.protocol("session answer is neither result nor error"),
+        }
+    }
+
+    fn established(&mut self) {
+        self.state = State::Done;
+        let header = self.header.clone().unwrap_or_default();
+        let negotiated = ClientNegotiated {
+            jid: self.jid.clone().unwrap_or_default(),
+            stream_id: header.id.clone().unwrap_or_default(),
+            header,
+            mechanism: self.mechanism.clone().unwrap_or_default(),
+        };
+        self.actions
+            .push_back(ClientAction::Established(negotiated));
+    }
+}

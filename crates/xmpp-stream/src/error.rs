@@ -1,0 +1,147 @@
+//! Why a negotiation failed.
+
+use crate::condition::{StanzaCondition, StreamCondition};
+
+/// Why the server side of a negotiation ended without a bound session.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// We sent this stream error and closed the stream.
+    #[error("sent stream error <{condition}/>{}", fmt_text(text))]
+    Sent {
+        /// The condition sent.
+        condition: StreamCondition,
+        /// The text sent with it.
+        text: Option<String>,
+    },
+    /// The client sent this stream error.
+    #[error("client sent stream error <{condition}/>{}", fmt_text(text))]
+    Received {
+        /// The condition received.
+        condition: StreamCondition,
+        /// The client's text.
+        text: Option<String>,
+    },
+    /// A SASL failure ended the stream (RFC 3920 behaviour, when configured).
+    #[error("authentication failed: <{0}/>")]
+    SaslFailed(xmpp_sasl::Condition),
+    /// The client closed the stream or the connection.
+    #[error("the client closed the stream")]
+    PeerClosed,
+    /// Reading or writing failed.
+    #[error("i/o error: {0}")]
+    Io(String),
+    /// A bug: the negotiation reached a state it should not.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+}
+
+impl ServerError {
+    /// The stream error condition involved, if any.
+    pub fn condition(&self) -> Option<StreamCondition> {
+        match self {
+            ServerError::Sent { condition, .. } | ServerError::Received { condition, .. } => {
+                Some(*condition)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Broad classes of client failure, e.g. for a command-line exit code.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Authentication failed: a SASL failure, or the server failed mutual
+    /// authentication.
+    Auth,
+    /// The server sent a stream error or broke the protocol.
+    Protocol,
+    /// The network failed or timed out.
+    Network,
+}
+
+/// Why the client side of a negotiation failed.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server sent a stream error.
+    #[error("stream error <{condition}/>{}", fmt_text(text))]
+    Stream {
+        /// The condition.
+        condition: StreamCondition,
+        /// The server's text.
+        text: Option<String>,
+    },
+    /// The server answered SASL with `<failure/>` (after any fallback).
+    #[error(
+        "authentication failed with {mechanism}: <{condition}/>{}",
+        fmt_text(text)
+    )]
+    Sasl {
+        /// The mechanism that failed last.
+        mechanism: String,
+        /// The condition.
+        condition: xmpp_sasl::Condition,
+        /// The server's text.
+        text: Option<String>,
+    },
+    /// The server did not prove that it knows the credentials (DIGEST-MD5
+    /// `rspauth`, SCRAM `v=`), or sent SASL data the mechanism rejects.
+    #[error("{mechanism}: {source}")]
+    Mechanism {
+        /// The mechanism.
+        mechanism: String,
+        /// What the mechanism found.
+        source: xmpp_sasl::ClientError,
+    },
+    /// None of the offered mechanisms is acceptable to us.
+    #[error("no acceptable SASL mechanism among those offered: {offered:?}")]
+    NoMechanism {
+        /// What the server offered.
+        offered: Vec<String>,
+    },
+    /// The server's stream header is not XMPP 1.0.
+    #[error("unsupported stream version {0:?}")]
+    UnsupportedVersion(Option<String>),
+    /// The server broke the protocol.
+    #[error("protocol violation: {0}")]
+    Protocol(String),
+    /// The server's XML is not acceptable.
+    #[error("bad XML from the server: {0}")]
+    Xml(#[from] xmpp_xml::XmlError),
+    /// Resource binding failed.
+    #[error("resource binding failed: <{0}/>")]
+    Bind(StanzaCondition),
+    /// Session establishment failed.
+    #[error("session establishment failed: <{0}/>")]
+    Session(StanzaCondition),
+    /// The server closed the stream or connection.
+    #[error("the server closed the stream")]
+    Closed,
+    /// Negotiation did not finish in time.
+    #[error("negotiation timed out")]
+    Timeout,
+    /// Reading or writing failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ClientError {
+    /// The broad class of this failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ClientError::Sasl { .. } | ClientError::Mechanism { .. } => ErrorKind::Auth,
+            ClientError::Io(_) | ClientError::Timeout | ClientError::Closed => ErrorKind::Network,
+            ClientError::Xml(e) if e.condition().is_none() => ErrorKind::Network,
+            _ => ErrorKind::Protocol,
+        }
+    }
+}
+
+fn fmt_text(text: &Option<String>) -> String {
+    match text {
+        Some(t) => format!(" ({t})"),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,148 @@
+//! What a server offers and enforces during negotiation.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use xmpp_sasl::{Authorizer, CredentialStore};
+use xmpp_xml::Limits;
+
+use super::registry::{ConflictPolicy, ResourceRegistry};
+
+/// How the legacy session feature (RFC 3921 §3) is advertised after SASL.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SessionFeature {
+    /// `<session><optional/></session>`: clients may skip the IQ.
+    #[default]
+    Optional,
+    /// A bare `<session/>`, as in the RFC 3920 example: clients send the IQ.
+    Required,
+    /// Not advertised (RFC 6121); the IQ is still answered if sent.
+    Omitted,
+}
+
+/// A served domain and the accounts that may log in to it.
+#[derive(Clone)]
+pub struct ServedDomain {
+    /// The domain, e.g. `example.com`.
+    pub name: String,
+    /// The DIGEST-MD5 realm offered for it (defaults to the domain).
+    pub realm: String,
+    /// Its accounts.
+    pub store: Arc<dyn CredentialStore>,
+}
+
+/// Server negotiation settings. Build with [`ServerConfig::new`] and adjust
+/// the public fields; every limit has a safe default.
+///
+/// ```
+/// use std::sync::Arc;
+/// use xmpp_sasl::MemoryStore;
+/// use xmpp_stream::server::ServerConfig;
+///
+/// let store = Arc::new(MemoryStore::default());
+/// let mut config = ServerConfig::new("example.com", store);
+/// config.mechanisms = vec!["DIGEST-MD5".into(), "PLAIN".into()];
+/// config.allow_plain_insecure = true;
+/// ```
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Served domains; the first is used when a client's header has no `to`.
+    pub domains: Vec<ServedDomain>,
+    /// Offered SASL mechanisms, in the order they are listed.
+    pub mechanisms: Vec<String>,
+    /// Offer PLAIN (and other cleartext mechanisms) on a stream that is not
+    /// protected by TLS. Off by default (RFC 6120 §13.8, RFC 4616 §5).
+    pub allow_plain_insecure: bool,
+    /// Send DIGEST-MD5's `rspauth` as additional data with `<success/>`
+    /// (RFC 6120 style) instead of in a `<challenge/>` (the seed's form).
+    pub rspauth_in_success: bool,
+    /// SASL failures tolerated before the stream is closed with
+    /// `<policy-violation/>` (RFC 6120 §6.4.5 suggests 2 to 5).
+    pub sasl_retries: u32,
+    /// Close the stream after every SASL `<failure/>`, as RFC 3920 servers
+    /// did (the seed's alternative steps). Off by default.
+    pub close_after_sasl_failure: bool,
+    /// How the session feature is offered.
+    pub session: SessionFeature,
+    /// Failed bind attempts tolerated before `<policy-violation/>`.
+    pub bind_retries: u32,
+    /// XML limits before authentication (smaller: an unauthenticated peer
+    /// gets fewer resources).
+    pub pre_auth_limits: Limits,
+    /// XML limits after authentication.
+    pub limits: Limits,
+    /// The whole negotiation, from connect to bound resource, must finish
+    /// within this time, else `<connection-timeout/>`.
+    pub negotiation_timeout: Duration,
+    /// Who may act for whom (a SASL authzid other than the user's own JID).
+    pub authorizer: Arc<dyn Authorizer>,
+    /// Bound resources, shared by every connection of this server.
+    pub registry: Arc<ResourceRegistry>,
+}
+
+impl ServerConfig {
+    /// A server for one domain, with safe defaults: SCRAM-SHA-256,
+    /// SCRAM-SHA-1, DIGEST-MD5 and PLAIN (PLAIN only on protected streams),
+    /// 3 SASL retries, a 30 s negotiation bound, 16 KiB stanzas before
+    /// authentication, and a session that replaces an older one with the same
+    /// resource.
+    pub fn new(domain: &str, store: Arc<dyn CredentialStore>) -> Self {
+        let pre_auth_limits = Limits {
+            max_stanza_bytes: 16 * 1024,
+            ..Limits::default()
+        };
+        ServerConfig {
+            domains: vec![ServedDomain {
+                name: domain.to_owned(),
+                realm: domain.to_owned(),
+                store,
+            }],
+            mechanisms: ["SCRAM-SHA-256", "SCRAM-SHA-1", "DIGEST-MD5", "PLAIN"]
+                .map(String::from)
+                .to_vec(),
+            allow_plain_insecure: false,
+            rspauth_in_success: false,
+            sasl_retries: 3,
+            close_after_sasl_failure: false,
+            session: SessionFeature::Optional,
+            bind_retries: 3,
+            pre_auth_limits,
+            limits: Limits::default(),
+            negotiation_timeout: Duration::from_secs(30),
+            authorizer: Arc::new(RefuseOthers),
+            registry: Arc::new(ResourceRegistry::new(ConflictPolicy::Replace)),
+        }
+    }
+
+    /// Serves one more domain with its own accounts.
+    pub fn add_domain(&mut self, domain: &str, store: Arc<dyn CredentialStore>) {
+        self.domains.push(ServedDomain {
+            name: domain.to_owned(),
+            realm: domain.to_owned(),
+            store,
+        });
+    }
+
+    /// Sets the DIGEST-MD5 realm of every served domain.
+    pub fn set_realm(&mut self, realm: &str) {
+        for d in &mut self.domains {
+            d.realm = realm.to_owned();
+        }
+    }
+
+    pub(crate) fn domain(&self, name: &str) -> Option<&ServedDomain> {
+        self.domains
+            .iter()
+            .find(|d| d.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// The default authorizer: nobody may act for another identity.
+struct RefuseOthers;
+
+impl Authorizer for RefuseOthers {
+    fn authorize(&self, _authcid: &str, _authzid: &str) -> bool {
+        false
+    }
+}

@@ -1,0 +1,617 @@
+//! The sans-IO server negotiation: decoded frames and the time in, actions
+//! out. No sockets, no clock, no store access: the shell performs those.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use xmpp_sasl::{
+    ServerMechanism, ServerMechanismConfig, ServerStep, StoreError, StoredCredentials,
+};
+use xmpp_xml::{ns, Element, Frame, Limits, StreamHeader, XmlError};
+
+use super::config::{ServerConfig, SessionFeature};
+use crate::condition::{StanzaCondition, StreamCondition};
+use crate::error::ServerError;
+use crate::wire;
+
+/// What the shell must do next.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum ServerAction {
+    /// Write this frame.
+    Send(Frame),
+    /// Reset the decoder for a new stream (after `<success/>`), keeping its
+    /// buffer: the client's new header may already be in it.
+    ResetDecoder,
+    /// Apply these XML limits to what is decoded from now on.
+    SetLimits(Limits),
+    /// Look the user up in the domain's store and call
+    /// [`ServerCore::handle_credentials`].
+    LookupCredentials {
+        /// The served domain.
+        domain: String,
+        /// The SASL authentication identity.
+        username: String,
+    },
+    /// Bind this resource (or generate one when `None`) for `bare` and call
+    /// [`ServerCore::handle_bind`].
+    Bind {
+        /// The authenticated bare JID.
+        bare: String,
+        /// The resource the client asked for.
+        resource: Option<String>,
+    },
+    /// Negotiation is complete: stanzas may flow.
+    Established(Negotiated),
+    /// Negotiation failed; everything to send has been sent. Close the
+    /// connection.
+    Fail(ServerError),
+}
+
+/// What a successful negotiation established.
+#[derive(Clone, Debug)]
+pub struct Negotiated {
+    /// The bound full JID.
+    pub jid: String,
+    /// The id of the current (post-authentication) stream.
+    pub stream_id: String,
+    /// The client's current stream header.
+    pub header: StreamHeader,
+    /// The SASL mechanism used.
+    pub mechanism: String,
+    /// The served domain.
+    pub domain: String,
+}
+
+#[derive(Default)]
+enum State {
+    /// Waiting for the client's (first or restarted) header.
+    #[default]
+    ExpectHeader,
+    /// Features with `<mechanisms/>` sent; no exchange running.
+    ExpectAuth,
+    /// A SASL exchange is running and waits for a `<response/>`.
+    ExpectResponse(Box<dyn ServerMechanism>),
+    /// The mechanism asked for the user's credentials.
+    AwaitCredentials(Box<dyn ServerMechanism>),
+    /// `<success/>` sent; waiting for the restarted header.
+    ExpectRestart,
+    /// Features with `<bind/>` sent.
+    ExpectBind,
+    /// The shell is binding the resource requested by this IQ.
+    AwaitBind(Element),
+    /// Negotiation finished, one way or the other.
+    Done,
+}
+
+struct Authenticated {
+    bare: String,
+    mechanism: String,
+}
+
+/// One client connection's negotiation, from the first header to the bound
+/// resource.
+pub struct ServerCore {
+    config: Arc<ServerConfig>,
+    secure: bool,
+    state: State,
+    actions: VecDeque<ServerAction>,
+    deadline: Instant,
+    header_sent: bool,
+    domain: Option<String>,
+    stream_id: String,
+    client_header: Option<StreamHeader>,
+    mechanism: Option<String>,
+    authenticated: Option<Authenticated>,
+    sasl_failures: u32,
+    bind_failures: u32,
+}
+
+impl ServerCore {
+    /// A negotiation that starts `now`. `secure` says whether the transport
+    /// is protected (TLS), which decides whether PLAIN is offered.
+    pub fn new(config: Arc<ServerConfig>, secure: bool, now: Instant) -> Self {
+        let deadline = now + config.negotiation_timeout;
+        let mut core = ServerCore {
+            actions: VecDeque::new(),
+            state: State::ExpectHeader,
+            secure,
+            deadline,
+            header_sent: false,
+            domain: None,
+            stream_id: String::new(),
+            client_header: None,
+            mechanism: None,
+            authenticated: None,
+            sasl_failures: 0,
+            bind_failures: 0,
+            config,
+        };
+        core.actions
+            .push_back(ServerAction::SetLimits(core.config.pre_auth_limits.clone()));
+        core
+    }
+
+    /// The next action for the shell.
+    pub fn poll_action(&mut self) -> Option<ServerAction> {
+        self.actions.pop_front()
+    }
+
+    /// When [`ServerCore::handle_timeout`] must be called, if still running.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        (!matches!(self.state, State::Done)).then_some(self.deadline)
+    }
+
+    /// The mechanism of the running or finished SASL exchange, for observers.
+    pub fn mechanism(&self) -> Option<&str> {
+        self.mechanism.as_deref()
+    }
+
+    /// Whether negotiation has finished (established or failed).
+    pub fn is_done(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+
+    /// The clock passed the deadline: `<connection-timeout/>`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if now >= self.deadline && !self.is_done() {
+            self.fail(
+                StreamCondition::ConnectionTimeout,
+                Some("negotiation took too long"),
+            );
+        }
+    }
+
+    /// The decoder produced a frame or an error.
+    pub fn handle_frame(&mut self, frame: Result<Frame, XmlError>) {
+        if self.is_done() {
+            return;
+        }
+        match frame {
+            Ok(Frame::Header(h)) => self.on_header(h),
+            Ok(Frame::Element(el)) => self.on_element(el),
+            Ok(Frame::Close) => {
+                self.send(Frame::Close);
+                self.finish(ServerError::PeerClosed);
+            }
+            Ok(_) => self.fail(StreamCondition::UnsupportedStanzaType, None),
+            Err(e) => match e.condition() {
+                Some(c) => self.fail(c.into(), Some(&e.to_string())),
+                None => self.finish(ServerError::Io(e.to_string())),
+            },
+        }
+    }
+
+    /// The peer closed the connection without closing the stream.
+    pub fn handle_eof(&mut self) {
+        if !self.is_done() {
+            self.finish(ServerError::PeerClosed);
+        }
+    }
+
+    /// The result of [`ServerAction::LookupCredentials`].
+    pub fn handle_credentials(&mut self, found: Result<Option<StoredCredentials>, StoreError>) {
+        match std::mem::take(&mut self.state) {
+            State::AwaitCredentials(mut mech) => {
+                let step = mech.credentials(found);
+                self.apply_step(mech, step);
+            }
+            other => self.state = other,
+        }
+    }
+
+    /// The result of [`ServerAction::Bind`]: the full JID, or the stanza
+    /// error to answer with.
+    pub fn handle_bind(&mut self, result: Result<String, StanzaCondition>) {
+        let request = match std::mem::take(&mut self.state) {
+            State::AwaitBind(request) => request,
+            other => {
+                self.state = other;
+                return;
+            }
+        };
+        match result {
+            Ok(jid) => {
+                let id = request.attr("id").unwrap_or("");
+                self.send_element(wire::bind_result(id, &jid));
+                self.state = State::Done;
+                let (Some(header), Some(auth), Some(domain)) = (
+                    self.client_header.clone(),
+                    self.authenticated.as_ref(),
+                    self.domain.clone(),
+                ) else {
+                    self.finish(ServerError::Internal("bound without authentication"));
+                    return;
+                };
+                let negotiated = Negotiated {
+                    jid,
+                    stream_id: self.stream_id.clone(),
+                    header,
+                    mechanism: auth.mechanism.clone(),
+                    domain,
+                };
+                self.actions
+                    .push_back(ServerAction::Established(negotiated));
+            }
+            Err(condition) => {
+                self.send_element(wire::iq_error(&request, condition));
+                self.state = State::ExpectBind;
+                self.bind_failed();
+            }
+        }
+    }
+
+    fn send(&mut self, frame: Frame) {
+        self.actions.push_back(ServerAction::Send(frame));
+    }
+
+    fn send_element(&mut self, el: Element) {
+        self.send(Frame::Element(el));
+    }
+
+    fn finish(&mut self, err: ServerError) {
+        self.state = State::Done;
+        self.actions.push_back(ServerAction::Fail(err));
+    }
+
+    /// Sends a stream error (after a response header if none was sent yet,
+    /// RFC 6120 §4.9.1.2), closes the stream and fails.
+    fn fail(&mut self, condition: StreamCondition, text: Option<&str>) {
+        if !self.header_sent {
+            let header = self.response_header();
+            self.send(Frame::Header(header));
+        }
+        self.send_element(wire::stream_error(condition, text));
+        self.send(Frame::Close);
+        self.finish(ServerError::Sent {
+            condition,
+            text: text.map(str::to_owned),
+        });
+    }
+
+    fn response_header(&mut self) -> StreamHeader {
+        self.header_sent = true;
+        self.stream_id = crate::ids::stream_id();
+        StreamHeader {
+            stream_ns: ns::STREAM.to_owned(),
+            name: "stream".to_owned(),
+            default_ns: Some(ns::CLIENT.to_owned()),
+            to: None,
+            from: Some(
+                self.domain
+                    .clone()
+                    .or_else(|| self.config.domains.first().map(|d| d.name.clone()))
+                    .unwrap_or_default(),
+            ),
+            id: Some(self.stream_id.clone()),
+            version: Some("1.0".to_owned()),
+            lang: Some("en".to_owned()),
+        }
+    }
+
+    fn on_header(&mut self, h: StreamHeader) {
+        let restart = match self.state {
+            State::ExpectHeader => false,
+            State::ExpectRestart => true,
+            _ => {
+                // A second header inside a stream is not well-formed XML.
+                return self.fail(
+                    StreamCondition::NotWellFormed,
+                    Some("unexpected stream header"),
+                );
+            }
+        };
+        // Resolve the domain first so that even an error header names it.
+        let requested = h.to.clone();
+        let served = match &requested {
+            Some(to) => self.config.domain(to).map(|d| d.name.clone()),
+            None => self.config.domains.first().map(|d| d.name.clone()),
+        };
+        if restart {
+            if served.is_some() && served != self.domain {
+                return self.fail(
+                    StreamCondition::HostUnknown,
+                    Some("domain changed on restart"),
+                );
+            }
+        } else {
+            self.domain = served.clone();
+        }
+        let header = self.response_header();
+        self.send(Frame::Header(header));
+
+        if h.stream_ns != ns::STREAM || h.name != "stream" {
+            return self.fail(
+                StreamCondition::InvalidNamespace,
+                Some("wrong stream namespace"),
+            );
+        }
+        if h.default_ns.as_deref() != Some(ns::CLIENT) {
+            return self.fail(
+                StreamCondition::InvalidNamespace,
+                Some("expected jabber:client"),
+            );
+        }
+        if !version_at_least_1_0(h.version.as_deref()) {
+            return self.fail(
+                StreamCondition::UnsupportedVersion,
+                Some("version 1.0 is required"),
+            );
+        }
+        if served.is_none() {
+            return self.fail(StreamCondition::HostUnknown, None);
+        }
+        self.client_header = Some(h);
+
+        let features = if restart {
+            let mut children = vec![Element::builder("bind", ns::BIND).build()];
+            match self.config.session {
+                SessionFeature::Optional => children.push(
+                    Element::builder("session", ns::SESSION)
+                        .append(Element::builder("optional", ns::SESSION).build())
+                        .build(),
+                ),
+                SessionFeature::Required => {
+                    children.push(Element::builder("session", ns::SESSION).build())
+                }
+                SessionFeature::Omitted => {}
+            }
+            self.state = State::ExpectBind;
+            wire::features(children)
+        } else {
+            self.state = State::ExpectAuth;
+            let offered = self.offered();
+            wire::features(vec![wire::mechanisms(offered.iter().map(String::as_str))])
+        };
+        self.send_element(features);
+    }
+
+    /// The mechanisms listed in the features of this stream.
+    fn offered(&self) -> Vec<String> {
+        self.config
+            .mechanisms
+            .iter()
+            .filter(|m| {
+                self.secure || self.config.allow_plain_insecure || xmpp_sasl::offered_on_insecure(m)
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn on_element(&mut self, el: Element) {
+        if wire::is_stream_error(&el) {
+            let (condition, text) = wire::read_stream_error(&el);
+            self.send(Frame::Close);
+            return self.finish(ServerError::Received { condition, text });
+        }
+        match std::mem::take(&mut self.state) {
+            State::ExpectAuth => self.on_pre_auth(el, None),
+            State::ExpectResponse(mech) => self.on_pre_auth(el, Some(mech)),
+            State::ExpectBind => self.on_pre_bind(el),
+            State::AwaitCredentials(_) | State::AwaitBind(_) | State::ExpectRestart => {
+                // The client may not send anything here: it has to wait for
+                // our answer (or, after <success/>, restart the stream).
+                self.fail(StreamCondition::NotAuthorized, Some("unexpected element"))
+            }
+            State::ExpectHeader => self.fail(StreamCondition::NotWellFormed, None),
+            State::Done => {}
+        }
+    }
+
+    fn on_pre_auth(&mut self, el: Element, running: Option<Box<dyn ServerMechanism>>) {
+        if el.ns() != ns::SASL {
+            let condition = if wire::is_stanza(&el) {
+                StreamCondition::NotAuthorized
+            } else {
+                StreamCondition::UnsupportedStanzaType
+            };
+            return self.fail(condition, Some("authenticate first"));
+        }
+        match (el.name(), running) {
+            // A new <auth/> discards a running exchange (RFC 6120 §6.4.2).
+            ("auth", _) => self.on_auth(&el),
+            ("response", Some(mut mech)) => match wire::decode_sasl_payload(&el) {
+                Ok(data) => {
+                    let step = mech.step(&data);
+                    self.apply_step(mech, step);
+                }
+                Err(_) => self.sasl_failed(xmpp_sasl::Condition::IncorrectEncoding, None),
+            },
+            ("abort", _) => self.sasl_failed(xmpp_sasl::Condition::Aborted, None),
+            ("response", None) => self.sasl_failed(
+                xmpp_sasl::Condition::MalformedRequest,
+                Some("no exchange is running"),
+            ),
+            _ => self.sasl_failed(xmpp_sasl::Condition::MalformedRequest, None),
+        }
+    }
+
+    fn on_auth(&mut self, el: &Element) {
+        let name = el.attr("mechanism").unwrap_or("").to_owned();
+        self.mechanism = Some(name.clone());
+        if !self.offered().contains(&name) {
+            // A mechanism we have but keep for protected streams deserves the
+            // precise answer (RFC 6120 §6.5.4).
+            let condition = if self.config.mechanisms.contains(&name) {
+                xmpp_sasl::Condition::EncryptionRequired
+            } else {
+                xmpp_sasl::Condition::InvalidMechanism
+            };
+            return self.sasl_failed(condition, None);
+        }
+        let initial = match wire::decode_sasl_text(el) {
+            Ok(d) => d,
+            Err(_) => return self.sasl_failed(xmpp_sasl::Condition::IncorrectEncoding, None),
+        };
+        let Some(domain) = self
+            .domain
+            .clone()
+            .and_then(|d| self.config.domain(&d).cloned())
+        else {
+            return self.sasl_failed(xmpp_sasl::Condition::TemporaryAuthFailure, None);
+        };
+        let mut mech_config = ServerMechanismConfig::new(&domain.name);
+        mech_config.realm = domain.realm.clone();
+        mech_config.rspauth_in_success = self.config.rspauth_in_success;
+        mech_config.authorizer = self.config.authorizer.clone();
+        let Some(mut mech) = xmpp_sasl::server_mechanism(&name, &mech_config) else {
+            return self.sasl_failed(xmpp_sasl::Condition::InvalidMechanism, None);
+        };
+        let step = mech.start(initial.as_deref());
+        self.apply_step(mech, step);
+    }
+
+    fn apply_step(&mut self, mech: Box<dyn ServerMechanism>, step: ServerStep) {
+        match step {
+            ServerStep::Challenge(data) => {
+                self.send_element(wire::challenge(&data));
+                self.state = State::ExpectResponse(mech);
+            }
+            ServerStep::NeedCredentials { username } => {
+                let domain = self.domain.clone().unwrap_or_default();
+                self.actions
+                    .push_back(ServerAction::LookupCredentials { domain, username });
+                self.state = State::AwaitCredentials(mech);
+            }
+            ServerStep::Success {
+                authcid,
+                authzid,
+                additional,
+            } => self.on_success(
+                mech.name(),
+                &authcid,
+                authzid.as_deref(),
+                additional.as_deref(),
+            ),
+            ServerStep::Failure(err) => {
+                let condition = err.condition();
+                let text = err.text().map(str::to_owned);
+                self.sasl_failed(condition, text.as_deref());
+            }
+        }
+    }
+
+    fn on_success(
+        &mut self,
+        mechanism: &str,
+        authcid: &str,
+        authzid: Option<&str>,
+        additional: Option<&[u8]>,
+    ) {
+        let domain = self.domain.clone().unwrap_or_default();
+        // The authorized identity: the authzid when the mechanism accepted
+        // one (a bare JID, or a localpart as ejabberd's clients send),
+        // otherwise the authentication identity at this domain.
+        let identity = match authzid {
+            Some(z) if z.contains('@') => z.to_owned(),
+            Some(z) => format!("{z}@{domain}"),
+            None => format!("{authcid}@{domain}"),
+        };
+        let bare = match jid::BareJid::new(&identity) {
+            Ok(j) if j.node().is_some() => j.to_string(),
+            _ => return self.sasl_failed(xmpp_sasl::Condition::InvalidAuthzid, None),
+        };
+        self.send_element(wire::success(additional));
+        self.actions.push_back(ServerAction::ResetDecoder);
+        self.actions
+            .push_back(ServerAction::SetLimits(self.config.limits.clone()));
+        self.authenticated = Some(Authenticated {
+            bare,
+            mechanism: mechanism.to_owned(),
+        });
+        self.state = State::ExpectRestart;
+    }
+
+    fn sasl_failed(&mut self, condition: xmpp_sasl::Condition, text: Option<&str>) {
+        self.send_element(wire::failure(condition, text));
+        self.sasl_failures += 1;
+        if self.config.close_after_sasl_failure {
+            self.send(Frame::Close);
+            return self.finish(ServerError::SaslFailed(condition));
+        }
+        if self.sasl_failures > self.config.sasl_retries {
+            return self.fail(
+                StreamCondition::PolicyViolation,
+                Some("too many authentication attempts"),
+            );
+        }
+        self.state = State::ExpectAuth;
+    }
+
+    fn on_pre_bind(&mut self, el: Element) {
+        let bind = (el.is("iq", ns::CLIENT) && el.attr("type") == Some("set"))
+            .then(|| el.child("bind", ns::BIND))
+            .flatten();
+        let Some(bind) = bind else {
+            self.state = State::ExpectBind;
+            return self.fail(
+                StreamCondition::NotAuthorized,
+                Some("bind a resource first"),
+            );
+        };
+        if el.attr("id").is_none() || el.children().count() != 1 {
+            self.send_element(wire::iq_error(&el, StanzaCondition::BadRequest));
+            self.state = State::ExpectBind;
+            return self.bind_failed();
+        }
+        let resource = bind
+            .child("resource", ns::BIND)
+            .map(|r| r.text())
+            .filter(|r| !r.is_empty());
+        if let Some(r) = &resource {
+            if jid::ResourcePart::new(r).is_err() {
+                self.send_element(wire::iq_error(&el, StanzaCondition::BadRequest));
+                self.state = State::ExpectBind;
+                return self.bind_failed();
+            }
+        }
+        let bare = self
+            .authenticated
+            .as_ref()
+            .map(|a| a.bare.clone())
+            .unwrap_or_default();
+        self.actions
+            .push_back(ServerAction::Bind { bare, resource });
+        self.state = State::AwaitBind(el);
+    }
+
+    fn bind_failed(&mut self) {
+        self.bind_failures += 1;
+        if self.bind_failures > self.config.bind_retries {
+            self.fail(
+                StreamCondition::PolicyViolation,
+                Some("too many bind attempts"),
+            );
+        }
+    }
+}
+
+/// `version` is at least 1.0; major and minor compare as integers
+/// (RFC 6120 §4.7.5: `1.10` is newer than `1.9`).
+pub(crate) fn version_at_least_1_0(version: Option<&str>) -> bool {
+    let Some((major, minor)) = version.and_then(|v| v.split_once('.')) else {
+        return false;
+    };
+    match (major.parse::<u32>(), minor.parse::<u32>()) {
+        (Ok(major), Ok(_)) => major >= 1,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_at_least_1_0;
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert!(version_at_least_1_0(Some("1.0")));
+        assert!(version_at_least_1_0(Some("01.00")));
+        assert!(version_at_least_1_0(Some("1.10")));
+        assert!(version_at_least_1_0(Some("2.0")));
+        assert!(!version_at_least_1_0(Some("0.9")));
+        assert!(!version_at_least_1_0(Some("1")));
+        assert!(!version_at_least_1_0(Some("x.y")));
+        assert!(!version_at_least_1_0(None));
+    }
+}

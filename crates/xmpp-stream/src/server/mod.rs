@@ -1,0 +1,116 @@
+//! The server side: [`accept`] negotiates with one connected client.
+
+mod config;
+pub mod core;
+pub mod registry;
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use xmpp_xml::StreamCodec;
+
+pub use self::config::{ServedDomain, ServerConfig, SessionFeature};
+pub use self::core::{Negotiated, ServerAction, ServerCore};
+pub use self::registry::{ConflictPolicy, ResourceRegistry};
+use crate::conn::Conn;
+use crate::error::ServerError;
+use crate::observer::Observer;
+use crate::session::{StreamInfo, XmppStream};
+
+/// Negotiates with the client on `io`: header, features, SASL, restart and
+/// resource binding. `secure` says whether `io` is TLS-protected.
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// use std::sync::Arc;
+/// use xmpp_sasl::MemoryStore;
+/// use xmpp_stream::server::{accept, ServerConfig};
+///
+/// let store = Arc::new(MemoryStore::default());
+/// let config = Arc::new(ServerConfig::new("example.com", store));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:5222").await?;
+/// loop {
+///     let (tcp, _) = listener.accept().await?;
+///     let config = config.clone();
+///     tokio::spawn(async move {
+///         if let Ok(stream) = accept(tcp, config, false, None).await {
+///             println!("{} is online", stream.jid());
+///         }
+///     });
+/// }
+/// # }
+/// ```
+pub async fn accept<S>(
+    io: S,
+    config: Arc<ServerConfig>,
+    secure: bool,
+    observer: Option<Arc<dyn Observer>>,
+) -> Result<XmppStream<S>, ServerError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let codec = StreamCodec::new(config.pre_auth_limits.clone());
+    let mut conn = Conn::new(io, codec, observer, false);
+    let mut core = ServerCore::new(config.clone(), secure, crate::now());
+    let mut bound = None;
+    loop {
+        while let Some(action) = core.poll_action() {
+            match action {
+                ServerAction::Send(frame) => {
+                    let mech = core.mechanism().map(str::to_owned);
+                    if let Err(e) = conn.feed(frame, mech.as_deref()).await {
+                        return Err(ServerError::Io(e.to_string()));
+                    }
+                }
+                ServerAction::ResetDecoder => conn.framed.codec_mut().reset(),
+                ServerAction::SetLimits(limits) => conn.framed.codec_mut().set_limits(limits),
+                ServerAction::LookupCredentials { domain, username } => {
+                    // Flush first: nothing is pending, but a slow store must
+                    // not hold back what was already decided.
+                    let found = match config.domain(&domain) {
+                        Some(d) => d.store.lookup(&username).await,
+                        None => Ok(None),
+                    };
+                    core.handle_credentials(found);
+                }
+                ServerAction::Bind { bare, resource } => {
+                    let resource = resource.unwrap_or_else(crate::ids::resource);
+                    let result = config.registry.bind(&bare, &resource);
+                    let jid = format!("{bare}/{resource}");
+                    core.handle_bind(result.map(|b| {
+                        bound = Some(b);
+                        jid
+                    }));
+                }
+                ServerAction::Established(n) => {
+                    if let Err(e) = conn.flush().await {
+                        return Err(ServerError::Io(e.to_string()));
+                    }
+                    let info = StreamInfo {
+                        jid: n.jid,
+                        stream_id: n.stream_id,
+                        peer_header: n.header,
+                        mechanism: n.mechanism,
+                    };
+                    return Ok(XmppStream::new(conn, info, bound));
+                }
+                ServerAction::Fail(err) => {
+                    let _ = conn.flush().await;
+                    return Err(err);
+                }
+            }
+        }
+        if let Err(e) = conn.flush().await {
+            return Err(ServerError::Io(e.to_string()));
+        }
+        let deadline = core.poll_timeout();
+        let mech = core.mechanism().map(str::to_owned);
+        tokio::select! {
+            item = conn.next(mech.as_deref()) => match item {
+                Some(frame) => core.handle_frame(frame),
+                None => core.handle_eof(),
+            },
+            () = crate::sleep_until(deadline) => core.handle_timeout(crate::now()),
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! The negotiated stream: a `Stream` of incoming stanzas and a `Sink` for
+//! outgoing ones, plus what negotiation established.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use futures_util::{Sink, Stream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use xmpp_xml::{ns, Element, Frame, StreamHeader, XmlError};
+
+use crate::condition::StreamCondition;
+use crate::conn::Conn;
+use crate::observer::{notify, Direction};
+use crate::server::registry::BoundSession;
+use crate::wire;
+
+/// What negotiation established.
+#[derive(Clone, Debug)]
+pub struct StreamInfo {
+    /// The bound full JID.
+    pub jid: String,
+    /// The current stream's id.
+    pub stream_id: String,
+    /// The peer's current stream header.
+    pub peer_header: StreamHeader,
+    /// The SASL mechanism used.
+    pub mechanism: String,
+}
+
+/// Why an established stream ended or failed.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The peer sent a stream error.
+    #[error("peer sent stream error <{condition}/>")]
+    Received {
+        /// The condition.
+        condition: StreamCondition,
+        /// The peer's text.
+        text: Option<String>,
+    },
+    /// We sent a stream error (bad XML from the peer, or the session was
+    /// replaced) and closed the stream.
+    #[error("stream closed with <{0}/>")]
+    Sent(StreamCondition),
+    /// Reading or writing failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// An established XMPP stream.
+///
+/// Reading yields top-level elements (stanzas and nonzas) until the peer
+/// closes the stream. On the server side it answers legacy session IQs
+/// (RFC 3921 §3) itself and ends with a `<conflict/>` stream error when a
+/// newer session takes over the resource.
+pub struct XmppStream<S> {
+    conn: Conn<S>,
+    info: StreamInfo,
+    pending: VecDeque<Frame>,
+    bound: Option<BoundSession>,
+    close_queued: bool,
+    finished: bool,
+}
+
+impl<S> XmppStream<S> {
+    pub(crate) fn new(conn: Conn<S>, info: StreamInfo, bound: Option<BoundSession>) -> Self {
+        XmppStream {
+            conn,
+            info,
+            pending: VecDeque::new(),
+            bound,
+            close_queued: false,
+            finished: false,
+        }
+    }
+
+    /// What negotiation established.
+    pub fn info(&self) -> &StreamInfo {
+        &self.info
+    }
+
+    /// The bound full JID.
+    pub fn jid(&self) -> &str {
+        &self.info.jid
+    }
+
+    /// The underlying transport.
+    pub fn get_ref(&self) -> &S {
+        self.conn.framed.get_ref()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
+    fn observe_sent(&self, frame: &Frame) {
+        if let Some(o) = &self.conn.observer {
+            notify(o.as_ref(), Direction::Sent, self.conn.client, None, frame);
+        }
+    }
+
+    /// Writes every queued frame out.
+    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), XmlError>> {
+        while !self.pending.is_empty() {
+            ready!(Pin::new(&mut self.conn.framed).poll_ready(cx))?;
+            if let Some(frame) = self.pending.pop_front() {
+                self.observe_sent(&frame);
+                Pin::new(&mut self.conn.framed).start_send(frame)?;
+            }
+        }
+        Pin::new(&mut self.conn.framed).poll_flush(cx)
+    }
+
+    /// Queues our `</stream:stream>` once.
+    fn queue_close(&mut self) {
+        if !self.close_queued {
+            self.close_queued = true;
+            self.pending.push_back(Frame::Close);
+        }
+    }
+
+    fn queue_error(&mut self, condition: StreamCondition) {
+        if !self.close_queued {
+            self.pending
+                .push_back(Frame::Element(wire::stream_error(condition, None)));
+        }
+        self.queue_close();
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for XmppStream<S> {
+    type Item = Result<Element, SessionError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if this.finished {
+                ready!(this.poll_pending(cx)).map_err(io_error)?;
+                return Poll::Ready(None);
+            }
+            if this
+                .bound
+                .as_ref()
+                .is_some_and(|b| b.signal.poll_kicked(cx))
+            {
+                // A newer session took our resource (RFC 6120 §7.7.2.2).
+                this.bound = None;
+                this.queue_error(StreamCondition::Conflict);
+                this.finished = true;
+                ready!(this.poll_pending(cx)).map_err(io_error)?;
+                return Poll::Ready(Some(Err(SessionError::Sent(StreamCondition::Conflict))));
+            }
+            ready!(this.poll_pending(cx)).map_err(io_error)?;
+            let item = ready!(Pin::new(&mut this.conn.framed).poll_next(cx));
+            if let (Some(Ok(frame)), Some(o)) = (&item, &this.conn.observer) {
+                notify(
+                    o.as_ref(),
+                    Direction::Received,
+                    !this.conn.client,
+                    None,
+                    frame,
+                );
+            }
+            match item {
+                None => {
+                    this.finished = true;
+                    return Poll::Ready(None);
+                }
+                Some(Ok(Frame::Element(el))) => {
+                    if wire::is_stream_error(&el) {
+                        let (condition, text) = wire::read_stream_error(&el);
+                        this.queue_close();
+                        this.finished = true;
+                        return Poll::Ready(Some(Err(SessionError::Received { condition, text })));
+                    }
+                    if this.bound.is_some() && is_session_request(&el) {
+                        this.pending.push_back(Frame::Element(wire::iq_result(&el)));
+                        continue;
+                    }
+                    return Poll::Ready(Some(Ok(el)));
+                }
+                Some(Ok(Frame::Close)) => {
+                    // Answer the peer's close with ours (RFC 6120 §4.4).
+                    this.queue_close();
+                    this.finished = true;
+                }
+                Some(Ok(_)) => {
+                    this.queue_error(StreamCondition::NotWellFormed);
+                    this.finished = true;
+                    return Poll::Ready(Some(Err(SessionError::Sent(
+                        StreamCondition::NotWellFormed,
+                    ))));
+                }
+                Some(Err(e)) => {
+                    this.finished = true;
+                    let Some(c) = e.condition() else {
+                        return Poll::Ready(Some(Err(io_error(e).into())));
+                    };
+                    let condition = StreamCondition::from(c);
+                    this.queue_error(condition);
+                    return Poll::Ready(Some(Err(SessionError::Sent(condition))));
+                }
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Element> for XmppStream<S> {
+    type Error = SessionError;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let this = &mut *self;
+        ready!(this.poll_pending(cx)).map_err(io_error)?;
+        Pin::new(&mut this.conn.framed)
+            .poll_ready(cx)
+            .map_err(|e| io_error(e).into())
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: Element) -> Result<(), Self::Error> {
+        let frame = Frame::Element(item);
+        self.observe_sent(&frame);
+        Pin::new(&mut self.conn.framed)
+            .start_send(frame)
+            .map_err(|e| io_error(e).into())
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.poll_pending(cx).map_err(|e| io_error(e).into())
+    }
+
+    /// Sends `</stream:stream>` (once) and closes the transport for writing.
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let this = &mut *self;
+        this.queue_close();
+        ready!(this.poll_pending(cx)).map_err(io_error)?;
+        Pin::new(&mut this.conn.framed)
+            .poll_close(cx)
+            .map_err(|e| io_error(e).into())
+    }
+}
+
+fn is_session_request(el: &Element) -> bool {
+    el.is("iq", ns::CLIENT)
+        && el.attr("type") == Some("set")
+        && el.child("session", ns::SESSION).is_some()
+}
+
+fn io_error(e: XmlError) -> std::io::Error {
+    match e {
+        XmlError::Io(e) => e,
+        other => std::io::Error::new(std::io::ErrorKind::InvalidData, other.to_string()),
+    }
+}

@@ -1,0 +1,252 @@
+//! Building and reading the negotiation elements (SASL, features, stream
+//! errors, bind and session IQs). One place knows their XML shape.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use xmpp_xml::{ns, Element};
+
+use crate::condition::{StanzaCondition, StreamCondition};
+
+/// SASL data as carried in `<auth/>`, `<challenge/>`, `<response/>` and
+/// `<success/>`: absent (no character data) or present (possibly empty).
+pub(crate) type SaslData = Option<Vec<u8>>;
+
+/// Encodes SASL data as element text: `=` for zero-length data (RFC 6120
+/// §6.4.2), nothing for absent data.
+pub(crate) fn sasl_text(data: Option<&[u8]>) -> Option<String> {
+    match data {
+        None => None,
+        Some([]) => Some("=".to_owned()),
+        Some(d) => Some(STANDARD.encode(d)),
+    }
+}
+
+/// Decodes SASL element text. Project policy: XML whitespace (SP, HT, CR, LF)
+/// is stripped before decoding, for RFC 3920-era peers that wrap base64 (the
+/// seed does); every other character outside RFC 4648 §4 is an error.
+/// `Ok(None)` means no character data at all.
+pub(crate) fn decode_sasl_text(el: &Element) -> Result<SaslData, base64::DecodeError> {
+    let text = el.text();
+    let compact: String = text
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '\t' | '\r' | '\n'))
+        .collect();
+    if compact.is_empty() {
+        return Ok(None);
+    }
+    if compact == "=" {
+        return Ok(Some(Vec::new()));
+    }
+    STANDARD.decode(compact.as_bytes()).map(Some)
+}
+
+/// Like [`decode_sasl_text`], but absent data counts as empty (challenges,
+/// responses and success data, where no text means zero-length).
+pub(crate) fn decode_sasl_payload(el: &Element) -> Result<Vec<u8>, base64::DecodeError> {
+    decode_sasl_text(el).map(Option::unwrap_or_default)
+}
+
+fn sasl_element(name: &str, data: Option<&[u8]>) -> Element {
+    let b = Element::builder(name, ns::SASL);
+    match sasl_text(data) {
+        Some(t) => b.text(&t).build(),
+        None => b.build(),
+    }
+}
+
+pub(crate) fn auth(mechanism: &str, initial: Option<&[u8]>) -> Element {
+    let b = Element::builder("auth", ns::SASL).attr("mechanism", mechanism);
+    match sasl_text(initial) {
+        Some(t) => b.text(&t).build(),
+        None => b.build(),
+    }
+}
+
+pub(crate) fn challenge(data: &[u8]) -> Element {
+    sasl_element("challenge", Some(data))
+}
+
+/// A `<response/>`: empty data is sent as an empty element, as the seed's
+/// step 8 does (both forms mean zero-length data).
+pub(crate) fn response(data: &[u8]) -> Element {
+    sasl_element("response", if data.is_empty() { None } else { Some(data) })
+}
+
+pub(crate) fn success(additional: Option<&[u8]>) -> Element {
+    sasl_element("success", additional)
+}
+
+pub(crate) fn abort() -> Element {
+    Element::builder("abort", ns::SASL).build()
+}
+
+pub(crate) fn failure(condition: xmpp_sasl::Condition, text: Option<&str>) -> Element {
+    let mut b = Element::builder("failure", ns::SASL)
+        .append(Element::builder(condition.as_str(), ns::SASL).build());
+    if let Some(t) = text {
+        b = b.append(
+            Element::builder("text", ns::SASL)
+                .attr("xml:lang", "en")
+                .text(t)
+                .build(),
+        );
+    }
+    b.build()
+}
+
+/// Reads a `<failure/>`: its condition (unknown ones map to
+/// `not-authorized`, RFC 6120 §6.5) and optional text.
+pub(crate) fn read_failure(el: &Element) -> (xmpp_sasl::Condition, Option<String>) {
+    let mut condition = None;
+    let mut text = None;
+    for c in el.children().filter(|c| c.ns() == ns::SASL) {
+        if c.name() == "text" {
+            text = Some(c.text());
+        } else if condition.is_none() {
+            condition = xmpp_sasl::Condition::from_name(c.name());
+        }
+    }
+    (
+        condition.unwrap_or(xmpp_sasl::Condition::NotAuthorized),
+        text,
+    )
+}
+
+pub(crate) fn stream_error(condition: StreamCondition, text: Option<&str>) -> Element {
+    let mut b = Element::builder("error", ns::STREAM)
+        .append(Element::builder(condition.as_str(), ns::STREAM_ERRORS).build());
+    if let Some(t) = text {
+        b = b.append(
+            Element::builder("text", ns::STREAM_ERRORS)
+                .attr("xml:lang", "en")
+                .text(t)
+                .build(),
+        );
+    }
+    b.build()
+}
+
+/// Reads a `<stream:error/>`. Unknown or legacy names become
+/// `undefined-condition` (RFC 6120 §4.9.3.21).
+pub(crate) fn read_stream_error(el: &Element) -> (StreamCondition, Option<String>) {
+    let mut condition = None;
+    let mut text = None;
+    for c in el.children().filter(|c| c.ns() == ns::STREAM_ERRORS) {
+        if c.name() == "text" {
+            text = Some(c.text());
+        } else if condition.is_none() {
+            condition = StreamCondition::from_name(c.name());
+        }
+    }
+    (
+        condition.unwrap_or(StreamCondition::UndefinedCondition),
+        text,
+    )
+}
+
+pub(crate) fn is_stream_error(el: &Element) -> bool {
+    el.is("error", ns::STREAM)
+}
+
+pub(crate) fn features(children: Vec<Element>) -> Element {
+    children
+        .into_iter()
+        .fold(Element::builder("features", ns::STREAM), |b, c| b.append(c))
+        .build()
+}
+
+pub(crate) fn mechanisms<'a>(names: impl IntoIterator<Item = &'a str>) -> Element {
+    names
+        .into_iter()
+        .fold(Element::builder("mechanisms", ns::SASL), |b, n| {
+            b.append(Element::builder("mechanism", ns::SASL).text(n).build())
+        })
+        .build()
+}
+
+/// The mechanism names inside a `<mechanisms/>` feature.
+pub(crate) fn read_mechanisms(mechs: &Element) -> Vec<String> {
+    mechs
+        .children()
+        .filter(|c| c.is("mechanism", ns::SASL))
+        .map(|c| c.text().trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+pub(crate) fn iq(kind: &str, id: &str) -> xmpp_xml::ElementBuilder {
+    Element::builder("iq", ns::CLIENT)
+        .attr("type", kind)
+        .attr("id", id)
+}
+
+pub(crate) fn bind_request(id: &str, resource: Option<&str>) -> Element {
+    let mut bind = Element::builder("bind", ns::BIND);
+    if let Some(r) = resource {
+        bind = bind.append(Element::builder("resource", ns::BIND).text(r).build());
+    }
+    iq("set", id).append(bind.build()).build()
+}
+
+pub(crate) fn bind_result(id: &str, jid: &str) -> Element {
+    iq("result", id)
+        .append(
+            Element::builder("bind", ns::BIND)
+                .append(Element::builder("jid", ns::BIND).text(jid).build())
+                .build(),
+        )
+        .build()
+}
+
+pub(crate) fn session_request(id: &str, to: &str) -> Element {
+    iq("set", id)
+        .attr("to", to)
+        .append(Element::builder("session", ns::SESSION).build())
+        .build()
+}
+
+/// An IQ error reply to `request` (RFC 6120 §8.3): same id, addresses
+/// swapped, the stanza error inside.
+pub fn iq_error(request: &Element, condition: StanzaCondition) -> Element {
+    let mut b = iq("error", request.attr("id").unwrap_or(""));
+    if let Some(from) = request.attr("from") {
+        b = b.attr("to", from);
+    }
+    if let Some(to) = request.attr("to") {
+        b = b.attr("from", to);
+    }
+    b.append(
+        Element::builder("error", ns::CLIENT)
+            .attr("type", condition.default_type())
+            .append(Element::builder(condition.as_str(), ns::STANZAS).build())
+            .build(),
+    )
+    .build()
+}
+
+/// An empty IQ result reply to `request`.
+pub fn iq_result(request: &Element) -> Element {
+    let mut b = iq("result", request.attr("id").unwrap_or(""));
+    if let Some(from) = request.attr("from") {
+        b = b.attr("to", from);
+    }
+    if let Some(to) = request.attr("to") {
+        b = b.attr("from", to);
+    }
+    b.build()
+}
+
+/// The stanza error condition of an IQ of type `error`, if one is there.
+pub(crate) fn read_stanza_error(iq: &Element) -> Option<StanzaCondition> {
+    let err = iq.children().find(|c| c.name() == "error")?;
+    err.children()
+        .filter(|c| c.ns() == ns::STANZAS && c.name() != "text")
+        .find_map(|c| StanzaCondition::from_name(c.name()))
+        .or(Some(StanzaCondition::UndefinedCondition))
+}
+
+/// Whether the element is one of the three stanza kinds (RFC 6120 §8) in
+/// the client namespace.
+pub(crate) fn is_stanza(el: &Element) -> bool {
+    el.ns() == ns::CLIENT && matches!(el.name(), "iq" | "message" | "presence")
+}
