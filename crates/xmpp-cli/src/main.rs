@@ -1,6 +1,57 @@
-//! The `xmpp` command-line tool.
+//! The `xmpp` command-line tool: `demo`, `serve`, `user`, `login`, `bench`.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod cli;
+mod duration;
+mod exit;
+mod password;
+mod store;
+mod user;
+
+use clap::Parser as _;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command};
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
 
 fn main() {
-    eprintln!("xmpp: no commands yet");
-    std::process::exit(2);
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("xmpp: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::User(cmd) => user::run(cmd).await,
+            _ => Err(exit::Failure::usage("not implemented yet")),
+        }
+    });
+    // Do not wait for lingering blocking tasks (a prompt, a slow peer).
+    runtime.shutdown_background();
+    if let Err(f) = result {
+        eprintln!("xmpp: {}", f.message);
+        std::process::exit(f.code as i32);
+    }
 }

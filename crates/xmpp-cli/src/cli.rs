@@ -1,0 +1,309 @@
+//! The command line, as clap derives it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::duration;
+
+/// XMPP client-to-server stream negotiation: see it, serve it, test it.
+#[derive(Debug, Parser)]
+#[command(name = "xmpp", version, about, propagate_version = true)]
+pub struct Cli {
+    /// More log output on stderr (-v: info, -vv: debug, -vvv: trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a server and a client in this process and print the whole exchange, step by step.
+    Demo(DemoArgs),
+    /// Run an XMPP server.
+    Serve(ServeArgs),
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Log in to a server and print the bound JID.
+    Login(LoginArgs),
+    /// Login load generator (works against any XMPP server).
+    Bench(BenchArgs),
+}
+
+/// Where accounts live.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArg {
+    /// The account store: an SQLite file path (or `sqlite:` URL), or a `postgres://` URL.
+    /// Default: users.sqlite3 in the platform data directory.
+    #[arg(long, env = "XMPP_STORE", value_name = "PATH|URL")]
+    pub store: Option<String>,
+}
+
+/// `xmpp demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The SASL mechanism to show.
+    #[arg(long, default_value = "DIGEST-MD5", value_name = "NAME")]
+    pub mechanism: String,
+    /// Show an alternative failure: a condition (`incorrect-encoding`: step 5,
+    /// `temporary-auth-failure`: step 7 or `--fail success=temporary-auth-failure`: step 9)
+    /// or any `<step>=<condition>` that `serve --inject` takes.
+    #[arg(long, value_name = "[STEP=]CONDITION")]
+    pub fail: Option<String>,
+    /// The demo domain.
+    #[arg(long, default_value = "example.com")]
+    pub domain: String,
+    /// The demo user's localpart.
+    #[arg(long, default_value = "somenode")]
+    pub user: String,
+    /// Put DIGEST-MD5's rspauth in <success/> (RFC 6120) instead of a second challenge (the seed).
+    #[arg(long)]
+    pub rspauth_in_success: bool,
+}
+
+/// How the legacy session feature is advertised.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SessionMode {
+    /// `<session><optional/></session>`.
+    Optional,
+    /// A bare `<session/>`, as in RFC 3920.
+    Required,
+    /// Not advertised.
+    Omitted,
+}
+
+/// What happens when a second session binds a resource in use.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ConflictMode {
+    /// The new session replaces the old one (which gets `<conflict/>`).
+    Replace,
+    /// The new bind is refused.
+    Refuse,
+}
+
+/// `xmpp serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free one (the actual address is printed).
+    #[arg(long, default_value = "127.0.0.1:5222")]
+    pub listen: SocketAddr,
+    /// The served domain (repeat to serve several from one store).
+    #[arg(long, required = true, value_name = "DOMAIN")]
+    pub domain: Vec<String>,
+    /// The account store.
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// DIGEST-MD5 realm (default: the domain).
+    #[arg(long)]
+    pub realm: Option<String>,
+    /// Offer PLAIN on streams without TLS.
+    #[arg(long)]
+    pub allow_plain_without_tls: bool,
+    /// Offered mechanisms, in order (default: SCRAM-SHA-256,SCRAM-SHA-1,DIGEST-MD5 and PLAIN
+    /// with --allow-plain-without-tls).
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    pub mechanisms: Option<Vec<String>>,
+    /// Send DIGEST-MD5's rspauth inside <success/> instead of a second <challenge/>.
+    #[arg(long)]
+    pub rspauth_in_success: bool,
+    /// SASL failures tolerated on one stream before it is closed.
+    #[arg(long, default_value_t = 3)]
+    pub sasl_retries: u32,
+    /// Close the stream after any SASL failure (RFC 3920 behaviour).
+    #[arg(long)]
+    pub close_after_sasl_failure: bool,
+    /// Time allowed from connect to bound resource.
+    #[arg(long, default_value = "30s", value_parser = duration::parse)]
+    pub negotiation_timeout: Duration,
+    /// Largest stanza accepted after authentication, in bytes.
+    #[arg(long, default_value_t = 256 * 1024)]
+    pub max_stanza_bytes: usize,
+    /// Largest element accepted before authentication, in bytes.
+    #[arg(long, default_value_t = 16 * 1024)]
+    pub pre_auth_max_stanza_bytes: usize,
+    /// Largest number of simultaneous connections.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_connections: usize,
+    /// How the legacy session feature is advertised.
+    #[arg(long, value_enum, default_value = "optional")]
+    pub session: SessionMode,
+    /// What a second bind of the same resource does.
+    #[arg(long, value_enum, default_value = "replace")]
+    pub resource_conflict: ConflictMode,
+    /// Fault injection: answer at STEP with CONDITION (repeatable). Steps: header, auth,
+    /// response, success, restart, bind. Conditions: a SASL failure (auth, response, success),
+    /// a stream error (any step, `stream:` prefix to force), a stanza error (bind), or
+    /// `close` / `silence`.
+    #[arg(long, value_name = "STEP=CONDITION")]
+    pub inject: Vec<String>,
+}
+
+/// `xmpp user ...`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account (password from a prompt or --password-stdin).
+    Add(UserAddArgs),
+    /// Change an account's password.
+    Passwd(UserAddArgs),
+    /// Delete an account.
+    Remove(UserJidArgs),
+    /// List accounts.
+    List(UserListArgs),
+    /// Refuse logins for an account (account-disabled).
+    Disable(UserJidArgs),
+    /// Allow logins for a disabled account again.
+    Enable(UserJidArgs),
+    /// Create or replace <prefix>1@<domain> .. <prefix><count>@<domain>, one password for all.
+    BulkAdd(BulkAddArgs),
+}
+
+/// `user add` / `user passwd`.
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// The account, `user@domain`.
+    pub jid: String,
+    /// The account store.
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Read the password from the first line of stdin instead of prompting.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// DIGEST-MD5 realm(s) to derive secrets for (default: the domain).
+    #[arg(long)]
+    pub realm: Vec<String>,
+}
+
+/// `user remove` / `disable` / `enable`.
+#[derive(Debug, Args)]
+pub struct UserJidArgs {
+    /// The account, `user@domain`.
+    pub jid: String,
+    /// The account store.
+    #[command(flatten)]
+    pub store: StoreArg,
+}
+
+/// `user list`.
+#[derive(Debug, Args)]
+pub struct UserListArgs {
+    /// Only this domain.
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// The account store.
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `user bulk-add`.
+#[derive(Debug, Args)]
+pub struct BulkAddArgs {
+    /// Localpart prefix.
+    pub prefix: String,
+    /// How many accounts.
+    pub count: u32,
+    /// Their domain.
+    #[arg(long)]
+    pub domain: String,
+    /// The account store.
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Read the password from the first line of stdin instead of prompting.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// DIGEST-MD5 realm(s) (default: the domain).
+    #[arg(long)]
+    pub realm: Vec<String>,
+    /// First number.
+    #[arg(long, default_value_t = 1)]
+    pub start: u32,
+}
+
+/// `xmpp login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Who to log in as: `user@domain` or `user@domain/resource`.
+    pub jid: String,
+    /// Server address (default: <domain>:5222).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub server: Option<String>,
+    /// Use only this mechanism (default: the best offered one, with fallback).
+    #[arg(long, value_name = "NAME")]
+    pub mechanism: Option<String>,
+    /// Read the password from the first line of stdin instead of prompting.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Resource to ask for.
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// Allow PLAIN on a stream without TLS.
+    #[arg(long)]
+    pub allow_plain_without_tls: bool,
+    /// Print the whole exchange, step by step, as `xmpp demo` does.
+    #[arg(long)]
+    pub transcript: bool,
+    /// Give up after this long (connect and negotiation).
+    #[arg(long, default_value = "30s", value_parser = duration::parse)]
+    pub timeout: Duration,
+}
+
+/// `xmpp bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Server address.
+    #[arg(long, default_value = "127.0.0.1:5222", value_name = "HOST:PORT")]
+    pub server: String,
+    /// The accounts' domain.
+    #[arg(long)]
+    pub domain: String,
+    /// Accounts are <prefix>1 .. <prefix>N.
+    #[arg(long, default_value = "user")]
+    pub user_prefix: String,
+    /// N: how many accounts to spread logins over.
+    #[arg(long, default_value_t = 1)]
+    pub users: u32,
+    /// Read the (shared) password from the first line of stdin instead of prompting.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Logins in flight at once.
+    #[arg(long, default_value_t = 50)]
+    pub concurrency: usize,
+    /// Run this long (default 10s unless --logins is given).
+    #[arg(long, value_parser = duration::parse)]
+    pub duration: Option<Duration>,
+    /// Stop after this many logins.
+    #[arg(long)]
+    pub logins: Option<u64>,
+    /// Mechanism to use (default: the best offered).
+    #[arg(long, value_name = "NAME")]
+    pub mechanism: Option<String>,
+    /// Allow PLAIN on a stream without TLS (implied by --mechanism PLAIN).
+    #[arg(long)]
+    pub allow_plain_without_tls: bool,
+    /// Spread the start of the workers over this long.
+    #[arg(long, default_value = "0s", value_parser = duration::parse)]
+    pub ramp_up: Duration,
+    /// Keep every session open instead of closing it: open --concurrency
+    /// sessions, report, and hold them for --duration.
+    #[arg(long)]
+    pub hold: bool,
+    /// Per-login timeout.
+    #[arg(long, default_value = "10s", value_parser = duration::parse)]
+    pub timeout: Duration,
+    /// Machine-readable result on stdout (no progress bar).
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Also report the RSS of this process id (e.g. the server's) before and after.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+}

@@ -1,0 +1,67 @@
+//! Exit codes and the error type every command returns.
+
+use std::fmt;
+
+/// Process exit codes (fixed by the interface contract).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Code {
+    /// Bad usage: arguments, missing input, nothing to prompt on.
+    Usage = 2,
+    /// Authentication failed (SASL failure or failed mutual authentication).
+    Auth = 3,
+    /// Stream or protocol error.
+    Protocol = 4,
+    /// Network error or timeout.
+    Network = 5,
+    /// Anything else (a store that cannot be opened, ...).
+    Other = 1,
+}
+
+/// A failed command: the message to print and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// The exit code.
+    pub code: Code,
+    /// What to tell the user.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure with this code.
+    pub fn new(code: Code, message: impl fmt::Display) -> Self {
+        Failure {
+            code,
+            message: message.to_string(),
+        }
+    }
+
+    /// A usage error.
+    pub fn usage(message: impl fmt::Display) -> Self {
+        Self::new(Code::Usage, message)
+    }
+}
+
+impl From<crate::store::StoreError> for Failure {
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError as E;
+        let code = match e {
+            E::Exists(_) | E::NotFound(_) | E::Location(..) => Code::Usage,
+            _ => Code::Other,
+        };
+        Failure::new(code, e)
+    }
+}
+
+impl From<xmpp_stream::ClientError> for Failure {
+    fn from(e: xmpp_stream::ClientError) -> Self {
+        let code = match e.kind() {
+            xmpp_stream::ErrorKind::Auth => Code::Auth,
+            xmpp_stream::ErrorKind::Network => Code::Network,
+            _ => Code::Protocol,
+        };
+        Failure::new(code, e)
+    }
+}
+
+/// The result of a command.
+pub type CmdResult = Result<(), Failure>;

@@ -1,0 +1,460 @@
+//! Account storage: SQLite (embedded, the default) or PostgreSQL (shared by
+//! several server nodes), behind one async interface. Only derived secrets are
+//! stored (DIGEST-MD5 `H(user:realm:pass)` per realm, SCRAM salt, iteration
+//! count, StoredKey and ServerKey), never a password. Every lookup reads the
+//! database, so a running server sees accounts added or changed by
+//! `xmpp user` immediately.
+
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::Row as _;
+use xmpp_sasl::{CredentialStore, DigestSecret, ScramSecret, StoredCredentials};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// The store location is not usable.
+    #[error("cannot use store {0}: {1}")]
+    Location(String, String),
+    /// `user add` for an existing account.
+    #[error("user {0} already exists (use `xmpp user passwd` to change its password)")]
+    Exists(String),
+    /// The account does not exist.
+    #[error("no such user: {0}")]
+    NotFound(String),
+    /// The store holds a value we cannot read back.
+    #[error("corrupt record for {0}: {1}")]
+    Corrupt(String, &'static str),
+}
+
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to whichever pool the store has: the
+/// query code is the same for both backends (sqlx binds `$N` on SQLite too).
+macro_rules! on_pool {
+    ($self:expr, $pool:ident => $body:expr) => {
+        match &$self.pool {
+            Pool::Sqlite($pool) => $body,
+            Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// One account as listed.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Account {
+    /// The domain.
+    pub domain: String,
+    /// The localpart.
+    pub username: String,
+    /// Whether logins are refused.
+    pub disabled: bool,
+    /// DIGEST-MD5 realms it has secrets for.
+    pub realms: Vec<String>,
+}
+
+/// An account store over SQLite or PostgreSQL.
+pub struct SqlStore {
+    pool: Pool,
+    location: String,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The default store: `users.sqlite3` in the platform data directory.
+pub fn default_location() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "xmpp-negotiate")
+        .map(|d| d.data_dir().join("users.sqlite3"))
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Upserts one account's row and replaces its DIGEST-MD5 secrets, inside
+/// the caller's transaction.
+macro_rules! write_user {
+    ($conn:expr, $domain:expr, $username:expr, $creds:expr) => {{
+        let creds: &StoredCredentials = $creds;
+        let t = now();
+        let s1 = creds.scram_sha1.as_ref();
+        let s256 = creds.scram_sha256.as_ref();
+        let it = |s: Option<&ScramSecret>| s.map(|s| i32::try_from(s.iterations).unwrap_or(i32::MAX));
+        sqlx::query(
+            "INSERT INTO xmpp_users (domain, username, disabled, expired,
+                scram_sha1_salt, scram_sha1_iterations, scram_sha1_stored_key, scram_sha1_server_key,
+                scram_sha256_salt, scram_sha256_iterations, scram_sha256_stored_key, scram_sha256_server_key,
+                created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+             ON CONFLICT (domain, username) DO UPDATE SET disabled = excluded.disabled, expired = excluded.expired,
+                scram_sha1_salt = excluded.scram_sha1_salt, scram_sha1_iterations = excluded.scram_sha1_iterations,
+                scram_sha1_stored_key = excluded.scram_sha1_stored_key, scram_sha1_server_key = excluded.scram_sha1_server_key,
+                scram_sha256_salt = excluded.scram_sha256_salt, scram_sha256_iterations = excluded.scram_sha256_iterations,
+                scram_sha256_stored_key = excluded.scram_sha256_stored_key, scram_sha256_server_key = excluded.scram_sha256_server_key,
+                updated_at = excluded.updated_at",
+        )
+        .bind($domain)
+        .bind($username)
+        .bind(creds.disabled)
+        .bind(creds.expired)
+        .bind(s1.map(|s| s.salt.clone()))
+        .bind(it(s1))
+        .bind(s1.map(|s| s.stored_key.clone()))
+        .bind(s1.map(|s| s.server_key.clone()))
+        .bind(s256.map(|s| s.salt.clone()))
+        .bind(it(s256))
+        .bind(s256.map(|s| s.stored_key.clone()))
+        .bind(s256.map(|s| s.server_key.clone()))
+        .bind(t)
+        .execute($conn)
+        .await?;
+        sqlx::query("DELETE FROM xmpp_digest_md5 WHERE domain = $1 AND username = $2")
+            .bind($domain)
+            .bind($username)
+            .execute($conn)
+            .await?;
+        for d in &creds.digest_md5 {
+            let alt: Vec<u8> = d.alt_ha1.iter().flatten().copied().collect();
+            sqlx::query("INSERT INTO xmpp_digest_md5 (domain, username, realm, ha1, alt_ha1) VALUES ($1, $2, $3, $4, $5)")
+                .bind($domain)
+                .bind($username)
+                .bind(d.realm.as_str())
+                .bind(d.ha1.to_vec())
+                .bind(alt)
+                .execute($conn)
+                .await?;
+        }
+    }};
+}
+
+impl SqlStore {
+    /// Opens (creating and migrating as needed) the store at `location`: a
+    /// `postgres://` / `postgresql://` URL, a `sqlite:` URL, or a file path.
+    pub async fn open(location: &str) -> Result<Self, StoreError> {
+        let bad =
+            |e: &dyn std::fmt::Display| StoreError::Location(redact_url(location), e.to_string());
+        let pool = if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(location).map_err(|e| bad(&e))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await?;
+            Pool::Postgres(pool)
+        } else {
+            let opts = if location.starts_with("sqlite:") {
+                SqliteConnectOptions::from_str(location).map_err(|e| bad(&e))?
+            } else {
+                let path = Path::new(location);
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| bad(&e))?;
+                }
+                SqliteConnectOptions::new().filename(path)
+            };
+            // WAL: readers (a running server) never block on a writer (`xmpp user`).
+            let opts = opts
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(opts)
+                .await?;
+            Pool::Sqlite(pool)
+        };
+        let store = SqlStore {
+            pool,
+            location: redact_url(location),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Where the store is (URL passwords removed).
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Whether this is a PostgreSQL store.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.pool, Pool::Postgres(_))
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let is_pg = self.is_postgres();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if is_pg {
+                // Serialize concurrent migrations by several server nodes.
+                sqlx::query("SELECT pg_advisory_xact_lock(5222)").execute(&mut *tx).await?;
+            }
+            sqlx::query(schema::VERSION_TABLE).execute(&mut *tx).await?;
+            let current: Option<i64> = sqlx::query("SELECT MAX(version) FROM xmpp_schema_migrations")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+            for m in schema::MIGRATIONS.iter().filter(|m| Some(m.version) > current) {
+                let statements = if is_pg { m.postgres } else { m.sqlite };
+                for s in statements {
+                    sqlx::query(s).execute(&mut *tx).await?;
+                }
+                sqlx::query("INSERT INTO xmpp_schema_migrations (version, applied_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(m.version)
+                    .bind(now())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The stored credentials of `username@domain`.
+    pub async fn lookup(
+        &self,
+        domain: &str,
+        username: &str,
+    ) -> Result<Option<StoredCredentials>, StoreError> {
+        let who = || format!("{username}@{domain}");
+        let sql = "SELECT u.disabled, u.expired,
+                u.scram_sha1_salt, u.scram_sha1_iterations, u.scram_sha1_stored_key, u.scram_sha1_server_key,
+                u.scram_sha256_salt, u.scram_sha256_iterations, u.scram_sha256_stored_key, u.scram_sha256_server_key,
+                d.realm, d.ha1, d.alt_ha1
+            FROM xmpp_users u LEFT JOIN xmpp_digest_md5 d ON d.domain = u.domain AND d.username = u.username
+            WHERE u.domain = $1 AND u.username = $2";
+        on_pool!(self, pool => {
+            let rows = sqlx::query(sql).bind(domain).bind(username).fetch_all(pool).await?;
+            let Some(first) = rows.first() else { return Ok(None) };
+            let scram = |i: usize| -> Result<Option<ScramSecret>, StoreError> {
+                let salt: Option<Vec<u8>> = first.try_get(i)?;
+                let iterations: Option<i32> = first.try_get(i + 1)?;
+                let stored_key: Option<Vec<u8>> = first.try_get(i + 2)?;
+                let server_key: Option<Vec<u8>> = first.try_get(i + 3)?;
+                match (salt, iterations, stored_key, server_key) {
+                    (Some(salt), Some(it), Some(stored_key), Some(server_key)) => Ok(Some(ScramSecret {
+                        salt,
+                        iterations: u32::try_from(it).map_err(|_| StoreError::Corrupt(who(), "negative iteration count"))?,
+                        stored_key,
+                        server_key,
+                    })),
+                    _ => Ok(None),
+                }
+            };
+            let mut creds = StoredCredentials {
+                disabled: first.try_get(0)?,
+                expired: first.try_get(1)?,
+                scram_sha1: scram(2)?,
+                scram_sha256: scram(6)?,
+                digest_md5: Vec::new(),
+            };
+            for row in &rows {
+                let Some(realm): Option<String> = row.try_get(10)? else { continue };
+                let ha1: Vec<u8> = row.try_get(11)?;
+                let alt: Vec<u8> = row.try_get(12)?;
+                let ha1: [u8; 16] = ha1.as_slice().try_into().map_err(|_| StoreError::Corrupt(who(), "DIGEST-MD5 secret is not 16 bytes"))?;
+                if alt.len() % 16 != 0 {
+                    return Err(StoreError::Corrupt(who(), "DIGEST-MD5 alternate secrets"));
+                }
+                let alt_ha1 = alt
+                    .chunks_exact(16)
+                    .filter_map(|c| <[u8; 16]>::try_from(c).ok())
+                    .collect();
+                creds.digest_md5.push(DigestSecret { realm, ha1, alt_ha1 });
+            }
+            Ok(Some(creds))
+        })
+    }
+
+    /// Creates `username@domain`; fails if it exists.
+    pub async fn add(
+        &self,
+        domain: &str,
+        username: &str,
+        creds: &StoredCredentials,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let exists = sqlx::query("SELECT 1 FROM xmpp_users WHERE domain = $1 AND username = $2")
+                .bind(domain).bind(username).fetch_optional(&mut *tx).await?;
+            if exists.is_some() {
+                return Err(StoreError::Exists(format!("{username}@{domain}")));
+            }
+            write_user!(&mut *tx, domain, username, creds);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Replaces the secrets of an existing account (and re-enables it).
+    pub async fn set_credentials(
+        &self,
+        domain: &str,
+        username: &str,
+        creds: &StoredCredentials,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let exists = sqlx::query("SELECT 1 FROM xmpp_users WHERE domain = $1 AND username = $2")
+                .bind(domain).bind(username).fetch_optional(&mut *tx).await?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound(format!("{username}@{domain}")));
+            }
+            write_user!(&mut *tx, domain, username, creds);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Creates or replaces many accounts in one transaction.
+    pub async fn put_many(
+        &self,
+        domain: &str,
+        users: &[(String, StoredCredentials)],
+    ) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for (username, creds) in users {
+                write_user!(&mut *tx, domain, username.as_str(), creds);
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Removes an account; `false` if it did not exist.
+    pub async fn remove(&self, domain: &str, username: &str) -> Result<bool, StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM xmpp_digest_md5 WHERE domain = $1 AND username = $2")
+                .bind(domain).bind(username).execute(&mut *tx).await?;
+            let n = sqlx::query("DELETE FROM xmpp_users WHERE domain = $1 AND username = $2")
+                .bind(domain).bind(username).execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Disables or re-enables an account; `false` if it does not exist.
+    pub async fn set_disabled(
+        &self,
+        domain: &str,
+        username: &str,
+        disabled: bool,
+    ) -> Result<bool, StoreError> {
+        on_pool!(self, pool => {
+            let n = sqlx::query("UPDATE xmpp_users SET disabled = $3, updated_at = $4 WHERE domain = $1 AND username = $2")
+                .bind(domain).bind(username).bind(disabled).bind(now())
+                .execute(pool).await?.rows_affected();
+            Ok(n > 0)
+        })
+    }
+
+    /// Lists accounts, of one domain or all, ordered by domain and name.
+    pub async fn list(&self, domain: Option<&str>) -> Result<Vec<Account>, StoreError> {
+        let sql = "SELECT u.domain, u.username, u.disabled, d.realm
+            FROM xmpp_users u LEFT JOIN xmpp_digest_md5 d ON d.domain = u.domain AND d.username = u.username
+            WHERE ($1 IS NULL OR u.domain = $1)
+            ORDER BY u.domain, u.username, d.realm";
+        on_pool!(self, pool => {
+            let rows = sqlx::query(sql).bind(domain).fetch_all(pool).await?;
+            let mut out: Vec<Account> = Vec::new();
+            for row in rows {
+                let domain: String = row.try_get(0)?;
+                let username: String = row.try_get(1)?;
+                let disabled: bool = row.try_get(2)?;
+                let realm: Option<String> = row.try_get(3)?;
+                match out.last_mut() {
+                    Some(a) if a.domain == domain && a.username == username => a.realms.extend(realm),
+                    _ => out.push(Account { domain, username, disabled, realms: realm.into_iter().collect() }),
+                }
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// Hides the password of a database URL for messages and logs.
+pub fn redact_url(location: &str) -> String {
+    match (location.find("://"), location.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &location[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &location[..scheme + 3],
+                    &userinfo[..colon],
+                    &location[at..]
+                ),
+                None => location.to_owned(),
+            }
+        }
+        _ => location.to_owned(),
+    }
+}
+
+/// Prepares a localpart the way the server looks it up (nodeprep, so
+/// `Juliet` and `juliet` are one account).
+pub fn prepare_username(username: &str) -> Option<String> {
+    jid::NodePart::new(username)
+        .ok()
+        .map(|n| n.as_str().to_owned())
+}
+
+/// The store of one served domain: what `xmpp-stream` asks for credentials.
+#[derive(Debug, Clone)]
+pub struct DomainStore {
+    store: Arc<SqlStore>,
+    domain: String,
+}
+
+impl DomainStore {
+    /// The accounts of `domain` in `store`.
+    pub fn new(store: Arc<SqlStore>, domain: &str) -> Self {
+        DomainStore {
+            store,
+            domain: domain.to_owned(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl CredentialStore for DomainStore {
+    async fn lookup(
+        &self,
+        username: &str,
+    ) -> Result<Option<StoredCredentials>, xmpp_sasl::StoreError> {
+        let Some(username) = prepare_username(username) else {
+            return Ok(None);
+        };
+        self.store.lookup(&self.domain, &username).await.map_err(|e| {
+            tracing::warn!(error = %e, store = self.store.location(), "credential lookup failed");
+            xmpp_sasl::StoreError(e.to_string())
+        })
+    }
+}

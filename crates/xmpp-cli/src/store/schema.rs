@@ -1,0 +1,75 @@
+//! The schema, as ordered migrations applied automatically when a store is
+//! opened. Each statement is idempotent (`IF NOT EXISTS`) so that two
+//! processes racing to migrate the same fresh database both succeed.
+
+/// One schema version: its number and the statements that create it.
+pub(crate) struct Migration {
+    pub(crate) version: i64,
+    pub(crate) sqlite: &'static [&'static str],
+    pub(crate) postgres: &'static [&'static str],
+}
+
+/// Bookkeeping table: which migrations were applied.
+pub(crate) const VERSION_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS xmpp_schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
+
+/// Every migration, oldest first. Never edit an applied one: add a new one.
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sqlite: &[
+        "CREATE TABLE IF NOT EXISTS xmpp_users (
+            domain TEXT NOT NULL,
+            username TEXT NOT NULL,
+            disabled BOOLEAN NOT NULL DEFAULT FALSE,
+            expired BOOLEAN NOT NULL DEFAULT FALSE,
+            scram_sha1_salt BLOB,
+            scram_sha1_iterations INTEGER,
+            scram_sha1_stored_key BLOB,
+            scram_sha1_server_key BLOB,
+            scram_sha256_salt BLOB,
+            scram_sha256_iterations INTEGER,
+            scram_sha256_stored_key BLOB,
+            scram_sha256_server_key BLOB,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            PRIMARY KEY (domain, username)
+        )",
+        "CREATE TABLE IF NOT EXISTS xmpp_digest_md5 (
+            domain TEXT NOT NULL,
+            username TEXT NOT NULL,
+            realm TEXT NOT NULL,
+            ha1 BLOB NOT NULL,
+            alt_ha1 BLOB NOT NULL,
+            PRIMARY KEY (domain, username, realm),
+            FOREIGN KEY (domain, username) REFERENCES xmpp_users (domain, username) ON DELETE CASCADE
+        )",
+    ],
+    postgres: &[
+        "CREATE TABLE IF NOT EXISTS xmpp_users (
+            domain TEXT NOT NULL,
+            username TEXT NOT NULL,
+            disabled BOOLEAN NOT NULL DEFAULT FALSE,
+            expired BOOLEAN NOT NULL DEFAULT FALSE,
+            scram_sha1_salt BYTEA,
+            scram_sha1_iterations INTEGER,
+            scram_sha1_stored_key BYTEA,
+            scram_sha1_server_key BYTEA,
+            scram_sha256_salt BYTEA,
+            scram_sha256_iterations INTEGER,
+            scram_sha256_stored_key BYTEA,
+            scram_sha256_server_key BYTEA,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            PRIMARY KEY (domain, username)
+        )",
+        "CREATE TABLE IF NOT EXISTS xmpp_digest_md5 (
+            domain TEXT NOT NULL,
+            username TEXT NOT NULL,
+            realm TEXT NOT NULL,
+            ha1 BYTEA NOT NULL,
+            alt_ha1 BYTEA NOT NULL,
+            PRIMARY KEY (domain, username, realm),
+            FOREIGN KEY (domain, username) REFERENCES xmpp_users (domain, username) ON DELETE CASCADE
+        )",
+    ],
+}];
