@@ -1,0 +1,314 @@
+//! Interop with independent software, started by `cargo xtask interop`
+//! (see interop/README.md): our client against ejabberd and Prosody, and
+//! real clients (slixmpp, aioxmpp, libstrophe, xmpp.js) against our server.
+//! Each test fails, never skips, when its peer is missing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use xmpp_sasl::{MechanismSelector, MemoryStore};
+use xmpp_stream::client::{connect, ClientConfig};
+use xmpp_stream::server::{accept, ServerConfig, SessionFeature};
+use xmpp_stream::{iq_error, iq_result, ClientError, StanzaCondition};
+use xmpp_xml::ns;
+
+const IGNORE: &str = "interop: run by cargo xtask interop";
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the interop suite with `cargo xtask interop` ({IGNORE})")
+    })
+}
+
+fn client_config(mechanism: &str, password: &str) -> ClientConfig {
+    let jid = format!(
+        "{}@{}",
+        env("XMPP_INTEROP_USER"),
+        env("XMPP_INTEROP_DOMAIN")
+    );
+    let selector =
+        MechanismSelector::with_preference(vec![mechanism.to_owned()]).allow_plain_insecure(true);
+    let mut config = ClientConfig::new(&jid, password)
+        .unwrap()
+        .with_resource("interop")
+        .with_selector(selector);
+    config.fallback = false;
+    config
+}
+
+async fn our_client_logs_in(server_var: &str, mechanism: &str) {
+    let addr = env(server_var);
+    let tcp = TcpStream::connect(&addr)
+        .await
+        .expect("connect to the peer");
+    let config = client_config(mechanism, &env("XMPP_INTEROP_PASSWORD"));
+    let mut stream = connect(tcp, config, None)
+        .await
+        .unwrap_or_else(|e| panic!("{mechanism} login to {server_var} failed: {e}"));
+    let expected = format!(
+        "{}@{}/",
+        env("XMPP_INTEROP_USER"),
+        env("XMPP_INTEROP_DOMAIN")
+    );
+    assert!(stream.jid().starts_with(&expected), "{}", stream.jid());
+    assert_eq!(stream.info().mechanism, mechanism);
+    // The session is usable: a ping to the server is answered.
+    let ping = xmpp_xml::Element::builder("iq", ns::CLIENT)
+        .attr("type", "get")
+        .attr("id", "ping1")
+        .attr("to", &env("XMPP_INTEROP_DOMAIN"))
+        .append(xmpp_xml::Element::builder("ping", ns::PING).build())
+        .build();
+    stream.send(ping).await.unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let el = stream.next().await.expect("open").expect("no error");
+            if el.attr("id") == Some("ping1") {
+                return el;
+            }
+        }
+    })
+    .await
+    .expect("ping answered");
+    assert_eq!(reply.attr("type"), Some("result"));
+    stream.close().await.unwrap();
+}
+
+async fn our_client_is_refused(server_var: &str, mechanism: &str) {
+    let tcp = TcpStream::connect(env(server_var)).await.unwrap();
+    let err = connect(tcp, client_config(mechanism, "wrong password"), None)
+        .await
+        .err()
+        .expect("a wrong password must fail");
+    match err {
+        ClientError::Sasl { condition, .. } => {
+            assert_eq!(condition, xmpp_sasl::Condition::NotAuthorized)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn client_to_ejabberd_digest_md5() {
+    our_client_logs_in("XMPP_INTEROP_EJABBERD", "DIGEST-MD5").await;
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn client_to_ejabberd_plain() {
+    our_client_logs_in("XMPP_INTEROP_EJABBERD", "PLAIN").await;
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn client_to_ejabberd_scram_sha1_and_sha256() {
+    our_client_logs_in("XMPP_INTEROP_EJABBERD", "SCRAM-SHA-1").await;
+    our_client_logs_in("XMPP_INTEROP_EJABBERD", "SCRAM-SHA-256").await;
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn client_to_ejabberd_wrong_password() {
+    our_client_is_refused("XMPP_INTEROP_EJABBERD", "DIGEST-MD5").await;
+    our_client_is_refused("XMPP_INTEROP_EJABBERD", "PLAIN").await;
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn client_to_prosody_plain() {
+    our_client_logs_in("XMPP_INTEROP_PROSODY", "PLAIN").await;
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn client_to_prosody_scram_sha1_and_sha256() {
+    our_client_logs_in("XMPP_INTEROP_PROSODY", "SCRAM-SHA-1").await;
+    our_client_logs_in("XMPP_INTEROP_PROSODY", "SCRAM-SHA-256").await;
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn client_to_prosody_wrong_password() {
+    our_client_is_refused("XMPP_INTEROP_PROSODY", "SCRAM-SHA-1").await;
+}
+
+/// Our server on an ephemeral loopback port; records (jid, mechanism) of
+/// every established session and answers IQs minimally.
+struct OurServer {
+    port: u16,
+    logins: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+async fn our_server(configure: impl FnOnce(&mut ServerConfig)) -> OurServer {
+    let store = MemoryStore::default();
+    let user = env("XMPP_INTEROP_USER");
+    let domain = env("XMPP_INTEROP_DOMAIN");
+    store.add(&user, &env("XMPP_INTEROP_PASSWORD"), &[domain.as_str()]);
+    let mut config = ServerConfig::new(&domain, Arc::new(store));
+    config.allow_plain_insecure = true;
+    configure(&mut config);
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let logins = Arc::new(Mutex::new(Vec::new()));
+    let record = logins.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (config, record) = (config.clone(), record.clone());
+            tokio::spawn(async move {
+                let Ok(mut stream) = accept(tcp, config, false, None).await else {
+                    return;
+                };
+                let info = stream.info().clone();
+                record.lock().unwrap().push((info.jid, info.mechanism));
+                while let Some(Ok(el)) = stream.next().await {
+                    let is_request =
+                        el.is("iq", ns::CLIENT) && matches!(el.attr("type"), Some("get" | "set"));
+                    if !is_request {
+                        continue;
+                    }
+                    let reply = if el.child("ping", ns::PING).is_some() {
+                        iq_result(&el)
+                    } else {
+                        iq_error(&el, StanzaCondition::ServiceUnavailable)
+                    };
+                    if stream.send(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    OurServer { port, logins }
+}
+
+/// Runs a driver against our server and checks what both sides saw.
+async fn real_client_logs_in(server: &OurServer, runner: &str, driver: &str, mechanism: &str) {
+    let program = env(runner);
+    let script = format!("{}/{driver}", env("XMPP_INTEROP_CLIENTS"));
+    let user = env("XMPP_INTEROP_USER");
+    let domain = env("XMPP_INTEROP_DOMAIN");
+    let output = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new(&program)
+            .arg(&script)
+            .args(["--host", "127.0.0.1", "--port", &server.port.to_string()])
+            .args(["--jid", &format!("{user}@{domain}")])
+            .args([
+                "--mechanism",
+                mechanism,
+                "--password-env",
+                "XMPP_INTEROP_PASSWORD",
+            ])
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("driver finished")
+    .unwrap_or_else(|e| panic!("cannot run {program} {script}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{driver} {mechanism} failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("LOGIN OK"))
+        .unwrap_or_else(|| panic!("no LOGIN OK line: {stdout}"));
+    let jid = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("jid="))
+        .expect("jid=");
+    let logins = server.logins.lock().unwrap().clone();
+    assert!(
+        logins.iter().any(|(j, m)| j == jid && m == mechanism),
+        "{driver}: our server saw {logins:?}, the client says {line}"
+    );
+}
+
+async fn each_mechanism(runner: &str, driver: &str, mechanisms: &[&str]) {
+    let server = our_server(|_| {}).await;
+    for m in mechanisms {
+        real_client_logs_in(&server, runner, driver, m).await;
+    }
+    // The seed's server: rspauth in a challenge, a required session.
+    let seed = our_server(|c| c.session = SessionFeature::Required).await;
+    for m in mechanisms {
+        real_client_logs_in(&seed, runner, driver, m).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn slixmpp_to_our_server() {
+    each_mechanism(
+        "XMPP_INTEROP_PYTHON",
+        "slix_login.py",
+        &["PLAIN", "DIGEST-MD5", "SCRAM-SHA-1"],
+    )
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn aioxmpp_to_our_server() {
+    each_mechanism(
+        "XMPP_INTEROP_PYTHON",
+        "aioxmpp_login.py",
+        &["PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-256"],
+    )
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn libstrophe_to_our_server() {
+    each_mechanism(
+        "XMPP_INTEROP_PYTHON",
+        "strophe_login.py",
+        &["PLAIN", "DIGEST-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"],
+    )
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn xmppjs_to_our_server() {
+    each_mechanism(
+        "XMPP_INTEROP_NODE",
+        "xmppjs_login.mjs",
+        &["PLAIN", "SCRAM-SHA-1"],
+    )
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn rspauth_in_success_data_with_real_clients() {
+    let server = our_server(|c| c.rspauth_in_success = true).await;
+    real_client_logs_in(
+        &server,
+        "XMPP_INTEROP_PYTHON",
+        "slix_login.py",
+        "DIGEST-MD5",
+    )
+    .await;
+    real_client_logs_in(
+        &server,
+        "XMPP_INTEROP_PYTHON",
+        "strophe_login.py",
+        "DIGEST-MD5",
+    )
+    .await;
+}
