@@ -14,7 +14,7 @@ import logging
 
 import driver_common as common
 
-args = common.parse_args("slixmpp", ["PLAIN", "DIGEST-MD5", "SCRAM-SHA-1"], __doc__)
+args = common.parse_args("slixmpp", ["PLAIN", "DIGEST-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"], __doc__)
 logging.basicConfig(level=logging.DEBUG if args.verbose else logging.CRITICAL,
                     format="slixmpp %(levelname)s %(message)s")
 
