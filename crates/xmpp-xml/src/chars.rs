@@ -150,29 +150,33 @@ pub(crate) fn check_run(
         norm |= (b == b'\r') | (attr & ((b == b'\t') | (b == b'\n')));
         high |= b >= 0x80;
     }
-    if bad {
-        let c = run
-            .iter()
-            .find(|&&b| b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r')
-            .copied()
-            .unwrap_or(0);
-        return Err(crate::XmlError::IllegalChar(c as u32));
-    }
+    // Report the first offending byte, so the error never depends on where
+    // the input was split.
+    let ctrl = if bad {
+        run.iter()
+            .position(|&b| b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r')
+    } else {
+        None
+    };
+    let checked = &run[..ctrl.unwrap_or(run.len())];
     let mut valid = run.len();
     if high {
-        match std::str::from_utf8(run) {
+        match std::str::from_utf8(checked) {
             Ok(s) => check_nonchars(s)?,
             Err(e) => {
-                if e.error_len().is_some() || complete {
+                // valid_up_to is always the end of a valid UTF-8 prefix.
+                let ok = std::str::from_utf8(&checked[..e.valid_up_to()])
+                    .map_err(|_| crate::XmlError::InvalidUtf8)?;
+                check_nonchars(ok)?;
+                if e.error_len().is_some() || complete || ctrl.is_some() {
                     return Err(crate::XmlError::InvalidUtf8);
                 }
                 valid = e.valid_up_to();
-                // valid_up_to is always a char boundary of valid UTF-8.
-                let s =
-                    std::str::from_utf8(&run[..valid]).map_err(|_| crate::XmlError::InvalidUtf8)?;
-                check_nonchars(s)?;
             }
         }
+    }
+    if let Some(p) = ctrl {
+        return Err(crate::XmlError::IllegalChar(run[p] as u32));
     }
     Ok(RunCheck {
         valid,
@@ -184,11 +188,13 @@ pub(crate) fn check_run(
 fn check_nonchars(s: &str) -> Result<(), crate::XmlError> {
     // U+FFFE and U+FFFF are the only non-Chars valid UTF-8 can carry above U+001F
     // (surrogates cannot be encoded in valid UTF-8); both start with 0xEF 0xBF.
-    if memchr::memmem::find(s.as_bytes(), b"\xEF\xBF\xBE").is_some() {
-        return Err(crate::XmlError::IllegalChar(0xFFFE));
-    }
-    if memchr::memmem::find(s.as_bytes(), b"\xEF\xBF\xBF").is_some() {
-        return Err(crate::XmlError::IllegalChar(0xFFFF));
+    let mut at = 0;
+    while let Some(i) = memchr::memmem::find(&s.as_bytes()[at..], b"\xEF\xBF") {
+        match s.as_bytes().get(at + i + 2) {
+            Some(0xBE) => return Err(crate::XmlError::IllegalChar(0xFFFE)),
+            Some(0xBF) => return Err(crate::XmlError::IllegalChar(0xFFFF)),
+            _ => at += i + 2,
+        }
     }
     Ok(())
 }
