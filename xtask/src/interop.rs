@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -132,9 +132,15 @@ impl Ctx {
             "== interop: servers up in {:.1} s",
             t.elapsed().as_secs_f64()
         );
-        let selftest = self.selftest();
-        let tests = self.cargo_test(extra);
+        let (self_counts, selftest) = self.selftest_counted();
+        let (test_counts, tests) = self.cargo_test_counted(extra);
         let stopped = self.stop();
+        // One closing line for the whole suite: driver selftest cases plus interop tests.
+        println!(
+            "interop: {} passed, {} failed",
+            self_counts.passed + test_counts.passed,
+            self_counts.failed + test_counts.failed
+        );
         let mut failures = Vec::new();
         for (what, r) in [("selftest", selftest), ("tests", tests), ("stop", stopped)] {
             if let Err(e) = r {
@@ -579,30 +585,61 @@ impl Ctx {
     }
 
     fn cargo_test(&self, extra: &[String]) -> Result<(), String> {
+        self.cargo_test_counted(extra).1
+    }
+
+    /// Runs the ignored tests, passing their output through and adding up the
+    /// `test result:` lines so that `all` can print one closing line for the whole suite.
+    fn cargo_test_counted(&self, extra: &[String]) -> (Counts, Result<(), String>) {
+        let mut counts = Counts::default();
+        let env = match self.test_env() {
+            Ok(env) => env,
+            Err(e) => return (counts, Err(e)),
+        };
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.args(["test", "--workspace", "--no-fail-fast", "--", "--ignored"])
             .args(extra)
             .current_dir(&self.repo)
-            .envs(self.test_env()?);
+            .envs(env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped());
         eprintln!(
             "== interop: cargo test --workspace --no-fail-fast -- --ignored {}",
             extra.join(" ")
         );
-        let status = cmd
-            .status()
-            .map_err(|e| format!("cannot run cargo test: {e}"))?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(format!("interop tests failed ({status})"))
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => return (counts, Err(format!("cannot run cargo test: {e}"))),
+        };
+        if let Some(out) = child.stdout.take() {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                println!("{line}");
+                if let Some(rest) = line.strip_prefix("test result: ") {
+                    counts.passed += count_before(rest, "passed");
+                    counts.failed += count_before(rest, "failed");
+                }
+            }
         }
+        let result = match child.wait() {
+            Ok(status) if status.success() => Ok(()),
+            Ok(status) => Err(format!("interop tests failed ({status})")),
+            Err(e) => Err(format!("cannot wait for cargo test: {e}")),
+        };
+        (counts, result)
     }
 
     /// Logs every client driver in to the reference servers with each mechanism it supports,
     /// plus one wrong-password attempt per driver that must fail, and prints a table.
     fn selftest(&self) -> Result<(), String> {
-        let env = self.test_env()?;
+        self.selftest_counted().1
+    }
+
+    fn selftest_counted(&self) -> (Counts, Result<(), String>) {
+        let env = match self.test_env() {
+            Ok(env) => env,
+            Err(e) => return (Counts::default(), Err(e)),
+        };
         let py = self.venv_python().display().to_string();
         let node = env["XMPP_INTEROP_NODE"].clone();
         let clients = self.clients();
@@ -755,11 +792,21 @@ impl Ctx {
                 }
             }
         }
-        println!("selftest: {} passed, {failed} failed", cases.len() - failed);
+        let counts = Counts {
+            passed: cases.len() - failed,
+            failed,
+        };
+        println!(
+            "selftest: {} passed, {} failed",
+            counts.passed, counts.failed
+        );
         if failed == 0 {
-            Ok(())
+            (counts, Ok(()))
         } else {
-            Err(format!("{failed} driver selftest case(s) failed"))
+            (
+                counts,
+                Err(format!("{failed} driver selftest case(s) failed")),
+            )
         }
     }
 }
@@ -771,6 +818,22 @@ type MatrixRow = (
     (&'static str, u16),
     &'static [&'static str],
 );
+
+#[derive(Clone, Copy, Default)]
+struct Counts {
+    passed: usize,
+    failed: usize,
+}
+
+/// In `"ok. 12 passed; 0 failed; ..."`, the number before `word`.
+fn count_before(text: &str, word: &str) -> usize {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words
+        .windows(2)
+        .find(|w| w[1].trim_end_matches([';', ',']) == word)
+        .and_then(|w| w[0].parse().ok())
+        .unwrap_or(0)
+}
 
 struct Case {
     client: &'static str,
@@ -839,11 +902,13 @@ fn render(src: &Path, dst: &Path, subst: &[(&str, String)]) -> Result<(), String
         text = text.replace(k, v);
     }
     // A leftover `@NAME@` means the template and this code disagree.
-    let leftover = text
-        .split('@')
-        .skip(1)
-        .step_by(2)
-        .find(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_uppercase() || c == '_'));
+    let ats: Vec<usize> = text.match_indices('@').map(|(i, _)| i).collect();
+    let leftover = ats.windows(2).map(|w| &text[w[0] + 1..w[1]]).find(|name| {
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    });
     if let Some(name) = leftover {
         return Err(format!(
             "unreplaced placeholder @{name}@ in {}",
@@ -1034,4 +1099,63 @@ fn run_with_timeout(cmd: Command, limit: Duration) -> Result<(ExitStatus, String
     let stdout = out_t.join().unwrap_or_default();
     let stderr = err_t.join().unwrap_or_default();
     Ok((status, stdout, stderr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_come_from_cargo_result_lines() {
+        let line =
+            "FAILED. 11 passed; 1 failed; 0 ignored; 0 measured; 3 filtered out; finished in 6.29s";
+        assert_eq!(count_before(line, "passed"), 11);
+        assert_eq!(count_before(line, "failed"), 1);
+        assert_eq!(count_before("ok. nothing here", "passed"), 0);
+    }
+
+    #[test]
+    fn templates_are_fully_rendered() {
+        let dir = std::env::temp_dir().join(format!("xtask-interop-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let src = dir.join("t.cfg");
+        fs::write(&src, "port: @C2S_PORT@ # mail me at a@b.c\n").unwrap();
+        let dst = dir.join("out.cfg");
+        render(&src, &dst, &[("@C2S_PORT@", "15222".into())]).unwrap();
+        assert_eq!(
+            fs::read_to_string(&dst).unwrap(),
+            "port: 15222 # mail me at a@b.c\n"
+        );
+        assert!(render(&src, &dst, &[]).is_err());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_repo_templates_have_only_known_placeholders() {
+        let ctx = Ctx::new().unwrap();
+        let dir = std::env::temp_dir().join(format!("xtask-interop-t-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let subst = [
+            ("@C2S_PORT@", "1".to_string()),
+            ("@DIST_PORT@", "2".to_string()),
+            ("@NODE@", "n@localhost".to_string()),
+            ("@DATA_DIR@", "/tmp/x".to_string()),
+        ];
+        for f in [
+            "ejabberd/ejabberd.yml",
+            "ejabberd/ejabberdctl.cfg",
+            "ejabberd/inetrc",
+            "prosody/prosody.cfg.lua",
+        ] {
+            render(&ctx.src.join(f), &dir.join("out"), &subst).unwrap();
+        }
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn process_liveness_reads_proc() {
+        assert!(alive(std::process::id()));
+        assert!(!alive(u32::MAX));
+        assert!(parent_of(std::process::id()).is_some());
+    }
 }
