@@ -1,4 +1,5 @@
-//! The framed connection both shells drive: the codec plus the observer.
+//! The framed connection both shells drive: the codec over the transport,
+//! plus the observer.
 
 use std::sync::Arc;
 
@@ -8,9 +9,10 @@ use tokio_util::codec::Framed;
 use xmpp_xml::{Frame, StreamCodec, XmlError};
 
 use crate::observer::{notify, Direction, Observer};
+use crate::transport::Transport;
 
 pub(crate) struct Conn<S> {
-    pub(crate) framed: Framed<S, StreamCodec>,
+    pub(crate) framed: Framed<Transport<S>, StreamCodec>,
     pub(crate) observer: Option<Arc<dyn Observer>>,
     /// Whether we are the client (decides which side's SASL data is
     /// redacted for observers).
@@ -19,7 +21,7 @@ pub(crate) struct Conn<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     pub(crate) fn new(
-        io: S,
+        io: Transport<S>,
         codec: StreamCodec,
         observer: Option<Arc<dyn Observer>>,
         client: bool,
@@ -63,5 +65,43 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             );
         }
         item
+    }
+
+    /// Takes the transport and the bytes read ahead of the codec, to put TLS
+    /// in between; [`Conn::rebuild`] puts a connection back together.
+    #[cfg(feature = "tls")]
+    pub(crate) fn into_transport(
+        self,
+    ) -> (
+        Transport<S>,
+        bytes::BytesMut,
+        StreamCodec,
+        Option<Arc<dyn Observer>>,
+        bool,
+    ) {
+        let parts = self.framed.into_parts();
+        (
+            parts.io,
+            parts.read_buf,
+            parts.codec,
+            self.observer,
+            self.client,
+        )
+    }
+
+    #[cfg(feature = "tls")]
+    pub(crate) fn rebuild(
+        io: Transport<S>,
+        mut codec: StreamCodec,
+        observer: Option<Arc<dyn Observer>>,
+        client: bool,
+    ) -> Self {
+        // A new XML document starts on the TLS layer (RFC 6120 §5.4.3.3).
+        codec.reset();
+        Conn {
+            framed: Framed::from_parts(tokio_util::codec::FramedParts::new(io, codec)),
+            observer,
+            client,
+        }
     }
 }

@@ -31,6 +31,9 @@ pub enum ServerError {
     /// Reading or writing failed.
     #[error("i/o error: {0}")]
     Io(String),
+    /// STARTTLS was refused or the TLS handshake failed.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// A bug: the negotiation reached a state it should not.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -110,6 +113,11 @@ pub enum ClientError {
     /// The server's XML is not acceptable.
     #[error("bad XML from the server: {0}")]
     Xml(#[from] xmpp_xml::XmlError),
+    /// TLS could not be established: the server does not offer it while
+    /// our policy requires it, refused it, or the handshake failed (e.g. the
+    /// certificate does not verify).
+    #[error("TLS: {0}")]
+    Tls(String),
     /// Resource binding failed.
     #[error("resource binding failed: <{0}/>")]
     Bind(StanzaCondition),

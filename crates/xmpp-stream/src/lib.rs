@@ -24,7 +24,8 @@
 //! let server = tokio::spawn(server::accept(a, config, false, None));
 //! let client = client::connect(
 //!     b,
-//!     client::ClientConfig::new("juliet@example.com/balcony", "r0m30myr0m30")?,
+//!     client::ClientConfig::new("juliet@example.com/balcony", "r0m30myr0m30")?
+//!         .with_tls(client::TlsMode::Off),
 //!     None,
 //! )
 //! .await?;
@@ -41,12 +42,16 @@ mod ids;
 mod observer;
 pub mod server;
 mod session;
+#[cfg(feature = "tls")]
+pub mod tls;
+mod transport;
 mod wire;
 
 pub use condition::{StanzaCondition, StreamCondition, UnknownCondition};
 pub use error::{ClientError, ErrorKind, ServerError};
 pub use observer::{Direction, Observed, Observer};
 pub use session::{SessionError, StreamInfo, XmppStream};
+pub use transport::{Rewind, Transport};
 pub use wire::{iq_error, iq_result};
 
 /// The current time on tokio's clock (virtual when the clock is paused).

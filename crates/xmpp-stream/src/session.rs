@@ -86,8 +86,9 @@ impl<S> XmppStream<S> {
         &self.info.jid
     }
 
-    /// The underlying transport.
-    pub fn get_ref(&self) -> &S {
+    /// The underlying transport (TLS over the caller's stream after
+    /// STARTTLS).
+    pub fn get_ref(&self) -> &crate::transport::Transport<S> {
         self.conn.framed.get_ref()
     }
 }

@@ -250,3 +250,14 @@ pub(crate) fn read_stanza_error(iq: &Element) -> Option<StanzaCondition> {
 pub(crate) fn is_stanza(el: &Element) -> bool {
     el.ns() == ns::CLIENT && matches!(el.name(), "iq" | "message" | "presence")
 }
+
+/// The STARTTLS feature, with `<required/>` when TLS is mandatory.
+pub(crate) fn starttls(required: bool) -> Element {
+    let b = Element::builder("starttls", ns::TLS);
+    if required {
+        b.append(Element::builder("required", ns::TLS).build())
+            .build()
+    } else {
+        b.build()
+    }
+}

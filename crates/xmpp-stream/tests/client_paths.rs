@@ -8,7 +8,7 @@ use common::*;
 use tokio::io::DuplexStream;
 use tokio::task::JoinHandle;
 use xmpp_sasl::{Condition, MechanismSelector};
-use xmpp_stream::client::{connect, ClientConfig};
+use xmpp_stream::client::{connect, ClientConfig, TlsMode};
 use xmpp_stream::{ClientError, ErrorKind, StreamCondition, XmppStream};
 
 const SERVER_HEADER: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
@@ -26,7 +26,8 @@ fn spawn_client(mechs: &[&str], password: &str) -> (Raw, ClientTask) {
             .allow_plain_insecure(true);
     let config = ClientConfig::new("juliet@example.com", password)
         .unwrap()
-        .with_selector(selector);
+        .with_selector(selector)
+        .with_tls(TlsMode::Off);
     (Raw::new(b), tokio::spawn(connect(a, config, None)))
 }
 
@@ -205,7 +206,9 @@ async fn pre_1_0_server_is_refused_cleanly() {
 #[tokio::test]
 async fn plain_is_refused_without_tls_by_default() {
     let (a, b) = tokio::io::duplex(1 << 16);
-    let config = ClientConfig::new("juliet@example.com", PASSWORD).unwrap();
+    let config = ClientConfig::new("juliet@example.com", PASSWORD)
+        .unwrap()
+        .with_tls(TlsMode::Off);
     let client = tokio::spawn(connect(a, config, None));
     let mut raw = Raw::new(b);
     raw.until("version='1.0'").await;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use xmpp_sasl::{MechanismSelector, MemoryStore};
-use xmpp_stream::client::{connect, ClientConfig};
+use xmpp_stream::client::{connect, ClientConfig, TlsMode};
 use xmpp_stream::server::{accept, ServerConfig, SessionFeature};
 use xmpp_stream::{iq_error, iq_result, ClientError, StanzaCondition};
 use xmpp_xml::ns;
@@ -35,7 +35,8 @@ fn client_config(mechanism: &str, password: &str) -> ClientConfig {
     let mut config = ClientConfig::new(&jid, password)
         .unwrap()
         .with_resource("interop")
-        .with_selector(selector);
+        .with_selector(selector)
+        .with_tls(TlsMode::Off);
     config.fallback = false;
     config
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use common::*;
 use futures_util::StreamExt as _;
 use xmpp_sasl::MechanismSelector;
-use xmpp_stream::client::{connect, ClientConfig};
+use xmpp_stream::client::{connect, ClientConfig, TlsMode};
 use xmpp_stream::server::SessionFeature;
 use xmpp_stream::Direction::{Received, Sent};
 use xmpp_xml::{ns, Element, Frame, StreamHeader};
@@ -64,7 +64,8 @@ async fn seed_flow(rspauth_in_success: bool) {
         .unwrap()
         .with_selector(MechanismSelector::with_preference(
             vec!["DIGEST-MD5".into()],
-        ));
+        ))
+        .with_tls(TlsMode::Off);
     let stream = connect(io, client_config, Some(recorder.clone()))
         .await
         .expect("login");
@@ -194,7 +195,8 @@ async fn login_with(mechanism: &str) -> String {
     selector = selector.allow_plain_insecure(true);
     let client_config = ClientConfig::new("juliet@example.com/balcony", PASSWORD)
         .unwrap()
-        .with_selector(selector);
+        .with_selector(selector)
+        .with_tls(TlsMode::Off);
     let stream = connect(io, client_config, None).await.expect("login");
     let srv = server.await.unwrap().expect("server");
     assert_eq!(srv.info().mechanism, mechanism);
@@ -228,7 +230,8 @@ async fn plain_password_never_reaches_the_observer() {
         MechanismSelector::with_preference(vec!["PLAIN".into()]).allow_plain_insecure(true);
     let config = ClientConfig::new("juliet@example.com", PASSWORD)
         .unwrap()
-        .with_selector(selector);
+        .with_selector(selector)
+        .with_tls(TlsMode::Off);
     connect(io, config, Some(recorder.clone()))
         .await
         .expect("login");

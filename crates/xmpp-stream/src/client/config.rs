@@ -7,6 +7,19 @@ use xmpp_sasl::MechanismSelector;
 use xmpp_xml::Limits;
 use zeroize::Zeroizing;
 
+/// What the client does about TLS.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TlsMode {
+    /// Use STARTTLS; fail if the server does not offer it.
+    #[default]
+    Required,
+    /// Use STARTTLS when offered, else go on without TLS.
+    Opportunistic,
+    /// Never use STARTTLS.
+    Off,
+}
+
 /// Client negotiation settings.
 ///
 /// ```
@@ -42,6 +55,15 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// XML limits for what the server sends.
     pub limits: Limits,
+    /// STARTTLS policy. Required by default.
+    pub tls: TlsMode,
+    /// The rustls configuration (trust roots); the system's roots when
+    /// `None`.
+    #[cfg(feature = "tls")]
+    pub tls_config: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// The name the server's certificate must carry; the domain when
+    /// `None`.
+    pub tls_server_name: Option<String>,
 }
 
 impl fmt::Debug for ClientConfig {
@@ -54,6 +76,7 @@ impl fmt::Debug for ClientConfig {
             .field("fallback", &self.fallback)
             .field("secure", &self.secure)
             .field("timeout", &self.timeout)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -70,7 +93,8 @@ impl ClientConfig {
     /// A config for `jid` (`localpart@domain`, a resource part is used as
     /// the requested resource) with safe defaults: SCRAM-SHA-256 >
     /// SCRAM-SHA-1 > DIGEST-MD5 > PLAIN, PLAIN refused without TLS, fallback
-    /// on, a 30 s timeout.
+    /// on, STARTTLS required (verified against the system's roots), a 30 s
+    /// timeout.
     pub fn new(jid: &str, password: &str) -> Result<Self, InvalidJid> {
         let invalid = |reason: String| InvalidJid {
             jid: jid.to_owned(),
@@ -93,12 +117,22 @@ impl ClientConfig {
             lang: "en".to_owned(),
             timeout: Duration::from_secs(30),
             limits: Limits::default(),
+            tls: TlsMode::Required,
+            #[cfg(feature = "tls")]
+            tls_config: None,
+            tls_server_name: None,
         })
     }
 
     /// Asks for this resource.
     pub fn with_resource(mut self, resource: &str) -> Self {
         self.resource = Some(resource.to_owned());
+        self
+    }
+
+    /// Uses this TLS policy.
+    pub fn with_tls(mut self, tls: TlsMode) -> Self {
+        self.tls = tls;
         self
     }
 

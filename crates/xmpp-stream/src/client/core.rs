@@ -7,7 +7,7 @@ use std::time::Instant;
 use xmpp_sasl::{ClientCredentials, ClientMechanism};
 use xmpp_xml::{ns, Element, Frame, StreamHeader, XmlError};
 
-use super::config::ClientConfig;
+use super::config::{ClientConfig, TlsMode};
 use crate::condition::StanzaCondition;
 use crate::error::ClientError;
 use crate::server::core::version_at_least_1_0;
@@ -22,6 +22,10 @@ pub enum ClientAction {
     /// Reset the decoder for the server's new stream (after `<success/>`),
     /// keeping its buffer.
     ResetDecoder,
+    /// The server sent `<proceed/>`: run the TLS handshake on the transport
+    /// (taking over any bytes the decoder read ahead), reset the decoder and
+    /// call [`ClientCore::handle_tls`].
+    StartTls,
     /// Negotiation is complete.
     Established(ClientNegotiated),
     /// Negotiation failed; everything to send has been sent.
@@ -50,6 +54,10 @@ enum State {
     ExpectHeader,
     /// Waiting for `<stream:features/>`.
     ExpectFeatures,
+    /// We sent `<starttls/>`.
+    ExpectProceed,
+    /// The shell runs the TLS handshake.
+    AwaitTls,
     /// A SASL exchange is running.
     Sasl(Box<dyn ClientMechanism>),
     /// We sent `<abort/>` and wait for `<failure><aborted/></failure>`.
@@ -78,12 +86,15 @@ pub struct ClientCore {
     /// the server closes the stream instead (RFC 3920 servers do).
     pending_failure: Option<ClientError>,
     jid: Option<String>,
+    secure: bool,
+    channel_bindings: Option<crate::server::core::ChannelBindings>,
 }
 
 impl ClientCore {
     /// A negotiation that starts `now`: the first action sends our header.
     pub fn new(config: ClientConfig, now: Instant) -> Self {
         let deadline = now + config.timeout;
+        let secure = config.secure;
         let mut core = ClientCore {
             config,
             state: State::ExpectHeader,
@@ -96,6 +107,8 @@ impl ClientCore {
             mechanism: None,
             pending_failure: None,
             jid: None,
+            secure,
+            channel_bindings: None,
         };
         core.send_header();
         core
@@ -114,6 +127,28 @@ impl ClientCore {
     /// The SASL mechanism in use, for observers.
     pub fn mechanism(&self) -> Option<&str> {
         self.mechanism.as_deref()
+    }
+
+    /// The result of [`ClientAction::StartTls`].
+    pub fn handle_tls(&mut self, result: std::io::Result<crate::server::core::ChannelBindings>) {
+        if !matches!(self.state, State::AwaitTls) {
+            return;
+        }
+        match result {
+            Ok(cb) => {
+                self.secure = true;
+                self.channel_bindings = Some(cb);
+                // A new stream over TLS (RFC 6120 §5.4.3.3).
+                self.send_header();
+            }
+            Err(e) => self.finish(ClientError::Tls(e.to_string())),
+        }
+    }
+
+    /// Marks the transport as protected from the start (direct TLS).
+    pub fn set_secure(&mut self, cb: crate::server::core::ChannelBindings) {
+        self.secure = true;
+        self.channel_bindings = Some(cb);
     }
 
     /// The clock passed the deadline.
@@ -216,6 +251,14 @@ impl ClientCore {
         }
         match std::mem::take(&mut self.state) {
             State::ExpectFeatures if el.is("features", ns::STREAM) => self.on_features(&el),
+            State::ExpectProceed if el.is("proceed", ns::TLS) => {
+                self.actions.push_back(ClientAction::StartTls);
+                self.state = State::AwaitTls;
+            }
+            State::ExpectProceed if el.is("failure", ns::TLS) => {
+                // The server closes the stream after this (RFC 6120 §5.4.2.2).
+                self.finish(ClientError::Tls("the server refused STARTTLS".to_owned()));
+            }
             State::Sasl(mech) if el.ns() == ns::SASL => self.on_sasl(el, mech),
             State::Aborting(reason) if el.is("failure", ns::SASL) => {
                 // The server acknowledged our <abort/>; report why we aborted.
@@ -231,6 +274,30 @@ impl ClientCore {
     }
 
     fn on_features(&mut self, features: &Element) {
+        if !self.secure {
+            let offered = features.child("starttls", ns::TLS);
+            match (self.config.tls, offered) {
+                (TlsMode::Required | TlsMode::Opportunistic, Some(_)) => {
+                    let starttls = Element::builder("starttls", ns::TLS).build();
+                    self.send(Frame::Element(starttls));
+                    self.state = State::ExpectProceed;
+                    return;
+                }
+                (TlsMode::Required, None) => {
+                    self.send(Frame::Close);
+                    return self.finish(ClientError::Tls(
+                        "the server does not offer STARTTLS and our policy requires TLS".to_owned(),
+                    ));
+                }
+                (TlsMode::Off, Some(tls)) if tls.child("required", ns::TLS).is_some() => {
+                    self.send(Frame::Close);
+                    return self.finish(ClientError::Tls(
+                        "the server requires TLS and our policy forbids it".to_owned(),
+                    ));
+                }
+                _ => {}
+            }
+        }
         if !self.authenticated {
             let Some(mechs) = features.child("mechanisms", ns::SASL) else {
                 return self.protocol("the server offers no SASL mechanisms");
@@ -259,7 +326,7 @@ impl ClientCore {
         let choice = self
             .config
             .selector
-            .select(&self.offered, self.config.secure, &self.tried)
+            .select(&self.offered, self.secure, &self.tried)
             .map(str::to_owned);
         let Some(name) = choice else {
             let err = self

@@ -8,12 +8,13 @@ use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
 use xmpp_xml::StreamCodec;
 
-pub use self::config::{ClientConfig, InvalidJid};
+pub use self::config::{ClientConfig, InvalidJid, TlsMode};
 pub use self::core::{ClientAction, ClientCore, ClientNegotiated};
 use crate::conn::Conn;
 use crate::error::ClientError;
 use crate::observer::Observer;
 use crate::session::{StreamInfo, XmppStream};
+use crate::transport::Transport;
 
 /// Negotiates a client stream over `io` (a connected TCP stream, or any
 /// other byte stream): header, features, SASL, restart, bind and, if the
@@ -38,8 +39,84 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let codec = StreamCodec::new(config.limits.clone());
-    let mut conn = Conn::new(io, codec, observer, true);
-    let mut core = ClientCore::new(config, crate::now());
+    let conn = Conn::new(Transport::Plain(io), codec, observer, true);
+    let tls = TlsSetup::from_config(&config);
+    let core = ClientCore::new(config, crate::now());
+    drive(conn, core, tls).await
+}
+
+/// Direct TLS (XEP-0368): the TLS handshake comes first, then negotiation
+/// on the protected stream (no STARTTLS).
+#[cfg(feature = "tls")]
+pub async fn connect_direct_tls<S>(
+    io: S,
+    config: ClientConfig,
+    observer: Option<Arc<dyn Observer>>,
+) -> Result<XmppStream<S>, ClientError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let tls = TlsSetup::from_config(&config);
+    let now = crate::now();
+    let handshake = tls.upgrade(Transport::Plain(io), bytes::BytesMut::new());
+    let (transport, cb) = tokio::time::timeout(config.timeout, handshake)
+        .await
+        .map_err(|_| ClientError::Timeout)?
+        .map_err(|e| ClientError::Tls(e.to_string()))?;
+    let codec = StreamCodec::new(config.limits.clone());
+    let conn = Conn::new(transport, codec, observer, true);
+    let mut core = ClientCore::new(config, now);
+    core.set_secure(cb);
+    drive(conn, core, tls).await
+}
+
+/// What the shell needs to run a TLS handshake.
+struct TlsSetup {
+    #[cfg(feature = "tls")]
+    config: Option<Arc<rustls::ClientConfig>>,
+    #[cfg(feature = "tls")]
+    server_name: String,
+}
+
+impl TlsSetup {
+    fn from_config(config: &ClientConfig) -> Self {
+        #[cfg(not(feature = "tls"))]
+        let _ = config;
+        TlsSetup {
+            #[cfg(feature = "tls")]
+            config: config.tls_config.clone(),
+            #[cfg(feature = "tls")]
+            server_name: config
+                .tls_server_name
+                .clone()
+                .unwrap_or_else(|| config.domain.clone()),
+        }
+    }
+
+    #[cfg(feature = "tls")]
+    async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        transport: Transport<S>,
+        buffered: bytes::BytesMut,
+    ) -> std::io::Result<(Transport<S>, crate::server::core::ChannelBindings)> {
+        let config = match &self.config {
+            Some(c) => c.clone(),
+            None => crate::tls::system_roots_config()?,
+        };
+        crate::tls::upgrade_client(transport, buffered, config, &self.server_name).await
+    }
+}
+
+async fn drive<S>(
+    mut conn: Conn<S>,
+    mut core: ClientCore,
+    tls: TlsSetup,
+) -> Result<XmppStream<S>, ClientError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    #[cfg(not(feature = "tls"))]
+    let _ = &tls;
     loop {
         while let Some(action) = core.poll_action() {
             match action {
@@ -48,6 +125,25 @@ where
                     conn.feed(frame, mech.as_deref()).await?;
                 }
                 ClientAction::ResetDecoder => conn.framed.codec_mut().reset(),
+                #[cfg(feature = "tls")]
+                ClientAction::StartTls => {
+                    conn.flush().await?;
+                    let (transport, buffered, codec, observer, client) = conn.into_transport();
+                    let deadline = core.poll_timeout();
+                    let result = tokio::select! {
+                        r = tls.upgrade(transport, buffered) => r,
+                        () = crate::sleep_until(deadline) => {
+                            return Err(ClientError::Timeout);
+                        }
+                    };
+                    let (transport, cb) = result.map_err(|e| ClientError::Tls(e.to_string()))?;
+                    core.handle_tls(Ok(cb));
+                    conn = Conn::rebuild(transport, codec, observer, client);
+                }
+                #[cfg(not(feature = "tls"))]
+                ClientAction::StartTls => {
+                    return Err(ClientError::Tls("built without TLS support".to_owned()));
+                }
                 ClientAction::Established(n) => {
                     conn.flush().await?;
                     let info = StreamInfo {

@@ -21,6 +21,19 @@ pub enum SessionFeature {
     Omitted,
 }
 
+/// Whether the server offers or requires STARTTLS (RFC 6120 §5).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TlsPolicy {
+    /// No STARTTLS.
+    #[default]
+    Off,
+    /// STARTTLS offered next to the SASL mechanisms.
+    Optional,
+    /// STARTTLS offered with `<required/>`; nothing else before it.
+    Required,
+}
+
 /// A served domain and the accounts that may log in to it.
 #[derive(Clone)]
 pub struct ServedDomain {
@@ -79,6 +92,11 @@ pub struct ServerConfig {
     pub authorizer: Arc<dyn Authorizer>,
     /// Bound resources, shared by every connection of this server.
     pub registry: Arc<ResourceRegistry>,
+    /// Whether STARTTLS is offered or required; needs [`ServerConfig::tls`].
+    pub tls_policy: TlsPolicy,
+    /// The certificate and key for STARTTLS and direct TLS.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::ServerTls>,
 }
 
 impl ServerConfig {
@@ -112,6 +130,9 @@ impl ServerConfig {
             negotiation_timeout: Duration::from_secs(30),
             authorizer: Arc::new(RefuseOthers),
             registry: Arc::new(ResourceRegistry::new(ConflictPolicy::Replace)),
+            tls_policy: TlsPolicy::Off,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -129,6 +150,15 @@ impl ServerConfig {
         for d in &mut self.domains {
             d.realm = realm.to_owned();
         }
+    }
+
+    /// The STARTTLS policy in force: `Off` when no certificate is set.
+    pub(crate) fn starttls(&self) -> TlsPolicy {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return self.tls_policy;
+        }
+        TlsPolicy::Off
     }
 
     pub(crate) fn domain(&self, name: &str) -> Option<&ServedDomain> {

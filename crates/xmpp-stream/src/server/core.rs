@@ -10,7 +10,7 @@ use xmpp_sasl::{
 };
 use xmpp_xml::{ns, Element, Frame, Limits, StreamHeader, XmlError};
 
-use super::config::{ServerConfig, SessionFeature};
+use super::config::{ServerConfig, SessionFeature, TlsPolicy};
 use crate::condition::{StanzaCondition, StreamCondition};
 use crate::error::ServerError;
 use crate::wire;
@@ -26,6 +26,10 @@ pub enum ServerAction {
     ResetDecoder,
     /// Apply these XML limits to what is decoded from now on.
     SetLimits(Limits),
+    /// `<proceed/>` was queued: flush, run the TLS handshake on the
+    /// transport (taking over any bytes the decoder read ahead), reset the
+    /// decoder and call [`ServerCore::handle_tls`].
+    StartTls,
     /// Look the user up in the domain's store and call
     /// [`ServerCore::handle_credentials`].
     LookupCredentials {
@@ -77,6 +81,8 @@ enum State {
     AwaitCredentials(Box<dyn ServerMechanism>),
     /// `<success/>` sent; waiting for the restarted header.
     ExpectRestart,
+    /// `<proceed/>` sent; the shell runs the TLS handshake.
+    AwaitTls,
     /// Features with `<bind/>` sent.
     ExpectBind,
     /// The shell is binding the resource requested by this IQ.
@@ -106,7 +112,16 @@ pub struct ServerCore {
     authenticated: Option<Authenticated>,
     sasl_failures: u32,
     bind_failures: u32,
+    channel_bindings: Option<ChannelBindings>,
 }
+
+/// Channel-binding data of the TLS layer, handed to SCRAM-*-PLUS.
+#[cfg(feature = "tls")]
+pub use crate::tls::ChannelBindings;
+/// Channel-binding data (none without the `tls` feature).
+#[cfg(not(feature = "tls"))]
+#[derive(Clone, Debug, Default)]
+pub struct ChannelBindings;
 
 impl ServerCore {
     /// A negotiation that starts `now`. `secure` says whether the transport
@@ -126,6 +141,7 @@ impl ServerCore {
             authenticated: None,
             sasl_failures: 0,
             bind_failures: 0,
+            channel_bindings: None,
             config,
         };
         core.actions
@@ -188,6 +204,35 @@ impl ServerCore {
         if !self.is_done() {
             self.finish(ServerError::PeerClosed);
         }
+    }
+
+    /// The result of [`ServerAction::StartTls`]: the handshake finished with
+    /// these channel bindings, or failed.
+    pub fn handle_tls(&mut self, result: std::io::Result<ChannelBindings>) {
+        if !matches!(self.state, State::AwaitTls) {
+            return;
+        }
+        match result {
+            Ok(cb) => {
+                self.secure = true;
+                self.channel_bindings = Some(cb);
+                // A fresh stream on the TLS layer: a new header and id.
+                self.header_sent = false;
+                self.state = State::ExpectHeader;
+            }
+            Err(e) => self.finish(ServerError::Tls(e.to_string())),
+        }
+    }
+
+    /// Sets the channel bindings of a transport that was protected from the
+    /// start (direct TLS).
+    pub fn set_channel_bindings(&mut self, cb: ChannelBindings) {
+        self.channel_bindings = Some(cb);
+    }
+
+    /// Whether the stream is protected by TLS.
+    pub fn is_secure(&self) -> bool {
+        self.secure
     }
 
     /// The result of [`ServerAction::LookupCredentials`].
@@ -361,14 +406,26 @@ impl ServerCore {
             wire::features(children)
         } else {
             self.state = State::ExpectAuth;
+            let mut children = Vec::new();
+            let starttls = self.config.starttls();
+            if !self.secure && starttls != TlsPolicy::Off {
+                children.push(wire::starttls(starttls == TlsPolicy::Required));
+            }
             let offered = self.offered();
-            wire::features(vec![wire::mechanisms(offered.iter().map(String::as_str))])
+            if !offered.is_empty() {
+                children.push(wire::mechanisms(offered.iter().map(String::as_str)));
+            }
+            wire::features(children)
         };
         self.send_element(features);
     }
 
-    /// The mechanisms listed in the features of this stream.
+    /// The mechanisms listed in the features of this stream: none while
+    /// TLS is required but not active.
     fn offered(&self) -> Vec<String> {
+        if !self.secure && self.config.starttls() == TlsPolicy::Required {
+            return Vec::new();
+        }
         self.config
             .mechanisms
             .iter()
@@ -389,7 +446,10 @@ impl ServerCore {
             State::ExpectAuth => self.on_pre_auth(el, None),
             State::ExpectResponse(mech) => self.on_pre_auth(el, Some(mech)),
             State::ExpectBind => self.on_pre_bind(el),
-            State::AwaitCredentials(_) | State::AwaitBind(_) | State::ExpectRestart => {
+            State::AwaitCredentials(_)
+            | State::AwaitBind(_)
+            | State::ExpectRestart
+            | State::AwaitTls => {
                 // The client may not send anything here: it has to wait for
                 // our answer (or, after <success/>, restart the stream).
                 self.fail(StreamCondition::NotAuthorized, Some("unexpected element"))
@@ -400,6 +460,9 @@ impl ServerCore {
     }
 
     fn on_pre_auth(&mut self, el: Element, running: Option<Box<dyn ServerMechanism>>) {
+        if el.is("starttls", ns::TLS) && running.is_none() {
+            return self.on_starttls();
+        }
         if el.ns() != ns::SASL {
             let condition = if wire::is_stanza(&el) {
                 StreamCondition::NotAuthorized
@@ -425,6 +488,18 @@ impl ServerCore {
             ),
             _ => self.sasl_failed(xmpp_sasl::Condition::MalformedRequest, None),
         }
+    }
+
+    fn on_starttls(&mut self) {
+        if self.secure || self.config.starttls() == TlsPolicy::Off {
+            // RFC 6120 §5.4.2.2: <failure/>, then close the stream.
+            self.send_element(Element::builder("failure", ns::TLS).build());
+            self.send(Frame::Close);
+            return self.finish(ServerError::Tls("STARTTLS not available".to_owned()));
+        }
+        self.send_element(Element::builder("proceed", ns::TLS).build());
+        self.actions.push_back(ServerAction::StartTls);
+        self.state = State::AwaitTls;
     }
 
     fn on_auth(&mut self, el: &Element) {

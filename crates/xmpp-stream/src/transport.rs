@@ -1,0 +1,154 @@
+//! The byte stream under the XML: the caller's transport, or TLS over it
+//! after STARTTLS. TLS takes over the bytes the XML codec had buffered but
+//! not consumed, so nothing sent right after `<starttls/>`/`<proceed/>`
+//! is lost or misread.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Buf as _, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// The caller's byte stream, with bytes read ahead by the XML codec put
+/// back in front.
+#[derive(Debug)]
+pub struct Rewind<S> {
+    prefix: BytesMut,
+    inner: S,
+}
+
+impl<S> Rewind<S> {
+    /// `inner`, with `prefix` read first.
+    pub fn new(prefix: BytesMut, inner: S) -> Self {
+        Rewind { prefix, inner }
+    }
+
+    /// The wrapped stream.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.prefix.is_empty() {
+            let n = self.prefix.len().min(buf.remaining());
+            buf.put_slice(&self.prefix[..n]);
+            self.prefix.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Rewind<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// The transport of a negotiated stream.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum Transport<S> {
+    /// The caller's stream as given.
+    Plain(S),
+    /// TLS (after STARTTLS, or direct TLS), client side.
+    #[cfg(feature = "tls")]
+    TlsClient(Box<tokio_rustls::client::TlsStream<Rewind<S>>>),
+    /// TLS (after STARTTLS, or direct TLS), server side.
+    #[cfg(feature = "tls")]
+    TlsServer(Box<tokio_rustls::server::TlsStream<Rewind<S>>>),
+}
+
+impl<S> Transport<S> {
+    /// Whether the stream is protected by TLS.
+    pub fn is_tls(&self) -> bool {
+        !matches!(self, Transport::Plain(_))
+    }
+}
+
+macro_rules! each {
+    ($self:expr, $s:ident => $e:expr) => {
+        match $self.get_mut() {
+            Transport::Plain($s) => {
+                let $s = Pin::new($s);
+                $e
+            }
+            #[cfg(feature = "tls")]
+            Transport::TlsClient($s) => {
+                let $s = Pin::new($s.as_mut());
+                $e
+            }
+            #[cfg(feature = "tls")]
+            Transport::TlsServer($s) => {
+                let $s = Pin::new($s.as_mut());
+                $e
+            }
+        }
+    };
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Transport<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        each!(self, s => s.poll_read(cx, buf))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Transport<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        each!(self, s => s.poll_write(cx, buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each!(self, s => s.poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each!(self, s => s.poll_shutdown(cx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt as _;
+
+    #[tokio::test]
+    async fn rewind_yields_the_prefix_before_the_stream() {
+        let (mut a, b) = tokio::io::duplex(64);
+        tokio::io::AsyncWriteExt::write_all(&mut a, b"world")
+            .await
+            .ok();
+        drop(a);
+        let mut r = Rewind::new(BytesMut::from(&b"hello "[..]), b);
+        let mut out = String::new();
+        r.read_to_string(&mut out).await.ok();
+        assert_eq!(out, "hello world");
+    }
+}
