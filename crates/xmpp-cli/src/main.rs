@@ -5,8 +5,11 @@
 mod cli;
 mod duration;
 mod exit;
+mod login;
 mod password;
+mod serve;
 mod store;
+mod transcript;
 mod user;
 
 use clap::Parser as _;
@@ -45,6 +48,8 @@ fn main() {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::User(cmd) => user::run(cmd).await,
+            Command::Serve(a) => serve::run(a).await,
+            Command::Login(a) => login::run(a).await,
             _ => Err(exit::Failure::usage("not implemented yet")),
         }
     });

@@ -1,0 +1,446 @@
+//! `xmpp serve`: a real c2s server on top of `xmpp_stream::server::accept`.
+
+pub mod inject;
+mod router;
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio_util::task::TaskTracker;
+use xmpp_stream::server::{self, ConflictPolicy, ResourceRegistry, ServerConfig, SessionFeature};
+use xmpp_stream::{StanzaCondition, XmppStream};
+use xmpp_xml::{ns, Element, Limits};
+
+use self::inject::Injection;
+use self::router::{Delivery, Router};
+use crate::cli::{ConflictMode, ServeArgs, SessionMode};
+use crate::exit::{CmdResult, Code, Failure};
+use crate::store::DomainStore;
+
+/// The mechanisms offered by default (PLAIN joins them with --allow-plain-without-tls).
+pub const DEFAULT_MECHANISMS: [&str; 3] = ["SCRAM-SHA-256", "SCRAM-SHA-1", "DIGEST-MD5"];
+
+/// Everything the connection tasks share.
+pub struct Shared {
+    /// The negotiation settings.
+    pub config: Arc<ServerConfig>,
+    /// Faults to inject.
+    pub injections: Vec<Injection>,
+    /// The connected sessions.
+    pub router: Router,
+    next_id: AtomicU64,
+}
+
+impl Shared {
+    /// Wraps a server config.
+    pub fn new(config: Arc<ServerConfig>, injections: Vec<Injection>) -> Arc<Self> {
+        Arc::new(Shared {
+            config,
+            injections,
+            router: Router::default(),
+            next_id: AtomicU64::new(1),
+        })
+    }
+}
+
+/// Validates and builds the offered mechanism list.
+pub fn mechanisms(given: Option<&[String]>, allow_plain: bool) -> Result<Vec<String>, Failure> {
+    let list: Vec<String> = match given {
+        Some(l) => l.iter().map(|m| m.trim().to_ascii_uppercase()).collect(),
+        None => {
+            let mut l: Vec<String> = DEFAULT_MECHANISMS.iter().map(|m| (*m).to_owned()).collect();
+            if allow_plain {
+                l.push("PLAIN".to_owned());
+            }
+            l
+        }
+    };
+    for m in &list {
+        if !xmpp_sasl::SUPPORTED_MECHANISMS.contains(&m.as_str()) {
+            return Err(Failure::usage(format!(
+                "unknown mechanism {m:?} (supported: {})",
+                xmpp_sasl::SUPPORTED_MECHANISMS.join(", ")
+            )));
+        }
+    }
+    if list.is_empty() {
+        return Err(Failure::usage("--mechanisms: no mechanism given"));
+    }
+    if list.iter().any(|m| m == "PLAIN") && !allow_plain {
+        tracing::warn!(
+            "PLAIN is listed but not offered without TLS: add --allow-plain-without-tls"
+        );
+    }
+    Ok(list)
+}
+
+/// Runs `xmpp serve` until Ctrl-C or SIGTERM.
+pub async fn run(args: ServeArgs) -> CmdResult {
+    let injections = args
+        .inject
+        .iter()
+        .map(|s| s.parse::<Injection>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Failure::usage)?;
+    let mut domains = Vec::new();
+    for d in &args.domain {
+        let parsed = jid::BareJid::new(d)
+            .map_err(|e| Failure::usage(format!("invalid domain {d:?}: {e}")))?;
+        if parsed.node().is_some() {
+            return Err(Failure::usage(format!(
+                "--domain {d:?}: a domain has no localpart"
+            )));
+        }
+        domains.push(parsed.domain().as_str().to_owned());
+    }
+    let mechanisms = mechanisms(args.mechanisms.as_deref(), args.allow_plain_without_tls)?;
+    let store = Arc::new(crate::user::open_store(&args.store).await?);
+    let mut config = ServerConfig::new(
+        &domains[0],
+        Arc::new(DomainStore::new(store.clone(), &domains[0])),
+    );
+    for d in &domains[1..] {
+        config.add_domain(d, Arc::new(DomainStore::new(store.clone(), d)));
+    }
+    if let Some(r) = &args.realm {
+        config.set_realm(r);
+    }
+    config.mechanisms = mechanisms;
+    config.allow_plain_insecure = args.allow_plain_without_tls;
+    config.rspauth_in_success = args.rspauth_in_success;
+    config.sasl_retries = args.sasl_retries;
+    config.close_after_sasl_failure = args.close_after_sasl_failure;
+    config.negotiation_timeout = args.negotiation_timeout;
+    config.limits = Limits {
+        max_stanza_bytes: args.max_stanza_bytes,
+        ..Limits::default()
+    };
+    config.pre_auth_limits = Limits {
+        max_stanza_bytes: args.pre_auth_max_stanza_bytes,
+        ..Limits::default()
+    };
+    config.session = match args.session {
+        SessionMode::Optional => SessionFeature::Optional,
+        SessionMode::Required => SessionFeature::Required,
+        SessionMode::Omitted => SessionFeature::Omitted,
+    };
+    config.registry = Arc::new(ResourceRegistry::new(match args.resource_conflict {
+        ConflictMode::Replace => ConflictPolicy::Replace,
+        ConflictMode::Refuse => ConflictPolicy::Refuse,
+    }));
+    let listener = TcpListener::bind(args.listen).await.map_err(|e| {
+        Failure::new(
+            Code::Network,
+            format!("cannot listen on {}: {e}", args.listen),
+        )
+    })?;
+    let local = listener.local_addr().map_err(|e| {
+        Failure::new(
+            Code::Network,
+            format!("cannot listen on {}: {e}", args.listen),
+        )
+    })?;
+    tracing::info!(
+        listen = %local,
+        domains = ?domains,
+        store = store.location(),
+        mechanisms = ?config.mechanisms,
+        injections = ?args.inject,
+        "serving"
+    );
+    // The contract: scripts read this line to learn the port.
+    println!("listening on {local}");
+    let _ = std::io::stdout().flush();
+    let shared = Shared::new(Arc::new(config), injections);
+    serve(listener, shared, args.max_connections, shutdown_signal()).await;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Accepts connections until `stop` resolves, then shuts every session down
+/// with `<system-shutdown/>` and waits (briefly) for them to close.
+pub async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    max_connections: usize,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let tracker = TaskTracker::new();
+    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (tcp, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = slots.clone().try_acquire_owned() else {
+                    tracing::warn!(%peer, "connection limit reached; refusing");
+                    continue;
+                };
+                let _ = tcp.set_nodelay(true);
+                let shared = shared.clone();
+                let shutdown = shutdown_rx.clone();
+                tracker.spawn(async move {
+                    if shared.injections.is_empty() {
+                        connection(tcp, peer, shared, shutdown).await;
+                    } else {
+                        let io = inject::InjectIo::new(tcp, shared.injections.clone());
+                        connection(io, peer, shared, shutdown).await;
+                    }
+                    drop(permit);
+                });
+            }
+            () = &mut stop => break,
+        }
+    }
+    drop(listener);
+    tracing::info!(sessions = shared.router.len(), "shutting down");
+    let _ = shutdown_tx.send(true);
+    tracker.close();
+    if tokio::time::timeout(Duration::from_secs(5), tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not close in time");
+    }
+}
+
+async fn connection<S>(
+    io: S,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let started = Instant::now();
+    let negotiated = tokio::select! {
+        r = server::accept(io, shared.config.clone(), false, None) => r,
+        () = stopped(&mut shutdown) => return,
+    };
+    let stream = match negotiated {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::info!(%peer, error = %e, "negotiation failed");
+            return;
+        }
+    };
+    tracing::info!(
+        %peer,
+        jid = stream.jid(),
+        mechanism = stream.info().mechanism,
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "session established"
+    );
+    session(stream, &shared, shutdown).await;
+}
+
+/// Resolves once shutdown was requested.
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+fn stream_error(condition: &str) -> Element {
+    Element::builder("error", ns::STREAM)
+        .append(Element::builder(condition, ns::STREAM_ERRORS).build())
+        .build()
+}
+
+async fn session<S>(mut stream: XmppStream<S>, shared: &Shared, mut shutdown: watch::Receiver<bool>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let jid = stream.jid().to_owned();
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let mut inbox = shared.router.register(&jid, id, 64);
+    loop {
+        tokio::select! {
+            () = stopped(&mut shutdown) => {
+                let _ = stream.send(stream_error("system-shutdown")).await;
+                let _ = tokio::time::timeout(Duration::from_secs(2), stream.close()).await;
+                break;
+            }
+            Some(el) = inbox.recv() => {
+                if let Err(e) = stream.send(el).await {
+                    tracing::debug!(jid, error = %e, "write failed");
+                    break;
+                }
+            }
+            item = stream.next() => match item {
+                None => break,
+                Some(Err(e)) => {
+                    tracing::info!(jid, error = %e, "session ended");
+                    break;
+                }
+                Some(Ok(el)) => {
+                    if let Some(reply) = handle(&el, &jid, id, shared) {
+                        if stream.send(reply).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    shared.router.unregister(&jid, id);
+    tracing::debug!(jid, "session closed");
+}
+
+/// Rebuilds `el` with `from` set to the sender's full JID (RFC 6120 §8.1.2.1).
+fn stamp_from(el: &Element, from: &str) -> Element {
+    if el.attr("from") == Some(from) {
+        return el.clone();
+    }
+    let mut b = Element::builder(el.name(), el.ns());
+    for (k, v) in el.attrs() {
+        b = b.attr(k, v);
+    }
+    b = b.attr("from", from);
+    let text = el.text();
+    if !text.trim().is_empty() {
+        b = b.text(&text);
+    }
+    for c in el.children() {
+        b = b.append(c.clone());
+    }
+    b.build()
+}
+
+/// A stanza error reply for a message or presence.
+fn bounce(el: &Element, condition: StanzaCondition) -> Element {
+    let mut b = Element::builder(el.name(), ns::CLIENT).attr("type", "error");
+    if let Some(id) = el.attr("id") {
+        b = b.attr("id", id);
+    }
+    if let Some(to) = el.attr("to") {
+        b = b.attr("from", to);
+    }
+    b.append(
+        Element::builder("error", ns::CLIENT)
+            .attr("type", condition.default_type())
+            .append(Element::builder(condition.as_str(), ns::STANZAS).build())
+            .build(),
+    )
+    .build()
+}
+
+/// Handles one stanza from `jid`; returns a reply for the sender, if any.
+fn handle(el: &Element, jid: &str, id: u64, shared: &Shared) -> Option<Element> {
+    if el.ns() != ns::CLIENT {
+        tracing::debug!(
+            jid,
+            name = el.name(),
+            ns = el.ns(),
+            "ignoring unknown element"
+        );
+        return None;
+    }
+    let (bare, _) = router::split_full(jid);
+    let domain = bare.split_once('@').map_or(bare, |(_, d)| d);
+    let to = el.attr("to").filter(|t| !t.is_empty());
+    let for_server = |t: Option<&str>| match t {
+        None => true,
+        Some(t) => t.eq_ignore_ascii_case(domain) || t.eq_ignore_ascii_case(bare),
+    };
+    match el.name() {
+        "iq" => {
+            let kind = el.attr("type").unwrap_or_default();
+            if !matches!(kind, "get" | "set") {
+                // Results and errors: route replies to another session, else drop.
+                if let Some(t) = to.filter(|t| t.contains('/')) {
+                    shared.router.deliver(t, &stamp_from(el, jid));
+                }
+                return None;
+            }
+            if for_server(to) {
+                if kind == "get" && el.child("ping", ns::PING).is_some() {
+                    return Some(xmpp_stream::iq_result(el));
+                }
+                return Some(xmpp_stream::iq_error(
+                    el,
+                    StanzaCondition::ServiceUnavailable,
+                ));
+            }
+            let t = to.unwrap_or_default();
+            if t.contains('/')
+                && shared.router.deliver(t, &stamp_from(el, jid)) != Delivery::NoRecipient
+            {
+                return None;
+            }
+            Some(xmpp_stream::iq_error(
+                el,
+                StanzaCondition::ServiceUnavailable,
+            ))
+        }
+        "message" => {
+            let Some(t) = to else {
+                // A message to one's own account with no `to`: deliver to own bare JID.
+                shared.router.deliver(bare, &stamp_from(el, jid));
+                return None;
+            };
+            if t.eq_ignore_ascii_case(domain) {
+                return (el.attr("type") != Some("error"))
+                    .then(|| bounce(el, StanzaCondition::ServiceUnavailable));
+            }
+            match shared.router.deliver(t, &stamp_from(el, jid)) {
+                Delivery::Delivered(_) => None,
+                Delivery::NoRecipient => (el.attr("type") != Some("error"))
+                    .then(|| bounce(el, StanzaCondition::ServiceUnavailable)),
+            }
+        }
+        "presence" => {
+            match to {
+                None => {
+                    let available = el.attr("type").is_none();
+                    let unavailable = el.attr("type") == Some("unavailable");
+                    if available || unavailable {
+                        shared.router.set_available(jid, id, available);
+                    }
+                }
+                // Directed presence; never bounced (RFC 6121 §4.6).
+                Some(t) => {
+                    shared.router.deliver(t, &stamp_from(el, jid));
+                }
+            }
+            None
+        }
+        _ => None,
+    }
+}
