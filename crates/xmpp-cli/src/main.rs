@@ -3,6 +3,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod cli;
+mod demo;
 mod duration;
 mod exit;
 mod login;
@@ -49,6 +50,7 @@ fn main() {
         match cli.command {
             Command::User(cmd) => user::run(cmd).await,
             Command::Serve(a) => serve::run(a).await,
+            Command::Demo(a) => demo::run(a).await,
             Command::Login(a) => login::run(a).await,
             _ => Err(exit::Failure::usage("not implemented yet")),
         }

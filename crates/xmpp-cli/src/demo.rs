@@ -1,0 +1,156 @@
+//! `xmpp demo`: the seed's exchange between a server and a client in this
+//! process, over real TCP on 127.0.0.1, printed step by step.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use tokio::net::TcpListener;
+use xmpp_sasl::MemoryStore;
+use xmpp_stream::client::{self, ClientConfig};
+use xmpp_stream::server::{ServerConfig, SessionFeature};
+use xmpp_xml::{ns, Element};
+
+use crate::cli::DemoArgs;
+use crate::exit::{CmdResult, Code, Failure};
+use crate::serve::inject::{Action, Injection, Step};
+use crate::serve::{self, Shared};
+use crate::transcript::Transcript;
+
+/// The demo user's password (shown: it is a demo).
+const PASSWORD: &str = "secret";
+
+/// `--fail CONDITION` (the step follows from the condition, as in the
+/// seed) or `--fail STEP=CONDITION`.
+fn parse_fail(fail: &str, mechanism: &str) -> Result<Injection, Failure> {
+    let spec = if fail.contains('=') {
+        fail.to_owned()
+    } else if let Some(c) = xmpp_sasl::Condition::from_name(fail) {
+        use xmpp_sasl::Condition as C;
+        // The seed answers a bad <auth/> at step 5 and fails later steps
+        // (7, 9) with temporary-auth-failure.
+        let step = match c {
+            C::IncorrectEncoding
+            | C::InvalidMechanism
+            | C::MechanismTooWeak
+            | C::EncryptionRequired
+            | C::MalformedRequest
+            | C::InvalidAuthzid => "auth",
+            _ => "response",
+        };
+        format!("{step}={fail}")
+    } else {
+        format!("header={fail}")
+    };
+    let mut inj: Injection = spec
+        .parse()
+        .map_err(|e: String| Failure::usage(e.replacen("--inject", "--fail", 1)))?;
+    // PLAIN has no second round: its answer to <auth/> is the last one.
+    if mechanism == "PLAIN" && inj.step == Step::Response {
+        inj.step = Step::Auth;
+    }
+    Ok(inj)
+}
+
+/// Runs the demo.
+pub async fn run(args: DemoArgs) -> CmdResult {
+    let (selector, _) = crate::login::selector(Some(&args.mechanism), true)?;
+    let mechanism = args.mechanism.to_ascii_uppercase();
+    let injection = args
+        .fail
+        .as_deref()
+        .map(|f| parse_fail(f, &mechanism))
+        .transpose()?;
+
+    let store = MemoryStore::new();
+    store.add(&args.user, PASSWORD, &[&args.domain]);
+    let mut config = ServerConfig::new(&args.domain, Arc::new(store));
+    // Offer what the seed offers, with the chosen mechanism first.
+    let mut offered = vec![mechanism.clone()];
+    for m in ["DIGEST-MD5", "PLAIN"] {
+        if m != mechanism {
+            offered.push(m.to_owned());
+        }
+    }
+    config.mechanisms = offered;
+    config.allow_plain_insecure = true;
+    config.rspauth_in_success = args.rspauth_in_success;
+    config.session = SessionFeature::Required;
+    config.close_after_sasl_failure = true;
+    let shared = Shared::new(Arc::new(config), injection.into_iter().collect());
+
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| Failure::new(Code::Network, format!("cannot listen on 127.0.0.1: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Failure::new(Code::Network, e))?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve::serve(listener, shared, 16, async {
+        let _ = stop_rx.await;
+    }));
+
+    println!(
+        "xmpp demo: {mechanism} login of {}@{} (password {PASSWORD:?}) to a server on {addr}, over TCP.",
+        args.user, args.domain
+    );
+    if let Some(i) = injection {
+        println!("The server is told to fail: --inject {i}");
+    }
+    println!("Every element is shown as sent on the wire; SASL payloads are decoded beneath.");
+    println!();
+
+    let jid = format!("{}@{}/demo", args.user, args.domain);
+    let mut config = ClientConfig::new(&jid, PASSWORD)
+        .map_err(Failure::usage)?
+        .with_selector(selector);
+    config.fallback = false;
+    config.timeout = Duration::from_secs(10);
+    let tcp = crate::login::dial(&addr.to_string(), Duration::from_secs(5)).await?;
+    let result = client::connect(tcp, config, Some(Arc::new(Transcript::stdout()))).await;
+
+    let outcome = match result {
+        Ok(mut stream) => {
+            // Post-negotiation: one XEP-0199 ping, then a proper close.
+            let ping = Element::builder("iq", ns::CLIENT)
+                .attr("type", "get")
+                .attr("id", "ping_1")
+                .attr("to", &args.domain)
+                .append(Element::builder("ping", ns::PING).build())
+                .build();
+            if stream.send(ping).await.is_ok() {
+                let _ = tokio::time::timeout(Duration::from_secs(5), stream.next()).await;
+            }
+            let bound = stream.jid().to_owned();
+            crate::login::close(stream, Duration::from_secs(2)).await;
+            println!();
+            match injection {
+                None => {
+                    println!("Result: authenticated and bound as {bound}.");
+                    Ok(())
+                }
+                Some(i) => Err(Failure::new(
+                    Code::Other,
+                    format!("the login succeeded although the server was told to fail with {i}"),
+                )),
+            }
+        }
+        Err(e) => {
+            let f = Failure::from(e);
+            println!();
+            match injection {
+                Some(i) if i.action != Action::Silence => {
+                    println!("Result: the login failed as requested ({i}): {}", f.message);
+                    Ok(())
+                }
+                _ => Err(Failure::new(
+                    f.code,
+                    format!("demo login failed: {}", f.message),
+                )),
+            }
+        }
+    };
+    let _ = stop_tx.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(6), server).await;
+    outcome
+}
