@@ -402,31 +402,24 @@ impl Ctx {
                 ));
             }
         }
-        let dir = self.run_dir().join("ejabberd");
-        // Fresh state each start: the suite relies on exactly one registered account.
-        let _ = fs::remove_dir_all(&dir);
-        for sub in ["etc", "db", "log"] {
-            fs::create_dir_all(dir.join(sub)).map_err(|e| io_err("create", &dir, e))?;
+        let mut dir = self.run_dir().join("ejabberd");
+        self.prepare_ejabberd_dir(&dir)?;
+        if !readable_by_ejabberd(&dir.join("etc").join("ejabberd.yml")) {
+            // ejabberd runs as the `ejabberd` user, which cannot reach a checkout in a
+            // private directory: use a directory under the system temp dir instead.
+            let fallback = std::env::temp_dir().join(format!(
+                "xmpp-interop-ejabberd-{:016x}",
+                fnv1a(self.state.to_string_lossy().as_bytes())
+            ));
+            eprintln!(
+                "ejabberd cannot read {}; using {}",
+                dir.display(),
+                fallback.display()
+            );
+            let _ = fs::remove_dir_all(&dir);
+            dir = fallback;
+            self.prepare_ejabberd_dir(&dir)?;
         }
-        let subst = [
-            ("@C2S_PORT@", EJABBERD_PORT.to_string()),
-            ("@DIST_PORT@", EJABBERD_DIST_PORT.to_string()),
-            ("@NODE@", EJABBERD_NODE.to_string()),
-        ];
-        for f in ["ejabberd.yml", "ejabberdctl.cfg", "inetrc"] {
-            render(
-                &self.src.join("ejabberd").join(f),
-                &dir.join("etc").join(f),
-                &subst,
-            )?;
-        }
-        // ejabberdctl run as root switches to the `ejabberd` user, which must own the state.
-        run_checked(
-            Command::new("chown")
-                .args(["-R", "ejabberd:ejabberd"])
-                .arg(&dir),
-            "chown ejabberd state",
-        )?;
         let log = dir.join("log").join("stdout.log");
         let child = spawn_daemon(self.ejabberdctl(&dir).arg("foreground"), &dir, &log)?;
         self.write_pid("ejabberd", child.id())?;
@@ -459,6 +452,34 @@ impl Ctx {
             self.running("ejabberd").unwrap_or(0)
         );
         Ok(())
+    }
+
+    /// Fresh ejabberd state (config from the templates, empty database) owned by the
+    /// `ejabberd` user, as which ejabberdctl runs the server when started by root.
+    fn prepare_ejabberd_dir(&self, dir: &Path) -> Result<(), String> {
+        // Fresh state each start: the suite relies on exactly one registered account.
+        let _ = fs::remove_dir_all(dir);
+        for sub in ["etc", "db", "log"] {
+            fs::create_dir_all(dir.join(sub)).map_err(|e| io_err("create", dir, e))?;
+        }
+        let subst = [
+            ("@C2S_PORT@", EJABBERD_PORT.to_string()),
+            ("@DIST_PORT@", EJABBERD_DIST_PORT.to_string()),
+            ("@NODE@", EJABBERD_NODE.to_string()),
+        ];
+        for f in ["ejabberd.yml", "ejabberdctl.cfg", "inetrc"] {
+            render(
+                &self.src.join("ejabberd").join(f),
+                &dir.join("etc").join(f),
+                &subst,
+            )?;
+        }
+        run_checked(
+            Command::new("chown")
+                .args(["-R", "ejabberd:ejabberd"])
+                .arg(dir),
+            "chown ejabberd state",
+        )
     }
 
     fn start_prosody(&self) -> Result<(), String> {
@@ -888,6 +909,26 @@ fn postgres_bindir() -> Option<PathBuf> {
         .collect();
     dirs.sort();
     dirs.pop()
+}
+
+/// Whether the `ejabberd` system user can read `file` (every parent directory searchable).
+fn readable_by_ejabberd(file: &Path) -> bool {
+    Command::new("su")
+        .args(["-s", "/bin/sh", "-c", "test -r \"$0\"", "ejabberd"])
+        .arg(file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// FNV-1a, for a stable per-checkout directory name.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn port_open(port: u16) -> bool {
