@@ -1,0 +1,340 @@
+//! STARTTLS and direct TLS: every server × client policy, certificate
+//! verification, and bytes pipelined behind `<starttls/>`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use common::*;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
+use xmpp_sasl::MechanismSelector;
+use xmpp_stream::client::{connect, connect_direct_tls, ClientConfig, TlsMode};
+use xmpp_stream::server::{accept, accept_direct_tls, ServerConfig, TlsPolicy};
+use xmpp_stream::tls::ServerTls;
+use xmpp_stream::ClientError;
+
+/// A test CA and a certificate for `name` signed by it.
+struct Pki {
+    ca: CertificateDer<'static>,
+    cert: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+}
+
+fn pki(name: &str) -> Pki {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec![name.to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    Pki {
+        ca: ca.der().clone(),
+        cert: cert.der().clone(),
+        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    }
+}
+
+fn trusting(ca: &CertificateDer<'static>) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.clone()).unwrap();
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    )
+}
+
+fn server_config(pki: &Pki, policy: TlsPolicy) -> ServerConfig {
+    let mut config = ServerConfig::new(DOMAIN, store());
+    config.tls = Some(ServerTls::from_der(vec![pki.cert.clone()], pki.key.clone_key()).unwrap());
+    config.tls_policy = policy;
+    config
+}
+
+/// A client that insists on PLAIN: it only succeeds where PLAIN is offered,
+/// i.e. on a protected stream.
+fn client_config(pki: &Pki, mode: TlsMode, plain: bool) -> ClientConfig {
+    let selector = if plain {
+        MechanismSelector::with_preference(vec!["PLAIN".into()])
+    } else {
+        MechanismSelector::with_preference(vec!["SCRAM-SHA-256".into()])
+    };
+    let mut config = ClientConfig::new("juliet@example.com/tls", PASSWORD)
+        .unwrap()
+        .with_selector(selector)
+        .with_tls(mode);
+    config.tls_config = Some(trusting(&pki.ca));
+    config
+}
+
+async fn run(policy: TlsPolicy, mode: TlsMode) -> (Result<bool, ClientError>, Option<bool>) {
+    let pki = pki(DOMAIN);
+    let (a, b) = tokio::io::duplex(1 << 16);
+    let server = tokio::spawn(accept(
+        a,
+        Arc::new(server_config(&pki, policy)),
+        false,
+        None,
+    ));
+    // PLAIN works only over TLS; without TLS use SCRAM.
+    let tls_expected = matches!(
+        (policy, mode),
+        (
+            TlsPolicy::Optional | TlsPolicy::Required,
+            TlsMode::Required | TlsMode::Opportunistic
+        )
+    );
+    let client = connect(b, client_config(&pki, mode, tls_expected), None).await;
+    let server_tls = server.await.unwrap().ok().map(|s| s.get_ref().is_tls());
+    (client.map(|s| s.get_ref().is_tls()), server_tls)
+}
+
+#[tokio::test]
+async fn every_policy_combination() {
+    use TlsMode::{Off as COff, Opportunistic, Required as CReq};
+    use TlsPolicy::{Off as SOff, Optional, Required as SReq};
+    for (policy, mode, outcome) in [
+        (SOff, CReq, None),
+        (SOff, Opportunistic, Some(false)),
+        (SOff, COff, Some(false)),
+        (Optional, CReq, Some(true)),
+        (Optional, Opportunistic, Some(true)),
+        (Optional, COff, Some(false)),
+        (SReq, CReq, Some(true)),
+        (SReq, Opportunistic, Some(true)),
+        (SReq, COff, None),
+    ] {
+        let (client, server) = run(policy, mode).await;
+        match outcome {
+            Some(tls) => {
+                assert_eq!(
+                    client.as_ref().ok(),
+                    Some(&tls),
+                    "{policy:?}/{mode:?}: {client:?}"
+                );
+                assert_eq!(server, Some(tls), "{policy:?}/{mode:?}");
+            }
+            None => {
+                assert!(
+                    matches!(client, Err(ClientError::Tls(_))),
+                    "{policy:?}/{mode:?}: {client:?}"
+                );
+                assert_eq!(server, None);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn required_tls_offers_nothing_else_and_refuses_auth_before_it() {
+    let pki = pki(DOMAIN);
+    let (io, _server) = spawn_server(server_config(&pki, TlsPolicy::Required));
+    let mut raw = Raw::new(io);
+    raw.send(CLIENT_HEADER).await;
+    let features = raw.until("</stream:features>").await;
+    assert!(features.contains("<required"), "{features}");
+    assert!(!features.contains("<mechanisms"), "{features}");
+    raw.send(&plain_auth(USER, PASSWORD)).await;
+    let out = raw.until("</failure>").await;
+    assert!(out.contains("<encryption-required"), "{out}");
+}
+
+#[tokio::test]
+async fn starttls_without_a_certificate_is_refused_with_failure() {
+    let (io, server) = spawn_server(seed_config());
+    let mut raw = Raw::new(io);
+    raw.send(CLIENT_HEADER).await;
+    raw.until("</stream:features>").await;
+    raw.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        .await;
+    let out = raw.until_eof().await;
+    assert!(
+        out.contains("<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'"),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with("</stream:stream>"), "{out}");
+    assert!(server.await.unwrap().is_err());
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_fails_with_a_reason() {
+    let server_pki = pki(DOMAIN);
+    let other_ca = pki(DOMAIN);
+    let (a, b) = tokio::io::duplex(1 << 16);
+    let _server = tokio::spawn(accept(
+        a,
+        Arc::new(server_config(&server_pki, TlsPolicy::Required)),
+        false,
+        None,
+    ));
+    let err = connect(b, client_config(&other_ca, TlsMode::Required, true), None)
+        .await
+        .err()
+        .expect("must not verify");
+    match err {
+        ClientError::Tls(reason) => assert!(reason.contains("certificate"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_certificate_for_another_name_fails() {
+    let pki = pki("other.example");
+    let (a, b) = tokio::io::duplex(1 << 16);
+    let _server = tokio::spawn(accept(
+        a,
+        Arc::new(server_config(&pki, TlsPolicy::Required)),
+        false,
+        None,
+    ));
+    let err = connect(b, client_config(&pki, TlsMode::Required, true), None)
+        .await
+        .err()
+        .expect("name mismatch");
+    assert!(matches!(err, ClientError::Tls(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn direct_tls_both_sides() {
+    let pki = pki(DOMAIN);
+    let (a, b) = tokio::io::duplex(1 << 16);
+    let server = tokio::spawn(accept_direct_tls(
+        a,
+        Arc::new(server_config(&pki, TlsPolicy::Off)),
+        None,
+    ));
+    // Off: no STARTTLS offered on a stream that is TLS from the first byte.
+    let stream = connect_direct_tls(b, client_config(&pki, TlsMode::Required, true), None)
+        .await
+        .expect("login over direct TLS with PLAIN");
+    assert!(stream.get_ref().is_tls());
+    assert_eq!(stream.jid(), "juliet@example.com/tls");
+    assert!(server.await.unwrap().unwrap().get_ref().is_tls());
+}
+
+#[tokio::test]
+async fn starttls_over_tcp() {
+    let pki = pki(DOMAIN);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = Arc::new(server_config(&pki, TlsPolicy::Required));
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        accept(tcp, config, false, None).await
+    });
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let stream = connect(tcp, client_config(&pki, TlsMode::Required, true), None)
+        .await
+        .expect("login");
+    assert!(stream.get_ref().is_tls());
+    assert_eq!(server.await.unwrap().unwrap().jid(), stream.jid());
+}
+
+/// Writes `prefix` in the same write as the first bytes written through it,
+/// and drops everything read up to and including the first `/>`.
+struct Pipelined<S> {
+    prefix: Option<Vec<u8>>,
+    skipping: bool,
+    inner: S,
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Pipelined<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if let Some(prefix) = self.prefix.take() {
+            let mut joined = prefix.clone();
+            joined.extend_from_slice(buf);
+            // The duplex takes the whole buffer at once (it has room).
+            return match Pin::new(&mut self.inner).poll_write(cx, &joined) {
+                Poll::Ready(Ok(n)) => {
+                    assert_eq!(n, joined.len(), "one write");
+                    Poll::Ready(Ok(buf.len()))
+                }
+                other => {
+                    self.prefix = Some(prefix);
+                    other
+                }
+            };
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Pipelined<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        while self.skipping {
+            let mut byte = [0u8; 1];
+            let mut one = ReadBuf::new(&mut byte);
+            std::task::ready!(Pin::new(&mut self.inner).poll_read(cx, &mut one))?;
+            if one.filled().is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            if byte[0] == b'>' {
+                self.skipping = false;
+            }
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+#[tokio::test]
+async fn starttls_and_the_client_hello_in_one_read() {
+    let pki = pki(DOMAIN);
+    let (io, server) = spawn_server(server_config(&pki, TlsPolicy::Required));
+    let mut raw = Raw::new(io);
+    raw.send(CLIENT_HEADER).await;
+    raw.until("</stream:features>").await;
+    // `<starttls/>` and the ClientHello leave in one write, so the server
+    // reads them together: the TLS layer must get the bytes the XML codec
+    // read ahead.
+    let pipelined = Pipelined {
+        prefix: Some(b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>".to_vec()),
+        skipping: true,
+        inner: raw.io,
+    };
+    let name = rustls::pki_types::ServerName::try_from(DOMAIN).unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(trusting(&pki.ca))
+        .connect(name, pipelined)
+        .await
+        .expect("handshake with pipelined bytes");
+    tls.write_all(CLIENT_HEADER.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut seen = String::new();
+    while !seen.contains("</stream:features>") {
+        let n = tokio::io::AsyncReadExt::read(&mut tls, &mut buf)
+            .await
+            .unwrap();
+        assert!(n > 0, "EOF: {seen}");
+        seen.push_str(std::str::from_utf8(&buf[..n]).unwrap());
+    }
+    // After TLS, PLAIN is offered and STARTTLS no longer.
+    assert!(seen.contains("<mechanism>PLAIN</mechanism>"), "{seen}");
+    assert!(!seen.contains("starttls"), "{seen}");
+    drop(tls);
+    let _ = server.await;
+}
