@@ -72,7 +72,8 @@ impl Opts {
 pub struct Framing {
     /// Print our mechanism name first (true when a relay such as gsasl_pair.py is in between).
     pub print_mechanism: bool,
-    /// Consume the peer's mechanism-name line (true when talking to gsasl directly).
+    /// Talking to gsasl directly: consume its mechanism-name line and its empty first
+    /// token (a relay such as gsasl_pair.py does both itself).
     pub skip_peer_mechanism: bool,
 }
 
@@ -124,7 +125,8 @@ pub fn run_client(
     loop {
         let token = read_token(input)?;
         // gsasl prints an empty first token for client-first mechanisms: not a challenge.
-        if first && token.as_deref() == Some("") {
+        // (A relay such as gsasl_pair.py already drops it.)
+        if first && f.skip_peer_mechanism && token.as_deref() == Some("") {
             first = false;
             continue;
         }
