@@ -2,6 +2,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod bench;
 mod cli;
 mod demo;
 mod duration;
@@ -51,8 +52,8 @@ fn main() {
             Command::User(cmd) => user::run(cmd).await,
             Command::Serve(a) => serve::run(a).await,
             Command::Demo(a) => demo::run(a).await,
+            Command::Bench(a) => bench::run(a).await,
             Command::Login(a) => login::run(a).await,
-            _ => Err(exit::Failure::usage("not implemented yet")),
         }
     });
     // Do not wait for lingering blocking tasks (a prompt, a slow peer).

@@ -1,0 +1,429 @@
+//! `xmpp bench`: a closed-loop login load generator for any XMPP server.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use futures_util::SinkExt as _;
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use tokio::net::TcpStream;
+use xmpp_stream::client::{self, ClientConfig};
+use xmpp_stream::{ClientError, XmppStream};
+use zeroize::Zeroizing;
+
+use crate::cli::BenchArgs;
+use crate::exit::{CmdResult, Code, Failure};
+use crate::password;
+
+/// Shared counters.
+#[derive(Default)]
+struct Totals {
+    started: AtomicU64,
+    ok: AtomicU64,
+    failed: AtomicU64,
+    held: AtomicU64,
+    stop: AtomicBool,
+    failures: Mutex<BTreeMap<String, u64>>,
+    latencies: Mutex<Option<Histogram<u64>>>,
+}
+
+/// The final report (`--json` prints it as is).
+#[derive(Debug, Serialize)]
+struct Report {
+    server: String,
+    mechanism: Option<String>,
+    concurrency: usize,
+    users: u32,
+    duration_s: f64,
+    logins: u64,
+    failures: u64,
+    logins_per_second: f64,
+    latency_ms: Latency,
+    failures_by_condition: BTreeMap<String, u64>,
+    held_connections: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_rss_kib_before: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_rss_kib_after: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_rss_bytes_per_connection: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct Latency {
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    max: f64,
+    mean: f64,
+}
+
+/// A short name for why a login failed, for the failure table.
+fn condition(e: &ClientError) -> String {
+    match e {
+        ClientError::Sasl { condition, .. } => format!("sasl:{condition}"),
+        ClientError::Stream { condition, .. } => format!("stream:{condition}"),
+        ClientError::Mechanism { .. } => "mutual-auth".to_owned(),
+        ClientError::Bind(c) => format!("bind:{c}"),
+        ClientError::Session(c) => format!("session:{c}"),
+        ClientError::Timeout => "timeout".to_owned(),
+        ClientError::Closed => "closed".to_owned(),
+        ClientError::Io(e) => format!("io:{:?}", e.kind()),
+        ClientError::NoMechanism { .. } => "no-mechanism".to_owned(),
+        _ => "protocol".to_owned(),
+    }
+}
+
+/// Resident set size of a process, in KiB (Linux).
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+struct Plan {
+    server: String,
+    domain: String,
+    prefix: String,
+    users: u32,
+    password: Zeroizing<String>,
+    mechanism: Option<String>,
+    allow_plain: bool,
+    timeout: Duration,
+    logins: Option<u64>,
+    deadline: Instant,
+    hold: bool,
+}
+
+impl Plan {
+    fn config(&self, n: u64) -> Result<ClientConfig, Failure> {
+        let user = n % u64::from(self.users) + 1;
+        let jid = format!("{}{user}@{}", self.prefix, self.domain);
+        let (selector, fallback) =
+            crate::login::selector(self.mechanism.as_deref(), self.allow_plain)?;
+        let mut c = ClientConfig::new(&jid, &self.password)
+            .map_err(Failure::usage)?
+            .with_selector(selector);
+        c.fallback = fallback;
+        c.timeout = self.timeout;
+        Ok(c)
+    }
+
+    /// Claims the next login number, or `None` when the run is over.
+    fn next(&self, totals: &Totals) -> Option<u64> {
+        if totals.stop.load(Ordering::Relaxed) || Instant::now() >= self.deadline {
+            return None;
+        }
+        let n = totals.started.fetch_add(1, Ordering::Relaxed);
+        match self.logins {
+            Some(max) if n >= max => None,
+            _ => Some(n),
+        }
+    }
+}
+
+async fn login_once(plan: &Plan, n: u64) -> Result<XmppStream<TcpStream>, String> {
+    let config = plan.config(n).map_err(|f| f.message)?;
+    let attempt = async {
+        let tcp = TcpStream::connect(&plan.server)
+            .await
+            .map_err(|e| format!("connect:{:?}", e.kind()))?;
+        let _ = tcp.set_nodelay(true);
+        client::connect(tcp, config, None).await.map_err(|e| {
+            tracing::debug!(error = %e, "login failed");
+            condition(&e)
+        })
+    };
+    tokio::time::timeout(plan.timeout, attempt)
+        .await
+        .unwrap_or_else(|_| Err("timeout".to_owned()))
+}
+
+async fn worker(plan: Arc<Plan>, totals: Arc<Totals>, start_delay: Duration) {
+    tokio::time::sleep(start_delay).await;
+    let mut hist = match Histogram::<u64>::new_with_bounds(1, 120_000_000, 3) {
+        Ok(h) => h,
+        Err(_) => return,
+    };
+    let mut held = Vec::new();
+    while let Some(n) = plan.next(&totals) {
+        let t0 = Instant::now();
+        match login_once(&plan, n).await {
+            Ok(mut stream) => {
+                let us = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
+                let _ = hist.record(us.max(1));
+                totals.ok.fetch_add(1, Ordering::Relaxed);
+                if plan.hold {
+                    totals.held.fetch_add(1, Ordering::Relaxed);
+                    held.push(stream);
+                    // One held session per worker.
+                    break;
+                }
+                // Close without waiting for the server's close (as loadgen.py
+                // does): some servers answer it late, which would cap the rate.
+                let _ = tokio::time::timeout(Duration::from_secs(1), stream.close()).await;
+            }
+            Err(cond) => {
+                totals.failed.fetch_add(1, Ordering::Relaxed);
+                *totals
+                    .failures
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry(cond)
+                    .or_default() += 1;
+                if plan.hold {
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(h) = totals
+        .latencies
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_mut()
+    {
+        let _ = h.add(&hist);
+    }
+    if plan.hold && !held.is_empty() {
+        // Hold until the main task releases every session.
+        while !totals.stop.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        for mut s in held {
+            let _ = tokio::time::timeout(Duration::from_secs(1), s.close()).await;
+        }
+    }
+}
+
+/// Runs `xmpp bench`.
+pub async fn run(args: BenchArgs) -> CmdResult {
+    if args.users == 0 || args.concurrency == 0 {
+        return Err(Failure::usage(
+            "--users and --concurrency must be at least 1",
+        ));
+    }
+    let allow_plain = args.allow_plain_without_tls
+        || args
+            .mechanism
+            .as_deref()
+            .is_some_and(|m| m.eq_ignore_ascii_case("PLAIN"));
+    // Validate before prompting.
+    crate::login::selector(args.mechanism.as_deref(), allow_plain)?;
+    let password = password::read(
+        args.password_stdin,
+        "Password for the bench accounts: ",
+        false,
+    )?;
+    let duration = match (args.duration, args.logins, args.hold) {
+        (Some(d), _, _) => d,
+        (None, Some(_), false) => Duration::from_secs(24 * 3600),
+        _ => Duration::from_secs(10),
+    };
+    let started = Instant::now();
+    let plan = Arc::new(Plan {
+        server: args.server.clone(),
+        domain: args.domain.clone(),
+        prefix: args.user_prefix.clone(),
+        users: args.users,
+        password,
+        mechanism: args.mechanism.clone(),
+        allow_plain,
+        timeout: args.timeout,
+        logins: if args.hold {
+            Some(args.concurrency as u64)
+        } else {
+            args.logins
+        },
+        // With --hold, --duration is how long the sessions are held once open.
+        deadline: if args.hold {
+            started + Duration::from_secs(365 * 24 * 3600)
+        } else {
+            started + duration + args.ramp_up
+        },
+        hold: args.hold,
+    });
+    plan.config(0)?;
+    let rss_before = args.server_pid.and_then(rss_kib);
+    let totals = Arc::new(Totals {
+        latencies: Mutex::new(Histogram::new_with_bounds(1, 120_000_000, 3).ok()),
+        ..Totals::default()
+    });
+    let bar = if args.json || args.quiet {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::with_draw_target(
+            Some(duration.as_secs().max(1)),
+            ProgressDrawTarget::stderr(),
+        );
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    };
+    let mut tasks = Vec::with_capacity(args.concurrency);
+    for i in 0..args.concurrency {
+        let delay = args.ramp_up.mul_f64(i as f64 / args.concurrency as f64);
+        tasks.push(tokio::spawn(worker(plan.clone(), totals.clone(), delay)));
+    }
+    let ticker = {
+        let totals = totals.clone();
+        let bar = bar.clone();
+        tokio::spawn(async move {
+            let mut last = (Instant::now(), 0u64);
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let ok = totals.ok.load(Ordering::Relaxed);
+                let rate = (ok - last.1) as f64 / last.0.elapsed().as_secs_f64();
+                last = (Instant::now(), ok);
+                bar.set_position(started.elapsed().as_secs());
+                bar.set_message(format!(
+                    "{ok} ok, {} failed, {rate:.0} logins/s, {} held",
+                    totals.failed.load(Ordering::Relaxed),
+                    totals.held.load(Ordering::Relaxed)
+                ));
+            }
+        })
+    };
+    let interrupted = {
+        let totals = totals.clone();
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            totals.stop.store(true, Ordering::Relaxed);
+        })
+    };
+    // With --hold, report the RSS while every session is still open.
+    let mut rss_after = None;
+    if args.hold {
+        while totals.ok.load(Ordering::Relaxed) + totals.failed.load(Ordering::Relaxed)
+            < args.concurrency as u64
+            && !totals.stop.load(Ordering::Relaxed)
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Let the server settle before measuring.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        rss_after = args.server_pid.and_then(rss_kib);
+        let stop = totals.clone();
+        let _ = tokio::time::timeout(duration, async move {
+            while !stop.stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+    }
+    let held = totals.held.load(Ordering::Relaxed);
+    if args.hold {
+        totals.stop.store(true, Ordering::Relaxed);
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    ticker.abort();
+    interrupted.abort();
+    bar.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64();
+    if !args.hold {
+        rss_after = args.server_pid.and_then(rss_kib);
+    }
+    let ok = totals.ok.load(Ordering::Relaxed);
+    let failed = totals.failed.load(Ordering::Relaxed);
+    let hist = totals
+        .latencies
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    let ms = |us: u64| us as f64 / 1000.0;
+    let latency = match &hist {
+        Some(h) if !h.is_empty() => Latency {
+            p50: ms(h.value_at_quantile(0.50)),
+            p90: ms(h.value_at_quantile(0.90)),
+            p99: ms(h.value_at_quantile(0.99)),
+            max: ms(h.max()),
+            mean: h.mean() / 1000.0,
+        },
+        _ => Latency {
+            p50: 0.0,
+            p90: 0.0,
+            p99: 0.0,
+            max: 0.0,
+            mean: 0.0,
+        },
+    };
+    let per_conn = match (rss_before, rss_after, held) {
+        (Some(b), Some(a), h) if h > 0 => Some((a as f64 - b as f64) * 1024.0 / h as f64),
+        _ => None,
+    };
+    let report = Report {
+        server: args.server.clone(),
+        mechanism: args.mechanism.clone(),
+        concurrency: args.concurrency,
+        users: args.users,
+        duration_s: elapsed,
+        logins: ok,
+        failures: failed,
+        logins_per_second: ok as f64 / elapsed.max(1e-9),
+        latency_ms: latency,
+        failures_by_condition: totals
+            .failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone(),
+        held_connections: held,
+        server_rss_kib_before: rss_before,
+        server_rss_kib_after: rss_after,
+        server_rss_bytes_per_connection: per_conn,
+    };
+    if args.json {
+        let out =
+            serde_json::to_string_pretty(&report).map_err(|e| Failure::new(Code::Other, e))?;
+        println!("{out}");
+    } else {
+        print_table(&report);
+    }
+    if ok == 0 && failed > 0 {
+        return Err(Failure::new(Code::Other, "every login failed"));
+    }
+    Ok(())
+}
+
+fn print_table(r: &Report) {
+    println!(
+        "server        {} ({})",
+        r.server,
+        r.mechanism.as_deref().unwrap_or("best offered mechanism")
+    );
+    println!("concurrency   {}   users {}", r.concurrency, r.users);
+    println!(
+        "logins        {} ok, {} failed in {:.2} s",
+        r.logins, r.failures, r.duration_s
+    );
+    println!("logins/s      {:.1}", r.logins_per_second);
+    let l = &r.latency_ms;
+    println!(
+        "latency ms    p50 {:.2}   p90 {:.2}   p99 {:.2}   max {:.2}   mean {:.2}",
+        l.p50, l.p90, l.p99, l.max, l.mean
+    );
+    if r.failures_by_condition.is_empty() {
+        println!("failures      none");
+    } else {
+        for (i, (c, n)) in r.failures_by_condition.iter().enumerate() {
+            let label = if i == 0 { "failures" } else { "" };
+            println!("{label:<13} {c}: {n}");
+        }
+    }
+    println!("held          {}", r.held_connections);
+    if let (Some(b), Some(a)) = (r.server_rss_kib_before, r.server_rss_kib_after) {
+        print!("server RSS    {b} KiB -> {a} KiB");
+        match r.server_rss_bytes_per_connection {
+            Some(p) => println!(" ({p:.0} bytes per held connection)"),
+            None => println!(),
+        }
+    }
+}
