@@ -63,6 +63,29 @@ fn is_name_char_full(c: char) -> bool {
         || matches!(c as u32, 0x2D | 0x2E | 0x30..=0x39 | 0xB7 | 0x300..=0x36F | 0x203F..=0x2040)
 }
 
+/// Byte-slice equality for the short strings of XML names; avoids a libc
+/// `memcmp` call per comparison, which dominated profiles.
+#[inline(always)]
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        let x = u64::from_ne_bytes([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]);
+        let y = u64::from_ne_bytes([y[0], y[1], y[2], y[3], y[4], y[5], y[6], y[7]]);
+        if x != y {
+            return false;
+        }
+    }
+    let mut diff = 0u8;
+    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+        diff |= x ^ y;
+    }
+    diff == 0
+}
+
 /// Outcome of checking a QName.
 pub(crate) enum QName {
     Ok { colon: Option<usize> },
@@ -73,13 +96,23 @@ pub(crate) enum QName {
 /// Check `b` as a Namespaces-in-XML QName (`NCName` or `NCName:NCName`).
 /// The first byte is known to be a name-start byte and the rest name bytes.
 pub(crate) fn check_qname(b: &[u8]) -> QName {
-    let colon = memchr::memchr(b':', b);
+    // One pass: where the (single) colon is, and whether the slow path is needed.
+    let mut colon = None;
+    let mut colons = 0u32;
+    let mut high = false;
+    for (i, &x) in b.iter().enumerate() {
+        if x == b':' {
+            colons += 1;
+            colon = Some(i);
+        }
+        high |= x >= 0x80;
+    }
     if let Some(c) = colon {
-        if c == 0 || c + 1 == b.len() || memchr::memchr(b':', &b[c + 1..]).is_some() {
+        if colons > 1 || c == 0 || c + 1 == b.len() {
             return QName::Invalid;
         }
     }
-    if b.is_ascii() {
+    if !high {
         // ASCII fast path: the class table already vetted every byte except
         // that the local part after a colon must start with a name-start char.
         if let Some(c) = colon {
@@ -188,13 +221,18 @@ pub(crate) fn check_run(
 fn check_nonchars(s: &str) -> Result<(), crate::XmlError> {
     // U+FFFE and U+FFFF are the only non-Chars valid UTF-8 can carry above U+001F
     // (surrogates cannot be encoded in valid UTF-8); both start with 0xEF 0xBF.
+    let bytes = s.as_bytes();
     let mut at = 0;
-    while let Some(i) = memchr::memmem::find(&s.as_bytes()[at..], b"\xEF\xBF") {
-        match s.as_bytes().get(at + i + 2) {
-            Some(0xBE) => return Err(crate::XmlError::IllegalChar(0xFFFE)),
-            Some(0xBF) => return Err(crate::XmlError::IllegalChar(0xFFFF)),
-            _ => at += i + 2,
+    while let Some(i) = memchr::memchr(0xEF, &bytes[at..]) {
+        let p = at + i;
+        if bytes.get(p + 1) == Some(&0xBF) {
+            match bytes.get(p + 2) {
+                Some(0xBE) => return Err(crate::XmlError::IllegalChar(0xFFFE)),
+                Some(0xBF) => return Err(crate::XmlError::IllegalChar(0xFFFF)),
+                _ => {}
+            }
         }
+        at = p + 1;
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::chars::{self, check_qname, check_run, is_name_char, is_name_start, is_ws, QName};
+use crate::chars::{self, check_qname, check_run, is_name_char, is_name_start, is_ws, same, QName};
 use crate::codec::{Limits, StreamHeader};
 use crate::element::{Attr, Element, Node, Str};
 use crate::error::{Condition, XmlError};
@@ -565,7 +565,7 @@ impl Framer {
                                 Some(o) => &d[o.name.0 as usize..o.name.1 as usize],
                                 None => &self.header_qname,
                             };
-                            if name != expected {
+                            if !same(name, expected) {
                                 bail!(XmlError::MismatchedEndTag {
                                     expected: String::from_utf8_lossy(expected).into_owned(),
                                     found: String::from_utf8_lossy(name).into_owned(),
@@ -791,12 +791,14 @@ impl Framer {
 
     fn lookup(&mut self, d: &[u8], prefix: &[u8]) -> Option<NsRef> {
         for b in self.bindings.iter().rev() {
-            if &d[b.prefix.0 as usize..b.prefix.1 as usize] == prefix {
+            if (b.prefix.1 - b.prefix.0) as usize == prefix.len()
+                && same(&d[b.prefix.0 as usize..b.prefix.1 as usize], prefix)
+            {
                 return Some(b.uri);
             }
         }
         for (i, b) in self.base.iter().enumerate().rev() {
-            if &*b.prefix == prefix {
+            if same(&b.prefix, prefix) {
                 let cached = self.base_cache.get(i).copied().unwrap_or(u32::MAX);
                 if cached != u32::MAX {
                     return Some(NsRef::Owned(cached));
@@ -911,7 +913,7 @@ impl Framer {
             };
             // Duplicate declarations are duplicate attributes.
             for b in &attrs[..i] {
-                if d[b.name.0 as usize..b.name.1 as usize] == *qname {
+                if same(&d[b.name.0 as usize..b.name.1 as usize], qname) {
                     bail!(XmlError::DuplicateAttribute(
                         String::from_utf8_lossy(qname).into_owned()
                     ));
@@ -920,12 +922,12 @@ impl Framer {
             let uri = self.value_ref(d, a);
             let ub = self.ns_bytes(d, uri);
             let is_xml_prefix = &d[prefix.0 as usize..prefix.1 as usize] == b"xml";
-            if (ub == ns::XML.as_bytes()) != is_xml_prefix {
+            if same(ub, ns::XML.as_bytes()) != is_xml_prefix {
                 bail!(XmlError::BadNamespaceDecl(
                     "the xml prefix and namespace belong only to each other"
                 ));
             }
-            if ub == ns::XMLNS.as_bytes() {
+            if same(ub, ns::XMLNS.as_bytes()) {
                 bail!(XmlError::BadNamespaceDecl(
                     "the xmlns namespace cannot be declared"
                 ));
@@ -962,10 +964,10 @@ impl Framer {
             };
             let lb = &d[local.0 as usize..local.1 as usize];
             for prev in &self.attr_evs[start..] {
-                if &d[prev.name.0 as usize..prev.name.1 as usize] == lb {
+                if same(&d[prev.name.0 as usize..prev.name.1 as usize], lb) {
                     let same_ns = match (prev.ns, ans) {
                         (None, None) => true,
-                        (Some(x), Some(y)) => self.ns_bytes(d, x) == self.ns_bytes(d, y),
+                        (Some(x), Some(y)) => same(self.ns_bytes(d, x), self.ns_bytes(d, y)),
                         _ => false,
                     };
                     if same_ns {

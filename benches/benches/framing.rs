@@ -1,0 +1,158 @@
+//! Framing throughput of `xmpp-xml` against quick-xml (`Reader`, `NsReader`)
+//! and rxml, on the same bytes, in the same run.
+//!
+//! Groups are the corpora (`realistic`, `small`); functions are
+//! `<parser>/<whole|chunked>`, chunked meaning 1500-byte pieces fed to an
+//! incremental decoder. `cargo xtask bench` turns the results into a table.
+
+use std::hint::black_box;
+
+use benches::{Corpus, CHUNK};
+use bytes::BytesMut;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use quick_xml::events::Event;
+use rxml::Parse;
+use xmpp_xml::{Frame, Framer, RawFrame};
+
+fn quick_xml_reader(bytes: &[u8]) -> usize {
+    let mut r = quick_xml::Reader::from_reader(bytes);
+    let mut n = 0;
+    loop {
+        match r.read_event() {
+            Ok(Event::Eof) | Err(_) => return n,
+            Ok(e) => {
+                black_box(&e);
+                n += 1;
+            }
+        }
+    }
+}
+
+fn quick_xml_ns_reader(bytes: &[u8]) -> usize {
+    let mut r = quick_xml::NsReader::from_reader(bytes);
+    let mut n = 0;
+    loop {
+        match r.read_resolved_event() {
+            Ok((_, Event::Eof)) | Err(_) => return n,
+            Ok(e) => {
+                black_box(&e);
+                n += 1;
+            }
+        }
+    }
+}
+
+fn rxml_chunks(bytes: &[u8], chunk: usize) -> usize {
+    let mut p = rxml::Parser::new();
+    let mut n = 0;
+    for mut piece in bytes.chunks(chunk) {
+        // The stream never ends, so every call ends in "need more data".
+        let _ = p.parse_all(&mut piece, false, |ev| {
+            black_box(&ev);
+            n += 1;
+        });
+    }
+    n
+}
+
+/// Validated bytes with the root's name, namespace and attributes.
+fn raw_frames(framer: &mut Framer, buf: &mut BytesMut, n: &mut usize) {
+    while let Some(f) = framer.decode_raw(buf).expect("corpus is valid") {
+        if let RawFrame::Element(e) = f {
+            black_box((e.name(), e.ns(), e.attr("id"), e.bytes().len()));
+            *n += 1;
+        }
+    }
+}
+
+/// Complete navigable elements.
+fn elements(framer: &mut Framer, buf: &mut BytesMut, n: &mut usize) {
+    while let Some(f) = framer.decode(buf).expect("corpus is valid") {
+        if let Frame::Element(e) = f {
+            black_box(&e);
+            *n += 1;
+        }
+    }
+}
+
+type Drive = fn(&mut Framer, &mut BytesMut, &mut usize);
+
+fn ours_whole(bytes: &[u8], drive: Drive) -> impl FnMut(BytesMut) -> usize {
+    let _ = bytes;
+    move |mut buf| {
+        let mut f = Framer::default();
+        let mut n = 0;
+        drive(&mut f, &mut buf, &mut n);
+        n
+    }
+}
+
+fn ours_chunked(bytes: &[u8], drive: Drive) -> usize {
+    let mut f = Framer::default();
+    let mut buf = BytesMut::with_capacity(8 * 1024);
+    let mut n = 0;
+    for piece in bytes.chunks(CHUNK) {
+        buf.extend_from_slice(piece);
+        drive(&mut f, &mut buf, &mut n);
+    }
+    n
+}
+
+fn bench_corpus(c: &mut Criterion, corpus: &Corpus) {
+    let bytes = corpus.bytes.as_slice();
+    // Every parser must see the whole corpus as valid.
+    assert_eq!(ours_chunked(bytes, elements), corpus.stanzas);
+    assert_eq!(ours_chunked(bytes, raw_frames), corpus.stanzas);
+    assert!(quick_xml_reader(bytes) > corpus.stanzas);
+    assert!(rxml_chunks(bytes, bytes.len()) > corpus.stanzas);
+
+    let mut g = c.benchmark_group(corpus.name);
+    g.throughput(Throughput::Bytes(bytes.len() as u64));
+    g.bench_function("quick_xml_reader/whole", |b| {
+        b.iter(|| quick_xml_reader(black_box(bytes)))
+    });
+    g.bench_function("quick_xml_ns_reader/whole", |b| {
+        b.iter(|| quick_xml_ns_reader(black_box(bytes)))
+    });
+    g.bench_function("rxml/whole", |b| {
+        b.iter(|| rxml_chunks(black_box(bytes), bytes.len()))
+    });
+    g.bench_function("rxml/chunked", |b| {
+        b.iter(|| rxml_chunks(black_box(bytes), CHUNK))
+    });
+    g.bench_function("xmpp_xml_raw/whole", |b| {
+        b.iter_batched(
+            || BytesMut::from(bytes),
+            ours_whole(bytes, raw_frames),
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("xmpp_xml_raw/chunked", |b| {
+        b.iter(|| ours_chunked(black_box(bytes), raw_frames))
+    });
+    g.bench_function("xmpp_xml_elements/whole", |b| {
+        b.iter_batched(
+            || BytesMut::from(bytes),
+            ours_whole(bytes, elements),
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("xmpp_xml_elements/chunked", |b| {
+        b.iter(|| ours_chunked(black_box(bytes), elements))
+    });
+    g.finish();
+}
+
+fn framing(c: &mut Criterion) {
+    for corpus in benches::all() {
+        bench_corpus(c, &corpus);
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30).warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(3));
+    targets = framing
+}
+criterion_main!(benches);
