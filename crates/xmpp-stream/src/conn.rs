@@ -11,6 +11,14 @@ use xmpp_xml::{Frame, StreamCodec, XmlError};
 use crate::observer::{notify, Direction, Observer};
 use crate::transport::Transport;
 
+/// What came first while waiting for the peer.
+pub(crate) enum Event {
+    Frame(Result<Frame, XmlError>),
+    Eof,
+    /// The deadline passed; the time now.
+    Timeout(std::time::Instant),
+}
+
 pub(crate) struct Conn<S> {
     pub(crate) framed: Framed<Transport<S>, StreamCodec>,
     pub(crate) observer: Option<Arc<dyn Observer>>,
@@ -65,6 +73,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             );
         }
         item
+    }
+
+    /// The next frame, or the deadline passing first.
+    pub(crate) async fn next_until(
+        &mut self,
+        deadline: Option<std::time::Instant>,
+        mechanism: Option<&str>,
+    ) -> Event {
+        tokio::select! {
+            item = self.next(mechanism) => match item {
+                Some(frame) => Event::Frame(frame),
+                None => Event::Eof,
+            },
+            () = crate::sleep_until(deadline) => Event::Timeout(crate::now()),
+        }
     }
 
     /// Takes the transport and the bytes read ahead of the codec, to put TLS

@@ -26,6 +26,8 @@ pub struct StreamInfo {
     pub peer_header: StreamHeader,
     /// The SASL mechanism used.
     pub mechanism: String,
+    /// The XMPP domain of the stream.
+    pub domain: String,
 }
 
 /// Why an established stream ended or failed.

@@ -11,6 +11,7 @@ use super::config::{ClientConfig, TlsMode};
 use crate::condition::StanzaCondition;
 use crate::error::ClientError;
 use crate::server::core::version_at_least_1_0;
+use crate::session::StreamInfo;
 use crate::wire;
 
 /// What the shell must do next.
@@ -27,22 +28,9 @@ pub enum ClientAction {
     /// call [`ClientCore::handle_tls`].
     StartTls,
     /// Negotiation is complete.
-    Established(ClientNegotiated),
+    Established(StreamInfo),
     /// Negotiation failed; everything to send has been sent.
     Fail(ClientError),
-}
-
-/// What a successful client negotiation established.
-#[derive(Clone, Debug)]
-pub struct ClientNegotiated {
-    /// The full JID the server bound (adopted from its answer).
-    pub jid: String,
-    /// The id of the server's current stream.
-    pub stream_id: String,
-    /// The server's current stream header.
-    pub header: StreamHeader,
-    /// The SASL mechanism that succeeded.
-    pub mechanism: String,
 }
 
 const BIND_ID: &str = "bind_1";
@@ -488,11 +476,12 @@ impl ClientCore {
     fn established(&mut self) {
         self.state = State::Done;
         let header = self.header.clone().unwrap_or_default();
-        let negotiated = ClientNegotiated {
+        let negotiated = StreamInfo {
             jid: self.jid.clone().unwrap_or_default(),
             stream_id: header.id.clone().unwrap_or_default(),
-            header,
+            peer_header: header,
             mechanism: self.mechanism.clone().unwrap_or_default(),
+            domain: self.config.domain.clone(),
         };
         self.actions
             .push_back(ClientAction::Established(negotiated));

@@ -9,11 +9,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use xmpp_xml::StreamCodec;
 
 pub use self::config::{ClientConfig, InvalidJid, TlsMode};
-pub use self::core::{ClientAction, ClientCore, ClientNegotiated};
-use crate::conn::Conn;
+pub use self::core::{ClientAction, ClientCore};
+use crate::conn::{Conn, Event};
 use crate::error::ClientError;
 use crate::observer::Observer;
-use crate::session::{StreamInfo, XmppStream};
+use crate::session::XmppStream;
 use crate::transport::Transport;
 
 /// Negotiates a client stream over `io` (a connected TCP stream, or any
@@ -146,13 +146,7 @@ where
                 }
                 ClientAction::Established(n) => {
                     conn.flush().await?;
-                    let info = StreamInfo {
-                        jid: n.jid,
-                        stream_id: n.stream_id,
-                        peer_header: n.header,
-                        mechanism: n.mechanism,
-                    };
-                    return Ok(XmppStream::new(conn, info, None));
+                    return Ok(XmppStream::new(conn, n, None));
                 }
                 ClientAction::Fail(err) => {
                     // Best effort: the stream is failing anyway.
@@ -166,14 +160,11 @@ where
             core.handle_frame(Err(e));
             continue;
         }
-        let deadline = core.poll_timeout();
         let mech = core.mechanism().map(str::to_owned);
-        tokio::select! {
-            item = conn.next(mech.as_deref()) => match item {
-                Some(frame) => core.handle_frame(frame),
-                None => core.handle_eof(),
-            },
-            () = crate::sleep_until(deadline) => core.handle_timeout(crate::now()),
+        match conn.next_until(core.poll_timeout(), mech.as_deref()).await {
+            Event::Frame(frame) => core.handle_frame(frame),
+            Event::Eof => core.handle_eof(),
+            Event::Timeout(now) => core.handle_timeout(now),
         }
     }
 }

@@ -13,6 +13,7 @@ use xmpp_xml::{ns, Element, Frame, Limits, StreamHeader, XmlError};
 use super::config::{ServerConfig, SessionFeature, TlsPolicy};
 use crate::condition::{StanzaCondition, StreamCondition};
 use crate::error::ServerError;
+use crate::session::StreamInfo;
 use crate::wire;
 
 /// What the shell must do next.
@@ -47,25 +48,10 @@ pub enum ServerAction {
         resource: Option<String>,
     },
     /// Negotiation is complete: stanzas may flow.
-    Established(Negotiated),
+    Established(StreamInfo),
     /// Negotiation failed; everything to send has been sent. Close the
     /// connection.
     Fail(ServerError),
-}
-
-/// What a successful negotiation established.
-#[derive(Clone, Debug)]
-pub struct Negotiated {
-    /// The bound full JID.
-    pub jid: String,
-    /// The id of the current (post-authentication) stream.
-    pub stream_id: String,
-    /// The client's current stream header.
-    pub header: StreamHeader,
-    /// The SASL mechanism used.
-    pub mechanism: String,
-    /// The served domain.
-    pub domain: String,
 }
 
 #[derive(Default)]
@@ -269,10 +255,10 @@ impl ServerCore {
                     self.finish(ServerError::Internal("bound without authentication"));
                     return;
                 };
-                let negotiated = Negotiated {
+                let negotiated = StreamInfo {
                     jid,
                     stream_id: self.stream_id.clone(),
-                    header,
+                    peer_header: header,
                     mechanism: auth.mechanism.clone(),
                     domain,
                 };

@@ -10,12 +10,12 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use xmpp_xml::StreamCodec;
 
 pub use self::config::{ServedDomain, ServerConfig, SessionFeature, TlsPolicy};
-pub use self::core::{Negotiated, ServerAction, ServerCore};
+pub use self::core::{ServerAction, ServerCore};
 pub use self::registry::{ConflictPolicy, ResourceRegistry};
-use crate::conn::Conn;
+use crate::conn::{Conn, Event};
 use crate::error::ServerError;
 use crate::observer::Observer;
-use crate::session::{StreamInfo, XmppStream};
+use crate::session::XmppStream;
 use crate::transport::Transport;
 
 /// Negotiates with the client on `io`: header, features, SASL, restart and
@@ -129,13 +129,7 @@ where
                     if let Err(e) = conn.flush().await {
                         return Err(ServerError::Io(e.to_string()));
                     }
-                    let info = StreamInfo {
-                        jid: n.jid,
-                        stream_id: n.stream_id,
-                        peer_header: n.header,
-                        mechanism: n.mechanism,
-                    };
-                    return Ok(XmppStream::new(conn, info, bound));
+                    return Ok(XmppStream::new(conn, n, bound));
                 }
                 ServerAction::Fail(err) => {
                     let _ = conn.flush().await;
@@ -146,14 +140,11 @@ where
         if let Err(e) = conn.flush().await {
             return Err(ServerError::Io(e.to_string()));
         }
-        let deadline = core.poll_timeout();
         let mech = core.mechanism().map(str::to_owned);
-        tokio::select! {
-            item = conn.next(mech.as_deref()) => match item {
-                Some(frame) => core.handle_frame(frame),
-                None => core.handle_eof(),
-            },
-            () = crate::sleep_until(deadline) => core.handle_timeout(crate::now()),
+        match conn.next_until(core.poll_timeout(), mech.as_deref()).await {
+            Event::Frame(frame) => core.handle_frame(frame),
+            Event::Eof => core.handle_eof(),
+            Event::Timeout(now) => core.handle_timeout(now),
         }
     }
 }
