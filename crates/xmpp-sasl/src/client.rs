@@ -2,6 +2,7 @@
 
 use zeroize::Zeroize;
 
+use crate::channel_binding::ClientChannelBinding;
 use crate::crypto::ScramHash;
 use crate::error::ClientError;
 use crate::{digest_md5, plain, scram};
@@ -20,6 +21,10 @@ pub struct ClientCredentials {
     pub host: String,
     /// The service name, `"xmpp"`.
     pub service: String,
+    /// What this connection can do about channel binding (default
+    /// [`ClientChannelBinding::Unsupported`]). `-PLUS` mechanisms need
+    /// [`ClientChannelBinding::Use`].
+    pub channel_binding: ClientChannelBinding,
 }
 
 impl ClientCredentials {
@@ -35,7 +40,14 @@ impl ClientCredentials {
             authzid: None,
             host: host.into(),
             service: "xmpp".to_owned(),
+            channel_binding: ClientChannelBinding::Unsupported,
         }
+    }
+
+    /// Sets the channel-binding capability (SCRAM's GS2 flag; required for `-PLUS`).
+    pub fn with_channel_binding(mut self, cb: ClientChannelBinding) -> Self {
+        self.channel_binding = cb;
+        self
     }
 
     /// Sets the authorization identity.
@@ -67,6 +79,7 @@ impl std::fmt::Debug for ClientCredentials {
             .field("authzid", &self.authzid)
             .field("host", &self.host)
             .field("service", &self.service)
+            .field("channel_binding", &self.channel_binding)
             .finish()
     }
 }
@@ -95,9 +108,12 @@ pub trait ClientMechanism: Send {
     fn success(&mut self, additional: Option<&[u8]>) -> Result<(), ClientError>;
 }
 
-/// Creates a client mechanism by IANA name with CSPRNG nonces; `None` if unsupported.
+/// Creates a client mechanism by IANA name with CSPRNG nonces; `None` if unsupported,
+/// or for a `-PLUS` name when `creds.channel_binding` is not [`ClientChannelBinding::Use`].
 pub fn client_mechanism(name: &str, creds: ClientCredentials) -> Option<Box<dyn ClientMechanism>> {
     Some(match name {
+        "SCRAM-SHA-1-PLUS" => Box::new(scram::ScramClient::new_plus(ScramHash::Sha1, creds)?),
+        "SCRAM-SHA-256-PLUS" => Box::new(scram::ScramClient::new_plus(ScramHash::Sha256, creds)?),
         digest_md5::NAME => Box::new(digest_md5::DigestMd5Client::new(creds)),
         plain::NAME => Box::new(plain::PlainClient::new(creds)),
         "SCRAM-SHA-1" => Box::new(scram::ScramClient::new(ScramHash::Sha1, creds)),
@@ -107,7 +123,19 @@ pub fn client_mechanism(name: &str, creds: ClientCredentials) -> Option<Box<dyn 
 }
 
 /// The mechanisms this crate implements, strongest first.
-pub const SUPPORTED_MECHANISMS: [&str; 4] = ["SCRAM-SHA-256", "SCRAM-SHA-1", "DIGEST-MD5", "PLAIN"];
+pub const SUPPORTED_MECHANISMS: [&str; 6] = [
+    "SCRAM-SHA-256-PLUS",
+    "SCRAM-SHA-1-PLUS",
+    "SCRAM-SHA-256",
+    "SCRAM-SHA-1",
+    "DIGEST-MD5",
+    "PLAIN",
+];
+
+/// Whether `name` is a channel-binding (`-PLUS`) mechanism.
+fn is_plus(name: &str) -> bool {
+    name.ends_with("-PLUS")
+}
 
 /// Picks a mechanism from the server's offer by the client's own preference order
 /// (the server's order is not a preference signal, RFC 6120 §6.3.3).
@@ -119,7 +147,8 @@ pub struct MechanismSelector {
 }
 
 impl Default for MechanismSelector {
-    /// SCRAM-SHA-256, SCRAM-SHA-1, DIGEST-MD5, PLAIN; PLAIN only on a protected stream.
+    /// SCRAM-SHA-256-PLUS, SCRAM-SHA-1-PLUS, SCRAM-SHA-256, SCRAM-SHA-1, DIGEST-MD5,
+    /// PLAIN; PLAIN and the `-PLUS` names only on a protected stream.
     fn default() -> Self {
         Self::with_preference(SUPPORTED_MECHANISMS.iter().map(|s| s.to_string()).collect())
     }
@@ -157,7 +186,9 @@ impl MechanismSelector {
     /// The best mechanism that the server `offered`, that is allowed, implemented and
     /// not in `exclude` (mechanisms that already failed: the fallback after
     /// `<failure/>`). `secure` = the stream is TLS-protected. Names compare exactly
-    /// (SASL names are case-sensitive).
+    /// (SASL names are case-sensitive). `-PLUS` names are never selected when
+    /// `secure` is false; a caller without channel-binding data passes them in
+    /// `exclude`.
     pub fn select(&self, offered: &[String], secure: bool, exclude: &[String]) -> Option<&str> {
         self.preference
             .iter()
@@ -169,6 +200,7 @@ impl MechanismSelector {
                     .as_ref()
                     .map_or(true, |a| a.iter().any(|x| x == *m))
             })
+            .filter(|m| secure || !is_plus(m))
             .find(|m| secure || self.allow_plain_insecure || m.as_str() != plain::NAME)
             .map(String::as_str)
     }
@@ -233,8 +265,13 @@ mod tests {
 
     #[test]
     fn factory_knows_every_supported_name() {
+        use crate::channel_binding::{ChannelBinding, ChannelBindingType};
+        let cb = ClientChannelBinding::Use(ChannelBinding::new(
+            ChannelBindingType::TlsExporter,
+            vec![1; 32],
+        ));
         for m in SUPPORTED_MECHANISMS {
-            let c = ClientCredentials::new("u", "p", "h");
+            let c = ClientCredentials::new("u", "p", "h").with_channel_binding(cb.clone());
             assert_eq!(client_mechanism(m, c).map(|m| m.name()), Some(m));
         }
         assert!(client_mechanism("CRAM-MD5", ClientCredentials::new("u", "p", "h")).is_none());

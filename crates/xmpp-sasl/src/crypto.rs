@@ -37,6 +37,14 @@ impl ScramHash {
         }
     }
 
+    /// The mechanism name with channel binding (`-PLUS`).
+    pub fn plus_mechanism(self) -> &'static str {
+        match self {
+            ScramHash::Sha1 => "SCRAM-SHA-1-PLUS",
+            ScramHash::Sha256 => "SCRAM-SHA-256-PLUS",
+        }
+    }
+
     pub(crate) fn hash(self, data: &[u8]) -> Vec<u8> {
         match self {
             ScramHash::Sha1 => sha1::Sha1::digest(data).to_vec(),

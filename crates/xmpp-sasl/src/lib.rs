@@ -1,5 +1,7 @@
 //! Sans-IO SASL mechanisms for XMPP: DIGEST-MD5 (RFC 2831), PLAIN (RFC 4616),
-//! SCRAM-SHA-1 (RFC 5802) and SCRAM-SHA-256 (RFC 7677), client and server.
+//! SCRAM-SHA-1 (RFC 5802) and SCRAM-SHA-256 (RFC 7677), client and server, and their
+//! channel-binding `-PLUS` variants (tls-exporter, RFC 9266; tls-server-end-point,
+//! RFC 5929) when the stream layer supplies [`ChannelBinding`] data.
 //!
 //! Mechanisms take decoded bytes and return decoded bytes; base64 and XML are the
 //! stream layer's job. Nothing here does I/O, reads a clock or needs a runtime:
@@ -54,6 +56,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod channel_binding;
 mod client;
 mod crypto;
 mod digest_md5;
@@ -65,6 +68,7 @@ mod server;
 mod store;
 mod transcript;
 
+pub use channel_binding::{ChannelBinding, ChannelBindingType, ClientChannelBinding};
 pub use client::{
     client_mechanism, ClientCredentials, ClientMechanism, MechanismSelector, SUPPORTED_MECHANISMS,
 };

@@ -1,10 +1,24 @@
-//! SCRAM-SHA-1 (RFC 5802) and SCRAM-SHA-256 (RFC 7677), without channel binding.
+//! SCRAM-SHA-1 (RFC 5802) and SCRAM-SHA-256 (RFC 7677), with and without
+//! channel binding (`-PLUS`: tls-exporter, RFC 9266; tls-server-end-point, RFC 5929).
 //!
-//! The GS2 header is built and checked in one place ([`gs2_header`], [`parse_gs2`])
-//! so that `-PLUS` (tls-exporter / tls-server-end-point) can be added with TLS.
+//! The GS2 header is built in one place ([`ScramClient::gs2`]) and checked in one
+//! place ([`parse_gs2`] + [`server_cbind_input`]). The channel-binding rules
+//! (RFC 5802 §6):
+//!
+//! | client flag | non-PLUS server, no binding offered | non-PLUS server, -PLUS offered | -PLUS server |
+//! |---|---|---|---|
+//! | `n` (cannot bind) | ok | ok | not-authorized |
+//! | `y` (can bind, saw no -PLUS) | ok | not-authorized (downgrade) | not-authorized |
+//! | `p=<type>` | not-authorized | not-authorized | ok iff `<type>` is one this connection has |
+//!
+//! These are protocol violations, not syntax errors, so they map to
+//! `not-authorized` ([`ServerFailure::Protocol`]); a `p=` name that is not a valid
+//! `cb-name` is `malformed-request`. The server then checks that `c=` decodes to
+//! exactly `gs2-header || cbind-data` (constant time), else `not-authorized`.
 
 use zeroize::Zeroizing;
 
+use crate::channel_binding::{ChannelBinding, ClientChannelBinding};
 use crate::client::{ClientCredentials, ClientMechanism};
 use crate::crypto::{self, b64, b64_decode, ScramHash};
 use crate::error::{ClientError, ServerFailure, StoreError};
@@ -43,12 +57,19 @@ fn valid_scram_nonce(n: &str) -> bool {
     !n.is_empty() && n.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b',')
 }
 
-/// The GS2 header without channel binding: `n,[a=authzid],`.
-fn gs2_header(authzid: Option<&str>) -> String {
+/// The GS2 header: `<flag>,[a=authzid],` (flag `n`, `y` or `p=<cb-name>`).
+fn gs2_header(flag: &str, authzid: Option<&str>) -> String {
     match authzid {
-        Some(a) => format!("n,a={},", encode_saslname(a)),
-        None => "n,,".to_owned(),
+        Some(a) => format!("{flag},a={},", encode_saslname(a)),
+        None => format!("{flag},,"),
     }
+}
+
+/// `cb-name = 1*(ALPHA / DIGIT / "." / "-")` (RFC 5802 §7).
+fn valid_cb_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
 }
 
 /// Splits `name=value` attributes.
@@ -72,7 +93,8 @@ fn xor(a: &[u8], b: &[u8]) -> Zeroizing<Vec<u8>> {
 enum ClientState {
     Initial,
     ExpectServerFirst {
-        gs2: String,
+        /// `gs2-header || cbind-data`, sent base64-encoded as `c=`.
+        cbind_input: Vec<u8>,
         client_first_bare: String,
     },
     ExpectServerFinal {
@@ -82,9 +104,10 @@ enum ClientState {
     Failed,
 }
 
-/// SCRAM client.
+/// SCRAM client (`SCRAM-SHA-*`, or `SCRAM-SHA-*-PLUS` via [`ScramClient::new_plus`]).
 pub struct ScramClient {
     hash: ScramHash,
+    plus: bool,
     creds: ClientCredentials,
     nonce: String,
     min_iterations: u32,
@@ -102,11 +125,52 @@ impl ScramClient {
     pub fn with_nonce(hash: ScramHash, creds: ClientCredentials, nonce: impl Into<String>) -> Self {
         ScramClient {
             hash,
+            plus: false,
             creds,
             nonce: nonce.into(),
             min_iterations: DEFAULT_ITERATIONS,
             state: ClientState::Initial,
         }
+    }
+
+    /// A `-PLUS` client with a fresh CSPRNG nonce; `None` unless
+    /// `creds.channel_binding` is [`ClientChannelBinding::Use`].
+    pub fn new_plus(hash: ScramHash, creds: ClientCredentials) -> Option<Self> {
+        Self::with_nonce_plus(hash, creds, crypto::random_nonce())
+    }
+
+    /// A `-PLUS` client with a given nonce (tests); `None` unless
+    /// `creds.channel_binding` is [`ClientChannelBinding::Use`].
+    pub fn with_nonce_plus(
+        hash: ScramHash,
+        creds: ClientCredentials,
+        nonce: impl Into<String>,
+    ) -> Option<Self> {
+        if !matches!(creds.channel_binding, ClientChannelBinding::Use(_)) {
+            return None;
+        }
+        let mut c = Self::with_nonce(hash, creds, nonce);
+        c.plus = true;
+        Some(c)
+    }
+
+    /// The GS2 header and the `c=` input (`gs2-header || cbind-data`). A client
+    /// never sends `p=` with a non-PLUS name, and never `n` when it could bind
+    /// (RFC 5802 §6).
+    fn gs2(&self) -> Result<(String, Vec<u8>), ClientError> {
+        let authzid = self.creds.effective_authzid();
+        let (flag, data): (String, &[u8]) = match (&self.creds.channel_binding, self.plus) {
+            (ClientChannelBinding::Use(ChannelBinding { kind, data }), true) => {
+                (format!("p={}", kind.as_str()), data)
+            }
+            (_, true) => return Err(ClientError::Credentials("-PLUS without channel binding")),
+            (ClientChannelBinding::Unsupported, false) => ("n".to_owned(), &[]),
+            (_, false) => ("y".to_owned(), &[]),
+        };
+        let header = gs2_header(&flag, authzid);
+        let mut input = header.clone().into_bytes();
+        input.extend_from_slice(data);
+        Ok((header, input))
     }
 
     /// Lowers or raises the minimum iteration count accepted (default 4096).
@@ -126,11 +190,11 @@ impl ScramClient {
         if user.is_empty() {
             return Err(ClientError::Credentials("empty username"));
         }
-        let gs2 = gs2_header(self.creds.effective_authzid());
+        let (gs2, cbind_input) = self.gs2()?;
         let client_first_bare = format!("n={},r={}", encode_saslname(&user), self.nonce);
         let msg = format!("{gs2}{client_first_bare}").into_bytes();
         self.state = ClientState::ExpectServerFirst {
-            gs2,
+            cbind_input,
             client_first_bare,
         };
         Ok(msg)
@@ -138,7 +202,7 @@ impl ScramClient {
 
     fn client_final(
         &self,
-        gs2: &str,
+        cbind_input: &[u8],
         client_first_bare: &str,
         server_first: &[u8],
     ) -> Result<(Vec<u8>, Vec<u8>), ClientError> {
@@ -201,7 +265,7 @@ impl ScramClient {
                 "iteration count {iterations} above maximum {MAX_ITERATIONS}"
             )));
         }
-        let without_proof = format!("c={},r={r}", b64(gs2.as_bytes()));
+        let without_proof = format!("c={},r={r}", b64(cbind_input));
         let auth_message = format!("{client_first_bare},{sf},{without_proof}");
         let password = crypto::normalize(&self.creds.password);
         let salted = self
@@ -236,7 +300,11 @@ fn check_server_final(data: &[u8], expected: &[u8]) -> Result<(), ClientError> {
 
 impl ClientMechanism for ScramClient {
     fn name(&self) -> &'static str {
-        self.hash.mechanism()
+        if self.plus {
+            self.hash.plus_mechanism()
+        } else {
+            self.hash.mechanism()
+        }
     }
 
     fn initial_response(&mut self) -> Result<Option<Vec<u8>>, ClientError> {
@@ -251,11 +319,11 @@ impl ClientMechanism for ScramClient {
                 "first SCRAM challenge must be empty".into(),
             )),
             ClientState::ExpectServerFirst {
-                gs2,
+                cbind_input,
                 client_first_bare,
             } => {
                 let (msg, server_signature) =
-                    self.client_final(&gs2, &client_first_bare, challenge)?;
+                    self.client_final(&cbind_input, &client_first_bare, challenge)?;
                 self.state = ClientState::ExpectServerFinal { server_signature };
                 Ok(msg)
             }
@@ -296,28 +364,41 @@ impl ClientMechanism for ScramClient {
 
 /// A parsed client-first-message.
 struct ClientFirst {
-    gs2: String,
+    /// What `c=` must decode to: `gs2-header || cbind-data`.
+    cbind_input: Vec<u8>,
     bare: String,
     username: String,
     authzid: Option<String>,
     nonce: String,
 }
 
-/// Parses the GS2 header; returns (header incl. trailing comma, authzid, rest).
-fn parse_gs2(msg: &str) -> Result<(&str, Option<String>, &str), ServerFailure> {
+/// The GS2 channel-binding flag.
+#[derive(Debug, PartialEq, Eq)]
+enum Gs2Flag<'a> {
+    /// `n`: the client cannot bind.
+    N,
+    /// `y`: the client can bind but believes the server cannot.
+    Y,
+    /// `p=<cb-name>`: the client binds to this type.
+    P(&'a str),
+}
+
+/// Parses the GS2 header (syntax only); returns (header incl. trailing comma,
+/// flag, authzid, rest). The binding policy is [`server_cbind_input`]'s.
+fn parse_gs2(msg: &str) -> Result<(&str, Gs2Flag<'_>, Option<String>, &str), ServerFailure> {
     let malformed = |s: &str| ServerFailure::Malformed(s.to_owned());
     let (flag, rest) = msg
         .split_once(',')
         .ok_or_else(|| malformed("no GS2 header"))?;
-    match flag {
-        // "y": the client supports channel binding but thinks we do not. We offer no
-        // -PLUS variant, so that is true and fine (RFC 5802 §6).
-        "n" | "y" => {}
-        f if f.starts_with("p=") => {
-            return Err(ServerFailure::Protocol("channel binding not supported"))
-        }
-        _ => return Err(malformed("bad GS2 channel binding flag")),
-    }
+    let parsed = match flag {
+        "n" => Gs2Flag::N,
+        "y" => Gs2Flag::Y,
+        f => match f.strip_prefix("p=") {
+            Some(name) if valid_cb_name(name) => Gs2Flag::P(name),
+            Some(_) => return Err(malformed("bad channel binding name")),
+            None => return Err(malformed("bad GS2 channel binding flag")),
+        },
+    };
     let (a, bare) = rest
         .split_once(',')
         .ok_or_else(|| malformed("no GS2 header"))?;
@@ -331,16 +412,60 @@ fn parse_gs2(msg: &str) -> Result<(&str, Option<String>, &str), ServerFailure> {
         Some(z)
     };
     let header_len = flag.len() + 1 + a.len() + 1;
-    Ok((&msg[..header_len], authzid, bare))
+    Ok((&msg[..header_len], parsed, authzid, bare))
 }
 
-fn parse_client_first(msg: &[u8]) -> Result<ClientFirst, ServerFailure> {
+/// Applies the channel-binding policy (RFC 5802 §6; table in the module docs) and
+/// returns what `c=` must decode to. `bindings` = what this connection can bind to
+/// (non-empty means `-PLUS` was offered).
+fn server_cbind_input(
+    plus: bool,
+    flag: &Gs2Flag<'_>,
+    header: &str,
+    bindings: &[ChannelBinding],
+) -> Result<Vec<u8>, ServerFailure> {
+    let mut input = header.as_bytes().to_vec();
+    match (plus, flag) {
+        (false, Gs2Flag::N) => {}
+        // The client could bind but saw no -PLUS: true only if we offered none.
+        (false, Gs2Flag::Y) if bindings.is_empty() => {}
+        (false, Gs2Flag::Y) => {
+            return Err(ServerFailure::Protocol(
+                "client saw no -PLUS mechanism, but one was offered (downgrade)",
+            ))
+        }
+        (false, Gs2Flag::P(_)) => {
+            return Err(ServerFailure::Protocol(
+                "channel binding requested with a non-PLUS mechanism",
+            ))
+        }
+        (true, Gs2Flag::N | Gs2Flag::Y) => {
+            return Err(ServerFailure::Protocol(
+                "-PLUS mechanism without channel binding",
+            ))
+        }
+        (true, Gs2Flag::P(name)) => {
+            let cb = bindings
+                .iter()
+                .find(|cb| cb.kind.as_str() == *name)
+                .ok_or(ServerFailure::Protocol("unsupported channel binding type"))?;
+            input.extend_from_slice(&cb.data);
+        }
+    }
+    Ok(input)
+}
+
+fn parse_client_first(
+    msg: &[u8],
+    plus: bool,
+    bindings: &[ChannelBinding],
+) -> Result<ClientFirst, ServerFailure> {
     let malformed = |s: &str| ServerFailure::Malformed(s.to_owned());
     if msg.len() > MAX_MESSAGE {
         return Err(malformed("client-first too long"));
     }
     let msg = std::str::from_utf8(msg).map_err(|_| malformed("not UTF-8"))?;
-    let (gs2, authzid, bare) = parse_gs2(msg)?;
+    let (gs2, flag, authzid, bare) = parse_gs2(msg)?;
     let mut it = attrs(bare);
     let username = match it.next().flatten() {
         Some((b'n', n)) => decode_saslname(n).ok_or_else(|| malformed("bad username"))?,
@@ -358,8 +483,10 @@ fn parse_client_first(msg: &[u8]) -> Result<ClientFirst, ServerFailure> {
     if username.is_empty() {
         return Err(malformed("empty username"));
     }
+    // Policy after syntax: a malformed message is malformed whatever its flag.
+    let cbind_input = server_cbind_input(plus, &flag, gs2, bindings)?;
     Ok(ClientFirst {
-        gs2: gs2.to_owned(),
+        cbind_input,
         bare: bare.to_owned(),
         username,
         authzid: authzid.filter(|a| !a.is_empty()),
@@ -386,9 +513,13 @@ enum ServerState {
     Done,
 }
 
-/// SCRAM server.
+/// SCRAM server (`SCRAM-SHA-*`, or `SCRAM-SHA-*-PLUS` via [`ScramServer::new_plus`]).
+///
+/// A non-PLUS server whose config lists channel bindings (so `-PLUS` was offered)
+/// refuses the `y` flag: that is the downgrade protection of RFC 5802 §6.
 pub struct ScramServer {
     hash: ScramHash,
+    plus: bool,
     cfg: ServerMechanismConfig,
     nonce: String,
     state: ServerState,
@@ -408,17 +539,39 @@ impl ScramServer {
     ) -> Self {
         ScramServer {
             hash,
+            plus: false,
             cfg,
             nonce: nonce.into(),
             state: ServerState::Start,
         }
     }
 
+    /// A `-PLUS` server with a fresh CSPRNG nonce part; `None` when
+    /// `cfg.channel_bindings` is empty (nothing to bind to).
+    pub fn new_plus(hash: ScramHash, cfg: ServerMechanismConfig) -> Option<Self> {
+        Self::with_nonce_plus(hash, cfg, crypto::random_nonce())
+    }
+
+    /// A `-PLUS` server with a given nonce part (tests); `None` when
+    /// `cfg.channel_bindings` is empty.
+    pub fn with_nonce_plus(
+        hash: ScramHash,
+        cfg: ServerMechanismConfig,
+        nonce: impl Into<String>,
+    ) -> Option<Self> {
+        if cfg.channel_bindings.is_empty() {
+            return None;
+        }
+        let mut s = Self::with_nonce(hash, cfg, nonce);
+        s.plus = true;
+        Some(s)
+    }
+
     fn on_client_first(&mut self, msg: &[u8]) -> ServerStep {
         if !valid_scram_nonce(&self.nonce) {
             return ServerStep::fail(ServerFailure::Store);
         }
-        match parse_client_first(msg) {
+        match parse_client_first(msg, self.plus, &self.cfg.channel_bindings) {
             Ok(first) => {
                 let username = first.username.clone();
                 self.state = ServerState::ExpectCredentials(first);
@@ -499,7 +652,7 @@ impl ScramServer {
         if proof.len() != self.hash.output_len() {
             return malformed("proof has the wrong length");
         }
-        if cbind != ex.first.gs2.as_bytes() {
+        if !crypto::ct_eq(&cbind, &ex.first.cbind_input) {
             return ServerStep::fail(ServerFailure::Protocol("channel binding mismatch"));
         }
         if !crypto::ct_eq(r.as_bytes(), ex.nonce.as_bytes()) {
@@ -538,7 +691,11 @@ impl ScramServer {
 
 impl ServerMechanism for ScramServer {
     fn name(&self) -> &'static str {
-        self.hash.mechanism()
+        if self.plus {
+            self.hash.plus_mechanism()
+        } else {
+            self.hash.mechanism()
+        }
     }
 
     fn start(&mut self, initial: Option<&[u8]>) -> ServerStep {
@@ -583,16 +740,87 @@ mod tests {
         assert_eq!(decode_saslname("é=2C").as_deref(), Some("é,"));
     }
 
+    /// Published `-PLUS` vectors from the test suite of the independent Python
+    /// implementation `scramp` (test/test_scramp.py, SCRAM_SHA_1_PLUS_EXCHANGE and
+    /// SCRAM_SHA_256_PLUS_EXCHANGE: RFC 5802/7677 parameters with `tls-unique` data
+    /// `xxx`). `tls-unique` is not a type we offer, so the binding is injected below
+    /// the public API; this checks the `c=` and proof computation with binding data.
+    #[test]
+    fn scramp_plus_vectors() {
+        use crate::store::StoredCredentials;
+        let cases = [
+            (
+                ScramHash::Sha1,
+                "fyko+d2lbbFgONRv9qkxdawL",
+                "3rfcNHYJY1ZVvWVs7j",
+                "QSXCR+Q6sek8bf92",
+                "c=cD10bHMtdW5pcXVlLCx4eHg=,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=/63TtbB5lIS6610+k4/luJMJqAI=",
+                "v=GCPHy5gy1sRwXTCbwNhiiWIzLtU=",
+            ),
+            (
+                ScramHash::Sha256,
+                "rOprNGfwEbeRWgbNEkqO",
+                "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
+                "W22ZaJ0SNY7soEsUEjb6gQ==",
+                "c=cD10bHMtdW5pcXVlLCx4eHg=,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=v0J7PaQUPWowoTrwRLCKLzIZBpNUhWFlTrUKI1j9DpM=",
+                "v=XjAev9iHBOvTxT+eNzBaFmP1IrqWah2PpZAa0wQrfY4=",
+            ),
+        ];
+        for (hash, cnonce, snonce, salt_b64, cfinal, sfinal) in cases {
+            let server_first = format!("r={cnonce}{snonce},s={salt_b64},i=4096");
+            let bare = format!("n=user,r={cnonce}");
+            // Client.
+            let creds = ClientCredentials::new("user", "pencil", "example.com");
+            let mut c = ScramClient::with_nonce(hash, creds, cnonce);
+            c.state = ClientState::ExpectServerFirst {
+                cbind_input: b"p=tls-unique,,xxx".to_vec(),
+                client_first_bare: bare.clone(),
+            };
+            let out = c.respond(server_first.as_bytes()).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), cfinal);
+            c.success(Some(sfinal.as_bytes())).unwrap();
+            // Server.
+            let salt = b64_decode(salt_b64.as_bytes()).unwrap();
+            let mut s =
+                ScramServer::with_nonce(hash, ServerMechanismConfig::new("example.com"), snonce);
+            s.state = ServerState::ExpectCredentials(ClientFirst {
+                cbind_input: b"p=tls-unique,,xxx".to_vec(),
+                bare,
+                username: "user".into(),
+                authzid: None,
+                nonce: cnonce.into(),
+            });
+            let sc = StoredCredentials::derive_with("user", "pencil", &[], &salt, &salt, 4096);
+            let ServerStep::Challenge(sf) = s.credentials(Ok(Some(sc))) else {
+                panic!()
+            };
+            assert_eq!(sf, server_first.as_bytes());
+            match s.step(cfinal.as_bytes()) {
+                ServerStep::Success { additional, .. } => {
+                    assert_eq!(additional.unwrap(), sfinal.as_bytes())
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn gs2_parsing() {
-        let (h, z, rest) = parse_gs2("n,,n=user,r=x").unwrap();
-        assert_eq!((h, z, rest), ("n,,", None, "n=user,r=x"));
-        let (h, z, _) = parse_gs2("y,a=a=2Cb,n=u,r=x").unwrap();
-        assert_eq!((h, z.as_deref()), ("y,a=a=2Cb,", Some("a,b")));
-        assert!(matches!(
-            parse_gs2("p=tls-unique,,n=u,r=x"),
-            Err(ServerFailure::Protocol(_))
-        ));
+        let (h, f, z, rest) = parse_gs2("n,,n=user,r=x").unwrap();
+        assert_eq!((h, f, z, rest), ("n,,", Gs2Flag::N, None, "n=user,r=x"));
+        let (h, f, z, _) = parse_gs2("y,a=a=2Cb,n=u,r=x").unwrap();
+        assert_eq!(
+            (h, f, z.as_deref()),
+            ("y,a=a=2Cb,", Gs2Flag::Y, Some("a,b"))
+        );
+        let (h, f, _, _) = parse_gs2("p=tls-unique,,n=u,r=x").unwrap();
+        assert_eq!((h, f), ("p=tls-unique,,", Gs2Flag::P("tls-unique")));
+        for bad in ["p=,,n=u", "p=a_b,,n=u", "p=é,,n=u", "P=x,,n=u"] {
+            assert!(
+                matches!(parse_gs2(bad), Err(ServerFailure::Malformed(_))),
+                "{bad}"
+            );
+        }
         assert!(matches!(
             parse_gs2("x,,n=u"),
             Err(ServerFailure::Malformed(_))

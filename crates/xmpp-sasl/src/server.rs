@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::channel_binding::ChannelBinding;
 use crate::crypto::ScramHash;
 use crate::error::{ServerError, ServerFailure, StoreError};
 use crate::store::StoredCredentials;
@@ -87,6 +88,11 @@ pub struct ServerMechanismConfig {
     pub rspauth_in_success: bool,
     /// Decides authzids other than the user's own bare JID.
     pub authorizer: Arc<dyn Authorizer>,
+    /// The channel bindings this connection offers (from its TLS session). Empty =
+    /// no TLS or no binding data: no `-PLUS` mechanism is offered, and the SCRAM
+    /// `y` flag is accepted. Non-empty: `-PLUS` is offered and `y` is refused as a
+    /// downgrade (RFC 5802 §6).
+    pub channel_bindings: Vec<ChannelBinding>,
 }
 
 impl ServerMechanismConfig {
@@ -99,7 +105,14 @@ impl ServerMechanismConfig {
             service: "xmpp".to_owned(),
             rspauth_in_success: false,
             authorizer: Arc::new(DenyAll),
+            channel_bindings: Vec::new(),
         }
+    }
+
+    /// Sets the channel bindings this connection offers.
+    pub fn with_channel_bindings(mut self, bindings: Vec<ChannelBinding>) -> Self {
+        self.channel_bindings = bindings;
+        self
     }
 
     /// Sets the authorizer.
@@ -140,16 +153,23 @@ impl std::fmt::Debug for ServerMechanismConfig {
             .field("realm", &self.realm)
             .field("service", &self.service)
             .field("rspauth_in_success", &self.rspauth_in_success)
+            .field("channel_bindings", &self.channel_bindings)
             .finish_non_exhaustive()
     }
 }
 
-/// Creates a server mechanism by IANA name with CSPRNG nonces; `None` if unsupported.
+/// Creates a server mechanism by IANA name with CSPRNG nonces; `None` if unsupported,
+/// or for a `-PLUS` name when `cfg.channel_bindings` is empty.
 pub fn server_mechanism(
     name: &str,
     cfg: &ServerMechanismConfig,
 ) -> Option<Box<dyn ServerMechanism>> {
     Some(match name {
+        "SCRAM-SHA-1-PLUS" => Box::new(scram::ScramServer::new_plus(ScramHash::Sha1, cfg.clone())?),
+        "SCRAM-SHA-256-PLUS" => Box::new(scram::ScramServer::new_plus(
+            ScramHash::Sha256,
+            cfg.clone(),
+        )?),
         digest_md5::NAME => Box::new(digest_md5::DigestMd5Server::new(cfg.clone())),
         plain::NAME => Box::new(plain::PlainServer::new(cfg.clone())),
         "SCRAM-SHA-1" => Box::new(scram::ScramServer::new(ScramHash::Sha1, cfg.clone())),
@@ -159,7 +179,7 @@ pub fn server_mechanism(
 }
 
 /// Whether a mechanism may be offered on a stream without TLS. PLAIN: `false`
-/// (RFC 6120 §13.8); unknown names: `false`.
+/// (RFC 6120 §13.8); `-PLUS`: `false` (nothing to bind to); unknown names: `false`.
 pub fn offered_on_insecure(name: &str) -> bool {
     matches!(name, "SCRAM-SHA-256" | "SCRAM-SHA-1" | "DIGEST-MD5")
 }
@@ -198,5 +218,7 @@ mod tests {
         assert!(offered_on_insecure("SCRAM-SHA-1"));
         assert!(offered_on_insecure("DIGEST-MD5"));
         assert!(!offered_on_insecure("X-FOO"));
+        assert!(!offered_on_insecure("SCRAM-SHA-256-PLUS"));
+        assert!(!offered_on_insecure("SCRAM-SHA-1-PLUS"));
     }
 }
