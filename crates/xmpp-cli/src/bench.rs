@@ -94,6 +94,10 @@ struct Plan {
     password: Zeroizing<String>,
     mechanism: Option<String>,
     allow_plain: bool,
+    tls: crate::cli::ClientTls,
+    /// Sets the CA roots loaded once from --ca-file (rustls' config type is
+    /// not re-exported by xmpp-stream, so it stays inside a closure).
+    tls_roots: Box<dyn Fn(&mut ClientConfig) + Send + Sync>,
     timeout: Duration,
     logins: Option<u64>,
     deadline: Instant,
@@ -109,6 +113,8 @@ impl Plan {
         let mut c = ClientConfig::new(&jid, &self.password)
             .map_err(Failure::usage)?
             .with_selector(selector);
+        c = crate::login::apply_tls(c, self.tls, None)?;
+        (self.tls_roots)(&mut c);
         c.fallback = fallback;
         c.timeout = self.timeout;
         Ok(c)
@@ -234,6 +240,16 @@ pub async fn run(args: BenchArgs) -> CmdResult {
         password,
         mechanism: args.mechanism.clone(),
         allow_plain,
+        tls: args.tls,
+        // Load the CA file once, not per login.
+        tls_roots: match &args.ca_file {
+            Some(p) => {
+                let roots = xmpp_stream::tls::ca_file_config(p)
+                    .map_err(|e| Failure::usage(format!("--ca-file {}: {e}", p.display())))?;
+                Box::new(move |c: &mut ClientConfig| c.tls_config = Some(roots.clone()))
+            }
+            None => Box::new(|_: &mut ClientConfig| {}),
+        },
         timeout: args.timeout,
         logins: if args.hold {
             Some(args.concurrency as u64)

@@ -77,6 +77,28 @@ pub enum SessionMode {
     Omitted,
 }
 
+/// What a client does about STARTTLS.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ClientTls {
+    /// Use STARTTLS; fail if the server does not offer it.
+    Required,
+    /// Use STARTTLS when offered, else continue without TLS.
+    Opportunistic,
+    /// Never use STARTTLS.
+    Off,
+}
+
+/// Whether the server offers STARTTLS.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ServerTls {
+    /// No STARTTLS.
+    Off,
+    /// STARTTLS offered next to the SASL mechanisms.
+    Optional,
+    /// STARTTLS required before anything else.
+    Required,
+}
+
 /// What happens when a second session binds a resource in use.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ConflictMode {
@@ -135,6 +157,15 @@ pub struct ServeArgs {
     /// What a second bind of the same resource does.
     #[arg(long, value_enum, default_value = "replace")]
     pub resource_conflict: ConflictMode,
+    /// Offer STARTTLS (needs --tls-cert and --tls-key).
+    #[arg(long, value_enum, default_value = "off")]
+    pub starttls: ServerTls,
+    /// PEM certificate chain for STARTTLS.
+    #[arg(long, value_name = "PEM")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key for STARTTLS.
+    #[arg(long, value_name = "PEM")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Fault injection: answer at STEP with CONDITION (repeatable). Steps: header, auth,
     /// response, success, restart, bind. Conditions: a SASL failure (auth, response, success),
     /// a stream error (any step, `stream:` prefix to force), a stanza error (bind), or
@@ -246,6 +277,12 @@ pub struct LoginArgs {
     /// Allow PLAIN on a stream without TLS.
     #[arg(long)]
     pub allow_plain_without_tls: bool,
+    /// STARTTLS use.
+    #[arg(long, value_enum, default_value = "opportunistic")]
+    pub tls: ClientTls,
+    /// Trust the CA certificates in this PEM file instead of the system roots.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Print the whole exchange, step by step, as `xmpp demo` does.
     #[arg(long)]
     pub transcript: bool,
@@ -287,6 +324,12 @@ pub struct BenchArgs {
     /// Allow PLAIN on a stream without TLS (implied by --mechanism PLAIN).
     #[arg(long)]
     pub allow_plain_without_tls: bool,
+    /// STARTTLS use.
+    #[arg(long, value_enum, default_value = "opportunistic")]
+    pub tls: ClientTls,
+    /// Trust the CA certificates in this PEM file instead of the system roots.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Spread the start of the workers over this long.
     #[arg(long, default_value = "0s", value_parser = duration::parse)]
     pub ramp_up: Duration,

@@ -103,7 +103,9 @@ pub async fn run(args: DemoArgs) -> CmdResult {
     let jid = format!("{}@{}/demo", args.user, args.domain);
     let mut config = ClientConfig::new(&jid, PASSWORD)
         .map_err(Failure::usage)?
-        .with_selector(selector);
+        .with_selector(selector)
+        // The seed's exchange has no TLS.
+        .with_tls(xmpp_stream::client::TlsMode::Off);
     config.fallback = false;
     config.timeout = Duration::from_secs(10);
     let tcp = crate::login::dial(&addr.to_string(), Duration::from_secs(5)).await?;

@@ -7,7 +7,7 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use xmpp_sasl::MechanismSelector;
-use xmpp_stream::client::{self, ClientConfig};
+use xmpp_stream::client::{self, ClientConfig, TlsMode};
 use xmpp_stream::{Observer, XmppStream};
 
 use crate::cli::LoginArgs;
@@ -44,6 +44,26 @@ pub fn selector(
             Ok((s, false))
         }
     }
+}
+
+/// Applies `--tls` and `--ca-file`.
+pub fn apply_tls(
+    mut config: ClientConfig,
+    tls: crate::cli::ClientTls,
+    ca_file: Option<&std::path::Path>,
+) -> Result<ClientConfig, Failure> {
+    use crate::cli::ClientTls as T;
+    config = config.with_tls(match tls {
+        T::Required => TlsMode::Required,
+        T::Opportunistic => TlsMode::Opportunistic,
+        T::Off => TlsMode::Off,
+    });
+    if let Some(path) = ca_file {
+        let c = xmpp_stream::tls::ca_file_config(path)
+            .map_err(|e| Failure::usage(format!("--ca-file {}: {e}", path.display())))?;
+        config.tls_config = Some(c);
+    }
+    Ok(config)
 }
 
 /// Connects to `server` within `timeout`.
@@ -88,6 +108,7 @@ pub async fn run(args: LoginArgs) -> CmdResult {
         config = config.with_resource(r);
     }
     config = config.with_selector(selector);
+    config = apply_tls(config, args.tls, args.ca_file.as_deref())?;
     config.fallback = fallback;
     config.timeout = args.timeout;
     let server = args

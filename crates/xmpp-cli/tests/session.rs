@@ -10,15 +10,21 @@ use std::time::Duration;
 use common::*;
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::net::TcpStream;
-use xmpp_stream::client::{connect, ClientConfig};
+use xmpp_stream::client::{connect, ClientConfig, TlsMode};
 use xmpp_stream::{SessionError, StreamCondition, XmppStream};
 use xmpp_xml::{ns, Element};
 
 async fn client(addr: &str, jid: &str, password: &str) -> XmppStream<TcpStream> {
     let tcp = TcpStream::connect(addr).await.unwrap();
-    connect(tcp, ClientConfig::new(jid, password).unwrap(), None)
-        .await
-        .unwrap()
+    connect(
+        tcp,
+        ClientConfig::new(jid, password)
+            .unwrap()
+            .with_tls(TlsMode::Off),
+        None,
+    )
+    .await
+    .unwrap()
 }
 
 async fn next(s: &mut XmppStream<TcpStream>) -> Element {

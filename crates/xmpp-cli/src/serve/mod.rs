@@ -14,7 +14,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_util::task::TaskTracker;
-use xmpp_stream::server::{self, ConflictPolicy, ResourceRegistry, ServerConfig, SessionFeature};
+use xmpp_stream::server::{
+    self, ConflictPolicy, ResourceRegistry, ServerConfig, SessionFeature, TlsPolicy,
+};
 use xmpp_stream::{StanzaCondition, XmppStream};
 use xmpp_xml::{ns, Element, Limits};
 
@@ -135,6 +137,25 @@ pub async fn run(args: ServeArgs) -> CmdResult {
         ConflictMode::Replace => ConflictPolicy::Replace,
         ConflictMode::Refuse => ConflictPolicy::Refuse,
     }));
+    config.tls_policy = match args.starttls {
+        crate::cli::ServerTls::Off => TlsPolicy::Off,
+        crate::cli::ServerTls::Optional => TlsPolicy::Optional,
+        crate::cli::ServerTls::Required => TlsPolicy::Required,
+    };
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls = xmpp_stream::tls::ServerTls::from_pem_files(cert, key).map_err(|e| {
+                Failure::usage(format!("cannot load the TLS certificate or key: {e}"))
+            })?;
+            config.tls = Some(tls);
+        }
+        (None, None) if config.tls_policy == TlsPolicy::Off => {}
+        _ => {
+            return Err(Failure::usage(
+                "--starttls needs both --tls-cert and --tls-key",
+            ))
+        }
+    }
     let listener = TcpListener::bind(args.listen).await.map_err(|e| {
         Failure::new(
             Code::Network,
