@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Minimal raw-socket XMPP c2s client, Python stdlib only: a readable reference and a
-diagnostic tool for the interop suite (no TLS).
+diagnostic tool for the interop suite (STARTTLS with --tls, through the ssl module).
 
     xmpp_raw.py --host 127.0.0.1 --port 15222 --jid somenode@example.com \
                 --password-env XMPP_INTEROP_PASSWORD --mechanism DIGEST-MD5 [--resource R] [-v]
@@ -10,6 +10,10 @@ Does: stream header, features, SASL (PLAIN, DIGEST-MD5 per RFC 2831 with qop=aut
 SCRAM-SHA-1/256/512 per RFC 5802, verifying rspauth / the server signature), stream
 restart, bind, session (only when offered without <optional/>, or always with
 --session always), then closes the stream. -v prints the wire traffic to stderr.
+With --tls: STARTTLS first (required), certificate checked against --ca-file for the
+domain, and SCRAM-SHA-*-PLUS with --channel-binding tls-server-end-point (RFC 5929 §4,
+the default) or tls-unique (TLS 1.2 only). No tls-exporter: Python's ssl module has no
+keying-material exporter.
 Output/exit contract as in driver_common.py.
 """
 import base64
@@ -17,6 +21,7 @@ import hashlib
 import hmac
 import os
 import socket
+import ssl
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -26,7 +31,10 @@ NS_STREAM = "http://etherx.jabber.org/streams"
 NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
 NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
 NS_SESSION = "urn:ietf:params:xml:ns:xmpp-session"
-MECHANISMS = ["PLAIN", "DIGEST-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
+MECHANISMS = ["PLAIN", "DIGEST-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256", "SCRAM-SHA-512",
+              "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256-PLUS", "SCRAM-SHA-512-PLUS"]
+CHANNEL_BINDINGS = ["tls-server-end-point", "tls-unique"]
 
 
 def q(ns, name):
@@ -95,6 +103,43 @@ class Stream:
         return el
 
 
+def der_tlv(der, i):
+    """(tag, start, end) of the DER element at offset i (contents are der[start:end])."""
+    tag, length = der[i], der[i + 1]
+    i += 2
+    if length & 0x80:
+        n = length & 0x7F
+        length = int.from_bytes(der[i:i + n], "big")
+        i += n
+    return tag, i, i + length
+
+
+# signatureAlgorithm OIDs (DER contents) whose hash is not SHA-256 for tls-server-end-point.
+SIG_HASHES = {
+    bytes.fromhex("2a864886f70d01010c"): "sha384",  # sha384WithRSAEncryption
+    bytes.fromhex("2a864886f70d01010d"): "sha512",  # sha512WithRSAEncryption
+    bytes.fromhex("2a8648ce3d040303"): "sha384",  # ecdsa-with-SHA384
+    bytes.fromhex("2a8648ce3d040304"): "sha512",  # ecdsa-with-SHA512
+}
+
+
+def end_point_hash(der):
+    """RFC 5929 §4.1: hash of the certificate with its signature's hash, SHA-256 for MD5/SHA-1."""
+    _, cert, _ = der_tlv(der, 0)
+    _, _, tbs_end = der_tlv(der, cert)
+    _, alg, _ = der_tlv(der, tbs_end)
+    _, oid, oid_end = der_tlv(der, alg)
+    return hashlib.new(SIG_HASHES.get(der[oid:oid_end], "sha256"), der).digest()
+
+
+def channel_binding_data(sock, cb):
+    if cb == "tls-unique":
+        return sock.get_channel_binding("tls-unique")
+    if cb == "tls-server-end-point":
+        return end_point_hash(sock.getpeercert(binary_form=True))
+    raise LoginError("unsupported channel binding %s" % cb)
+
+
 def b64(data):
     return base64.b64encode(data).decode() if data else "="
 
@@ -133,8 +178,9 @@ def parse_directives(text):
     return out
 
 
-def sasl_exchange(stream, mech, user, password, domain):
-    """Run SASL with `mech`; return the additional data of <success/> verified, or raise."""
+def sasl_exchange(stream, mech, user, password, domain, cb=None):
+    """Run SASL with `mech`; return the additional data of <success/> verified, or raise.
+    `cb` is (type, data) for SCRAM-*-PLUS."""
     def step(reply_to_challenge):
         el = stream.next()
         name = el.tag.split("}")[1]
@@ -196,11 +242,15 @@ def sasl_exchange(stream, mech, user, password, domain):
             raise LoginError("DIGEST-MD5: wrong rspauth in success %r" % data)
         return
 
-    hname = {"SCRAM-SHA-1": "sha1", "SCRAM-SHA-256": "sha256", "SCRAM-SHA-512": "sha512"}[mech]
+    plus = mech.endswith("-PLUS")
+    hname = {"SCRAM-SHA-1": "sha1", "SCRAM-SHA-256": "sha256",
+             "SCRAM-SHA-512": "sha512"}[mech[:-len("-PLUS")] if plus else mech]
     saslname = user.replace("=", "=3D").replace(",", "=2C")
     cnonce = base64.b64encode(os.urandom(18)).decode()
     first_bare = "n=%s,r=%s" % (saslname, cnonce)
-    auth(("n,," + first_bare).encode())
+    gs2_header = ("p=%s,," % cb[0]) if plus else "n,,"
+    cbind_input = gs2_header.encode() + (cb[1] if plus else b"")
+    auth((gs2_header + first_bare).encode())
     kind, server_first = step(None)
     if kind != "challenge":
         raise LoginError("SCRAM: expected a challenge")
@@ -210,7 +260,7 @@ def sasl_exchange(stream, mech, user, password, domain):
     salted = hashlib.pbkdf2_hmac(hname, password.encode(), base64.b64decode(f["s"]), int(f["i"]))
     client_key = hmac.new(salted, b"Client Key", hname).digest()
     stored_key = hashlib.new(hname, client_key).digest()
-    final_bare = "c=biws,r=" + f["r"]
+    final_bare = "c=%s,r=%s" % (base64.b64encode(cbind_input).decode(), f["r"])
     auth_message = ",".join([first_bare, server_first.decode(), final_bare]).encode()
     signature = hmac.new(stored_key, auth_message, hname).digest()
     proof = bytes(a ^ b for a, b in zip(client_key, signature))
@@ -237,15 +287,32 @@ def login(args):
         s = Stream(sock, deadline, args.verbose)
         s.open(args.domain)
         features = s.next()
+        if args.tls:
+            if features.find(q(NS_TLS, "starttls")) is None:
+                raise LoginError("server does not offer STARTTLS")
+            s.send("<starttls xmlns='%s'/>" % NS_TLS)
+            if s.next().tag != q(NS_TLS, "proceed"):
+                raise LoginError("STARTTLS refused")
+            ctx = ssl.create_default_context(cafile=args.ca_file)
+            if args.tls12:
+                ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            sock = s.sock = ctx.wrap_socket(sock, server_hostname=args.domain)
+            s.open(args.domain)
+            features = s.next()
         mechs = [m.text for m in features.iter(q(NS_SASL, "mechanism"))]
         if args.features_only:
             print("header: %s" % dict(s.header.attrib))
+            if args.tls:
+                print("tls: %s %s" % (sock.version(), sock.cipher()[0]))
             print("mechanisms: %s" % " ".join(mechs))
             print("features: %s" % " ".join(c.tag for c in features))
             return None
         if args.mechanism not in mechs:
             raise LoginError("server does not offer %s (offered: %s)" % (args.mechanism, ",".join(mechs)))
-        sasl_exchange(s, args.mechanism, args.localpart, args.password, args.domain)
+        cb = None
+        if args.plus:
+            cb = (args.channel_binding, channel_binding_data(sock, args.channel_binding))
+        sasl_exchange(s, args.mechanism, args.localpart, args.password, args.domain, cb)
         s.open(args.domain)
         features = s.next()
         bind_feature = features.find(q(NS_BIND, "bind"))
@@ -287,13 +354,13 @@ def main():
         del sys.argv[i:i + 2]
         if session not in ("auto", "always", "never"):
             common.usage_error("xmpp_raw", "--session must be auto, always or never")
-    args = common.parse_args("xmpp_raw", MECHANISMS, __doc__)
+    args = common.parse_args("xmpp_raw", MECHANISMS, __doc__, CHANNEL_BINDINGS)
     args.features_only, args.session = features_only, session
     try:
         jid = login(args)
     except TimeoutError:
         common.fail(args, "timeout after %.0f s" % args.timeout, common.EXIT_TIMEOUT)
-    except (LoginError, OSError, KeyError, ValueError, ET.ParseError) as e:
+    except (LoginError, OSError, KeyError, ValueError, ET.ParseError, ssl.SSLError) as e:
         common.fail(args, "%s: %s" % (type(e).__name__, e))
     if jid is not None:
         common.ok(args, jid)

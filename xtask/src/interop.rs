@@ -33,6 +33,12 @@ const EJABBERD_PORT: u16 = 15222;
 const EJABBERD_DIST_PORT: u16 = 15210;
 const EJABBERD_NODE: &str = "xmppinterop@localhost";
 const PROSODY_PORT: u16 = 15322;
+/// ejabberd's listener with `starttls_required: true` (as deployed).
+const EJABBERD_TLS_PORT: u16 = 15223;
+/// ejabberd's direct TLS listener (XEP-0368, `tls: true`).
+const EJABBERD_DIRECT_TLS_PORT: u16 = 15224;
+/// The second prosody, configured as deployed: TLS required, hashed storage.
+const PROSODY_TLS_PORT: u16 = 15323;
 /// Ports a stock package could open on install (c2s, s2s, http).
 const STOCK_PORTS: [u16; 3] = [5222, 5269, 5280];
 const APT_PACKAGES: &[&str] = &[
@@ -46,6 +52,7 @@ const APT_PACKAGES: &[&str] = &[
     "python3",
     "python3-venv",
     "postgresql",
+    "openssl",
 ];
 const XMPP_CLIENT_VERSION: &str = "0.14.0";
 const DRIVER_TIMEOUT_SECS: u64 = 20;
@@ -341,14 +348,90 @@ impl Ctx {
 
     fn start(&self) -> Result<(), String> {
         fs::create_dir_all(self.run_dir()).map_err(|e| io_err("create", &self.run_dir(), e))?;
+        self.make_pki()?;
         self.start_ejabberd()?;
-        self.start_prosody()?;
+        self.start_prosody(&PROSODY_PLAIN)?;
+        self.start_prosody(&PROSODY_TLS)?;
+        Ok(())
+    }
+
+    fn pki_dir(&self) -> PathBuf {
+        self.run_dir().join("pki")
+    }
+    /// The throwaway test CA (PEM) that signed every server certificate of the suite.
+    fn ca_file(&self) -> PathBuf {
+        self.pki_dir().join("ca.crt")
+    }
+    /// A certificate for `example.com` signed by the test CA (PEM).
+    fn cert_file(&self) -> PathBuf {
+        self.pki_dir().join(format!("{DOMAIN}.crt"))
+    }
+    /// Its private key (PEM, PKCS#8).
+    fn key_file(&self) -> PathBuf {
+        self.pki_dir().join(format!("{DOMAIN}.key"))
+    }
+
+    /// A fresh test PKI at each start: a CA and a certificate for the served domain with
+    /// `subjectAltName DNS:example.com` (what XMPP clients verify), signed by it. The CA key
+    /// only lives until the next start; nothing outside the suite trusts it.
+    fn make_pki(&self) -> Result<(), String> {
+        let dir = self.pki_dir();
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).map_err(|e| io_err("create", &dir, e))?;
+        let ext = dir.join("server.ext");
+        fs::write(
+            &ext,
+            format!(
+                "basicConstraints = critical, CA:FALSE\n\
+                 keyUsage = critical, digitalSignature, keyEncipherment\n\
+                 extendedKeyUsage = serverAuth\n\
+                 subjectAltName = DNS:{DOMAIN}\n"
+            ),
+        )
+        .map_err(|e| io_err("write", &ext, e))?;
+        // Whitespace-separated arguments: none of them contains a space.
+        let openssl = |args: &str, what: &str| {
+            capture(
+                Command::new("openssl")
+                    .args(args.split_whitespace())
+                    .current_dir(&dir),
+                what,
+            )
+            .map(|_| ())
+        };
+        openssl(
+            "req -x509 -newkey rsa:2048 -nodes -sha256 -days 30 -keyout ca.key -out ca.crt \
+             -subj /CN=xmpp-negotiate-interop-test-CA \
+             -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign",
+            "openssl: test CA",
+        )?;
+        openssl(
+            &format!(
+                "req -new -newkey rsa:2048 -nodes -sha256 -keyout {DOMAIN}.key -out {DOMAIN}.csr \
+                 -subj /CN={DOMAIN}"
+            ),
+            "openssl: server key and CSR",
+        )?;
+        openssl(
+            &format!(
+                "x509 -req -sha256 -days 30 -in {DOMAIN}.csr -CA ca.crt -CAkey ca.key \
+                 -CAcreateserial -out {DOMAIN}.crt -extfile server.ext"
+            ),
+            "openssl: sign the server certificate",
+        )?;
+        // Check with an independent verifier before any server or client relies on it.
+        openssl(
+            &format!(
+                "verify -CAfile ca.crt -verify_hostname {DOMAIN} -purpose sslserver {DOMAIN}.crt"
+            ),
+            "openssl verify",
+        )?;
         Ok(())
     }
 
     fn stop(&self) -> Result<(), String> {
         let mut errors = Vec::new();
-        for name in ["ejabberd", "prosody"] {
+        for name in ["ejabberd", PROSODY_PLAIN.name, PROSODY_TLS.name] {
             if let Err(e) = self.stop_one(name) {
                 errors.push(e);
             }
@@ -395,7 +478,12 @@ impl Ctx {
             eprintln!("ejabberd already running (pid {pid})");
             return Ok(());
         }
-        for port in [EJABBERD_PORT, EJABBERD_DIST_PORT] {
+        for port in [
+            EJABBERD_PORT,
+            EJABBERD_TLS_PORT,
+            EJABBERD_DIRECT_TLS_PORT,
+            EJABBERD_DIST_PORT,
+        ] {
             if port_open(port) {
                 return Err(format!(
                     "port {port} is already in use; cannot start ejabberd"
@@ -424,7 +512,9 @@ impl Ctx {
         let child = spawn_daemon(self.ejabberdctl(&dir).arg("foreground"), &dir, &log)?;
         self.write_pid("ejabberd", child.id())?;
         let wait = wait_until(Duration::from_secs(60), &log, child, || {
-            port_open(EJABBERD_PORT)
+            [EJABBERD_PORT, EJABBERD_TLS_PORT, EJABBERD_DIRECT_TLS_PORT]
+                .iter()
+                .all(|p| port_open(*p))
                 && self
                     .ejabberdctl(&dir)
                     .arg("status")
@@ -448,7 +538,8 @@ impl Ctx {
             return Err(e);
         }
         eprintln!(
-            "ejabberd up on 127.0.0.1:{EJABBERD_PORT} (pid {})",
+            "ejabberd up on 127.0.0.1:{EJABBERD_PORT}, STARTTLS required on \
+             :{EJABBERD_TLS_PORT}, direct TLS on :{EJABBERD_DIRECT_TLS_PORT} (pid {})",
             self.running("ejabberd").unwrap_or(0)
         );
         Ok(())
@@ -462,8 +553,20 @@ impl Ctx {
         for sub in ["etc", "db", "log"] {
             fs::create_dir_all(dir.join(sub)).map_err(|e| io_err("create", dir, e))?;
         }
+        // ejabberd wants certificate and key in one file, readable by the ejabberd user.
+        let certfile = dir.join("etc").join(format!("{DOMAIN}.pem"));
+        let mut pem = fs::read_to_string(self.cert_file())
+            .map_err(|e| io_err("read", &self.cert_file(), e))?;
+        pem.push_str(
+            &fs::read_to_string(self.key_file())
+                .map_err(|e| io_err("read", &self.key_file(), e))?,
+        );
+        fs::write(&certfile, pem).map_err(|e| io_err("write", &certfile, e))?;
         let subst = [
             ("@C2S_PORT@", EJABBERD_PORT.to_string()),
+            ("@TLS_PORT@", EJABBERD_TLS_PORT.to_string()),
+            ("@DIRECT_TLS_PORT@", EJABBERD_DIRECT_TLS_PORT.to_string()),
+            ("@CERTFILE@", certfile.display().to_string()),
             ("@DIST_PORT@", EJABBERD_DIST_PORT.to_string()),
             ("@NODE@", EJABBERD_NODE.to_string()),
         ];
@@ -482,29 +585,32 @@ impl Ctx {
         )
     }
 
-    fn start_prosody(&self) -> Result<(), String> {
-        if let Some(pid) = self.running("prosody") {
-            eprintln!("prosody already running (pid {pid})");
+    fn start_prosody(&self, p: &ProsodyInstance) -> Result<(), String> {
+        let name = p.name;
+        if let Some(pid) = self.running(name) {
+            eprintln!("{name} already running (pid {pid})");
             return Ok(());
         }
-        if port_open(PROSODY_PORT) {
+        if port_open(p.port) {
             return Err(format!(
-                "port {PROSODY_PORT} is already in use; cannot start prosody"
+                "port {} is already in use; cannot start {name}",
+                p.port
             ));
         }
-        let dir = self.run_dir().join("prosody");
+        let dir = self.run_dir().join(name);
         let _ = fs::remove_dir_all(&dir);
         let data = dir.join("data");
         fs::create_dir_all(&data).map_err(|e| io_err("create", &data, e))?;
         let cfg = dir.join("prosody.cfg.lua");
-        render(
-            &self.src.join("prosody").join("prosody.cfg.lua"),
-            &cfg,
-            &[
-                ("@DATA_DIR@", data.display().to_string()),
-                ("@C2S_PORT@", PROSODY_PORT.to_string()),
-            ],
-        )?;
+        let mut subst = vec![
+            ("@DATA_DIR@", data.display().to_string()),
+            ("@C2S_PORT@", p.port.to_string()),
+        ];
+        if p.tls {
+            subst.push(("@CERT_FILE@", self.cert_file().display().to_string()));
+            subst.push(("@KEY_FILE@", self.key_file().display().to_string()));
+        }
+        render(&self.src.join("prosody").join(p.template), &cfg, &subst)?;
         run_checked(
             Command::new("prosodyctl")
                 .current_dir(&dir)
@@ -519,16 +625,15 @@ impl Ctx {
             &dir,
             &log,
         )?;
-        self.write_pid("prosody", child.id())?;
-        if let Err(e) = wait_until(Duration::from_secs(30), &log, child, || {
-            port_open(PROSODY_PORT)
-        }) {
-            let _ = self.stop_one("prosody");
-            return Err(format!("prosody did not start: {e}"));
+        self.write_pid(name, child.id())?;
+        if let Err(e) = wait_until(Duration::from_secs(30), &log, child, || port_open(p.port)) {
+            let _ = self.stop_one(name);
+            return Err(format!("{name} did not start: {e}"));
         }
         eprintln!(
-            "prosody up on 127.0.0.1:{PROSODY_PORT} (pid {})",
-            self.running("prosody").unwrap_or(0)
+            "{name} up on 127.0.0.1:{} (pid {})",
+            p.port,
+            self.running(name).unwrap_or(0)
         );
         Ok(())
     }
@@ -577,6 +682,21 @@ impl Ctx {
             format!("127.0.0.1:{EJABBERD_PORT}"),
         );
         env.insert("XMPP_INTEROP_PROSODY", format!("127.0.0.1:{PROSODY_PORT}"));
+        env.insert(
+            "XMPP_INTEROP_EJABBERD_TLS",
+            format!("127.0.0.1:{EJABBERD_TLS_PORT}"),
+        );
+        env.insert(
+            "XMPP_INTEROP_EJABBERD_DIRECT_TLS",
+            format!("127.0.0.1:{EJABBERD_DIRECT_TLS_PORT}"),
+        );
+        env.insert(
+            "XMPP_INTEROP_PROSODY_TLS",
+            format!("127.0.0.1:{PROSODY_TLS_PORT}"),
+        );
+        env.insert("XMPP_INTEROP_CA", self.ca_file().display().to_string());
+        env.insert("XMPP_INTEROP_CERT", self.cert_file().display().to_string());
+        env.insert("XMPP_INTEROP_KEY", self.key_file().display().to_string());
         env.insert("XMPP_INTEROP_USER", USER.to_string());
         env.insert("XMPP_INTEROP_PASSWORD", PASSWORD.to_string());
         env.insert("XMPP_INTEROP_DOMAIN", DOMAIN.to_string());
@@ -831,6 +951,31 @@ impl Ctx {
         }
     }
 }
+
+/// One prosody process: its name (state directory and pid file), config template and port.
+struct ProsodyInstance {
+    name: &'static str,
+    template: &'static str,
+    port: u16,
+    /// The template takes the test certificate and key (`@CERT_FILE@`, `@KEY_FILE@`).
+    tls: bool,
+}
+
+/// Stock prosody without TLS, plaintext storage (every SCRAM variant).
+const PROSODY_PLAIN: ProsodyInstance = ProsodyInstance {
+    name: "prosody",
+    template: "prosody.cfg.lua",
+    port: PROSODY_PORT,
+    tls: false,
+};
+
+/// Prosody as deployed: STARTTLS required, hashed storage.
+const PROSODY_TLS: ProsodyInstance = ProsodyInstance {
+    name: "prosody-tls",
+    template: "prosody-tls.cfg.lua",
+    port: PROSODY_TLS_PORT,
+    tls: true,
+};
 
 /// (client, driver script, (server, port), mechanisms to log in with).
 type MatrixRow = (
@@ -1181,12 +1326,18 @@ mod tests {
             ("@DIST_PORT@", "2".to_string()),
             ("@NODE@", "n@localhost".to_string()),
             ("@DATA_DIR@", "/tmp/x".to_string()),
+            ("@TLS_PORT@", "3".to_string()),
+            ("@DIRECT_TLS_PORT@", "4".to_string()),
+            ("@CERTFILE@", "/tmp/x.pem".to_string()),
+            ("@CERT_FILE@", "/tmp/x.crt".to_string()),
+            ("@KEY_FILE@", "/tmp/x.key".to_string()),
         ];
         for f in [
             "ejabberd/ejabberd.yml",
             "ejabberd/ejabberdctl.cfg",
             "ejabberd/inetrc",
             "prosody/prosody.cfg.lua",
+            "prosody/prosody-tls.cfg.lua",
         ] {
             render(&ctx.src.join(f), &dir.join("out"), &subst).unwrap();
         }
