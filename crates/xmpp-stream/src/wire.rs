@@ -261,3 +261,30 @@ pub(crate) fn starttls(required: bool) -> Element {
         b.build()
     }
 }
+
+/// XEP-0440: the channel-binding types a server supports.
+pub(crate) const SASL_CB: &str = "urn:xmpp:sasl-cb:0";
+
+pub(crate) fn channel_binding_types<'a>(types: impl IntoIterator<Item = &'a str>) -> Element {
+    types
+        .into_iter()
+        .fold(Element::builder("sasl-channel-binding", SASL_CB), |b, t| {
+            b.append(
+                Element::builder("channel-binding", SASL_CB)
+                    .attr("type", t)
+                    .build(),
+            )
+        })
+        .build()
+}
+
+/// The types in a features element's XEP-0440 advertisement, if present.
+pub(crate) fn read_channel_binding_types(features: &Element) -> Option<Vec<String>> {
+    let cb = features.child("sasl-channel-binding", SASL_CB)?;
+    Some(
+        cb.children()
+            .filter(|c| c.is("channel-binding", SASL_CB))
+            .filter_map(|c| c.attr("type").map(str::to_owned))
+            .collect(),
+    )
+}

@@ -338,3 +338,155 @@ async fn starttls_and_the_client_hello_in_one_read() {
     drop(tls);
     let _ = server.await;
 }
+
+#[tokio::test]
+async fn scram_plus_is_preferred_over_tls_with_tls_exporter() {
+    let pki = pki(DOMAIN);
+    let (io, server) = spawn_server(server_config(&pki, TlsPolicy::Required));
+    let mut config = ClientConfig::new("juliet@example.com/plus", PASSWORD).unwrap();
+    config.tls_config = Some(trusting(&pki.ca));
+    let stream = connect(io, config, None).await.expect("login");
+    assert_eq!(stream.info().mechanism, "SCRAM-SHA-256-PLUS");
+    let server = server.await.unwrap().unwrap();
+    assert_eq!(server.info().mechanism, "SCRAM-SHA-256-PLUS");
+}
+
+#[tokio::test]
+async fn scram_plus_with_tls_server_end_point_on_tls_1_2() {
+    let pki = pki(DOMAIN);
+    let mut config = server_config(&pki, TlsPolicy::Required);
+    // TLS 1.2 has no safe tls-exporter here, so only the certificate hash
+    // (computed by each side on its own) can bind.
+    let tls12 = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS12])
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![pki.cert.clone()], pki.key.clone_key())
+    .unwrap();
+    config.tls = Some(ServerTls {
+        config: Arc::new(tls12),
+        certificate: Some(pki.cert.clone()),
+    });
+    config.mechanisms = vec!["SCRAM-SHA-1-PLUS".into(), "SCRAM-SHA-1".into()];
+    let (io, server) = spawn_server(config);
+    let mut client = ClientConfig::new("juliet@example.com/plus", PASSWORD).unwrap();
+    client.tls_config = Some(trusting(&pki.ca));
+    let recorder = Arc::new(Recorder::default());
+    let stream = connect(io, client, Some(recorder.clone()))
+        .await
+        .expect("login");
+    assert_eq!(stream.info().mechanism, "SCRAM-SHA-1-PLUS");
+    server.await.unwrap().unwrap();
+    // The server advertised exactly the type it can bind to (XEP-0440).
+    let log = recorder.0.lock().unwrap();
+    let features = log
+        .iter()
+        .filter_map(|(_, f, _)| match f {
+            xmpp_xml::Frame::Element(e) if e.name() == "features" => Some(e.clone()),
+            _ => None,
+        })
+        .find(|e| {
+            e.child("mechanisms", "urn:ietf:params:xml:ns:xmpp-sasl")
+                .is_some()
+        })
+        .expect("features with mechanisms");
+    let types: Vec<String> = features
+        .child("sasl-channel-binding", "urn:xmpp:sasl-cb:0")
+        .expect("XEP-0440 advertisement")
+        .children()
+        .filter_map(|c| c.attr("type").map(str::to_owned))
+        .collect();
+    assert_eq!(types, ["tls-server-end-point"]);
+}
+
+#[tokio::test]
+async fn without_tls_no_plus_is_offered_and_scram_binds_nothing() {
+    let (io, server) = spawn_server(seed_config());
+    let mut raw = Raw::new(io);
+    raw.send(CLIENT_HEADER).await;
+    let features = raw.until("</stream:features>").await;
+    assert!(!features.contains("-PLUS"), "{features}");
+    assert!(!features.contains("sasl-channel-binding"), "{features}");
+    drop(raw);
+    let _ = server.await;
+}
+
+/// A raw client that negotiates STARTTLS and then speaks raw XML over TLS.
+async fn raw_tls(
+    pki: &Pki,
+    config: ServerConfig,
+) -> tokio_rustls::client::TlsStream<tokio::io::DuplexStream> {
+    let (io, _server) = spawn_server(config);
+    let mut raw = Raw::new(io);
+    raw.send(CLIENT_HEADER).await;
+    raw.until("</stream:features>").await;
+    raw.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        .await;
+    raw.until("<proceed").await;
+    raw.until(">").await;
+    let name = rustls::pki_types::ServerName::try_from(DOMAIN).unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(trusting(&pki.ca))
+        .connect(name, raw.io)
+        .await
+        .expect("handshake");
+    tls.write_all(CLIENT_HEADER.as_bytes()).await.unwrap();
+    read_until(&mut tls, "</stream:features>").await;
+    tls
+}
+
+async fn read_until(
+    tls: &mut tokio_rustls::client::TlsStream<tokio::io::DuplexStream>,
+    needle: &str,
+) -> String {
+    let mut buf = vec![0u8; 4096];
+    let mut seen = String::new();
+    while !seen.contains(needle) {
+        let n = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            tokio::io::AsyncReadExt::read(tls, &mut buf),
+        )
+        .await
+        .expect("in time")
+        .unwrap();
+        assert!(n > 0, "EOF before {needle}: {seen}");
+        seen.push_str(std::str::from_utf8(&buf[..n]).unwrap());
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_y_flag_where_plus_was_offered_is_a_downgrade() {
+    let pki = pki(DOMAIN);
+    let mut tls = raw_tls(&pki, server_config(&pki, TlsPolicy::Required)).await;
+    // "y": the client could bind but saw no -PLUS offer. We offered it, so
+    // someone stripped it on the way (RFC 5802 §6).
+    let first = b64(b"y,,n=juliet,r=fyko+d2lbbFgONRv9qkxdawL");
+    tls.write_all(
+        format!(
+            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>{first}</auth>"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let out = read_until(&mut tls, "</failure>").await;
+    assert!(!out.contains("<challenge"), "{out}");
+}
+
+#[tokio::test]
+async fn an_n_flag_with_plain_scram_over_tls_still_works() {
+    let pki = pki(DOMAIN);
+    let mut tls = raw_tls(&pki, server_config(&pki, TlsPolicy::Required)).await;
+    let first = b64(b"n,,n=juliet,r=fyko+d2lbbFgONRv9qkxdawL");
+    tls.write_all(
+        format!(
+            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>{first}</auth>"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    read_until(&mut tls, "</challenge>").await;
+}

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use xmpp_sasl::{ClientCredentials, ClientMechanism};
+use xmpp_sasl::{ClientChannelBinding, ClientCredentials, ClientMechanism};
 use xmpp_xml::{ns, Element, Frame, StreamHeader, XmlError};
 
 use super::config::{ClientConfig, TlsMode};
@@ -76,6 +76,9 @@ pub struct ClientCore {
     jid: Option<String>,
     secure: bool,
     channel_bindings: Option<crate::server::core::ChannelBindings>,
+    /// The channel-binding types the server advertised (XEP-0440), if it
+    /// did.
+    server_cb_types: Option<Vec<String>>,
 }
 
 impl ClientCore {
@@ -97,6 +100,7 @@ impl ClientCore {
             jid: None,
             secure,
             channel_bindings: None,
+            server_cb_types: None,
         };
         core.send_header();
         core
@@ -291,6 +295,7 @@ impl ClientCore {
                 return self.protocol("the server offers no SASL mechanisms");
             };
             self.offered = wire::read_mechanisms(mechs);
+            self.server_cb_types = wire::read_channel_binding_types(features);
             return self.start_next_mechanism();
         }
         if features.child("mechanisms", ns::SASL).is_some() {
@@ -311,10 +316,14 @@ impl ClientCore {
     /// Picks the preferred acceptable mechanism not tried yet and sends
     /// `<auth/>`.
     fn start_next_mechanism(&mut self) {
+        let mut exclude = self.tried.clone();
+        if self.usable_binding().is_none() {
+            exclude.extend(self.offered.iter().filter(|m| is_plus(m)).cloned());
+        }
         let choice = self
             .config
             .selector
-            .select(&self.offered, self.secure, &self.tried)
+            .select(&self.offered, self.secure, &exclude)
             .map(str::to_owned);
         let Some(name) = choice else {
             let err = self
@@ -328,13 +337,13 @@ impl ClientCore {
         };
         self.tried.push(name.clone());
         self.mechanism = Some(name.clone());
-        let creds = ClientCredentials {
-            username: self.config.username.clone(),
-            password: self.config.password.to_string(),
-            authzid: self.config.authzid.clone(),
-            host: self.config.domain.clone(),
-            service: "xmpp".to_owned(),
-        };
+        let mut creds = ClientCredentials::new(
+            self.config.username.clone(),
+            self.config.password.to_string(),
+            self.config.domain.clone(),
+        );
+        creds.authzid = self.config.authzid.clone();
+        creds.channel_binding = self.channel_binding_for(&name);
         let Some(mut mech) = xmpp_sasl::client_mechanism(&name, creds) else {
             self.send(Frame::Close);
             return self.finish(ClientError::NoMechanism {
@@ -420,6 +429,35 @@ impl ClientCore {
         }
     }
 
+    /// The channel binding to use for `-PLUS`: the server's advertised
+    /// types (XEP-0440) in our order of preference, tls-exporter first;
+    /// without an advertisement, whatever this connection has.
+    fn usable_binding(&self) -> Option<xmpp_sasl::ChannelBinding> {
+        let ours = crate::server::core::sasl_bindings(self.channel_bindings.as_ref()?);
+        ours.into_iter().find(|cb| match &self.server_cb_types {
+            Some(types) => types.iter().any(|t| t == cb.kind.as_str()),
+            None => true,
+        })
+    }
+
+    /// The GS2 channel-binding flag for `mechanism` (RFC 5802 §6): bind
+    /// with `-PLUS`; say "I could bind" (`y`) when the server offered no
+    /// `-PLUS` at all, so that a stripped offer is detected as a downgrade.
+    fn channel_binding_for(&self, mechanism: &str) -> ClientChannelBinding {
+        if is_plus(mechanism) {
+            return match self.usable_binding() {
+                Some(cb) => ClientChannelBinding::Use(cb),
+                None => ClientChannelBinding::Unsupported,
+            };
+        }
+        let server_offers_plus = self.offered.iter().any(|m| is_plus(m));
+        if self.usable_binding().is_some() && !server_offers_plus {
+            ClientChannelBinding::NotOffered
+        } else {
+            ClientChannelBinding::Unsupported
+        }
+    }
+
     fn abort(&mut self, reason: ClientError) {
         self.send(Frame::Element(wire::abort()));
         self.state = State::Aborting(reason);
@@ -486,4 +524,9 @@ impl ClientCore {
         self.actions
             .push_back(ClientAction::Established(negotiated));
     }
+}
+
+/// Whether a SASL mechanism name is a channel-binding (`-PLUS`) variant.
+pub(crate) fn is_plus(mechanism: &str) -> bool {
+    mechanism.ends_with("-PLUS")
 }

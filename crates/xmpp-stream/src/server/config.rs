@@ -100,8 +100,9 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// A server for one domain, with safe defaults: SCRAM-SHA-256,
-    /// SCRAM-SHA-1, DIGEST-MD5 and PLAIN (PLAIN only on protected streams),
+    /// A server for one domain, with safe defaults: SCRAM-SHA-256-PLUS and
+    /// SCRAM-SHA-1-PLUS (with TLS), SCRAM-SHA-256, SCRAM-SHA-1, DIGEST-MD5
+    /// and PLAIN (PLAIN only on protected streams),
     /// 3 SASL retries, a 30 s negotiation bound, 16 KiB stanzas before
     /// authentication, and a session that replaces an older one with the same
     /// resource.
@@ -116,9 +117,16 @@ impl ServerConfig {
                 realm: domain.to_owned(),
                 store,
             }],
-            mechanisms: ["SCRAM-SHA-256", "SCRAM-SHA-1", "DIGEST-MD5", "PLAIN"]
-                .map(String::from)
-                .to_vec(),
+            mechanisms: [
+                "SCRAM-SHA-256-PLUS",
+                "SCRAM-SHA-1-PLUS",
+                "SCRAM-SHA-256",
+                "SCRAM-SHA-1",
+                "DIGEST-MD5",
+                "PLAIN",
+            ]
+            .map(String::from)
+            .to_vec(),
             allow_plain_insecure: false,
             rspauth_in_success: false,
             sasl_retries: 3,

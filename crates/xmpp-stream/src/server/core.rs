@@ -109,6 +109,27 @@ pub use crate::tls::ChannelBindings;
 #[derive(Clone, Debug, Default)]
 pub struct ChannelBindings;
 
+/// The bindings as the SASL mechanisms take them, tls-exporter first.
+pub(crate) fn sasl_bindings(cb: &ChannelBindings) -> Vec<xmpp_sasl::ChannelBinding> {
+    #[cfg(feature = "tls")]
+    {
+        use xmpp_sasl::{ChannelBinding, ChannelBindingType as T};
+        let mut out = Vec::new();
+        if let Some(data) = &cb.tls_exporter {
+            out.push(ChannelBinding::new(T::TlsExporter, data.clone()));
+        }
+        if let Some(data) = &cb.tls_server_end_point {
+            out.push(ChannelBinding::new(T::TlsServerEndPoint, data.clone()));
+        }
+        out
+    }
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = cb;
+        Vec::new()
+    }
+}
+
 impl ServerCore {
     /// A negotiation that starts `now`. `secure` says whether the transport
     /// is protected (TLS), which decides whether PLAIN is offered.
@@ -401,20 +422,36 @@ impl ServerCore {
             if !offered.is_empty() {
                 children.push(wire::mechanisms(offered.iter().map(String::as_str)));
             }
+            if offered.iter().any(|m| crate::client::core::is_plus(m)) {
+                let bindings = self.plus_bindings();
+                let types = bindings.iter().map(|cb| cb.kind.as_str());
+                children.push(wire::channel_binding_types(types));
+            }
             wire::features(children)
         };
         self.send_element(features);
     }
 
+    /// The channel bindings `-PLUS` can use on this stream (none before
+    /// TLS).
+    fn plus_bindings(&self) -> Vec<xmpp_sasl::ChannelBinding> {
+        match (&self.channel_bindings, self.secure) {
+            (Some(cb), true) => sasl_bindings(cb),
+            _ => Vec::new(),
+        }
+    }
+
     /// The mechanisms listed in the features of this stream: none while
-    /// TLS is required but not active.
+    /// TLS is required but not active; `-PLUS` only with channel bindings.
     fn offered(&self) -> Vec<String> {
         if !self.secure && self.config.starttls() == TlsPolicy::Required {
             return Vec::new();
         }
+        let can_bind = !self.plus_bindings().is_empty();
         self.config
             .mechanisms
             .iter()
+            .filter(|m| can_bind || !crate::client::core::is_plus(m))
             .filter(|m| {
                 self.secure || self.config.allow_plain_insecure || xmpp_sasl::offered_on_insecure(m)
             })
@@ -516,6 +553,15 @@ impl ServerCore {
         mech_config.realm = domain.realm.clone();
         mech_config.rspauth_in_success = self.config.rspauth_in_success;
         mech_config.authorizer = self.config.authorizer.clone();
+        // Non-empty only when -PLUS is offered: SCRAM then refuses a client
+        // that claims we offered none (the `y` flag, RFC 5802 §6).
+        if self
+            .offered()
+            .iter()
+            .any(|m| crate::client::core::is_plus(m))
+        {
+            mech_config.channel_bindings = self.plus_bindings();
+        }
         let Some(mut mech) = xmpp_sasl::server_mechanism(&name, &mech_config) else {
             return self.sasl_failed(xmpp_sasl::Condition::InvalidMechanism, None);
         };
