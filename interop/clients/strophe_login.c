@@ -1,7 +1,12 @@
-/* Log libstrophe (Debian libstrophe-dev 0.12) in to an XMPP server over plaintext TCP.
+/* Log libstrophe (Debian libstrophe-dev 0.12) in to an XMPP server.
  *
  *   strophe_login --host 127.0.0.1 --port P --jid user@domain
  *                 (--password-env VAR | password on stdin) [--resource R] [--timeout S] [-v]
+ *                 [--ca-file CA.pem]
+ *
+ * Without --ca-file: plaintext TCP, STARTTLS never used. With --ca-file: STARTTLS mandatory
+ * (XMPP_CONN_FLAG_MANDATORY_TLS), the certificate verified against that CA for the JID's
+ * domain, and the login only counts if the connection is secured.
  *
  * libstrophe has no API to choose the SASL mechanism: it takes the strongest one offered
  * (SCRAM-SHA-512/256/1 > DIGEST-MD5 > PLAIN). To force one, run it through
@@ -23,6 +28,7 @@ struct state {
     char jid[1024];
     int error;
     int stream_error;
+    int secured;
 };
 
 static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t status, int error,
@@ -32,6 +38,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t status, int error,
     if (status == XMPP_CONN_CONNECT) {
         const char *bound = xmpp_conn_get_bound_jid(conn);
         snprintf(st->jid, sizeof st->jid, "%s", bound ? bound : "");
+        st->secured = xmpp_conn_is_secured(conn);
         st->outcome = LOGGED_IN;
         xmpp_disconnect(conn);
     } else if (st->outcome == PENDING) {
@@ -60,6 +67,7 @@ static double now(void)
 int main(int argc, char **argv)
 {
     const char *host = "127.0.0.1", *jid = NULL, *pass_env = NULL, *resource = NULL;
+    const char *ca_file = NULL;
     long port = -1;
     double timeout = 20.0;
     int verbose = 0;
@@ -74,6 +82,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--password-env") == 0) pass_env = v;
         else if (strcmp(a, "--resource") == 0) resource = v;
         else if (strcmp(a, "--timeout") == 0) timeout = strtod(v, NULL);
+        else if (strcmp(a, "--ca-file") == 0) ca_file = v;
         else return usage("unknown option");
         i++;
     }
@@ -94,13 +103,19 @@ int main(int argc, char **argv)
     char full_jid[1200];
     snprintf(full_jid, sizeof full_jid, "%s%s%s", jid, resource ? "/" : "", resource ? resource : "");
 
-    struct state st = { PENDING, "", 0, 0 };
+    struct state st = { PENDING, "", 0, 0, 0 };
     xmpp_initialize();
     xmpp_log_t *log = xmpp_get_default_logger(verbose ? XMPP_LEVEL_DEBUG : XMPP_LEVEL_ERROR);
     xmpp_ctx_t *ctx = xmpp_ctx_new(NULL, log);
     xmpp_conn_t *conn = xmpp_conn_new(ctx);
-    /* Plaintext only (no STARTTLS even if offered); no stream management. */
-    xmpp_conn_set_flags(conn, XMPP_CONN_FLAG_DISABLE_TLS | XMPP_CONN_FLAG_DISABLE_SM);
+    if (ca_file != NULL) {
+        /* STARTTLS required, verified against the given CA only; no stream management. */
+        xmpp_conn_set_flags(conn, XMPP_CONN_FLAG_MANDATORY_TLS | XMPP_CONN_FLAG_DISABLE_SM);
+        xmpp_conn_set_cafile(conn, ca_file);
+    } else {
+        /* Plaintext only (no STARTTLS even if offered); no stream management. */
+        xmpp_conn_set_flags(conn, XMPP_CONN_FLAG_DISABLE_TLS | XMPP_CONN_FLAG_DISABLE_SM);
+    }
     xmpp_conn_set_jid(conn, full_jid);
     xmpp_conn_set_pass(conn, password);
     if (xmpp_connect_client(conn, host, (unsigned short)port, on_conn, &st) != XMPP_EOK) {
@@ -119,6 +134,10 @@ int main(int argc, char **argv)
     xmpp_ctx_free(ctx);
     xmpp_shutdown();
 
+    if (st.outcome == LOGGED_IN && ca_file != NULL && !st.secured) {
+        fprintf(stderr, "LOGIN FAILED: libstrophe: logged in without TLS\n");
+        return 1;
+    }
     if (st.outcome == LOGGED_IN) {
         printf("LOGIN OK jid=%s mechanism=(chosen by libstrophe) client=libstrophe\n", st.jid);
         return 0;

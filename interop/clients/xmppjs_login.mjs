@@ -1,9 +1,15 @@
 #!/usr/bin/env node
-// Log @xmpp/client (xmpp.js 0.14, npm) in to an XMPP server over plaintext TCP with one
-// forced SASL mechanism.
+// Log @xmpp/client (xmpp.js 0.14, npm) in to an XMPP server with one forced SASL mechanism.
 //
 //   node xmppjs_login.mjs --host 127.0.0.1 --port 15322 --jid somenode@example.com \
 //        --password-env XMPP_INTEROP_PASSWORD --mechanism PLAIN [--resource R] [--timeout S] [-v]
+//        [--tls --ca-file CA.pem]
+//
+// Without --tls: plain TCP; xmpp.js would use STARTTLS if offered, and the servers of the
+// suite offer none there. With --tls: STARTTLS required (credentials are only released on a
+// secure stream) and the certificate verified against CA.pem only: @xmpp/starttls passes
+// no CA option, so the driver wraps node:tls connect() to add it. xmpp.js 0.14 has no
+// SCRAM-*-PLUS.
 //
 // Mechanisms: PLAIN, SCRAM-SHA-1. @xmpp/client is loaded from $XMPP_INTEROP_NODE_MODULES
 // (installed by `cargo xtask interop install`). By default xmpp.js refuses PLAIN on an
@@ -11,6 +17,7 @@
 // xmpp.js never sends the legacy session IQ: "logged in" is its "online" event, after
 // SASL, restart and bind. Output/exit contract as in driver_common.py.
 import { readFileSync } from "node:fs";
+import tls from "node:tls";
 import { join, dirname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -27,10 +34,12 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     if (k === "-v" || k === "--verbose") { a.verbose = true; continue; }
+    if (k === "--tls") { a.tls = true; continue; }
     const v = argv[++i];
     if (v === undefined) fail(`missing value after ${k}`, 2);
     const key = { "--host": "host", "--port": "port", "--jid": "jid", "--password-env": "passwordEnv",
-      "--mechanism": "mechanism", "--resource": "resource", "--timeout": "timeout" }[k];
+      "--mechanism": "mechanism", "--resource": "resource", "--timeout": "timeout",
+      "--ca-file": "caFile", "--channel-binding": "channelBinding" }[k];
     if (!key) fail(`unknown option ${k}`, 2);
     a[key] = v;
   }
@@ -39,6 +48,8 @@ function parseArgs(argv) {
   if (!a.jid || !a.port || !a.mechanism) fail("--jid, --port and --mechanism are required", 2);
   a.mechanism = a.mechanism.toUpperCase();
   if (!MECHANISMS.includes(a.mechanism)) fail(`mechanism ${a.mechanism} not supported (supported: ${MECHANISMS.join(", ")})`, 2);
+  if (a.tls && !a.caFile) fail("--tls needs --ca-file", 2);
+  if (a.channelBinding) fail("xmpp.js 0.14 has no channel binding (no SCRAM-*-PLUS)", 2);
   const at = a.jid.indexOf("@");
   if (at < 1 || a.jid.includes("/")) fail("--jid must be a bare JID user@domain; use --resource for the resource", 2);
   a.localpart = a.jid.slice(0, at);
@@ -67,12 +78,27 @@ try {
   fail(`cannot load @xmpp/client from ${modules} (set XMPP_INTEROP_NODE_MODULES): ${e.message}`, 2);
 }
 
+if (args.tls) {
+  let ca;
+  try {
+    ca = readFileSync(args.caFile, "utf8");
+  } catch (e) {
+    fail(`cannot read --ca-file: ${e.message}`, 2);
+  }
+  // `ca` replaces Node's default roots: only the given CA is trusted.
+  const connect = tls.connect;
+  tls.connect = (options, ...rest) => connect({ ...options, ca }, ...rest);
+}
+
 let used = null;
 const xmpp = client({
   service: `xmpp://${args.host}:${args.port}`,
   domain: args.domain,
   ...(args.resource ? { resource: args.resource } : {}),
   credentials: async (authenticate, offered) => {
+    if (args.tls && !xmpp.isSecure()) {
+      throw new Error("the server did not offer STARTTLS; refusing to authenticate without TLS");
+    }
     if (!offered.includes(args.mechanism)) {
       throw new Error(`server/client have no ${args.mechanism} in common (usable: ${offered.join(",")})`);
     }
@@ -88,6 +114,7 @@ if (args.verbose) {
 xmpp.on("error", (err) => fail(err.condition ? `${err.condition}${err.text ? ": " + err.text : ""}` : err.message));
 xmpp.on("online", async (address) => {
   clearTimeout(timer);
+  if (args.tls && !xmpp.isSecure()) fail("logged in without TLS");
   process.stdout.write(`LOGIN OK jid=${address.toString()} mechanism=${used} client=${CLIENT}\n`);
   try { await xmpp.stop(); } catch { /* closing is best effort */ }
   process.exit(0);

@@ -366,6 +366,10 @@ impl Ctx {
     fn cert_file(&self) -> PathBuf {
         self.pki_dir().join(format!("{DOMAIN}.crt"))
     }
+    /// A second CA that signed nothing the servers present (verification must fail).
+    fn other_ca_file(&self) -> PathBuf {
+        self.pki_dir().join("other-ca.crt")
+    }
     /// Its private key (PEM, PKCS#8).
     fn key_file(&self) -> PathBuf {
         self.pki_dir().join(format!("{DOMAIN}.key"))
@@ -418,6 +422,12 @@ impl Ctx {
                  -CAcreateserial -out {DOMAIN}.crt -extfile server.ext"
             ),
             "openssl: sign the server certificate",
+        )?;
+        openssl(
+            "req -x509 -newkey rsa:2048 -nodes -sha256 -days 30 -keyout other-ca.key \
+             -out other-ca.crt -subj /CN=xmpp-negotiate-interop-untrusted-CA \
+             -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign",
+            "openssl: a second, unrelated CA",
         )?;
         // Check with an independent verifier before any server or client relies on it.
         openssl(
@@ -697,6 +707,10 @@ impl Ctx {
         env.insert("XMPP_INTEROP_CA", self.ca_file().display().to_string());
         env.insert("XMPP_INTEROP_CERT", self.cert_file().display().to_string());
         env.insert("XMPP_INTEROP_KEY", self.key_file().display().to_string());
+        env.insert(
+            "XMPP_INTEROP_OTHER_CA",
+            self.other_ca_file().display().to_string(),
+        );
         env.insert("XMPP_INTEROP_USER", USER.to_string());
         env.insert("XMPP_INTEROP_PASSWORD", PASSWORD.to_string());
         env.insert("XMPP_INTEROP_DOMAIN", DOMAIN.to_string());
@@ -813,18 +827,58 @@ impl Ctx {
             ("xmpp.js", "xmppjs_login.mjs", ej, XMPPJS),
             ("xmpp.js", "xmppjs_login.mjs", pr, XMPPJS),
         ];
+        // Over STARTTLS (TLS 1.3 unless a row says tls-unique, which caps it at 1.2).
+        // ejabberd-tls offers DIGEST-MD5, PLAIN, SCRAM-SHA-1/256/512 and their -PLUS, whose
+        // only binding is tls-unique (advertised on TLS 1.3 too, where it is undefined);
+        // prosody-tls (hashed storage) offers PLAIN and SCRAM-SHA-1, plus SCRAM-SHA-1-PLUS
+        // (tls-unique) on TLS 1.2 only. "MECH/TYPE" = --channel-binding TYPE.
+        // libstrophe takes the strongest mechanism offered and no proxy can filter inside
+        // TLS: one row per server. xmpp.js has no -PLUS; aioxmpp and xmpp.js no DIGEST-MD5.
+        let ejt = ("ejabberd-tls", EJABBERD_TLS_PORT);
+        let prt = ("prosody-tls", PROSODY_TLS_PORT);
+        const EJT_ALL: &[&str] = &[
+            "PLAIN",
+            "DIGEST-MD5",
+            "SCRAM-SHA-1",
+            "SCRAM-SHA-256",
+            "SCRAM-SHA-1-PLUS/tls-unique",
+            "SCRAM-SHA-256-PLUS/tls-unique",
+        ];
+        const EJT_AIOXMPP: &[&str] = &[
+            "PLAIN",
+            "SCRAM-SHA-1",
+            "SCRAM-SHA-256",
+            "SCRAM-SHA-1-PLUS/tls-unique",
+            "SCRAM-SHA-256-PLUS/tls-unique",
+        ];
+        const PRT_ALL: &[&str] = &["PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-1-PLUS/tls-unique"];
+        let tls_matrix: &[MatrixRow] = &[
+            ("xmpp_raw", "xmpp_raw.py", ejt, EJT_ALL),
+            ("xmpp_raw", "xmpp_raw.py", prt, PRT_ALL),
+            ("slixmpp", "slix_login.py", ejt, EJT_ALL),
+            ("slixmpp", "slix_login.py", prt, PRT_ALL),
+            ("aioxmpp", "aioxmpp_login.py", ejt, EJT_AIOXMPP),
+            ("aioxmpp", "aioxmpp_login.py", prt, PRT_ALL),
+            ("libstrophe", "strophe_login.py", ejt, &["SCRAM-SHA-512"]),
+            ("libstrophe", "strophe_login.py", prt, &["SCRAM-SHA-1"]),
+            ("xmpp.js", "xmppjs_login.mjs", ejt, XMPPJS),
+            ("xmpp.js", "xmppjs_login.mjs", prt, XMPPJS),
+        ];
         let mut cases = Vec::new();
-        for (client, script, (server, port), mechs) in matrix {
-            for (i, mech) in mechs.iter().enumerate() {
-                cases.push(Case {
-                    client,
-                    script,
-                    server,
-                    port: *port,
-                    mech,
-                    good_password: true,
-                    resource: i % 2 == 0,
-                });
+        for (rows, tls) in [(matrix, false), (tls_matrix, true)] {
+            for (client, script, (server, port), mechs) in rows {
+                for (i, mech) in mechs.iter().enumerate() {
+                    cases.push(Case {
+                        client,
+                        script,
+                        server,
+                        port: *port,
+                        mech,
+                        good_password: true,
+                        resource: i % 2 == 0,
+                        tls: if tls { Tls::Verified } else { Tls::Off },
+                    });
+                }
             }
         }
         // A wrong password must make every driver fail, not hang or report success.
@@ -843,11 +897,23 @@ impl Ctx {
                 mech,
                 good_password: false,
                 resource: false,
+                tls: Tls::Off,
+            });
+            // A certificate from a CA the driver was not told to trust must stop it.
+            cases.push(Case {
+                client,
+                script,
+                server: "prosody-tls",
+                port: PROSODY_TLS_PORT,
+                mech,
+                good_password: true,
+                resource: false,
+                tls: Tls::OtherCa,
             });
         }
 
         println!(
-            "{:<11} {:<9} {:<14} {:<9} {:>6}  result",
+            "{:<11} {:<12} {:<29} {:<9} {:>6}  result",
             "client", "server", "mechanism", "password", "ms"
         );
         let mut failed = 0;
@@ -862,7 +928,7 @@ impl Ctx {
                     "--jid",
                     &format!("{USER}@{DOMAIN}"),
                     "--mechanism",
-                    c.mech,
+                    c.mech.split('/').next().unwrap_or(c.mech),
                     "--password-env",
                     if c.good_password {
                         "XMPP_INTEROP_PASSWORD"
@@ -874,6 +940,18 @@ impl Ctx {
                 ]
                 .map(String::from),
             );
+            let ca = match c.tls {
+                Tls::Off => None,
+                Tls::Verified => Some(self.ca_file()),
+                Tls::OtherCa => Some(self.other_ca_file()),
+            };
+            if let Some(ca) = ca {
+                argv.extend(["--tls".to_string(), "--ca-file".to_string()]);
+                argv.push(ca.display().to_string());
+            }
+            if let Some((_, cb)) = c.mech.split_once('/') {
+                argv.extend(["--channel-binding".to_string(), cb.to_string()]);
+            }
             if c.resource {
                 argv.extend([
                     "--resource".to_string(),
@@ -887,7 +965,8 @@ impl Ctx {
             let t = Instant::now();
             let out = run_with_timeout(cmd, Duration::from_secs(DRIVER_TIMEOUT_SECS + 10));
             let ms = t.elapsed().as_millis();
-            let verdict = match (&out, c.good_password) {
+            let must_login = c.good_password && c.tls != Tls::OtherCa;
+            let verdict = match (&out, must_login) {
                 (Ok((status, stdout, _)), true) if status.success() => {
                     let line = stdout
                         .lines()
@@ -912,22 +991,26 @@ impl Ctx {
                         Ok(format!("refused as expected ({})", last_line(stderr)))
                     } else {
                         Err(format!(
-                            "wrong password not refused cleanly: {status} {stdout:?} {stderr:?}"
+                            "not refused cleanly: {status} {stdout:?} {stderr:?}"
                         ))
                     }
                 }
                 (Err(e), _) => Err(e.clone()),
             };
-            let pw = if c.good_password { "right" } else { "wrong" };
+            let pw = match (c.good_password, c.tls) {
+                (_, Tls::OtherCa) => "other CA",
+                (true, _) => "right",
+                (false, _) => "wrong",
+            };
             match verdict {
                 Ok(msg) => println!(
-                    "{:<11} {:<9} {:<14} {:<9} {:>6}  ok    {msg}",
+                    "{:<11} {:<12} {:<29} {:<9} {:>6}  ok    {msg}",
                     c.client, c.server, c.mech, pw, ms
                 ),
                 Err(msg) => {
                     failed += 1;
                     println!(
-                        "{:<11} {:<9} {:<14} {:<9} {:>6}  FAIL  {msg}",
+                        "{:<11} {:<12} {:<29} {:<9} {:>6}  FAIL  {msg}",
                         c.client, c.server, c.mech, pw, ms
                     );
                 }
@@ -1006,9 +1089,22 @@ struct Case {
     script: &'static str,
     server: &'static str,
     port: u16,
+    /// The mechanism, or `MECH/TYPE` for a channel-binding type.
     mech: &'static str,
     good_password: bool,
     resource: bool,
+    tls: Tls,
+}
+
+/// How a selftest case uses TLS.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tls {
+    /// Plain TCP (the driver never uses STARTTLS).
+    Off,
+    /// STARTTLS required, verified against the suite's CA.
+    Verified,
+    /// STARTTLS required, but trusting another CA: the login must fail.
+    OtherCa,
 }
 
 // -------------------------------------------------------------------- helpers
