@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
+use bytes::BytesMut;
 use futures_util::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncWrite};
 use xmpp_xml::{ns, Element, Frame, StreamHeader, XmlError};
@@ -14,6 +15,9 @@ use crate::conn::Conn;
 use crate::observer::{notify, Direction};
 use crate::server::registry::BoundSession;
 use crate::wire;
+
+/// The read buffer's capacity while data flows (tokio-util's default).
+const READ_CAPACITY: usize = 8 * 1024;
 
 /// What negotiation established.
 #[derive(Clone, Debug)]
@@ -114,6 +118,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
         Pin::new(&mut self.conn.framed).poll_flush(cx)
     }
 
+    /// Reads the next frame. An idle session holds no buffer memory: when
+    /// nothing is buffered and the peer is silent, both buffers are freed,
+    /// and the read buffer is given its capacity back at the next poll.
+    fn poll_read_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, XmlError>>> {
+        let framed = &mut self.conn.framed;
+        if framed.read_buffer().capacity() == 0 {
+            framed.read_buffer_mut().reserve(READ_CAPACITY);
+        }
+        let item = Pin::new(&mut *framed).poll_next(cx);
+        if item.is_pending() {
+            if framed.read_buffer().is_empty() {
+                *framed.read_buffer_mut() = BytesMut::new();
+            }
+            if framed.write_buffer().is_empty() {
+                *framed.write_buffer_mut() = BytesMut::new();
+            }
+        }
+        item
+    }
+
     /// Queues our `</stream:stream>` once.
     fn queue_close(&mut self) {
         if !self.close_queued {
@@ -154,7 +178,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for XmppStream<S> {
                 return Poll::Ready(Some(Err(SessionError::Sent(StreamCondition::Conflict))));
             }
             ready!(this.poll_pending(cx)).map_err(io_error)?;
-            let item = ready!(Pin::new(&mut this.conn.framed).poll_next(cx));
+            let item = ready!(this.poll_read_frame(cx));
             if let (Some(Ok(frame)), Some(o)) = (&item, &this.conn.observer) {
                 notify(
                     o.as_ref(),
