@@ -319,7 +319,7 @@ where
                 break;
             }
             Some(el) = inbox.recv() => {
-                if let Err(e) = stream.send(el).await {
+                if let Err(e) = stream.send(*el).await {
                     tracing::debug!(jid, error = %e, "write failed");
                     break;
                 }

@@ -10,7 +10,9 @@ use xmpp_xml::Element;
 #[derive(Clone)]
 struct Mailbox {
     id: u64,
-    tx: mpsc::Sender<Element>,
+    /// Boxed: tokio allocates a block of 32 slots per channel up front, and
+    /// every idle session has one; 32 pointers cost far less than 32 elements.
+    tx: mpsc::Sender<Box<Element>>,
     available: bool,
 }
 
@@ -43,7 +45,7 @@ impl Router {
     }
 
     /// Registers a bound session; returns its mailbox receiver.
-    pub fn register(&self, full: &str, id: u64, capacity: usize) -> mpsc::Receiver<Element> {
+    pub fn register(&self, full: &str, id: u64, capacity: usize) -> mpsc::Receiver<Box<Element>> {
         let (tx, rx) = mpsc::channel(capacity);
         let (bare, res) = split_full(full);
         self.lock().entry(bare.to_lowercase()).or_default().insert(
@@ -91,7 +93,7 @@ impl Router {
     /// must not stall its senders).
     pub fn deliver(&self, to: &str, stanza: &Element) -> Delivery {
         let (bare, res) = split_full(to);
-        let targets: Vec<mpsc::Sender<Element>> = {
+        let targets: Vec<mpsc::Sender<Box<Element>>> = {
             let map = self.lock();
             let Some(resources) = map.get(&bare.to_lowercase()) else {
                 return Delivery::NoRecipient;
@@ -107,7 +109,7 @@ impl Router {
         };
         let mut n = 0;
         for tx in targets {
-            match tx.try_send(stanza.clone()) {
+            match tx.try_send(Box::new(stanza.clone())) {
                 Ok(()) => n += 1,
                 Err(e) => tracing::debug!(to, error = %e, "stanza dropped"),
             }
