@@ -75,6 +75,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         item
     }
 
+    /// Reads (and shows the observer) what the peer still sends, until it
+    /// closes the stream or the connection, or `grace` passes.
+    pub(crate) async fn drain(&mut self, grace: std::time::Duration) {
+        let deadline = crate::now() + grace;
+        loop {
+            match self.next_until(Some(deadline), None).await {
+                Event::Frame(Ok(Frame::Close))
+                | Event::Frame(Err(_))
+                | Event::Eof
+                | Event::Timeout(_) => return,
+                Event::Frame(Ok(_)) => {}
+            }
+        }
+    }
+
     /// The next frame, or the deadline passing first.
     pub(crate) async fn next_until(
         &mut self,

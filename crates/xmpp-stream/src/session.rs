@@ -118,6 +118,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
         Pin::new(&mut self.conn.framed).poll_flush(cx)
     }
 
+    /// Sends a stream error and closes the stream (e.g. `system-shutdown`
+    /// when a server stops). The stream yields nothing more afterwards.
+    pub async fn close_with_error(
+        &mut self,
+        condition: StreamCondition,
+        text: Option<&str>,
+    ) -> Result<(), SessionError> {
+        if !self.close_queued {
+            self.pending
+                .push_back(Frame::Element(wire::stream_error(condition, text)));
+        }
+        self.queue_close();
+        self.finished = true;
+        std::future::poll_fn(|cx| self.poll_pending(cx))
+            .await
+            .map_err(|e| io_error(e).into())
+    }
+
     /// Reads the next frame. An idle session holds no buffer memory: when
     /// nothing is buffered and the peer is silent, both buffers are freed,
     /// and the read buffer is given its capacity back at the next poll.

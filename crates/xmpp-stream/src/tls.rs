@@ -10,6 +10,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::transport::{Rewind, Transport};
 
+/// The rustls crate these types come from, for building configurations.
+pub use rustls;
+
 /// The TLS provider used everywhere (ring: no C toolchain beyond a C
 /// compiler, no cmake).
 pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {

@@ -24,10 +24,12 @@ fn spawn_client(mechs: &[&str], password: &str) -> (Raw, ClientTask) {
     let selector =
         MechanismSelector::with_preference(mechs.iter().map(|m| m.to_string()).collect())
             .allow_plain_insecure(true);
-    let config = ClientConfig::new("juliet@example.com", password)
+    let mut config = ClientConfig::new("juliet@example.com", password)
         .unwrap()
         .with_selector(selector)
         .with_tls(TlsMode::Off);
+    // These scripted servers never close; do not wait long for them.
+    config.close_timeout = std::time::Duration::from_millis(50);
     (Raw::new(b), tokio::spawn(connect(a, config, None)))
 }
 

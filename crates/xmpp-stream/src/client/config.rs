@@ -55,6 +55,9 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// XML limits for what the server sends.
     pub limits: Limits,
+    /// After we close a failing stream, how long to keep reading for the
+    /// server's `</stream:stream>` (RFC 6120 §4.4).
+    pub close_timeout: Duration,
     /// STARTTLS policy. Required by default.
     pub tls: TlsMode,
     /// The rustls configuration (trust roots); the system's roots when
@@ -117,6 +120,7 @@ impl ClientConfig {
             lang: "en".to_owned(),
             timeout: Duration::from_secs(30),
             limits: Limits::default(),
+            close_timeout: Duration::from_secs(2),
             tls: TlsMode::Required,
             #[cfg(feature = "tls")]
             tls_config: None,

@@ -116,6 +116,11 @@ impl ClientCore {
         (!matches!(self.state, State::Done)).then_some(self.deadline)
     }
 
+    /// How long to wait for the server's close after we closed.
+    pub fn close_timeout(&self) -> std::time::Duration {
+        self.config.close_timeout
+    }
+
     /// The SASL mechanism in use, for observers.
     pub fn mechanism(&self) -> Option<&str> {
         self.mechanism.as_deref()

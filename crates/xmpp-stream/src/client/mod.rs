@@ -117,6 +117,7 @@ where
 {
     #[cfg(not(feature = "tls"))]
     let _ = &tls;
+    let close_timeout = core.close_timeout();
     loop {
         while let Some(action) = core.poll_action() {
             match action {
@@ -151,6 +152,9 @@ where
                 ClientAction::Fail(err) => {
                     // Best effort: the stream is failing anyway.
                     let _ = conn.flush().await;
+                    if !matches!(err, ClientError::Io(_) | ClientError::Closed) {
+                        conn.drain(close_timeout).await;
+                    }
                     return Err(err);
                 }
             }

@@ -1,0 +1,564 @@
+//! Interop over TLS, started by `cargo xtask interop` (see interop/README.md):
+//! our client (STARTTLS required, verified against the suite's test CA)
+//! against ejabberd and Prosody configured as deployed, direct TLS to
+//! ejabberd, and real clients (slixmpp, aioxmpp, libstrophe, xmpp.js, the
+//! stdlib reference) logging in to our server with STARTTLS required,
+//! including SCRAM-*-PLUS where both sides share a channel-binding type.
+//! Each test fails, never skips, when its peer is missing.
+#![cfg(feature = "tls")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use xmpp_sasl::{MechanismSelector, MemoryStore};
+use xmpp_stream::client::{connect, connect_direct_tls, ClientConfig, TlsMode};
+use xmpp_stream::server::{accept, ServerConfig, TlsPolicy};
+use xmpp_stream::tls::{ca_file_config, ServerTls};
+use xmpp_stream::{iq_error, iq_result, ClientError, StanzaCondition};
+use xmpp_xml::ns;
+
+const IGNORE: &str = "interop: run by cargo xtask interop";
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the interop suite with `cargo xtask interop` ({IGNORE})")
+    })
+}
+
+fn bare_jid() -> String {
+    format!(
+        "{}@{}",
+        env("XMPP_INTEROP_USER"),
+        env("XMPP_INTEROP_DOMAIN")
+    )
+}
+
+/// STARTTLS required, trusting only the CA in `$ca_var`, exactly `mechanism`
+/// (no fallback), PLAIN allowed only because the stream is protected.
+fn tls_client(mechanism: &str, password: &str, ca_var: &str) -> ClientConfig {
+    let selector = MechanismSelector::with_preference(vec![mechanism.to_owned()]);
+    let mut config = ClientConfig::new(&bare_jid(), password)
+        .unwrap()
+        .with_resource("interop-tls")
+        .with_selector(selector)
+        .with_tls(TlsMode::Required);
+    config.fallback = false;
+    config.tls_config = Some(ca_file_config(Path::new(&env(ca_var))).unwrap());
+    config
+}
+
+/// How our client reaches the peer.
+#[derive(Clone, Copy, Debug)]
+enum Via {
+    StartTls,
+    DirectTls,
+}
+
+async fn login(
+    server_var: &str,
+    via: Via,
+    config: ClientConfig,
+) -> Result<xmpp_stream::XmppStream<TcpStream>, ClientError> {
+    let tcp = TcpStream::connect(env(server_var))
+        .await
+        .unwrap_or_else(|e| panic!("connect to {server_var}: {e}"));
+    match via {
+        Via::StartTls => connect(tcp, config, None).await,
+        Via::DirectTls => connect_direct_tls(tcp, config, None).await,
+    }
+}
+
+/// Logs in with `config`, checks the session is on TLS and usable (a ping
+/// is answered), and returns the mechanism used.
+async fn logs_in(server_var: &str, via: Via, config: ClientConfig) -> String {
+    let wanted = format!("{config:?}");
+    let mut stream = login(server_var, via, config)
+        .await
+        .unwrap_or_else(|e| panic!("login to {server_var} ({via:?}, {wanted}) failed: {e}"));
+    assert!(stream.get_ref().is_tls(), "{server_var}: not on TLS");
+    assert!(
+        stream.jid().starts_with(&format!("{}/", bare_jid())),
+        "{}",
+        stream.jid()
+    );
+    let ping = xmpp_xml::Element::builder("iq", ns::CLIENT)
+        .attr("type", "get")
+        .attr("id", "ping1")
+        .attr("to", &env("XMPP_INTEROP_DOMAIN"))
+        .append(xmpp_xml::Element::builder("ping", ns::PING).build())
+        .build();
+    stream.send(ping).await.unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let el = stream.next().await.expect("open").expect("no error");
+            if el.attr("id") == Some("ping1") {
+                return el;
+            }
+        }
+    })
+    .await
+    .expect("ping answered");
+    assert_eq!(reply.attr("type"), Some("result"));
+    let mechanism = stream.info().mechanism.clone();
+    stream.close().await.unwrap();
+    mechanism
+}
+
+async fn our_client_logs_in(server_var: &str, via: Via, mechanism: &str) {
+    let config = tls_client(mechanism, &env("XMPP_INTEROP_PASSWORD"), "XMPP_INTEROP_CA");
+    let used = logs_in(server_var, via, config).await;
+    assert_eq!(used, mechanism, "{server_var}");
+}
+
+/// The login fails without a usable mechanism; returns what the server offered.
+async fn not_offered(server_var: &str, mechanism: &str) -> Vec<String> {
+    let config = tls_client(mechanism, &env("XMPP_INTEROP_PASSWORD"), "XMPP_INTEROP_CA");
+    match login(server_var, Via::StartTls, config).await {
+        Err(ClientError::NoMechanism { offered }) => offered,
+        Err(other) => panic!("{server_var} {mechanism}: {other:?}"),
+        Ok(s) => panic!(
+            "{server_var} {mechanism}: logged in with {}",
+            s.info().mechanism
+        ),
+    }
+}
+
+async fn our_client_is_refused(server_var: &str, mechanism: &str, password: &str) {
+    let config = tls_client(mechanism, password, "XMPP_INTEROP_CA");
+    match login(server_var, Via::StartTls, config).await {
+        Err(ClientError::Sasl { condition, .. }) => {
+            assert_eq!(
+                condition,
+                xmpp_sasl::Condition::NotAuthorized,
+                "{mechanism}"
+            )
+        }
+        Err(other) => panic!("{server_var} {mechanism}: {other:?}"),
+        Ok(s) => panic!("{server_var} {mechanism}: logged in as {}", s.jid()),
+    }
+}
+
+/// A CA that did not sign the server's certificate: the TLS step fails and
+/// says why.
+async fn untrusted_ca_fails(server_var: &str, via: Via) {
+    let config = tls_client(
+        "SCRAM-SHA-1",
+        &env("XMPP_INTEROP_PASSWORD"),
+        "XMPP_INTEROP_OTHER_CA",
+    );
+    match login(server_var, via, config).await {
+        Err(ClientError::Tls(reason)) => {
+            assert!(reason.contains("certificate"), "{server_var}: {reason}")
+        }
+        Err(other) => panic!("{server_var}: {other:?}"),
+        Ok(s) => panic!(
+            "{server_var}: logged in as {} with an untrusted CA",
+            s.jid()
+        ),
+    }
+}
+
+// ---------------------------------------------------------------- ejabberd
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn client_to_ejabberd_tls_plain() {
+    our_client_logs_in("XMPP_INTEROP_EJABBERD_TLS", Via::StartTls, "PLAIN").await;
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn client_to_ejabberd_tls_scram_sha1_and_sha256() {
+    our_client_logs_in("XMPP_INTEROP_EJABBERD_TLS", Via::StartTls, "SCRAM-SHA-1").await;
+    our_client_logs_in("XMPP_INTEROP_EJABBERD_TLS", Via::StartTls, "SCRAM-SHA-256").await;
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn client_to_ejabberd_tls_digest_md5() {
+    our_client_logs_in("XMPP_INTEROP_EJABBERD_TLS", Via::StartTls, "DIGEST-MD5").await;
+}
+
+/// ejabberd 23.01 offers SCRAM-SHA-*-PLUS, even on TLS 1.3, without a
+/// XEP-0440 list, and binds only with tls-unique (which TLS 1.3 does not
+/// have); we bind with tls-exporter there. The binding check must fail as
+/// a clean SASL refusal, never as a login or a hang.
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn client_to_ejabberd_tls_plus_is_refused_tls_unique_only() {
+    let password = env("XMPP_INTEROP_PASSWORD");
+    for mechanism in ["SCRAM-SHA-1-PLUS", "SCRAM-SHA-256-PLUS"] {
+        our_client_is_refused("XMPP_INTEROP_EJABBERD_TLS", mechanism, &password).await;
+    }
+}
+
+/// The default client (preference SCRAM-*-PLUS first, fallback on) still
+/// logs in to ejabberd as deployed: after the -PLUS refusals it falls back
+/// to SCRAM without binding.
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn client_to_ejabberd_tls_defaults_log_in() {
+    let mut config = ClientConfig::new(&bare_jid(), &env("XMPP_INTEROP_PASSWORD")).unwrap();
+    config.tls_config = Some(ca_file_config(Path::new(&env("XMPP_INTEROP_CA"))).unwrap());
+    let used = logs_in("XMPP_INTEROP_EJABBERD_TLS", Via::StartTls, config).await;
+    eprintln!("default client to ejabberd-tls: {used}");
+    assert!(
+        used.starts_with("SCRAM-SHA-") && !used.ends_with("-PLUS"),
+        "{used}"
+    );
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn client_to_ejabberd_tls_wrong_password() {
+    our_client_is_refused("XMPP_INTEROP_EJABBERD_TLS", "PLAIN", "wrong password").await;
+    our_client_is_refused(
+        "XMPP_INTEROP_EJABBERD_TLS",
+        "SCRAM-SHA-256",
+        "wrong password",
+    )
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn client_to_ejabberd_tls_untrusted_ca() {
+    untrusted_ca_fails("XMPP_INTEROP_EJABBERD_TLS", Via::StartTls).await;
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn client_to_ejabberd_direct_tls() {
+    for mechanism in ["PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-256"] {
+        our_client_logs_in(
+            "XMPP_INTEROP_EJABBERD_DIRECT_TLS",
+            Via::DirectTls,
+            mechanism,
+        )
+        .await;
+    }
+    untrusted_ca_fails("XMPP_INTEROP_EJABBERD_DIRECT_TLS", Via::DirectTls).await;
+}
+
+// ---------------------------------------------------------------- prosody
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn client_to_prosody_tls_plain() {
+    our_client_logs_in("XMPP_INTEROP_PROSODY_TLS", Via::StartTls, "PLAIN").await;
+}
+
+/// Our client has a binding (tls-exporter) but Prosody offers no -PLUS on
+/// TLS 1.3, so SCRAM-SHA-1 goes with the `y` flag, which Prosody accepts.
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn client_to_prosody_tls_scram_sha1() {
+    our_client_logs_in("XMPP_INTEROP_PROSODY_TLS", Via::StartTls, "SCRAM-SHA-1").await;
+}
+
+/// Prosody 0.12 with hashed storage has only SCRAM-SHA-1 keys, and its
+/// SCRAM-SHA-1-PLUS binds only with tls-unique: on TLS 1.3 it offers
+/// neither SCRAM-SHA-256 nor any -PLUS.
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn client_to_prosody_tls_offers_no_sha256_and_no_plus_on_tls13() {
+    for mechanism in ["SCRAM-SHA-256", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256-PLUS"] {
+        let offered = not_offered("XMPP_INTEROP_PROSODY_TLS", mechanism).await;
+        assert_eq!(offered, ["PLAIN", "SCRAM-SHA-1"], "{mechanism}");
+    }
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn client_to_prosody_tls_defaults_log_in() {
+    let mut config = ClientConfig::new(&bare_jid(), &env("XMPP_INTEROP_PASSWORD")).unwrap();
+    config.tls_config = Some(ca_file_config(Path::new(&env("XMPP_INTEROP_CA"))).unwrap());
+    let used = logs_in("XMPP_INTEROP_PROSODY_TLS", Via::StartTls, config).await;
+    assert_eq!(used, "SCRAM-SHA-1");
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn client_to_prosody_tls_wrong_password() {
+    our_client_is_refused("XMPP_INTEROP_PROSODY_TLS", "SCRAM-SHA-1", "wrong password").await;
+    our_client_is_refused("XMPP_INTEROP_PROSODY_TLS", "PLAIN", "wrong password").await;
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn client_to_prosody_tls_untrusted_ca() {
+    untrusted_ca_fails("XMPP_INTEROP_PROSODY_TLS", Via::StartTls).await;
+}
+
+/// Prosody as deployed offers nothing but `<starttls><required/>` before
+/// TLS: a client with TLS off stops there with a TLS error (and sends no
+/// credentials).
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn client_without_tls_is_stopped_by_prosody_tls() {
+    let mut config = tls_client("PLAIN", &env("XMPP_INTEROP_PASSWORD"), "XMPP_INTEROP_CA");
+    config.tls = TlsMode::Off;
+    config.selector =
+        MechanismSelector::with_preference(vec!["PLAIN".into()]).allow_plain_insecure(true);
+    match login("XMPP_INTEROP_PROSODY_TLS", Via::StartTls, config).await {
+        Err(ClientError::Tls(reason)) => assert!(reason.contains("requires TLS"), "{reason}"),
+        Err(other) => panic!("{other:?}"),
+        Ok(s) => panic!("logged in without TLS as {}", s.jid()),
+    }
+}
+
+// ---------------------------------------------------------------- our server
+
+/// A session our server established: (jid, mechanism, on TLS).
+type Login = (String, String, bool);
+
+/// Our server on an ephemeral loopback port with the suite's certificate for
+/// the domain and STARTTLS required; PLAIN is offered because the stream is
+/// protected (`allow_plain_insecure` stays off). Records every session.
+struct OurServer {
+    port: u16,
+    logins: Arc<Mutex<Vec<Login>>>,
+}
+
+async fn our_tls_server(configure: impl FnOnce(&mut ServerConfig)) -> OurServer {
+    let store = MemoryStore::default();
+    let domain = env("XMPP_INTEROP_DOMAIN");
+    store.add(
+        &env("XMPP_INTEROP_USER"),
+        &env("XMPP_INTEROP_PASSWORD"),
+        &[domain.as_str()],
+    );
+    let mut config = ServerConfig::new(&domain, Arc::new(store));
+    config.tls = Some(
+        ServerTls::from_pem_files(
+            Path::new(&env("XMPP_INTEROP_CERT")),
+            Path::new(&env("XMPP_INTEROP_KEY")),
+        )
+        .unwrap(),
+    );
+    config.tls_policy = TlsPolicy::Required;
+    configure(&mut config);
+    assert!(!config.allow_plain_insecure);
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let logins = Arc::new(Mutex::new(Vec::new()));
+    let record = logins.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (config, record) = (config.clone(), record.clone());
+            tokio::spawn(async move {
+                let Ok(mut stream) = accept(tcp, config, false, None).await else {
+                    return;
+                };
+                let info = stream.info().clone();
+                let tls = stream.get_ref().is_tls();
+                record.lock().unwrap().push((info.jid, info.mechanism, tls));
+                while let Some(Ok(el)) = stream.next().await {
+                    let is_request =
+                        el.is("iq", ns::CLIENT) && matches!(el.attr("type"), Some("get" | "set"));
+                    if !is_request {
+                        continue;
+                    }
+                    let reply = if el.child("ping", ns::PING).is_some() {
+                        iq_result(&el)
+                    } else {
+                        iq_error(&el, StanzaCondition::ServiceUnavailable)
+                    };
+                    if stream.send(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    OurServer { port, logins }
+}
+
+/// Runs a driver with `--tls` against our server; `mechanism` may be
+/// `MECH/TYPE` for a channel-binding type.
+async fn run_driver(
+    server: &OurServer,
+    runner: &str,
+    driver: &str,
+    mechanism: &str,
+) -> std::process::Output {
+    let (mech, cb) = match mechanism.split_once('/') {
+        Some((m, cb)) => (m, Some(cb)),
+        None => (mechanism, None),
+    };
+    let program = env(runner);
+    let script = format!("{}/{driver}", env("XMPP_INTEROP_CLIENTS"));
+    let mut cmd = tokio::process::Command::new(&program);
+    cmd.arg(&script)
+        .args(["--host", "127.0.0.1", "--port", &server.port.to_string()])
+        .args(["--jid", &bare_jid()])
+        .args([
+            "--mechanism",
+            mech,
+            "--password-env",
+            "XMPP_INTEROP_PASSWORD",
+        ])
+        .args(["--tls", "--ca-file", &env("XMPP_INTEROP_CA")]);
+    if let Some(cb) = cb {
+        cmd.args(["--channel-binding", cb]);
+    }
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        cmd.stdin(Stdio::null()).kill_on_drop(true).output(),
+    )
+    .await
+    .expect("driver finished")
+    .unwrap_or_else(|e| panic!("cannot run {program} {script}: {e}"))
+}
+
+/// Runs a driver with `--tls` against our server and checks what both sides
+/// saw.
+async fn real_client_logs_in(server: &OurServer, runner: &str, driver: &str, mechanism: &str) {
+    let mech = mechanism.split('/').next().unwrap_or(mechanism);
+    let output = run_driver(server, runner, driver, mechanism).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{driver} {mechanism} failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("LOGIN OK"))
+        .unwrap_or_else(|| panic!("no LOGIN OK line: {stdout}"));
+    let jid = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("jid="))
+        .expect("jid=");
+    let logins = server.logins.lock().unwrap().clone();
+    assert!(
+        logins
+            .iter()
+            .any(|(j, m, tls)| j == jid && m == mech && *tls),
+        "{driver} {mechanism}: our server saw {logins:?}, the client says {line}"
+    );
+}
+
+async fn each_mechanism(runner: &str, driver: &str, mechanisms: &[&str]) {
+    let server = our_tls_server(|_| {}).await;
+    for m in mechanisms {
+        real_client_logs_in(&server, runner, driver, m).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn slixmpp_to_our_tls_server() {
+    // slixmpp binds only with tls-unique (Python's ssl has no exporter), which
+    // TLS 1.3 does not have and we do not offer: no -PLUS.
+    each_mechanism(
+        "XMPP_INTEROP_PYTHON",
+        "slix_login.py",
+        &["PLAIN", "DIGEST-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"],
+    )
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn aioxmpp_to_our_tls_server() {
+    each_mechanism(
+        "XMPP_INTEROP_PYTHON",
+        "aioxmpp_login.py",
+        &["PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-256"],
+    )
+    .await;
+}
+
+/// aiosasl's SCRAMPLUS over pyOpenSSL: tls-server-end-point (aiosasl's own
+/// provider) and tls-exporter (OpenSSL's exporter via pyOpenSSL).
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn aioxmpp_plus_to_our_tls_server() {
+    each_mechanism(
+        "XMPP_INTEROP_PYTHON",
+        "aioxmpp_login.py",
+        &[
+            "SCRAM-SHA-1-PLUS/tls-exporter",
+            "SCRAM-SHA-256-PLUS/tls-exporter",
+            "SCRAM-SHA-1-PLUS/tls-server-end-point",
+            "SCRAM-SHA-256-PLUS/tls-server-end-point",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn xmpp_raw_to_our_tls_server() {
+    each_mechanism(
+        "XMPP_INTEROP_PYTHON",
+        "xmpp_raw.py",
+        &[
+            "PLAIN",
+            "DIGEST-MD5",
+            "SCRAM-SHA-1",
+            "SCRAM-SHA-256",
+            "SCRAM-SHA-1-PLUS/tls-server-end-point",
+            "SCRAM-SHA-256-PLUS/tls-server-end-point",
+        ],
+    )
+    .await;
+}
+
+/// tls-unique (TLS 1.2 only, RFC 9266) is not a binding we offer: the
+/// stdlib client forced to it (and so to TLS 1.2) is refused, not let in.
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn tls_unique_is_refused_by_our_tls_server() {
+    let server = our_tls_server(|_| {}).await;
+    let output = run_driver(
+        &server,
+        "XMPP_INTEROP_PYTHON",
+        "xmpp_raw.py",
+        "SCRAM-SHA-256-PLUS/tls-unique",
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("SASL failure"), "{stderr}");
+    assert!(server.logins.lock().unwrap().is_empty());
+}
+
+/// libstrophe takes the strongest mechanism offered and no proxy can filter
+/// inside TLS, so our server offers exactly one per run.
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn libstrophe_to_our_tls_server() {
+    for mechanism in ["PLAIN", "DIGEST-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"] {
+        let server = our_tls_server(|c| c.mechanisms = vec![mechanism.to_owned()]).await;
+        real_client_logs_in(
+            &server,
+            "XMPP_INTEROP_PYTHON",
+            "strophe_login.py",
+            mechanism,
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn xmppjs_to_our_tls_server() {
+    each_mechanism(
+        "XMPP_INTEROP_NODE",
+        "xmppjs_login.mjs",
+        &["PLAIN", "SCRAM-SHA-1"],
+    )
+    .await;
+}
