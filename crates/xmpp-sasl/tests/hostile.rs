@@ -902,3 +902,37 @@ fn client_initial_response_twice_is_an_error() {
     let mut c = scram_client_after_first();
     assert!(c.initial_response().is_err());
 }
+
+// ------------------------------------------------------------------ after an error
+
+/// The fuzzer's oracles, pinned as a test: a client with mutual
+/// authentication never accepts `<success/>` once it reported an error, whatever
+/// the data, and a finished server never steps again.
+#[test]
+fn no_success_after_error() {
+    let cb = ClientChannelBinding::Use(ChannelBinding::new(
+        ChannelBindingType::TlsExporter,
+        vec![7; 32],
+    ));
+    for mech in ["DIGEST-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256-PLUS"] {
+        let mut c = client_mechanism(mech, creds().with_channel_binding(cb.clone())).unwrap();
+        let _ = c.initial_response();
+        assert!(c.respond(b"e=other-error,\xff").is_err(), "{mech}");
+        assert!(c.success(None).is_err(), "{mech}");
+        assert!(c.success(Some(b"v=AAAA")).is_err(), "{mech}");
+        assert!(c.success(Some(b"rspauth=00")).is_err(), "{mech}");
+    }
+    let cfg =
+        ServerMechanismConfig::new("example.com").with_channel_bindings(vec![ChannelBinding::new(
+            ChannelBindingType::TlsServerEndPoint,
+            vec![9; 32],
+        )]);
+    for mech in SUPPORTED_MECHANISMS {
+        let mut s = server_mechanism(mech, &cfg).unwrap();
+        assert!(
+            server_condition(s.start(Some(b"\xff\xfe"))).is_some(),
+            "{mech}"
+        );
+        assert!(server_condition(s.step(b"")).is_some(), "{mech}");
+    }
+}
