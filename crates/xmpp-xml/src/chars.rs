@@ -173,6 +173,38 @@ pub(crate) fn check_run(
     attr: bool,
     complete: bool,
 ) -> Result<RunCheck, crate::XmlError> {
+    // Common case first: printable ASCII only, checked 8 bytes at a time.
+    if is_plain_ascii(run) {
+        return Ok(RunCheck {
+            valid: run.len(),
+            needs_norm: false,
+        });
+    }
+    check_run_slow(run, attr, complete)
+}
+
+/// Whether `s` has only bytes 0x20..=0x7F (no control byte, nothing non-ASCII).
+#[inline(always)]
+pub(crate) fn is_plain_ascii(s: &[u8]) -> bool {
+    const LO: u64 = 0x2020_2020_2020_2020;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut acc = 0u64;
+    let mut words = s.chunks_exact(8);
+    for w in &mut words {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        // High bit set in a byte: non-ASCII; borrow into a byte's high bit
+        // that was clear: some byte (this or a lower one) is below 0x20.
+        acc |= x | (x.wrapping_sub(LO) & !x);
+    }
+    let mut tail = 0u8;
+    for &b in words.remainder() {
+        tail |= b | ((b < 0x20) as u8) << 7;
+    }
+    acc & HI == 0 && tail & 0x80 == 0
+}
+
+#[inline(never)]
+fn check_run_slow(run: &[u8], attr: bool, complete: bool) -> Result<RunCheck, crate::XmlError> {
     // One branch-free pass the compiler vectorises: control bytes, CR (and in
     // attributes TAB/LF), and whether any non-ASCII byte needs the slow path.
     let mut bad = false;

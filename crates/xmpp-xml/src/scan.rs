@@ -450,12 +450,19 @@ impl Framer {
         let res = loop {
             match self.lex {
                 Lex::Between => break None,
-                Lex::Content => match memchr::memchr2(b'<', b'&', &d[pos..]) {
+                Lex::Content => match memchr::memchr3(b'<', b'&', b'>', &d[pos..]) {
                     Some(i) => {
                         let r = check_run(&d[pos..pos + i], false, true)?;
                         self.text_esc |= r.needs_norm;
                         pos += i;
-                        if d[pos] == b'<' {
+                        if d[pos] == b'>' {
+                            // XML 1.0 §2.4: `]]>` may not appear in character
+                            // data. The two bytes before are text: content
+                            // never starts right after a `]`.
+                            if pos >= 2 && d[pos - 2] == b']' && d[pos - 1] == b']' {
+                                bail!(XmlError::Syntax("']]>' in character data"));
+                            }
+                        } else if d[pos] == b'<' {
                             self.tag_start = pos;
                             self.lex = Lex::Lt;
                         } else {
@@ -509,7 +516,22 @@ impl Framer {
                 }
                 Lex::StartName | Lex::AttrName | Lex::EndName => {
                     let lim = n.min(self.tok.saturating_add(max_name).saturating_add(1));
-                    while pos < lim && is_name_char(d[pos]) {
+                    // While skipping the name, note what check_qname would
+                    // otherwise find in a second pass: colons and non-ASCII.
+                    let from = pos;
+                    let mut or = 0u8;
+                    let mut colons = 0u32;
+                    let mut colon = 0usize;
+                    while pos < lim {
+                        let b = d[pos];
+                        if !is_name_char(b) {
+                            break;
+                        }
+                        or |= b;
+                        if b == b':' {
+                            colons += 1;
+                            colon = pos;
+                        }
                         pos += 1;
                     }
                     if pos - self.tok > max_name {
@@ -519,12 +541,32 @@ impl Framer {
                         break None;
                     }
                     let name = &d[self.tok..pos];
-                    let colon = match check_qname(name) {
-                        QName::Ok { colon } => colon.map(|c| (self.tok + c) as u32),
-                        QName::BadUtf8 => bail!(XmlError::InvalidUtf8),
-                        QName::Invalid => bail!(XmlError::InvalidName(
-                            String::from_utf8_lossy(name).into_owned()
-                        )),
+                    let first = d[self.tok];
+                    let fast = (from == self.tok + 1 || from == self.tok)
+                        && (or | first) < 0x80
+                        && first != b':'
+                        && is_name_start(first);
+                    let colon = if fast {
+                        // All of the name was seen in this pass and is ASCII:
+                        // the class table vetted every byte, the first is a
+                        // name-start byte; only the colon rules remain.
+                        match colons {
+                            0 => None,
+                            1 if colon + 1 < pos && is_name_start(d[colon + 1]) => {
+                                Some(colon as u32)
+                            }
+                            _ => bail!(XmlError::InvalidName(
+                                String::from_utf8_lossy(name).into_owned()
+                            )),
+                        }
+                    } else {
+                        match check_qname(name) {
+                            QName::Ok { colon } => colon.map(|c| (self.tok + c) as u32),
+                            QName::BadUtf8 => bail!(XmlError::InvalidUtf8),
+                            QName::Invalid => bail!(XmlError::InvalidName(
+                                String::from_utf8_lossy(name).into_owned()
+                            )),
+                        }
                     };
                     let span = (self.tok as u32, pos as u32);
                     let b = d[pos];

@@ -488,3 +488,35 @@ fn first_error_in_a_text_run_wins() {
     let o = assert_chunking_invariant(&input, &Limits::default());
     assert!(o.error.unwrap().contains("IllegalChar(65535)"));
 }
+
+/// XML 1.0 §2.4: the literal `]]>` may not appear in character data; it
+/// was accepted. It may end a CDATA section, and `]]&gt;`, `]>` or a `]`
+/// from a reference followed by `>` are fine.
+#[test]
+fn cdata_end_in_character_data_is_rejected() {
+    for body in [
+        "<m>a]]>b</m>",
+        "<m>]]></m>",
+        "<m><b/>]]></m>",
+        "<m>x&amp;]]>y</m>",
+        "<m><![CDATA[a]]>]]></m>",
+        "<m><![CDATA[a]]>b]]>c</m>",
+    ] {
+        let o = assert_chunking_invariant(&stream(body), &Limits::default());
+        let e = o.error.unwrap_or_else(|| panic!("accepted {body:?}"));
+        assert!(e.contains("']]>' in character data"), "{body:?}: {e}");
+        assert_eq!(error_of(body), Condition::NotWellFormed);
+    }
+    for (body, text) in [
+        ("<m>a]]&gt;b</m>", "a]]>b"),
+        ("<m>]>]</m>", "]>]"),
+        ("<m>]&#93;>x></m>", "]]>x>"),
+        ("<m><![CDATA[a]]]>></m>", "a]>"),
+        ("<m><![CDATA[]]>]>]</m>", "]>]"),
+        ("<m>]]<b/>></m>", "]]>"),
+    ] {
+        let o = assert_chunking_invariant(&stream(body), &Limits::default());
+        assert_eq!(o.error, None, "{body:?}");
+        assert_eq!(element(&o.frames[1]).text(), text, "{body:?}");
+    }
+}

@@ -1,0 +1,44 @@
+//! Drive one framing mode over a corpus N times, for profilers
+//! (`valgrind --tool=callgrind`, `perf record`), where criterion's own
+//! work would blur the picture.
+//!
+//! `cargo run --release -p benches --example profile -- <realistic|small> <raw|elements> [iterations]`
+
+use std::hint::black_box;
+
+use bytes::BytesMut;
+use xmpp_xml::{Frame, Framer, RawFrame};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let corpus = match args.get(1).map(String::as_str) {
+        Some("small") => benches::small(),
+        _ => benches::realistic(),
+    };
+    let raw = args.get(2).map(String::as_str) != Some("elements");
+    let iters: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(20);
+    let mut total = 0;
+    for _ in 0..iters {
+        let mut f = Framer::default();
+        let mut buf = BytesMut::with_capacity(8 * 1024);
+        for piece in corpus.bytes.chunks(benches::CHUNK) {
+            buf.extend_from_slice(piece);
+            if raw {
+                while let Some(fr) = f.decode_raw(&mut buf).expect("corpus is valid") {
+                    if let RawFrame::Element(e) = fr {
+                        black_box((e.name(), e.ns(), e.attr("id"), e.bytes().len()));
+                        total += 1;
+                    }
+                }
+            } else {
+                while let Some(fr) = f.decode(&mut buf).expect("corpus is valid") {
+                    if let Frame::Element(e) = fr {
+                        black_box(&e);
+                        total += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(total, iters * corpus.stanzas);
+}
