@@ -2,6 +2,7 @@
 
 use zeroize::Zeroize;
 
+use crate::cache::Pbkdf2Cache;
 use crate::channel_binding::ClientChannelBinding;
 use crate::crypto::ScramHash;
 use crate::error::ClientError;
@@ -25,6 +26,9 @@ pub struct ClientCredentials {
     /// [`ClientChannelBinding::Unsupported`]). `-PLUS` mechanisms need
     /// [`ClientChannelBinding::Use`].
     pub channel_binding: ClientChannelBinding,
+    /// A cache of SCRAM salted passwords shared across logins (RFC 5802
+    /// §5.1), so that repeated logins skip PBKDF2. `None`: derive each time.
+    pub pbkdf2_cache: Option<Pbkdf2Cache>,
 }
 
 impl ClientCredentials {
@@ -41,7 +45,14 @@ impl ClientCredentials {
             host: host.into(),
             service: "xmpp".to_owned(),
             channel_binding: ClientChannelBinding::Unsupported,
+            pbkdf2_cache: None,
         }
+    }
+
+    /// Shares a cache of SCRAM salted passwords across logins.
+    pub fn with_pbkdf2_cache(mut self, cache: Pbkdf2Cache) -> Self {
+        self.pbkdf2_cache = Some(cache);
+        self
     }
 
     /// Sets the channel-binding capability (SCRAM's GS2 flag; required for `-PLUS`).
@@ -80,6 +91,7 @@ impl std::fmt::Debug for ClientCredentials {
             .field("host", &self.host)
             .field("service", &self.service)
             .field("channel_binding", &self.channel_binding)
+            .field("pbkdf2_cache", &self.pbkdf2_cache.is_some())
             .finish()
     }
 }

@@ -56,6 +56,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod cache;
 mod channel_binding;
 mod client;
 mod crypto;
@@ -68,6 +69,7 @@ mod server;
 mod store;
 mod transcript;
 
+pub use cache::Pbkdf2Cache;
 pub use channel_binding::{ChannelBinding, ChannelBindingType, ClientChannelBinding};
 pub use client::{
     client_mechanism, ClientCredentials, ClientMechanism, MechanismSelector, SUPPORTED_MECHANISMS,

@@ -195,9 +195,9 @@ impl ServerMechanism for PlainServer {
             Ok(Some(c)) => c,
         };
         let ok = if let Some(s) = &creds.scram_sha256 {
-            s.verify_password(ScramHash::Sha256, &password)
+            s.verify_password_cached(ScramHash::Sha256, &password, self.cfg.plain_cache.as_ref())
         } else if let Some(s) = &creds.scram_sha1 {
-            s.verify_password(ScramHash::Sha1, &password)
+            s.verify_password_cached(ScramHash::Sha1, &password, self.cfg.plain_cache.as_ref())
         } else {
             return ServerStep::fail(ServerFailure::MechanismTooWeak);
         };

@@ -268,9 +268,14 @@ impl ScramClient {
         let without_proof = format!("c={},r={r}", b64(cbind_input));
         let auth_message = format!("{client_first_bare},{sf},{without_proof}");
         let password = crypto::normalize(&self.creds.password);
-        let salted = self
-            .hash
-            .salted_password(password.as_bytes(), &salt, iterations);
+        let salted = match &self.creds.pbkdf2_cache {
+            Some(cache) => {
+                cache.client_salted_password(self.hash, password.as_bytes(), &salt, iterations)
+            }
+            None => self
+                .hash
+                .salted_password(password.as_bytes(), &salt, iterations),
+        };
         let (client_key, stored_key, server_key) = self.hash.keys(&salted);
         let client_sig = self.hash.hmac(&stored_key, auth_message.as_bytes());
         let proof = xor(&client_key, &client_sig);

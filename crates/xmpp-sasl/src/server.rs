@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::cache::Pbkdf2Cache;
+
 use crate::channel_binding::ChannelBinding;
 use crate::crypto::ScramHash;
 use crate::error::{ServerError, ServerFailure, StoreError};
@@ -93,6 +95,10 @@ pub struct ServerMechanismConfig {
     /// `y` flag is accepted. Non-empty: `-PLUS` is offered and `y` is refused as a
     /// downgrade (RFC 5802 §6).
     pub channel_bindings: Vec<ChannelBinding>,
+    /// PLAIN: remember which offered password derived which StoredKey, so
+    /// that repeated logins skip PBKDF2. Off by default: see
+    /// [`Pbkdf2Cache`] for what it trades.
+    pub plain_cache: Option<Pbkdf2Cache>,
 }
 
 impl ServerMechanismConfig {
@@ -106,6 +112,7 @@ impl ServerMechanismConfig {
             rspauth_in_success: false,
             authorizer: Arc::new(DenyAll),
             channel_bindings: Vec::new(),
+            plain_cache: None,
         }
     }
 

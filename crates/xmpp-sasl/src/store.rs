@@ -189,8 +189,25 @@ impl ScramSecret {
     /// Checks a plaintext password against this secret (used by PLAIN): derives the
     /// salted password and compares StoredKey in constant time. Costs one PBKDF2.
     pub fn verify_password(&self, hash: ScramHash, password: &str) -> bool {
-        let candidate = ScramSecret::derive(hash, password, &self.salt, self.iterations);
-        crypto::ct_eq(&candidate.stored_key, &self.stored_key)
+        self.verify_password_cached(hash, password, None)
+    }
+
+    /// Like [`ScramSecret::verify_password`], looking the derivation up in
+    /// `cache` first.
+    pub fn verify_password_cached(
+        &self,
+        hash: ScramHash,
+        password: &str,
+        cache: Option<&crate::Pbkdf2Cache>,
+    ) -> bool {
+        let Some(cache) = cache else {
+            let candidate = ScramSecret::derive(hash, password, &self.salt, self.iterations);
+            return crypto::ct_eq(&candidate.stored_key, &self.stored_key);
+        };
+        let normalized = crypto::normalize(password);
+        let stored_key =
+            cache.server_stored_key(hash, normalized.as_bytes(), &self.salt, self.iterations);
+        crypto::ct_eq(&stored_key, &self.stored_key)
     }
 }
 

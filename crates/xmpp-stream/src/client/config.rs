@@ -55,6 +55,9 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// XML limits for what the server sends.
     pub limits: Limits,
+    /// A cache of SCRAM salted passwords shared across logins with the same
+    /// password (RFC 5802 §5.1); `None` derives each time.
+    pub pbkdf2_cache: Option<xmpp_sasl::Pbkdf2Cache>,
     /// After we close a failing stream, how long to keep reading for the
     /// server's `</stream:stream>` (RFC 6120 §4.4).
     pub close_timeout: Duration,
@@ -121,6 +124,7 @@ impl ClientConfig {
             timeout: Duration::from_secs(30),
             limits: Limits::default(),
             close_timeout: Duration::from_secs(2),
+            pbkdf2_cache: None,
             tls: TlsMode::Required,
             #[cfg(feature = "tls")]
             tls_config: None,

@@ -349,6 +349,7 @@ impl ClientCore {
         );
         creds.authzid = self.config.authzid.clone();
         creds.channel_binding = self.channel_binding_for(&name);
+        creds.pbkdf2_cache = self.config.pbkdf2_cache.clone();
         let Some(mut mech) = xmpp_sasl::client_mechanism(&name, creds) else {
             self.send(Frame::Close);
             return self.finish(ClientError::NoMechanism {
@@ -434,15 +435,16 @@ impl ClientCore {
         }
     }
 
-    /// The channel binding to use for `-PLUS`: the server's advertised
-    /// types (XEP-0440) in our order of preference, tls-exporter first;
-    /// without an advertisement, whatever this connection has.
+    /// The channel binding to use for `-PLUS`: one of the server's
+    /// advertised types (XEP-0440) in our order of preference, tls-exporter
+    /// first. A server that advertises none supports only tls-unique, RFC
+    /// 5802's default (ejabberd and Prosody do this), which TLS 1.3 lacks and
+    /// we do not implement: no `-PLUS` with it.
     fn usable_binding(&self) -> Option<xmpp_sasl::ChannelBinding> {
         let ours = crate::server::core::sasl_bindings(self.channel_bindings.as_ref()?);
-        ours.into_iter().find(|cb| match &self.server_cb_types {
-            Some(types) => types.iter().any(|t| t == cb.kind.as_str()),
-            None => true,
-        })
+        let types = self.server_cb_types.as_ref()?;
+        ours.into_iter()
+            .find(|cb| types.iter().any(|t| t == cb.kind.as_str()))
     }
 
     /// The GS2 channel-binding flag for `mechanism` (RFC 5802 §6): bind
@@ -455,8 +457,15 @@ impl ClientCore {
                 None => ClientChannelBinding::Unsupported,
             };
         }
+        // `y` ("I could bind, you offer no -PLUS") only when the server
+        // really offers none; else `n`, which is also right when its -PLUS
+        // needs a binding type we lack.
         let server_offers_plus = self.offered.iter().any(|m| is_plus(m));
-        if self.usable_binding().is_some() && !server_offers_plus {
+        let we_can_bind = self
+            .channel_bindings
+            .as_ref()
+            .is_some_and(|cb| !crate::server::core::sasl_bindings(cb).is_empty());
+        if we_can_bind && !server_offers_plus {
             ClientChannelBinding::NotOffered
         } else {
             ClientChannelBinding::Unsupported

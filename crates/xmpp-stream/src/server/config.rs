@@ -92,6 +92,10 @@ pub struct ServerConfig {
     pub authorizer: Arc<dyn Authorizer>,
     /// Bound resources, shared by every connection of this server.
     pub registry: Arc<ResourceRegistry>,
+    /// PLAIN: cache which offered password derived which StoredKey, to skip
+    /// PBKDF2 on repeated logins. Off by default; see
+    /// [`xmpp_sasl::Pbkdf2Cache`] for the trade-off.
+    pub plain_cache: Option<xmpp_sasl::Pbkdf2Cache>,
     /// Whether STARTTLS is offered or required; needs [`ServerConfig::tls`].
     pub tls_policy: TlsPolicy,
     /// The certificate and key for STARTTLS and direct TLS.
@@ -138,6 +142,7 @@ impl ServerConfig {
             negotiation_timeout: Duration::from_secs(30),
             authorizer: Arc::new(RefuseOthers),
             registry: Arc::new(ResourceRegistry::new(ConflictPolicy::Replace)),
+            plain_cache: None,
             tls_policy: TlsPolicy::Off,
             #[cfg(feature = "tls")]
             tls: None,
