@@ -64,6 +64,10 @@ pub struct DemoArgs {
     /// Put DIGEST-MD5's rspauth in <success/> (RFC 6120) instead of a second challenge (the seed).
     #[arg(long)]
     pub rspauth_in_success: bool,
+    /// Negotiate STARTTLS first (a throwaway certificate, trusted in this
+    /// process only), as deployed servers require; allows the -PLUS mechanisms.
+    #[arg(long)]
+    pub tls: bool,
 }
 
 /// How the legacy session feature is advertised.
@@ -157,19 +161,29 @@ pub struct ServeArgs {
     /// What a second bind of the same resource does.
     #[arg(long, value_enum, default_value = "replace")]
     pub resource_conflict: ConflictMode,
-    /// Offer STARTTLS (needs --tls-cert and --tls-key).
-    #[arg(long, value_enum, default_value = "off")]
-    pub starttls: ServerTls,
-    /// PEM certificate chain for STARTTLS.
-    #[arg(long, value_name = "PEM")]
+    /// STARTTLS (RFC 6120 §5): not offered, offered, or required before anything else.
+    /// Without --tls-cert/--tls-key a throwaway self-signed certificate is generated.
+    #[arg(long, value_enum, default_value = "off", alias = "starttls")]
+    pub tls: ServerTls,
+    /// PEM certificate chain (end-entity first) for STARTTLS and direct TLS.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
     pub tls_cert: Option<std::path::PathBuf>,
-    /// PEM private key for STARTTLS.
-    #[arg(long, value_name = "PEM")]
+    /// PEM private key for --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<std::path::PathBuf>,
-    /// Fault injection: answer at STEP with CONDITION (repeatable). Steps: header, auth,
-    /// response, success, restart, bind. Conditions: a SASL failure (auth, response, success),
-    /// a stream error (any step, `stream:` prefix to force), a stanza error (bind), or
-    /// `close` / `silence`.
+    /// Also listen for direct TLS (XEP-0368, TLS from the first byte) on this
+    /// address; the actual address is printed as `direct TLS on ADDR`.
+    #[arg(long, value_name = "ADDR")]
+    pub direct_tls: Option<SocketAddr>,
+    /// With a generated certificate: write the CA that signed it (PEM) here,
+    /// for `xmpp login --ca-file`.
+    #[arg(long, value_name = "PATH", conflicts_with = "tls_cert")]
+    pub write_ca: Option<std::path::PathBuf>,
+    /// Fault injection: answer at STEP with CONDITION (repeatable). Steps: header, starttls,
+    /// auth, response, success, restart, bind. Conditions: a SASL failure (auth, response,
+    /// success), `failure` (starttls: <failure xmlns='...xmpp-tls'/>), a stream error (any
+    /// step, `stream:` prefix to force), a stanza error (bind), or `close` / `silence`.
+    /// Steps after <proceed/> are only seen on streams without TLS.
     #[arg(long, value_name = "STEP=CONDITION")]
     pub inject: Vec<String>,
 }
@@ -274,15 +288,27 @@ pub struct LoginArgs {
     /// Resource to ask for.
     #[arg(long)]
     pub resource: Option<String>,
-    /// Allow PLAIN on a stream without TLS.
+    /// Allow PLAIN on a stream without TLS (and, unless --tls is given, go on
+    /// without TLS when the server offers none: --tls opportunistic).
     #[arg(long)]
     pub allow_plain_without_tls: bool,
-    /// STARTTLS use.
-    #[arg(long, value_enum, default_value = "opportunistic")]
-    pub tls: ClientTls,
+    /// STARTTLS use [default: required; opportunistic with --allow-plain-without-tls].
+    #[arg(long, value_enum)]
+    pub tls: Option<ClientTls>,
     /// Trust the CA certificates in this PEM file instead of the system roots.
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<std::path::PathBuf>,
+    /// Direct TLS (XEP-0368): TLS from the first byte instead of STARTTLS
+    /// (default port 5223).
+    #[arg(long)]
+    pub direct_tls: bool,
+    /// Accept any server certificate. For tests against throwaway certificates
+    /// only: anyone on the path can then read the password.
+    #[arg(long, conflicts_with = "ca_file")]
+    pub insecure: bool,
+    /// The name the server's certificate must carry (default: the JID's domain).
+    #[arg(long, value_name = "NAME")]
+    pub tls_server_name: Option<String>,
     /// Print the whole exchange, step by step, as `xmpp demo` does.
     #[arg(long)]
     pub transcript: bool,

@@ -7,8 +7,8 @@ use std::time::Duration;
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::net::TcpListener;
 use xmpp_sasl::MemoryStore;
-use xmpp_stream::client::{self, ClientConfig};
-use xmpp_stream::server::{ServerConfig, SessionFeature};
+use xmpp_stream::client::{self, ClientConfig, TlsMode};
+use xmpp_stream::server::{ServerConfig, SessionFeature, TlsPolicy};
 use xmpp_xml::{ns, Element};
 
 use crate::cli::DemoArgs;
@@ -56,11 +56,32 @@ fn parse_fail(fail: &str, mechanism: &str) -> Result<Injection, Failure> {
 pub async fn run(args: DemoArgs) -> CmdResult {
     let (selector, _) = crate::login::selector(Some(&args.mechanism), true)?;
     let mechanism = args.mechanism.to_ascii_uppercase();
+    if mechanism.ends_with("-PLUS") && !args.tls {
+        return Err(Failure::usage(format!(
+            "{mechanism} binds to the TLS channel: add --tls"
+        )));
+    }
     let injection = args
         .fail
         .as_deref()
         .map(|f| parse_fail(f, &mechanism))
         .transpose()?;
+    if let (true, Some(i)) = (args.tls, injection) {
+        // The injector reads the server's clear text; after <proceed/> it is TLS.
+        if !matches!(i.step, Step::Header | Step::Starttls) {
+            return Err(Failure::usage(format!(
+                "--fail {i} happens inside TLS, where the demo cannot inject: use it without --tls (with --tls: header= or starttls= steps)"
+            )));
+        }
+    }
+    let generated = if args.tls {
+        Some(
+            crate::tls::generate(std::slice::from_ref(&args.domain))
+                .map_err(|e| Failure::new(Code::Other, e))?,
+        )
+    } else {
+        None
+    };
 
     let store = MemoryStore::new();
     store.add(&args.user, PASSWORD, &[&args.domain]);
@@ -77,6 +98,10 @@ pub async fn run(args: DemoArgs) -> CmdResult {
     config.rspauth_in_success = args.rspauth_in_success;
     config.session = SessionFeature::Required;
     config.close_after_sasl_failure = true;
+    if let Some(g) = &generated {
+        config.tls = Some(g.server.clone());
+        config.tls_policy = TlsPolicy::Required;
+    }
     let shared = Shared::new(Arc::new(config), injection.into_iter().collect());
 
     let listener = TcpListener::bind("127.0.0.1:0")
@@ -86,13 +111,19 @@ pub async fn run(args: DemoArgs) -> CmdResult {
         .local_addr()
         .map_err(|e| Failure::new(Code::Network, e))?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve::serve(listener, shared, 16, async {
+    let server = tokio::spawn(serve::serve(listener, None, shared, 16, async {
         let _ = stop_rx.await;
     }));
 
     println!(
-        "xmpp demo: {mechanism} login of {}@{} (password {PASSWORD:?}) to a server on {addr}, over TCP.",
-        args.user, args.domain
+        "xmpp demo: {mechanism} login of {}@{} (password {PASSWORD:?}) to a server on {addr}, over TCP{}.",
+        args.user,
+        args.domain,
+        if args.tls {
+            " with STARTTLS (a throwaway certificate for the domain, trusted by this process only)"
+        } else {
+            ""
+        }
     );
     if let Some(i) = injection {
         println!("The server is told to fail: --inject {i}");
@@ -105,11 +136,32 @@ pub async fn run(args: DemoArgs) -> CmdResult {
         .map_err(Failure::usage)?
         .with_selector(selector)
         // The seed's exchange has no TLS.
-        .with_tls(xmpp_stream::client::TlsMode::Off);
+        .with_tls(if args.tls {
+            TlsMode::Required
+        } else {
+            TlsMode::Off
+        });
+    if let Some(g) = &generated {
+        config.tls_config =
+            Some(crate::tls::trusting(&g.ca).map_err(|e| Failure::new(Code::Other, e))?);
+    }
     config.fallback = false;
     config.timeout = Duration::from_secs(10);
     let tcp = crate::login::dial(&addr.to_string(), Duration::from_secs(5)).await?;
-    let result = client::connect(tcp, config, Some(Arc::new(Transcript::stdout()))).await;
+    let probe = Arc::new(crate::tls::ProbeState::default());
+    let transcript = Arc::new(Transcript::stdout().with_probe(
+        probe.clone(),
+        &format!(
+            "The server's certificate was verified for {} against the demo's throwaway CA.",
+            args.domain
+        ),
+    ));
+    let observer: Arc<dyn xmpp_stream::Observer> = transcript.clone();
+    let io = crate::tls::Probe::new(tcp, probe);
+    let result = client::connect(io, config, Some(observer)).await;
+    if let Err(xmpp_stream::ClientError::Tls(reason)) = &result {
+        transcript.tls_failed(reason);
+    }
 
     let outcome = match result {
         Ok(mut stream) => {

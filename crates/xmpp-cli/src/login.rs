@@ -10,7 +10,7 @@ use xmpp_sasl::MechanismSelector;
 use xmpp_stream::client::{self, ClientConfig, TlsMode};
 use xmpp_stream::{Observer, XmppStream};
 
-use crate::cli::LoginArgs;
+use crate::cli::{ClientTls, LoginArgs};
 use crate::exit::{CmdResult, Code, Failure};
 use crate::password;
 use crate::transcript::Transcript;
@@ -49,10 +49,10 @@ pub fn selector(
 /// Applies `--tls` and `--ca-file`.
 pub fn apply_tls(
     mut config: ClientConfig,
-    tls: crate::cli::ClientTls,
+    tls: ClientTls,
     ca_file: Option<&std::path::Path>,
 ) -> Result<ClientConfig, Failure> {
-    use crate::cli::ClientTls as T;
+    use ClientTls as T;
     config = config.with_tls(match tls {
         T::Required => TlsMode::Required,
         T::Opportunistic => TlsMode::Opportunistic,
@@ -92,9 +92,111 @@ pub async fn close<S: AsyncRead + AsyncWrite + Unpin>(mut stream: XmppStream<S>,
     .await;
 }
 
+/// The TLS policy `login` uses: `--tls` if given; else opportunistic when
+/// the user accepts cleartext PLAIN (issue 5's `--allow-plain-without-tls`
+/// keeps working against servers without TLS), else required.
+pub fn login_tls(args: &LoginArgs) -> ClientTls {
+    match (args.tls, args.allow_plain_without_tls) {
+        (Some(t), _) => t,
+        (None, true) => ClientTls::Opportunistic,
+        (None, false) => ClientTls::Required,
+    }
+}
+
+/// Builds the client's trust settings from `--ca-file`, `--insecure` and
+/// `--tls-server-name`.
+fn trust(mut config: ClientConfig, args: &LoginArgs) -> Result<ClientConfig, Failure> {
+    if args.insecure {
+        eprintln!(
+            "xmpp: WARNING: --insecure: the server's certificate is NOT verified. Anyone on the \
+             path can impersonate the server and read what is sent. Use it for tests only."
+        );
+        config.tls_config = Some(xmpp_stream::tls::insecure_config_for_tests());
+    }
+    if let Some(name) = &args.tls_server_name {
+        xmpp_stream::tls::rustls::pki_types::ServerName::try_from(name.as_str())
+            .map_err(|e| Failure::usage(format!("--tls-server-name {name:?}: {e}")))?;
+        config.tls_server_name = Some(name.clone());
+    }
+    Ok(config)
+}
+
+/// Turns a failed negotiation into the message and exit code, with advice
+/// for TLS failures.
+fn failure(e: xmpp_stream::ClientError, server: &str) -> Failure {
+    let f = Failure::from(e);
+    let mut message = format!("login to {server} failed: {}", f.message);
+    if f.message.starts_with("TLS:") {
+        if let Some(a) = crate::tls::advice(&f.message) {
+            message.push_str("\n  hint: ");
+            message.push_str(a);
+        }
+    }
+    Failure::new(f.code, message)
+}
+
+/// Negotiates over `io` (STARTTLS or direct TLS).
+async fn negotiate<S>(
+    io: S,
+    config: ClientConfig,
+    observer: Option<Arc<dyn Observer>>,
+    direct: bool,
+) -> Result<XmppStream<S>, xmpp_stream::ClientError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    if direct {
+        client::connect_direct_tls(io, config, observer).await
+    } else {
+        client::connect(io, config, observer).await
+    }
+}
+
+/// Logs in, prints, closes.
+async fn finish<S: AsyncRead + AsyncWrite + Unpin>(
+    result: Result<XmppStream<S>, xmpp_stream::ClientError>,
+    server: &str,
+    transcript: Option<&Transcript>,
+) -> CmdResult {
+    let stream = match result {
+        Ok(s) => s,
+        Err(e) => {
+            if let (Some(t), xmpp_stream::ClientError::Tls(reason)) = (transcript, &e) {
+                t.tls_failed(reason);
+            }
+            return Err(failure(e, server));
+        }
+    };
+    let jid = stream.jid().to_owned();
+    tracing::info!(jid, mechanism = stream.info().mechanism, "logged in");
+    close(stream, Duration::from_secs(1)).await;
+    if transcript.is_some() {
+        println!("Bound JID: {jid}");
+    } else {
+        println!("{jid}");
+    }
+    Ok(())
+}
+
 /// Runs `xmpp login`.
 pub async fn run(args: LoginArgs) -> CmdResult {
-    let (selector, fallback) = selector(args.mechanism.as_deref(), args.allow_plain_without_tls)?;
+    let tls = login_tls(&args);
+    if args.direct_tls && matches!(tls, ClientTls::Off) {
+        return Err(Failure::usage(
+            "--direct-tls and --tls off contradict each other",
+        ));
+    }
+    // PLAIN is fine when TLS will protect it; without TLS it needs the flag.
+    let plain_protected = args.direct_tls || matches!(tls, ClientTls::Required);
+    if !plain_protected {
+        selector(args.mechanism.as_deref(), args.allow_plain_without_tls)?;
+    }
+    let (selector, fallback) = selector(
+        args.mechanism.as_deref(),
+        args.allow_plain_without_tls || plain_protected,
+    )?;
+    // The selector still refuses PLAIN on an unprotected stream unless told.
+    let selector = selector.allow_plain_insecure(args.allow_plain_without_tls);
     // Check the JID before asking for a password.
     ClientConfig::new(&args.jid, "-").map_err(Failure::usage)?;
     let password = password::read(
@@ -108,27 +210,37 @@ pub async fn run(args: LoginArgs) -> CmdResult {
         config = config.with_resource(r);
     }
     config = config.with_selector(selector);
-    config = apply_tls(config, args.tls, args.ca_file.as_deref())?;
+    config = apply_tls(config, tls, args.ca_file.as_deref())?;
+    config = trust(config, &args)?;
     config.fallback = fallback;
     config.timeout = args.timeout;
+    let port = if args.direct_tls { 5223 } else { 5222 };
     let server = args
         .server
         .clone()
-        .unwrap_or_else(|| format!("{}:5222", config.domain));
+        .unwrap_or_else(|| format!("{}:{port}", config.domain));
     let tcp = dial(&server, args.timeout).await?;
-    let observer: Option<Arc<dyn Observer>> =
-        args.transcript.then(|| Arc::new(Transcript::stdout()) as _);
-    let stream = client::connect(tcp, config, observer).await.map_err(|e| {
-        let f = Failure::from(e);
-        Failure::new(f.code, format!("login to {server} failed: {}", f.message))
-    })?;
-    let jid = stream.jid().to_owned();
-    tracing::info!(jid, mechanism = stream.info().mechanism, "logged in");
-    close(stream, Duration::from_secs(1)).await;
     if args.transcript {
-        println!("Bound JID: {jid}");
+        let probe = Arc::new(crate::tls::ProbeState::default());
+        let trust = match (&args.ca_file, args.insecure) {
+            (_, true) => "The server's certificate is NOT verified (--insecure).".to_owned(),
+            (Some(p), _) => format!(
+                "The server's certificate was verified against {} for {}.",
+                p.display(),
+                config.tls_server_name.as_deref().unwrap_or(&config.domain)
+            ),
+            (None, _) => format!(
+                "The server's certificate was verified against the system's roots for {}.",
+                config.tls_server_name.as_deref().unwrap_or(&config.domain)
+            ),
+        };
+        let transcript = Arc::new(Transcript::stdout().with_probe(probe.clone(), &trust));
+        let observer: Arc<dyn Observer> = transcript.clone();
+        let io = crate::tls::Probe::new(tcp, probe);
+        let result = negotiate(io, config, Some(observer), args.direct_tls).await;
+        finish(result, &server, Some(&transcript)).await
     } else {
-        println!("{jid}");
+        let result = negotiate(tcp, config, None, args.direct_tls).await;
+        finish(result, &server, None).await
     }
-    Ok(())
 }

@@ -14,6 +14,7 @@ mod login;
 mod password;
 mod serve;
 mod store;
+mod tls;
 mod transcript;
 mod user;
 

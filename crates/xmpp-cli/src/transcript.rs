@@ -4,12 +4,14 @@
 //! both directions; passwords never reach it.
 
 use std::io::Write;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::BytesMut;
 use tokio_util::codec::Encoder as _;
 use xmpp_stream::{Direction, Observed, Observer};
 use xmpp_xml::{ns, Element, Frame, StreamCodec};
+
+use crate::tls::ProbeState;
 
 /// What was last printed, to merge frames the seed shows in one step.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -28,6 +30,14 @@ struct State {
     last: Last,
     encoder: StreamCodec,
     out: Box<dyn Write + Send>,
+    /// Reads the TLS handshake off the socket, if TLS may happen.
+    probe: Option<Arc<ProbeState>>,
+    /// The TLS step was printed (or there is none to print).
+    tls_shown: bool,
+    /// The server answered `<starttls/>` with `<proceed/>`.
+    proceed: bool,
+    /// How the server's certificate is checked, for the TLS step.
+    trust: String,
 }
 
 /// An [`Observer`] that writes the seed-style transcript, seen from the client.
@@ -47,8 +57,41 @@ impl Transcript {
                 last: Last::Nothing,
                 encoder: StreamCodec::default(),
                 out,
+                probe: None,
+                tls_shown: false,
+                proceed: false,
+                trust: String::new(),
             }),
         }
+    }
+
+    /// Shows the TLS handshake (version, cipher suite) as a step of its
+    /// own, read from the socket by `probe`; `trust` says how the server's
+    /// certificate is checked.
+    pub fn with_probe(self, probe: Arc<ProbeState>, trust: &str) -> Self {
+        let mut state = self
+            .state
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        state.probe = Some(probe);
+        state.trust = trust.to_owned();
+        Transcript {
+            state: Mutex::new(state),
+        }
+    }
+
+    /// The TLS handshake failed: show it as the step it was.
+    pub fn tls_failed(&self, reason: &str) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let started = state.probe.as_ref().is_some_and(|p| p.seen().started);
+        if state.tls_shown || !(started || state.proceed) {
+            return;
+        }
+        state.tls_shown = true;
+        state.step += 1;
+        let step = state.step;
+        let _ = writeln!(state.out, "Step {step}: TLS handshake failed: {reason}");
+        let _ = state.out.flush();
     }
 
     /// A transcript on stdout.
@@ -115,7 +158,17 @@ impl State {
             Frame::Close if client => ("Client closes the stream:", ""),
             Frame::Close => ("Server closes the stream:", ""),
             Frame::Element(el) if el.is("features", ns::STREAM) => {
-                if el.child("mechanisms", ns::SASL).is_some() {
+                let starttls = el.child("starttls", ns::TLS);
+                let required = starttls.is_some_and(|t| t.child("required", ns::TLS).is_some());
+                let mechanisms = el.child("mechanisms", ns::SASL).is_some();
+                if required && !mechanisms {
+                    ("Server requires STARTTLS before anything else:", "")
+                } else if starttls.is_some() {
+                    (
+                        "Server offers STARTTLS and informs client of available authentication mechanisms:",
+                        "",
+                    )
+                } else if mechanisms {
                     (
                         "Server informs client of available authentication mechanisms:",
                         "",
@@ -127,6 +180,15 @@ impl State {
             Frame::Element(el) if el.is("error", ns::STREAM) => {
                 ("Server returns error to client:", "")
             }
+            Frame::Element(el) if el.is("starttls", ns::TLS) => (
+                "Client asks to upgrade the connection to TLS (STARTTLS):",
+                "",
+            ),
+            Frame::Element(el) if el.is("proceed", ns::TLS) => {
+                self.proceed = true;
+                ("Server tells client to proceed with the TLS handshake:", "")
+            }
+            Frame::Element(el) if el.is("failure", ns::TLS) => ("Server refuses STARTTLS:", ""),
             Frame::Element(el) if sasl(el, "auth") => (
                 "Client selects an authentication mechanism:",
                 "The decoded initial response is:",
@@ -175,8 +237,41 @@ impl State {
         }
     }
 
+    /// Prints the TLS step once the handshake is over: before the first
+    /// frame we send on the protected stream.
+    fn show_tls(&mut self) -> std::io::Result<()> {
+        let Some(seen) = self.probe.as_ref().map(|p| p.seen()) else {
+            return Ok(());
+        };
+        if self.tls_shown || seen.version.is_none() {
+            return Ok(());
+        }
+        self.tls_shown = true;
+        let version = seen.version.unwrap_or("TLS");
+        let cipher = seen.cipher.unwrap_or_else(|| "unknown".to_owned());
+        // tls-exporter (RFC 9266) is defined for TLS 1.3 only; on 1.2 the
+        // -PLUS mechanisms bind to the certificate instead.
+        let binding = if version == "TLS1.3" {
+            "tls-exporter"
+        } else {
+            "tls-server-end-point"
+        };
+        self.step += 1;
+        writeln!(
+            self.out,
+            "Step {}: TLS handshake ({version}, cipher {cipher}, channel binding {binding}):",
+            self.step
+        )?;
+        writeln!(self.out, "{}", self.trust)?;
+        self.last = Last::Other;
+        Ok(())
+    }
+
     fn observe(&mut self, event: &Observed<'_>) -> std::io::Result<()> {
         let frame = event.frame;
+        if event.direction == Direction::Sent {
+            self.show_tls()?;
+        }
         let wire = self.wire(frame, event.direction);
         let received = event.direction == Direction::Received;
         // The seed shows the restarted header with its features, and a

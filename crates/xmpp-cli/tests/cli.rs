@@ -423,6 +423,8 @@ fn bad_usage_exits_2_with_a_clear_message() {
             "somenode@example.com",
             "--mechanism",
             "PLAIN",
+            "--tls",
+            "opportunistic",
             "--password-stdin",
         ],
         "x\n",

@@ -25,6 +25,8 @@ use xmpp_xml::{ns, Element, Frame, Limits, StreamCodec};
 pub enum Step {
     /// Instead of the first `<stream:features/>` (seed step 3).
     Header,
+    /// Instead of `<proceed/>`, the answer to `<starttls/>`.
+    Starttls,
     /// The answer to `<auth/>` (seed step 5).
     Auth,
     /// The answer to the first `<response/>` (seed step 7).
@@ -41,6 +43,7 @@ impl Step {
     fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "header" | "features" | "3" => Step::Header,
+            "starttls" | "proceed" => Step::Starttls,
             "auth" | "challenge" | "5" => Step::Auth,
             "response" | "7" => Step::Response,
             "success" | "9" => Step::Success,
@@ -60,6 +63,9 @@ pub enum Action {
     Stream(StreamCondition),
     /// An IQ error for the bind request.
     Stanza(StanzaCondition),
+    /// `<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>`
+    /// (RFC 6120 §5.4.2.2), the answer to `<starttls/>`.
+    TlsFailure,
     /// Close the connection without a word.
     Close,
     /// Send nothing more (the client should time out).
@@ -82,6 +88,7 @@ impl fmt::Display for Injection {
             Action::Sasl(c) => write!(f, "{step}={c}"),
             Action::Stream(c) => write!(f, "{step}=stream:{c}"),
             Action::Stanza(c) => write!(f, "{step}={c}"),
+            Action::TlsFailure => write!(f, "{step}=failure"),
             Action::Close => write!(f, "{step}=close"),
             Action::Silence => write!(f, "{step}=silence"),
         }
@@ -96,12 +103,14 @@ impl std::str::FromStr for Injection {
             format!("--inject {s:?}: expected STEP=CONDITION, e.g. auth=temporary-auth-failure")
         })?;
         let step = Step::parse(step.trim()).ok_or_else(|| {
-            format!("--inject {s:?}: unknown step {step:?} (header, auth, response, success, restart, bind)")
+            format!("--inject {s:?}: unknown step {step:?} (header, starttls, auth, response, success, restart, bind)")
         })?;
         let cond = cond.trim();
         let sasl_step = matches!(step, Step::Auth | Step::Response | Step::Success);
         let action = if cond == "close" {
             Action::Close
+        } else if cond == "failure" && step == Step::Starttls {
+            Action::TlsFailure
         } else if cond == "silence" {
             Action::Silence
         } else if let Some(c) = cond.strip_prefix("stream:") {
@@ -119,6 +128,7 @@ impl std::str::FromStr for Injection {
             let kinds = match step {
                 Step::Auth | Step::Response | Step::Success => "a SASL failure or a stream error",
                 Step::Bind => "a stanza error or a stream error",
+                Step::Starttls => "`failure` or a stream error",
                 _ => "a stream error",
             };
             return Err(format!(
@@ -227,6 +237,11 @@ impl<S> InjectIo<S> {
                     None
                 }
             }
+            Frame::Element(el) if el.is("proceed", ns::TLS) => {
+                // TLS bytes follow: nothing more to decode.
+                self.state = State::PassThrough;
+                Some(Step::Starttls)
+            }
             Frame::Element(el)
                 if el.is("iq", ns::CLIENT) && el.child("bind", ns::BIND).is_some() =>
             {
@@ -273,6 +288,9 @@ impl<S> InjectIo<S> {
                     )
                     .build();
                 self.close_with(&error);
+            }
+            Action::TlsFailure => {
+                self.close_with(&Element::builder("failure", ns::TLS).build());
             }
             Action::Stanza(c) => match frame {
                 Frame::Element(el) => {
@@ -456,5 +474,10 @@ mod tests {
         assert!("auth".parse::<Injection>().is_err());
         assert!("nowhere=aborted".parse::<Injection>().is_err());
         assert!("header=incorrect-encoding".parse::<Injection>().is_err());
+        let i: Injection = "starttls=failure".parse().unwrap();
+        assert_eq!((i.step, i.action), (Step::Starttls, Action::TlsFailure));
+        let i: Injection = "starttls=policy-violation".parse().unwrap();
+        assert_eq!(i.action, Action::Stream(StreamCondition::PolicyViolation));
+        assert!("auth=failure".parse::<Injection>().is_err());
     }
 }

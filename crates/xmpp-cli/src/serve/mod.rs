@@ -17,7 +17,7 @@ use tokio_util::task::TaskTracker;
 use xmpp_stream::server::{
     self, ConflictPolicy, ResourceRegistry, ServerConfig, SessionFeature, TlsPolicy,
 };
-use xmpp_stream::{StanzaCondition, XmppStream};
+use xmpp_stream::{StanzaCondition, StreamCondition, XmppStream};
 use xmpp_xml::{ns, Element, Limits};
 
 use self::inject::Injection;
@@ -26,8 +26,17 @@ use crate::cli::{ConflictMode, ServeArgs, SessionMode};
 use crate::exit::{CmdResult, Code, Failure};
 use crate::store::DomainStore;
 
-/// The mechanisms offered by default (PLAIN joins them with --allow-plain-without-tls).
-pub const DEFAULT_MECHANISMS: [&str; 3] = ["SCRAM-SHA-256", "SCRAM-SHA-1", "DIGEST-MD5"];
+/// The mechanisms offered by default. The negotiation drops what a stream
+/// cannot have: the `-PLUS` names without TLS (no channel binding), and
+/// PLAIN without TLS unless --allow-plain-without-tls.
+pub const DEFAULT_MECHANISMS: [&str; 6] = [
+    "SCRAM-SHA-256-PLUS",
+    "SCRAM-SHA-1-PLUS",
+    "SCRAM-SHA-256",
+    "SCRAM-SHA-1",
+    "DIGEST-MD5",
+    "PLAIN",
+];
 
 /// Everything the connection tasks share.
 pub struct Shared {
@@ -53,16 +62,14 @@ impl Shared {
 }
 
 /// Validates and builds the offered mechanism list.
-pub fn mechanisms(given: Option<&[String]>, allow_plain: bool) -> Result<Vec<String>, Failure> {
+pub fn mechanisms(
+    given: Option<&[String]>,
+    allow_plain: bool,
+    tls: bool,
+) -> Result<Vec<String>, Failure> {
     let list: Vec<String> = match given {
         Some(l) => l.iter().map(|m| m.trim().to_ascii_uppercase()).collect(),
-        None => {
-            let mut l: Vec<String> = DEFAULT_MECHANISMS.iter().map(|m| (*m).to_owned()).collect();
-            if allow_plain {
-                l.push("PLAIN".to_owned());
-            }
-            l
-        }
+        None => DEFAULT_MECHANISMS.iter().map(|m| (*m).to_owned()).collect(),
     };
     for m in &list {
         if !xmpp_sasl::SUPPORTED_MECHANISMS.contains(&m.as_str()) {
@@ -75,10 +82,15 @@ pub fn mechanisms(given: Option<&[String]>, allow_plain: bool) -> Result<Vec<Str
     if list.is_empty() {
         return Err(Failure::usage("--mechanisms: no mechanism given"));
     }
-    if list.iter().any(|m| m == "PLAIN") && !allow_plain {
-        tracing::warn!(
-            "PLAIN is listed but not offered without TLS: add --allow-plain-without-tls"
-        );
+    if given.is_some() && !tls {
+        if list.iter().any(|m| m == "PLAIN") && !allow_plain {
+            tracing::warn!(
+                "PLAIN is listed but not offered without TLS: add --tls or --allow-plain-without-tls"
+            );
+        }
+        if list.iter().any(|m| m.ends_with("-PLUS")) {
+            tracing::warn!("the -PLUS mechanisms are only offered over TLS: add --tls");
+        }
     }
     Ok(list)
 }
@@ -102,7 +114,11 @@ pub async fn run(args: ServeArgs) -> CmdResult {
         }
         domains.push(parsed.domain().as_str().to_owned());
     }
-    let mechanisms = mechanisms(args.mechanisms.as_deref(), args.allow_plain_without_tls)?;
+    let mechanisms = mechanisms(
+        args.mechanisms.as_deref(),
+        args.allow_plain_without_tls,
+        !matches!(args.tls, crate::cli::ServerTls::Off) || args.direct_tls.is_some(),
+    )?;
     let store = Arc::new(crate::user::open_store(&args.store).await?);
     let mut config = ServerConfig::new(
         &domains[0],
@@ -137,24 +153,63 @@ pub async fn run(args: ServeArgs) -> CmdResult {
         ConflictMode::Replace => ConflictPolicy::Replace,
         ConflictMode::Refuse => ConflictPolicy::Refuse,
     }));
-    config.tls_policy = match args.starttls {
+    config.tls_policy = match args.tls {
         crate::cli::ServerTls::Off => TlsPolicy::Off,
         crate::cli::ServerTls::Optional => TlsPolicy::Optional,
         crate::cli::ServerTls::Required => TlsPolicy::Required,
     };
+    let wants_tls = config.tls_policy != TlsPolicy::Off || args.direct_tls.is_some();
     match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {
             let tls = xmpp_stream::tls::ServerTls::from_pem_files(cert, key).map_err(|e| {
                 Failure::usage(format!("cannot load the TLS certificate or key: {e}"))
             })?;
+            if !wants_tls {
+                tracing::warn!(
+                    "--tls-cert given but --tls off and no --direct-tls: TLS is not offered"
+                );
+            }
             config.tls = Some(tls);
         }
-        (None, None) if config.tls_policy == TlsPolicy::Off => {}
-        _ => {
-            return Err(Failure::usage(
-                "--starttls needs both --tls-cert and --tls-key",
-            ))
+        _ if wants_tls => {
+            let generated =
+                crate::tls::generate(&domains).map_err(|e| Failure::new(Code::Other, e))?;
+            match &args.write_ca {
+                Some(path) => {
+                    std::fs::write(path, &generated.ca_pem).map_err(|e| {
+                        Failure::new(Code::Other, format!("--write-ca {}: {e}", path.display()))
+                    })?;
+                    tracing::warn!(
+                        domains = ?domains,
+                        ca = %path.display(),
+                        "no --tls-cert: generated a throwaway certificate; clients can trust it with --ca-file {}",
+                        path.display()
+                    );
+                }
+                None => tracing::warn!(
+                    domains = ?domains,
+                    "no --tls-cert: generated a throwaway self-signed certificate that no client trusts \
+                     (--write-ca PATH saves its CA for `xmpp login --ca-file PATH`)"
+                ),
+            }
+            config.tls = Some(generated.server);
         }
+        _ => {
+            if args.write_ca.is_some() {
+                return Err(Failure::usage(
+                    "--write-ca needs TLS: --tls optional|required or --direct-tls",
+                ));
+            }
+        }
+    }
+    if config.tls_policy != TlsPolicy::Off
+        && injections
+            .iter()
+            .any(|i| !matches!(i.step, inject::Step::Header | inject::Step::Starttls))
+    {
+        tracing::warn!(
+            "--inject after <proceed/> cannot look inside TLS: those steps apply only to clients that do not use STARTTLS"
+        );
     }
     let listener = TcpListener::bind(args.listen).await.map_err(|e| {
         Failure::new(
@@ -176,11 +231,33 @@ pub async fn run(args: ServeArgs) -> CmdResult {
         injections = ?args.inject,
         "serving"
     );
+    let direct = match args.direct_tls {
+        Some(addr) => {
+            let l = TcpListener::bind(addr).await.map_err(|e| {
+                Failure::new(Code::Network, format!("cannot listen on {addr}: {e}"))
+            })?;
+            let a = l.local_addr().map_err(|e| {
+                Failure::new(Code::Network, format!("cannot listen on {addr}: {e}"))
+            })?;
+            Some((l, a))
+        }
+        None => None,
+    };
     // The contract: scripts read this line to learn the port.
     println!("listening on {local}");
+    if let Some((_, a)) = &direct {
+        println!("direct TLS on {a}");
+    }
     let _ = std::io::stdout().flush();
     let shared = Shared::new(Arc::new(config), injections);
-    serve(listener, shared, args.max_connections, shutdown_signal()).await;
+    serve(
+        listener,
+        direct.map(|(l, _)| l),
+        shared,
+        args.max_connections,
+        shutdown_signal(),
+    )
+    .await;
     Ok(())
 }
 
@@ -211,6 +288,7 @@ async fn shutdown_signal() {
 /// with `<system-shutdown/>` and waits (briefly) for them to close.
 pub async fn serve(
     listener: TcpListener,
+    direct_tls: Option<TcpListener>,
     shared: Arc<Shared>,
     max_connections: usize,
     stop: impl std::future::Future<Output = ()>,
@@ -219,6 +297,12 @@ pub async fn serve(
     let tracker = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(max_connections.max(1)));
     tokio::pin!(stop);
+    let accept_direct = || async {
+        match &direct_tls {
+            Some(l) => l.accept().await,
+            None => std::future::pending().await,
+        }
+    };
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -240,11 +324,33 @@ pub async fn serve(
                 let shutdown = shutdown_rx.clone();
                 tracker.spawn(async move {
                     if shared.injections.is_empty() {
-                        connection(tcp, peer, shared, shutdown).await;
+                        connection(tcp, peer, shared, shutdown, false).await;
                     } else {
                         let io = inject::InjectIo::new(tcp, shared.injections.clone());
-                        connection(io, peer, shared, shutdown).await;
+                        connection(io, peer, shared, shutdown, false).await;
                     }
+                    drop(permit);
+                });
+            }
+            accepted = accept_direct() => {
+                let (tcp, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = slots.clone().try_acquire_owned() else {
+                    tracing::warn!(%peer, "connection limit reached; refusing");
+                    continue;
+                };
+                let _ = tcp.set_nodelay(true);
+                let shared = shared.clone();
+                let shutdown = shutdown_rx.clone();
+                // Fault injection reads the clear text: not possible here.
+                tracker.spawn(async move {
+                    connection(tcp, peer, shared, shutdown, true).await;
                     drop(permit);
                 });
             }
@@ -252,6 +358,7 @@ pub async fn serve(
         }
     }
     drop(listener);
+    drop(direct_tls);
     tracing::info!(sessions = shared.router.len(), "shutting down");
     let _ = shutdown_tx.send(true);
     tracker.close();
@@ -268,12 +375,20 @@ async fn connection<S>(
     peer: SocketAddr,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
+    direct_tls: bool,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let started = Instant::now();
+    let negotiating = async {
+        if direct_tls {
+            server::accept_direct_tls(io, shared.config.clone(), None).await
+        } else {
+            server::accept(io, shared.config.clone(), false, None).await
+        }
+    };
     let negotiated = tokio::select! {
-        r = server::accept(io, shared.config.clone(), false, None) => r,
+        r = negotiating => r,
         () = stopped(&mut shutdown) => return,
     };
     let stream = match negotiated {
@@ -298,12 +413,6 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-fn stream_error(condition: &str) -> Element {
-    Element::builder("error", ns::STREAM)
-        .append(Element::builder(condition, ns::STREAM_ERRORS).build())
-        .build()
-}
-
 async fn session<S>(mut stream: XmppStream<S>, shared: &Shared, mut shutdown: watch::Receiver<bool>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -314,8 +423,11 @@ where
     loop {
         tokio::select! {
             () = stopped(&mut shutdown) => {
-                let _ = stream.send(stream_error("system-shutdown")).await;
-                let _ = tokio::time::timeout(Duration::from_secs(2), stream.close()).await;
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    stream.close_with_error(StreamCondition::SystemShutdown, None),
+                )
+                .await;
                 break;
             }
             Some(el) = inbox.recv() => {

@@ -81,6 +81,8 @@ impl Store {
 pub struct Server {
     pub child: Child,
     pub addr: String,
+    /// The direct TLS listener's address, with `--direct-tls`.
+    pub direct: Option<String>,
 }
 
 impl Server {
@@ -102,16 +104,24 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn xmpp serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read listen line");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Server { child, addr }
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut read = |prefix: &str| {
+            let mut line = String::new();
+            out.read_line(&mut line).expect("read listen line");
+            line.trim()
+                .strip_prefix(prefix)
+                .unwrap_or_else(|| panic!("expected {prefix:?}, got {line:?}"))
+                .to_owned()
+        };
+        let addr = read("listening on ");
+        let direct = extra
+            .contains(&"--direct-tls")
+            .then(|| read("direct TLS on "));
+        Server {
+            child,
+            addr,
+            direct,
+        }
     }
 
     /// Sends SIGTERM.
@@ -135,8 +145,16 @@ impl Drop for Server {
     }
 }
 
-/// `xmpp login` against `server`.
+/// `xmpp login --tls off` against a `server` without TLS.
 pub fn login(server: &str, jid: &str, password: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["--tls", "off"];
+    args.extend_from_slice(extra);
+    login_with(server, jid, password, &args)
+}
+
+/// `xmpp login` against `server`, with the default TLS policy unless
+/// `extra` says otherwise.
+pub fn login_with(server: &str, jid: &str, password: &str, extra: &[&str]) -> Output {
     let mut args = vec!["login", jid, "--server", server, "--password-stdin"];
     args.extend_from_slice(extra);
     run(&args, &format!("{password}\n"))
