@@ -5,24 +5,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use xmpp_sasl::{MechanismSelector, MemoryStore};
 use xmpp_stream::client::{connect, ClientConfig, TlsMode};
-use xmpp_stream::server::{accept, ServerConfig, SessionFeature};
-use xmpp_stream::{iq_error, iq_result, ClientError, StanzaCondition};
+use xmpp_stream::server::{ServerConfig, SessionFeature};
+use xmpp_stream::ClientError;
 use xmpp_xml::ns;
 
-const IGNORE: &str = "interop: run by cargo xtask interop";
+mod peer;
 
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the interop suite with `cargo xtask interop` ({IGNORE})")
-    })
-}
+use peer::env;
 
 fn client_config(mechanism: &str, password: &str) -> ClientConfig {
     let jid = format!(
@@ -138,61 +134,27 @@ async fn client_to_prosody_wrong_password() {
     our_client_is_refused("XMPP_INTEROP_PROSODY", "SCRAM-SHA-1").await;
 }
 
-/// Our server on an ephemeral loopback port; records (jid, mechanism) of
-/// every established session and answers IQs minimally.
-struct OurServer {
-    port: u16,
-    logins: Arc<Mutex<Vec<(String, String)>>>,
-}
-
-async fn our_server(configure: impl FnOnce(&mut ServerConfig)) -> OurServer {
+async fn our_server(configure: impl FnOnce(&mut ServerConfig)) -> peer::OurServer {
     let store = MemoryStore::default();
-    let user = env("XMPP_INTEROP_USER");
     let domain = env("XMPP_INTEROP_DOMAIN");
-    store.add(&user, &env("XMPP_INTEROP_PASSWORD"), &[domain.as_str()]);
+    store.add(
+        &env("XMPP_INTEROP_USER"),
+        &env("XMPP_INTEROP_PASSWORD"),
+        &[domain.as_str()],
+    );
     let mut config = ServerConfig::new(&domain, Arc::new(store));
     config.allow_plain_insecure = true;
     configure(&mut config);
-    let config = Arc::new(config);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let logins = Arc::new(Mutex::new(Vec::new()));
-    let record = logins.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                return;
-            };
-            let (config, record) = (config.clone(), record.clone());
-            tokio::spawn(async move {
-                let Ok(mut stream) = accept(tcp, config, false, None).await else {
-                    return;
-                };
-                let info = stream.info().clone();
-                record.lock().unwrap().push((info.jid, info.mechanism));
-                while let Some(Ok(el)) = stream.next().await {
-                    let is_request =
-                        el.is("iq", ns::CLIENT) && matches!(el.attr("type"), Some("get" | "set"));
-                    if !is_request {
-                        continue;
-                    }
-                    let reply = if el.child("ping", ns::PING).is_some() {
-                        iq_result(&el)
-                    } else {
-                        iq_error(&el, StanzaCondition::ServiceUnavailable)
-                    };
-                    if stream.send(reply).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    OurServer { port, logins }
+    peer::start(config).await
 }
 
 /// Runs a driver against our server and checks what both sides saw.
-async fn real_client_logs_in(server: &OurServer, runner: &str, driver: &str, mechanism: &str) {
+async fn real_client_logs_in(
+    server: &peer::OurServer,
+    runner: &str,
+    driver: &str,
+    mechanism: &str,
+) {
     let program = env(runner);
     let script = format!("{}/{driver}", env("XMPP_INTEROP_CLIENTS"));
     let user = env("XMPP_INTEROP_USER");
@@ -223,18 +185,11 @@ async fn real_client_logs_in(server: &OurServer, runner: &str, driver: &str, mec
         "{driver} {mechanism} failed ({}):\n{stdout}\n{stderr}",
         output.status
     );
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("LOGIN OK"))
-        .unwrap_or_else(|| panic!("no LOGIN OK line: {stdout}"));
-    let jid = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("jid="))
-        .expect("jid=");
-    let logins = server.logins.lock().unwrap().clone();
+    let jid = peer::driver_jid(&stdout);
     assert!(
-        logins.iter().any(|(j, m)| j == jid && m == mechanism),
-        "{driver}: our server saw {logins:?}, the client says {line}"
+        server.saw(&jid, mechanism, false),
+        "{driver}: our server saw {:?}, the client says {stdout}",
+        server.logins()
     );
 }
 

@@ -10,25 +10,21 @@
 
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use xmpp_sasl::{MechanismSelector, MemoryStore};
 use xmpp_stream::client::{connect, connect_direct_tls, ClientConfig, TlsMode};
-use xmpp_stream::server::{accept, ServerConfig, TlsPolicy};
+use xmpp_stream::server::{ServerConfig, TlsPolicy};
 use xmpp_stream::tls::{ca_file_config, ServerTls};
-use xmpp_stream::{iq_error, iq_result, ClientError, StanzaCondition};
+use xmpp_stream::ClientError;
 use xmpp_xml::ns;
 
-const IGNORE: &str = "interop: run by cargo xtask interop";
+mod peer;
 
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the interop suite with `cargo xtask interop` ({IGNORE})")
-    })
-}
+use peer::{env, OurServer};
 
 fn bare_jid() -> String {
     format!(
@@ -324,17 +320,9 @@ async fn client_without_tls_is_stopped_by_prosody_tls() {
 
 // ---------------------------------------------------------------- our server
 
-/// A session our server established: (jid, mechanism, on TLS).
-type Login = (String, String, bool);
-
 /// Our server on an ephemeral loopback port with the suite's certificate for
 /// the domain and STARTTLS required; PLAIN is offered because the stream is
 /// protected (`allow_plain_insecure` stays off). Records every session.
-struct OurServer {
-    port: u16,
-    logins: Arc<Mutex<Vec<Login>>>,
-}
-
 async fn our_tls_server(configure: impl FnOnce(&mut ServerConfig)) -> OurServer {
     let store = MemoryStore::default();
     let domain = env("XMPP_INTEROP_DOMAIN");
@@ -354,43 +342,7 @@ async fn our_tls_server(configure: impl FnOnce(&mut ServerConfig)) -> OurServer 
     config.tls_policy = TlsPolicy::Required;
     configure(&mut config);
     assert!(!config.allow_plain_insecure);
-    let config = Arc::new(config);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let logins = Arc::new(Mutex::new(Vec::new()));
-    let record = logins.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                return;
-            };
-            let (config, record) = (config.clone(), record.clone());
-            tokio::spawn(async move {
-                let Ok(mut stream) = accept(tcp, config, false, None).await else {
-                    return;
-                };
-                let info = stream.info().clone();
-                let tls = stream.get_ref().is_tls();
-                record.lock().unwrap().push((info.jid, info.mechanism, tls));
-                while let Some(Ok(el)) = stream.next().await {
-                    let is_request =
-                        el.is("iq", ns::CLIENT) && matches!(el.attr("type"), Some("get" | "set"));
-                    if !is_request {
-                        continue;
-                    }
-                    let reply = if el.child("ping", ns::PING).is_some() {
-                        iq_result(&el)
-                    } else {
-                        iq_error(&el, StanzaCondition::ServiceUnavailable)
-                    };
-                    if stream.send(reply).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    OurServer { port, logins }
+    peer::start(config).await
 }
 
 /// Runs a driver with `--tls` against our server; `mechanism` may be
@@ -442,20 +394,11 @@ async fn real_client_logs_in(server: &OurServer, runner: &str, driver: &str, mec
         "{driver} {mechanism} failed ({}):\n{stdout}\n{stderr}",
         output.status
     );
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("LOGIN OK"))
-        .unwrap_or_else(|| panic!("no LOGIN OK line: {stdout}"));
-    let jid = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("jid="))
-        .expect("jid=");
-    let logins = server.logins.lock().unwrap().clone();
+    let jid = peer::driver_jid(&stdout);
     assert!(
-        logins
-            .iter()
-            .any(|(j, m, tls)| j == jid && m == mech && *tls),
-        "{driver} {mechanism}: our server saw {logins:?}, the client says {line}"
+        server.saw(&jid, mech, true),
+        "{driver} {mechanism}: our server saw {:?}, the client says {stdout}",
+        server.logins()
     );
 }
 
@@ -542,7 +485,7 @@ async fn tls_unique_is_refused_by_our_tls_server() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
     assert!(stderr.contains("SASL failure"), "{stderr}");
-    assert!(server.logins.lock().unwrap().is_empty());
+    assert!(server.logins().is_empty());
 }
 
 /// libstrophe takes the strongest mechanism offered and no proxy can filter
