@@ -449,3 +449,48 @@ async fn login_raw(config: Arc<ServerConfig>, resource: &str) -> (Raw, ServerTas
     raw.until("</iq>").await;
     (raw, server)
 }
+
+#[tokio::test]
+async fn auth_without_initial_response_gets_an_empty_challenge() {
+    let (mut raw, _server) = opened(seed_config()).await;
+    raw.send(&format!("<auth xmlns='{SASL}' mechanism='PLAIN'/>"))
+        .await;
+    let challenge = raw.until("</challenge>").await;
+    // Zero-length challenge data is sent as `=` (RFC 6120 §6.4.2).
+    assert!(challenge.contains(">=</challenge>"), "{challenge}");
+    let msg = b64(format!("\0{USER}\0{PASSWORD}").as_bytes());
+    raw.send(&format!("<response xmlns='{SASL}'>{msg}</response>"))
+        .await;
+    raw.until("<success").await;
+}
+
+#[tokio::test]
+async fn an_empty_initial_response_is_sent_as_equals_and_means_empty() {
+    let (mut raw, _server) = opened(seed_config()).await;
+    // `=` is a zero-length initial response: for PLAIN that is malformed.
+    raw.send(&format!("<auth xmlns='{SASL}' mechanism='PLAIN'>=</auth>"))
+        .await;
+    expect_failure(&mut raw, "malformed-request").await;
+}
+
+#[tokio::test]
+async fn whitespace_during_sasl_is_tolerated_and_never_sent() {
+    let (mut raw, _server) = opened(seed_config()).await;
+    raw.send(&format!(
+        "<auth xmlns='{SASL}' mechanism='DIGEST-MD5'/>\n \n"
+    ))
+    .await;
+    raw.until("</challenge>").await;
+    raw.send(" \n").await;
+    raw.send(&format!("\n<abort xmlns='{SASL}'/> ")).await;
+    expect_failure(&mut raw, "aborted").await;
+    raw.send(&plain_auth(USER, PASSWORD)).await;
+    raw.until("<success").await;
+    raw.until(">").await;
+    // Nothing we sent has whitespace between elements.
+    let between = raw.seen.split('>').skip(1).filter(|rest| {
+        let gap = rest.split('<').next().unwrap_or("");
+        !gap.is_empty() && gap.trim().is_empty()
+    });
+    assert_eq!(between.count(), 0, "{}", raw.seen);
+}
