@@ -276,7 +276,7 @@ pub struct BulkAddArgs {
 pub struct LoginArgs {
     /// Who to log in as: `user@domain` or `user@domain/resource`.
     pub jid: String,
-    /// Server address (default: <domain>:5222).
+    /// Server address (default: <domain>:5222, <domain>:5223 with --direct-tls).
     #[arg(long, value_name = "HOST:PORT")]
     pub server: Option<String>,
     /// Use only this mechanism (default: the best offered one, with fallback).

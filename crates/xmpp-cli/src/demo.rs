@@ -115,7 +115,7 @@ pub async fn run(args: DemoArgs) -> CmdResult {
         let _ = stop_rx.await;
     }));
 
-    println!(
+    out!(
         "xmpp demo: {mechanism} login of {}@{} (password {PASSWORD:?}) to a server on {addr}, over TCP{}.",
         args.user,
         args.domain,
@@ -126,10 +126,10 @@ pub async fn run(args: DemoArgs) -> CmdResult {
         }
     );
     if let Some(i) = injection {
-        println!("The server is told to fail: --inject {i}");
+        out!("The server is told to fail: --inject {i}");
     }
-    println!("Every element is shown as sent on the wire; SASL payloads are decoded beneath.");
-    println!();
+    out!("Every element is shown as sent on the wire; SASL payloads are decoded beneath.");
+    out!();
 
     let jid = format!("{}@{}/demo", args.user, args.domain);
     let mut config = ClientConfig::new(&jid, PASSWORD)
@@ -177,10 +177,10 @@ pub async fn run(args: DemoArgs) -> CmdResult {
             }
             let bound = stream.jid().to_owned();
             crate::login::close(stream, Duration::from_secs(2)).await;
-            println!();
+            out!();
             match injection {
                 None => {
-                    println!("Result: authenticated and bound as {bound}.");
+                    out!("Result: authenticated and bound as {bound}.");
                     Ok(())
                 }
                 Some(i) => Err(Failure::new(
@@ -191,10 +191,10 @@ pub async fn run(args: DemoArgs) -> CmdResult {
         }
         Err(e) => {
             let f = Failure::from(e);
-            println!();
+            out!();
             match injection {
                 Some(i) if i.action != Action::Silence => {
-                    println!("Result: the login failed as requested ({i}): {}", f.message);
+                    out!("Result: the login failed as requested ({i}): {}", f.message);
                     Ok(())
                 }
                 _ => Err(Failure::new(

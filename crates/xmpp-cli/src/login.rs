@@ -171,9 +171,9 @@ async fn finish<S: AsyncRead + AsyncWrite + Unpin>(
     tracing::info!(jid, mechanism = stream.info().mechanism, "logged in");
     close(stream, Duration::from_secs(1)).await;
     if transcript.is_some() {
-        println!("Bound JID: {jid}");
+        out!("Bound JID: {jid}");
     } else {
-        println!("{jid}");
+        out!("{jid}");
     }
     Ok(())
 }

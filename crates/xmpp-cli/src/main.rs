@@ -5,6 +5,15 @@
 // such as `<success/>` are meant literally.
 #![allow(rustdoc::invalid_html_tags)]
 
+/// `println!` that ignores a closed stdout (`xmpp demo | head`) instead of
+/// panicking.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 mod bench;
 mod cli;
 mod demo;

@@ -244,9 +244,9 @@ pub async fn run(args: ServeArgs) -> CmdResult {
         None => None,
     };
     // The contract: scripts read this line to learn the port.
-    println!("listening on {local}");
+    out!("listening on {local}");
     if let Some((_, a)) = &direct {
-        println!("direct TLS on {a}");
+        out!("direct TLS on {a}");
     }
     let _ = std::io::stdout().flush();
     let shared = Shared::new(Arc::new(config), injections);
