@@ -37,6 +37,16 @@ impl Str {
         }
     }
 
+    /// The bytes, without the UTF-8 check [`Str::get`] makes; for comparisons.
+    #[inline]
+    pub(crate) fn bytes<'a>(&'a self, buf: &'a Bytes) -> &'a [u8] {
+        match self {
+            Str::Static(s) => s.as_bytes(),
+            Str::Shared(s) => s.as_bytes(),
+            Str::Span(a, b) => buf.get(*a as usize..*b as usize).unwrap_or(b""),
+        }
+    }
+
     pub(crate) fn owned(s: &str) -> Str {
         match ns::well_known(s) {
             Some(st) => Str::Static(st),
@@ -117,7 +127,19 @@ impl Element {
     /// Value of an unprefixed attribute by local name, or of `xml:lang`
     /// (and other `xml:` attributes) by its `xml:` name. Values are unescaped.
     pub fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs_any().find(|(n, _)| *n == name).map(|(_, v)| v)
+        // Compare bytes first: only the value found is converted to `&str`.
+        let want = name.as_bytes();
+        let lang = want == b"xml:lang";
+        self.attrs
+            .iter()
+            .find(|a| match &a.ns {
+                None => a.name.bytes(&self.buf) == want,
+                Some(n) => {
+                    lang && a.name.bytes(&self.buf) == b"lang"
+                        && n.bytes(&self.buf) == ns::XML.as_bytes()
+                }
+            })
+            .map(|a| a.value.get(&self.buf))
     }
 
     /// Value of an attribute in namespace `ns` with local name `name`.

@@ -12,6 +12,7 @@
 //! whitespace between top-level elements is consumed as it is seen, and a
 //! finished element is split off exactly at its last `>`.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -135,31 +136,104 @@ enum Done {
 
 /// A top-level element as validated bytes plus its root's name, namespace
 /// and attributes; children are not materialised.
+///
+/// Nothing is allocated for it beyond what the decoder already holds: the
+/// root's attributes are read from its (validated) start tag when asked for,
+/// as quick-xml does, so values that need unescaping come back owned.
 #[derive(Clone, Debug)]
 pub struct RawElement {
-    root: Element,
+    buf: Bytes,
+    name: (u32, u32),
+    ns: Str,
+    /// Where the root's attributes start (after its name) and end (its `>` or `/>`).
+    attrs: (u32, u32),
 }
 
 impl RawElement {
     /// The element's bytes, from `<` to the final `>`.
     pub fn bytes(&self) -> &Bytes {
-        &self.root.buf
+        &self.buf
     }
     /// Local name of the root.
     pub fn name(&self) -> &str {
-        self.root.name()
+        self.buf
+            .get(self.name.0 as usize..self.name.1 as usize)
+            .and_then(|s| std::str::from_utf8(s).ok())
+            .unwrap_or("")
     }
     /// Namespace URI of the root.
     pub fn ns(&self) -> &str {
-        self.root.ns()
+        self.ns.get(&self.buf)
     }
     /// Root attribute lookup, as [`Element::attr`].
-    pub fn attr(&self, name: &str) -> Option<&str> {
-        self.root.attr(name)
+    pub fn attr(&self, name: &str) -> Option<Cow<'_, str>> {
+        let want = name.as_bytes();
+        self.raw_attrs()
+            .find(|(q, _)| *q == want)
+            .map(|(_, v)| attr_value(v))
     }
     /// Root attributes, as [`Element::attrs`].
-    pub fn attrs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.root.attrs()
+    pub fn attrs(&self) -> impl Iterator<Item = (&str, Cow<'_, str>)> {
+        self.raw_attrs()
+            .map(|(q, v)| (std::str::from_utf8(q).unwrap_or(""), attr_value(v)))
+    }
+    /// Unprefixed attributes and `xml:lang` (the `xml` prefix is never
+    /// bound to anything else), as (qualified name, raw value).
+    fn raw_attrs(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        let tag = self
+            .buf
+            .get(self.attrs.0 as usize..self.attrs.1 as usize)
+            .unwrap_or(b"");
+        RawAttrs { tag }
+            .filter(|(q, _)| *q != b"xmlns" && (!q.contains(&b':') || *q == b"xml:lang"))
+    }
+}
+
+fn attr_value(raw: &[u8]) -> Cow<'_, str> {
+    if raw.iter().any(|&b| b == b'&' || b < 0x20) {
+        Cow::Owned(unescape(raw, true))
+    } else {
+        Cow::Borrowed(std::str::from_utf8(raw).unwrap_or(""))
+    }
+}
+
+/// Attributes of a start tag the scanner has validated.
+struct RawAttrs<'a> {
+    tag: &'a [u8],
+}
+
+impl<'a> Iterator for RawAttrs<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+    fn next(&mut self) -> Option<Self::Item> {
+        let t = self.tag;
+        let mut i = 0;
+        while i < t.len() && is_ws(t[i]) {
+            i += 1;
+        }
+        let start = i;
+        while i < t.len() && is_name_char(t[i]) {
+            i += 1;
+        }
+        // Plain loops: these pieces are a few bytes long, too short for memchr.
+        let name = &t[start..i];
+        while i < t.len() && t[i] != b'=' {
+            i += 1;
+        }
+        i += 1;
+        while i < t.len() && is_ws(t[i]) {
+            i += 1;
+        }
+        let quote = *t.get(i)?;
+        let vs = i + 1;
+        let mut ve = vs;
+        while ve < t.len() && t[ve] != quote {
+            ve += 1;
+        }
+        self.tag = t.get(ve + 1..)?;
+        if name.is_empty() {
+            return None;
+        }
+        Some((name, &t[vs..ve]))
     }
 }
 
@@ -200,6 +274,8 @@ pub struct Framer {
     attr_name: (u32, u32),
     attr_colon: Option<u32>,
     cur_attrs: Vec<RawAttr>,
+    /// The top-level element's attribute bytes: after its name, up to its `>` or `/>`.
+    root_attrs: (u32, u32),
     depth: usize,
     open: Vec<Open>,
     bindings: Vec<Binding>,
@@ -251,6 +327,7 @@ impl Framer {
             attr_name: (0, 0),
             attr_colon: None,
             cur_attrs: Vec::new(),
+            root_attrs: (0, 0),
             depth: 0,
             open: Vec::new(),
             bindings: Vec::new(),
@@ -299,9 +376,18 @@ impl Framer {
             None => None,
             Some(Step::Header(h)) => Some(RawFrame::Header(h)),
             Some(Step::Close) => Some(RawFrame::Close),
-            Some(Step::Element(bytes)) => Some(RawFrame::Element(RawElement {
-                root: self.build_root(bytes),
-            })),
+            Some(Step::Element(buf)) => {
+                let (name, ns) = match self.events.first() {
+                    Some(Ev::Start { name, ns, .. }) => (*name, self.ns_str_in(&buf, *ns)),
+                    _ => ((0, 0), Str::Static("")),
+                };
+                Some(RawFrame::Element(RawElement {
+                    buf,
+                    name,
+                    ns,
+                    attrs: self.root_attrs,
+                }))
+            }
         })
     }
 
@@ -896,6 +982,10 @@ impl Framer {
         let (ns, attr_range) = resolved?;
         if self.phase == Phase::Prolog {
             return self.finish_header(d, ns, attr_range, pos, empty).map(Some);
+        }
+        if self.depth == 0 {
+            let end = pos - if empty { 2 } else { 1 };
+            self.root_attrs = (self.name.1, end as u32);
         }
         let name = match self.name_colon {
             Some(c) => (c + 1, self.name.1),

@@ -520,3 +520,50 @@ fn cdata_end_in_character_data_is_rejected() {
         assert_eq!(element(&o.frames[1]).text(), text, "{body:?}");
     }
 }
+
+/// `Framer::decode_raw` reads the root's attributes lazily from the start
+/// tag; it must agree with the full element on name, namespace and attributes.
+#[test]
+fn raw_elements_agree_with_elements() {
+    use xmpp_xml::{Framer, RawFrame};
+    let body = "<message to='a&amp;b' type=\"chat\" xml:lang='de' id = 'x/>y'><body a='1'>hi</body></message>\
+        <p:iq xmlns:p='jabber:client' xmlns:q='urn:q' q:x='no' id='i&#9;d' v='a\tb\r\nc'/> \
+        <r xmlns='urn:xmpp:sm:3'/><presence/><a xmlns='urn:xmpp:sm:3' h='7' xmlns:xml='http://www.w3.org/XML/1998/namespace'></a>\
+        <ü ä='ö😀' xmlns='urn:x'>t</ü>";
+    let input = stream(body);
+    let mut framer = Framer::default();
+    let mut raw = Vec::new();
+    let mut buf = BytesMut::from(input.as_slice());
+    while let Some(f) = framer.decode_raw(&mut buf).unwrap() {
+        if let RawFrame::Element(e) = f {
+            raw.push(e);
+        }
+    }
+    let o = run_whole(&input);
+    let full: Vec<&Element> = o.frames[1..].iter().map(element).collect();
+    assert_eq!(raw.len(), full.len());
+    assert_eq!(raw.len(), 6);
+    for (r, e) in raw.iter().zip(&full) {
+        assert_eq!((r.name(), r.ns()), (e.name(), e.ns()));
+        let ra: Vec<(String, String)> = r
+            .attrs()
+            .map(|(n, v)| (n.to_owned(), v.into_owned()))
+            .collect();
+        let ea: Vec<(String, String)> = e
+            .attrs()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect();
+        assert_eq!(ra, ea, "{}", e.to_xml());
+        for (n, v) in &ea {
+            assert_eq!(r.attr(n).as_deref(), Some(v.as_str()));
+        }
+        for n in ["xmlns", "xmlns:p", "q:x", "x", "p:iq"] {
+            assert_eq!(r.attr(n).as_deref(), e.attr(n), "{n}");
+        }
+        let text = std::str::from_utf8(r.bytes()).unwrap();
+        assert!(text.starts_with('<') && text.ends_with('>'));
+    }
+    assert_eq!(raw[0].attr("to").as_deref(), Some("a&b"));
+    assert_eq!(raw[0].attr("id").as_deref(), Some("x/>y"));
+    assert_eq!(raw[1].attr("v").as_deref(), Some("a b c"));
+}
