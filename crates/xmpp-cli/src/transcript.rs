@@ -301,7 +301,10 @@ impl State {
                 Last::ServerHeaderAfterRestart
             }
             Frame::Element(el)
-                if received && (sasl(el, "failure") || el.is("error", ns::STREAM)) =>
+                if received
+                    && (sasl(el, "failure")
+                        || el.is("failure", ns::TLS)
+                        || el.is("error", ns::STREAM)) =>
             {
                 Last::ServerFailure
             }

@@ -79,8 +79,14 @@ fn tls_failures_exit_4_and_say_why() {
     let store = Store::new();
     let (server, ca) = tls_server(&store, &[]);
     // Self-signed server, CA not given: the certificate does not verify.
-    let o = login_with(&server.addr, JID, "secret", &[]);
+    let o = login_with(&server.addr, JID, "secret", &["--transcript"]);
     expect_code(&o, 4);
+    assert!(
+        stdout(&o)
+            .contains("Step 6: TLS handshake failed: invalid peer certificate: UnknownIssuer"),
+        "{}",
+        stdout(&o)
+    );
     let err = stderr(&o);
     assert!(err.contains("invalid peer certificate"), "{err}");
     assert!(err.contains("UnknownIssuer"), "{err}");
