@@ -287,3 +287,24 @@ async fn silent_server_times_out() {
         ClientError::Timeout
     ));
 }
+
+#[tokio::test]
+async fn a_wrong_password_does_not_fall_back() {
+    let (mut raw, client) = spawn_client(&["DIGEST-MD5", "PLAIN"], PASSWORD);
+    to_auth(&mut raw).await;
+    raw.send("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>")
+        .await;
+    match client.await.unwrap().err().expect("failure") {
+        ClientError::Sasl {
+            mechanism,
+            condition,
+            ..
+        } => {
+            assert_eq!(mechanism, "DIGEST-MD5");
+            assert_eq!(condition, Condition::NotAuthorized);
+        }
+        other => panic!("{other:?}"),
+    }
+    // One <auth/> only: no second mechanism was tried.
+    assert_eq!(raw.seen.matches("<auth ").count(), 1, "{}", raw.seen);
+}

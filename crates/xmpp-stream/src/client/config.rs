@@ -45,7 +45,10 @@ pub struct ClientConfig {
     /// Which mechanisms we accept, in our order of preference, and whether
     /// PLAIN may be used without TLS.
     pub selector: MechanismSelector,
-    /// After a SASL `<failure/>`, try the next acceptable mechanism.
+    /// After a SASL `<failure/>` about the mechanism itself
+    /// (`invalid-mechanism`, `mechanism-too-weak`, `encryption-required`,
+    /// `malformed-request`, `incorrect-encoding`), try the next acceptable
+    /// one. Never after a credential failure.
     pub fallback: bool,
     /// Whether the transport is protected (TLS).
     pub secure: bool,

@@ -420,7 +420,7 @@ impl ClientCore {
                     condition,
                     text,
                 };
-                if self.config.fallback {
+                if self.config.fallback && worth_another_mechanism(condition) {
                     self.pending_failure = Some(err);
                     self.start_next_mechanism();
                 } else {
@@ -538,6 +538,23 @@ impl ClientCore {
         self.actions
             .push_back(ClientAction::Established(negotiated));
     }
+}
+
+/// Whether another mechanism may succeed where one failed with
+/// `condition`: only when the failure was about the mechanism itself. A
+/// wrong password fails them all (and burns the server's retries), and
+/// after a `-PLUS` failure, retrying without channel binding would hand an
+/// attacker in the middle the downgrade that binding exists to stop.
+fn worth_another_mechanism(condition: xmpp_sasl::Condition) -> bool {
+    use xmpp_sasl::Condition as C;
+    matches!(
+        condition,
+        C::InvalidMechanism
+            | C::MechanismTooWeak
+            | C::EncryptionRequired
+            | C::MalformedRequest
+            | C::IncorrectEncoding
+    )
 }
 
 /// Whether a SASL mechanism name is a channel-binding (`-PLUS`) variant.
