@@ -27,7 +27,13 @@ struct Totals {
     held: AtomicU64,
     stop: AtomicBool,
     failures: Mutex<BTreeMap<String, u64>>,
+    /// One histogram for every worker: a per-worker one (1 us .. 120 s at 3
+    /// significant digits) is ~150 KB, i.e. 1.5 GB of generator memory for
+    /// `--hold --concurrency 10000`. A lock per login is cheap at these rates.
     latencies: Mutex<Option<Histogram<u64>>>,
+    /// Set to `true` once to release held sessions (no per-task polling: 10,000
+    /// held workers waking every 100 ms cost the generator ~100k wake-ups/s).
+    released: Option<tokio::sync::watch::Sender<bool>>,
 }
 
 /// The final report (`--json` prints it as is).
@@ -50,6 +56,12 @@ struct Report {
     server_rss_kib_after: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     server_rss_bytes_per_connection: Option<f64>,
+    /// CPU time (user + system) of the generator per successful login.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_cpu_us_per_login: Option<f64>,
+    /// CPU time of `--server-pid` per successful login.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_cpu_us_per_login: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -85,6 +97,18 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
+
+/// utime + stime of a process in clock ticks (`/proc/<pid>/stat` fields 14, 15; Linux).
+fn cpu_ticks(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is parenthesised and may contain spaces: split after it.
+    let rest = stat.rsplit_once(") ")?.1;
+    let mut f = rest.split_whitespace().skip(11);
+    Some(f.next()?.parse::<u64>().ok()? + f.next()?.parse::<u64>().ok()?)
+}
+
+/// Linux reports /proc times in USER_HZ, which is 100 on every supported ABI.
+const USER_HZ: f64 = 100.0;
 
 struct Plan {
     server: String,
@@ -152,17 +176,20 @@ async fn login_once(plan: &Plan, n: u64) -> Result<XmppStream<TcpStream>, String
 
 async fn worker(plan: Arc<Plan>, totals: Arc<Totals>, start_delay: Duration) {
     tokio::time::sleep(start_delay).await;
-    let mut hist = match Histogram::<u64>::new_with_bounds(1, 120_000_000, 3) {
-        Ok(h) => h,
-        Err(_) => return,
-    };
     let mut held = Vec::new();
     while let Some(n) = plan.next(&totals) {
         let t0 = Instant::now();
         match login_once(&plan, n).await {
             Ok(mut stream) => {
                 let us = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
-                let _ = hist.record(us.max(1));
+                if let Some(h) = totals
+                    .latencies
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .as_mut()
+                {
+                    let _ = h.record(us.max(1));
+                }
                 totals.ok.fetch_add(1, Ordering::Relaxed);
                 if plan.hold {
                     totals.held.fetch_add(1, Ordering::Relaxed);
@@ -188,18 +215,10 @@ async fn worker(plan: Arc<Plan>, totals: Arc<Totals>, start_delay: Duration) {
             }
         }
     }
-    if let Some(h) = totals
-        .latencies
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .as_mut()
-    {
-        let _ = h.add(&hist);
-    }
     if plan.hold && !held.is_empty() {
         // Hold until the main task releases every session.
-        while !totals.stop.load(Ordering::Relaxed) {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Some(tx) = &totals.released {
+            let _ = tx.subscribe().wait_for(|r| *r).await;
         }
         for mut s in held {
             let _ = tokio::time::timeout(Duration::from_secs(1), s.close()).await;
@@ -266,8 +285,11 @@ pub async fn run(args: BenchArgs) -> CmdResult {
     });
     plan.config(0)?;
     let rss_before = args.server_pid.and_then(rss_kib);
+    let server_pid = args.server_pid.map(|p| p.to_string());
+    let cpu_before = (cpu_ticks("self"), server_pid.as_deref().and_then(cpu_ticks));
     let totals = Arc::new(Totals {
         latencies: Mutex::new(Histogram::new_with_bounds(1, 120_000_000, 3).ok()),
+        released: Some(tokio::sync::watch::channel(false).0),
         ..Totals::default()
     });
     let bar = if args.json || args.quiet {
@@ -312,6 +334,9 @@ pub async fn run(args: BenchArgs) -> CmdResult {
         tokio::spawn(async move {
             let _ = tokio::signal::ctrl_c().await;
             totals.stop.store(true, Ordering::Relaxed);
+            if let Some(tx) = &totals.released {
+                tx.send_replace(true);
+            }
         })
     };
     // With --hold, report the RSS while every session is still open.
@@ -335,11 +360,20 @@ pub async fn run(args: BenchArgs) -> CmdResult {
         .await;
     }
     let held = totals.held.load(Ordering::Relaxed);
+    let cpu_now = || (cpu_ticks("self"), server_pid.as_deref().and_then(cpu_ticks));
+    // With --hold, CPU per login covers opening the sessions, not closing them.
+    let mut cpu_after = cpu_now();
     if args.hold {
         totals.stop.store(true, Ordering::Relaxed);
+        if let Some(tx) = &totals.released {
+            tx.send_replace(true);
+        }
     }
     for t in tasks {
         let _ = t.await;
+    }
+    if !args.hold {
+        cpu_after = cpu_now();
     }
     ticker.abort();
     interrupted.abort();
@@ -376,6 +410,12 @@ pub async fn run(args: BenchArgs) -> CmdResult {
         (Some(b), Some(a), h) if h > 0 => Some((a as f64 - b as f64) * 1024.0 / h as f64),
         _ => None,
     };
+    let per_login = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (Some(a), Some(b)) if ok > 0 => {
+            Some(b.saturating_sub(a) as f64 / USER_HZ * 1e6 / ok as f64)
+        }
+        _ => None,
+    };
     let report = Report {
         server: args.server.clone(),
         mechanism: args.mechanism.clone(),
@@ -395,6 +435,8 @@ pub async fn run(args: BenchArgs) -> CmdResult {
         server_rss_kib_before: rss_before,
         server_rss_kib_after: rss_after,
         server_rss_bytes_per_connection: per_conn,
+        client_cpu_us_per_login: per_login(cpu_before.0, cpu_after.0),
+        server_cpu_us_per_login: per_login(cpu_before.1, cpu_after.1),
     };
     if args.json {
         let out =
@@ -435,6 +477,13 @@ fn print_table(r: &Report) {
         }
     }
     println!("held          {}", r.held_connections);
+    if let Some(c) = r.client_cpu_us_per_login {
+        print!("CPU/login     generator {c:.0} us");
+        match r.server_cpu_us_per_login {
+            Some(s) => println!("   server {s:.0} us"),
+            None => println!(),
+        }
+    }
     if let (Some(b), Some(a)) = (r.server_rss_kib_before, r.server_rss_kib_after) {
         print!("server RSS    {b} KiB -> {a} KiB");
         match r.server_rss_bytes_per_connection {
