@@ -5,6 +5,7 @@
 //!   the interop test suite against them.
 
 mod bench;
+mod bench_e2e;
 mod interop;
 
 use std::process::ExitCode;
@@ -17,6 +18,7 @@ fn main() -> ExitCode {
     };
     let result = match cmd {
         "bench" => bench::run(rest),
+        "bench-e2e" => bench_e2e::run(rest),
         "interop" => interop::run(rest),
         _ => return usage(),
     };

@@ -1,0 +1,921 @@
+//! `cargo xtask bench-e2e`: end-to-end login rates of `xmpp serve` against
+//! ejabberd and Prosody, measured with the same `xmpp bench` in one session.
+//!
+//! 1. builds `xmpp` in release (into `$CARGO_TARGET_DIR`, default `<repo>/target`);
+//! 2. provisions `bench1..benchN@example.com` (`xmpp user bulk-add`) in a SQLite store
+//!    in a temp dir;
+//! 3. for DIGEST-MD5, SCRAM-SHA-1 and PLAIN: a fresh `xmpp serve` on 127.0.0.1 per run,
+//!    then `xmpp bench --json` against it;
+//! 4. the same bench against ejabberd (the interop harness's instance, started with
+//!    `cargo xtask interop start` if it is not running; bench users registered with
+//!    `ejabberdctl register`) and against a *fresh private Prosody per run* (the
+//!    harness's rendered config copied with another port and data dir; the peers
+//!    README asks for a restart before each run because Prosody slows down over
+//!    time; generational GC as in the harness config);
+//! 5. the same over STARTTLS (our server with the harness's test PKI vs ejabberd's
+//!    STARTTLS-required listener and a private copy of prosody-tls);
+//! 6. `--hold` with many idle authenticated sessions for the RSS per connection.
+//!
+//! Server CPU per login comes from `/proc/<pid>/stat` of the process that listens on
+//! the port, so it does not depend on how the generator shares the two cores.
+//!
+//! Options: `--duration 10s` `--concurrency 50` `--users 10` `--hold 10000`
+//! `--no-peers` `--no-tls` `--no-hold` `--only-hold` `--mechanisms A,B`.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const DOMAIN: &str = "example.com";
+const PASSWORD: &str = "secret";
+const PREFIX: &str = "bench";
+const EJABBERD: &str = "127.0.0.1:15222";
+const EJABBERD_TLS: &str = "127.0.0.1:15223";
+const EJABBERD_PORT: u16 = 15222;
+
+struct Opts {
+    duration: String,
+    concurrency: usize,
+    users: u32,
+    hold: usize,
+    peers: bool,
+    tls: bool,
+    hold_run: bool,
+    plain_runs: bool,
+    mechanisms: Vec<String>,
+}
+
+impl Opts {
+    fn parse(args: &[String]) -> Result<Self, String> {
+        let mut o = Opts {
+            duration: "10s".into(),
+            concurrency: 50,
+            users: 10,
+            hold: 10_000,
+            peers: true,
+            tls: true,
+            hold_run: true,
+            plain_runs: true,
+            mechanisms: vec!["DIGEST-MD5".into(), "SCRAM-SHA-1".into(), "PLAIN".into()],
+        };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let mut val = |name: &str| {
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{name} needs a value"))
+            };
+            let num = |v: String, name: &str| {
+                v.parse::<usize>()
+                    .map_err(|_| format!("{name}: not a number: {v}"))
+            };
+            match a.as_str() {
+                "--duration" => o.duration = val(a)?,
+                "--concurrency" => o.concurrency = num(val(a)?, a)?,
+                "--users" => {
+                    o.users = u32::try_from(num(val(a)?, a)?).map_err(|_| "--users too large")?
+                }
+                "--hold" => o.hold = num(val(a)?, a)?,
+                "--mechanisms" => {
+                    o.mechanisms = val(a)?.split(',').map(str::to_owned).collect();
+                }
+                "--no-peers" => o.peers = false,
+                "--no-tls" => o.tls = false,
+                "--no-hold" => o.hold_run = false,
+                "--only-hold" => {
+                    o.plain_runs = false;
+                    o.tls = false;
+                }
+                "--only-tls" => {
+                    o.plain_runs = false;
+                    o.hold_run = false;
+                }
+                _ => return Err(format!("unknown option {a}; see xtask/src/bench_e2e.rs")),
+            }
+        }
+        if o.users == 0 || o.concurrency == 0 {
+            return Err("--users and --concurrency must be at least 1".into());
+        }
+        Ok(o)
+    }
+}
+
+/// One bench result.
+struct Row {
+    target: String,
+    mechanism: String,
+    tls: bool,
+    rate: f64,
+    p50: f64,
+    p99: f64,
+    failures: u64,
+    failure_kinds: String,
+    /// Server CPU time per successful login, microseconds.
+    cpu_us: Option<f64>,
+}
+
+/// A process we started; SIGTERM (then SIGKILL) on drop, by pid.
+struct Proc {
+    name: String,
+    child: Child,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(8);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("{} (pid {pid}) ignored SIGTERM; killing it", self.name);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Env {
+    xmpp: PathBuf,
+    tmp: PathBuf,
+    store: PathBuf,
+    interop_state: PathBuf,
+}
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let opts = Opts::parse(args)?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("no workspace root")?
+        .to_path_buf();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let target = if target.is_absolute() {
+        target
+    } else {
+        root.join(target)
+    };
+    eprintln!("bench-e2e: building xmpp (release)");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(&root)
+        .args(["build", "--release", "-p", "xmpp-cli", "--bin", "xmpp"])
+        .status()
+        .map_err(|e| format!("cannot run cargo build: {e}"))?;
+    if !status.success() {
+        return Err(format!("cargo build failed: {status}"));
+    }
+    let tmp = std::env::temp_dir().join(format!("xmpp-bench-e2e-{}", std::process::id()));
+    fs::create_dir_all(&tmp).map_err(|e| format!("create {}: {e}", tmp.display()))?;
+    let interop_state = match std::env::var_os("XMPP_INTEROP_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => root.join("target").join("interop"),
+    };
+    let env = Env {
+        xmpp: target.join("release").join("xmpp"),
+        store: tmp.join("users.sqlite"),
+        tmp: tmp.clone(),
+        interop_state,
+    };
+    let result = session(&env, &opts);
+    let _ = fs::remove_dir_all(&tmp);
+    result
+}
+
+fn session(env: &Env, opts: &Opts) -> Result<(), String> {
+    print_machine();
+    let t = Instant::now();
+    let mut cmd = Command::new(&env.xmpp);
+    cmd.args(["user", "bulk-add", PREFIX, &opts.users.to_string()])
+        .args(["--domain", DOMAIN, "--store"])
+        .arg(&env.store)
+        .arg("--password-stdin");
+    run_with_stdin(cmd, "xmpp user bulk-add")?;
+    eprintln!(
+        "bench-e2e: {} users provisioned in {:.2} s",
+        opts.users,
+        t.elapsed().as_secs_f64()
+    );
+
+    // Peers: the interop harness's ejabberd (started here only if it is not running).
+    let mut we_started_peers = false;
+    let mut ejabberd_ok = false;
+    if opts.peers && (opts.plain_runs || opts.tls) {
+        if !port_open(EJABBERD_PORT) {
+            eprintln!("bench-e2e: starting the interop peers (cargo xtask interop start)");
+            crate::interop::run(&["start".to_owned()])?;
+            we_started_peers = true;
+        }
+        match register_ejabberd(env, opts.users) {
+            Ok(()) => ejabberd_ok = true,
+            Err(e) => eprintln!("bench-e2e: ejabberd: {e}; its rows are skipped"),
+        }
+    }
+    let result = runs(env, opts, ejabberd_ok);
+    if we_started_peers {
+        eprintln!("bench-e2e: stopping the interop peers we started");
+        if let Err(e) = crate::interop::run(&["stop".to_owned()]) {
+            eprintln!("bench-e2e: interop stop: {e}");
+        }
+    }
+    result
+}
+
+/// A peer's run that could not happen is reported and skipped, not fatal.
+fn keep(rows: &mut Vec<Row>, r: Result<Row, String>) {
+    match r {
+        Ok(row) => rows.push(row),
+        Err(e) => eprintln!("bench-e2e: skipped: {e}"),
+    }
+}
+
+fn runs(env: &Env, opts: &Opts, ejabberd_ok: bool) -> Result<(), String> {
+    let mut rows = Vec::new();
+    let prosody_tpl = env.interop_state.join("run/prosody/prosody.cfg.lua");
+    let prosody_tls_tpl = env.interop_state.join("run/prosody-tls/prosody.cfg.lua");
+    if opts.plain_runs {
+        for mech in &opts.mechanisms {
+            rows.push(bench_ours(env, opts, mech, false)?);
+            if opts.peers && ejabberd_ok {
+                keep(
+                    &mut rows,
+                    bench_peer(env, opts, "ejabberd", EJABBERD, mech, false),
+                );
+            }
+            if opts.peers && prosody_supports(mech) {
+                keep(
+                    &mut rows,
+                    bench_prosody(env, opts, &prosody_tpl, mech, false),
+                );
+            }
+        }
+        print_table("Logins over TCP (no TLS)", &rows, opts);
+    }
+    let pki = env.interop_state.join("run/pki");
+    let mut tls_rows = Vec::new();
+    if opts.tls {
+        if !pki.join("ca.crt").is_file() {
+            eprintln!(
+                "bench-e2e: no test PKI at {} (cargo xtask interop start makes it); TLS runs skipped",
+                pki.display()
+            );
+        } else {
+            for mech in ["PLAIN", "SCRAM-SHA-1"] {
+                if !opts.mechanisms.iter().any(|m| m == mech) {
+                    continue;
+                }
+                tls_rows.push(bench_ours(env, opts, mech, true)?);
+                if opts.peers && ejabberd_ok && port_open_addr(EJABBERD_TLS) {
+                    keep(
+                        &mut tls_rows,
+                        bench_peer(env, opts, "ejabberd-tls", EJABBERD_TLS, mech, true),
+                    );
+                }
+                if opts.peers && prosody_tls_tpl.is_file() {
+                    keep(
+                        &mut tls_rows,
+                        bench_prosody(env, opts, &prosody_tls_tpl, mech, true),
+                    );
+                }
+            }
+            print_table("Logins over STARTTLS (TLS 1.3, test CA)", &tls_rows, opts);
+            print_handshake_cost(&rows, &tls_rows);
+        }
+    }
+    if opts.hold_run {
+        hold(env, opts)?;
+    }
+    Ok(())
+}
+
+fn prosody_supports(mech: &str) -> bool {
+    // Prosody 0.12 has no DIGEST-MD5.
+    mech != "DIGEST-MD5"
+}
+
+// ------------------------------------------------------------------ servers
+
+/// Spawns `xmpp serve` on an ephemeral loopback port; returns it and its address.
+fn start_ours(env: &Env, tls: bool, extra: &[&str]) -> Result<(Proc, String), String> {
+    let log = fs::File::create(env.tmp.join("serve.log")).map_err(|e| e.to_string())?;
+    let mut cmd = raise_nofile(&env.xmpp);
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--domain",
+        DOMAIN,
+        "--store",
+    ])
+    .arg(&env.store)
+    .arg("--allow-plain-without-tls")
+    .args(extra);
+    if tls {
+        let pki = env.interop_state.join("run/pki");
+        cmd.args(["--starttls", "required", "--tls-cert"])
+            .arg(pki.join("example.com.crt"))
+            .arg("--tls-key")
+            .arg(pki.join("example.com.key"));
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot start xmpp serve: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let proc = Proc {
+        name: "xmpp serve".into(),
+        child,
+    };
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        match lines.next() {
+            Some(Ok(l)) => {
+                if let Some(a) = l.strip_prefix("listening on ") {
+                    break a.trim().to_owned();
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "xmpp serve exited before listening; see {}",
+                    env.tmp.join("serve.log").display()
+                ))
+            }
+        }
+    };
+    // Keep draining stdout so the server never blocks on a full pipe.
+    thread::spawn(move || for _ in lines {});
+    Ok((proc, addr))
+}
+
+/// A fresh Prosody from the harness's rendered config, with its own port and data dir.
+fn start_prosody(env: &Env, template: &Path, users: u32) -> Result<(Proc, String), String> {
+    let text = fs::read_to_string(template).map_err(|e| {
+        format!(
+            "{}: {e} (run cargo xtask interop start first)",
+            template.display()
+        )
+    })?;
+    let old_data = text
+        .lines()
+        .find_map(|l| l.strip_prefix("data_path = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .ok_or("prosody template has no data_path line")?
+        .to_owned();
+    let old_port = text
+        .lines()
+        .find_map(|l| l.strip_prefix("c2s_ports = { "))
+        .and_then(|l| l.strip_suffix(" }"))
+        .ok_or("prosody template has no c2s_ports line")?
+        .to_owned();
+    let port = free_port()?;
+    let dir = env.tmp.join(format!("prosody-{port}"));
+    let data = dir.join("data");
+    fs::create_dir_all(&data).map_err(|e| e.to_string())?;
+    let cfg = dir.join("prosody.cfg.lua");
+    let text = text.replace(&old_data, &data.to_string_lossy()).replace(
+        &format!("c2s_ports = {{ {old_port} }}"),
+        &format!("c2s_ports = {{ {port} }}"),
+    );
+    fs::write(&cfg, text).map_err(|e| e.to_string())?;
+    // prosodyctl register: ~0.2 s each, run a few at a time.
+    let jobs: Vec<Command> = (1..=users)
+        .map(|i| {
+            let mut c = Command::new("prosodyctl");
+            c.arg("--config").arg(&cfg).args([
+                "register",
+                &format!("{PREFIX}{i}"),
+                DOMAIN,
+                PASSWORD,
+            ]);
+            c
+        })
+        .collect();
+    run_parallel(jobs, 4, "prosodyctl register")?;
+    let log = fs::File::create(dir.join("stdout.log")).map_err(|e| e.to_string())?;
+    let child = Command::new("prosody")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("-F")
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot start prosody: {e}"))?;
+    let proc = Proc {
+        name: "prosody".into(),
+        child,
+    };
+    let addr = format!("127.0.0.1:{port}");
+    wait_port(&addr, Duration::from_secs(20))?;
+    Ok((proc, addr))
+}
+
+/// ejabberd's state dir: the harness's, or its temp-dir fallback.
+fn ejabberd_dir(env: &Env) -> Result<PathBuf, String> {
+    let own = env.interop_state.join("run/ejabberd");
+    if own.join("etc/ejabberd.yml").is_file() {
+        return Ok(own);
+    }
+    let tmp = std::env::temp_dir();
+    fs::read_dir(&tmp)
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("xmpp-interop-ejabberd-"))
+                && p.join("etc/ejabberd.yml").is_file()
+        })
+        .ok_or_else(|| "cannot find the harness's ejabberd state directory".to_owned())
+}
+
+fn ejabberdctl(dir: &Path) -> Command {
+    let etc = dir.join("etc");
+    let mut c = Command::new("ejabberdctl");
+    c.arg("--config-dir")
+        .arg(&etc)
+        .arg("--ctl-config")
+        .arg(etc.join("ejabberdctl.cfg"))
+        .arg("--config")
+        .arg(etc.join("ejabberd.yml"))
+        .arg("--spool")
+        .arg(dir.join("db"))
+        .arg("--logs")
+        .arg(dir.join("log"));
+    c
+}
+
+/// Registers the bench users that ejabberd does not have yet (~0.5-2 s per
+/// `ejabberdctl register`, so a few in parallel; idempotent across runs).
+fn register_ejabberd(env: &Env, users: u32) -> Result<(), String> {
+    let dir = ejabberd_dir(env)?;
+    let out = ejabberdctl(&dir)
+        .args(["registered_users", DOMAIN])
+        .output()
+        .map_err(|e| format!("ejabberdctl: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "ejabberdctl registered_users: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let have = String::from_utf8_lossy(&out.stdout).to_string();
+    let have: std::collections::HashSet<&str> = have.lines().map(str::trim).collect();
+    let jobs: Vec<Command> = (1..=users)
+        .map(|i| format!("{PREFIX}{i}"))
+        .filter(|u| !have.contains(u.as_str()))
+        .map(|u| {
+            let mut c = ejabberdctl(&dir);
+            c.args(["register", &u, DOMAIN, PASSWORD]);
+            c
+        })
+        .collect();
+    let t = Instant::now();
+    let n = jobs.len();
+    run_parallel(jobs, 4, "ejabberdctl register")?;
+    if n > 0 {
+        eprintln!(
+            "bench-e2e: registered {n} users on ejabberd in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ benches
+
+fn bench_ours(env: &Env, opts: &Opts, mech: &str, tls: bool) -> Result<Row, String> {
+    let (server, addr) = start_ours(env, tls, &[])?;
+    let pid = server.child.id();
+    bench(env, opts, "ours", &addr, Some(pid), mech, tls)
+}
+
+fn bench_peer(
+    env: &Env,
+    opts: &Opts,
+    name: &str,
+    addr: &str,
+    mech: &str,
+    tls: bool,
+) -> Result<Row, String> {
+    let pid = addr
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .and_then(listening_pid);
+    bench(env, opts, name, addr, pid, mech, tls)
+}
+
+fn bench_prosody(
+    env: &Env,
+    opts: &Opts,
+    template: &Path,
+    mech: &str,
+    tls: bool,
+) -> Result<Row, String> {
+    let (server, addr) = start_prosody(env, template, opts.users)?;
+    let pid = server.child.id();
+    let name = if tls { "prosody-tls" } else { "prosody" };
+    bench(env, opts, name, &addr, Some(pid), mech, tls)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn bench(
+    env: &Env,
+    opts: &Opts,
+    target: &str,
+    addr: &str,
+    pid: Option<u32>,
+    mech: &str,
+    tls: bool,
+) -> Result<Row, String> {
+    eprintln!(
+        "bench-e2e: {target} {mech}{} for {}",
+        if tls { " over STARTTLS" } else { "" },
+        opts.duration
+    );
+    let mut cmd = raise_nofile(&env.xmpp);
+    cmd.args(["bench", "--server", addr, "--domain", DOMAIN])
+        .args(["--user-prefix", PREFIX, "--users", &opts.users.to_string()])
+        .args(["--password-stdin", "--json", "--mechanism", mech])
+        .args(["--concurrency", &opts.concurrency.to_string()])
+        .args(["--duration", &opts.duration]);
+    if mech == "PLAIN" {
+        cmd.arg("--allow-plain-without-tls");
+    }
+    if tls {
+        cmd.args(["--tls", "required", "--ca-file"])
+            .arg(env.interop_state.join("run/pki/ca.crt"));
+    } else {
+        cmd.args(["--tls", "off"]);
+    }
+    let cpu0 = pid.and_then(cpu_ticks);
+    // `xmpp bench` exits 1 when every login failed but still prints its JSON:
+    // that is a row (with its failure conditions), not a reason to stop the session.
+    let out = match run_with_stdin(cmd, "xmpp bench") {
+        Ok(out) => out,
+        Err(e) => e
+            .split_once("): ")
+            .map(|(_, json)| json.to_owned())
+            .filter(|j| j.trim_start().starts_with('{'))
+            .ok_or(e)?,
+    };
+    let cpu1 = pid.and_then(cpu_ticks);
+    let v: serde_json::Value =
+        serde_json::from_str(&out).map_err(|e| format!("xmpp bench output: {e}: {out}"))?;
+    let f = |p: &str| {
+        v.pointer(p)
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(0.0)
+    };
+    let logins = f("/logins");
+    let kinds = v
+        .get("failures_by_condition")
+        .and_then(|m| m.as_object())
+        .map(|m| {
+            m.iter()
+                .map(|(k, n)| format!("{k}:{n}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    let cpu_us = match (cpu0, cpu1) {
+        (Some(a), Some(b)) if logins > 0.0 => {
+            Some((b - a) as f64 * 1e6 / clock_ticks() as f64 / logins)
+        }
+        _ => None,
+    };
+    Ok(Row {
+        target: target.to_owned(),
+        mechanism: mech.to_owned(),
+        tls,
+        rate: f("/logins_per_second"),
+        p50: f("/latency_ms/p50"),
+        p99: f("/latency_ms/p99"),
+        failures: f("/failures") as u64,
+        failure_kinds: kinds,
+        cpu_us,
+    })
+}
+
+fn hold(env: &Env, opts: &Opts) -> Result<(), String> {
+    let (server, addr) = start_ours(env, false, &[])?;
+    let pid = server.child.id().to_string();
+    eprintln!(
+        "bench-e2e: holding {} idle authenticated sessions on our server",
+        opts.hold
+    );
+    let mut cmd = raise_nofile(&env.xmpp);
+    // DIGEST-MD5: the cheapest login on both sides, so the hold run spends its
+    // time opening sessions, not in PBKDF2. The ramp-up keeps the accept backlog short.
+    cmd.args(["bench", "--server", &addr, "--domain", DOMAIN])
+        .args(["--user-prefix", PREFIX, "--users", &opts.users.to_string()])
+        .args(["--password-stdin", "--json", "--mechanism", "DIGEST-MD5"])
+        .args(["--concurrency", &opts.hold.to_string(), "--hold"])
+        .args(["--ramp-up", "5s", "--duration", "2s", "--timeout", "60s"])
+        .args(["--tls", "off", "--server-pid", &pid]);
+    let out = run_with_stdin(cmd, "xmpp bench --hold")?;
+    let v: serde_json::Value =
+        serde_json::from_str(&out).map_err(|e| format!("xmpp bench output: {e}: {out}"))?;
+    let g = |p: &str| v.pointer(p).and_then(serde_json::Value::as_f64);
+    println!("\nIdle authenticated sessions on our server (xmpp bench --hold, DIGEST-MD5)");
+    println!(
+        "  requested {}   held {}   failures {}",
+        opts.hold,
+        g("/held_connections").unwrap_or(0.0),
+        g("/failures").unwrap_or(0.0)
+    );
+    if let (Some(b), Some(a)) = (g("/server_rss_kib_before"), g("/server_rss_kib_after")) {
+        println!("  server RSS {b:.0} KiB -> {a:.0} KiB");
+    }
+    match g("/server_rss_bytes_per_connection") {
+        Some(p) => println!(
+            "  RSS delta per idle connection: {:.2} KiB (target <= 8 KiB: {})",
+            p / 1024.0,
+            if p <= 8192.0 { "met" } else { "NOT met" }
+        ),
+        None => println!("  RSS delta per idle connection: n/a"),
+    }
+    if let Some(m) = v.get("failures_by_condition").and_then(|m| m.as_object()) {
+        if !m.is_empty() {
+            println!("  failures by condition: {m:?}");
+        }
+    }
+    drop(server);
+    Ok(())
+}
+
+// ------------------------------------------------------------------ output
+
+fn print_machine() {
+    let cpus = thread::available_parallelism().map_or(0, |n| n.get());
+    let nofile = Command::new("sh")
+        .args(["-c", "ulimit -Sn; ulimit -Hn"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).replace('\n', " "))
+        .unwrap_or_default();
+    println!("bench-e2e: {cpus} CPUs (shared by server and generator), nofile soft/hard {nofile}");
+}
+
+fn print_table(title: &str, rows: &[Row], opts: &Opts) {
+    println!(
+        "\n{title}: {} concurrent logins, {} per run, {} users, closing without waiting for the server's close",
+        opts.concurrency, opts.duration, opts.users
+    );
+    println!(
+        "{:<13} {:<12} {:>10} {:>9} {:>9} {:>9} {:>13} {:>13} {:>13}",
+        "server",
+        "mechanism",
+        "logins/s",
+        "p50 ms",
+        "p99 ms",
+        "failures",
+        "srv CPU/login",
+        "ours/ejabberd",
+        "ours/prosody"
+    );
+    for r in rows {
+        let ours = rows
+            .iter()
+            .find(|o| o.target == "ours" && o.mechanism == r.mechanism && o.tls == r.tls);
+        let ratio = |peer: &str| match ours {
+            Some(o) if r.target.starts_with(peer) && r.rate > 0.0 => {
+                format!("{:.2}x", o.rate / r.rate)
+            }
+            _ => String::new(),
+        };
+        let cpu = r
+            .cpu_us
+            .map(|c| format!("{c:.0} us"))
+            .unwrap_or_else(|| "n/a".into());
+        println!(
+            "{:<13} {:<12} {:>10.1} {:>9.2} {:>9.2} {:>9} {:>13} {:>13} {:>13}",
+            r.target,
+            r.mechanism,
+            r.rate,
+            r.p50,
+            r.p99,
+            r.failures,
+            cpu,
+            ratio("ejabberd"),
+            ratio("prosody")
+        );
+        if !r.failure_kinds.is_empty() {
+            println!("{:<13} failures: {}", "", r.failure_kinds);
+        }
+    }
+    // Targets (issue 5): >= 5x ejabberd, >= 10x prosody, per mechanism.
+    let mut verdict = String::new();
+    for r in rows.iter().filter(|r| r.target != "ours") {
+        if let Some(o) = rows
+            .iter()
+            .find(|o| o.target == "ours" && o.mechanism == r.mechanism && o.tls == r.tls)
+        {
+            let need = if r.target.starts_with("ejabberd") {
+                5.0
+            } else {
+                10.0
+            };
+            let got = if r.rate > 0.0 { o.rate / r.rate } else { 0.0 };
+            let _ = write!(
+                verdict,
+                "\n  {} vs {}: {:.2}x (target {need}x: {})",
+                r.mechanism,
+                r.target,
+                got,
+                if got >= need { "met" } else { "NOT met" }
+            );
+        }
+    }
+    if !verdict.is_empty() {
+        println!("targets:{verdict}");
+    }
+}
+
+/// TLS cost per login: extra server CPU and extra wall time per login at this concurrency.
+fn print_handshake_cost(plain: &[Row], tls: &[Row]) {
+    println!("\nSTARTTLS handshake cost (TLS row minus TCP row, same server and mechanism)");
+    for t in tls {
+        let base = t.target.trim_end_matches("-tls");
+        let Some(p) = plain
+            .iter()
+            .find(|p| p.target == base && p.mechanism == t.mechanism)
+        else {
+            continue;
+        };
+        let cpu = match (t.cpu_us, p.cpu_us) {
+            (Some(a), Some(b)) => format!("{:+.0} us server CPU per login", a - b),
+            _ => "server CPU n/a".into(),
+        };
+        let wall = if t.rate > 0.0 && p.rate > 0.0 {
+            format!(
+                "{:.0} -> {:.0} logins/s ({:.0}% of TCP)",
+                p.rate,
+                t.rate,
+                100.0 * t.rate / p.rate
+            )
+        } else {
+            String::new()
+        };
+        println!("  {:<13} {:<12} {cpu}; {wall}", t.target, t.mechanism);
+    }
+}
+
+// ------------------------------------------------------------------ helpers
+
+/// `sh -c 'ulimit -n <hard>; exec prog'`: raises the soft open-files limit to the
+/// hard one in the child only (10,000 held sessions need more than the default 1024).
+fn raise_nofile(prog: &Path) -> Command {
+    let mut c = Command::new("sh");
+    c.args([
+        "-c",
+        "ulimit -n \"$(ulimit -Hn)\" 2>/dev/null; exec \"$0\" \"$@\"",
+    ])
+    .arg(prog);
+    c
+}
+
+/// Runs `cmd` with the bench password on stdin; returns stdout.
+fn run_with_stdin(mut cmd: Command, what: &str) -> Result<String, String> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = writeln!(stdin, "{PASSWORD}");
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("{what}: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        return Err(format!("{what} failed ({}): {stdout}", out.status));
+    }
+    Ok(stdout)
+}
+
+/// Runs the commands, at most `width` at a time; fails if any fails.
+fn run_parallel(jobs: Vec<Command>, width: usize, what: &str) -> Result<(), String> {
+    let mut jobs = jobs.into_iter();
+    loop {
+        let batch: Vec<Child> = jobs
+            .by_ref()
+            .take(width)
+            .filter_map(|mut c| c.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().ok())
+            .collect();
+        if batch.is_empty() {
+            return Ok(());
+        }
+        for child in batch {
+            let out = child.wait_with_output().map_err(|e| e.to_string())?;
+            if !out.status.success() {
+                return Err(format!(
+                    "{what}: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+        }
+    }
+}
+
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
+fn port_open(port: u16) -> bool {
+    port_open_addr(&format!("127.0.0.1:{port}"))
+}
+
+fn port_open_addr(addr: &str) -> bool {
+    addr.parse::<SocketAddr>()
+        .is_ok_and(|a| TcpStream::connect_timeout(&a, Duration::from_millis(300)).is_ok())
+}
+
+fn wait_port(addr: &str, within: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if port_open_addr(addr) {
+            return Ok(());
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("nothing listens on {addr} after {within:?}"))
+}
+
+/// utime + stime of a process, in clock ticks (`/proc/<pid>/stat` fields 14 and 15).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit_once(") ")?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state), so utime (14) is index 11.
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+fn clock_ticks() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100)
+}
+
+/// The pid of the process listening on 127.0.0.1:`port` (for peers we did not start):
+/// the socket's inode from /proc/net/tcp, then the process holding that inode.
+fn listening_pid(port: u16) -> Option<u32> {
+    let tcp = fs::read_to_string("/proc/net/tcp").ok()?;
+    let want = format!(":{port:04X}");
+    let inode = tcp.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        // local_address, st == 0A (LISTEN), inode is field 9.
+        (f.get(1)?.ends_with(&want) && *f.get(3)? == "0A")
+            .then(|| f.get(9).map(|s| s.to_string()))?
+    })?;
+    let needle = format!("socket:[{inode}]");
+    for p in fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(fds) = fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if fs::read_link(fd.path()).is_ok_and(|t| t.to_string_lossy() == needle) {
+                return Some(pid);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options() {
+        let o = Opts::parse(&["--users".into(), "3".into(), "--no-tls".into()]);
+        assert!(o.as_ref().is_ok_and(|o| o.users == 3 && !o.tls && o.peers));
+        assert!(Opts::parse(&["--bogus".into()]).is_err());
+        assert!(Opts::parse(&["--users".into(), "0".into()]).is_err());
+    }
+
+    #[test]
+    fn own_cpu_is_readable() {
+        assert!(cpu_ticks(std::process::id()).is_some());
+    }
+}
