@@ -2,7 +2,11 @@
 //! (`valgrind --tool=callgrind`, `perf record`), where criterion's own
 //! work would blur the picture.
 //!
-//! `cargo run --release -p benches --example profile -- <realistic|small> <raw|elements> [iterations]`
+//! `cargo run --release -p benches --example profile -- <realistic|small> <raw|elements|quick-xml|dump> [iterations]`
+//!
+//! `quick-xml` iterates quick-xml `Reader` events over the whole corpus (the
+//! bench baseline), so instruction counts can be compared as ratios; `dump`
+//! writes the corpus to stdout.
 
 use std::hint::black_box;
 
@@ -15,8 +19,28 @@ fn main() {
         Some("small") => benches::small(),
         _ => benches::realistic(),
     };
-    let raw = args.get(2).map(String::as_str) != Some("elements");
+    let mode = args.get(2).map(String::as_str).unwrap_or("raw");
     let iters: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(20);
+    if mode == "dump" {
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(&corpus.bytes);
+        return;
+    }
+    if mode == "quick-xml" {
+        for _ in 0..iters {
+            let mut r = quick_xml::Reader::from_reader(corpus.bytes.as_slice());
+            loop {
+                match r.read_event() {
+                    Ok(quick_xml::events::Event::Eof) | Err(_) => break,
+                    Ok(e) => {
+                        black_box(&e);
+                    }
+                }
+            }
+        }
+        return;
+    }
+    let raw = mode != "elements";
     let mut total = 0;
     for _ in 0..iters {
         let mut f = Framer::default();

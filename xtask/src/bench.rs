@@ -1,10 +1,12 @@
-//! `cargo xtask bench`: run the framing benchmarks and print a comparison table.
+//! `cargo xtask bench`: run the framing and SASL benchmarks and print tables.
 //!
-//! Runs `cargo bench -p benches --bench framing` (extra arguments are passed
-//! to criterion, e.g. a filter), then reads criterion's
-//! `<group>/<bench>/new/{benchmark,estimates}.json` and prints, per corpus,
-//! MB/s, stanzas/s and the ratio to quick-xml's `Reader` measured in the same
-//! run. `--table` skips running and only prints the last results.
+//! Runs `cargo bench -p benches --bench framing` and
+//! `cargo bench -p xmpp-sasl --bench verify` (extra arguments are passed to
+//! criterion, e.g. a filter), then reads criterion's
+//! `.../new/{benchmark,estimates}.json` and prints, per corpus, MB/s,
+//! stanzas/s and the ratio to quick-xml's `Reader` measured in the same run,
+//! then the time per SASL verification and verifications/s per mechanism.
+//! `--table` skips running and only reprints the last results.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,22 +32,72 @@ pub fn run(args: &[String]) -> Result<(), String> {
         root.join(target)
     };
     let home = target.join("criterion");
+    // A home of its own, so SASL ids never mix with the framing groups.
+    let sasl_home = target.join("criterion-sasl");
     let table_only = args.iter().any(|a| a == "--table");
     if !table_only {
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(&root)
-            .env("CRITERION_HOME", &home)
-            .args(["bench", "-p", "benches", "--bench", "framing", "--"])
-            .args(args)
-            .status()
-            .map_err(|e| format!("cannot run cargo bench: {e}"))?;
-        if !status.success() {
-            return Err(format!("cargo bench failed: {status}"));
-        }
+        cargo_bench(&root, &home, &["-p", "benches", "--bench", "framing"], args)?;
+        cargo_bench(
+            &root,
+            &sasl_home,
+            &["-p", "xmpp-sasl", "--bench", "verify"],
+            args,
+        )?;
     }
+    let framing = framing_table(&home);
+    sasl_table(&sasl_home)?;
+    framing
+}
+
+fn cargo_bench(root: &Path, home: &Path, which: &[&str], args: &[String]) -> Result<(), String> {
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(root)
+        .env("CRITERION_HOME", home)
+        .arg("bench")
+        .args(which)
+        .arg("--")
+        .args(args)
+        .status()
+        .map_err(|e| format!("cannot run cargo bench: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo bench {} failed: {status}", which.join(" ")))
+    }
+}
+
+/// Time per SASL exchange and exchanges/s, server verification first.
+fn sasl_table(home: &Path) -> Result<(), String> {
+    let mut rows = Vec::new();
+    collect(home, &mut rows)?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // Server verification first, then the client side and derivation for comparison.
+    rows.sort_by_key(|(id, _)| (!id.starts_with("server_verify"), id.clone()));
+    println!("\nSASL (cargo bench -p xmpp-sasl --bench verify; one full exchange per iteration)");
+    println!("{:<46} {:>12} {:>14}", "benchmark", "time", "per second");
+    for (id, ns) in &rows {
+        let time = if *ns >= 1e6 {
+            format!("{:.3} ms", ns / 1e6)
+        } else {
+            format!("{:.2} us", ns / 1e3)
+        };
+        println!("{id:<46} {time:>12} {:>14.0}", 1e9 / ns);
+    }
+    println!(
+        "PBKDF2 (4096 iterations) dominates wherever it runs: PLAIN verification on the\n\
+server (it salts the offered password against the stored SCRAM secret), the SCRAM\n\
+client, and credential derivation. SCRAM server verification is a few HMACs,\n\
+DIGEST-MD5 a few MD5s."
+    );
+    Ok(())
+}
+
+fn framing_table(home: &Path) -> Result<(), String> {
     let mut failed = Vec::new();
     for corpus in benches::all() {
-        let rows = read_group(&home, corpus.name)?;
+        let rows = read_group(home, corpus.name)?;
         if rows.is_empty() {
             continue;
         }
@@ -101,18 +153,28 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
 /// (function id, mean time in ns) for each benchmark of a criterion group, in a fixed order.
 fn read_group(home: &Path, group: &str) -> Result<Vec<(String, f64)>, String> {
-    let dir = home.join(group);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(Vec::new());
-    };
     let mut rows = Vec::new();
+    collect(&home.join(group), &mut rows)?;
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(rows)
+}
+
+/// (id, mean time in ns) of every benchmark under `dir`; the id is the
+/// function id (with its value) when there is one, else the group id.
+fn collect(dir: &Path, rows: &mut Vec<(String, f64)>) -> Result<(), String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
     let mut stack: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     while let Some(p) = stack.pop() {
         let bench = p.join("new").join("benchmark.json");
         if bench.is_file() {
             let meta = read_json(&bench)?;
             let est = read_json(&p.join("new").join("estimates.json"))?;
-            let id = meta["function_id"].as_str().unwrap_or_default().to_string();
+            let id = match meta["function_id"].as_str() {
+                Some(f) => f.to_string(),
+                None => meta["group_id"].as_str().unwrap_or_default().to_string(),
+            };
             let id = match meta["value_str"].as_str() {
                 Some(v) => format!("{id}/{v}"),
                 None => id,
@@ -130,8 +192,7 @@ fn read_group(home: &Path, group: &str) -> Result<Vec<(String, f64)>, String> {
             }
         }
     }
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(rows)
+    Ok(())
 }
 
 fn read_json(p: &Path) -> Result<serde_json::Value, String> {
