@@ -17,7 +17,9 @@ use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::chars::{self, check_qname, check_run, is_name_char, is_name_start, is_ws, same, QName};
+use crate::chars::{
+    self, check_qname, check_run, is_name_char, is_name_start, is_ws, plain_run, same, QName,
+};
 use crate::codec::{Limits, StreamHeader};
 use crate::element::{Attr, Element, Node, Str};
 use crate::error::{Condition, XmlError};
@@ -26,6 +28,9 @@ use crate::ns;
 const NONE: usize = usize::MAX;
 /// Longest entity or character reference we accept (`&#x0010FFFF;` fits with room).
 const MAX_REF: usize = 40;
+/// Text runs are first scanned with [`plain_run`] up to this many bytes;
+/// longer runs go on with `memchr`, which wins once its setup is paid for.
+const SHORT_RUN: usize = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -147,6 +152,23 @@ pub struct RawElement {
     ns: Str,
     /// Where the root's attributes start (after its name) and end (its `>` or `/>`).
     attrs: (u32, u32),
+    /// The spans of the first root attributes [`RawElement::attr`] can
+    /// return, copied from what the scanner already recorded, so a lookup
+    /// is a few comparisons instead of a re-read of the tag.
+    inline: [RootAttr; INLINE_ATTRS],
+    /// How many of `inline` are used; `u8::MAX`: more than fit, re-read the tag.
+    n_inline: u8,
+}
+
+const INLINE_ATTRS: usize = 4;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct RootAttr {
+    /// Qualified name (`id`, `xml:lang`).
+    qname: (u32, u32),
+    value: (u32, u32),
+    /// The value needs unescaping or normalising.
+    esc: bool,
 }
 
 impl RawElement {
@@ -156,10 +178,7 @@ impl RawElement {
     }
     /// Local name of the root.
     pub fn name(&self) -> &str {
-        self.buf
-            .get(self.name.0 as usize..self.name.1 as usize)
-            .and_then(|s| std::str::from_utf8(s).ok())
-            .unwrap_or("")
+        std::str::from_utf8(span(&self.buf, self.name)).unwrap_or("")
     }
     /// Namespace URI of the root.
     pub fn ns(&self) -> &str {
@@ -168,6 +187,17 @@ impl RawElement {
     /// Root attribute lookup, as [`Element::attr`].
     pub fn attr(&self, name: &str) -> Option<Cow<'_, str>> {
         let want = name.as_bytes();
+        if let Some(inline) = self.inline.get(..self.n_inline as usize) {
+            let a = inline
+                .iter()
+                .find(|a| same(span(&self.buf, a.qname), want))?;
+            let raw = span(&self.buf, a.value);
+            return Some(if a.esc {
+                Cow::Owned(unescape(raw, true))
+            } else {
+                Cow::Borrowed(std::str::from_utf8(raw).unwrap_or(""))
+            });
+        }
         self.raw_attrs()
             .find(|(q, _)| *q == want)
             .map(|(_, v)| attr_value(v))
@@ -187,6 +217,10 @@ impl RawElement {
         RawAttrs { tag }
             .filter(|(q, _)| *q != b"xmlns" && (!q.contains(&b':') || *q == b"xml:lang"))
     }
+}
+
+fn span(buf: &Bytes, (a, b): (u32, u32)) -> &[u8] {
+    buf.get(a as usize..b as usize).unwrap_or(b"")
 }
 
 fn attr_value(raw: &[u8]) -> Cow<'_, str> {
@@ -377,15 +411,50 @@ impl Framer {
             Some(Step::Header(h)) => Some(RawFrame::Header(h)),
             Some(Step::Close) => Some(RawFrame::Close),
             Some(Step::Element(buf)) => {
-                let (name, ns) = match self.events.first() {
-                    Some(Ev::Start { name, ns, .. }) => (*name, self.ns_str_in(&buf, *ns)),
-                    _ => ((0, 0), Str::Static("")),
+                let (name, ns, range) = match self.events.first() {
+                    Some(Ev::Start { name, ns, attrs }) => {
+                        (*name, self.ns_str_in(&buf, *ns), *attrs)
+                    }
+                    _ => ((0, 0), Str::Static(""), (0, 0)),
                 };
+                let mut inline = [RootAttr::default(); INLINE_ATTRS];
+                let mut n_inline = 0u8;
+                let evs = self
+                    .attr_evs
+                    .get(range.0 as usize..range.1 as usize)
+                    .unwrap_or(&[]);
+                for a in evs {
+                    // What `attr` can find: unprefixed names and `xml:lang`
+                    // (declarations are not in `attr_evs`).
+                    let qname = match a.prefix {
+                        None => a.name,
+                        Some(p) if span(&buf, a.name) == b"lang" && span(&buf, p) == b"xml" => {
+                            (p.0, a.name.1)
+                        }
+                        Some(_) => continue,
+                    };
+                    match inline.get_mut(n_inline as usize) {
+                        Some(slot) => {
+                            *slot = RootAttr {
+                                qname,
+                                value: a.value,
+                                esc: a.esc,
+                            };
+                            n_inline += 1;
+                        }
+                        None => {
+                            n_inline = u8::MAX;
+                            break;
+                        }
+                    }
+                }
                 Some(RawFrame::Element(RawElement {
                     buf,
                     name,
                     ns,
                     attrs: self.root_attrs,
+                    inline,
+                    n_inline,
                 }))
             }
         })
@@ -533,39 +602,53 @@ impl Framer {
         let n = d.len();
         let mut pos = self.pos;
         let max_name = self.limits.max_name_len;
-        let res = loop {
+        let res = 'scan: loop {
             match self.lex {
                 Lex::Between => break None,
-                Lex::Content => match memchr::memchr3(b'<', b'&', b'>', &d[pos..]) {
-                    Some(i) => {
-                        let r = check_run(&d[pos..pos + i], false, true)?;
-                        self.text_esc |= r.needs_norm;
-                        pos += i;
-                        if d[pos] == b'>' {
-                            // XML 1.0 §2.4: `]]>` may not appear in character
-                            // data. The two bytes before are text: content
-                            // never starts right after a `]`.
-                            if pos >= 2 && d[pos - 2] == b']' && d[pos - 1] == b']' {
-                                bail!(XmlError::Syntax("']]>' in character data"));
+                Lex::Content => {
+                    // Short plain-ASCII text up to the next tag: no memchr,
+                    // no separate validation pass.
+                    let k = pos + plain_run(&d[pos..n.min(pos + SHORT_RUN)], b'<', b'&', b'>');
+                    if k < n && d[k] == b'<' {
+                        self.tag_start = k;
+                        self.lex = Lex::Lt;
+                        pos = k + 1;
+                        continue;
+                    }
+                    // Anything else goes on from `k` exactly as if scanned
+                    // here: the bytes before it are plain ASCII.
+                    pos = k;
+                    match memchr::memchr3(b'<', b'&', b'>', &d[pos..]) {
+                        Some(i) => {
+                            let r = check_run(&d[pos..pos + i], false, true)?;
+                            self.text_esc |= r.needs_norm;
+                            pos += i;
+                            if d[pos] == b'>' {
+                                // XML 1.0 §2.4: `]]>` may not appear in character
+                                // data. The two bytes before are text: content
+                                // never starts right after a `]`.
+                                if pos >= 2 && d[pos - 2] == b']' && d[pos - 1] == b']' {
+                                    bail!(XmlError::Syntax("']]>' in character data"));
+                                }
+                            } else if d[pos] == b'<' {
+                                self.tag_start = pos;
+                                self.lex = Lex::Lt;
+                            } else {
+                                self.ref_start = pos;
+                                self.ref_in_attr = false;
+                                self.text_esc = true;
+                                self.lex = Lex::Ref;
                             }
-                        } else if d[pos] == b'<' {
-                            self.tag_start = pos;
-                            self.lex = Lex::Lt;
-                        } else {
-                            self.ref_start = pos;
-                            self.ref_in_attr = false;
-                            self.text_esc = true;
-                            self.lex = Lex::Ref;
+                            pos += 1;
                         }
-                        pos += 1;
+                        None => {
+                            let r = check_run(&d[pos..], false, false)?;
+                            self.text_esc |= r.needs_norm;
+                            pos += r.valid;
+                            break None;
+                        }
                     }
-                    None => {
-                        let r = check_run(&d[pos..], false, false)?;
-                        self.text_esc |= r.needs_norm;
-                        pos += r.valid;
-                        break None;
-                    }
-                },
+                }
                 Lex::Lt => {
                     let Some(&b) = d.get(pos) else { break None };
                     if b == b'/' {
@@ -703,20 +786,24 @@ impl Framer {
                         }
                     }
                 }
-                Lex::InTag => {
+                Lex::InTag => loop {
                     while pos < n && is_ws(d[pos]) {
                         pos += 1;
                         self.had_ws = true;
                     }
-                    let Some(&b) = d.get(pos) else { break None };
+                    let Some(&b) = d.get(pos) else {
+                        break 'scan None;
+                    };
                     if b == b'>' {
                         pos += 1;
                         if let Some(done) = self.finish_start(d, pos, false)? {
-                            break Some(done);
+                            break 'scan Some(done);
                         }
+                        break;
                     } else if b == b'/' {
                         pos += 1;
                         self.lex = Lex::EmptyEnd;
+                        break;
                     } else if is_name_start(b) {
                         if !self.had_ws {
                             bail!(XmlError::Syntax("missing whitespace before attribute"));
@@ -726,13 +813,25 @@ impl Framer {
                                 limit: self.limits.max_attributes
                             });
                         }
-                        self.tok = pos;
-                        pos += 1;
-                        self.lex = Lex::AttrName;
+                        match self.fast_attr(d, pos) {
+                            Some(p) => {
+                                pos = p;
+                                if self.lex != Lex::InTag {
+                                    break;
+                                }
+                                self.had_ws = false;
+                            }
+                            None => {
+                                self.tok = pos;
+                                pos += 1;
+                                self.lex = Lex::AttrName;
+                                break;
+                            }
+                        }
                     } else {
                         bail!(XmlError::Syntax("invalid character in tag"));
                     }
-                }
+                },
                 Lex::AttrEq => {
                     while pos < n && is_ws(d[pos]) {
                         pos += 1;
@@ -915,6 +1014,71 @@ impl Framer {
         };
         self.pos = pos;
         Ok(res)
+    }
+
+    /// The common attribute, `name='plain ASCII value'`, in one pass with
+    /// its state in locals. `None`: not that shape (or the name is cut off
+    /// by the end of the input); nothing was changed and the state machine
+    /// parses the attribute from its first byte (a name is at most
+    /// `max_name_len` bytes, so that re-look is bounded). `Some(p)`: the
+    /// attribute was recorded and `p` is past its closing quote (state
+    /// stays `InTag`), or its value needs the general path from `p` and the
+    /// state is exactly what `AttrValue` would have at `p`.
+    #[inline(always)]
+    fn fast_attr(&mut self, d: &[u8], start: usize) -> Option<usize> {
+        let n = d.len();
+        let max = self.limits.max_name_len;
+        let lim = n.min(start.saturating_add(max).saturating_add(1));
+        let mut p = start;
+        let mut or = 0u8;
+        let mut colons = 0u32;
+        let mut colon = 0usize;
+        while p < lim {
+            let b = d[p];
+            if !is_name_char(b) {
+                break;
+            }
+            or |= b;
+            if b == b':' {
+                colons += 1;
+                colon = p;
+            }
+            p += 1;
+        }
+        if p + 1 >= n || p - start > max || or >= 0x80 || d[p] != b'=' {
+            return None;
+        }
+        // The first byte is a name-start byte (checked by the caller); only
+        // the colon rules remain, as in the general path.
+        let colon = match colons {
+            0 => None,
+            1 if colon != start && colon + 1 < p && is_name_start(d[colon + 1]) => {
+                Some(colon as u32)
+            }
+            _ => return None,
+        };
+        let q = d[p + 1];
+        if q != b'\'' && q != b'"' {
+            return None;
+        }
+        let vs = p + 2;
+        let k = vs + plain_run(&d[vs..], q, b'&', b'<');
+        if k < n && d[k] == q {
+            self.cur_attrs.push(RawAttr {
+                name: (start as u32, p as u32),
+                colon,
+                value: (vs as u32, k as u32),
+                esc: false,
+            });
+            return Some(k + 1);
+        }
+        self.attr_name = (start as u32, p as u32);
+        self.attr_colon = colon;
+        self.quote = q;
+        self.tok = vs;
+        self.val_esc = false;
+        self.lex = Lex::AttrValue;
+        Some(k)
     }
 
     fn lookup(&mut self, d: &[u8], prefix: &[u8]) -> Option<NsRef> {
