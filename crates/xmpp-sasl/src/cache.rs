@@ -114,14 +114,18 @@ impl Pbkdf2Cache {
             return v.clone();
         }
         let value = compute();
+        self.insert(key, value.clone());
+        value
+    }
+
+    fn insert(&self, key: [u8; 32], value: Zeroizing<Vec<u8>>) {
         let mut inner = self.lock();
         if inner.entries.len() >= inner.capacity {
             inner.entries.clear();
         }
         if inner.capacity > 0 {
-            inner.entries.insert(key, value.clone());
+            inner.entries.insert(key, value);
         }
-        value
     }
 
     /// SaltedPassword for a SCRAM client.
@@ -142,20 +146,32 @@ impl Pbkdf2Cache {
         self.get_or_insert(key, || hash.salted_password(password, salt, iterations))
     }
 
-    /// StoredKey derived from an offered PLAIN password, for the server.
-    pub(crate) fn server_stored_key(
+    /// Whether an offered PLAIN password derives `stored_key` with this
+    /// salt and count. Only verified passwords are remembered: every wrong
+    /// guess still costs a full PBKDF2, and guesses cannot flush the cache
+    /// cheaply.
+    pub(crate) fn verify_plain(
         &self,
         hash: ScramHash,
         password: &[u8],
         salt: &[u8],
         iterations: u32,
-    ) -> Zeroizing<Vec<u8>> {
+        stored_key: &[u8],
+    ) -> bool {
         let key = self.entry_key(Purpose::ServerStoredKey, hash, password, salt, iterations);
-        self.get_or_insert(key, || {
-            let salted = hash.salted_password(password, salt, iterations);
-            let (_, stored_key, _) = hash.keys(&salted);
-            Zeroizing::new(stored_key)
-        })
+        let cached = self.lock().entries.get(&key).cloned();
+        // A cached value that no longer matches (the secret was replaced)
+        // is not trusted either way: derive afresh.
+        if cached.is_some_and(|c| crate::crypto::ct_eq(&c, stored_key)) {
+            return true;
+        }
+        let salted = hash.salted_password(password, salt, iterations);
+        let (_, derived, _) = hash.keys(&salted);
+        let ok = crate::crypto::ct_eq(&derived, stored_key);
+        if ok {
+            self.insert(key, Zeroizing::new(derived));
+        }
+        ok
     }
 }
 
@@ -187,10 +203,16 @@ mod tests {
         cache.client_salted_password(h, b"pencil", b"salt", 4097);
         cache.client_salted_password(ScramHash::Sha1, b"pencil", b"salt", 4096);
         assert_eq!(cache.len(), 5);
-        // The server's entries never collide with the client's.
-        let stored = cache.server_stored_key(h, b"pencil", b"salt", 4096);
-        assert_eq!(*stored, h.keys(&a).1);
+        // The server's entries never collide with the client's, and only
+        // verified passwords are remembered.
+        let stored_key = h.keys(&a).1;
+        assert!(!cache.verify_plain(h, b"wrong", b"salt", 4096, &stored_key));
+        assert_eq!(cache.len(), 5);
+        assert!(cache.verify_plain(h, b"pencil", b"salt", 4096, &stored_key));
+        assert!(cache.verify_plain(h, b"pencil", b"salt", 4096, &stored_key));
         assert_eq!(cache.len(), 6);
+        // A replaced secret is never matched from the cache.
+        assert!(!cache.verify_plain(h, b"pencil", b"salt", 4096, &[0u8; 32]));
     }
 
     #[test]

@@ -205,9 +205,13 @@ impl ScramSecret {
             return crypto::ct_eq(&candidate.stored_key, &self.stored_key);
         };
         let normalized = crypto::normalize(password);
-        let stored_key =
-            cache.server_stored_key(hash, normalized.as_bytes(), &self.salt, self.iterations);
-        crypto::ct_eq(&stored_key, &self.stored_key)
+        cache.verify_plain(
+            hash,
+            normalized.as_bytes(),
+            &self.salt,
+            self.iterations,
+            &self.stored_key,
+        )
     }
 }
 
