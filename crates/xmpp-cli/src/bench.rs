@@ -10,6 +10,7 @@ use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use tokio::net::TcpStream;
+use xmpp_sasl::Pbkdf2Cache;
 use xmpp_stream::client::{self, ClientConfig};
 use xmpp_stream::{ClientError, XmppStream};
 use zeroize::Zeroizing;
@@ -126,6 +127,9 @@ struct Plan {
     logins: Option<u64>,
     deadline: Instant,
     hold: bool,
+    /// SCRAM salted passwords shared by every login (RFC 5802 §5.1), so the
+    /// generator measures the server, not its own PBKDF2.
+    pbkdf2_cache: Pbkdf2Cache,
 }
 
 impl Plan {
@@ -141,6 +145,7 @@ impl Plan {
         (self.tls_roots)(&mut c);
         c.fallback = fallback;
         c.timeout = self.timeout;
+        c.pbkdf2_cache = Some(self.pbkdf2_cache.clone());
         Ok(c)
     }
 
@@ -282,6 +287,7 @@ pub async fn run(args: BenchArgs) -> CmdResult {
             started + duration + args.ramp_up
         },
         hold: args.hold,
+        pbkdf2_cache: Pbkdf2Cache::new(1 << 16),
     });
     plan.config(0)?;
     let rss_before = args.server_pid.and_then(rss_kib);

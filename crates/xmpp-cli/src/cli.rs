@@ -137,6 +137,11 @@ pub struct ServeArgs {
     /// Send DIGEST-MD5's rspauth inside <success/> instead of a second <challenge/>.
     #[arg(long)]
     pub rspauth_in_success: bool,
+    /// PLAIN: remember up to N verified (password, salt) derivations so repeated
+    /// logins skip PBKDF2. Off (0) by default: whoever can read the server's memory
+    /// could then test password guesses for cached users at HMAC speed.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub plain_cache: usize,
     /// SASL failures tolerated on one stream before it is closed.
     #[arg(long, default_value_t = 3)]
     pub sasl_retries: u32,

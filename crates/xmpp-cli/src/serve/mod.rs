@@ -133,6 +133,8 @@ pub async fn run(args: ServeArgs) -> CmdResult {
     config.mechanisms = mechanisms;
     config.allow_plain_insecure = args.allow_plain_without_tls;
     config.rspauth_in_success = args.rspauth_in_success;
+    config.plain_cache =
+        (args.plain_cache > 0).then(|| xmpp_sasl::Pbkdf2Cache::new(args.plain_cache));
     config.sasl_retries = args.sasl_retries;
     config.close_after_sasl_failure = args.close_after_sasl_failure;
     config.negotiation_timeout = args.negotiation_timeout;
@@ -380,13 +382,15 @@ async fn connection<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let started = Instant::now();
-    let negotiating = async {
+    // Boxed: the negotiation's state is freed once the session starts, so an
+    // idle session's task holds only what the session needs.
+    let negotiating = Box::pin(async {
         if direct_tls {
             server::accept_direct_tls(io, shared.config.clone(), None).await
         } else {
             server::accept(io, shared.config.clone(), false, None).await
         }
-    };
+    });
     let negotiated = tokio::select! {
         r = negotiating => r,
         () = stopped(&mut shutdown) => return,
