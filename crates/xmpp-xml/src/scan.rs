@@ -160,7 +160,7 @@ pub struct RawElement {
     n_inline: u8,
 }
 
-const INLINE_ATTRS: usize = 4;
+const INLINE_ATTRS: usize = 6;
 
 #[derive(Clone, Copy, Debug, Default)]
 struct RootAttr {
@@ -298,6 +298,9 @@ pub struct Framer {
     ref_start: usize,
     ref_in_attr: bool,
     had_ws: bool,
+    /// The current start tag has a prefixed attribute or a namespace
+    /// declaration, so it needs the full [`Framer::resolve_tag`].
+    tag_special: bool,
     quote: u8,
     val_esc: bool,
     text_start: usize,
@@ -351,6 +354,7 @@ impl Framer {
             ref_start: 0,
             ref_in_attr: false,
             had_ws: false,
+            tag_special: false,
             quote: 0,
             val_esc: false,
             text_start: NONE,
@@ -657,6 +661,31 @@ impl Framer {
                         }
                         self.flush_text();
                         pos += 1;
+                        // Common case: the expected name, then '>' or
+                        // whitespace, all here. That is what the name loop
+                        // would find (the name was validated at its start
+                        // tag), without going through it. Otherwise the
+                        // name is scanned from its first byte: bounded by
+                        // max_name_len.
+                        let expected: &[u8] = match self.open.last() {
+                            Some(o) => &d[o.name.0 as usize..o.name.1 as usize],
+                            None => &self.header_qname,
+                        };
+                        let after = pos + expected.len();
+                        if after < n && same(&d[pos..after], expected) {
+                            if d[after] == b'>' {
+                                pos = after + 1;
+                                if let Some(done) = self.end_tag(pos) {
+                                    break Some(done);
+                                }
+                                continue;
+                            }
+                            if is_ws(d[after]) {
+                                pos = after;
+                                self.lex = Lex::EndTail;
+                                continue;
+                            }
+                        }
                         self.tok = pos;
                         self.lex = Lex::EndName;
                     } else if is_name_start(b) {
@@ -744,6 +773,7 @@ impl Framer {
                             self.name = span;
                             self.name_colon = colon;
                             self.cur_attrs.clear();
+                            self.tag_special = false;
                             if is_ws(b) {
                                 self.had_ws = true;
                                 self.lex = Lex::InTag;
@@ -864,6 +894,9 @@ impl Framer {
                         pos += i;
                         let b = d[pos];
                         if b == self.quote {
+                            self.tag_special |= self.attr_colon.is_some()
+                                || d[self.attr_name.0 as usize..self.attr_name.1 as usize]
+                                    == *b"xmlns";
                             self.cur_attrs.push(RawAttr {
                                 name: self.attr_name,
                                 colon: self.attr_colon,
@@ -927,19 +960,9 @@ impl Framer {
                         bail!(XmlError::Syntax("expected '>' in end tag"));
                     }
                     pos += 1;
-                    if self.depth == 0 {
-                        break Some(Done::Close(pos));
+                    if let Some(done) = self.end_tag(pos) {
+                        break Some(done);
                     }
-                    self.events.push(Ev::End);
-                    if let Some(o) = self.open.pop() {
-                        self.bindings.truncate(o.mark as usize);
-                    }
-                    self.depth -= 1;
-                    if self.depth == 0 {
-                        break Some(Done::Element(pos));
-                    }
-                    self.text_start = pos;
-                    self.lex = Lex::Content;
                 }
                 Lex::Bang => {
                     let Some(&b) = d.get(pos) else { break None };
@@ -1016,6 +1039,25 @@ impl Framer {
         Ok(res)
     }
 
+    /// An end tag ended at `pos` (just after `>`).
+    #[inline(always)]
+    fn end_tag(&mut self, pos: usize) -> Option<Done> {
+        if self.depth == 0 {
+            return Some(Done::Close(pos));
+        }
+        self.events.push(Ev::End);
+        if let Some(o) = self.open.pop() {
+            self.bindings.truncate(o.mark as usize);
+        }
+        self.depth -= 1;
+        if self.depth == 0 {
+            return Some(Done::Element(pos));
+        }
+        self.text_start = pos;
+        self.lex = Lex::Content;
+        None
+    }
+
     /// The common attribute, `name='plain ASCII value'`, in one pass with
     /// its state in locals. `None`: not that shape (or the name is cut off
     /// by the end of the input); nothing was changed and the state machine
@@ -1064,6 +1106,7 @@ impl Framer {
         let vs = p + 2;
         let k = vs + plain_run(&d[vs..], q, b'&', b'<');
         if k < n && d[k] == q {
+            self.tag_special |= colon.is_some() || d[start..p] == *b"xmlns";
             self.cur_attrs.push(RawAttr {
                 name: (start as u32, p as u32),
                 colon,
@@ -1140,10 +1183,14 @@ impl Framer {
         empty: bool,
     ) -> Result<Option<Done>, XmlError> {
         let mark = self.bindings.len();
-        let attrs = std::mem::take(&mut self.cur_attrs);
-        let resolved = self.resolve_tag(d, &attrs);
-        self.cur_attrs = attrs;
-        let (ns, attr_range) = resolved?;
+        let (ns, attr_range) = if self.tag_special || self.phase == Phase::Prolog {
+            let attrs = std::mem::take(&mut self.cur_attrs);
+            let resolved = self.resolve_tag(d, &attrs);
+            self.cur_attrs = attrs;
+            resolved?
+        } else {
+            self.resolve_plain(d)?
+        };
         if self.phase == Phase::Prolog {
             return self.finish_header(d, ns, attr_range, pos, empty).map(Some);
         }
@@ -1177,6 +1224,40 @@ impl Framer {
         self.text_esc = false;
         self.lex = Lex::Content;
         Ok(None)
+    }
+
+    /// [`Framer::resolve_tag`] for the common tag: no declarations and only
+    /// unprefixed attributes, so nothing is bound and attributes have no
+    /// namespace. Same checks, in the same order.
+    fn resolve_plain(&mut self, d: &[u8]) -> Result<(NsRef, (u32, u32)), XmlError> {
+        let (prefix, _) = split(d, self.name, self.name_colon);
+        let ns = match self.lookup(d, prefix) {
+            Some(r) => r,
+            None if prefix.is_empty() => NsRef::Span(0, 0),
+            None => bail!(XmlError::UndeclaredPrefix(
+                String::from_utf8_lossy(prefix).into_owned()
+            )),
+        };
+        let start = self.attr_evs.len();
+        self.attr_evs.reserve(self.cur_attrs.len());
+        for (i, a) in self.cur_attrs.iter().enumerate() {
+            let qname = &d[a.name.0 as usize..a.name.1 as usize];
+            for prev in &self.cur_attrs[..i] {
+                if same(&d[prev.name.0 as usize..prev.name.1 as usize], qname) {
+                    bail!(XmlError::DuplicateAttribute(
+                        String::from_utf8_lossy(qname).into_owned()
+                    ));
+                }
+            }
+            self.attr_evs.push(AttrEv {
+                prefix: None,
+                name: a.name,
+                ns: None,
+                value: a.value,
+                esc: a.esc,
+            });
+        }
+        Ok((ns, (start as u32, self.attr_evs.len() as u32)))
     }
 
     /// Bind declarations, resolve the element name and attributes.

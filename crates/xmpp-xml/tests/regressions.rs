@@ -529,7 +529,7 @@ fn raw_elements_agree_with_elements() {
     let body = "<message to='a&amp;b' type=\"chat\" xml:lang='de' id = 'x/>y'><body a='1'>hi</body></message>\
         <p:iq xmlns:p='jabber:client' xmlns:q='urn:q' q:x='no' id='i&#9;d' v='a\tb\r\nc'/> \
         <r xmlns='urn:xmpp:sm:3'/><presence/><a xmlns='urn:xmpp:sm:3' h='7' xmlns:xml='http://www.w3.org/XML/1998/namespace'></a>\
-        <ü ä='ö😀' xmlns='urn:x'>t</ü><iq a='1' b='2' c='3' xmlns:z='urn:z' z:d='4' e='5&amp;' xml:lang='x'/>";
+        <ü ä='ö😀' xmlns='urn:x'>t</ü><iq a='1' b='2' c='3' xmlns:z='urn:z' z:d='4' e='5&amp;' f='6' g='7' xml:lang='x'/>";
     let input = stream(body);
     let mut framer = Framer::default();
     let mut raw = Vec::new();
@@ -573,4 +573,41 @@ fn raw_elements_agree_with_elements() {
     assert_eq!(raw[6].attr("xml:lang").as_deref(), Some("x"));
     assert_eq!(raw[2].attr("h").as_deref(), None);
     assert_eq!(raw[4].attr("h").as_deref(), Some("7"));
+}
+
+/// End tags are matched against the open name directly when it is all
+/// there; whitespace before '>', names that merely start like the open one,
+/// and `</stream:stream >` must still behave as the state machine does.
+#[test]
+fn end_tag_shortcut_agrees_with_the_state_machine() {
+    let body = "<message><body>x</body ><c/></message\n\t><iq><q:query xmlns:q='urn:q'/></iq>";
+    let o = assert_chunking_invariant(&stream(body), &Limits::default());
+    assert_eq!(o.error, None, "{:#?}", o.frames);
+    assert_eq!(o.frames.len(), 3);
+    assert_eq!(
+        element(&o.frames[1])
+            .child("body", "jabber:client")
+            .unwrap()
+            .text(),
+        "x"
+    );
+    let close = stream("<presence/></stream:stream >");
+    let o = assert_chunking_invariant(&close, &Limits::default());
+    assert_eq!(o.error, None);
+    assert!(matches!(o.frames.last(), Some(Frame::Close)));
+    for body in [
+        "<m></m2>",
+        "<mm></m>",
+        "<m></M>",
+        "<m></m/>",
+        "<m:a xmlns:m='u'></m:b>",
+        "<a></a",
+    ] {
+        if body == "<a></a" {
+            let o = assert_chunking_invariant(&stream(body), &Limits::default());
+            assert_eq!(o.error, None);
+            continue;
+        }
+        assert_eq!(error_of(body), Condition::NotWellFormed, "{body}");
+    }
 }
