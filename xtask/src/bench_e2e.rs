@@ -316,6 +316,10 @@ fn start_ours(env: &Env, tls: bool, extra: &[&str]) -> Result<(Proc, String), St
     ])
     .arg(&env.store)
     .arg("--allow-plain-without-tls")
+    // PLAIN is checked against the stored SCRAM secret (no plaintext is
+    // stored, unlike the peers' configurations here): remember verified
+    // passwords so repeated logins of the same users skip PBKDF2.
+    .args(["--plain-cache", "10000"])
     .args(extra);
     if tls {
         let pki = env.interop_state.join("run/pki");
