@@ -94,6 +94,10 @@ struct RawAttr {
 struct Open {
     name: (u32, u32),
     mark: u32,
+    /// Index of its `Ev::Start`, and how many child nodes it has so far
+    /// (written into that event at the end tag).
+    ev: u32,
+    nodes: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -115,6 +119,9 @@ pub(crate) enum Ev {
         name: (u32, u32),
         ns: NsRef,
         attrs: (u32, u32),
+        /// Child nodes (elements and text runs), so the tree allocates
+        /// each children vector once at its final size.
+        nodes: u32,
     },
     End,
     Text {
@@ -298,9 +305,12 @@ pub struct Framer {
     ref_start: usize,
     ref_in_attr: bool,
     had_ws: bool,
-    /// The current start tag has a prefixed attribute or a namespace
-    /// declaration, so it needs the full [`Framer::resolve_tag`].
+    /// The current start tag has a prefixed attribute (declarations of
+    /// prefixes included) or more than one `xmlns`, so it needs the full
+    /// [`Framer::resolve_tag`].
     tag_special: bool,
+    /// Index in `cur_attrs` of the tag's `xmlns` attribute, if any.
+    tag_decl: Option<u32>,
     quote: u8,
     val_esc: bool,
     text_start: usize,
@@ -355,6 +365,7 @@ impl Framer {
             ref_in_attr: false,
             had_ws: false,
             tag_special: false,
+            tag_decl: None,
             quote: 0,
             val_esc: false,
             text_start: NONE,
@@ -416,9 +427,9 @@ impl Framer {
             Some(Step::Close) => Some(RawFrame::Close),
             Some(Step::Element(buf)) => {
                 let (name, ns, range) = match self.events.first() {
-                    Some(Ev::Start { name, ns, attrs }) => {
-                        (*name, self.ns_str_in(&buf, *ns), *attrs)
-                    }
+                    Some(Ev::Start {
+                        name, ns, attrs, ..
+                    }) => (*name, self.ns_str_in(&buf, *ns), *attrs),
                     _ => ((0, 0), Str::Static(""), (0, 0)),
                 };
                 let mut inline = [RootAttr::default(); INLINE_ATTRS];
@@ -591,6 +602,9 @@ impl Framer {
 
     fn flush_text(&mut self) {
         if self.text_start != NONE && self.tag_start > self.text_start {
+            if let Some(o) = self.open.last_mut() {
+                o.nodes += 1;
+            }
             self.events.push(Ev::Text {
                 span: (self.text_start as u32, self.tag_start as u32),
                 esc: self.text_esc,
@@ -774,6 +788,7 @@ impl Framer {
                             self.name_colon = colon;
                             self.cur_attrs.clear();
                             self.tag_special = false;
+                            self.tag_decl = None;
                             if is_ws(b) {
                                 self.had_ws = true;
                                 self.lex = Lex::InTag;
@@ -894,9 +909,11 @@ impl Framer {
                         pos += i;
                         let b = d[pos];
                         if b == self.quote {
-                            self.tag_special |= self.attr_colon.is_some()
-                                || d[self.attr_name.0 as usize..self.attr_name.1 as usize]
-                                    == *b"xmlns";
+                            self.note_attr(
+                                self.attr_colon.is_some(),
+                                d[self.attr_name.0 as usize..self.attr_name.1 as usize]
+                                    == *b"xmlns",
+                            );
                             self.cur_attrs.push(RawAttr {
                                 name: self.attr_name,
                                 colon: self.attr_colon,
@@ -1039,6 +1056,16 @@ impl Framer {
         Ok(res)
     }
 
+    /// Classify an attribute about to be pushed onto `cur_attrs`.
+    #[inline(always)]
+    fn note_attr(&mut self, prefixed: bool, is_xmlns: bool) {
+        if prefixed || (is_xmlns && self.tag_decl.is_some()) {
+            self.tag_special = true;
+        } else if is_xmlns {
+            self.tag_decl = Some(self.cur_attrs.len() as u32);
+        }
+    }
+
     /// An end tag ended at `pos` (just after `>`).
     #[inline(always)]
     fn end_tag(&mut self, pos: usize) -> Option<Done> {
@@ -1048,6 +1075,9 @@ impl Framer {
         self.events.push(Ev::End);
         if let Some(o) = self.open.pop() {
             self.bindings.truncate(o.mark as usize);
+            if let Some(Ev::Start { nodes, .. }) = self.events.get_mut(o.ev as usize) {
+                *nodes = o.nodes;
+            }
         }
         self.depth -= 1;
         if self.depth == 0 {
@@ -1106,7 +1136,7 @@ impl Framer {
         let vs = p + 2;
         let k = vs + plain_run(&d[vs..], q, b'&', b'<');
         if k < n && d[k] == q {
-            self.tag_special |= colon.is_some() || d[start..p] == *b"xmlns";
+            self.note_attr(colon.is_some(), d[start..p] == *b"xmlns");
             self.cur_attrs.push(RawAttr {
                 name: (start as u32, p as u32),
                 colon,
@@ -1202,10 +1232,15 @@ impl Framer {
             Some(c) => (c + 1, self.name.1),
             None => self.name,
         };
+        if let Some(o) = self.open.last_mut() {
+            o.nodes += 1;
+        }
+        let ev = self.events.len() as u32;
         self.events.push(Ev::Start {
             name,
             ns,
             attrs: attr_range,
+            nodes: 0,
         });
         if empty {
             self.events.push(Ev::End);
@@ -1217,6 +1252,8 @@ impl Framer {
             self.open.push(Open {
                 name: self.name,
                 mark: mark as u32,
+                ev,
+                nodes: 0,
             });
             self.depth += 1;
         }
@@ -1226,21 +1263,55 @@ impl Framer {
         Ok(None)
     }
 
-    /// [`Framer::resolve_tag`] for the common tag: no declarations and only
-    /// unprefixed attributes, so nothing is bound and attributes have no
-    /// namespace. Same checks, in the same order.
+    /// [`Framer::resolve_tag`] for the common tag: only unprefixed
+    /// attributes, at most one of them `xmlns`, so at most the default
+    /// namespace is bound and attributes have no namespace. Same checks, in
+    /// the same order.
     fn resolve_plain(&mut self, d: &[u8]) -> Result<(NsRef, (u32, u32)), XmlError> {
-        let (prefix, _) = split(d, self.name, self.name_colon);
-        let ns = match self.lookup(d, prefix) {
-            Some(r) => r,
-            None if prefix.is_empty() => NsRef::Span(0, 0),
-            None => bail!(XmlError::UndeclaredPrefix(
-                String::from_utf8_lossy(prefix).into_owned()
-            )),
+        let decl = match self.tag_decl.and_then(|i| self.cur_attrs.get(i as usize)) {
+            Some(&a) => {
+                // No other attribute can be named `xmlns`, so no duplicate;
+                // the empty prefix is not `xml`, so only the URI is checked.
+                let uri = self.value_ref(d, &a);
+                let ub = self.ns_bytes(d, uri);
+                if same(ub, ns::XML.as_bytes()) {
+                    bail!(XmlError::BadNamespaceDecl(
+                        "the xml prefix and namespace belong only to each other"
+                    ));
+                }
+                if same(ub, ns::XMLNS.as_bytes()) {
+                    bail!(XmlError::BadNamespaceDecl(
+                        "the xmlns namespace cannot be declared"
+                    ));
+                }
+                self.bindings.push(Binding {
+                    prefix: (a.name.0, a.name.0),
+                    uri,
+                });
+                Some(uri)
+            }
+            None => None,
         };
+        let ns = match (self.name_colon, decl) {
+            (None, Some(uri)) => uri,
+            _ => {
+                let (prefix, _) = split(d, self.name, self.name_colon);
+                match self.lookup(d, prefix) {
+                    Some(r) => r,
+                    None if prefix.is_empty() => NsRef::Span(0, 0),
+                    None => bail!(XmlError::UndeclaredPrefix(
+                        String::from_utf8_lossy(prefix).into_owned()
+                    )),
+                }
+            }
+        };
+        let skip = self.tag_decl.map_or(usize::MAX, |i| i as usize);
         let start = self.attr_evs.len();
         self.attr_evs.reserve(self.cur_attrs.len());
         for (i, a) in self.cur_attrs.iter().enumerate() {
+            if i == skip {
+                continue;
+            }
             let qname = &d[a.name.0 as usize..a.name.1 as usize];
             for prev in &self.cur_attrs[..i] {
                 if same(&d[prev.name.0 as usize..prev.name.1 as usize], qname) {
@@ -1471,7 +1542,9 @@ impl Framer {
 
     fn new_element(&self, buf: &Bytes, ev: &Ev) -> Element {
         let (name, ns, attrs) = match *ev {
-            Ev::Start { name, ns, attrs } => (name, ns, attrs),
+            Ev::Start {
+                name, ns, attrs, ..
+            } => (name, ns, attrs),
             _ => ((0, 0), NsRef::Span(0, 0), (0, 0)),
         };
         Element {
@@ -1497,7 +1570,13 @@ impl Framer {
         let mut root = None;
         for ev in &self.events {
             match ev {
-                Ev::Start { .. } => stack.push(self.new_element(&buf, ev)),
+                Ev::Start { nodes, .. } => {
+                    let mut e = self.new_element(&buf, ev);
+                    if *nodes > 0 {
+                        e.nodes = Vec::with_capacity(*nodes as usize);
+                    }
+                    stack.push(e);
+                }
                 Ev::Text { span, esc } => {
                     if let Some(top) = stack.last_mut() {
                         let t = if *esc {
@@ -1639,6 +1718,16 @@ pub(crate) fn unescape(raw: &[u8], attr: bool) -> String {
 
 /// Line ends (`\r\n`, `\r`) become `\n`; in attributes every literal TAB, LF, CR becomes a space.
 fn push_normalized(out: &mut Vec<u8>, s: &[u8], attr: bool) {
+    // Most runs have nothing to normalise: copy them whole.
+    let clean = if attr {
+        memchr::memchr3(b'\r', b'\n', b'\t', s).is_none()
+    } else {
+        memchr::memchr(b'\r', s).is_none()
+    };
+    if clean {
+        out.extend_from_slice(s);
+        return;
+    }
     let mut i = 0;
     while i < s.len() {
         let b = s[i];

@@ -611,3 +611,45 @@ fn end_tag_shortcut_agrees_with_the_state_machine() {
         assert_eq!(error_of(body), Condition::NotWellFormed, "{body}");
     }
 }
+
+/// Start tags whose only declaration is a default `xmlns` take a shorter
+/// path; it must make the same checks, with the same outcome, as the
+/// general one.
+#[test]
+fn default_declaration_shortcut_agrees() {
+    let cases: &[(&str, Option<Condition>)] = &[
+        (
+            "<a xmlns='http://www.w3.org/XML/1998/namespace'/>",
+            Some(Condition::BadNamespacePrefix),
+        ),
+        (
+            "<a xmlns='http://www.w3.org/2000/xmlns/'/>",
+            Some(Condition::BadNamespacePrefix),
+        ),
+        ("<a xmlns='x' xmlns='y'/>", Some(Condition::NotWellFormed)),
+        ("<a b='1' xmlns='u' b='2'/>", Some(Condition::NotWellFormed)),
+        ("<p:a xmlns='u'/>", Some(Condition::BadNamespacePrefix)),
+        ("<a xmlns='u' xmlns:p='v' p:b='1' b='2'/>", None),
+        ("<a xmlns='u&amp;v' id='1'><b/></a>", None),
+        ("<a xmlns=''><b xmlns='w'/></a>", None),
+    ];
+    for (body, want) in cases {
+        match want {
+            Some(c) => assert_eq!(error_of(body), *c, "{body}"),
+            None => {
+                let o = assert_chunking_invariant(&stream(body), &Limits::default());
+                assert_eq!(o.error, None, "{body}");
+            }
+        }
+    }
+    let o = assert_chunking_invariant(
+        &stream("<a xmlns='u&amp;v' id='1'><b/></a><a xmlns=''><b xmlns='w'/></a>"),
+        &Limits::default(),
+    );
+    let a = element(&o.frames[1]);
+    assert_eq!((a.ns(), a.attr("id")), ("u&v", Some("1")));
+    assert_eq!(a.children().next().unwrap().ns(), "u&v");
+    let a = element(&o.frames[2]);
+    assert_eq!(a.ns(), "");
+    assert_eq!(a.children().next().unwrap().ns(), "w");
+}
