@@ -80,6 +80,10 @@ enum Lex {
 pub(crate) enum NsRef {
     Span(u32, u32),
     Owned(u32),
+    /// A binding of the stream header (`Framer::base`).
+    Base(u32),
+    /// The `xml` prefix's namespace.
+    Xml,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -185,7 +189,17 @@ impl RawElement {
     }
     /// Local name of the root.
     pub fn name(&self) -> &str {
-        std::str::from_utf8(span(&self.buf, self.name)).unwrap_or("")
+        let b = span(&self.buf, self.name);
+        // The usual stanza names need no UTF-8 check.
+        let known = match b.len() {
+            1 if b[0] == b'a' => "a",
+            1 if b[0] == b'r' => "r",
+            2 if b == b"iq" => "iq",
+            7 if b == b"message" => "message",
+            8 if b == b"presence" => "presence",
+            _ => return std::str::from_utf8(b).unwrap_or(""),
+        };
+        known
     }
     /// Namespace URI of the root.
     pub fn ns(&self) -> &str {
@@ -327,7 +341,6 @@ pub struct Framer {
     open: Vec<Open>,
     bindings: Vec<Binding>,
     base: Vec<BaseBinding>,
-    base_cache: Vec<u32>,
     header_qname: Vec<u8>,
     default_ns: Option<Str>,
     events: Vec<Ev>,
@@ -381,7 +394,6 @@ impl Framer {
             open: Vec::new(),
             bindings: Vec::new(),
             base: Vec::new(),
-            base_cache: Vec::new(),
             header_qname: Vec::new(),
             default_ns: None,
             events: Vec::new(),
@@ -590,8 +602,6 @@ impl Framer {
         self.events.clear();
         self.attr_evs.clear();
         self.owned.clear();
-        self.base_cache.clear();
-        self.base_cache.resize(self.base.len(), u32::MAX);
         self.open.clear();
         self.bindings.clear();
         self.cur_attrs.clear();
@@ -1164,22 +1174,11 @@ impl Framer {
         }
         for (i, b) in self.base.iter().enumerate().rev() {
             if same(&b.prefix, prefix) {
-                let cached = self.base_cache.get(i).copied().unwrap_or(u32::MAX);
-                if cached != u32::MAX {
-                    return Some(NsRef::Owned(cached));
-                }
-                let idx = self.owned.len() as u32;
-                self.owned.push(b.uri.clone());
-                if let Some(c) = self.base_cache.get_mut(i) {
-                    *c = idx;
-                }
-                return Some(NsRef::Owned(idx));
+                return Some(NsRef::Base(i as u32));
             }
         }
         if prefix == b"xml" {
-            let idx = self.owned.len() as u32;
-            self.owned.push(Str::Static(ns::XML));
-            return Some(NsRef::Owned(idx));
+            return Some(NsRef::Xml);
         }
         None
     }
@@ -1191,6 +1190,11 @@ impl Framer {
                 Some(s) => s.get(&EMPTY).as_bytes(),
                 None => b"",
             },
+            NsRef::Base(i) => match self.base.get(i as usize) {
+                Some(b) => b.uri.get(&EMPTY).as_bytes(),
+                None => b"",
+            },
+            NsRef::Xml => ns::XML.as_bytes(),
         }
     }
 
@@ -1505,6 +1509,12 @@ impl Framer {
                 .get(i as usize)
                 .cloned()
                 .unwrap_or(Str::Static("")),
+            NsRef::Base(i) => self
+                .base
+                .get(i as usize)
+                .map(|b| b.uri.clone())
+                .unwrap_or(Str::Static("")),
+            NsRef::Xml => Str::Static(ns::XML),
         }
     }
 
@@ -1514,7 +1524,7 @@ impl Framer {
                 Some(s) => Str::Static(s),
                 None => self.ns_str(r),
             },
-            NsRef::Owned(_) => self.ns_str(r),
+            _ => self.ns_str(r),
         }
     }
 
