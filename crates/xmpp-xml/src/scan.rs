@@ -435,7 +435,7 @@ impl Framer {
     pub fn decode_raw(&mut self, buf: &mut BytesMut) -> Result<Option<RawFrame>, XmlError> {
         Ok(match self.step(buf)? {
             None => None,
-            Some(Step::Header(h)) => Some(RawFrame::Header(h)),
+            Some(Step::Header(h)) => Some(RawFrame::Header(*h)),
             Some(Step::Close) => Some(RawFrame::Close),
             Some(Step::Element(buf)) => {
                 let (name, ns, range) = match self.events.first() {
@@ -491,7 +491,7 @@ impl Framer {
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<crate::Frame>, XmlError> {
         Ok(match self.step(buf)? {
             None => None,
-            Some(Step::Header(h)) => Some(crate::Frame::Header(h)),
+            Some(Step::Header(h)) => Some(crate::Frame::Header(*h)),
             Some(Step::Close) => Some(crate::Frame::Close),
             Some(Step::Element(bytes)) => Some(crate::Frame::Element(self.build_tree(bytes))),
         })
@@ -576,7 +576,7 @@ impl Framer {
                     buf.advance(n);
                     self.pos = 0;
                     self.lex = Lex::Between;
-                    return Ok(Some(Step::Header(*h)));
+                    return Ok(Some(Step::Header(h)));
                 }
                 Some(Done::Close(n)) => {
                     buf.advance(n);
@@ -1618,7 +1618,9 @@ impl Framer {
 static EMPTY: Bytes = Bytes::new();
 
 enum Step {
-    Header(StreamHeader),
+    /// Boxed: it is rare, and an inline header would make every
+    /// `Result<Option<Step>>` that carries an element 200 bytes to move.
+    Header(Box<StreamHeader>),
     Element(Bytes),
     Close,
 }
