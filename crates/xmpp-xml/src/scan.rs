@@ -346,7 +346,8 @@ pub struct Framer {
     events: Vec<Ev>,
     attr_evs: Vec<AttrEv>,
     owned: Vec<Str>,
-    stack: Vec<Element>,
+    /// Scratch for `build_tree`: child indices from the root to the open element.
+    path: Vec<u32>,
 }
 
 impl Default for Framer {
@@ -399,7 +400,7 @@ impl Framer {
             events: Vec::new(),
             attr_evs: Vec::new(),
             owned: Vec::new(),
-            stack: Vec::new(),
+            path: Vec::new(),
         }
     }
 
@@ -420,10 +421,10 @@ impl Framer {
             .next_limits
             .take()
             .unwrap_or_else(|| self.limits.clone());
-        let mut stack = std::mem::take(&mut self.stack);
-        stack.clear();
+        let mut path = std::mem::take(&mut self.path);
+        path.clear();
         *self = Framer::new(limits);
-        self.stack = stack;
+        self.path = path;
     }
 
     /// Whether `</stream:stream>` has been decoded.
@@ -1575,9 +1576,13 @@ impl Framer {
     }
 
     fn build_tree(&mut self, buf: Bytes) -> Element {
-        let mut stack = std::mem::take(&mut self.stack);
-        stack.clear();
-        let mut root = None;
+        // Each element is moved once, into its parent's children (allocated
+        // at their final size), and found again through `path` (child
+        // indices from the root; stanzas are shallow) rather than kept on a
+        // stack and moved again at its end tag.
+        let mut path = std::mem::take(&mut self.path);
+        path.clear();
+        let mut root: Option<Element> = None;
         for ev in &self.events {
             match ev {
                 Ev::Start { nodes, .. } => {
@@ -1585,10 +1590,18 @@ impl Framer {
                     if *nodes > 0 {
                         e.nodes = Vec::with_capacity(*nodes as usize);
                     }
-                    stack.push(e);
+                    match root.as_mut() {
+                        None => root = Some(e),
+                        Some(r) => {
+                            if let Some(parent) = descend(r, &path) {
+                                path.push(parent.nodes.len() as u32);
+                                parent.nodes.push(Node::Element(e));
+                            }
+                        }
+                    }
                 }
                 Ev::Text { span, esc } => {
-                    if let Some(top) = stack.last_mut() {
+                    if let Some(top) = root.as_mut().and_then(|r| descend(r, &path)) {
                         let t = if *esc {
                             Str::Shared(Arc::from(unescape(
                                 &buf[span.0 as usize..span.1 as usize],
@@ -1601,18 +1614,24 @@ impl Framer {
                     }
                 }
                 Ev::End => {
-                    if let Some(e) = stack.pop() {
-                        match stack.last_mut() {
-                            Some(parent) => parent.nodes.push(Node::Element(e)),
-                            None => root = Some(e),
-                        }
-                    }
+                    path.pop();
                 }
             }
         }
-        self.stack = stack;
+        self.path = path;
         root.unwrap_or_else(|| self.build_root(buf))
     }
+}
+
+/// The element at `path` (child indices) below `e`.
+fn descend<'a>(mut e: &'a mut Element, path: &[u32]) -> Option<&'a mut Element> {
+    for &i in path {
+        e = match e.nodes.get_mut(i as usize) {
+            Some(Node::Element(c)) => c,
+            _ => return None,
+        };
+    }
+    Some(e)
 }
 
 static EMPTY: Bytes = Bytes::new();
