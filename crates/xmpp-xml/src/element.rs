@@ -57,12 +57,34 @@ impl Str {
 }
 
 /// An attribute: namespace (None for unprefixed attributes), original prefix, local name, value.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub(crate) struct Attr {
     pub(crate) ns: Option<Str>,
     pub(crate) prefix: Option<Str>,
     pub(crate) name: Str,
     pub(crate) value: Str,
+}
+
+/// An element's attributes: for parsed elements, a range of one array
+/// shared by the whole stanza (one allocation per stanza instead of one
+/// per element); for built ones, their own vector.
+#[derive(Clone, Default)]
+pub(crate) enum AttrList {
+    #[default]
+    Empty,
+    Own(Vec<Attr>),
+    Shared(Arc<[Attr]>, u32, u32),
+}
+
+impl std::ops::Deref for AttrList {
+    type Target = [Attr];
+    fn deref(&self) -> &[Attr] {
+        match self {
+            AttrList::Empty => &[],
+            AttrList::Own(v) => v,
+            AttrList::Shared(a, s, e) => a.get(*s as usize..*e as usize).unwrap_or(&[]),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -90,7 +112,7 @@ pub struct Element {
     pub(crate) name: Str,
     pub(crate) ns: Str,
     pub(crate) default_ns: Option<Str>,
-    pub(crate) attrs: Vec<Attr>,
+    pub(crate) attrs: AttrList,
     pub(crate) nodes: Vec<Node>,
 }
 
@@ -103,9 +125,10 @@ impl Element {
                 name: Str::Shared(Arc::from(name)),
                 ns: Str::owned(ns),
                 default_ns: None,
-                attrs: Vec::new(),
+                attrs: AttrList::Empty,
                 nodes: Vec::new(),
             },
+            attrs: Vec::new(),
         }
     }
 
@@ -228,7 +251,7 @@ impl PartialEq for Element {
         {
             return false;
         }
-        let attrs_eq = self.attrs.iter().zip(&other.attrs).all(|(a, b)| {
+        let attrs_eq = self.attrs.iter().zip(other.attrs.iter()).all(|(a, b)| {
             a.name.get(&self.buf) == b.name.get(&other.buf)
                 && a.value.get(&self.buf) == b.value.get(&other.buf)
                 && a.ns.as_ref().map(|n| n.get(&self.buf))
@@ -294,6 +317,7 @@ impl fmt::Debug for Element {
 #[derive(Clone, Debug)]
 pub struct ElementBuilder {
     el: Element,
+    attrs: Vec<Attr>,
 }
 
 impl ElementBuilder {
@@ -306,14 +330,13 @@ impl ElementBuilder {
         };
         let value = Str::Shared(Arc::from(value));
         if let Some(a) = self
-            .el
             .attrs
             .iter_mut()
             .find(|a| a.name.get(&Bytes::new()) == local && a.ns.is_some() == ns.is_some())
         {
             a.value = value;
         } else {
-            self.el.attrs.push(Attr {
+            self.attrs.push(Attr {
                 ns,
                 prefix,
                 name: Str::Shared(Arc::from(local)),
@@ -325,7 +348,7 @@ impl ElementBuilder {
 
     /// Add an attribute in namespace `ns`, written with `prefix`.
     pub fn attr_ns(mut self, prefix: &str, name: &str, ns: &str, value: &str) -> Self {
-        self.el.attrs.push(Attr {
+        self.attrs.push(Attr {
             ns: Some(Str::owned(ns)),
             prefix: Some(Str::Shared(Arc::from(prefix))),
             name: Str::Shared(Arc::from(name)),
@@ -358,6 +381,10 @@ impl ElementBuilder {
 
     /// Finish.
     pub fn build(self) -> Element {
-        self.el
+        let mut el = self.el;
+        if !self.attrs.is_empty() {
+            el.attrs = AttrList::Own(self.attrs);
+        }
+        el
     }
 }

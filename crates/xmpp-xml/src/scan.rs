@@ -21,7 +21,7 @@ use crate::chars::{
     self, check_qname, check_run, is_name_char, is_name_start, is_ws, plain_run, same, QName,
 };
 use crate::codec::{Limits, StreamHeader};
-use crate::element::{Attr, Element, Node, Str};
+use crate::element::{Attr, AttrList, Element, Node, Str};
 use crate::error::{Condition, XmlError};
 use crate::ns;
 
@@ -1529,29 +1529,25 @@ impl Framer {
         }
     }
 
-    fn make_attrs(&self, buf: &Bytes, range: (u32, u32)) -> Vec<Attr> {
-        let evs = &self.attr_evs[range.0 as usize..range.1 as usize];
-        let mut v = Vec::with_capacity(evs.len());
-        for a in evs {
-            let value = if a.esc {
+    /// One attribute of the stanza, for the element model.
+    #[inline(always)]
+    fn make_attr(&self, buf: &Bytes, a: &AttrEv) -> Attr {
+        Attr {
+            ns: a.ns.map(|n| self.ns_str_in(buf, n)),
+            prefix: a.prefix.map(|(x, y)| Str::Span(x, y)),
+            name: Str::Span(a.name.0, a.name.1),
+            value: if a.esc {
                 Str::Shared(Arc::from(unescape(
                     &buf[a.value.0 as usize..a.value.1 as usize],
                     true,
                 )))
             } else {
                 Str::Span(a.value.0, a.value.1)
-            };
-            v.push(Attr {
-                ns: a.ns.map(|n| self.ns_str_in(buf, n)),
-                prefix: a.prefix.map(|(x, y)| Str::Span(x, y)),
-                name: Str::Span(a.name.0, a.name.1),
-                value,
-            });
+            },
         }
-        v
     }
 
-    fn new_element(&self, buf: &Bytes, ev: &Ev) -> Element {
+    fn new_element(&self, buf: &Bytes, ev: &Ev, all: Option<&Arc<[Attr]>>) -> Element {
         let (name, ns, attrs) = match *ev {
             Ev::Start {
                 name, ns, attrs, ..
@@ -1563,15 +1559,18 @@ impl Framer {
             name: Str::Span(name.0, name.1),
             ns: self.ns_str_in(buf, ns),
             default_ns: self.default_ns.clone(),
-            attrs: self.make_attrs(buf, attrs),
+            attrs: match all {
+                Some(all) if attrs.1 > attrs.0 => AttrList::Shared(all.clone(), attrs.0, attrs.1),
+                _ => AttrList::Empty,
+            },
             nodes: Vec::new(),
         }
     }
 
     fn build_root(&self, buf: Bytes) -> Element {
         match self.events.first() {
-            Some(ev) => self.new_element(&buf, ev),
-            None => self.new_element(&buf, &Ev::End),
+            Some(ev) => self.new_element(&buf, ev, None),
+            None => self.new_element(&buf, &Ev::End, None),
         }
     }
 
@@ -1583,10 +1582,35 @@ impl Framer {
         let mut path = std::mem::take(&mut self.path);
         path.clear();
         let mut root: Option<Element> = None;
+        // Attributes live in one array shared by the stanza's elements,
+        // unless only the root has any (small stanzas): then it owns them
+        // and no reference count is touched.
+        let root_only = match self.events.first() {
+            Some(Ev::Start { attrs, .. }) => attrs.1 as usize == self.attr_evs.len(),
+            _ => true,
+        };
+        let all: Option<Arc<[Attr]>> = if root_only || self.attr_evs.is_empty() {
+            None
+        } else {
+            Some(
+                self.attr_evs
+                    .iter()
+                    .map(|a| self.make_attr(&buf, a))
+                    .collect(),
+            )
+        };
         for ev in &self.events {
             match ev {
                 Ev::Start { nodes, .. } => {
-                    let mut e = self.new_element(&buf, ev);
+                    let mut e = self.new_element(&buf, ev, all.as_ref());
+                    if root.is_none() && root_only && !self.attr_evs.is_empty() {
+                        e.attrs = AttrList::Own(
+                            self.attr_evs
+                                .iter()
+                                .map(|a| self.make_attr(&buf, a))
+                                .collect(),
+                        );
+                    }
                     if *nodes > 0 {
                         e.nodes = Vec::with_capacity(*nodes as usize);
                     }

@@ -65,7 +65,7 @@ fn write_rec(
             child_default = ns;
         }
     }
-    for a in &el.attrs {
+    for a in el.attrs.iter() {
         let value = a.value.get(&el.buf);
         let local = a.name.get(&el.buf);
         out.push(' ');
@@ -180,7 +180,7 @@ pub(crate) fn validate(el: &Element) -> Result<(), XmlError> {
                 "invalid element name {name:?}"
             )));
         }
-        for a in &el.attrs {
+        for a in el.attrs.iter() {
             let n = a.name.get(&el.buf);
             if !crate::chars::is_ncname(n) {
                 return Err(XmlError::Unencodable(format!(
