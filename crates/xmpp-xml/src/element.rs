@@ -93,6 +93,99 @@ pub(crate) enum Node {
     Text(Str),
 }
 
+/// A child node, borrowed.
+#[derive(Clone, Copy)]
+pub(crate) enum NodeRef<'a> {
+    Element(&'a Element),
+    Text(&'a Str),
+}
+
+/// An element's children. Many XMPP elements have none or a single run of
+/// text (`<body>`, `<show>`, `<status>`): those need no vector of their own.
+#[derive(Clone, Default)]
+pub(crate) enum Nodes {
+    #[default]
+    Empty,
+    Text(Str),
+    Many(Vec<Node>),
+}
+
+impl Nodes {
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            Nodes::Empty => true,
+            Nodes::Text(_) => false,
+            Nodes::Many(v) => v.is_empty(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Nodes::Empty => 0,
+            Nodes::Text(_) => 1,
+            Nodes::Many(v) => v.len(),
+        }
+    }
+
+    /// Append; `hint` is the final number of nodes when known (parsing).
+    pub(crate) fn push(&mut self, node: Node, hint: usize) {
+        match self {
+            Nodes::Many(v) => v.push(node),
+            Nodes::Empty => match node {
+                Node::Text(t) if hint <= 1 => *self = Nodes::Text(t),
+                n => {
+                    let mut v = Vec::with_capacity(hint.max(1));
+                    v.push(n);
+                    *self = Nodes::Many(v);
+                }
+            },
+            Nodes::Text(_) => {
+                let mut v = Vec::with_capacity(hint.max(2));
+                if let Nodes::Text(t) = std::mem::take(self) {
+                    v.push(Node::Text(t));
+                }
+                v.push(node);
+                *self = Nodes::Many(v);
+            }
+        }
+    }
+
+    /// The last node if it is text, for merging text in the builder.
+    pub(crate) fn last_text_mut(&mut self) -> Option<&mut Str> {
+        match self {
+            Nodes::Empty => None,
+            Nodes::Text(t) => Some(t),
+            Nodes::Many(v) => match v.last_mut() {
+                Some(Node::Text(t)) => Some(t),
+                _ => None,
+            },
+        }
+    }
+
+    /// The child element at `i` (an index into all nodes).
+    pub(crate) fn element_mut(&mut self, i: usize) -> Option<&mut Element> {
+        match self {
+            Nodes::Many(v) => match v.get_mut(i) {
+                Some(Node::Element(e)) => Some(e),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = NodeRef<'_>> {
+        let (one, many) = match self {
+            Nodes::Empty => (None, &[][..]),
+            Nodes::Text(t) => (Some(NodeRef::Text(t)), &[][..]),
+            Nodes::Many(v) => (None, &v[..]),
+        };
+        one.into_iter().chain(many.iter().map(|n| match n {
+            Node::Element(e) => NodeRef::Element(e),
+            Node::Text(t) => NodeRef::Text(t),
+        }))
+    }
+}
+
 /// An XML element with namespace-resolved names.
 ///
 /// Matching never depends on prefixes: `<ns0:starttls xmlns:ns0='urn:ietf:params:xml:ns:xmpp-tls'/>`
@@ -113,7 +206,7 @@ pub struct Element {
     pub(crate) ns: Str,
     pub(crate) default_ns: Option<Str>,
     pub(crate) attrs: AttrList,
-    pub(crate) nodes: Vec<Node>,
+    pub(crate) nodes: Nodes,
 }
 
 impl Element {
@@ -126,7 +219,7 @@ impl Element {
                 ns: Str::owned(ns),
                 default_ns: None,
                 attrs: AttrList::Empty,
-                nodes: Vec::new(),
+                nodes: Nodes::Empty,
             },
             attrs: Vec::new(),
         }
@@ -194,8 +287,8 @@ impl Element {
     /// Child elements in document order.
     pub fn children(&self) -> impl Iterator<Item = &Element> {
         self.nodes.iter().filter_map(|n| match n {
-            Node::Element(e) => Some(e),
-            Node::Text(_) => None,
+            NodeRef::Element(e) => Some(e),
+            NodeRef::Text(_) => None,
         })
     }
 
@@ -207,8 +300,8 @@ impl Element {
     /// Direct character data, concatenated and unescaped.
     pub fn text(&self) -> String {
         let mut s = String::new();
-        for n in &self.nodes {
-            if let Node::Text(t) = n {
+        for n in self.nodes.iter() {
+            if let NodeRef::Text(t) = n {
                 s.push_str(t.get(&self.buf));
             }
         }
@@ -237,8 +330,8 @@ impl Element {
 
     pub(crate) fn texts(&self) -> impl Iterator<Item = (bool, &str)> {
         self.nodes.iter().map(move |n| match n {
-            Node::Text(t) => (true, t.get(&self.buf)),
-            Node::Element(_) => (false, ""),
+            NodeRef::Text(t) => (true, t.get(&self.buf)),
+            NodeRef::Element(_) => (false, ""),
         })
     }
 }
@@ -262,10 +355,10 @@ impl PartialEq for Element {
             && self
                 .nodes
                 .iter()
-                .zip(&other.nodes)
+                .zip(other.nodes.iter())
                 .all(|(a, b)| match (a, b) {
-                    (Node::Element(x), Node::Element(y)) => x == y,
-                    (Node::Text(x), Node::Text(y)) => x.get(&self.buf) == y.get(&other.buf),
+                    (NodeRef::Element(x), NodeRef::Element(y)) => x == y,
+                    (NodeRef::Text(x), NodeRef::Text(y)) => x.get(&self.buf) == y.get(&other.buf),
                     _ => false,
                 })
     }
@@ -292,10 +385,10 @@ impl fmt::Debug for DebugNodes<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let e = self.0;
         let mut l = f.debug_list();
-        for n in &e.nodes {
+        for n in e.nodes.iter() {
             match n {
-                Node::Element(c) => l.entry(c),
-                Node::Text(t) => l.entry(&t.get(&e.buf)),
+                NodeRef::Element(c) => l.entry(c),
+                NodeRef::Text(t) => l.entry(&t.get(&e.buf)),
             };
         }
         l.finish()
@@ -359,7 +452,7 @@ impl ElementBuilder {
 
     /// Append a child element.
     pub fn append(mut self, child: Element) -> Self {
-        self.el.nodes.push(Node::Element(child));
+        self.el.nodes.push(Node::Element(child), 0);
         self
     }
 
@@ -368,13 +461,15 @@ impl ElementBuilder {
         if text.is_empty() {
             return self;
         }
-        if let Some(Node::Text(Str::Shared(prev))) = self.el.nodes.last_mut() {
+        if let Some(Str::Shared(prev)) = self.el.nodes.last_text_mut() {
             let mut s = String::with_capacity(prev.len() + text.len());
             s.push_str(prev);
             s.push_str(text);
             *prev = Arc::from(s);
         } else {
-            self.el.nodes.push(Node::Text(Str::Shared(Arc::from(text))));
+            self.el
+                .nodes
+                .push(Node::Text(Str::Shared(Arc::from(text))), 0);
         }
         self
     }

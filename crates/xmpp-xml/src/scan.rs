@@ -21,7 +21,7 @@ use crate::chars::{
     self, check_qname, check_run, is_name_char, is_name_start, is_ws, plain_run, same, QName,
 };
 use crate::codec::{Limits, StreamHeader};
-use crate::element::{Attr, AttrList, Element, Node, Str};
+use crate::element::{Attr, AttrList, Element, Node, Nodes, Str};
 use crate::error::{Condition, XmlError};
 use crate::ns;
 
@@ -348,6 +348,7 @@ pub struct Framer {
     owned: Vec<Str>,
     /// Scratch for `build_tree`: child indices from the root to the open element.
     path: Vec<u32>,
+    hints: Vec<u32>,
 }
 
 impl Default for Framer {
@@ -401,6 +402,7 @@ impl Framer {
             attr_evs: Vec::new(),
             owned: Vec::new(),
             path: Vec::new(),
+            hints: Vec::new(),
         }
     }
 
@@ -1563,7 +1565,7 @@ impl Framer {
                 Some(all) if attrs.1 > attrs.0 => AttrList::Shared(all.clone(), attrs.0, attrs.1),
                 _ => AttrList::Empty,
             },
-            nodes: Vec::new(),
+            nodes: Nodes::Empty,
         }
     }
 
@@ -1581,6 +1583,9 @@ impl Framer {
         // stack and moved again at its end tag.
         let mut path = std::mem::take(&mut self.path);
         path.clear();
+        // Final node count of each open element, root first.
+        let mut hints = std::mem::take(&mut self.hints);
+        hints.clear();
         let mut root: Option<Element> = None;
         // Attributes live in one array shared by the stanza's elements,
         // unless only the root has any (small stanzas): then it owns them
@@ -1611,15 +1616,14 @@ impl Framer {
                                 .collect(),
                         );
                     }
-                    if *nodes > 0 {
-                        e.nodes = Vec::with_capacity(*nodes as usize);
-                    }
+                    let hint = hints.last().copied().unwrap_or(0) as usize;
+                    hints.push(*nodes);
                     match root.as_mut() {
                         None => root = Some(e),
                         Some(r) => {
                             if let Some(parent) = descend(r, &path) {
                                 path.push(parent.nodes.len() as u32);
-                                parent.nodes.push(Node::Element(e));
+                                parent.nodes.push(Node::Element(e), hint);
                             }
                         }
                     }
@@ -1634,15 +1638,18 @@ impl Framer {
                         } else {
                             Str::Span(span.0, span.1)
                         };
-                        top.nodes.push(Node::Text(t));
+                        let hint = hints.last().copied().unwrap_or(0) as usize;
+                        top.nodes.push(Node::Text(t), hint);
                     }
                 }
                 Ev::End => {
                     path.pop();
+                    hints.pop();
                 }
             }
         }
         self.path = path;
+        self.hints = hints;
         root.unwrap_or_else(|| self.build_root(buf))
     }
 }
@@ -1650,10 +1657,7 @@ impl Framer {
 /// The element at `path` (child indices) below `e`.
 fn descend<'a>(mut e: &'a mut Element, path: &[u32]) -> Option<&'a mut Element> {
     for &i in path {
-        e = match e.nodes.get_mut(i as usize) {
-            Some(Node::Element(c)) => c,
-            _ => return None,
-        };
+        e = e.nodes.element_mut(i as usize)?;
     }
     Some(e)
 }

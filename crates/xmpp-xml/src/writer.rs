@@ -1,6 +1,6 @@
 //! Serialization: escaping and namespace declarations only where needed.
 
-use crate::element::{Element, Node};
+use crate::element::{Element, NodeRef};
 use crate::error::XmlError;
 use crate::ns;
 
@@ -114,10 +114,10 @@ fn write_rec(
         out.push_str("/>");
     } else {
         out.push('>');
-        for n in &el.nodes {
+        for n in el.nodes.iter() {
             match n {
-                Node::Element(c) => write_rec(out, c, child_default, child_stream, prefixes),
-                Node::Text(t) => escape_text(out, t.get(&el.buf)),
+                NodeRef::Element(c) => write_rec(out, c, child_default, child_stream, prefixes),
+                NodeRef::Text(t) => escape_text(out, t.get(&el.buf)),
             }
         }
         out.push_str("</");
