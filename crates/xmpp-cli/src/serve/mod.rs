@@ -5,14 +5,16 @@ mod router;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::{Sink as _, Stream as _};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 use xmpp_stream::server::{
     self, ConflictPolicy, ResourceRegistry, ServerConfig, SessionFeature, TlsPolicy,
@@ -324,15 +326,15 @@ pub async fn serve(
                 let _ = tcp.set_nodelay(true);
                 let shared = shared.clone();
                 let shutdown = shutdown_rx.clone();
-                tracker.spawn(async move {
-                    if shared.injections.is_empty() {
-                        connection(tcp, peer, shared, shutdown, false).await;
-                    } else {
-                        let io = inject::InjectIo::new(tcp, shared.injections.clone());
-                        connection(io, peer, shared, shutdown, false).await;
-                    }
-                    drop(permit);
-                });
+                // Two tasks rather than one future over both transports: a
+                // task is as large as its largest variant, and InjectIo is
+                // 20 times a TcpStream.
+                if shared.injections.is_empty() {
+                    tracker.spawn(connection(tcp, peer, shared, shutdown, permit, false));
+                } else {
+                    let io = inject::InjectIo::new(tcp, shared.injections.clone());
+                    tracker.spawn(connection(io, peer, shared, shutdown, permit, false));
+                }
             }
             accepted = accept_direct() => {
                 let (tcp, peer) = match accepted {
@@ -351,10 +353,7 @@ pub async fn serve(
                 let shared = shared.clone();
                 let shutdown = shutdown_rx.clone();
                 // Fault injection reads the clear text: not possible here.
-                tracker.spawn(async move {
-                    connection(tcp, peer, shared, shutdown, true).await;
-                    drop(permit);
-                });
+                tracker.spawn(connection(tcp, peer, shared, shutdown, permit, true));
             }
             () = &mut stop => break,
         }
@@ -363,6 +362,8 @@ pub async fn serve(
     drop(direct_tls);
     tracing::info!(sessions = shared.router.len(), "shutting down");
     let _ = shutdown_tx.send(true);
+    // Established sessions wait on their mailbox, not on the watch.
+    shared.router.close();
     tracker.close();
     if tokio::time::timeout(Duration::from_secs(5), tracker.wait())
         .await
@@ -372,44 +373,73 @@ pub async fn serve(
     }
 }
 
+/// One client connection: negotiation, then the session.
+///
+/// Memory per idle session is what this future holds while the session
+/// waits (plus the buffers XmppStream frees when idle), so the negotiation
+/// runs in its own box and the session is a hand-written [`Session`] rather
+/// than a `select!` loop: async fns keep both a moved argument and its
+/// local copy, and `select!` keeps every branch's future, which made an
+/// idle task 8 KiB.
 async fn connection<S>(
     io: S,
     peer: SocketAddr,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
+    permit: OwnedSemaphorePermit,
     direct_tls: bool,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let started = Instant::now();
-    // Boxed: the negotiation's state is freed once the session starts, so an
-    // idle session's task holds only what the session needs.
-    let negotiating = Box::pin(async {
-        if direct_tls {
-            server::accept_direct_tls(io, shared.config.clone(), None).await
-        } else {
-            server::accept(io, shared.config.clone(), false, None).await
+    // Scoped so that neither the negotiation nor its result outlive the
+    // construction of the session in the task's state.
+    let mut session = {
+        let negotiating = Box::pin(async {
+            if direct_tls {
+                server::accept_direct_tls(io, shared.config.clone(), None).await
+            } else {
+                server::accept(io, shared.config.clone(), false, None).await
+            }
+        });
+        let negotiated = tokio::select! {
+            r = negotiating => r,
+            () = stopped(&mut shutdown) => return,
+        };
+        match negotiated {
+            Ok(stream) => {
+                tracing::info!(
+                    %peer,
+                    jid = stream.jid(),
+                    mechanism = stream.info().mechanism,
+                    elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "session established"
+                );
+                Session::new(stream, &shared)
+            }
+            Err(e) => {
+                tracing::info!(%peer, error = %e, "negotiation failed");
+                return;
+            }
         }
-    });
-    let negotiated = tokio::select! {
-        r = negotiating => r,
-        () = stopped(&mut shutdown) => return,
     };
-    let stream = match negotiated {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::info!(%peer, error = %e, "negotiation failed");
-            return;
+    drop(shutdown);
+    let end = std::future::poll_fn(|cx| session.poll(cx, &shared)).await;
+    match end {
+        End::Shutdown => {
+            let _ = tokio::time::timeout(
+                Duration::from_secs(2),
+                session
+                    .stream
+                    .close_with_error(StreamCondition::SystemShutdown, None),
+            )
+            .await;
         }
-    };
-    tracing::info!(
-        %peer,
-        jid = stream.jid(),
-        mechanism = stream.info().mechanism,
-        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "session established"
-    );
-    session(stream, &shared, shutdown).await;
+        End::Closed => {}
+    }
+    shared.router.unregister(session.stream.jid(), session.id);
+    tracing::debug!(jid = session.stream.jid(), "session closed");
+    drop(permit);
 }
 
 /// Resolves once shutdown was requested.
@@ -417,47 +447,113 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-async fn session<S>(mut stream: XmppStream<S>, shared: &Shared, mut shutdown: watch::Receiver<bool>)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let jid = stream.jid().to_owned();
-    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-    let mut inbox = shared.router.register(&jid, id, 64);
-    loop {
-        tokio::select! {
-            () = stopped(&mut shutdown) => {
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(2),
-                    stream.close_with_error(StreamCondition::SystemShutdown, None),
-                )
-                .await;
-                break;
+/// Why a session's loop ended.
+enum End {
+    /// The server is shutting down: send `<system-shutdown/>`.
+    Shutdown,
+    /// The stream ended (closed, failed, or replaced).
+    Closed,
+}
+
+/// An established session: stanzas from the client are handled, stanzas
+/// routed to it are written out. Polled by hand (see [`connection`]).
+struct Session<S> {
+    stream: XmppStream<S>,
+    /// `None` once a newer session took the resource (the stream then ends
+    /// with `<conflict/>` by itself) or when the router was closed first.
+    inbox: Option<mpsc::Receiver<Box<Element>>>,
+    id: u64,
+    /// An element waiting for room in the stream, then being flushed.
+    outgoing: Outgoing,
+}
+
+enum Outgoing {
+    Idle,
+    Ready(Box<Element>),
+    Flushing,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
+    fn new(stream: XmppStream<S>, shared: &Shared) -> Self {
+        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let inbox = shared.router.register(stream.jid(), id, 64);
+        Session {
+            stream,
+            inbox,
+            id,
+            outgoing: Outgoing::Idle,
+        }
+    }
+
+    /// Like the `select!` loop it replaces: one write at a time, and while
+    /// it is in progress nothing is read.
+    fn poll(&mut self, cx: &mut Context<'_>, shared: &Shared) -> Poll<End> {
+        if self.inbox.is_none() && shared.router.is_closed() {
+            return Poll::Ready(End::Shutdown);
+        }
+        loop {
+            match std::mem::replace(&mut self.outgoing, Outgoing::Idle) {
+                Outgoing::Idle => {}
+                Outgoing::Ready(el) => {
+                    match Pin::new(&mut self.stream).poll_ready(cx) {
+                        Poll::Pending => {
+                            self.outgoing = Outgoing::Ready(el);
+                            return Poll::Pending;
+                        }
+                        Poll::Ready(Ok(())) => {}
+                        Poll::Ready(Err(e)) => return Poll::Ready(self.write_failed(e)),
+                    }
+                    if let Err(e) = Pin::new(&mut self.stream).start_send(*el) {
+                        return Poll::Ready(self.write_failed(e));
+                    }
+                    self.outgoing = Outgoing::Flushing;
+                    continue;
+                }
+                Outgoing::Flushing => match Pin::new(&mut self.stream).poll_flush(cx) {
+                    Poll::Pending => {
+                        self.outgoing = Outgoing::Flushing;
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(e)) => return Poll::Ready(self.write_failed(e)),
+                },
             }
-            Some(el) = inbox.recv() => {
-                if let Err(e) = stream.send(*el).await {
-                    tracing::debug!(jid, error = %e, "write failed");
-                    break;
+            if let Some(inbox) = &mut self.inbox {
+                match inbox.poll_recv(cx) {
+                    Poll::Ready(Some(el)) => {
+                        self.outgoing = Outgoing::Ready(el);
+                        continue;
+                    }
+                    Poll::Ready(None) => {
+                        // Closed router, or replaced by a newer session.
+                        self.inbox = None;
+                        if shared.router.is_closed() {
+                            return Poll::Ready(End::Shutdown);
+                        }
+                    }
+                    Poll::Pending => {}
                 }
             }
-            item = stream.next() => match item {
-                None => break,
+            match ready!(Pin::new(&mut self.stream).poll_next(cx)) {
+                None => return Poll::Ready(End::Closed),
                 Some(Err(e)) => {
-                    tracing::info!(jid, error = %e, "session ended");
-                    break;
+                    tracing::info!(jid = self.stream.jid(), error = %e, "session ended");
+                    return Poll::Ready(End::Closed);
                 }
                 Some(Ok(el)) => {
-                    if let Some(reply) = handle(&el, &jid, id, shared) {
-                        if stream.send(reply).await.is_err() {
-                            break;
-                        }
+                    let jid = self.stream.jid();
+                    if let Some(reply) = handle(&el, jid, self.id, shared) {
+                        self.outgoing = Outgoing::Ready(Box::new(reply));
                     }
                 }
             }
         }
     }
-    shared.router.unregister(&jid, id);
-    tracing::debug!(jid, "session closed");
+
+    fn write_failed(&self, e: xmpp_stream::SessionError) -> End {
+        tracing::debug!(jid = self.stream.jid(), error = %e, "write failed");
+        End::Closed
+    }
 }
 
 /// Rebuilds `el` with `from` set to the sender's full JID (RFC 6120 §8.1.2.1).

@@ -19,7 +19,14 @@ struct Mailbox {
 /// Connected sessions by bare JID, then resource.
 #[derive(Default)]
 pub struct Router {
-    sessions: Mutex<HashMap<String, HashMap<String, Mailbox>>>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    sessions: HashMap<String, HashMap<String, Mailbox>>,
+    /// Set by [`Router::close`]: no session registers any more.
+    closed: bool,
 }
 
 /// Where a stanza went.
@@ -40,30 +47,62 @@ pub fn split_full(jid: &str) -> (&str, Option<&str>) {
 }
 
 impl Router {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<String, Mailbox>>> {
-        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers a bound session; returns its mailbox receiver.
-    pub fn register(&self, full: &str, id: u64, capacity: usize) -> mpsc::Receiver<Box<Element>> {
-        let (tx, rx) = mpsc::channel(capacity);
+    /// Registers a bound session; returns its mailbox receiver, or `None`
+    /// once the router is closed (the server is shutting down).
+    ///
+    /// A mailbox yields `None` when the router is closed or when a newer
+    /// session took over its resource ([`Router::is_closed`] tells which).
+    pub fn register(
+        &self,
+        full: &str,
+        id: u64,
+        capacity: usize,
+    ) -> Option<mpsc::Receiver<Box<Element>>> {
         let (bare, res) = split_full(full);
-        self.lock().entry(bare.to_lowercase()).or_default().insert(
-            res.unwrap_or_default().to_owned(),
-            Mailbox {
-                id,
-                tx,
-                available: false,
-            },
-        );
-        rx
+        let mut state = self.lock();
+        if state.closed {
+            return None;
+        }
+        let (tx, rx) = mpsc::channel(capacity);
+        state
+            .sessions
+            .entry(bare.to_lowercase())
+            .or_default()
+            .insert(
+                res.unwrap_or_default().to_owned(),
+                Mailbox {
+                    id,
+                    tx,
+                    available: false,
+                },
+            );
+        Some(rx)
+    }
+
+    /// Shutdown: drops every mailbox sender, so that each session's mailbox
+    /// ends, and refuses new registrations. Sessions learn of the shutdown
+    /// from their mailbox instead of each holding a shutdown future.
+    pub fn close(&self) {
+        let mut state = self.lock();
+        state.closed = true;
+        state.sessions.clear();
+    }
+
+    /// Whether [`Router::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
     }
 
     /// Removes a session (only if `id` still owns the resource).
     pub fn unregister(&self, full: &str, id: u64) {
         let (bare, res) = split_full(full);
         let bare = bare.to_lowercase();
-        let mut map = self.lock();
+        let mut state = self.lock();
+        let map = &mut state.sessions;
         if let Some(resources) = map.get_mut(&bare) {
             let res = res.unwrap_or_default();
             if resources.get(res).is_some_and(|m| m.id == id) {
@@ -80,6 +119,7 @@ impl Router {
         let (bare, res) = split_full(full);
         if let Some(m) = self
             .lock()
+            .sessions
             .get_mut(&bare.to_lowercase())
             .and_then(|r| r.get_mut(res.unwrap_or_default()))
             .filter(|m| m.id == id)
@@ -94,8 +134,8 @@ impl Router {
     pub fn deliver(&self, to: &str, stanza: &Element) -> Delivery {
         let (bare, res) = split_full(to);
         let targets: Vec<mpsc::Sender<Box<Element>>> = {
-            let map = self.lock();
-            let Some(resources) = map.get(&bare.to_lowercase()) else {
+            let state = self.lock();
+            let Some(resources) = state.sessions.get(&bare.to_lowercase()) else {
                 return Delivery::NoRecipient;
             };
             match res {
@@ -123,6 +163,6 @@ impl Router {
 
     /// How many sessions are connected.
     pub fn len(&self) -> usize {
-        self.lock().values().map(HashMap::len).sum()
+        self.lock().sessions.values().map(HashMap::len).sum()
     }
 }
