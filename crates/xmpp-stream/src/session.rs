@@ -137,8 +137,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
     }
 
     /// Reads the next frame. An idle session holds no buffer memory: when
-    /// nothing is buffered and the peer is silent, both buffers are freed,
-    /// and the read buffer is given its capacity back at the next poll.
+    /// nothing is buffered and the peer is silent, both buffers and the
+    /// codec's encoding scratch are freed, and the read buffer is given its
+    /// capacity back at the next poll.
     fn poll_read_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, XmlError>>> {
         let framed = &mut self.conn.framed;
         if framed.read_buffer().capacity() == 0 {
@@ -152,6 +153,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
             if framed.write_buffer().is_empty() {
                 *framed.write_buffer_mut() = BytesMut::new();
             }
+            framed.codec_mut().release_memory();
         }
         item
     }

@@ -136,6 +136,13 @@ impl StreamCodec {
     pub fn framer_mut(&mut self) -> &mut Framer {
         &mut self.framer
     }
+
+    /// Frees the encoder's scratch buffer (it keeps the capacity of the
+    /// largest frame encoded so far, e.g. the stream features). For streams
+    /// that go idle: the next encode allocates it again.
+    pub fn release_memory(&mut self) {
+        self.scratch = String::new();
+    }
 }
 
 impl Decoder for StreamCodec {
