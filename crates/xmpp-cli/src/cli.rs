@@ -142,6 +142,15 @@ pub struct ServeArgs {
     /// could then test password guesses for cached users at HMAC speed.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub plain_cache: usize,
+    /// Reuse an account's looked-up credentials for this long (0 disables).
+    /// Only found accounts are cached, so new accounts are seen at once. With SQLite,
+    /// any write to the database (e.g. `xmpp user disable`) drops the cache; with
+    /// PostgreSQL, changes made elsewhere take effect within this time.
+    #[arg(long, default_value = "2s", value_parser = duration::parse, value_name = "DURATION")]
+    pub store_cache_ttl: Duration,
+    /// Most accounts the credential cache holds.
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub store_cache_size: usize,
     /// SASL failures tolerated on one stream before it is closed.
     #[arg(long, default_value_t = 3)]
     pub sasl_retries: u32,

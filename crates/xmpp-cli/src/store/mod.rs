@@ -1,11 +1,23 @@
 //! Account storage: SQLite (embedded, the default) or PostgreSQL (shared by
 //! several server nodes), behind one async interface. Only derived secrets are
 //! stored (DIGEST-MD5 `H(user:realm:pass)` per realm, SCRAM salt, iteration
-//! count, StoredKey and ServerKey), never a password. Every lookup reads the
-//! database, so a running server sees accounts added or changed by
-//! `xmpp user` immediately.
+//! count, StoredKey and ServerKey), never a password.
+//!
+//! Lookups may be served from a short-lived read-through cache ([`CacheConfig`],
+//! `xmpp serve --store-cache-ttl`): without it every login pays a hand-off to
+//! sqlx's SQLite worker thread and back (futex wake-ups on both sides), which
+//! was the largest single cost of a DIGEST-MD5 or PLAIN login. Only found
+//! accounts are cached, so an account created by `xmpp user add` is seen by a
+//! running server at once. A password change, `disable` or `remove` by
+//! another process is seen at the next login for SQLite (entries are dropped
+//! when the database or its WAL changes on disk) and within the TTL for
+//! PostgreSQL. Writes through this store invalidate its own entries.
 
+mod cache;
 mod schema;
+
+pub use cache::CacheConfig;
+use cache::CredCache;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -72,6 +84,9 @@ pub struct Account {
 pub struct SqlStore {
     pool: Pool,
     location: String,
+    cache: Option<CredCache>,
+    /// SQLite: the files whose change means another process wrote.
+    watch: Vec<PathBuf>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -157,6 +172,7 @@ impl SqlStore {
     pub async fn open(location: &str) -> Result<Self, StoreError> {
         let bad =
             |e: &dyn std::fmt::Display| StoreError::Location(redact_url(location), e.to_string());
+        let mut watch = Vec::new();
         let pool = if location.starts_with("postgres://") || location.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(location).map_err(|e| bad(&e))?;
             let pool = PgPoolOptions::new()
@@ -182,6 +198,10 @@ impl SqlStore {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
+            let db = opts.get_filename().to_path_buf();
+            let mut wal = db.clone().into_os_string();
+            wal.push("-wal");
+            watch = vec![db, wal.into()];
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
                 .connect_with(opts)
@@ -191,9 +211,29 @@ impl SqlStore {
         let store = SqlStore {
             pool,
             location: redact_url(location),
+            cache: CacheConfig::process_default()
+                .map(|c| CredCache::new(c).watching(watch.clone())),
+            watch,
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Uses `config` for the read-through credential cache (`ttl` zero: none),
+    /// instead of the process default ([`CacheConfig::set_process_default`]).
+    #[allow(dead_code)] // the serve code opens its store through `user::open_store`
+    pub fn with_cache(mut self, config: CacheConfig) -> Self {
+        self.cache =
+            (!config.ttl.is_zero()).then(|| CredCache::new(config).watching(self.watch.clone()));
+        self
+    }
+
+    /// Drops cached credentials of `username@domain` after a write through
+    /// this store.
+    fn invalidate(&self, domain: &str, username: Option<&str>) {
+        if let Some(c) = &self.cache {
+            c.invalidate(domain, username);
+        }
     }
 
     /// Where the store is (URL passwords removed).
@@ -235,8 +275,30 @@ impl SqlStore {
         Ok(())
     }
 
-    /// The stored credentials of `username@domain`.
+    /// The stored credentials of `username@domain`, from the cache if it
+    /// holds a fresh copy.
     pub async fn lookup(
+        &self,
+        domain: &str,
+        username: &str,
+    ) -> Result<Option<StoredCredentials>, StoreError> {
+        let Some(cache) = &self.cache else {
+            return self.lookup_db(domain, username).await;
+        };
+        if let Some(hit) = cache.get(domain, username) {
+            return Ok(Some(hit));
+        }
+        // Stamp before reading so that an entry is never considered fresher
+        // than the read that produced it.
+        let stamp = cache.stamp();
+        let found = self.lookup_db(domain, username).await?;
+        if let Some(c) = &found {
+            cache.put(domain, username, c, stamp);
+        }
+        Ok(found)
+    }
+
+    async fn lookup_db(
         &self,
         domain: &str,
         username: &str,
@@ -308,6 +370,7 @@ impl SqlStore {
             write_user!(&mut *tx, domain, username, creds);
             tx.commit().await?;
         });
+        self.invalidate(domain, Some(username));
         Ok(())
     }
 
@@ -328,6 +391,7 @@ impl SqlStore {
             write_user!(&mut *tx, domain, username, creds);
             tx.commit().await?;
         });
+        self.invalidate(domain, Some(username));
         Ok(())
     }
 
@@ -344,6 +408,7 @@ impl SqlStore {
             }
             tx.commit().await?;
         });
+        self.invalidate(domain, None);
         Ok(())
     }
 
@@ -356,6 +421,7 @@ impl SqlStore {
             let n = sqlx::query("DELETE FROM xmpp_users WHERE domain = $1 AND username = $2")
                 .bind(domain).bind(username).execute(&mut *tx).await?.rows_affected();
             tx.commit().await?;
+            self.invalidate(domain, Some(username));
             Ok(n > 0)
         })
     }
@@ -371,6 +437,7 @@ impl SqlStore {
             let n = sqlx::query("UPDATE xmpp_users SET disabled = $3, updated_at = $4 WHERE domain = $1 AND username = $2")
                 .bind(domain).bind(username).bind(disabled).bind(now())
                 .execute(pool).await?.rows_affected();
+            self.invalidate(domain, Some(username));
             Ok(n > 0)
         })
     }

@@ -1,0 +1,266 @@
+//! The read-through credential cache of [`super::SqlStore`].
+//!
+//! Why a cache at all: a lookup through sqlx's SQLite pool is a message to
+//! the connection's worker thread and a wake-up back, i.e. two futex
+//! round-trips and a cross-thread task wake per login, costing more server
+//! CPU than the DIGEST-MD5 or PLAIN computation itself. ejabberd caches
+//! authentication data by default (`auth_use_cache`, one hour); we keep the
+//! lifetime short so that out-of-process changes still take effect quickly.
+//!
+//! For SQLite, an entry is also dropped as soon as the database or its WAL
+//! changes on disk (size, modification time or inode, checked with a
+//! `stat` per lookup, which costs far less than the thread hop): `xmpp user
+//! disable` in another process takes effect at the next login, as before the
+//! cache. PostgreSQL stores (shared by several nodes) rely on the TTL alone.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt as _;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use xmpp_sasl::StoredCredentials;
+
+/// How the credential cache behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// How long a looked-up account is reused; zero disables the cache.
+    pub ttl: Duration,
+    /// Most accounts kept (over all domains).
+    pub max_entries: usize,
+}
+
+static PROCESS_DEFAULT: OnceLock<CacheConfig> = OnceLock::new();
+
+impl CacheConfig {
+    /// The cache every store opened later in this process uses. `xmpp serve`
+    /// sets it from its flags before opening its store; other commands leave
+    /// it unset (no cache: `xmpp user` must see its own database).
+    pub fn set_process_default(config: CacheConfig) {
+        let _ = PROCESS_DEFAULT.set(config);
+    }
+
+    /// The process default, if one with a non-zero TTL was set.
+    pub(super) fn process_default() -> Option<CacheConfig> {
+        PROCESS_DEFAULT
+            .get()
+            .copied()
+            .filter(|c| !c.ttl.is_zero() && c.max_entries > 0)
+    }
+}
+
+/// What the watched files looked like: (inode, size, mtime ns) of each.
+type Fingerprint = Vec<(u64, u64, i128)>;
+
+struct Entry {
+    fetched: Instant,
+    files: Fingerprint,
+    creds: StoredCredentials,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// domain -> username -> entry: two levels so a lookup by `&str` needs
+    /// no key allocation.
+    domains: HashMap<String, HashMap<String, Entry>>,
+    len: usize,
+    /// Bumped by every invalidation: a read that started before it must not
+    /// insert what it read.
+    generation: u64,
+}
+
+/// A read-through cache of found accounts.
+pub(super) struct CredCache {
+    config: CacheConfig,
+    /// Files whose change invalidates every entry (an SQLite database and
+    /// its WAL); empty for PostgreSQL.
+    watch: Vec<PathBuf>,
+    inner: Mutex<Inner>,
+}
+
+/// When a database read started, for [`CredCache::put`].
+pub(super) struct Stamp {
+    at: Instant,
+    files: Fingerprint,
+    generation: u64,
+}
+
+impl CredCache {
+    pub(super) fn new(config: CacheConfig) -> Self {
+        CredCache {
+            config,
+            watch: Vec::new(),
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    /// Also drops entries when one of `files` changes.
+    pub(super) fn watching(mut self, files: Vec<PathBuf>) -> Self {
+        self.watch = files;
+        self
+    }
+
+    fn fingerprint(&self) -> Fingerprint {
+        self.watch
+            .iter()
+            .map(|p| match std::fs::metadata(p) {
+                Ok(m) => (
+                    m.ino(),
+                    m.len(),
+                    i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+                ),
+                // A missing WAL (after the last connection closed) is a state too.
+                Err(_) => (0, 0, 0),
+            })
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // The map holds no invariant a panicking holder could break halfway.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A fresh copy of `username@domain`'s credentials, if cached.
+    pub(super) fn get(&self, domain: &str, username: &str) -> Option<StoredCredentials> {
+        let files = self.fingerprint();
+        let inner = self.lock();
+        let e = inner.domains.get(domain)?.get(username)?;
+        (e.fetched.elapsed() < self.config.ttl && e.files == files).then(|| e.creds.clone())
+    }
+
+    /// Taken before reading the database: a change after this point makes
+    /// the entry stale at the next lookup.
+    pub(super) fn stamp(&self) -> Stamp {
+        Stamp {
+            at: Instant::now(),
+            files: self.fingerprint(),
+            generation: self.lock().generation,
+        }
+    }
+
+    /// Remembers what a read started at `stamp` found, unless a write
+    /// through this store happened meanwhile.
+    pub(super) fn put(
+        &self,
+        domain: &str,
+        username: &str,
+        creds: &StoredCredentials,
+        stamp: Stamp,
+    ) {
+        let mut inner = self.lock();
+        if inner.generation != stamp.generation {
+            return;
+        }
+        if inner.len >= self.config.max_entries {
+            let ttl = self.config.ttl;
+            let mut len = 0;
+            for users in inner.domains.values_mut() {
+                users.retain(|_, e| e.fetched.elapsed() < ttl);
+                len += users.len();
+            }
+            inner.len = len;
+            if inner.len >= self.config.max_entries {
+                // Everything is fresh: more accounts log in per TTL than we
+                // keep. Start over rather than track recency on every hit.
+                inner.domains.clear();
+                inner.len = 0;
+            }
+        }
+        let entry = Entry {
+            fetched: stamp.at,
+            files: stamp.files,
+            creds: creds.clone(),
+        };
+        let users = match inner.domains.get_mut(domain) {
+            Some(u) => u,
+            None => inner.domains.entry(domain.to_owned()).or_default(),
+        };
+        if users.insert(username.to_owned(), entry).is_none() {
+            inner.len += 1;
+        }
+    }
+
+    /// Forgets `username@domain`, or every account of `domain`.
+    pub(super) fn invalidate(&self, domain: &str, username: Option<&str>) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        let removed = match (inner.domains.get_mut(domain), username) {
+            (Some(users), Some(u)) => usize::from(users.remove(u).is_some()),
+            (Some(users), None) => {
+                let n = users.len();
+                users.clear();
+                n
+            }
+            (None, _) => 0,
+        };
+        inner.len -= removed;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds(disabled: bool) -> StoredCredentials {
+        let mut c = StoredCredentials::derive("u", "p", &["example.com"]);
+        c.disabled = disabled;
+        c
+    }
+
+    fn cache(ttl_ms: u64, max: usize) -> CredCache {
+        CredCache::new(CacheConfig {
+            ttl: Duration::from_millis(ttl_ms),
+            max_entries: max,
+        })
+    }
+
+    #[test]
+    fn hit_until_ttl() {
+        let c = cache(50, 10);
+        assert!(c.get("d", "u").is_none());
+        c.put("d", "u", &creds(true), c.stamp());
+        assert!(c.get("d", "u").is_some_and(|c| c.disabled));
+        assert!(c.get("other", "u").is_none());
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(c.get("d", "u").is_none());
+    }
+
+    #[test]
+    fn invalidation_wins_over_a_read_in_flight() {
+        let c = cache(60_000, 10);
+        let stamp = c.stamp();
+        c.invalidate("d", Some("u"));
+        c.put("d", "u", &creds(false), stamp);
+        assert!(c.get("d", "u").is_none());
+        c.put("d", "u", &creds(false), c.stamp());
+        c.put("d", "v", &creds(false), c.stamp());
+        c.invalidate("d", Some("u"));
+        assert!(c.get("d", "u").is_none());
+        assert!(c.get("d", "v").is_some());
+        c.invalidate("d", None);
+        assert!(c.get("d", "v").is_none());
+        assert_eq!(c.lock().len, 0);
+    }
+
+    #[test]
+    fn bounded() {
+        let c = cache(60_000, 3);
+        for u in ["a", "b", "c", "d", "e"] {
+            c.put("d", u, &creds(false), c.stamp());
+            assert!(c.lock().len <= 3);
+        }
+        assert!(c.get("d", "e").is_some());
+    }
+
+    #[test]
+    fn a_changed_file_invalidates() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("db");
+        std::fs::write(&f, b"1").unwrap();
+        let c = cache(60_000, 10).watching(vec![f.clone(), dir.path().join("db-wal")]);
+        c.put("d", "u", &creds(false), c.stamp());
+        assert!(c.get("d", "u").is_some());
+        std::fs::write(&f, b"22").unwrap();
+        assert!(c.get("d", "u").is_none());
+    }
+}
