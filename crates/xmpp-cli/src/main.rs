@@ -50,14 +50,6 @@ fn init_logging(verbose: u8) {
 fn main() {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    // `serve` opens its store through `user::open_store`: the cache settings
-    // reach it as the process default, set before any store is opened.
-    if let Command::Serve(a) = &cli.command {
-        store::CacheConfig::set_process_default(store::CacheConfig {
-            ttl: a.store_cache_ttl,
-            max_entries: a.store_cache_size,
-        });
-    }
     // A multi-thread runtime with the default worker count and the command
     // run by block_on: measured against a current_thread runtime, one worker,
     // and the command spawned onto a worker (sessions then share the accept

@@ -121,7 +121,12 @@ pub async fn run(args: ServeArgs) -> CmdResult {
         args.allow_plain_without_tls,
         !matches!(args.tls, crate::cli::ServerTls::Off) || args.direct_tls.is_some(),
     )?;
-    let store = Arc::new(crate::user::open_store(&args.store).await?);
+    let store = Arc::new(crate::user::open_store(&args.store).await?.with_cache(
+        crate::store::CacheConfig {
+            ttl: args.store_cache_ttl,
+            max_entries: args.store_cache_size,
+        },
+    ));
     let mut config = ServerConfig::new(
         &domains[0],
         Arc::new(DomainStore::new(store.clone(), &domains[0])),

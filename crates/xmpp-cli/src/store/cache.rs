@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use xmpp_sasl::StoredCredentials;
@@ -28,25 +28,6 @@ pub struct CacheConfig {
     pub ttl: Duration,
     /// Most accounts kept (over all domains).
     pub max_entries: usize,
-}
-
-static PROCESS_DEFAULT: OnceLock<CacheConfig> = OnceLock::new();
-
-impl CacheConfig {
-    /// The cache every store opened later in this process uses. `xmpp serve`
-    /// sets it from its flags before opening its store; other commands leave
-    /// it unset (no cache: `xmpp user` must see its own database).
-    pub fn set_process_default(config: CacheConfig) {
-        let _ = PROCESS_DEFAULT.set(config);
-    }
-
-    /// The process default, if one with a non-zero TTL was set.
-    pub(super) fn process_default() -> Option<CacheConfig> {
-        PROCESS_DEFAULT
-            .get()
-            .copied()
-            .filter(|c| !c.ttl.is_zero() && c.max_entries > 0)
-    }
 }
 
 /// What the watched files looked like: (inode, size, mtime ns) of each.

@@ -211,17 +211,15 @@ impl SqlStore {
         let store = SqlStore {
             pool,
             location: redact_url(location),
-            cache: CacheConfig::process_default()
-                .map(|c| CredCache::new(c).watching(watch.clone())),
+            cache: None,
             watch,
         };
         store.migrate().await?;
         Ok(store)
     }
 
-    /// Uses `config` for the read-through credential cache (`ttl` zero: none),
-    /// instead of the process default ([`CacheConfig::set_process_default`]).
-    #[allow(dead_code)] // the serve code opens its store through `user::open_store`
+    /// Uses `config` for the read-through credential cache (`ttl` zero: none).
+    /// Only a server wants one: `xmpp user` must see its own writes.
     pub fn with_cache(mut self, config: CacheConfig) -> Self {
         self.cache =
             (!config.ttl.is_zero()).then(|| CredCache::new(config).watching(self.watch.clone()));
