@@ -178,18 +178,12 @@ async fn real_client_logs_in(
     .await
     .expect("driver finished")
     .unwrap_or_else(|e| panic!("cannot run {program} {script}: {e}"));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "{driver} {mechanism} failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
-    let jid = peer::driver_jid(&stdout);
-    assert!(
-        server.saw(&jid, mechanism, false),
-        "{driver}: our server saw {:?}, the client says {stdout}",
-        server.logins()
+    peer::assert_driver_login(
+        server,
+        &output,
+        &format!("{driver} {mechanism}"),
+        mechanism,
+        false,
     );
 }
 

@@ -387,18 +387,12 @@ async fn run_driver(
 async fn real_client_logs_in(server: &OurServer, runner: &str, driver: &str, mechanism: &str) {
     let mech = mechanism.split('/').next().unwrap_or(mechanism);
     let output = run_driver(server, runner, driver, mechanism).await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "{driver} {mechanism} failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
-    let jid = peer::driver_jid(&stdout);
-    assert!(
-        server.saw(&jid, mech, true),
-        "{driver} {mechanism}: our server saw {:?}, the client says {stdout}",
-        server.logins()
+    peer::assert_driver_login(
+        server,
+        &output,
+        &format!("{driver} {mechanism}"),
+        mech,
+        true,
     );
 }
 

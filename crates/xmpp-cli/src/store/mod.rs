@@ -358,18 +358,7 @@ impl SqlStore {
         username: &str,
         creds: &StoredCredentials,
     ) -> Result<(), StoreError> {
-        on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let exists = sqlx::query("SELECT 1 FROM xmpp_users WHERE domain = $1 AND username = $2")
-                .bind(domain).bind(username).fetch_optional(&mut *tx).await?;
-            if exists.is_some() {
-                return Err(StoreError::Exists(format!("{username}@{domain}")));
-            }
-            write_user!(&mut *tx, domain, username, creds);
-            tx.commit().await?;
-        });
-        self.invalidate(domain, Some(username));
-        Ok(())
+        self.write_one(domain, username, creds, false).await
     }
 
     /// Replaces the secrets of an existing account (and re-enables it).
@@ -379,12 +368,26 @@ impl SqlStore {
         username: &str,
         creds: &StoredCredentials,
     ) -> Result<(), StoreError> {
+        self.write_one(domain, username, creds, true).await
+    }
+
+    /// Writes one account in a transaction that first checks it exists
+    /// (`must_exist`) or does not.
+    async fn write_one(
+        &self,
+        domain: &str,
+        username: &str,
+        creds: &StoredCredentials,
+        must_exist: bool,
+    ) -> Result<(), StoreError> {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let exists = sqlx::query("SELECT 1 FROM xmpp_users WHERE domain = $1 AND username = $2")
                 .bind(domain).bind(username).fetch_optional(&mut *tx).await?;
-            if exists.is_none() {
-                return Err(StoreError::NotFound(format!("{username}@{domain}")));
+            match (exists.is_some(), must_exist) {
+                (true, false) => return Err(StoreError::Exists(format!("{username}@{domain}"))),
+                (false, true) => return Err(StoreError::NotFound(format!("{username}@{domain}"))),
+                _ => {}
             }
             write_user!(&mut *tx, domain, username, creds);
             tx.commit().await?;

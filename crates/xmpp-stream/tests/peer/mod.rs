@@ -90,6 +90,30 @@ pub async fn start(config: ServerConfig) -> OurServer {
     OurServer { port, logins }
 }
 
+/// Asserts that a driver run succeeded and that our server established the
+/// session the driver reports, with `mechanism` (on TLS if `tls`).
+pub fn assert_driver_login(
+    server: &OurServer,
+    output: &std::process::Output,
+    what: &str,
+    mechanism: &str,
+    tls: bool,
+) {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    let jid = driver_jid(&stdout);
+    assert!(
+        server.saw(&jid, mechanism, tls),
+        "{what}: our server saw {:?}, the client says {stdout}",
+        server.logins()
+    );
+}
+
 /// The JID in a driver's `LOGIN OK jid=... mechanism=...` line.
 pub fn driver_jid(stdout: &str) -> String {
     let line = stdout
