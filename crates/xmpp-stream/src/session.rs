@@ -68,6 +68,11 @@ pub struct XmppStream<S> {
     bound: Option<BoundSession>,
     close_queued: bool,
     finished: bool,
+    /// The peer closed the stream: after our close, read its remaining
+    /// bytes (a TLS close_notify) until it closes the connection, so that
+    /// dropping the socket never resets it.
+    drain: bool,
+    shut_down: bool,
 }
 
 impl<S> XmppStream<S> {
@@ -79,6 +84,8 @@ impl<S> XmppStream<S> {
             bound,
             close_queued: false,
             finished: false,
+            drain: false,
+            shut_down: false,
         }
     }
 
@@ -158,6 +165,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
         item
     }
 
+    /// After the stream ended: shut our side of the transport down (TLS
+    /// close_notify, then FIN) and, if the peer closed first, read until it
+    /// closes the connection too.
+    fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SessionError>> {
+        if !self.shut_down {
+            // A peer that is gone already makes shutdown fail: that is fine.
+            let _ = ready!(Pin::new(self.conn.framed.get_mut()).poll_shutdown(cx));
+            self.shut_down = true;
+        }
+        while self.drain {
+            let mut scratch = [0u8; 512];
+            let mut buf = tokio::io::ReadBuf::new(&mut scratch);
+            match ready!(Pin::new(self.conn.framed.get_mut()).poll_read(cx, &mut buf)) {
+                Ok(()) if !buf.filled().is_empty() => {}
+                _ => self.drain = false,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
     /// Queues our `</stream:stream>` once.
     fn queue_close(&mut self) {
         if !self.close_queued {
@@ -183,6 +210,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for XmppStream<S> {
         loop {
             if this.finished {
                 ready!(this.poll_pending(cx)).map_err(io_error)?;
+                ready!(this.poll_finish(cx))?;
                 return Poll::Ready(None);
             }
             if this
@@ -230,6 +258,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for XmppStream<S> {
                     // Answer the peer's close with ours (RFC 6120 §4.4).
                     this.queue_close();
                     this.finished = true;
+                    this.drain = true;
                 }
                 Some(Ok(_)) => {
                     this.queue_error(StreamCondition::NotWellFormed);
