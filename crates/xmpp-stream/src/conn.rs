@@ -41,6 +41,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
+    /// The mechanism name observers need to decode SASL payloads; nothing
+    /// (and no allocation) without an observer.
+    pub(crate) fn observed_mechanism(&self, mechanism: Option<&str>) -> Option<String> {
+        self.observer.as_ref().and(mechanism).map(str::to_owned)
+    }
+
     /// Queues a frame; [`Conn::flush`] writes it out.
     pub(crate) async fn feed(
         &mut self,

@@ -122,7 +122,7 @@ where
         while let Some(action) = core.poll_action() {
             match action {
                 ClientAction::Send(frame) => {
-                    let mech = core.mechanism().map(str::to_owned);
+                    let mech = conn.observed_mechanism(core.mechanism());
                     conn.feed(frame, mech.as_deref()).await?;
                 }
                 ClientAction::ResetDecoder => conn.framed.codec_mut().reset(),
@@ -164,7 +164,7 @@ where
             core.handle_frame(Err(e));
             continue;
         }
-        let mech = core.mechanism().map(str::to_owned);
+        let mech = conn.observed_mechanism(core.mechanism());
         match conn.next_until(core.poll_timeout(), mech.as_deref()).await {
             Event::Frame(frame) => core.handle_frame(frame),
             Event::Eof => core.handle_eof(),

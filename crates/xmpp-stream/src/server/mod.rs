@@ -97,7 +97,7 @@ where
         while let Some(action) = core.poll_action() {
             match action {
                 ServerAction::Send(frame) => {
-                    let mech = core.mechanism().map(str::to_owned);
+                    let mech = conn.observed_mechanism(core.mechanism());
                     if let Err(e) = conn.feed(frame, mech.as_deref()).await {
                         return Err(ServerError::Io(e.to_string()));
                     }
@@ -140,7 +140,7 @@ where
         if let Err(e) = conn.flush().await {
             return Err(ServerError::Io(e.to_string()));
         }
-        let mech = core.mechanism().map(str::to_owned);
+        let mech = conn.observed_mechanism(core.mechanism());
         match conn.next_until(core.poll_timeout(), mech.as_deref()).await {
             Event::Frame(frame) => core.handle_frame(frame),
             Event::Eof => core.handle_eof(),
