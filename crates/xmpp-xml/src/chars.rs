@@ -7,6 +7,9 @@ pub(crate) const NAME_START: u8 = 1;
 pub(crate) const NAME_CHAR: u8 = 2;
 /// XML whitespace: space, tab, LF, CR.
 pub(crate) const WS: u8 = 4;
+/// An ASCII name byte other than `:`: what [`scan_name`]'s inner loop
+/// skips without further bookkeeping.
+const NAME_PLAIN: u8 = 8;
 
 pub(crate) static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -24,6 +27,9 @@ pub(crate) static CLASS: [u8; 256] = {
         }
         if b == b' ' || b == b'\t' || b == b'\n' || b == b'\r' {
             c |= WS;
+        }
+        if cont && b < 0x80 && b != b':' {
+            c |= NAME_PLAIN;
         }
         t[i] = c;
         i += 1;
@@ -44,6 +50,48 @@ pub(crate) fn is_name_start(b: u8) -> bool {
 #[inline(always)]
 pub(crate) fn is_name_char(b: u8) -> bool {
     CLASS[b as usize] & NAME_CHAR != 0
+}
+
+/// What [`scan_name`] found in a run of name bytes.
+pub(crate) struct NameRun {
+    /// Index of the first byte that is not a name byte (or the limit).
+    pub(crate) end: usize,
+    /// How many `:` bytes, and where the last one is.
+    pub(crate) colons: u32,
+    pub(crate) colon: usize,
+    /// Some byte is non-ASCII.
+    pub(crate) high: bool,
+}
+
+/// Skip name bytes (`is_name_char`) in `d[pos..lim]`, noting colons and
+/// non-ASCII bytes. The inner loop does one table test per byte; colons
+/// and non-ASCII bytes, rare in names, leave it to be counted.
+#[inline(always)]
+pub(crate) fn scan_name(d: &[u8], mut pos: usize, lim: usize) -> NameRun {
+    let lim = lim.min(d.len());
+    let mut colons = 0u32;
+    let mut colon = 0usize;
+    let mut high = false;
+    loop {
+        while pos < lim && CLASS[d[pos] as usize] & NAME_PLAIN != 0 {
+            pos += 1;
+        }
+        match d.get(pos) {
+            Some(&b':') if pos < lim => {
+                colons += 1;
+                colon = pos;
+            }
+            Some(&b) if pos < lim && b >= 0x80 => high = true,
+            _ => break,
+        }
+        pos += 1;
+    }
+    NameRun {
+        end: pos,
+        colons,
+        colon,
+        high,
+    }
 }
 
 /// XML 1.0 `Char`.

@@ -18,7 +18,8 @@ use std::sync::Arc;
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::chars::{
-    self, check_qname, check_run, is_name_char, is_name_start, is_ws, plain_run, same, QName,
+    self, check_qname, check_run, is_name_char, is_name_start, is_ws, plain_run, same, scan_name,
+    NameRun, QName,
 };
 use crate::codec::{Limits, StreamHeader};
 use crate::element::{Attr, AttrList, Element, Node, Nodes, Str};
@@ -744,21 +745,13 @@ impl Framer {
                     // While skipping the name, note what check_qname would
                     // otherwise find in a second pass: colons and non-ASCII.
                     let from = pos;
-                    let mut or = 0u8;
-                    let mut colons = 0u32;
-                    let mut colon = 0usize;
-                    while pos < lim {
-                        let b = d[pos];
-                        if !is_name_char(b) {
-                            break;
-                        }
-                        or |= b;
-                        if b == b':' {
-                            colons += 1;
-                            colon = pos;
-                        }
-                        pos += 1;
-                    }
+                    let NameRun {
+                        end,
+                        colons,
+                        colon,
+                        high,
+                    } = scan_name(d, pos, lim);
+                    pos = end;
                     if pos - self.tok > max_name {
                         bail!(XmlError::NameTooLong { limit: max_name });
                     }
@@ -768,7 +761,8 @@ impl Framer {
                     let name = &d[self.tok..pos];
                     let first = d[self.tok];
                     let fast = (from == self.tok + 1 || from == self.tok)
-                        && (or | first) < 0x80
+                        && !high
+                        && first < 0x80
                         && first != b':'
                         && is_name_start(first);
                     let colon = if fast {
@@ -1114,23 +1108,13 @@ impl Framer {
         let n = d.len();
         let max = self.limits.max_name_len;
         let lim = n.min(start.saturating_add(max).saturating_add(1));
-        let mut p = start;
-        let mut or = 0u8;
-        let mut colons = 0u32;
-        let mut colon = 0usize;
-        while p < lim {
-            let b = d[p];
-            if !is_name_char(b) {
-                break;
-            }
-            or |= b;
-            if b == b':' {
-                colons += 1;
-                colon = p;
-            }
-            p += 1;
-        }
-        if p + 1 >= n || p - start > max || or >= 0x80 || d[p] != b'=' {
+        let NameRun {
+            end: p,
+            colons,
+            colon,
+            high,
+        } = scan_name(d, start, lim);
+        if p + 1 >= n || p - start > max || high || d[p] != b'=' {
             return None;
         }
         // The first byte is a name-start byte (checked by the caller); only
