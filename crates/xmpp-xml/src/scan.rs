@@ -103,6 +103,10 @@ struct Open {
     /// (written into that event at the end tag).
     ev: u32,
     nodes: u32,
+    /// The default namespace in scope inside it, when known without a
+    /// lookup (it is unprefixed, so its own namespace is that default):
+    /// unprefixed children without declarations take it as is.
+    dflt: Option<NsRef>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -1245,6 +1249,10 @@ impl Framer {
                 mark: mark as u32,
                 ev,
                 nodes: 0,
+                dflt: match self.name_colon {
+                    None => Some(ns),
+                    Some(_) => None,
+                },
             });
             self.depth += 1;
         }
@@ -1283,8 +1291,13 @@ impl Framer {
             }
             None => None,
         };
-        let ns = match (self.name_colon, decl) {
-            (None, Some(uri)) => uri,
+        let inherited = match (self.name_colon, decl) {
+            (None, None) => self.open.last().and_then(|o| o.dflt),
+            _ => None,
+        };
+        let ns = match (self.name_colon, decl, inherited) {
+            (None, Some(uri), _) => uri,
+            (_, _, Some(r)) => r,
             _ => {
                 let (prefix, _) = split(d, self.name, self.name_colon);
                 match self.lookup(d, prefix) {
