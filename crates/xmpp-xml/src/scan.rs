@@ -172,19 +172,22 @@ pub struct RawElement {
     /// return, copied from what the scanner already recorded, so a lookup
     /// is a few comparisons instead of a re-read of the tag.
     inline: [RootAttr; INLINE_ATTRS],
-    /// How many of `inline` are used; `u8::MAX`: more than fit, re-read the tag.
+    /// How many of `inline` are used; `u8::MAX`: more than fit (or the
+    /// tag reaches past offset 65535), re-read the tag.
     n_inline: u8,
+    /// Bit `i`: the value of `inline[i]` needs unescaping or normalising.
+    inline_esc: u8,
 }
 
 const INLINE_ATTRS: usize = 6;
 
+/// Spans in 16 bits: a `RawElement` is moved a few times per frame, and
+/// these are most of its size.
 #[derive(Clone, Copy, Debug, Default)]
 struct RootAttr {
     /// Qualified name (`id`, `xml:lang`).
-    qname: (u32, u32),
-    value: (u32, u32),
-    /// The value needs unescaping or normalising.
-    esc: bool,
+    qname: (u16, u16),
+    value: (u16, u16),
 }
 
 impl RawElement {
@@ -214,11 +217,13 @@ impl RawElement {
     pub fn attr(&self, name: &str) -> Option<Cow<'_, str>> {
         let want = name.as_bytes();
         if let Some(inline) = self.inline.get(..self.n_inline as usize) {
-            let a = inline
+            let i = inline
                 .iter()
-                .find(|a| same(span(&self.buf, a.qname), want))?;
-            let raw = span(&self.buf, a.value);
-            return Some(if a.esc {
+                .position(|a| same(span16(&self.buf, a.qname), want))?;
+            let raw = inline
+                .get(i)
+                .map_or(&[][..], |a| span16(&self.buf, a.value));
+            return Some(if self.inline_esc & (1 << i) != 0 {
                 Cow::Owned(unescape(raw, true))
             } else {
                 Cow::Borrowed(std::str::from_utf8(raw).unwrap_or(""))
@@ -246,6 +251,10 @@ impl RawElement {
 }
 
 fn span(buf: &Bytes, (a, b): (u32, u32)) -> &[u8] {
+    buf.get(a as usize..b as usize).unwrap_or(b"")
+}
+
+fn span16(buf: &Bytes, (a, b): (u16, u16)) -> &[u8] {
     buf.get(a as usize..b as usize).unwrap_or(b"")
 }
 
@@ -454,10 +463,16 @@ impl Framer {
                 };
                 let mut inline = [RootAttr::default(); INLINE_ATTRS];
                 let mut n_inline = 0u8;
-                let evs = self
-                    .attr_evs
-                    .get(range.0 as usize..range.1 as usize)
-                    .unwrap_or(&[]);
+                let mut inline_esc = 0u8;
+                // Every span below ends inside the root's start tag.
+                let evs = if self.root_attrs.1 <= u32::from(u16::MAX) {
+                    self.attr_evs
+                        .get(range.0 as usize..range.1 as usize)
+                        .unwrap_or(&[])
+                } else {
+                    n_inline = u8::MAX;
+                    &[]
+                };
                 for a in evs {
                     // What `attr` can find: unprefixed names and `xml:lang`
                     // (declarations are not in `attr_evs`).
@@ -471,10 +486,10 @@ impl Framer {
                     match inline.get_mut(n_inline as usize) {
                         Some(slot) => {
                             *slot = RootAttr {
-                                qname,
-                                value: a.value,
-                                esc: a.esc,
+                                qname: (qname.0 as u16, qname.1 as u16),
+                                value: (a.value.0 as u16, a.value.1 as u16),
                             };
+                            inline_esc |= u8::from(a.esc) << n_inline;
                             n_inline += 1;
                         }
                         None => {
@@ -490,6 +505,7 @@ impl Framer {
                     attrs: self.root_attrs,
                     inline,
                     n_inline,
+                    inline_esc,
                 }))
             }
         })

@@ -575,6 +575,31 @@ fn raw_elements_agree_with_elements() {
     assert_eq!(raw[4].attr("h").as_deref(), Some("7"));
 }
 
+/// `RawElement` keeps 16-bit spans of the root's attributes; a start tag
+/// reaching past offset 65535 is re-read instead, with the same answers.
+#[test]
+fn raw_element_with_a_long_root_tag() {
+    use xmpp_xml::{Framer, RawFrame};
+    let long = "v".repeat(70_000);
+    let body = format!("<iq big='{long}' id='x' e='a&amp;b'/><iq id='y' e='c&amp;d'/>");
+    let input = stream(&body);
+    let mut framer = Framer::default();
+    let mut raw = Vec::new();
+    let mut buf = BytesMut::from(input.as_slice());
+    while let Some(f) = framer.decode_raw(&mut buf).unwrap() {
+        if let RawFrame::Element(e) = f {
+            raw.push(e);
+        }
+    }
+    assert_eq!(raw.len(), 2);
+    assert_eq!(raw[0].attr("big").as_deref(), Some(long.as_str()));
+    assert_eq!(raw[0].attr("id").as_deref(), Some("x"));
+    assert_eq!(raw[0].attr("e").as_deref(), Some("a&b"));
+    assert_eq!(raw[1].attr("id").as_deref(), Some("y"));
+    assert_eq!(raw[1].attr("e").as_deref(), Some("c&d"));
+    assert_eq!(raw[1].attr("big").as_deref(), None);
+}
+
 /// End tags are matched against the open name directly when it is all
 /// there; whitespace before '>', names that merely start like the open one,
 /// and `</stream:stream >` must still behave as the state machine does.
