@@ -6,7 +6,10 @@
 //! decodes each one whole and under a random chunking (sometimes one byte at
 //! a time) with random limits, and checks that
 //!   - nothing panics, and
-//!   - the chunked outcome (frames, or frames then the error) equals the whole one.
+//!   - the chunked outcome (frames, or frames then the error) equals the whole one, and
+//!   - `Framer::decode_raw` under the same chunking yields the same frames
+//!     (root name, namespace and attributes) and the same error.
+//!
 //! Inputs that changed the outcome class are kept in the corpus.
 //! A failing input is written to `fuzz/artifacts/` and the run exits with 1.
 //!
@@ -19,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio_util::codec::Decoder;
-use xmpp_xml::{ns, Frame, Limits, StreamCodec};
+use xmpp_xml::{ns, Frame, Framer, Limits, RawFrame, StreamCodec};
 
 #[derive(Debug, PartialEq)]
 struct Outcome {
@@ -73,6 +76,73 @@ fn run(input: &[u8], cuts: &[usize], limits: &Limits) -> Outcome {
         }
     }
     Outcome { frames, error: None }
+}
+
+/// What `decode_raw` reports of a frame, in the terms of `Frame`.
+#[derive(Debug, PartialEq)]
+enum RawSeen {
+    Header,
+    Element { name: String, ns: String, attrs: Vec<(String, String)>, lookups: Vec<Option<String>> },
+    Close,
+}
+
+/// The attribute names every raw element is asked for, besides its own.
+const PROBES: &[&str] = &["id", "to", "from", "type", "xml:lang", "xmlns", "a", "lang"];
+
+fn seen_of_element(attrs: Vec<(String, String)>, name: &str, ns: &str, get: impl Fn(&str) -> Option<String>) -> RawSeen {
+    let lookups = attrs.iter().map(|(n, _)| n.as_str()).chain(PROBES.iter().copied()).map(get).collect();
+    RawSeen::Element { name: name.to_owned(), ns: ns.to_owned(), attrs, lookups }
+}
+
+/// `decode_raw` over the same pieces; the outcome in `RawSeen` terms.
+fn run_raw(input: &[u8], cuts: &[usize], limits: &Limits) -> (Vec<RawSeen>, Option<String>) {
+    let mut framer = Framer::new(limits.clone());
+    let mut buf = BytesMut::new();
+    let mut seen = Vec::new();
+    let mut at = 0;
+    let mut pieces = Vec::with_capacity(cuts.len() + 1);
+    for &c in cuts {
+        let end = (at + c).min(input.len());
+        pieces.push(&input[at..end]);
+        at = end;
+    }
+    pieces.push(&input[at..]);
+    for piece in pieces {
+        buf.extend_from_slice(piece);
+        loop {
+            match framer.decode_raw(&mut buf) {
+                Ok(Some(RawFrame::Header(_))) => seen.push(RawSeen::Header),
+                Ok(Some(RawFrame::Close)) => seen.push(RawSeen::Close),
+                Ok(Some(RawFrame::Element(e))) => {
+                    let restart = (e.name() == "success" && e.ns() == ns::SASL) || (e.name() == "proceed" && e.ns() == ns::TLS);
+                    let attrs = e.attrs().map(|(n, v)| (n.to_owned(), v.into_owned())).collect();
+                    seen.push(seen_of_element(attrs, e.name(), e.ns(), |n| e.attr(n).map(|v| v.into_owned())));
+                    if restart {
+                        framer.reset();
+                    }
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(e) => return (seen, Some(format!("{:?}: {e}", e.condition()))),
+            }
+        }
+    }
+    (seen, None)
+}
+
+fn seen_of(frames: &[Frame]) -> Vec<RawSeen> {
+    frames
+        .iter()
+        .filter_map(|f| match f {
+            Frame::Header(_) => Some(RawSeen::Header),
+            Frame::Close => Some(RawSeen::Close),
+            Frame::Element(e) => {
+                let attrs = e.attrs().map(|(n, v)| (n.to_owned(), v.to_owned())).collect();
+                Some(seen_of_element(attrs, e.name(), e.ns(), |n| e.attr(n).map(str::to_owned)))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// xorshift64*: deterministic, dependency-free.
@@ -194,15 +264,19 @@ fn check(input: &[u8], cuts: &[usize], limits: &Limits) -> Result<Option<String>
     let r = catch_unwind(AssertUnwindSafe(|| {
         let whole = run(input, &[], limits);
         let split = run(input, cuts, limits);
-        (whole, split)
+        let raw = run_raw(input, cuts, limits);
+        (whole, split, raw)
     }));
     match r {
         Err(p) => {
             let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
             Err(format!("panic: {}", msg.unwrap_or_default()))
         }
-        Ok((whole, split)) if whole != split => Err(format!("chunking changed the outcome:\nwhole {whole:?}\nsplit {split:?}")),
-        Ok((whole, _)) => Ok(whole.error),
+        Ok((whole, split, _)) if whole != split => Err(format!("chunking changed the outcome:\nwhole {whole:?}\nsplit {split:?}")),
+        Ok((whole, _, raw)) if (seen_of(&whole.frames), whole.error.clone()) != raw => {
+            Err(format!("decode_raw disagrees:\nwhole {whole:?}\nraw {raw:?}"))
+        }
+        Ok((whole, _, _)) => Ok(whole.error),
     }
 }
 
