@@ -8,13 +8,12 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::SinkExt as _;
 use tokio::net::TcpStream;
 use xmpp_sasl::{MechanismSelector, MemoryStore};
 use xmpp_stream::client::{connect, ClientConfig, TlsMode};
 use xmpp_stream::server::{ServerConfig, SessionFeature};
 use xmpp_stream::ClientError;
-use xmpp_xml::ns;
 
 mod peer;
 
@@ -54,24 +53,7 @@ async fn our_client_logs_in(server_var: &str, mechanism: &str) {
     assert!(stream.jid().starts_with(&expected), "{}", stream.jid());
     assert_eq!(stream.info().mechanism, mechanism);
     // The session is usable: a ping to the server is answered.
-    let ping = xmpp_xml::Element::builder("iq", ns::CLIENT)
-        .attr("type", "get")
-        .attr("id", "ping1")
-        .attr("to", &env("XMPP_INTEROP_DOMAIN"))
-        .append(xmpp_xml::Element::builder("ping", ns::PING).build())
-        .build();
-    stream.send(ping).await.unwrap();
-    let reply = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let el = stream.next().await.expect("open").expect("no error");
-            if el.attr("id") == Some("ping1") {
-                return el;
-            }
-        }
-    })
-    .await
-    .expect("ping answered");
-    assert_eq!(reply.attr("type"), Some("result"));
+    peer::assert_ping(&mut stream).await;
     stream.close().await.unwrap();
 }
 

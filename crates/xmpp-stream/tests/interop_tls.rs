@@ -13,14 +13,13 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::SinkExt as _;
 use tokio::net::TcpStream;
 use xmpp_sasl::{MechanismSelector, MemoryStore};
 use xmpp_stream::client::{connect, connect_direct_tls, ClientConfig, TlsMode};
 use xmpp_stream::server::{ServerConfig, TlsPolicy};
 use xmpp_stream::tls::{ca_file_config, ServerTls};
 use xmpp_stream::ClientError;
-use xmpp_xml::ns;
 
 mod peer;
 
@@ -82,24 +81,7 @@ async fn logs_in(server_var: &str, via: Via, config: ClientConfig) -> String {
         "{}",
         stream.jid()
     );
-    let ping = xmpp_xml::Element::builder("iq", ns::CLIENT)
-        .attr("type", "get")
-        .attr("id", "ping1")
-        .attr("to", &env("XMPP_INTEROP_DOMAIN"))
-        .append(xmpp_xml::Element::builder("ping", ns::PING).build())
-        .build();
-    stream.send(ping).await.unwrap();
-    let reply = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let el = stream.next().await.expect("open").expect("no error");
-            if el.attr("id") == Some("ping1") {
-                return el;
-            }
-        }
-    })
-    .await
-    .expect("ping answered");
-    assert_eq!(reply.attr("type"), Some("result"));
+    peer::assert_ping(&mut stream).await;
     let mechanism = stream.info().mechanism.clone();
     stream.close().await.unwrap();
     mechanism

@@ -456,21 +456,25 @@ async fn read_until(
     seen
 }
 
+/// Sends SCRAM-SHA-1's client-first message with this GS2 header.
+async fn scram_sha1_first(
+    tls: &mut tokio_rustls::client::TlsStream<tokio::io::DuplexStream>,
+    gs2: &str,
+) {
+    let first = b64(format!("{gs2}n=juliet,r=fyko+d2lbbFgONRv9qkxdawL").as_bytes());
+    let auth = format!(
+        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>{first}</auth>"
+    );
+    tls.write_all(auth.as_bytes()).await.unwrap();
+}
+
 #[tokio::test]
 async fn a_y_flag_where_plus_was_offered_is_a_downgrade() {
     let pki = pki(DOMAIN);
     let mut tls = raw_tls(&pki, server_config(&pki, TlsPolicy::Required)).await;
     // "y": the client could bind but saw no -PLUS offer. We offered it, so
     // someone stripped it on the way (RFC 5802 §6).
-    let first = b64(b"y,,n=juliet,r=fyko+d2lbbFgONRv9qkxdawL");
-    tls.write_all(
-        format!(
-            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>{first}</auth>"
-        )
-        .as_bytes(),
-    )
-    .await
-    .unwrap();
+    scram_sha1_first(&mut tls, "y,,").await;
     let out = read_until(&mut tls, "</failure>").await;
     assert!(!out.contains("<challenge"), "{out}");
 }
@@ -479,14 +483,6 @@ async fn a_y_flag_where_plus_was_offered_is_a_downgrade() {
 async fn an_n_flag_with_plain_scram_over_tls_still_works() {
     let pki = pki(DOMAIN);
     let mut tls = raw_tls(&pki, server_config(&pki, TlsPolicy::Required)).await;
-    let first = b64(b"n,,n=juliet,r=fyko+d2lbbFgONRv9qkxdawL");
-    tls.write_all(
-        format!(
-            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>{first}</auth>"
-        )
-        .as_bytes(),
-    )
-    .await
-    .unwrap();
+    scram_sha1_first(&mut tls, "n,,").await;
     read_until(&mut tls, "</challenge>").await;
 }

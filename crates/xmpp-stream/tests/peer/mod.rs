@@ -18,6 +18,31 @@ pub fn env(name: &str) -> String {
     })
 }
 
+/// The session is usable: a ping to the server (XEP-0199) is answered.
+pub async fn assert_ping<S>(stream: &mut xmpp_stream::XmppStream<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let ping = xmpp_xml::Element::builder("iq", ns::CLIENT)
+        .attr("type", "get")
+        .attr("id", "ping1")
+        .attr("to", &env("XMPP_INTEROP_DOMAIN"))
+        .append(xmpp_xml::Element::builder("ping", ns::PING).build())
+        .build();
+    stream.send(ping).await.unwrap();
+    let reply = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let el = stream.next().await.expect("open").expect("no error");
+            if el.attr("id") == Some("ping1") {
+                return el;
+            }
+        }
+    })
+    .await
+    .expect("ping answered");
+    assert_eq!(reply.attr("type"), Some("result"));
+}
+
 /// A session our server established.
 #[derive(Clone, Debug)]
 pub struct Login {
