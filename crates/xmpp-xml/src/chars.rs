@@ -296,10 +296,13 @@ fn check_run_slow(run: &[u8], attr: bool, complete: bool) -> Result<RunCheck, cr
     let mut bad = false;
     let mut norm = false;
     let mut high = false;
+    // 0xEF leads U+FFFE and U+FFFF, the only non-Chars valid UTF-8 can carry here.
+    let mut ef = false;
     for &b in run {
         bad |= (b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r');
         norm |= (b == b'\r') | (attr & ((b == b'\t') | (b == b'\n')));
         high |= b >= 0x80;
+        ef |= b == 0xEF;
     }
     // Report the first offending byte, so the error never depends on where
     // the input was split.
@@ -313,12 +316,15 @@ fn check_run_slow(run: &[u8], attr: bool, complete: bool) -> Result<RunCheck, cr
     let mut valid = run.len();
     if high {
         match std::str::from_utf8(checked) {
-            Ok(s) => check_nonchars(s)?,
+            Ok(s) if ef => check_nonchars(s)?,
+            Ok(_) => {}
             Err(e) => {
                 // valid_up_to is always the end of a valid UTF-8 prefix.
                 let ok = std::str::from_utf8(&checked[..e.valid_up_to()])
                     .map_err(|_| crate::XmlError::InvalidUtf8)?;
-                check_nonchars(ok)?;
+                if ef {
+                    check_nonchars(ok)?;
+                }
                 if e.error_len().is_some() || complete || ctrl.is_some() {
                     return Err(crate::XmlError::InvalidUtf8);
                 }

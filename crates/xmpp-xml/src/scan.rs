@@ -363,6 +363,10 @@ pub struct Framer {
     /// Scratch for `build_tree`: child indices from the root to the open element.
     path: Vec<u32>,
     hints: Vec<u32>,
+    /// Record the events of the current element's descendants (needed to
+    /// build it as an [`Element`]); [`Framer::decode_raw`] needs only the
+    /// root's, so it scans with this off.
+    tree: bool,
 }
 
 impl Default for Framer {
@@ -417,6 +421,7 @@ impl Framer {
             owned: Vec::new(),
             path: Vec::new(),
             hints: Vec::new(),
+            tree: true,
         }
     }
 
@@ -450,7 +455,7 @@ impl Framer {
 
     /// Decode the next frame, with top-level elements as [`RawElement`]s.
     pub fn decode_raw(&mut self, buf: &mut BytesMut) -> Result<Option<RawFrame>, XmlError> {
-        Ok(match self.step(buf)? {
+        Ok(match self.step(buf, false)? {
             None => None,
             Some(Step::Header(h)) => Some(RawFrame::Header(*h)),
             Some(Step::Close) => Some(RawFrame::Close),
@@ -513,7 +518,7 @@ impl Framer {
 
     /// Decode the next frame, with top-level elements fully built.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<crate::Frame>, XmlError> {
-        Ok(match self.step(buf)? {
+        Ok(match self.step(buf, true)? {
             None => None,
             Some(Step::Header(h)) => Some(crate::Frame::Header(*h)),
             Some(Step::Close) => Some(crate::Frame::Close),
@@ -521,12 +526,20 @@ impl Framer {
         })
     }
 
-    fn step(&mut self, buf: &mut BytesMut) -> Result<Option<Step>, XmlError> {
+    fn step(&mut self, buf: &mut BytesMut, tree: bool) -> Result<Option<Step>, XmlError> {
         match self.phase {
             Phase::Failed(c) => return Err(XmlError::Poisoned(c)),
             Phase::Closed => return Ok(None),
             _ => {}
         }
+        if tree && !self.tree && self.lex != Lex::Between && self.phase == Phase::Stream {
+            // The element was begun by `decode_raw`, which skips the events
+            // a tree needs: scan it again from its `<` (only when the two
+            // calls are mixed on one element).
+            self.lex = Lex::Between;
+            self.pos = 0;
+        }
+        self.tree = tree;
         if self.pos > buf.len() {
             // Someone removed bytes we had already examined.
             let e = XmlError::Io(std::io::Error::new(
@@ -635,7 +648,7 @@ impl Framer {
     }
 
     fn flush_text(&mut self) {
-        if self.text_start != NONE && self.tag_start > self.text_start {
+        if self.tree && self.text_start != NONE && self.tag_start > self.text_start {
             if let Some(o) = self.open.last_mut() {
                 o.nodes += 1;
             }
@@ -1099,11 +1112,13 @@ impl Framer {
         if self.depth == 0 {
             return Some(Done::Close(pos));
         }
-        self.events.push(Ev::End);
         if let Some(o) = self.open.pop() {
             self.bindings.truncate(o.mark as usize);
-            if let Some(Ev::Start { nodes, .. }) = self.events.get_mut(o.ev as usize) {
-                *nodes = o.nodes;
+            if self.tree {
+                self.events.push(Ev::End);
+                if let Some(Ev::Start { nodes, .. }) = self.events.get_mut(o.ev as usize) {
+                    *nodes = o.nodes;
+                }
             }
         }
         self.depth -= 1;
@@ -1224,13 +1239,19 @@ impl Framer {
         empty: bool,
     ) -> Result<Option<Done>, XmlError> {
         let mark = self.bindings.len();
+        // Without a tree to build, only the root's event and attributes are kept.
+        let record = self.tree || self.depth == 0;
         let (ns, attr_range) = if self.tag_special || self.phase == Phase::Prolog {
             let attrs = std::mem::take(&mut self.cur_attrs);
             let resolved = self.resolve_tag(d, &attrs);
             self.cur_attrs = attrs;
-            resolved?
+            let r = resolved?;
+            if !record {
+                self.attr_evs.truncate(r.1 .0 as usize);
+            }
+            r
         } else {
-            self.resolve_plain(d)?
+            self.resolve_plain(d, record)?
         };
         if self.phase == Phase::Prolog {
             return self.finish_header(d, ns, attr_range, pos, empty).map(Some);
@@ -1243,18 +1264,22 @@ impl Framer {
             Some(c) => (c + 1, self.name.1),
             None => self.name,
         };
-        if let Some(o) = self.open.last_mut() {
-            o.nodes += 1;
-        }
         let ev = self.events.len() as u32;
-        self.events.push(Ev::Start {
-            name,
-            ns,
-            attrs: attr_range,
-            nodes: 0,
-        });
+        if record {
+            if let Some(o) = self.open.last_mut() {
+                o.nodes += 1;
+            }
+            self.events.push(Ev::Start {
+                name,
+                ns,
+                attrs: attr_range,
+                nodes: 0,
+            });
+        }
         if empty {
-            self.events.push(Ev::End);
+            if record {
+                self.events.push(Ev::End);
+            }
             self.bindings.truncate(mark);
             if self.depth == 0 {
                 return Ok(Some(Done::Element(pos)));
@@ -1282,7 +1307,7 @@ impl Framer {
     /// attributes, at most one of them `xmlns`, so at most the default
     /// namespace is bound and attributes have no namespace. Same checks, in
     /// the same order.
-    fn resolve_plain(&mut self, d: &[u8]) -> Result<(NsRef, (u32, u32)), XmlError> {
+    fn resolve_plain(&mut self, d: &[u8], record: bool) -> Result<(NsRef, (u32, u32)), XmlError> {
         let decl = match self.tag_decl.and_then(|i| self.cur_attrs.get(i as usize)) {
             Some(&a) => {
                 // No other attribute can be named `xmlns`, so no duplicate;
@@ -1327,7 +1352,6 @@ impl Framer {
         };
         let skip = self.tag_decl.map_or(usize::MAX, |i| i as usize);
         let start = self.attr_evs.len();
-        self.attr_evs.reserve(self.cur_attrs.len());
         for (i, a) in self.cur_attrs.iter().enumerate() {
             if i == skip {
                 continue;
@@ -1339,6 +1363,9 @@ impl Framer {
                         String::from_utf8_lossy(qname).into_owned()
                     ));
                 }
+            }
+            if !record {
+                continue;
             }
             self.attr_evs.push(AttrEv {
                 prefix: None,

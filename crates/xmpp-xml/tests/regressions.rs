@@ -678,3 +678,39 @@ fn default_declaration_shortcut_agrees() {
     assert_eq!(a.ns(), "");
     assert_eq!(a.children().next().unwrap().ns(), "w");
 }
+
+/// `decode_raw` skips the events a tree needs; if `decode` takes over in
+/// the middle of an element that `decode_raw` began, at every split point,
+/// the element must come out whole and equal to one decoded throughout.
+#[test]
+fn decode_after_decode_raw_mid_element() {
+    use xmpp_xml::Framer;
+    let body = "<message to='a&amp;b'><body>hi &lt;there&gt;</body><x xmlns='urn:x'><y z='1'/>t</x></message><presence/>";
+    let input = stream(body);
+    let o = run_whole(&input);
+    let want: Vec<&Element> = o.frames[1..].iter().map(element).collect();
+    let header_end = input.iter().position(|&b| b == b'>').unwrap() + 1;
+    for split in header_end..input.len() {
+        let mut framer = Framer::default();
+        let mut buf = BytesMut::from(&input[..split]);
+        let mut got = Vec::new();
+        while let Some(f) = framer.decode_raw(&mut buf).unwrap() {
+            if let xmpp_xml::RawFrame::Element(e) = f {
+                got.push((e.name().to_owned(), None));
+            }
+        }
+        buf.extend_from_slice(&input[split..]);
+        while let Some(f) = framer.decode(&mut buf).unwrap() {
+            if let Frame::Element(e) = f {
+                got.push((e.name().to_owned(), Some(e)));
+            }
+        }
+        assert_eq!(got.len(), want.len(), "split {split}");
+        for ((name, e), w) in got.iter().zip(&want) {
+            assert_eq!(name, w.name(), "split {split}");
+            if let Some(e) = e {
+                assert_eq!(e, *w, "split {split}");
+            }
+        }
+    }
+}
