@@ -667,6 +667,25 @@ impl Framer {
         let n = d.len();
         let mut pos = self.pos;
         let max_name = self.limits.max_name_len;
+        // Constructs handled by a method report where to go on.
+        macro_rules! flow {
+            ($l:lifetime, $e:expr) => {
+                match $e {
+                    Flow::Go(p) => {
+                        pos = p;
+                        continue $l;
+                    }
+                    Flow::More(p) => {
+                        pos = p;
+                        break $l None;
+                    }
+                    Flow::Done(p, done) => {
+                        pos = p;
+                        break $l Some(done);
+                    }
+                }
+            };
+        }
         let res = 'scan: loop {
             match self.lex {
                 Lex::Between => break None,
@@ -675,6 +694,9 @@ impl Framer {
                     // no separate validation pass.
                     let k = pos + plain_run(&d[pos..n.min(pos + SHORT_RUN)], b'<', b'&', b'>');
                     if k < n && d[k] == b'<' {
+                        if d.get(k + 1).is_some_and(|&b| is_name_start(b)) {
+                            flow!('scan, self.start_tag(d, k)?);
+                        }
                         self.tag_start = k;
                         self.lex = Lex::Lt;
                         pos = k + 1;
@@ -750,15 +772,8 @@ impl Framer {
                         self.tok = pos;
                         self.lex = Lex::EndName;
                     } else if is_name_start(b) {
-                        self.flush_text();
-                        if self.phase == Phase::Stream && self.depth >= self.limits.max_depth {
-                            bail!(XmlError::TooDeep {
-                                limit: self.limits.max_depth
-                            });
-                        }
-                        self.tok = pos;
-                        pos += 1;
-                        self.lex = Lex::StartName;
+                        // The `<` is the byte before.
+                        flow!('scan, self.start_tag(d, pos - 1)?);
                     } else if b == b'!' {
                         pos += 1;
                         self.lex = Lex::Bang;
@@ -871,52 +886,7 @@ impl Framer {
                         }
                     }
                 }
-                Lex::InTag => loop {
-                    while pos < n && is_ws(d[pos]) {
-                        pos += 1;
-                        self.had_ws = true;
-                    }
-                    let Some(&b) = d.get(pos) else {
-                        break 'scan None;
-                    };
-                    if b == b'>' {
-                        pos += 1;
-                        if let Some(done) = self.finish_start(d, pos, false)? {
-                            break 'scan Some(done);
-                        }
-                        break;
-                    } else if b == b'/' {
-                        pos += 1;
-                        self.lex = Lex::EmptyEnd;
-                        break;
-                    } else if is_name_start(b) {
-                        if !self.had_ws {
-                            bail!(XmlError::Syntax("missing whitespace before attribute"));
-                        }
-                        if self.cur_attrs.len() >= self.limits.max_attributes {
-                            bail!(XmlError::TooManyAttributes {
-                                limit: self.limits.max_attributes
-                            });
-                        }
-                        match self.fast_attr(d, pos) {
-                            Some(p) => {
-                                pos = p;
-                                if self.lex != Lex::InTag {
-                                    break;
-                                }
-                                self.had_ws = false;
-                            }
-                            None => {
-                                self.tok = pos;
-                                pos += 1;
-                                self.lex = Lex::AttrName;
-                                break;
-                            }
-                        }
-                    } else {
-                        bail!(XmlError::Syntax("invalid character in tag"));
-                    }
-                },
+                Lex::InTag => flow!('scan, self.in_tag(d, pos)?),
                 Lex::AttrEq => {
                     while pos < n && is_ws(d[pos]) {
                         pos += 1;
@@ -1094,6 +1064,132 @@ impl Framer {
         };
         self.pos = pos;
         Ok(res)
+    }
+
+    /// The rest of a start tag from `pos` (state `InTag`): attributes, then
+    /// `>` or `/>`.
+    #[inline(always)]
+    fn in_tag(&mut self, d: &[u8], mut pos: usize) -> Result<Flow, XmlError> {
+        let n = d.len();
+        loop {
+            while pos < n && is_ws(d[pos]) {
+                pos += 1;
+                self.had_ws = true;
+            }
+            let Some(&b) = d.get(pos) else {
+                return Ok(Flow::More(pos));
+            };
+            if b == b'>' {
+                pos += 1;
+                return Ok(match self.finish_start(d, pos, false)? {
+                    Some(done) => Flow::Done(pos, done),
+                    None => Flow::Go(pos),
+                });
+            } else if b == b'/' {
+                return self.empty_end(d, pos + 1);
+            } else if is_name_start(b) {
+                if !self.had_ws {
+                    bail!(XmlError::Syntax("missing whitespace before attribute"));
+                }
+                if self.cur_attrs.len() >= self.limits.max_attributes {
+                    bail!(XmlError::TooManyAttributes {
+                        limit: self.limits.max_attributes
+                    });
+                }
+                match self.fast_attr(d, pos) {
+                    Some(p) => {
+                        pos = p;
+                        if self.lex != Lex::InTag {
+                            return Ok(Flow::Go(pos));
+                        }
+                        self.had_ws = false;
+                    }
+                    None => {
+                        self.tok = pos;
+                        self.lex = Lex::AttrName;
+                        return Ok(Flow::Go(pos + 1));
+                    }
+                }
+            } else {
+                bail!(XmlError::Syntax("invalid character in tag"));
+            }
+        }
+    }
+
+    /// After the `/` of an empty-element tag, at `pos`.
+    #[inline(always)]
+    fn empty_end(&mut self, d: &[u8], pos: usize) -> Result<Flow, XmlError> {
+        match d.get(pos) {
+            Some(b'>') => Ok(match self.finish_start(d, pos + 1, true)? {
+                Some(done) => Flow::Done(pos + 1, done),
+                None => Flow::Go(pos + 1),
+            }),
+            Some(_) => bail!(XmlError::Syntax("expected '>' after '/'")),
+            None => {
+                self.lex = Lex::EmptyEnd;
+                Ok(Flow::More(pos))
+            }
+        }
+    }
+
+    /// A start tag whose `<` is at `lt`, followed by a name-start byte, as
+    /// the states `Lt`, `StartName` and `InTag` would take it, without
+    /// going through the dispatch between them. A name that is cut off,
+    /// too long, not ASCII or invalid is left to `StartName` from its
+    /// first byte (bounded by `max_name_len`).
+    #[inline(always)]
+    fn start_tag(&mut self, d: &[u8], lt: usize) -> Result<Flow, XmlError> {
+        self.tag_start = lt;
+        self.flush_text();
+        if self.phase == Phase::Stream && self.depth >= self.limits.max_depth {
+            bail!(XmlError::TooDeep {
+                limit: self.limits.max_depth
+            });
+        }
+        let n = d.len();
+        let tok = lt + 1;
+        let max = self.limits.max_name_len;
+        let lim = n.min(tok.saturating_add(max).saturating_add(1));
+        let NameRun {
+            end,
+            colons,
+            colon,
+            high,
+        } = scan_name(d, tok + 1, lim);
+        let first = d[tok];
+        let colon = match colons {
+            0 => Some(None),
+            1 if colon + 1 < end && is_name_start(d[colon + 1]) => Some(Some(colon as u32)),
+            _ => None,
+        };
+        let colon = match colon {
+            Some(c) if end < n && end - tok <= max && !high && first < 0x80 && first != b':' => c,
+            _ => {
+                self.tok = tok;
+                self.lex = Lex::StartName;
+                return Ok(Flow::Go(tok + 1));
+            }
+        };
+        self.name = (tok as u32, end as u32);
+        self.name_colon = colon;
+        self.cur_attrs.clear();
+        self.tag_special = false;
+        self.tag_decl = None;
+        let b = d[end];
+        if b == b'>' {
+            Ok(match self.finish_start(d, end + 1, false)? {
+                Some(done) => Flow::Done(end + 1, done),
+                None => Flow::Go(end + 1),
+            })
+        } else if is_ws(b) {
+            self.had_ws = true;
+            self.lex = Lex::InTag;
+            self.in_tag(d, end)
+        } else if b == b'/' {
+            self.empty_end(d, end + 1)
+        } else {
+            bail!(XmlError::Syntax("invalid character in element name"));
+        }
     }
 
     /// Classify an attribute about to be pushed onto `cur_attrs`.
@@ -1703,6 +1799,16 @@ fn descend<'a>(mut e: &'a mut Element, path: &[u32]) -> Option<&'a mut Element> 
 }
 
 static EMPTY: Bytes = Bytes::new();
+
+/// Where scanning goes on after a construct handled outside the dispatch loop.
+enum Flow {
+    /// At this position, in the state now in `self.lex`.
+    Go(usize),
+    /// The input ends here; the state is saved.
+    More(usize),
+    /// A frame ended.
+    Done(usize, Done),
+}
 
 enum Step {
     /// Boxed: it is rare, and an inline header would make every
