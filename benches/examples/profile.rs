@@ -26,6 +26,14 @@ fn main() {
         let _ = std::io::stdout().write_all(&corpus.bytes);
         return;
     }
+    let t0 = std::time::Instant::now();
+    let report = |t0: std::time::Instant| {
+        // For quick wall-clock comparisons; criterion (`cargo xtask bench`) is the measure.
+        eprintln!(
+            "{mode}: {:.1} us per pass",
+            t0.elapsed().as_secs_f64() * 1e6 / iters.max(1) as f64
+        );
+    };
     if mode == "quick-xml" {
         for _ in 0..iters {
             let mut r = quick_xml::Reader::from_reader(corpus.bytes.as_slice());
@@ -38,6 +46,7 @@ fn main() {
                 }
             }
         }
+        report(t0);
         return;
     }
     let raw = mode != "elements";
@@ -64,5 +73,6 @@ fn main() {
             }
         }
     }
+    report(t0);
     assert_eq!(total, iters * corpus.stanzas);
 }

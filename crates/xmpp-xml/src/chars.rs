@@ -204,6 +204,61 @@ pub(crate) fn is_ncname(s: &str) -> bool {
         && matches!(check_qname(s.as_bytes()), QName::Ok { .. })
 }
 
+/// One UTF-8 sequence, checked by [`utf8_char`].
+pub(crate) enum Utf8 {
+    /// A valid XML character of this many bytes.
+    Char(usize),
+    /// Valid so far, but cut off by the end of the input.
+    Short,
+    /// Not UTF-8.
+    Bad,
+    /// Valid UTF-8 for U+FFFE or U+FFFF, which XML forbids.
+    NonChar(u32),
+}
+
+/// Check the UTF-8 sequence at the start of `s` (whose first byte is
+/// non-ASCII), with the byte ranges of Unicode Table 3-7, so overlong
+/// forms, surrogates and code points above U+10FFFF are `Bad`. Bytes are
+/// judged in order, so a wrong byte already present is `Bad` even when
+/// later ones are missing, as `str::from_utf8` reports it.
+#[inline(always)]
+pub(crate) fn utf8_char(s: &[u8]) -> Utf8 {
+    let Some(&b0) = s.first() else {
+        return Utf8::Short;
+    };
+    let (w, lo, hi) = match b0 {
+        0xC2..=0xDF => (2, 0x80, 0xBF),
+        0xE0 => (3, 0xA0, 0xBF),
+        0xE1..=0xEC | 0xEE..=0xEF => (3, 0x80, 0xBF),
+        0xED => (3, 0x80, 0x9F),
+        0xF0 => (4, 0x90, 0xBF),
+        0xF1..=0xF3 => (4, 0x80, 0xBF),
+        0xF4 => (4, 0x80, 0x8F),
+        _ => return Utf8::Bad,
+    };
+    let Some(&b1) = s.get(1) else {
+        return Utf8::Short;
+    };
+    if !(lo..=hi).contains(&b1) {
+        return Utf8::Bad;
+    }
+    for i in 2..w {
+        match s.get(i) {
+            None => return Utf8::Short,
+            Some(&b) if b & 0xC0 != 0x80 => return Utf8::Bad,
+            Some(_) => {}
+        }
+    }
+    if b0 == 0xEF && b1 == 0xBF {
+        match s.get(2) {
+            Some(0xBE) => return Utf8::NonChar(0xFFFE),
+            Some(0xBF) => return Utf8::NonChar(0xFFFF),
+            _ => {}
+        }
+    }
+    Utf8::Char(w)
+}
+
 /// Result of checking a run of character data.
 pub(crate) struct RunCheck {
     /// Bytes accepted (all of the run, or up to an incomplete trailing UTF-8 sequence).

@@ -19,7 +19,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use crate::chars::{
     self, check_qname, check_run, is_name_char, is_name_start, is_ws, plain_run, same, scan_name,
-    NameRun, QName,
+    utf8_char, NameRun, QName, Utf8,
 };
 use crate::codec::{Limits, StreamHeader};
 use crate::element::{Attr, AttrList, Element, Node, Nodes, Str};
@@ -29,9 +29,9 @@ use crate::ns;
 const NONE: usize = usize::MAX;
 /// Longest entity or character reference we accept (`&#x0010FFFF;` fits with room).
 const MAX_REF: usize = 40;
-/// Text runs are first scanned with [`plain_run`] up to this many bytes;
+/// Text is first scanned inline (see `Lex::Content`) up to this many bytes;
 /// longer runs go on with `memchr`, which wins once its setup is paid for.
-const SHORT_RUN: usize = 64;
+const TEXT_INLINE: usize = 256;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -690,9 +690,73 @@ impl Framer {
             match self.lex {
                 Lex::Between => break None,
                 Lex::Content => {
-                    // Short plain-ASCII text up to the next tag: no memchr,
-                    // no separate validation pass.
-                    let k = pos + plain_run(&d[pos..n.min(pos + SHORT_RUN)], b'<', b'&', b'>');
+                    // Text up to the next tag in one pass, no memchr: plain
+                    // ASCII is skipped a word at a time, and what stops it
+                    // (a reference, a line end, a UTF-8 sequence) is checked
+                    // on the spot, as the states `Ref` and `check_run` would.
+                    // Long runs, and a reference or UTF-8 sequence cut off
+                    // by the end of the input, go on below.
+                    let cap = n.min(pos.saturating_add(TEXT_INLINE));
+                    let k = loop {
+                        // A reference or UTF-8 sequence may end past `cap`.
+                        if pos >= cap {
+                            break pos;
+                        }
+                        let k = pos + plain_run(&d[pos..cap], b'<', b'&', b'>');
+                        if k >= cap {
+                            break k;
+                        }
+                        match d[k] {
+                            b'<' => break k,
+                            b'&' => {
+                                let mut j = k + 1;
+                                loop {
+                                    let Some(&c) = d.get(j) else {
+                                        self.ref_start = k;
+                                        self.ref_in_attr = false;
+                                        self.text_esc = true;
+                                        self.lex = Lex::Ref;
+                                        pos = j;
+                                        continue 'scan;
+                                    };
+                                    if c == b';' {
+                                        check_ref(&d[k + 1..j])?;
+                                        break;
+                                    }
+                                    if !(is_name_char(c) || c == b'#') {
+                                        bail!(XmlError::Syntax(
+                                            "malformed entity or character reference"
+                                        ));
+                                    }
+                                    j += 1;
+                                    if j - k > MAX_REF {
+                                        bail!(XmlError::Syntax("reference too long"));
+                                    }
+                                }
+                                self.text_esc = true;
+                                pos = j + 1;
+                            }
+                            b'>' => {
+                                // See below.
+                                if k >= 2 && d[k - 2] == b']' && d[k - 1] == b']' {
+                                    bail!(XmlError::Syntax("']]>' in character data"));
+                                }
+                                pos = k + 1;
+                            }
+                            b'\n' | b'\t' => pos = k + 1,
+                            b'\r' => {
+                                self.text_esc = true;
+                                pos = k + 1;
+                            }
+                            b if b >= 0x80 => match utf8_char(&d[k..]) {
+                                Utf8::Char(w) => pos = k + w,
+                                Utf8::Short => break k,
+                                Utf8::Bad => bail!(XmlError::InvalidUtf8),
+                                Utf8::NonChar(c) => bail!(XmlError::IllegalChar(c)),
+                            },
+                            b => bail!(XmlError::IllegalChar(u32::from(b))),
+                        }
+                    };
                     if k < n && d[k] == b'<' {
                         if d.get(k + 1).is_some_and(|&b| is_name_start(b)) {
                             flow!('scan, self.start_tag(d, k)?);
@@ -1475,6 +1539,7 @@ impl Framer {
     }
 
     /// Bind declarations, resolve the element name and attributes.
+    #[inline(never)]
     fn resolve_tag(
         &mut self,
         d: &[u8],
@@ -1579,6 +1644,8 @@ impl Framer {
         Ok((ns, (start as u32, self.attr_evs.len() as u32)))
     }
 
+    #[cold]
+    #[inline(never)]
     fn finish_header(
         &mut self,
         d: &[u8],

@@ -714,3 +714,44 @@ fn decode_after_decode_raw_mid_element() {
         }
     }
 }
+
+/// Text is checked inline for a while, then with memchr: references,
+/// line ends and UTF-8 sequences must be handled alike on both sides of
+/// that point, wherever the input is split.
+#[test]
+fn long_text_with_references_and_utf8() {
+    let piece = "ab &amp; c\u{e9}\u{1f600} &#x20AC;\r\n\t\u{20ac}x&lt;";
+    let mut text = String::new();
+    let mut want = String::new();
+    for i in 0..40 {
+        text.push_str(&"z".repeat(i % 7));
+        text.push_str(piece);
+        want.push_str(&"z".repeat(i % 7));
+        want.push_str("ab & c\u{e9}\u{1f600} \u{20ac}\n\t\u{20ac}x<");
+    }
+    let body = format!("<message><body>{text}</body></message>");
+    let o = assert_chunking_invariant(&stream(&body), &Limits::default());
+    assert_eq!(o.error, None);
+    let e = element(&o.frames[1]);
+    assert_eq!(e.child("body", "jabber:client").unwrap().text(), want);
+    // The same run with a bad byte, a non-character and a control character
+    // at every offset: the error must not depend on where the scan switches.
+    for (bad, want_err) in [
+        (&b"\xC3\x28"[..], "InvalidUtf8"),
+        (&b"\xEF\xBF\xBE"[..], "IllegalChar(65534)"),
+        (&b"\x01"[..], "IllegalChar(1)"),
+        (&b"]]>"[..], "Syntax"),
+    ] {
+        let short = &text[..text.floor_char_boundary(420)];
+        // Before a `b` or `z`: never inside a reference.
+        let spots = short.match_indices(['b', 'z']).map(|(i, _)| i);
+        for at in spots.step_by(3) {
+            let mut input = stream(&format!("<message><body>{}", &short[..at]));
+            input.extend_from_slice(bad);
+            input.extend_from_slice(format!("{}</body></message>", &short[at..]).as_bytes());
+            let o = assert_chunking_invariant(&input, &Limits::default());
+            let err = format!("{:?}", o.error);
+            assert!(err.contains(want_err), "{at}: {err}");
+        }
+    }
+}
