@@ -1401,21 +1401,37 @@ impl Framer {
         let mark = self.bindings.len();
         // Without a tree to build, only the root's event and attributes are kept.
         let record = self.tree || self.depth == 0;
-        let (ns, attr_range) = if self.tag_special || self.phase == Phase::Prolog {
+        // The two paths do not merge before `open_element`: a merged
+        // (namespace, range) pair went through the stack in pieces and was
+        // read back whole, a store-forwarding stall on every start tag.
+        if self.tag_special || self.phase == Phase::Prolog {
             let attrs = std::mem::take(&mut self.cur_attrs);
             let resolved = self.resolve_tag(d, &attrs);
             self.cur_attrs = attrs;
-            let r = resolved?;
+            let (ns, attr_range) = resolved?;
             if !record {
-                self.attr_evs.truncate(r.1 .0 as usize);
+                self.attr_evs.truncate(attr_range.0 as usize);
             }
-            r
-        } else {
-            self.resolve_plain(d, record)?
-        };
-        if self.phase == Phase::Prolog {
-            return self.finish_header(d, ns, attr_range, pos, empty).map(Some);
+            if self.phase == Phase::Prolog {
+                return self.finish_header(d, ns, attr_range, pos, empty).map(Some);
+            }
+            return Ok(self.open_element(pos, empty, ns, attr_range, mark, record));
         }
+        let (ns, attr_range) = self.resolve_plain(d, record)?;
+        Ok(self.open_element(pos, empty, ns, attr_range, mark, record))
+    }
+
+    /// Record a start tag whose namespace and attributes are resolved.
+    #[inline(always)]
+    fn open_element(
+        &mut self,
+        pos: usize,
+        empty: bool,
+        ns: NsRef,
+        attr_range: (u32, u32),
+        mark: usize,
+        record: bool,
+    ) -> Option<Done> {
         if self.depth == 0 {
             let end = pos - if empty { 2 } else { 1 };
             self.root_attrs = (self.name.1, end as u32);
@@ -1442,7 +1458,7 @@ impl Framer {
             }
             self.bindings.truncate(mark);
             if self.depth == 0 {
-                return Ok(Some(Done::Element(pos)));
+                return Some(Done::Element(pos));
             }
         } else {
             self.open.push(Open {
@@ -1460,13 +1476,14 @@ impl Framer {
         self.text_start = pos;
         self.text_esc = false;
         self.lex = Lex::Content;
-        Ok(None)
+        None
     }
 
     /// [`Framer::resolve_tag`] for the common tag: only unprefixed
     /// attributes, at most one of them `xmlns`, so at most the default
     /// namespace is bound and attributes have no namespace. Same checks, in
     /// the same order.
+    #[inline(always)]
     fn resolve_plain(&mut self, d: &[u8], record: bool) -> Result<(NsRef, (u32, u32)), XmlError> {
         let decl = match self.tag_decl.and_then(|i| self.cur_attrs.get(i as usize)) {
             Some(&a) => {
