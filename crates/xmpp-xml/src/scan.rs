@@ -983,11 +983,7 @@ impl Framer {
                         pos += i;
                         let b = d[pos];
                         if b == self.quote {
-                            self.note_attr(
-                                self.attr_colon.is_some(),
-                                d[self.attr_name.0 as usize..self.attr_name.1 as usize]
-                                    == *b"xmlns",
-                            );
+                            self.note_attr(d, self.attr_name, self.attr_colon);
                             self.cur_attrs.push(RawAttr {
                                 name: self.attr_name,
                                 colon: self.attr_colon,
@@ -1256,13 +1252,26 @@ impl Framer {
         }
     }
 
-    /// Classify an attribute about to be pushed onto `cur_attrs`.
+    /// Classify an attribute about to be pushed onto `cur_attrs`: the
+    /// common tag has unprefixed attributes, `xml:` ones (that prefix is
+    /// bound to one namespace for good) and at most one `xmlns`.
     #[inline(always)]
-    fn note_attr(&mut self, prefixed: bool, is_xmlns: bool) {
-        if prefixed || (is_xmlns && self.tag_decl.is_some()) {
-            self.tag_special = true;
-        } else if is_xmlns {
-            self.tag_decl = Some(self.cur_attrs.len() as u32);
+    fn note_attr(&mut self, d: &[u8], name: (u32, u32), colon: Option<u32>) {
+        let q = &d[name.0 as usize..name.1 as usize];
+        match colon {
+            Some(c) => {
+                if c - name.0 != 3 || &q[..3] != b"xml" {
+                    self.tag_special = true;
+                }
+            }
+            None if q == b"xmlns" => {
+                if self.tag_decl.is_some() {
+                    self.tag_special = true;
+                } else {
+                    self.tag_decl = Some(self.cur_attrs.len() as u32);
+                }
+            }
+            None => {}
         }
     }
 
@@ -1328,7 +1337,7 @@ impl Framer {
         let vs = p + 2;
         let k = vs + plain_run(&d[vs..], q, b'&', b'<');
         if k < n && d[k] == q {
-            self.note_attr(colon.is_some(), d[start..p] == *b"xmlns");
+            self.note_attr(d, (start as u32, p as u32), colon);
             self.cur_attrs.push(RawAttr {
                 name: (start as u32, p as u32),
                 colon,
@@ -1479,10 +1488,11 @@ impl Framer {
         None
     }
 
-    /// [`Framer::resolve_tag`] for the common tag: only unprefixed
-    /// attributes, at most one of them `xmlns`, so at most the default
-    /// namespace is bound and attributes have no namespace. Same checks, in
-    /// the same order.
+    /// [`Framer::resolve_tag`] for the common tag (see
+    /// [`Framer::note_attr`]): at most the default namespace is bound, and
+    /// attributes are in no namespace or the `xml` one, where equal
+    /// qualified names are exactly the duplicates. Same checks, in the same
+    /// order.
     #[inline(always)]
     fn resolve_plain(&mut self, d: &[u8], record: bool) -> Result<(NsRef, (u32, u32)), XmlError> {
         let decl = match self.tag_decl.and_then(|i| self.cur_attrs.get(i as usize)) {
@@ -1544,10 +1554,14 @@ impl Framer {
             if !record {
                 continue;
             }
+            let (prefix, name, ns) = match a.colon {
+                None => (None, a.name, None),
+                Some(c) => (Some((a.name.0, c)), (c + 1, a.name.1), Some(NsRef::Xml)),
+            };
             self.attr_evs.push(AttrEv {
-                prefix: None,
-                name: a.name,
-                ns: None,
+                prefix,
+                name,
+                ns,
                 value: a.value,
                 esc: a.esc,
             });
