@@ -179,7 +179,7 @@ pub struct RawElement {
     inline_esc: u8,
 }
 
-const INLINE_ATTRS: usize = 6;
+const INLINE_ATTRS: usize = 5;
 
 /// Spans in 16 bits: a `RawElement` is moved a few times per frame, and
 /// these are most of its size.
@@ -310,8 +310,9 @@ impl<'a> Iterator for RawAttrs<'a> {
 #[non_exhaustive]
 #[derive(Clone, Debug)]
 pub enum RawFrame {
-    /// The stream header.
-    Header(StreamHeader),
+    /// The stream header (boxed: it is rare and large, and every frame
+    /// moved out of [`Framer::decode_raw`] would otherwise be its size).
+    Header(Box<StreamHeader>),
     /// A complete, validated top-level element.
     Element(RawElement),
     /// `</stream:stream>`.
@@ -457,7 +458,7 @@ impl Framer {
     pub fn decode_raw(&mut self, buf: &mut BytesMut) -> Result<Option<RawFrame>, XmlError> {
         Ok(match self.step(buf, false)? {
             None => None,
-            Some(Step::Header(h)) => Some(RawFrame::Header(*h)),
+            Some(Step::Header(h)) => Some(RawFrame::Header(h)),
             Some(Step::Close) => Some(RawFrame::Close),
             Some(Step::Element(buf)) => {
                 let (name, ns, range) = match self.events.first() {
