@@ -1769,6 +1769,17 @@ impl Framer {
     /// One attribute of the stanza, for the element model.
     #[inline(always)]
     fn make_attr(&self, buf: &Bytes, a: &AttrEv) -> Attr {
+        // The common attribute on its own path, built with whole stores
+        // (the general one below staged its parts on the stack and read
+        // them back wider: a store-forwarding stall per attribute).
+        if a.ns.is_none() && !a.esc {
+            return Attr {
+                ns: None,
+                prefix: None,
+                name: Str::Span(a.name.0, a.name.1),
+                value: Str::Span(a.value.0, a.value.1),
+            };
+        }
         Attr {
             ns: a.ns.map(|n| self.ns_str_in(buf, n)),
             prefix: a.prefix.map(|(x, y)| Str::Span(x, y)),
