@@ -2,7 +2,7 @@
 //! (`valgrind --tool=callgrind`, `perf record`), where criterion's own
 //! work would blur the picture.
 //!
-//! `cargo run --release -p benches --example profile -- <realistic|small> <raw|elements|quick-xml|dump> [iterations]`
+//! `cargo run --release -p benches --example profile -- <realistic|small> <raw|elements|raw-whole|elements-whole|quick-xml|dump> [iterations]`
 //!
 //! `quick-xml` iterates quick-xml `Reader` events over the whole corpus (the
 //! bench baseline), so instruction counts can be compared as ratios; `dump`
@@ -49,12 +49,17 @@ fn main() {
         report(t0);
         return;
     }
+    // `raw-whole` / `elements-whole`: the corpus in one piece.
+    let (mode, chunk) = match mode.strip_suffix("-whole") {
+        Some(m) => (m, corpus.bytes.len()),
+        None => (mode, benches::CHUNK),
+    };
     let raw = mode != "elements";
     let mut total = 0;
     for _ in 0..iters {
         let mut f = Framer::default();
         let mut buf = BytesMut::with_capacity(8 * 1024);
-        for piece in corpus.bytes.chunks(benches::CHUNK) {
+        for piece in corpus.bytes.chunks(chunk) {
             buf.extend_from_slice(piece);
             if raw {
                 while let Some(fr) = f.decode_raw(&mut buf).expect("corpus is valid") {

@@ -64,7 +64,8 @@ pub enum Frame {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Bytes per top-level element, from its `<` to its last `>` (also caps
-    /// the stream header and the XML declaration). Default 256 KiB.
+    /// the stream header and the XML declaration). Default 256 KiB; values
+    /// above 4 GiB minus 8 bytes act as that (offsets are 32-bit).
     pub max_stanza_bytes: usize,
     /// Nesting depth of elements inside a top-level element, the top-level
     /// element itself being depth 1. Default 64.

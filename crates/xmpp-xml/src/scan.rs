@@ -75,10 +75,11 @@ enum Lex {
     XmlDecl,
 }
 
-/// A resolved namespace: a span of the element's bytes, or an owned string
-/// (unescaped value or inherited from the stream header).
+/// A resolved namespace, as [`NsRef::get`] shows it: a span of the
+/// element's bytes, or an owned string (unescaped value or inherited from
+/// the stream header).
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum NsRef {
+pub(crate) enum Ns {
     Span(u32, u32),
     Owned(u32),
     /// A binding of the stream header (`Framer::base`).
@@ -86,6 +87,52 @@ pub(crate) enum NsRef {
     /// The `xml` prefix's namespace.
     Xml,
 }
+
+/// An [`Ns`] packed in one 64-bit word (`a | b << 32`): a span has
+/// `a <= b`; the other kinds have a sentinel `a` above every offset (see
+/// [`MAX_STANZA`]) and their index in `b`. Kept whole because the scanner
+/// stores and reloads it on every start tag, and a 12-byte enum written in
+/// pieces and read back in words stalled on store forwarding.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NsRef(u64);
+
+const OWNED: u32 = u32::MAX;
+const BASE: u32 = u32::MAX - 1;
+const XML: u32 = u32::MAX - 2;
+
+impl NsRef {
+    const XML: NsRef = NsRef::pack(XML, 0);
+    #[inline(always)]
+    const fn pack(a: u32, b: u32) -> NsRef {
+        NsRef(a as u64 | (b as u64) << 32)
+    }
+    #[inline(always)]
+    fn span(a: u32, b: u32) -> NsRef {
+        NsRef::pack(a, b)
+    }
+    #[inline(always)]
+    fn owned(i: u32) -> NsRef {
+        NsRef::pack(OWNED, i)
+    }
+    #[inline(always)]
+    fn base(i: u32) -> NsRef {
+        NsRef::pack(BASE, i)
+    }
+    #[inline(always)]
+    fn get(self) -> Ns {
+        let (a, b) = (self.0 as u32, (self.0 >> 32) as u32);
+        match a {
+            _ if a <= b => Ns::Span(a, b),
+            OWNED => Ns::Owned(b),
+            BASE => Ns::Base(b),
+            _ => Ns::Xml,
+        }
+    }
+}
+
+/// Offsets into a top-level element are `u32`s below the [`NsRef`]
+/// sentinels, so a larger `max_stanza_bytes` acts as this.
+const MAX_STANZA: usize = (u32::MAX - 8) as usize;
 
 #[derive(Clone, Copy, Debug)]
 struct RawAttr {
@@ -596,7 +643,7 @@ impl Framer {
                     bail!(XmlError::Syntax("text before the stream header"));
                 }
             }
-            let limit = self.limits.max_stanza_bytes;
+            let limit = self.limits.max_stanza_bytes.min(MAX_STANZA);
             let end = buf.len().min(limit);
             match self.run(&buf[..end])? {
                 None => {
@@ -1366,38 +1413,38 @@ impl Framer {
         }
         for (i, b) in self.base.iter().enumerate().rev() {
             if same(&b.prefix, prefix) {
-                return Some(NsRef::Base(i as u32));
+                return Some(NsRef::base(i as u32));
             }
         }
         if prefix == b"xml" {
-            return Some(NsRef::Xml);
+            return Some(NsRef::XML);
         }
         None
     }
 
     fn ns_bytes<'a>(&'a self, d: &'a [u8], r: NsRef) -> &'a [u8] {
-        match r {
-            NsRef::Span(a, b) => &d[a as usize..b as usize],
-            NsRef::Owned(i) => match self.owned.get(i as usize) {
+        match r.get() {
+            Ns::Span(a, b) => &d[a as usize..b as usize],
+            Ns::Owned(i) => match self.owned.get(i as usize) {
                 Some(s) => s.get(&EMPTY).as_bytes(),
                 None => b"",
             },
-            NsRef::Base(i) => match self.base.get(i as usize) {
+            Ns::Base(i) => match self.base.get(i as usize) {
                 Some(b) => b.uri.get(&EMPTY).as_bytes(),
                 None => b"",
             },
-            NsRef::Xml => ns::XML.as_bytes(),
+            Ns::Xml => ns::XML.as_bytes(),
         }
     }
 
-    fn value_ref(&mut self, d: &[u8], a: &RawAttr) -> NsRef {
-        if a.esc {
-            let s = unescape(&d[a.value.0 as usize..a.value.1 as usize], true);
+    fn value_ref(&mut self, d: &[u8], esc: bool, value: (u32, u32)) -> NsRef {
+        if esc {
+            let s = unescape(&d[value.0 as usize..value.1 as usize], true);
             let idx = self.owned.len() as u32;
             self.owned.push(Str::owned(&s));
-            NsRef::Owned(idx)
+            NsRef::owned(idx)
         } else {
-            NsRef::Span(a.value.0, a.value.1)
+            NsRef::span(value.0, value.1)
         }
     }
 
@@ -1497,11 +1544,21 @@ impl Framer {
     #[inline(always)]
     fn resolve_plain(&mut self, d: &[u8], record: bool) -> Result<(NsRef, (u32, u32)), XmlError> {
         let decl = match self.tag_decl.and_then(|i| self.cur_attrs.get(i as usize)) {
-            Some(&a) => {
+            Some(a) => {
                 // No other attribute can be named `xmlns`, so no duplicate;
                 // the empty prefix is not `xml`, so only the URI is checked.
-                let uri = self.value_ref(d, &a);
-                let ub = self.ns_bytes(d, uri);
+                // Fields are read one by one: copying the whole attribute,
+                // just pushed in pieces, stalled on store forwarding.
+                let (at, value, esc) = (a.name.0, a.value, a.esc);
+                let (uri, ub) = if esc {
+                    let uri = self.value_ref(d, esc, value);
+                    (uri, self.ns_bytes(d, uri))
+                } else {
+                    (
+                        NsRef::span(value.0, value.1),
+                        &d[value.0 as usize..value.1 as usize],
+                    )
+                };
                 if same(ub, ns::XML.as_bytes()) {
                     bail!(XmlError::BadNamespaceDecl(
                         "the xml prefix and namespace belong only to each other"
@@ -1513,7 +1570,7 @@ impl Framer {
                     ));
                 }
                 self.bindings.push(Binding {
-                    prefix: (a.name.0, a.name.0),
+                    prefix: (at, at),
                     uri,
                 });
                 Some(uri)
@@ -1531,7 +1588,7 @@ impl Framer {
                 let (prefix, _) = split(d, self.name, self.name_colon);
                 match self.lookup(d, prefix) {
                     Some(r) => r,
-                    None if prefix.is_empty() => NsRef::Span(0, 0),
+                    None if prefix.is_empty() => NsRef::span(0, 0),
                     None => bail!(XmlError::UndeclaredPrefix(
                         String::from_utf8_lossy(prefix).into_owned()
                     )),
@@ -1557,7 +1614,7 @@ impl Framer {
             }
             let (prefix, name, ns) = match a.colon {
                 None => (None, a.name, None),
-                Some(c) => (Some((a.name.0, c)), (c + 1, a.name.1), Some(NsRef::Xml)),
+                Some(c) => (Some((a.name.0, c)), (c + 1, a.name.1), Some(NsRef::XML)),
             };
             self.attr_evs.push(AttrEv {
                 prefix,
@@ -1607,7 +1664,7 @@ impl Framer {
                     ));
                 }
             }
-            let uri = self.value_ref(d, a);
+            let uri = self.value_ref(d, a.esc, a.value);
             let ub = self.ns_bytes(d, uri);
             let is_xml_prefix = &d[prefix.0 as usize..prefix.1 as usize] == b"xml";
             if same(ub, ns::XML.as_bytes()) != is_xml_prefix {
@@ -1625,7 +1682,7 @@ impl Framer {
         let (prefix, _) = split(d, self.name, self.name_colon);
         let ns = match self.lookup(d, prefix) {
             Some(r) => r,
-            None if prefix.is_empty() => NsRef::Span(0, 0),
+            None if prefix.is_empty() => NsRef::span(0, 0),
             None => bail!(XmlError::UndeclaredPrefix(
                 String::from_utf8_lossy(prefix).into_owned()
             )),
@@ -1739,26 +1796,26 @@ impl Framer {
     }
 
     fn ns_str(&self, r: NsRef) -> Str {
-        match r {
-            NsRef::Span(a, b) if a == b => Str::Static(""),
-            NsRef::Span(a, b) => Str::Span(a, b),
-            NsRef::Owned(i) => self
+        match r.get() {
+            Ns::Span(a, b) if a == b => Str::Static(""),
+            Ns::Span(a, b) => Str::Span(a, b),
+            Ns::Owned(i) => self
                 .owned
                 .get(i as usize)
                 .cloned()
                 .unwrap_or(Str::Static("")),
-            NsRef::Base(i) => self
+            Ns::Base(i) => self
                 .base
                 .get(i as usize)
                 .map(|b| b.uri.clone())
                 .unwrap_or(Str::Static("")),
-            NsRef::Xml => Str::Static(ns::XML),
+            Ns::Xml => Str::Static(ns::XML),
         }
     }
 
     fn ns_str_in(&self, buf: &Bytes, r: NsRef) -> Str {
-        match r {
-            NsRef::Span(a, b) => match ns::well_known_bytes(&buf[a as usize..b as usize]) {
+        match r.get() {
+            Ns::Span(a, b) => match ns::well_known_bytes(&buf[a as usize..b as usize]) {
                 Some(s) => Str::Static(s),
                 None => self.ns_str(r),
             },
@@ -1800,7 +1857,7 @@ impl Framer {
             Ev::Start {
                 name, ns, attrs, ..
             } => (name, ns, attrs),
-            _ => ((0, 0), NsRef::Span(0, 0), (0, 0)),
+            _ => ((0, 0), NsRef::span(0, 0), (0, 0)),
         };
         Element {
             buf: buf.clone(),

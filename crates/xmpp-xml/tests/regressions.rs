@@ -755,3 +755,18 @@ fn long_text_with_references_and_utf8() {
         }
     }
 }
+
+/// Offsets inside an element are 32-bit: an unbounded `max_stanza_bytes`
+/// acts as the largest size they allow, and ordinary streams decode as
+/// with the default.
+#[test]
+fn unbounded_stanza_limit() {
+    let limits = Limits {
+        max_stanza_bytes: usize::MAX,
+        ..Limits::default()
+    };
+    let body = "<message xmlns:p='urn:p' p:a='1' xml:lang='en'><body>x</body></message>";
+    let o = assert_chunking_invariant(&stream(body), &limits);
+    assert_eq!(o.error, None);
+    assert_eq!(o, run_whole(&stream(body)));
+}
