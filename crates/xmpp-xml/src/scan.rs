@@ -1589,9 +1589,7 @@ impl Framer {
                 match self.lookup(d, prefix) {
                     Some(r) => r,
                     None if prefix.is_empty() => NsRef::span(0, 0),
-                    None => bail!(XmlError::UndeclaredPrefix(
-                        String::from_utf8_lossy(prefix).into_owned()
-                    )),
+                    None => bail!(undeclared(prefix)),
                 }
             }
         };
@@ -1604,9 +1602,7 @@ impl Framer {
             let qname = &d[a.name.0 as usize..a.name.1 as usize];
             for prev in &self.cur_attrs[..i] {
                 if same(&d[prev.name.0 as usize..prev.name.1 as usize], qname) {
-                    bail!(XmlError::DuplicateAttribute(
-                        String::from_utf8_lossy(qname).into_owned()
-                    ));
+                    bail!(duplicate(qname));
                 }
             }
             if !record {
@@ -1659,9 +1655,7 @@ impl Framer {
             // Duplicate declarations are duplicate attributes.
             for b in &attrs[..i] {
                 if same(&d[b.name.0 as usize..b.name.1 as usize], qname) {
-                    bail!(XmlError::DuplicateAttribute(
-                        String::from_utf8_lossy(qname).into_owned()
-                    ));
+                    bail!(duplicate(qname));
                 }
             }
             let uri = self.value_ref(d, a.esc, a.value);
@@ -1683,9 +1677,7 @@ impl Framer {
         let ns = match self.lookup(d, prefix) {
             Some(r) => r,
             None if prefix.is_empty() => NsRef::span(0, 0),
-            None => bail!(XmlError::UndeclaredPrefix(
-                String::from_utf8_lossy(prefix).into_owned()
-            )),
+            None => bail!(undeclared(prefix)),
         };
         let start = self.attr_evs.len();
         for a in attrs {
@@ -1700,9 +1692,7 @@ impl Framer {
                     }
                     let r = match self.lookup(d, p) {
                         Some(r) => r,
-                        None => bail!(XmlError::UndeclaredPrefix(
-                            String::from_utf8_lossy(p).into_owned()
-                        )),
+                        None => bail!(undeclared(p)),
                     };
                     (Some(r), Some((a.name.0, c)), (c + 1, a.name.1))
                 }
@@ -1716,9 +1706,7 @@ impl Framer {
                         _ => false,
                     };
                     if same_ns {
-                        bail!(XmlError::DuplicateAttribute(
-                            String::from_utf8_lossy(qname).into_owned()
-                        ));
+                        bail!(duplicate(qname));
                     }
                 }
             }
@@ -1993,6 +1981,20 @@ fn split(d: &[u8], name: (u32, u32), colon: Option<u32>) -> (&[u8], &[u8]) {
         ),
         None => (&[], &d[name.0 as usize..name.1 as usize]),
     }
+}
+
+/// Errors are built out of line: their formatting would otherwise bloat
+/// the stack frames of the hot functions that can raise them.
+#[cold]
+#[inline(never)]
+fn undeclared(prefix: &[u8]) -> XmlError {
+    XmlError::UndeclaredPrefix(String::from_utf8_lossy(prefix).into_owned())
+}
+
+#[cold]
+#[inline(never)]
+fn duplicate(qname: &[u8]) -> XmlError {
+    XmlError::DuplicateAttribute(String::from_utf8_lossy(qname).into_owned())
 }
 
 /// Validate the body of `&body;`.
