@@ -415,6 +415,9 @@ pub struct Framer {
     /// build it as an [`Element`]); [`Framer::decode_raw`] needs only the
     /// root's, so it scans with this off.
     tree: bool,
+    /// The namespace of an unprefixed top-level element without
+    /// declarations: the stream header's default (known once it is parsed).
+    top_dflt: Option<NsRef>,
 }
 
 impl Default for Framer {
@@ -470,6 +473,7 @@ impl Framer {
             path: Vec::new(),
             hints: Vec::new(),
             tree: true,
+            top_dflt: None,
         }
     }
 
@@ -695,6 +699,7 @@ impl Framer {
         self.text_esc = false;
     }
 
+    #[inline(always)]
     fn flush_text(&mut self) {
         if self.tree && self.text_start != NONE && self.tag_start > self.text_start {
             if let Some(o) = self.open.last_mut() {
@@ -1578,7 +1583,10 @@ impl Framer {
             None => None,
         };
         let inherited = match (self.name_colon, decl) {
-            (None, None) => self.open.last().and_then(|o| o.dflt),
+            (None, None) => match self.open.last() {
+                Some(o) => o.dflt,
+                None => self.top_dflt,
+            },
             _ => None,
         };
         let ns = match (self.name_colon, decl, inherited) {
@@ -1777,6 +1785,8 @@ impl Framer {
         self.base = base;
         self.header_qname = d[self.name.0 as usize..self.name.1 as usize].to_vec();
         self.bindings.clear();
+        // Only the header's bindings, now in `base`, are in scope.
+        self.top_dflt = Some(self.lookup(d, b"").unwrap_or(NsRef::span(0, 0)));
         self.phase = Phase::Stream;
         self.seen_token = true;
         self.depth = 0;
