@@ -811,8 +811,26 @@ impl Framer {
                         }
                     };
                     if k < n && d[k] == b'<' {
-                        if d.get(k + 1).is_some_and(|&b| is_name_start(b)) {
-                            flow!('scan, self.start_tag(d, k)?);
+                        match d.get(k + 1) {
+                            Some(&b) if is_name_start(b) => flow!('scan, self.start_tag(d, k)?),
+                            Some(b'/') => {
+                                // The end tag of the element this text is in.
+                                self.tag_start = k;
+                                self.flush_text();
+                                let after = k + 2 + self.open_name_len();
+                                if after < n && d[after] == b'>' && self.open_name_is(d, k + 2) {
+                                    pos = after + 1;
+                                    if let Some(done) = self.end_tag(pos) {
+                                        break Some(done);
+                                    }
+                                    continue;
+                                }
+                                // Anything else: as the state machine does.
+                                self.lex = Lex::Lt;
+                                pos = k + 1;
+                                continue;
+                            }
+                            _ => {}
                         }
                         self.tag_start = k;
                         self.lex = Lex::Lt;
@@ -1303,6 +1321,26 @@ impl Framer {
         } else {
             bail!(XmlError::Syntax("invalid character in element name"));
         }
+    }
+
+    /// Length of the qualified name the next end tag must have.
+    #[inline(always)]
+    fn open_name_len(&self) -> usize {
+        match self.open.last() {
+            Some(o) => (o.name.1 - o.name.0) as usize,
+            None => self.header_qname.len(),
+        }
+    }
+
+    /// Whether the qualified name the next end tag must have is at `at`
+    /// (which has room for it).
+    #[inline(always)]
+    fn open_name_is(&self, d: &[u8], at: usize) -> bool {
+        let expected: &[u8] = match self.open.last() {
+            Some(o) => &d[o.name.0 as usize..o.name.1 as usize],
+            None => &self.header_qname,
+        };
+        same(&d[at..at + expected.len()], expected)
     }
 
     /// Classify an attribute about to be pushed onto `cur_attrs`: the
