@@ -418,6 +418,10 @@ pub struct Framer {
     /// The namespace of an unprefixed top-level element without
     /// declarations: the stream header's default (known once it is parsed).
     top_dflt: Option<NsRef>,
+    /// Bits of the current tag's attribute names (see `note_attr`), and
+    /// whether two of them collided.
+    attr_seen: u64,
+    maybe_dup: bool,
 }
 
 impl Default for Framer {
@@ -474,6 +478,8 @@ impl Framer {
             hints: Vec::new(),
             tree: true,
             top_dflt: None,
+            attr_seen: 0,
+            maybe_dup: false,
         }
     }
 
@@ -694,6 +700,8 @@ impl Framer {
         self.open.clear();
         self.bindings.clear();
         self.cur_attrs.clear();
+        self.attr_seen = 0;
+        self.maybe_dup = false;
         self.depth = 0;
         self.text_start = NONE;
         self.text_esc = false;
@@ -977,6 +985,8 @@ impl Framer {
                             self.name = span;
                             self.name_colon = colon;
                             self.cur_attrs.clear();
+                            self.attr_seen = 0;
+                            self.maybe_dup = false;
                             self.tag_special = false;
                             self.tag_decl = None;
                             if is_ws(b) {
@@ -1304,6 +1314,8 @@ impl Framer {
         self.name = (tok as u32, end as u32);
         self.name_colon = colon;
         self.cur_attrs.clear();
+        self.attr_seen = 0;
+        self.maybe_dup = false;
         self.tag_special = false;
         self.tag_decl = None;
         let b = d[end];
@@ -1349,6 +1361,12 @@ impl Framer {
     #[inline(always)]
     fn note_attr(&mut self, d: &[u8], name: (u32, u32), colon: Option<u32>) {
         let q = &d[name.0 as usize..name.1 as usize];
+        // A 64-bit filter of the names seen in this tag: the pairwise
+        // duplicate search runs only when two names share a bit.
+        let h = q.len() as u32 * 7 + u32::from(q[0]) + u32::from(q[q.len() - 1]) * 3;
+        let bit = 1u64 << (h & 63);
+        self.maybe_dup |= self.attr_seen & bit != 0;
+        self.attr_seen |= bit;
         match colon {
             Some(c) => {
                 if c - name.0 != 3 || &q[..3] != b"xml" {
@@ -1641,17 +1659,21 @@ impl Framer {
         };
         let skip = self.tag_decl.map_or(usize::MAX, |i| i as usize);
         let start = self.attr_evs.len();
-        for (i, a) in self.cur_attrs.iter().enumerate() {
-            if i == skip {
-                continue;
-            }
-            let qname = &d[a.name.0 as usize..a.name.1 as usize];
-            for prev in &self.cur_attrs[..i] {
-                if same(&d[prev.name.0 as usize..prev.name.1 as usize], qname) {
-                    bail!(duplicate(qname));
+        if self.maybe_dup {
+            for (i, a) in self.cur_attrs.iter().enumerate() {
+                let qname = &d[a.name.0 as usize..a.name.1 as usize];
+                for prev in &self.cur_attrs[..i] {
+                    if same(&d[prev.name.0 as usize..prev.name.1 as usize], qname) {
+                        bail!(duplicate(qname));
+                    }
                 }
             }
-            if !record {
+        }
+        if !record {
+            return Ok((ns, (start as u32, start as u32)));
+        }
+        for (i, a) in self.cur_attrs.iter().enumerate() {
+            if i == skip {
                 continue;
             }
             let (prefix, name, ns) = match a.colon {

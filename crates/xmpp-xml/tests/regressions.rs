@@ -352,6 +352,34 @@ fn namespace_errors() {
         Condition::BadNamespacePrefix
     );
     assert_eq!(error_of("<a x='1' x='2'/>"), Condition::NotWellFormed);
+    // Duplicates inside a stanza and among xml: attributes; names that
+    // only look alike (same length, same first and last byte) are not.
+    assert_eq!(
+        error_of("<m><c a='1' bb='2' a='3'/></m>"),
+        Condition::NotWellFormed
+    );
+    assert_eq!(
+        error_of("<m xml:lang='en' id='1' xml:lang='de'/>"),
+        Condition::NotWellFormed
+    );
+    let many = "<m><c a='1' b='2' c='3' d='4' e='5' f='6' g='7' h='8' i='9' j='10' \
+        ab='1' ba='2' aa='3' bb='4' aba='5' aca='6' lang='7' xml:lang='8' xmlns='urn:c'/></m>";
+    let o = assert_chunking_invariant(&stream(many), &Limits::default());
+    assert_eq!(o.error, None);
+    // decode_raw checks duplicates below the root too.
+    let mut framer = xmpp_xml::Framer::default();
+    let mut buf = BytesMut::from(stream("<m><c a='1' a='2'/></m>").as_slice());
+    let err = loop {
+        match framer.decode_raw(&mut buf) {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("no error"),
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(err, XmlError::DuplicateAttribute(ref a) if a == "a"),
+        "{err:?}"
+    );
     assert_eq!(
         error_of("<a xmlns:p='urn:x' xmlns:q='urn:x' p:x='1' q:x='2'/>"),
         Condition::NotWellFormed
