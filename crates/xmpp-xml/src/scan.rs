@@ -1368,11 +1368,8 @@ impl Framer {
         self.maybe_dup |= self.attr_seen & bit != 0;
         self.attr_seen |= bit;
         match colon {
-            Some(c) => {
-                if c - name.0 != 3 || &q[..3] != b"xml" {
-                    self.tag_special = true;
-                }
-            }
+            Some(c) if c - name.0 != 3 || &q[..3] != b"xml" => self.tag_special = true,
+            Some(_) => {}
             None if q == b"xmlns" => {
                 if self.tag_decl.is_some() {
                     self.tag_special = true;
@@ -1910,17 +1907,29 @@ impl Framer {
         }
     }
 
-    fn new_element(&self, buf: &Bytes, ev: &Ev, all: Option<&Arc<[Attr]>>) -> Element {
+    /// `last_ns`: the namespace of the previous element built from this
+    /// stanza, which most elements share with it.
+    #[inline(always)]
+    fn new_element(
+        &self,
+        buf: &Bytes,
+        ev: &Ev,
+        all: Option<&Arc<[Attr]>>,
+        last_ns: &mut (u64, Str),
+    ) -> Element {
         let (name, ns, attrs) = match *ev {
             Ev::Start {
                 name, ns, attrs, ..
             } => (name, ns, attrs),
             _ => ((0, 0), NsRef::span(0, 0), (0, 0)),
         };
+        if last_ns.0 != ns.0 {
+            *last_ns = (ns.0, self.ns_str_in(buf, ns));
+        }
         Element {
             buf: buf.clone(),
             name: Str::Span(name.0, name.1),
-            ns: self.ns_str_in(buf, ns),
+            ns: last_ns.1.clone(),
             default_ns: self.default_ns.clone(),
             attrs: match all {
                 Some(all) if attrs.1 > attrs.0 => AttrList::Shared(all.clone(), attrs.0, attrs.1),
@@ -1931,9 +1940,10 @@ impl Framer {
     }
 
     fn build_root(&self, buf: Bytes) -> Element {
+        let mut ns = NO_NS;
         match self.events.first() {
-            Some(ev) => self.new_element(&buf, ev, None),
-            None => self.new_element(&buf, &Ev::End, None),
+            Some(ev) => self.new_element(&buf, ev, None, &mut ns),
+            None => self.new_element(&buf, &Ev::End, None, &mut ns),
         }
     }
 
@@ -1948,6 +1958,7 @@ impl Framer {
         let mut hints = std::mem::take(&mut self.hints);
         hints.clear();
         let mut root: Option<Element> = None;
+        let mut last_ns = NO_NS;
         // Attributes live in one array shared by the stanza's elements,
         // unless only the root has any (small stanzas): then it owns them
         // and no reference count is touched.
@@ -1968,7 +1979,7 @@ impl Framer {
         for ev in &self.events {
             match ev {
                 Ev::Start { nodes, .. } => {
-                    let mut e = self.new_element(&buf, ev, all.as_ref());
+                    let mut e = self.new_element(&buf, ev, all.as_ref(), &mut last_ns);
                     if root.is_none() && root_only && !self.attr_evs.is_empty() {
                         e.attrs = AttrList::Own(
                             self.attr_evs
@@ -2024,6 +2035,9 @@ fn descend<'a>(mut e: &'a mut Element, path: &[u32]) -> Option<&'a mut Element> 
 }
 
 static EMPTY: Bytes = Bytes::new();
+
+/// No namespace built yet (no `NsRef` packs to all ones).
+const NO_NS: (u64, Str) = (u64::MAX, Str::Static(""));
 
 /// Where scanning goes on after a construct handled outside the dispatch loop.
 enum Flow {
