@@ -6,6 +6,7 @@
 //! normalises are stored unescaped on their own. Builder-made elements own
 //! their strings.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -87,17 +88,39 @@ impl std::ops::Deref for AttrList {
     }
 }
 
+/// A run of character data: ready text, or a span of the element's bytes
+/// that holds references, CDATA or line ends to normalise, decoded when it
+/// is read (a server routes most stanzas without reading their text).
+#[derive(Clone, Debug)]
+pub(crate) enum Text {
+    Str(Str),
+    Escaped(u32, u32),
+}
+
+impl Text {
+    #[inline]
+    pub(crate) fn get<'a>(&'a self, buf: &'a Bytes) -> Cow<'a, str> {
+        match self {
+            Text::Str(s) => Cow::Borrowed(s.get(buf)),
+            Text::Escaped(a, b) => Cow::Owned(crate::scan::unescape(
+                buf.get(*a as usize..*b as usize).unwrap_or(b""),
+                false,
+            )),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub(crate) enum Node {
     Element(Element),
-    Text(Str),
+    Text(Text),
 }
 
 /// A child node, borrowed.
 #[derive(Clone, Copy)]
 pub(crate) enum NodeRef<'a> {
     Element(&'a Element),
-    Text(&'a Str),
+    Text(&'a Text),
 }
 
 /// An element's children. Many XMPP elements have none or a single run of
@@ -106,7 +129,7 @@ pub(crate) enum NodeRef<'a> {
 pub(crate) enum Nodes {
     #[default]
     Empty,
-    Text(Str),
+    Text(Text),
     Many(Vec<Node>),
 }
 
@@ -151,7 +174,7 @@ impl Nodes {
     }
 
     /// The last node if it is text, for merging text in the builder.
-    pub(crate) fn last_text_mut(&mut self) -> Option<&mut Str> {
+    pub(crate) fn last_text_mut(&mut self) -> Option<&mut Text> {
         match self {
             Nodes::Empty => None,
             Nodes::Text(t) => Some(t),
@@ -302,7 +325,7 @@ impl Element {
         let mut s = String::new();
         for n in self.nodes.iter() {
             if let NodeRef::Text(t) = n {
-                s.push_str(t.get(&self.buf));
+                s.push_str(&t.get(&self.buf));
             }
         }
         s
@@ -328,10 +351,10 @@ impl Element {
         out
     }
 
-    pub(crate) fn texts(&self) -> impl Iterator<Item = (bool, &str)> {
+    pub(crate) fn texts(&self) -> impl Iterator<Item = (bool, Cow<'_, str>)> {
         self.nodes.iter().map(move |n| match n {
             NodeRef::Text(t) => (true, t.get(&self.buf)),
-            NodeRef::Element(_) => (false, ""),
+            NodeRef::Element(_) => (false, Cow::Borrowed("")),
         })
     }
 }
@@ -461,7 +484,7 @@ impl ElementBuilder {
         if text.is_empty() {
             return self;
         }
-        if let Some(Str::Shared(prev)) = self.el.nodes.last_text_mut() {
+        if let Some(Text::Str(Str::Shared(prev))) = self.el.nodes.last_text_mut() {
             let mut s = String::with_capacity(prev.len() + text.len());
             s.push_str(prev);
             s.push_str(text);
@@ -469,7 +492,7 @@ impl ElementBuilder {
         } else {
             self.el
                 .nodes
-                .push(Node::Text(Str::Shared(Arc::from(text))), 0);
+                .push(Node::Text(Text::Str(Str::Shared(Arc::from(text)))), 0);
         }
         self
     }

@@ -22,7 +22,7 @@ use crate::chars::{
     utf8_char, NameRun, QName, Utf8,
 };
 use crate::codec::{Limits, StreamHeader};
-use crate::element::{Attr, AttrList, Element, Node, Nodes, Str};
+use crate::element::{Attr, AttrList, Element, Node, Nodes, Str, Text};
 use crate::error::{Condition, XmlError};
 use crate::ns;
 
@@ -2003,12 +2003,9 @@ impl Framer {
                 Ev::Text { span, esc } => {
                     if let Some(top) = root.as_mut().and_then(|r| descend(r, &path)) {
                         let t = if *esc {
-                            Str::Shared(Arc::from(unescape(
-                                &buf[span.0 as usize..span.1 as usize],
-                                false,
-                            )))
+                            Text::Escaped(span.0, span.1)
                         } else {
-                            Str::Span(span.0, span.1)
+                            Text::Str(Str::Span(span.0, span.1))
                         };
                         let hint = hints.last().copied().unwrap_or(0) as usize;
                         top.nodes.push(Node::Text(t), hint);

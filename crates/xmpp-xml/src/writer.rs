@@ -117,7 +117,7 @@ fn write_rec(
         for n in el.nodes.iter() {
             match n {
                 NodeRef::Element(c) => write_rec(out, c, child_default, child_stream, prefixes),
-                NodeRef::Text(t) => escape_text(out, t.get(&el.buf)),
+                NodeRef::Text(t) => escape_text(out, &t.get(&el.buf)),
             }
         }
         out.push_str("</");
@@ -197,7 +197,7 @@ pub(crate) fn validate(el: &Element) -> Result<(), XmlError> {
         }
         for (is_text, t) in el.texts() {
             if is_text {
-                legal_chars(t)?;
+                legal_chars(&t)?;
             }
         }
     }
