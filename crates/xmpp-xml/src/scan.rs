@@ -1913,6 +1913,7 @@ impl Framer {
     fn new_element(
         &self,
         buf: &Bytes,
+        share: bool,
         ev: &Ev,
         all: Option<&Arc<[Attr]>>,
         last_ns: &mut (u64, Str),
@@ -1927,7 +1928,7 @@ impl Framer {
             *last_ns = (ns.0, self.ns_str_in(buf, ns));
         }
         Element {
-            buf: buf.clone(),
+            buf: if share { buf.clone() } else { Bytes::new() },
             name: Str::Span(name.0, name.1),
             ns: last_ns.1.clone(),
             default_ns: self.default_ns.clone(),
@@ -1942,8 +1943,8 @@ impl Framer {
     fn build_root(&self, buf: Bytes) -> Element {
         let mut ns = NO_NS;
         match self.events.first() {
-            Some(ev) => self.new_element(&buf, ev, None, &mut ns),
-            None => self.new_element(&buf, &Ev::End, None, &mut ns),
+            Some(ev) => self.new_element(&buf, true, ev, None, &mut ns),
+            None => self.new_element(&buf, true, &Ev::End, None, &mut ns),
         }
     }
 
@@ -1979,7 +1980,8 @@ impl Framer {
         for ev in &self.events {
             match ev {
                 Ev::Start { nodes, .. } => {
-                    let mut e = self.new_element(&buf, ev, all.as_ref(), &mut last_ns);
+                    let mut e =
+                        self.new_element(&buf, root.is_some(), ev, all.as_ref(), &mut last_ns);
                     if root.is_none() && root_only && !self.attr_evs.is_empty() {
                         e.attrs = AttrList::Own(
                             self.attr_evs
@@ -1991,7 +1993,12 @@ impl Framer {
                     let hint = hints.last().copied().unwrap_or(0) as usize;
                     hints.push(*nodes);
                     match root.as_mut() {
-                        None => root = Some(e),
+                        None => {
+                            // The root gets `buf` itself at the end: a
+                            // clone now and a drop then would be two atomic
+                            // reference-count updates for nothing.
+                            root = Some(e);
+                        }
                         Some(r) => {
                             if let Some(parent) = descend(r, &path) {
                                 path.push(parent.nodes.len() as u32);
@@ -2019,7 +2026,13 @@ impl Framer {
         }
         self.path = path;
         self.hints = hints;
-        root.unwrap_or_else(|| self.build_root(buf))
+        match root {
+            Some(mut r) => {
+                r.buf = buf;
+                r
+            }
+            None => self.build_root(buf),
+        }
     }
 }
 
