@@ -1507,6 +1507,7 @@ impl Framer {
     }
 
     /// A start tag ended at `pos` (just after `>`).
+    #[inline(always)]
     fn finish_start(
         &mut self,
         d: &[u8],
