@@ -151,6 +151,7 @@ impl Nodes {
     }
 
     /// Append; `hint` is the final number of nodes when known (parsing).
+    #[inline]
     pub(crate) fn push(&mut self, node: Node, hint: usize) {
         match self {
             Nodes::Many(v) => v.push(node),

@@ -1981,28 +1981,34 @@ impl Framer {
         for ev in &self.events {
             match ev {
                 Ev::Start { nodes, .. } => {
-                    let mut e =
-                        self.new_element(&buf, root.is_some(), ev, all.as_ref(), &mut last_ns);
-                    if root.is_none() && root_only && !self.attr_evs.is_empty() {
-                        e.attrs = AttrList::Own(
-                            self.attr_evs
-                                .iter()
-                                .map(|a| self.make_attr(&buf, a))
-                                .collect(),
-                        );
-                    }
                     let hint = hints.last().copied().unwrap_or(0) as usize;
                     hints.push(*nodes);
                     match root.as_mut() {
                         None => {
-                            // The root gets `buf` itself at the end: a
-                            // clone now and a drop then would be two atomic
-                            // reference-count updates for nothing.
-                            root = Some(e);
+                            // Built where it stays. It gets `buf` itself at
+                            // the end: a clone now and a drop then would be
+                            // two atomic reference-count updates for nothing.
+                            let r = root.insert(self.new_element(
+                                &buf,
+                                false,
+                                ev,
+                                all.as_ref(),
+                                &mut last_ns,
+                            ));
+                            if root_only && !self.attr_evs.is_empty() {
+                                r.attrs = AttrList::Own(
+                                    self.attr_evs
+                                        .iter()
+                                        .map(|a| self.make_attr(&buf, a))
+                                        .collect(),
+                                );
+                            }
                         }
                         Some(r) => {
                             if let Some(parent) = descend(r, &path) {
                                 path.push(parent.nodes.len() as u32);
+                                let e =
+                                    self.new_element(&buf, true, ev, all.as_ref(), &mut last_ns);
                                 parent.nodes.push(Node::Element(e), hint);
                             }
                         }
