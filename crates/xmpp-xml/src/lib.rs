@@ -91,6 +91,19 @@ pub mod ns {
 
     #[inline]
     pub(crate) fn well_known_bytes(s: &[u8]) -> Option<&'static str> {
+        // Most namespaces have a length none of these has: one test.
+        const LENGTHS: u64 = {
+            let mut m = 0u64;
+            let mut i = 0;
+            while i < KNOWN.len() {
+                m |= 1 << KNOWN[i].len();
+                i += 1;
+            }
+            m
+        };
+        if s.len() >= 64 || LENGTHS >> s.len() & 1 == 0 {
+            return None;
+        }
         KNOWN
             .iter()
             .find(|k| k.len() == s.len() && k.as_bytes() == s)

@@ -623,7 +623,9 @@ impl Framer {
                 while p < buf.len() && is_ws(buf[p]) {
                     p += 1;
                 }
-                buf.advance(p);
+                if p > 0 {
+                    buf.advance(p);
+                }
                 self.pos = 0;
                 let Some(&b) = buf.first() else {
                     return Ok(None);
