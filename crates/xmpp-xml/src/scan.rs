@@ -2,11 +2,23 @@
 //!
 //! One explicit state machine examines every byte once, across any number of
 //! `decode` calls: the state, the scan position and the spans of what it has
-//! seen survive between calls, and only a truncated UTF-8 sequence (at most
-//! 3 bytes) or a partial `<?xml` (at most 5) is looked at again. Text runs
-//! and attribute values are skipped with `memchr` and validated in bulk.
+//! seen survive between calls. Looked at again are only what the end of the
+//! input cuts off: a UTF-8 sequence (at most 3 bytes), a partial `<?xml` (at
+//! most 5), an element or attribute name (at most `max_name_len`); and an
+//! element that [`Framer::decode`] takes over from [`Framer::decode_raw`],
+//! which does not record the events a tree needs.
+//!
+//! The common constructs go through no state dispatch: a start tag is read
+//! from `<` to `>` in one call ([`Framer::start_tag`]), text is checked
+//! inline a word at a time for up to 256 bytes (longer runs go on with
+//! `memchr` and are validated in bulk), and the end tag that closes a text
+//! run is matched where the run ends. The state machine takes over wherever
+//! the input ends or something is unusual, from a state equivalent to where
+//! the fast path stopped.
+//!
 //! While scanning it records a compact event list (spans into the element's
-//! bytes) from which the navigable [`Element`] is built without re-parsing.
+//! bytes) from which the navigable [`Element`] is built without re-parsing;
+//! text that needs unescaping is kept as its span and decoded when read.
 //!
 //! The current top-level element always starts at offset 0 of the buffer:
 //! whitespace between top-level elements is consumed as it is seen, and a
