@@ -57,13 +57,50 @@ impl Str {
     }
 }
 
-/// An attribute: namespace (None for unprefixed attributes), original prefix, local name, value.
+/// An attribute: local name, value, and its namespace with the prefix it
+/// was written with.
 #[derive(Clone, Debug)]
 pub(crate) struct Attr {
-    pub(crate) ns: Option<Str>,
-    pub(crate) prefix: Option<Str>,
     pub(crate) name: Str,
     pub(crate) value: Str,
+    pub(crate) qual: Qual,
+}
+
+/// An attribute's namespace and prefix. `xml:` attributes (`xml:lang` is on
+/// most messages) need no allocation; other prefixed ones are rare.
+#[derive(Clone, Debug)]
+pub(crate) enum Qual {
+    /// Unprefixed: no namespace.
+    None,
+    /// The `xml` prefix and namespace.
+    Xml,
+    /// (namespace, prefix).
+    Other(Box<(Str, Str)>),
+}
+
+static XML_NS: Str = Str::Static(ns::XML);
+static XML_PREFIX: Str = Str::Static("xml");
+
+impl Attr {
+    /// Namespace (`None` for unprefixed attributes).
+    #[inline]
+    pub(crate) fn ns(&self) -> Option<&Str> {
+        match &self.qual {
+            Qual::None => None,
+            Qual::Xml => Some(&XML_NS),
+            Qual::Other(q) => Some(&q.0),
+        }
+    }
+
+    /// The prefix it was written with.
+    #[inline]
+    pub(crate) fn prefix(&self) -> Option<&Str> {
+        match &self.qual {
+            Qual::None => None,
+            Qual::Xml => Some(&XML_PREFIX),
+            Qual::Other(q) => Some(&q.1),
+        }
+    }
 }
 
 /// An element's attributes: for parsed elements, a range of one array
@@ -272,11 +309,12 @@ impl Element {
         let lang = want == b"xml:lang";
         self.attrs
             .iter()
-            .find(|a| match &a.ns {
-                None => a.name.bytes(&self.buf) == want,
-                Some(n) => {
+            .find(|a| match &a.qual {
+                Qual::None => a.name.bytes(&self.buf) == want,
+                Qual::Xml => lang && a.name.bytes(&self.buf) == b"lang",
+                Qual::Other(q) => {
                     lang && a.name.bytes(&self.buf) == b"lang"
-                        && n.bytes(&self.buf) == ns::XML.as_bytes()
+                        && q.0.bytes(&self.buf) == ns::XML.as_bytes()
                 }
             })
             .map(|a| a.value.get(&self.buf))
@@ -286,14 +324,12 @@ impl Element {
     pub fn attr_ns(&self, name: &str, ns: &str) -> Option<&str> {
         self.attrs
             .iter()
-            .find(|a| {
-                a.name.get(&self.buf) == name && a.ns.as_ref().map(|n| n.get(&self.buf)) == Some(ns)
-            })
+            .find(|a| a.name.get(&self.buf) == name && a.ns().map(|n| n.get(&self.buf)) == Some(ns))
             .map(|a| a.value.get(&self.buf))
     }
 
     fn attrs_any(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.attrs.iter().filter_map(move |a| match &a.ns {
+        self.attrs.iter().filter_map(move |a| match a.ns() {
             None => Some((a.name.get(&self.buf), a.value.get(&self.buf))),
             Some(n) if n.get(&self.buf) == ns::XML && a.name.get(&self.buf) == "lang" => {
                 Some(("xml:lang", a.value.get(&self.buf)))
@@ -371,8 +407,7 @@ impl PartialEq for Element {
         let attrs_eq = self.attrs.iter().zip(other.attrs.iter()).all(|(a, b)| {
             a.name.get(&self.buf) == b.name.get(&other.buf)
                 && a.value.get(&self.buf) == b.value.get(&other.buf)
-                && a.ns.as_ref().map(|n| n.get(&self.buf))
-                    == b.ns.as_ref().map(|n| n.get(&other.buf))
+                && a.ns().map(|n| n.get(&self.buf)) == b.ns().map(|n| n.get(&other.buf))
         });
         attrs_eq
             && self.nodes.len() == other.nodes.len()
@@ -395,7 +430,7 @@ impl fmt::Debug for DebugAttrs<'_> {
         f.debug_list()
             .entries(e.attrs.iter().map(|a| {
                 (
-                    a.ns.as_ref().map(|n| n.get(&e.buf)),
+                    a.ns().map(|n| n.get(&e.buf)),
                     a.name.get(&e.buf),
                     a.value.get(&e.buf),
                 )
@@ -441,23 +476,23 @@ impl ElementBuilder {
     /// Add an attribute. `name` is an unprefixed local name, or `xml:lang`
     /// (any `xml:` name) for the XML namespace. A later value for the same name replaces the earlier one.
     pub fn attr(mut self, name: &str, value: &str) -> Self {
-        let (ns, prefix, local) = match name.strip_prefix("xml:") {
-            Some(local) => (Some(Str::Static(ns::XML)), Some(Str::Static("xml")), local),
-            None => (None, None, name),
+        let (qual, local) = match name.strip_prefix("xml:") {
+            Some(local) => (Qual::Xml, local),
+            None => (Qual::None, name),
         };
         let value = Str::Shared(Arc::from(value));
+        let xml = matches!(qual, Qual::Xml);
         if let Some(a) = self
             .attrs
             .iter_mut()
-            .find(|a| a.name.get(&Bytes::new()) == local && a.ns.is_some() == ns.is_some())
+            .find(|a| a.name.get(&Bytes::new()) == local && a.ns().is_some() == xml)
         {
             a.value = value;
         } else {
             self.attrs.push(Attr {
-                ns,
-                prefix,
                 name: Str::Shared(Arc::from(local)),
                 value,
+                qual,
             });
         }
         self
@@ -466,10 +501,9 @@ impl ElementBuilder {
     /// Add an attribute in namespace `ns`, written with `prefix`.
     pub fn attr_ns(mut self, prefix: &str, name: &str, ns: &str, value: &str) -> Self {
         self.attrs.push(Attr {
-            ns: Some(Str::owned(ns)),
-            prefix: Some(Str::Shared(Arc::from(prefix))),
             name: Str::Shared(Arc::from(name)),
             value: Str::Shared(Arc::from(value)),
+            qual: Qual::Other(Box::new((Str::owned(ns), Str::Shared(Arc::from(prefix))))),
         });
         self
     }

@@ -34,7 +34,7 @@ use crate::chars::{
     utf8_char, NameRun, QName, Utf8,
 };
 use crate::codec::{Limits, StreamHeader};
-use crate::element::{Attr, AttrList, Element, Node, Nodes, Str, Text};
+use crate::element::{Attr, AttrList, Element, Node, Nodes, Qual, Str, Text};
 use crate::error::{Condition, XmlError};
 use crate::ns;
 
@@ -1901,15 +1901,25 @@ impl Framer {
         // them back wider: a store-forwarding stall per attribute).
         if a.ns.is_none() && !a.esc {
             return Attr {
-                ns: None,
-                prefix: None,
                 name: Str::Span(a.name.0, a.name.1),
                 value: Str::Span(a.value.0, a.value.1),
+                qual: Qual::None,
             };
         }
+        // The xml namespace goes only with the xml prefix (checked when
+        // declarations are resolved).
+        let qual = match (a.ns, a.prefix) {
+            (Some(n), Some((x, y))) => {
+                if matches!(n.get(), Ns::Xml) || self.ns_bytes(buf, n) == ns::XML.as_bytes() {
+                    Qual::Xml
+                } else {
+                    Qual::Other(Box::new((self.ns_str_in(buf, n), Str::Span(x, y))))
+                }
+            }
+            _ => Qual::None,
+        };
         Attr {
-            ns: a.ns.map(|n| self.ns_str_in(buf, n)),
-            prefix: a.prefix.map(|(x, y)| Str::Span(x, y)),
+            qual,
             name: Str::Span(a.name.0, a.name.1),
             value: if a.esc {
                 Str::Shared(Arc::from(unescape(

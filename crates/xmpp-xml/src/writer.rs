@@ -69,14 +69,14 @@ fn write_rec(
         let value = a.value.get(&el.buf);
         let local = a.name.get(&el.buf);
         out.push(' ');
-        match &a.ns {
+        match a.ns() {
             None => out.push_str(local),
             Some(ans) => {
                 let ans = ans.get(&el.buf);
                 if ans == ns::XML {
                     out.push_str("xml:");
                 } else {
-                    let prefix = a.prefix.as_ref().map(|p| p.get(&el.buf)).unwrap_or("ns");
+                    let prefix = a.prefix().map(|p| p.get(&el.buf)).unwrap_or("ns");
                     // `stream` is already taken by the stream namespace in stream context.
                     let prefix = if prefix == "stream"
                         || prefix == "xml"
@@ -187,7 +187,7 @@ pub(crate) fn validate(el: &Element) -> Result<(), XmlError> {
                     "invalid attribute name {n:?}"
                 )));
             }
-            if let Some(p) = &a.prefix {
+            if let Some(p) = a.prefix() {
                 let p = p.get(&el.buf);
                 if !crate::chars::is_ncname(p) {
                     return Err(XmlError::Unencodable(format!("invalid prefix {p:?}")));
