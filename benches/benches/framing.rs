@@ -12,7 +12,7 @@ use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use quick_xml::events::Event;
 use rxml::Parse;
-use xmpp_xml::{Frame, Framer, RawFrame};
+use xmpp_xml::{Frame, Framer, Limits, RawFrame};
 
 fn quick_xml_reader(bytes: &[u8]) -> usize {
     let mut r = quick_xml::Reader::from_reader(bytes);
@@ -143,10 +143,55 @@ fn bench_corpus(c: &mut Criterion, corpus: &Corpus) {
     g.finish();
 }
 
+/// One ~1 MiB stanza, whole and in 1500-byte pieces: the decoder keeps its
+/// place, so chunked should cost about the same as whole.
+fn bench_large(c: &mut Criterion) {
+    let corpus = benches::large();
+    let bytes = corpus.bytes.as_slice();
+    let limits = || Limits {
+        max_stanza_bytes: 4 << 20,
+        ..Limits::default()
+    };
+    let run = |chunk: usize, drive: Drive| {
+        let mut f = Framer::new(limits());
+        let mut buf = BytesMut::with_capacity(8 * 1024);
+        let mut n = 0;
+        for piece in bytes.chunks(chunk) {
+            buf.extend_from_slice(piece);
+            drive(&mut f, &mut buf, &mut n);
+        }
+        n
+    };
+    assert_eq!(run(CHUNK, elements), 1);
+    assert_eq!(run(CHUNK, raw_frames), 1);
+    let mut g = c.benchmark_group(corpus.name);
+    g.throughput(Throughput::Bytes(bytes.len() as u64));
+    for (name, drive) in [
+        ("xmpp_xml_raw", raw_frames as Drive),
+        ("xmpp_xml_elements", elements as Drive),
+    ] {
+        g.bench_function(format!("{name}/whole"), |b| {
+            b.iter_batched(
+                || BytesMut::from(bytes),
+                |mut buf| {
+                    let mut f = Framer::new(limits());
+                    let mut n = 0;
+                    drive(&mut f, &mut buf, &mut n);
+                    n
+                },
+                BatchSize::LargeInput,
+            )
+        });
+        g.bench_function(format!("{name}/chunked"), |b| b.iter(|| run(CHUNK, drive)));
+    }
+    g.finish();
+}
+
 fn framing(c: &mut Criterion) {
     for corpus in benches::all() {
         bench_corpus(c, &corpus);
     }
+    bench_large(c);
 }
 
 criterion_group! {

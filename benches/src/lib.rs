@@ -202,6 +202,34 @@ pub fn small() -> Corpus {
     }
 }
 
+/// One top-level element of about 1 MiB after the header: a message whose
+/// body is long text (references, UTF-8, line ends) and which carries a few
+/// thousand child elements; for the linearity check (chunked vs whole).
+pub fn large() -> Corpus {
+    let mut r = Rng(0x5EED_1234_ABCD_0003);
+    let mut s = String::from(HEADER);
+    s.push_str("<message from='a@example.com/r' to='b@example.com' type='chat' id='big'><body>");
+    while s.len() < 1 << 19 {
+        s.push_str(&sentence(&mut r, 40));
+        s.push_str(if r.below(8) == 0 { "\r\n" } else { " " });
+    }
+    s.push_str("</body><x xmlns='urn:example:big'>");
+    while s.len() < 1 << 20 {
+        s.push_str(&format!(
+            "<item jid='contact{}@example.net' name='Contact {}'><group>{}</group></item>",
+            r.below(10_000),
+            r.below(10_000),
+            sentence(&mut r, 3)
+        ));
+    }
+    s.push_str("</x></message>");
+    Corpus {
+        name: "large",
+        bytes: s.into_bytes(),
+        stanzas: 1,
+    }
+}
+
 /// Both corpora.
 pub fn all() -> Vec<Corpus> {
     vec![realistic(), small()]
