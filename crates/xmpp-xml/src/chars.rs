@@ -301,13 +301,16 @@ pub(crate) fn plain_run(s: &[u8], a: u8, b: u8, c: u8) -> usize {
     for w in &mut words {
         let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
         let (za, zb, zc) = (x ^ ka, x ^ kb, x ^ kc);
-        // A byte's high bit is set for: equal to a/b/c (zero after xor),
-        // below 0x20, or non-ASCII. Borrows only run upwards, so the lowest
-        // flagged byte is always a real hit.
-        let m = ((za.wrapping_sub(ONES) & !za)
-            | (zb.wrapping_sub(ONES) & !zb)
-            | (zc.wrapping_sub(ONES) & !zc)
-            | (x.wrapping_sub(ONES * 0x20) & !x)
+        // A byte's high bit is set for: equal to a/b/c (zero after xor,
+        // wraps when 1 is taken), below 0x20 (wraps when 0x20 is taken), or
+        // non-ASCII (`| x`). With no borrow from below, a subtraction sets
+        // the high bit of no other byte: a, b, c are ASCII, so x ^ k >= 0x81
+        // only where x is non-ASCII. Borrows start only at a hit and run
+        // upwards, so the lowest flagged byte is always a real hit.
+        let m = (za.wrapping_sub(ONES)
+            | zb.wrapping_sub(ONES)
+            | zc.wrapping_sub(ONES)
+            | x.wrapping_sub(ONES * 0x20)
             | x)
             & HI;
         if m != 0 {
@@ -333,9 +336,9 @@ pub(crate) fn is_plain_ascii(s: &[u8]) -> bool {
     let mut words = s.chunks_exact(8);
     for w in &mut words {
         let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-        // High bit set in a byte: non-ASCII; borrow into a byte's high bit
-        // that was clear: some byte (this or a lower one) is below 0x20.
-        acc |= x | (x.wrapping_sub(LO) & !x);
+        // High bit set in a byte: non-ASCII; set by the subtraction: this
+        // byte is below 0x20 (or non-ASCII), or a lower one is and borrowed.
+        acc |= x | x.wrapping_sub(LO);
     }
     let mut tail = 0u8;
     for &b in words.remainder() {
@@ -414,4 +417,48 @@ fn check_nonchars(s: &str) -> Result<(), crate::XmlError> {
         at = p + 1;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod word_tests {
+    use super::*;
+
+    /// The word-at-a-time scans against byte-by-byte definitions, on random
+    /// bytes weighted towards the edges (0x00, 0x1F/0x20, 0x7F/0x80, the
+    /// stop bytes) and with every stop byte the scanner passes.
+    #[test]
+    fn word_scans_match_bytewise() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        const EDGES: &[u8] = b"\x00\x01\x1f\x20\x21\x7e\x7f\x80\x81\xff<&>'\"\t\n\r]a";
+        for _ in 0..200_000 {
+            let len = (next() % 40) as usize;
+            let s: Vec<u8> = (0..len)
+                .map(|_| {
+                    let r = next();
+                    if r % 3 == 0 {
+                        EDGES[(r >> 8) as usize % EDGES.len()]
+                    } else if r % 3 == 1 {
+                        b'a' + (r >> 8) as u8 % 26
+                    } else {
+                        (r >> 8) as u8
+                    }
+                })
+                .collect();
+            for (a, b, c) in [(b'<', b'&', b'>'), (b'\'', b'&', b'<'), (b'"', b'&', b'<')] {
+                let want = s
+                    .iter()
+                    .position(|&x| x == a || x == b || x == c || !(0x20..0x80).contains(&x))
+                    .unwrap_or(s.len());
+                assert_eq!(plain_run(&s, a, b, c), want, "{s:?}");
+            }
+            let want = s.iter().all(|&x| (0x20..0x80).contains(&x));
+            assert_eq!(is_plain_ascii(&s), want, "{s:?}");
+        }
+    }
 }
