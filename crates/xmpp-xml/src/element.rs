@@ -103,24 +103,140 @@ impl Attr {
     }
 }
 
-/// An element's attributes: for parsed elements, a range of one array
-/// shared by the whole stanza (one allocation per stanza instead of one
-/// per element); for built ones, their own vector.
+/// An element's attributes. A parsed element reads them from its start
+/// tag when they are asked for, unless one needs unescaping or has a
+/// namespace other than `xml`: then they are a range of one array shared
+/// by the whole stanza. A built element has its own vector.
 #[derive(Clone, Default)]
 pub(crate) enum AttrList {
     #[default]
     Empty,
     Own(Vec<Attr>),
     Shared(Arc<[Attr]>, u32, u32),
+    /// The bytes of the (validated) start tag that hold the attributes:
+    /// nothing is allocated for them while parsing.
+    Tag(u32, u32),
 }
 
-impl std::ops::Deref for AttrList {
-    type Target = [Attr];
-    fn deref(&self) -> &[Attr] {
+impl AttrList {
+    /// The attributes in document order; `buf` is the element's buffer.
+    #[inline]
+    pub(crate) fn iter<'a>(&'a self, buf: &'a Bytes) -> AttrIter<'a> {
         match self {
-            AttrList::Empty => &[],
-            AttrList::Own(v) => v,
-            AttrList::Shared(a, s, e) => a.get(*s as usize..*e as usize).unwrap_or(&[]),
+            AttrList::Empty => AttrIter::Slice([].iter()),
+            AttrList::Own(v) => AttrIter::Slice(v.iter()),
+            AttrList::Shared(a, s, e) => {
+                AttrIter::Slice(a.get(*s as usize..*e as usize).unwrap_or(&[]).iter())
+            }
+            AttrList::Tag(s, e) => AttrIter::Tag(TagAttrs {
+                rest: buf.get(*s as usize..*e as usize).unwrap_or(b""),
+            }),
+        }
+    }
+}
+
+/// Iterator of [`AttrList::iter`].
+pub(crate) enum AttrIter<'a> {
+    Slice(std::slice::Iter<'a, Attr>),
+    Tag(TagAttrs<'a>),
+}
+
+impl<'a> Iterator for AttrIter<'a> {
+    type Item = AttrRef<'a>;
+    #[inline]
+    fn next(&mut self) -> Option<AttrRef<'a>> {
+        match self {
+            AttrIter::Slice(i) => i.next().map(AttrRef::Full),
+            AttrIter::Tag(t) => t.next().map(|(q, v)| AttrRef::Tag(q, v)),
+        }
+    }
+}
+
+/// The attributes of a start tag the scanner validated, as (qualified
+/// name, raw value), namespace declarations skipped.
+pub(crate) struct TagAttrs<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for TagAttrs<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let t = self.rest;
+            let ws = |b: &u8| crate::chars::is_ws(*b);
+            let start = t.iter().position(|b| !ws(b))?;
+            let t = &t[start..];
+            let name_len = t.iter().position(|&b| b == b'=' || ws(&b))?;
+            let (name, t) = t.split_at(name_len);
+            let eq = t.iter().position(|&b| b == b'=')?;
+            let t = &t[eq + 1..];
+            let q = t.iter().position(|b| !ws(b))?;
+            let quote = t[q];
+            let t = &t[q + 1..];
+            let end = t.iter().position(|&b| b == quote)?;
+            let value = &t[..end];
+            self.rest = &t[end + 1..];
+            if name == b"xmlns" || name.starts_with(b"xmlns:") {
+                continue;
+            }
+            return Some((name, value));
+        }
+    }
+}
+
+/// One attribute: stored, or read from a start tag (where it is
+/// unprefixed or `xml:`, and its value needs no unescaping).
+#[derive(Clone, Copy)]
+pub(crate) enum AttrRef<'a> {
+    Full(&'a Attr),
+    /// Qualified name and raw value.
+    Tag(&'a [u8], &'a [u8]),
+}
+
+fn utf8(b: &[u8]) -> &str {
+    // The scanner validated these bytes; the fallback is never taken.
+    std::str::from_utf8(b).unwrap_or("")
+}
+
+impl<'a> AttrRef<'a> {
+    /// Local name, as bytes (for comparisons).
+    #[inline]
+    pub(crate) fn name_bytes(self, buf: &'a Bytes) -> &'a [u8] {
+        match self {
+            AttrRef::Full(a) => a.name.bytes(buf),
+            AttrRef::Tag(q, _) => q.strip_prefix(b"xml:").unwrap_or(q),
+        }
+    }
+    /// Local name.
+    #[inline]
+    pub(crate) fn name(self, buf: &'a Bytes) -> &'a str {
+        match self {
+            AttrRef::Full(a) => a.name.get(buf),
+            AttrRef::Tag(..) => utf8(self.name_bytes(buf)),
+        }
+    }
+    /// Value, unescaped.
+    #[inline]
+    pub(crate) fn value(self, buf: &'a Bytes) -> &'a str {
+        match self {
+            AttrRef::Full(a) => a.value.get(buf),
+            AttrRef::Tag(_, v) => utf8(v),
+        }
+    }
+    /// Namespace (`None` for unprefixed attributes).
+    #[inline]
+    pub(crate) fn ns(self, buf: &'a Bytes) -> Option<&'a str> {
+        match self {
+            AttrRef::Full(a) => a.ns().map(|n| n.get(buf)),
+            AttrRef::Tag(q, _) => q.starts_with(b"xml:").then_some(ns::XML),
+        }
+    }
+    /// The prefix it was written with.
+    #[inline]
+    pub(crate) fn prefix(self, buf: &'a Bytes) -> Option<&'a str> {
+        match self {
+            AttrRef::Full(a) => a.prefix().map(|p| p.get(buf)),
+            AttrRef::Tag(q, _) => q.starts_with(b"xml:").then_some("xml"),
         }
     }
 }
@@ -308,34 +424,39 @@ impl Element {
         let want = name.as_bytes();
         let lang = want == b"xml:lang";
         self.attrs
-            .iter()
-            .find(|a| match &a.qual {
-                Qual::None => a.name.bytes(&self.buf) == want,
-                Qual::Xml => lang && a.name.bytes(&self.buf) == b"lang",
-                Qual::Other(q) => {
-                    lang && a.name.bytes(&self.buf) == b"lang"
-                        && q.0.bytes(&self.buf) == ns::XML.as_bytes()
-                }
+            .iter(&self.buf)
+            .find(|a| match *a {
+                AttrRef::Full(a) => match &a.qual {
+                    Qual::None => a.name.bytes(&self.buf) == want,
+                    Qual::Xml => lang && a.name.bytes(&self.buf) == b"lang",
+                    Qual::Other(q) => {
+                        lang && a.name.bytes(&self.buf) == b"lang"
+                            && q.0.bytes(&self.buf) == ns::XML.as_bytes()
+                    }
+                },
+                AttrRef::Tag(q, _) => q == want && (lang || !q.starts_with(b"xml:")),
             })
-            .map(|a| a.value.get(&self.buf))
+            .map(|a| a.value(&self.buf))
     }
 
     /// Value of an attribute in namespace `ns` with local name `name`.
     pub fn attr_ns(&self, name: &str, ns: &str) -> Option<&str> {
         self.attrs
-            .iter()
-            .find(|a| a.name.get(&self.buf) == name && a.ns().map(|n| n.get(&self.buf)) == Some(ns))
-            .map(|a| a.value.get(&self.buf))
+            .iter(&self.buf)
+            .find(|a| a.name(&self.buf) == name && a.ns(&self.buf) == Some(ns))
+            .map(|a| a.value(&self.buf))
     }
 
     fn attrs_any(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.attrs.iter().filter_map(move |a| match a.ns() {
-            None => Some((a.name.get(&self.buf), a.value.get(&self.buf))),
-            Some(n) if n.get(&self.buf) == ns::XML && a.name.get(&self.buf) == "lang" => {
-                Some(("xml:lang", a.value.get(&self.buf)))
-            }
-            Some(_) => None,
-        })
+        self.attrs
+            .iter(&self.buf)
+            .filter_map(move |a| match a.ns(&self.buf) {
+                None => Some((a.name(&self.buf), a.value(&self.buf))),
+                Some(n) if n == ns::XML && a.name(&self.buf) == "lang" => {
+                    Some(("xml:lang", a.value(&self.buf)))
+                }
+                Some(_) => None,
+            })
     }
 
     /// Unprefixed attributes and `xml:lang`, in document order.
@@ -400,15 +521,19 @@ impl PartialEq for Element {
     fn eq(&self, other: &Self) -> bool {
         if self.name() != other.name()
             || self.ns() != other.ns()
-            || self.attrs.len() != other.attrs.len()
+            || self.attrs.iter(&self.buf).count() != other.attrs.iter(&other.buf).count()
         {
             return false;
         }
-        let attrs_eq = self.attrs.iter().zip(other.attrs.iter()).all(|(a, b)| {
-            a.name.get(&self.buf) == b.name.get(&other.buf)
-                && a.value.get(&self.buf) == b.value.get(&other.buf)
-                && a.ns().map(|n| n.get(&self.buf)) == b.ns().map(|n| n.get(&other.buf))
-        });
+        let attrs_eq = self
+            .attrs
+            .iter(&self.buf)
+            .zip(other.attrs.iter(&other.buf))
+            .all(|(a, b)| {
+                a.name(&self.buf) == b.name(&other.buf)
+                    && a.value(&self.buf) == b.value(&other.buf)
+                    && a.ns(&self.buf) == b.ns(&other.buf)
+            });
         attrs_eq
             && self.nodes.len() == other.nodes.len()
             && self
@@ -428,13 +553,11 @@ impl fmt::Debug for DebugAttrs<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let e = self.0;
         f.debug_list()
-            .entries(e.attrs.iter().map(|a| {
-                (
-                    a.ns().map(|n| n.get(&e.buf)),
-                    a.name.get(&e.buf),
-                    a.value.get(&e.buf),
-                )
-            }))
+            .entries(
+                e.attrs
+                    .iter(&e.buf)
+                    .map(|a| (a.ns(&e.buf), a.name(&e.buf), a.value(&e.buf))),
+            )
             .finish()
     }
 }

@@ -1932,6 +1932,21 @@ impl Framer {
         }
     }
 
+    /// The start-tag bytes that hold the attributes `range` of `attr_evs`
+    /// (non-empty): from the first one's name to the last one's closing
+    /// quote. Declarations among them are skipped when they are read.
+    #[inline(always)]
+    fn tag_attrs(&self, range: (u32, u32)) -> AttrList {
+        let (Some(first), Some(last)) = (
+            self.attr_evs.get(range.0 as usize),
+            self.attr_evs.get(range.1 as usize - 1),
+        ) else {
+            return AttrList::Empty;
+        };
+        let start = first.prefix.map_or(first.name.0, |p| p.0);
+        AttrList::Tag(start, last.value.1 + 1)
+    }
+
     /// `last_ns`: the namespace of the previous element built from this
     /// stanza, which most elements share with it.
     #[inline(always)]
@@ -1941,6 +1956,7 @@ impl Framer {
         share: bool,
         ev: &Ev,
         all: Option<&Arc<[Attr]>>,
+        from_tag: bool,
         last_ns: &mut (u64, Str),
     ) -> Element {
         let (name, ns, attrs) = match *ev {
@@ -1958,8 +1974,10 @@ impl Framer {
             ns: last_ns.1.clone(),
             default_ns: self.default_ns.clone(),
             attrs: match all {
-                Some(all) if attrs.1 > attrs.0 => AttrList::Shared(all.clone(), attrs.0, attrs.1),
-                _ => AttrList::Empty,
+                _ if attrs.1 <= attrs.0 => AttrList::Empty,
+                _ if from_tag => self.tag_attrs(attrs),
+                Some(all) => AttrList::Shared(all.clone(), attrs.0, attrs.1),
+                None => AttrList::Empty,
             },
             nodes: Nodes::Empty,
         }
@@ -1968,8 +1986,8 @@ impl Framer {
     fn build_root(&self, buf: Bytes) -> Element {
         let mut ns = NO_NS;
         match self.events.first() {
-            Some(ev) => self.new_element(&buf, true, ev, None, &mut ns),
-            None => self.new_element(&buf, true, &Ev::End, None, &mut ns),
+            Some(ev) => self.new_element(&buf, true, ev, None, false, &mut ns),
+            None => self.new_element(&buf, true, &Ev::End, None, false, &mut ns),
         }
     }
 
@@ -1992,7 +2010,16 @@ impl Framer {
             Some(Ev::Start { attrs, .. }) => attrs.1 as usize == self.attr_evs.len(),
             _ => true,
         };
-        let all: Option<Arc<[Attr]>> = if root_only || self.attr_evs.is_empty() {
+        // When no attribute of the stanza needs unescaping or has a namespace
+        // other than `xml`, every element reads its attributes from its start
+        // tag and nothing is built for them here.
+        let from_tags = self.attr_evs.iter().all(|a| {
+            !a.esc
+                && a.ns.map_or(true, |n| {
+                    matches!(n.get(), Ns::Xml) || self.ns_bytes(&buf, n) == ns::XML.as_bytes()
+                })
+        });
+        let all: Option<Arc<[Attr]>> = if from_tags || root_only || self.attr_evs.is_empty() {
             None
         } else {
             Some(
@@ -2017,9 +2044,10 @@ impl Framer {
                                 false,
                                 ev,
                                 all.as_ref(),
+                                from_tags,
                                 &mut last_ns,
                             ));
-                            if root_only && !self.attr_evs.is_empty() {
+                            if root_only && !from_tags && !self.attr_evs.is_empty() {
                                 r.attrs = AttrList::Own(
                                     self.attr_evs
                                         .iter()
@@ -2031,8 +2059,14 @@ impl Framer {
                         Some(r) => {
                             if let Some(parent) = descend(r, &path) {
                                 path.push(parent.nodes.len() as u32);
-                                let e =
-                                    self.new_element(&buf, true, ev, all.as_ref(), &mut last_ns);
+                                let e = self.new_element(
+                                    &buf,
+                                    true,
+                                    ev,
+                                    all.as_ref(),
+                                    from_tags,
+                                    &mut last_ns,
+                                );
                                 parent.nodes.push(Node::Element(e), hint);
                             }
                         }

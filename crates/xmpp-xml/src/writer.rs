@@ -65,18 +65,17 @@ fn write_rec(
             child_default = ns;
         }
     }
-    for a in el.attrs.iter() {
-        let value = a.value.get(&el.buf);
-        let local = a.name.get(&el.buf);
+    for a in el.attrs.iter(&el.buf) {
+        let value = a.value(&el.buf);
+        let local = a.name(&el.buf);
         out.push(' ');
-        match a.ns() {
+        match a.ns(&el.buf) {
             None => out.push_str(local),
             Some(ans) => {
-                let ans = ans.get(&el.buf);
                 if ans == ns::XML {
                     out.push_str("xml:");
                 } else {
-                    let prefix = a.prefix().map(|p| p.get(&el.buf)).unwrap_or("ns");
+                    let prefix = a.prefix(&el.buf).unwrap_or("ns");
                     // `stream` is already taken by the stream namespace in stream context.
                     let prefix = if prefix == "stream"
                         || prefix == "xml"
@@ -180,20 +179,19 @@ pub(crate) fn validate(el: &Element) -> Result<(), XmlError> {
                 "invalid element name {name:?}"
             )));
         }
-        for a in el.attrs.iter() {
-            let n = a.name.get(&el.buf);
+        for a in el.attrs.iter(&el.buf) {
+            let n = a.name(&el.buf);
             if !crate::chars::is_ncname(n) {
                 return Err(XmlError::Unencodable(format!(
                     "invalid attribute name {n:?}"
                 )));
             }
-            if let Some(p) = a.prefix() {
-                let p = p.get(&el.buf);
+            if let Some(p) = a.prefix(&el.buf) {
                 if !crate::chars::is_ncname(p) {
                     return Err(XmlError::Unencodable(format!("invalid prefix {p:?}")));
                 }
             }
-            legal_chars(a.value.get(&el.buf))?;
+            legal_chars(a.value(&el.buf))?;
         }
         for (is_text, t) in el.texts() {
             if is_text {
