@@ -2,7 +2,7 @@
 //! (`valgrind --tool=callgrind`, `perf record`), where criterion's own
 //! work would blur the picture.
 //!
-//! `cargo run --release -p benches --example profile -- <realistic|small> <raw|elements|raw-whole|elements-whole|quick-xml|dump> [iterations]`
+//! `cargo run --release -p benches --example profile -- <realistic|small|large> <raw|elements|raw-whole|elements-whole|quick-xml|dump> [iterations]`
 //!
 //! `quick-xml` iterates quick-xml `Reader` events over the whole corpus (the
 //! bench baseline), so instruction counts can be compared as ratios; `dump`
@@ -17,6 +17,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let corpus = match args.get(1).map(String::as_str) {
         Some("small") => benches::small(),
+        Some("large") => benches::large(),
         _ => benches::realistic(),
     };
     let mode = args.get(2).map(String::as_str).unwrap_or("raw");
@@ -57,7 +58,10 @@ fn main() {
     let raw = mode != "elements";
     let mut total = 0;
     for _ in 0..iters {
-        let mut f = Framer::default();
+        let mut f = Framer::new(xmpp_xml::Limits {
+            max_stanza_bytes: 4 << 20,
+            ..Default::default()
+        });
         let mut buf = BytesMut::with_capacity(8 * 1024);
         for piece in corpus.bytes.chunks(chunk) {
             buf.extend_from_slice(piece);
