@@ -812,10 +812,7 @@ impl Framer {
                                 pos = j + 1;
                             }
                             b'>' => {
-                                // See below.
-                                if k >= 2 && d[k - 2] == b']' && d[k - 1] == b']' {
-                                    bail!(XmlError::Syntax("']]>' in character data"));
-                                }
+                                no_cdata_end(d, k)?;
                                 pos = k + 1;
                             }
                             b'\n' | b'\t' => pos = k + 1,
@@ -868,12 +865,7 @@ impl Framer {
                             self.text_esc |= r.needs_norm;
                             pos += i;
                             if d[pos] == b'>' {
-                                // XML 1.0 §2.4: `]]>` may not appear in character
-                                // data. The two bytes before are text: content
-                                // never starts right after a `]`.
-                                if pos >= 2 && d[pos - 2] == b']' && d[pos - 1] == b']' {
-                                    bail!(XmlError::Syntax("']]>' in character data"));
-                                }
+                                no_cdata_end(d, pos)?;
                             } else if d[pos] == b'<' {
                                 self.tag_start = pos;
                                 self.lex = Lex::Lt;
@@ -2154,6 +2146,17 @@ fn undeclared(prefix: &[u8]) -> XmlError {
 #[inline(never)]
 fn duplicate(qname: &[u8]) -> XmlError {
     XmlError::DuplicateAttribute(String::from_utf8_lossy(qname).into_owned())
+}
+
+/// XML 1.0 §2.4: `]]>` may not appear in character data. `d[k]` is a `>`
+/// in text; the two bytes before it are text too (content never starts
+/// right after a `]`).
+#[inline(always)]
+fn no_cdata_end(d: &[u8], k: usize) -> Result<(), XmlError> {
+    if k >= 2 && d[k - 2] == b']' && d[k - 1] == b']' {
+        return Err(XmlError::Syntax("']]>' in character data"));
+    }
+    Ok(())
 }
 
 /// Validate the body of `&body;`.
