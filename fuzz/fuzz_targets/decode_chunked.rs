@@ -30,19 +30,24 @@ struct Outcome {
     error: Option<String>,
 }
 
+/// `input` cut into pieces of the lengths in `cuts`, then the rest.
+fn pieces<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
+    let mut at = 0;
+    let mut out = Vec::with_capacity(cuts.len() + 1);
+    for &c in cuts {
+        let end = (at + c).min(input.len());
+        out.push(&input[at..end]);
+        at = end;
+    }
+    out.push(&input[at..]);
+    out
+}
+
 fn run(input: &[u8], cuts: &[usize], limits: &Limits) -> Outcome {
     let mut codec = StreamCodec::new(limits.clone());
     let mut buf = BytesMut::new();
     let mut frames = Vec::new();
-    let mut at = 0;
-    let mut pieces = Vec::with_capacity(cuts.len() + 1);
-    for &c in cuts {
-        let end = (at + c).min(input.len());
-        pieces.push(&input[at..end]);
-        at = end;
-    }
-    pieces.push(&input[at..]);
-    for piece in pieces {
+    for piece in pieces(input, cuts) {
         buf.extend_from_slice(piece);
         loop {
             match codec.decode(&mut buf) {
@@ -99,15 +104,7 @@ fn run_raw(input: &[u8], cuts: &[usize], limits: &Limits) -> (Vec<RawSeen>, Opti
     let mut framer = Framer::new(limits.clone());
     let mut buf = BytesMut::new();
     let mut seen = Vec::new();
-    let mut at = 0;
-    let mut pieces = Vec::with_capacity(cuts.len() + 1);
-    for &c in cuts {
-        let end = (at + c).min(input.len());
-        pieces.push(&input[at..end]);
-        at = end;
-    }
-    pieces.push(&input[at..]);
-    for piece in pieces {
+    for piece in pieces(input, cuts) {
         buf.extend_from_slice(piece);
         loop {
             match framer.decode_raw(&mut buf) {

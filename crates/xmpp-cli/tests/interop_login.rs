@@ -73,8 +73,7 @@ fn login_without_the_ca_fails_with_exit_4() {
         &env("XMPP_INTEROP_PASSWORD"),
         &[],
     );
-    expect_code(&o, 4);
-    assert!(stderr(&o).contains("certificate"), "{}", stderr(&o));
+    expect_failure(&o, 4, "certificate");
 }
 
 #[test]

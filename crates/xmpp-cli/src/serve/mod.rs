@@ -293,6 +293,29 @@ async fn shutdown_signal() {
     }
 }
 
+/// An accepted connection that may go on: a free connection slot, and
+/// Nagle off. `None` (logged) when accepting failed or every slot is taken.
+async fn admit(
+    accepted: std::io::Result<(tokio::net::TcpStream, SocketAddr)>,
+    slots: &Arc<Semaphore>,
+) -> Option<(tokio::net::TcpStream, SocketAddr, OwnedSemaphorePermit)> {
+    let (tcp, peer) = match accepted {
+        Ok(a) => a,
+        Err(e) => {
+            // EMFILE and friends: back off instead of spinning.
+            tracing::warn!(error = %e, "accept failed");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            return None;
+        }
+    };
+    let Ok(permit) = slots.clone().try_acquire_owned() else {
+        tracing::warn!(%peer, "connection limit reached; refusing");
+        return None;
+    };
+    let _ = tcp.set_nodelay(true);
+    Some((tcp, peer, permit))
+}
+
 /// Accepts connections until `stop` resolves, then shuts every session down
 /// with `<system-shutdown/>` and waits (briefly) for them to close.
 pub async fn serve(
@@ -315,20 +338,9 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (tcp, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // EMFILE and friends: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let Ok(permit) = slots.clone().try_acquire_owned() else {
-                    tracing::warn!(%peer, "connection limit reached; refusing");
+                let Some((tcp, peer, permit)) = admit(accepted, &slots).await else {
                     continue;
                 };
-                let _ = tcp.set_nodelay(true);
                 let shared = shared.clone();
                 let shutdown = shutdown_rx.clone();
                 // Two tasks rather than one future over both transports: a
@@ -342,19 +354,9 @@ pub async fn serve(
                 }
             }
             accepted = accept_direct() => {
-                let (tcp, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let Ok(permit) = slots.clone().try_acquire_owned() else {
-                    tracing::warn!(%peer, "connection limit reached; refusing");
+                let Some((tcp, peer, permit)) = admit(accepted, &slots).await else {
                     continue;
                 };
-                let _ = tcp.set_nodelay(true);
                 let shared = shared.clone();
                 let shutdown = shutdown_rx.clone();
                 // Fault injection reads the clear text: not possible here.

@@ -46,6 +46,12 @@ pub fn expect_code(o: &Output, code: i32) {
     );
 }
 
+/// Asserts the exit code and that stderr says `needle`.
+pub fn expect_failure(o: &Output, code: i32, needle: &str) {
+    expect_code(o, code);
+    assert!(stderr(o).contains(needle), "{}", stderr(o));
+}
+
 /// A store file in a temp dir, with `somenode@example.com` / `secret`.
 pub struct Store {
     pub dir: tempfile::TempDir,
