@@ -63,12 +63,15 @@ pub mod ns {
     pub const TLS: &str = "urn:ietf:params:xml:ns:xmpp-tls";
     /// `urn:xmpp:ping`
     pub const PING: &str = "urn:xmpp:ping";
+    /// `urn:xmpp:sm:3`: stream management (XEP-0198), whose acks `<r/>` and
+    /// `<a/>` are the most frequent top-level elements on many streams.
+    pub const SM: &str = "urn:xmpp:sm:3";
     /// The namespace bound to the `xml` prefix (`xml:lang`).
     pub const XML: &str = "http://www.w3.org/XML/1998/namespace";
     /// The namespace of `xmlns` declarations; never bindable.
     pub const XMLNS: &str = "http://www.w3.org/2000/xmlns/";
 
-    const KNOWN: [&str; 12] = [
+    const KNOWN: [&str; 13] = [
         CLIENT,
         SERVER,
         STREAM,
@@ -79,6 +82,7 @@ pub mod ns {
         STANZAS,
         TLS,
         PING,
+        SM,
         XML,
         XMLNS,
     ];

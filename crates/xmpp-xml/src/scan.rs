@@ -105,7 +105,8 @@ pub(crate) enum Ns {
 /// [`MAX_STANZA`]) and their index in `b`. Kept whole because the scanner
 /// stores and reloads it on every start tag, and a 12-byte enum written in
 /// pieces and read back in words stalled on store forwarding.
-#[derive(Clone, Copy, Debug)]
+/// The default (0) is the empty span: no namespace.
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct NsRef(u64);
 
 const OWNED: u32 = u32::MAX;
@@ -247,6 +248,18 @@ struct RootAttr {
     /// Qualified name (`id`, `xml:lang`).
     qname: (u16, u16),
     value: (u16, u16),
+}
+
+/// What [`Framer::decode_raw`] hands out about the top-level element's
+/// start tag, kept as it is parsed: raw decoding records no events.
+#[derive(Clone, Copy, Debug, Default)]
+struct RootInfo {
+    /// Local name.
+    name: (u32, u32),
+    ns: NsRef,
+    inline: [RootAttr; INLINE_ATTRS],
+    n_inline: u8,
+    inline_esc: u8,
 }
 
 impl RawElement {
@@ -434,6 +447,7 @@ pub struct Framer {
     /// whether two of them collided.
     attr_seen: u64,
     maybe_dup: bool,
+    root: RootInfo,
 }
 
 impl Default for Framer {
@@ -492,6 +506,7 @@ impl Framer {
             top_dflt: None,
             attr_seen: 0,
             maybe_dup: false,
+            root: RootInfo::default(),
         }
     }
 
@@ -530,57 +545,15 @@ impl Framer {
             Some(Step::Header(h)) => Some(RawFrame::Header(h)),
             Some(Step::Close) => Some(RawFrame::Close),
             Some(Step::Element(buf)) => {
-                let (name, ns, range) = match self.events.first() {
-                    Some(Ev::Start {
-                        name, ns, attrs, ..
-                    }) => (*name, self.ns_str_in(&buf, *ns), *attrs),
-                    _ => ((0, 0), Str::Static(""), (0, 0)),
-                };
-                let mut inline = [RootAttr::default(); INLINE_ATTRS];
-                let mut n_inline = 0u8;
-                let mut inline_esc = 0u8;
-                // Every span below ends inside the root's start tag.
-                let evs = if self.root_attrs.1 <= u32::from(u16::MAX) {
-                    self.attr_evs
-                        .get(range.0 as usize..range.1 as usize)
-                        .unwrap_or(&[])
-                } else {
-                    n_inline = u8::MAX;
-                    &[]
-                };
-                for a in evs {
-                    // What `attr` can find: unprefixed names and `xml:lang`
-                    // (declarations are not in `attr_evs`).
-                    let qname = match a.prefix {
-                        None => a.name,
-                        Some(p) if span(&buf, a.name) == b"lang" && span(&buf, p) == b"xml" => {
-                            (p.0, a.name.1)
-                        }
-                        Some(_) => continue,
-                    };
-                    match inline.get_mut(n_inline as usize) {
-                        Some(slot) => {
-                            *slot = RootAttr {
-                                qname: (qname.0 as u16, qname.1 as u16),
-                                value: (a.value.0 as u16, a.value.1 as u16),
-                            };
-                            inline_esc |= u8::from(a.esc) << n_inline;
-                            n_inline += 1;
-                        }
-                        None => {
-                            n_inline = u8::MAX;
-                            break;
-                        }
-                    }
-                }
+                let r = self.root;
                 Some(RawFrame::Element(RawElement {
+                    ns: self.ns_str_in(&buf, r.ns),
                     buf,
-                    name,
-                    ns,
+                    name: r.name,
                     attrs: self.root_attrs,
-                    inline,
-                    n_inline,
-                    inline_esc,
+                    inline: r.inline,
+                    n_inline: r.n_inline,
+                    inline_esc: r.inline_esc,
                 }))
             }
         })
@@ -602,10 +575,11 @@ impl Framer {
             Phase::Closed => return Ok(None),
             _ => {}
         }
-        if tree && !self.tree && self.lex != Lex::Between && self.phase == Phase::Stream {
-            // The element was begun by `decode_raw`, which skips the events
-            // a tree needs: scan it again from its `<` (only when the two
-            // calls are mixed on one element).
+        if tree != self.tree && self.lex != Lex::Between && self.phase == Phase::Stream {
+            // The element was begun by the other call: `decode_raw` skips
+            // the events a tree needs, `decode` what `decode_raw` keeps of
+            // the root. Scan it again from its `<` (only when the two calls
+            // are mixed on one element).
             self.lex = Lex::Between;
             self.pos = 0;
         }
@@ -1521,8 +1495,10 @@ impl Framer {
         empty: bool,
     ) -> Result<Option<Done>, XmlError> {
         let mark = self.bindings.len();
-        // Without a tree to build, only the root's event and attributes are kept.
-        let record = self.tree || self.depth == 0;
+        // Without a tree to build, no events are recorded: only what
+        // `decode_raw` hands out about the root is kept, in `root`.
+        let record = self.tree;
+        let raw_root = !self.tree && self.depth == 0;
         // The two paths do not merge before `open_element`: a merged
         // (namespace, range) pair went through the stack in pieces and was
         // read back whole, a store-forwarding stall on every start tag.
@@ -1531,16 +1507,79 @@ impl Framer {
             let resolved = self.resolve_tag(d, &attrs);
             self.cur_attrs = attrs;
             let (ns, attr_range) = resolved?;
-            if !record {
-                self.attr_evs.truncate(attr_range.0 as usize);
-            }
             if self.phase == Phase::Prolog {
                 return self.finish_header(d, ns, attr_range, pos, empty).map(Some);
+            }
+            if !record {
+                if raw_root {
+                    self.root.n_inline = 0;
+                    self.root.inline_esc = 0;
+                    for i in attr_range.0..attr_range.1 {
+                        let a = self.attr_evs[i as usize];
+                        // `attr` finds unprefixed names and `xml:lang`.
+                        let qname = match a.prefix {
+                            None => a.name,
+                            Some(p)
+                                if &d[a.name.0 as usize..a.name.1 as usize] == b"lang"
+                                    && &d[p.0 as usize..p.1 as usize] == b"xml" =>
+                            {
+                                (p.0, a.name.1)
+                            }
+                            Some(_) => continue,
+                        };
+                        if !self.root_attr(qname, a.value, a.esc) {
+                            break;
+                        }
+                    }
+                }
+                self.attr_evs.truncate(attr_range.0 as usize);
             }
             return Ok(self.open_element(pos, empty, ns, attr_range, mark, record));
         }
         let (ns, attr_range) = self.resolve_plain(d, record)?;
+        if raw_root {
+            self.root.n_inline = 0;
+            self.root.inline_esc = 0;
+            let skip = self.tag_decl.map_or(usize::MAX, |i| i as usize);
+            for i in 0..self.cur_attrs.len() {
+                let a = self.cur_attrs[i];
+                // On this path a prefixed attribute is an `xml:` one.
+                let listed = match a.colon {
+                    None => i != skip,
+                    Some(c) => &d[c as usize + 1..a.name.1 as usize] == b"lang",
+                };
+                if !listed {
+                    continue;
+                }
+                if !self.root_attr(a.name, a.value, a.esc) {
+                    break;
+                }
+            }
+        }
         Ok(self.open_element(pos, empty, ns, attr_range, mark, record))
+    }
+
+    /// Keep one of the root's attributes for [`RawElement::attr`];
+    /// `false` once they do not all fit (it then re-reads the tag).
+    #[inline(always)]
+    fn root_attr(&mut self, qname: (u32, u32), value: (u32, u32), esc: bool) -> bool {
+        let r = &mut self.root;
+        match r.inline.get_mut(r.n_inline as usize) {
+            // Spans are 16-bit: every one ends inside the start tag.
+            Some(slot) if value.1 <= u32::from(u16::MAX) => {
+                *slot = RootAttr {
+                    qname: (qname.0 as u16, qname.1 as u16),
+                    value: (value.0 as u16, value.1 as u16),
+                };
+                r.inline_esc |= u8::from(esc) << r.n_inline;
+                r.n_inline += 1;
+                true
+            }
+            _ => {
+                r.n_inline = u8::MAX;
+                false
+            }
+        }
     }
 
     /// Record a start tag whose namespace and attributes are resolved.
@@ -1554,14 +1593,16 @@ impl Framer {
         mark: usize,
         record: bool,
     ) -> Option<Done> {
-        if self.depth == 0 {
-            let end = pos - if empty { 2 } else { 1 };
-            self.root_attrs = (self.name.1, end as u32);
-        }
         let name = match self.name_colon {
             Some(c) => (c + 1, self.name.1),
             None => self.name,
         };
+        if self.depth == 0 {
+            let end = pos - if empty { 2 } else { 1 };
+            self.root_attrs = (self.name.1, end as u32);
+            self.root.name = name;
+            self.root.ns = ns;
+        }
         let ev = self.events.len() as u32;
         if record {
             if let Some(o) = self.open.last_mut() {

@@ -557,7 +557,8 @@ fn raw_elements_agree_with_elements() {
     let body = "<message to='a&amp;b' type=\"chat\" xml:lang='de' id = 'x/>y'><body a='1'>hi</body></message>\
         <p:iq xmlns:p='jabber:client' xmlns:q='urn:q' q:x='no' id='i&#9;d' v='a\tb\r\nc'/> \
         <r xmlns='urn:xmpp:sm:3'/><presence/><a xmlns='urn:xmpp:sm:3' h='7' xmlns:xml='http://www.w3.org/XML/1998/namespace'></a>\
-        <ü ä='ö😀' xmlns='urn:x'>t</ü><iq a='1' b='2' c='3' xmlns:z='urn:z' z:d='4' e='5&amp;' f='6' g='7' xml:lang='x'/>";
+        <ü ä='ö😀' xmlns='urn:x'>t</ü><iq a='1' b='2' c='3' xmlns:z='urn:z' z:d='4' e='5&amp;' f='6' g='7' xml:lang='x'/>\
+        <message xml:space='preserve' xml:lang='en' id='m'/><x xmlns:y='urn:y' xml:space='default' xml:lang='fr' y:lang='no'/>";
     let input = stream(body);
     let mut framer = Framer::default();
     let mut raw = Vec::new();
@@ -570,7 +571,7 @@ fn raw_elements_agree_with_elements() {
     let o = run_whole(&input);
     let full: Vec<&Element> = o.frames[1..].iter().map(element).collect();
     assert_eq!(raw.len(), full.len());
-    assert_eq!(raw.len(), 7);
+    assert_eq!(raw.len(), 9);
     for (r, e) in raw.iter().zip(&full) {
         assert_eq!((r.name(), r.ns()), (e.name(), e.ns()));
         let ra: Vec<(String, String)> = r
@@ -586,7 +587,18 @@ fn raw_elements_agree_with_elements() {
             assert_eq!(r.attr(n).as_deref(), Some(v.as_str()));
         }
         for n in [
-            "xmlns", "xmlns:p", "q:x", "x", "p:iq", "z:d", "d", "lang", "xml:lang",
+            "xmlns",
+            "xmlns:p",
+            "q:x",
+            "x",
+            "p:iq",
+            "z:d",
+            "d",
+            "lang",
+            "xml:lang",
+            "xml:space",
+            "space",
+            "y:lang",
         ] {
             assert_eq!(r.attr(n).as_deref(), e.attr(n), "{n}");
         }
@@ -601,6 +613,8 @@ fn raw_elements_agree_with_elements() {
     assert_eq!(raw[6].attr("xml:lang").as_deref(), Some("x"));
     assert_eq!(raw[2].attr("h").as_deref(), None);
     assert_eq!(raw[4].attr("h").as_deref(), Some("7"));
+    assert_eq!(raw[7].attr("xml:lang").as_deref(), Some("en"));
+    assert_eq!(raw[8].attr("xml:lang").as_deref(), Some("fr"));
 }
 
 /// `RawElement` keeps 16-bit spans of the root's attributes; a start tag
@@ -739,6 +753,56 @@ fn decode_after_decode_raw_mid_element() {
             if let Some(e) = e {
                 assert_eq!(e, *w, "split {split}");
             }
+        }
+    }
+}
+
+/// The reverse: `decode` begins an element and `decode_raw` finishes it;
+/// the root's name, namespace and attributes must still be known.
+#[test]
+fn decode_raw_after_decode_mid_element() {
+    use xmpp_xml::{Framer, RawFrame};
+    let body = "<message to='a&amp;b' id='m1' xmlns='urn:m'><body>hi</body></message><iq id='i2'/>";
+    let input = stream(body);
+    let header_end = input.iter().position(|&b| b == b'>').unwrap() + 1;
+    for split in header_end..input.len() {
+        let mut framer = Framer::default();
+        let mut buf = BytesMut::from(&input[..split]);
+        let mut got = Vec::new();
+        while let Some(f) = framer.decode(&mut buf).unwrap() {
+            if let Frame::Element(e) = f {
+                let to = e.attr("to").map(str::to_owned);
+                got.push((
+                    e.name().to_owned(),
+                    e.ns().to_owned(),
+                    to,
+                    e.attr("id").map(str::to_owned),
+                ));
+            }
+        }
+        buf.extend_from_slice(&input[split..]);
+        while let Some(f) = framer.decode_raw(&mut buf).unwrap() {
+            if let RawFrame::Element(e) = f {
+                let to = e.attr("to").map(|v| v.into_owned());
+                got.push((
+                    e.name().to_owned(),
+                    e.ns().to_owned(),
+                    to,
+                    e.attr("id").map(|v| v.into_owned()),
+                ));
+            }
+        }
+        let want = [
+            ("message", "urn:m", Some("a&b"), Some("m1")),
+            ("iq", "jabber:client", None, Some("i2")),
+        ];
+        assert_eq!(got.len(), want.len(), "split {split}");
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!(
+                (g.0.as_str(), g.1.as_str(), g.2.as_deref(), g.3.as_deref()),
+                w,
+                "split {split}"
+            );
         }
     }
 }
