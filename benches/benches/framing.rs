@@ -12,7 +12,7 @@ use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use quick_xml::events::Event;
 use rxml::Parse;
-use xmpp_xml::{Frame, Framer, Limits, RawFrame};
+use xmpp_xml::{BorrowedFrame, Frame, Framer, Limits, RawFrame};
 
 fn quick_xml_reader(bytes: &[u8]) -> usize {
     let mut r = quick_xml::Reader::from_reader(bytes);
@@ -65,6 +65,16 @@ fn raw_frames(framer: &mut Framer, buf: &mut BytesMut, n: &mut usize) {
     }
 }
 
+/// The same, borrowed from the buffer (no `Bytes` handle per element).
+fn borrowed_frames(framer: &mut Framer, buf: &mut BytesMut, n: &mut usize) {
+    while let Some(f) = framer.decode_borrowed(buf).expect("corpus is valid") {
+        if let BorrowedFrame::Element(e) = f {
+            black_box((e.name(), e.ns(), e.attr("id"), e.bytes().len()));
+            *n += 1;
+        }
+    }
+}
+
 /// Complete navigable elements.
 fn elements(framer: &mut Framer, buf: &mut BytesMut, n: &mut usize) {
     while let Some(f) = framer.decode(buf).expect("corpus is valid") {
@@ -103,6 +113,7 @@ fn bench_corpus(c: &mut Criterion, corpus: &Corpus) {
     // Every parser must see the whole corpus as valid.
     assert_eq!(ours_chunked(bytes, elements), corpus.stanzas);
     assert_eq!(ours_chunked(bytes, raw_frames), corpus.stanzas);
+    assert_eq!(ours_chunked(bytes, borrowed_frames), corpus.stanzas);
     assert!(quick_xml_reader(bytes) > corpus.stanzas);
     assert!(rxml_chunks(bytes, bytes.len()) > corpus.stanzas);
 
@@ -129,6 +140,16 @@ fn bench_corpus(c: &mut Criterion, corpus: &Corpus) {
     });
     g.bench_function("xmpp_xml_raw/chunked", |b| {
         b.iter(|| ours_chunked(black_box(bytes), raw_frames))
+    });
+    g.bench_function("xmpp_xml_borrowed/whole", |b| {
+        b.iter_batched(
+            || BytesMut::from(bytes),
+            ours_whole(bytes, borrowed_frames),
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("xmpp_xml_borrowed/chunked", |b| {
+        b.iter(|| ours_chunked(black_box(bytes), borrowed_frames))
     });
     g.bench_function("xmpp_xml_elements/whole", |b| {
         b.iter_batched(

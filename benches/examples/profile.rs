@@ -2,7 +2,7 @@
 //! (`valgrind --tool=callgrind`, `perf record`), where criterion's own
 //! work would blur the picture.
 //!
-//! `cargo run --release -p benches --example profile -- <realistic|small|large> <raw|elements|raw-whole|elements-whole|quick-xml|dump> [iterations]`
+//! `cargo run --release -p benches --example profile -- <realistic|small|large> <raw|borrowed|elements|raw-whole|borrowed-whole|elements-whole|quick-xml|dump> [iterations]`
 //!
 //! `quick-xml` iterates quick-xml `Reader` events over the whole corpus (the
 //! bench baseline), so instruction counts can be compared as ratios; `dump`
@@ -11,7 +11,7 @@
 use std::hint::black_box;
 
 use bytes::BytesMut;
-use xmpp_xml::{Frame, Framer, RawFrame};
+use xmpp_xml::{BorrowedFrame, Frame, Framer, RawFrame};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -55,7 +55,7 @@ fn main() {
         Some(m) => (m, corpus.bytes.len()),
         None => (mode, benches::CHUNK),
     };
-    let raw = mode != "elements";
+
     let mut total = 0;
     for _ in 0..iters {
         let mut f = Framer::new(xmpp_xml::Limits {
@@ -65,7 +65,14 @@ fn main() {
         let mut buf = BytesMut::with_capacity(8 * 1024);
         for piece in corpus.bytes.chunks(chunk) {
             buf.extend_from_slice(piece);
-            if raw {
+            if mode == "borrowed" {
+                while let Some(fr) = f.decode_borrowed(&mut buf).expect("corpus is valid") {
+                    if let BorrowedFrame::Element(e) = fr {
+                        black_box((e.name(), e.ns(), e.attr("id"), e.bytes().len()));
+                        total += 1;
+                    }
+                }
+            } else if mode == "raw" {
                 while let Some(fr) = f.decode_raw(&mut buf).expect("corpus is valid") {
                     if let RawFrame::Element(e) = fr {
                         black_box((e.name(), e.ns(), e.attr("id"), e.bytes().len()));

@@ -8,7 +8,8 @@
 //!   - nothing panics, and
 //!   - the chunked outcome (frames, or frames then the error) equals the whole one, and
 //!   - `Framer::decode_raw` under the same chunking yields the same frames
-//!     (root name, namespace and attributes) and the same error.
+//!     (root name, namespace and attributes) and the same error, and
+//!   - `Framer::decode_borrowed` yields what `decode_raw` does, bytes included.
 //!
 //! Inputs that changed the outcome class are kept in the corpus.
 //! A failing input is written to `fuzz/artifacts/` and the run exits with 1.
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio_util::codec::Decoder;
-use xmpp_xml::{ns, Frame, Framer, Limits, RawFrame, StreamCodec};
+use xmpp_xml::{ns, BorrowedFrame, Frame, Framer, Limits, RawFrame, StreamCodec};
 
 #[derive(Debug, PartialEq)]
 struct Outcome {
@@ -99,32 +100,62 @@ fn seen_of_element(attrs: Vec<(String, String)>, name: &str, ns: &str, get: impl
     RawSeen::Element { name: name.to_owned(), ns: ns.to_owned(), attrs, lookups }
 }
 
-/// `decode_raw` over the same pieces; the outcome in `RawSeen` terms.
-fn run_raw(input: &[u8], cuts: &[usize], limits: &Limits) -> (Vec<RawSeen>, Option<String>) {
+/// One frame of `run_raw`: what it reports, whether the stream restarts
+/// after it, and an element's bytes.
+type Step = (RawSeen, bool, Option<Vec<u8>>);
+
+fn element_step(name: &str, ns: &str, bytes: &[u8], attrs: Vec<(String, String)>, get: impl Fn(&str) -> Option<String>) -> Step {
+    let restart = (name == "success" && ns == ns::SASL) || (name == "proceed" && ns == ns::TLS);
+    (seen_of_element(attrs, name, ns, get), restart, Some(bytes.to_vec()))
+}
+
+/// `decode_raw` (or, `borrowed`, `decode_borrowed`) over the same pieces;
+/// the outcome in `RawSeen` terms, and each element's bytes.
+fn run_raw(input: &[u8], cuts: &[usize], limits: &Limits, borrowed: bool) -> (Vec<RawSeen>, Option<String>, Vec<Vec<u8>>) {
     let mut framer = Framer::new(limits.clone());
     let mut buf = BytesMut::new();
     let mut seen = Vec::new();
+    let mut bytes = Vec::new();
     for piece in pieces(input, cuts) {
         buf.extend_from_slice(piece);
         loop {
-            match framer.decode_raw(&mut buf) {
-                Ok(Some(RawFrame::Header(_))) => seen.push(RawSeen::Header),
-                Ok(Some(RawFrame::Close)) => seen.push(RawSeen::Close),
-                Ok(Some(RawFrame::Element(e))) => {
-                    let restart = (e.name() == "success" && e.ns() == ns::SASL) || (e.name() == "proceed" && e.ns() == ns::TLS);
-                    let attrs = e.attrs().map(|(n, v)| (n.to_owned(), v.into_owned())).collect();
-                    seen.push(seen_of_element(attrs, e.name(), e.ns(), |n| e.attr(n).map(|v| v.into_owned())));
+            let step: Result<Option<Step>, _> = if borrowed {
+                framer.decode_borrowed(&mut buf).map(|f| {
+                    f.map(|f| match f {
+                        BorrowedFrame::Element(e) => {
+                            let attrs = e.attrs().map(|(n, v)| (n.to_owned(), v.into_owned())).collect();
+                            element_step(e.name(), e.ns(), e.bytes(), attrs, |n| e.attr(n).map(|v| v.into_owned()))
+                        }
+                        BorrowedFrame::Header(_) => (RawSeen::Header, false, None),
+                        _ => (RawSeen::Close, false, None),
+                    })
+                })
+            } else {
+                framer.decode_raw(&mut buf).map(|f| {
+                    f.map(|f| match f {
+                        RawFrame::Element(e) => {
+                            let attrs = e.attrs().map(|(n, v)| (n.to_owned(), v.into_owned())).collect();
+                            element_step(e.name(), e.ns(), e.bytes(), attrs, |n| e.attr(n).map(|v| v.into_owned()))
+                        }
+                        RawFrame::Header(_) => (RawSeen::Header, false, None),
+                        _ => (RawSeen::Close, false, None),
+                    })
+                })
+            };
+            match step {
+                Ok(Some((s, restart, b))) => {
+                    seen.push(s);
+                    bytes.extend(b);
                     if restart {
                         framer.reset();
                     }
                 }
-                Ok(Some(_)) => {}
                 Ok(None) => break,
-                Err(e) => return (seen, Some(format!("{:?}: {e}", e.condition()))),
+                Err(e) => return (seen, Some(format!("{:?}: {e}", e.condition())), bytes),
             }
         }
     }
-    (seen, None)
+    (seen, None, bytes)
 }
 
 fn seen_of(frames: &[Frame]) -> Vec<RawSeen> {
@@ -261,19 +292,21 @@ fn check(input: &[u8], cuts: &[usize], limits: &Limits) -> Result<Option<String>
     let r = catch_unwind(AssertUnwindSafe(|| {
         let whole = run(input, &[], limits);
         let split = run(input, cuts, limits);
-        let raw = run_raw(input, cuts, limits);
-        (whole, split, raw)
+        let raw = run_raw(input, cuts, limits, false);
+        let borrowed = run_raw(input, cuts, limits, true);
+        (whole, split, raw, borrowed)
     }));
     match r {
         Err(p) => {
             let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
             Err(format!("panic: {}", msg.unwrap_or_default()))
         }
-        Ok((whole, split, _)) if whole != split => Err(format!("chunking changed the outcome:\nwhole {whole:?}\nsplit {split:?}")),
-        Ok((whole, _, raw)) if (seen_of(&whole.frames), whole.error.clone()) != raw => {
+        Ok((whole, split, _, _)) if whole != split => Err(format!("chunking changed the outcome:\nwhole {whole:?}\nsplit {split:?}")),
+        Ok((whole, _, raw, _)) if seen_of(&whole.frames) != raw.0 || whole.error != raw.1 => {
             Err(format!("decode_raw disagrees:\nwhole {whole:?}\nraw {raw:?}"))
         }
-        Ok((whole, _, _)) => Ok(whole.error),
+        Ok((_, _, raw, borrowed)) if raw != borrowed => Err(format!("decode_borrowed disagrees:\nraw {raw:?}\nborrowed {borrowed:?}")),
+        Ok((whole, _, _, _)) => Ok(whole.error),
     }
 }
 

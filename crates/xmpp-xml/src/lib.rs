@@ -33,13 +33,15 @@ mod chars;
 mod codec;
 mod element;
 mod error;
+mod raw;
 mod scan;
 mod writer;
 
 pub use codec::{Frame, Limits, StreamCodec, StreamHeader};
 pub use element::{Element, ElementBuilder};
 pub use error::{Condition, XmlError};
-pub use scan::{Framer, RawElement, RawFrame};
+pub use raw::{BorrowedElement, BorrowedFrame, RawElement, RawFrame};
+pub use scan::Framer;
 
 /// Namespace URIs used by XMPP core.
 pub mod ns {

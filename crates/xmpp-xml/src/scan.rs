@@ -24,7 +24,6 @@
 //! whitespace between top-level elements is consumed as it is seen, and a
 //! finished element is split off exactly at its last `>`.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -37,6 +36,7 @@ use crate::codec::{Limits, StreamHeader};
 use crate::element::{Attr, AttrList, Element, Node, Nodes, Qual, Str, Text};
 use crate::error::{Condition, XmlError};
 use crate::ns;
+use crate::raw::{BorrowedElement, BorrowedFrame, RawElement, RawFrame, RootAttr, RootTag};
 
 const NONE: usize = usize::MAX;
 /// Longest entity or character reference we accept (`&#x0010FFFF;` fits with room).
@@ -215,182 +215,6 @@ enum Done {
     Close(usize),
 }
 
-/// A top-level element as validated bytes plus its root's name, namespace
-/// and attributes; children are not materialised.
-///
-/// Nothing is allocated for it beyond what the decoder already holds: the
-/// root's attributes are read from its (validated) start tag when asked for,
-/// as quick-xml does, so values that need unescaping come back owned.
-#[derive(Clone, Debug)]
-pub struct RawElement {
-    buf: Bytes,
-    name: (u32, u32),
-    ns: Str,
-    /// Where the root's attributes start (after its name) and end (its `>` or `/>`).
-    attrs: (u32, u32),
-    /// The spans of the first root attributes [`RawElement::attr`] can
-    /// return, copied from what the scanner already recorded, so a lookup
-    /// is a few comparisons instead of a re-read of the tag.
-    inline: [RootAttr; INLINE_ATTRS],
-    /// How many of `inline` are used; `u8::MAX`: more than fit (or the
-    /// tag reaches past offset 65535), re-read the tag.
-    n_inline: u8,
-    /// Bit `i`: the value of `inline[i]` needs unescaping or normalising.
-    inline_esc: u8,
-}
-
-const INLINE_ATTRS: usize = 5;
-
-/// Spans in 16 bits: a `RawElement` is moved a few times per frame, and
-/// these are most of its size.
-#[derive(Clone, Copy, Debug, Default)]
-struct RootAttr {
-    /// Qualified name (`id`, `xml:lang`).
-    qname: (u16, u16),
-    value: (u16, u16),
-}
-
-/// What [`Framer::decode_raw`] hands out about the top-level element's
-/// start tag, kept as it is parsed: raw decoding records no events.
-#[derive(Clone, Copy, Debug, Default)]
-struct RootInfo {
-    /// Local name.
-    name: (u32, u32),
-    ns: NsRef,
-    inline: [RootAttr; INLINE_ATTRS],
-    n_inline: u8,
-    inline_esc: u8,
-}
-
-impl RawElement {
-    /// The element's bytes, from `<` to the final `>`.
-    pub fn bytes(&self) -> &Bytes {
-        &self.buf
-    }
-    /// Local name of the root.
-    pub fn name(&self) -> &str {
-        let b = span(&self.buf, self.name);
-        // The usual stanza names need no UTF-8 check.
-        let known = match b.len() {
-            1 if b[0] == b'a' => "a",
-            1 if b[0] == b'r' => "r",
-            2 if b == b"iq" => "iq",
-            7 if b == b"message" => "message",
-            8 if b == b"presence" => "presence",
-            _ => return std::str::from_utf8(b).unwrap_or(""),
-        };
-        known
-    }
-    /// Namespace URI of the root.
-    pub fn ns(&self) -> &str {
-        self.ns.get(&self.buf)
-    }
-    /// Root attribute lookup, as [`Element::attr`].
-    pub fn attr(&self, name: &str) -> Option<Cow<'_, str>> {
-        let want = name.as_bytes();
-        if let Some(inline) = self.inline.get(..self.n_inline as usize) {
-            let i = inline
-                .iter()
-                .position(|a| same(span16(&self.buf, a.qname), want))?;
-            let raw = inline
-                .get(i)
-                .map_or(&[][..], |a| span16(&self.buf, a.value));
-            return Some(if self.inline_esc & (1 << i) != 0 {
-                Cow::Owned(unescape(raw, true))
-            } else {
-                Cow::Borrowed(std::str::from_utf8(raw).unwrap_or(""))
-            });
-        }
-        self.raw_attrs()
-            .find(|(q, _)| *q == want)
-            .map(|(_, v)| attr_value(v))
-    }
-    /// Root attributes, as [`Element::attrs`].
-    pub fn attrs(&self) -> impl Iterator<Item = (&str, Cow<'_, str>)> {
-        self.raw_attrs()
-            .map(|(q, v)| (std::str::from_utf8(q).unwrap_or(""), attr_value(v)))
-    }
-    /// Unprefixed attributes and `xml:lang` (the `xml` prefix is never
-    /// bound to anything else), as (qualified name, raw value).
-    fn raw_attrs(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        let tag = self
-            .buf
-            .get(self.attrs.0 as usize..self.attrs.1 as usize)
-            .unwrap_or(b"");
-        RawAttrs { tag }
-            .filter(|(q, _)| *q != b"xmlns" && (!q.contains(&b':') || *q == b"xml:lang"))
-    }
-}
-
-fn span(buf: &Bytes, (a, b): (u32, u32)) -> &[u8] {
-    buf.get(a as usize..b as usize).unwrap_or(b"")
-}
-
-fn span16(buf: &Bytes, (a, b): (u16, u16)) -> &[u8] {
-    buf.get(a as usize..b as usize).unwrap_or(b"")
-}
-
-fn attr_value(raw: &[u8]) -> Cow<'_, str> {
-    if raw.iter().any(|&b| b == b'&' || b < 0x20) {
-        Cow::Owned(unescape(raw, true))
-    } else {
-        Cow::Borrowed(std::str::from_utf8(raw).unwrap_or(""))
-    }
-}
-
-/// Attributes of a start tag the scanner has validated.
-struct RawAttrs<'a> {
-    tag: &'a [u8],
-}
-
-impl<'a> Iterator for RawAttrs<'a> {
-    type Item = (&'a [u8], &'a [u8]);
-    fn next(&mut self) -> Option<Self::Item> {
-        let t = self.tag;
-        let mut i = 0;
-        while i < t.len() && is_ws(t[i]) {
-            i += 1;
-        }
-        let start = i;
-        while i < t.len() && is_name_char(t[i]) {
-            i += 1;
-        }
-        // Plain loops: these pieces are a few bytes long, too short for memchr.
-        let name = &t[start..i];
-        while i < t.len() && t[i] != b'=' {
-            i += 1;
-        }
-        i += 1;
-        while i < t.len() && is_ws(t[i]) {
-            i += 1;
-        }
-        let quote = *t.get(i)?;
-        let vs = i + 1;
-        let mut ve = vs;
-        while ve < t.len() && t[ve] != quote {
-            ve += 1;
-        }
-        self.tag = t.get(ve + 1..)?;
-        if name.is_empty() {
-            return None;
-        }
-        Some((name, &t[vs..ve]))
-    }
-}
-
-/// What [`Framer::decode_raw`] produces.
-#[non_exhaustive]
-#[derive(Clone, Debug)]
-pub enum RawFrame {
-    /// The stream header (boxed: it is rare and large, and every frame
-    /// moved out of [`Framer::decode_raw`] would otherwise be its size).
-    Header(Box<StreamHeader>),
-    /// A complete, validated top-level element.
-    Element(RawElement),
-    /// `</stream:stream>`.
-    Close,
-}
-
 /// The decoding half of [`crate::StreamCodec`], usable on its own.
 #[derive(Debug)]
 pub struct Framer {
@@ -422,8 +246,6 @@ pub struct Framer {
     attr_name: (u32, u32),
     attr_colon: Option<u32>,
     cur_attrs: Vec<RawAttr>,
-    /// The top-level element's attribute bytes: after its name, up to its `>` or `/>`.
-    root_attrs: (u32, u32),
     depth: usize,
     open: Vec<Open>,
     bindings: Vec<Binding>,
@@ -447,7 +269,13 @@ pub struct Framer {
     /// whether two of them collided.
     attr_seen: u64,
     maybe_dup: bool,
-    root: RootInfo,
+    /// The top-level element's start tag, for `decode_raw` and
+    /// `decode_borrowed` (which record no events), and its namespace.
+    root: RootTag,
+    root_ns: NsRef,
+    /// Length of the element [`Framer::decode_borrowed`] left at the front
+    /// of the buffer, removed at the next call.
+    pending: usize,
 }
 
 impl Default for Framer {
@@ -490,7 +318,6 @@ impl Framer {
             attr_name: (0, 0),
             attr_colon: None,
             cur_attrs: Vec::new(),
-            root_attrs: (0, 0),
             depth: 0,
             open: Vec::new(),
             bindings: Vec::new(),
@@ -506,7 +333,9 @@ impl Framer {
             top_dflt: None,
             attr_seen: 0,
             maybe_dup: false,
-            root: RootInfo::default(),
+            root: RootTag::default(),
+            root_ns: NsRef::default(),
+            pending: 0,
         }
     }
 
@@ -520,8 +349,10 @@ impl Framer {
         self.next_limits = Some(limits);
     }
 
-    /// Expect a new stream header; the buffer is not touched, so bytes
-    /// already received for the new stream are decoded next.
+    /// Expect a new stream header; the buffer is not touched (but for an
+    /// element [`Framer::decode_borrowed`] left in it, removed at the next
+    /// call as always), so bytes already received for the new stream are
+    /// decoded next.
     pub fn reset(&mut self) {
         let limits = self
             .next_limits
@@ -529,8 +360,10 @@ impl Framer {
             .unwrap_or_else(|| self.limits.clone());
         let mut path = std::mem::take(&mut self.path);
         path.clear();
+        let pending = self.pending;
         *self = Framer::new(limits);
         self.path = path;
+        self.pending = pending;
     }
 
     /// Whether `</stream:stream>` has been decoded.
@@ -538,38 +371,91 @@ impl Framer {
         self.phase == Phase::Closed
     }
 
-    /// Decode the next frame, with top-level elements as [`RawElement`]s.
+    /// Decode the next frame, with top-level elements as [`RawElement`]s:
+    /// validated bytes split off `buf`, plus the root's name, namespace
+    /// and attributes.
     pub fn decode_raw(&mut self, buf: &mut BytesMut) -> Result<Option<RawFrame>, XmlError> {
-        Ok(match self.step(buf, false)? {
+        Ok(match self.step(buf, Take::Raw)? {
             None => None,
             Some(Step::Header(h)) => Some(RawFrame::Header(h)),
             Some(Step::Close) => Some(RawFrame::Close),
-            Some(Step::Element(buf)) => {
-                let r = self.root;
-                Some(RawFrame::Element(RawElement {
-                    ns: self.ns_str_in(&buf, r.ns),
-                    buf,
-                    name: r.name,
-                    attrs: self.root_attrs,
-                    inline: r.inline,
-                    n_inline: r.n_inline,
-                    inline_esc: r.inline_esc,
+            Some(Step::Element(buf)) => Some(RawFrame::Element(RawElement {
+                ns: self.ns_str_in(&buf, self.root_ns),
+                buf,
+                tag: self.root,
+            })),
+            Some(Step::Borrowed(_)) => None,
+        })
+    }
+
+    /// Decode the next frame as [`Framer::decode_raw`] does, but leave a
+    /// top-level element in `buf` and borrow it: no reference count is
+    /// touched and nothing is copied, for callers that look at an element
+    /// and forward or drop it. Its bytes are removed from the front of
+    /// `buf` by the next call of any `decode` method (so `buf` must not
+    /// lose them before then; appending to it is fine).
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use xmpp_xml::{BorrowedFrame, Framer};
+    ///
+    /// let mut framer = Framer::default();
+    /// let mut buf = BytesMut::from(
+    ///     &b"<stream:stream xmlns='jabber:client' \
+    ///        xmlns:stream='http://etherx.jabber.org/streams'>\
+    ///        <iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>"[..],
+    /// );
+    /// let mut ids = Vec::new();
+    /// while let Some(frame) = framer.decode_borrowed(&mut buf).unwrap() {
+    ///     if let BorrowedFrame::Element(e) = frame {
+    ///         assert_eq!((e.name(), e.ns()), ("iq", "jabber:client"));
+    ///         ids.push(e.attr("id").unwrap().into_owned());
+    ///     }
+    /// }
+    /// assert_eq!(ids, ["p1"]);
+    /// assert!(buf.is_empty());
+    /// ```
+    pub fn decode_borrowed<'a>(
+        &'a mut self,
+        buf: &'a mut BytesMut,
+    ) -> Result<Option<BorrowedFrame<'a>>, XmlError> {
+        Ok(match self.step(buf, Take::Borrow)? {
+            None => None,
+            Some(Step::Header(h)) => Some(BorrowedFrame::Header(h)),
+            Some(Step::Close) => Some(BorrowedFrame::Close),
+            Some(Step::Borrowed(n)) => {
+                let me: &'a Self = self;
+                let bytes: &'a [u8] = buf.get(..n).unwrap_or(b"");
+                Some(BorrowedFrame::Element(BorrowedElement {
+                    bytes,
+                    ns: me.ns_in(bytes, me.root_ns),
+                    tag: me.root,
                 }))
             }
+            Some(Step::Element(_)) => None,
         })
     }
 
     /// Decode the next frame, with top-level elements fully built.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<crate::Frame>, XmlError> {
-        Ok(match self.step(buf, true)? {
+        Ok(match self.step(buf, Take::Tree)? {
             None => None,
             Some(Step::Header(h)) => Some(crate::Frame::Header(*h)),
             Some(Step::Close) => Some(crate::Frame::Close),
             Some(Step::Element(bytes)) => Some(crate::Frame::Element(self.build_tree(bytes))),
+            Some(Step::Borrowed(_)) => None,
         })
     }
 
-    fn step(&mut self, buf: &mut BytesMut, tree: bool) -> Result<Option<Step>, XmlError> {
+    fn step(&mut self, buf: &mut BytesMut, take: Take) -> Result<Option<Step>, XmlError> {
+        if self.pending != 0 {
+            let n = std::mem::take(&mut self.pending);
+            if n > buf.len() {
+                return Err(self.shrank());
+            }
+            buf.advance(n);
+        }
+        let tree = take == Take::Tree;
         match self.phase {
             Phase::Failed(c) => return Err(XmlError::Poisoned(c)),
             Phase::Closed => return Ok(None),
@@ -585,15 +471,9 @@ impl Framer {
         }
         self.tree = tree;
         if self.pos > buf.len() {
-            // Someone removed bytes we had already examined.
-            let e = XmlError::Io(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "buffer shrank under the XML decoder",
-            ));
-            self.phase = Phase::Failed(Condition::NotWellFormed);
-            return Err(e);
+            return Err(self.shrank());
         }
-        match self.step_inner(buf) {
+        match self.step_inner(buf, take) {
             Ok(s) => Ok(s),
             Err(e) => {
                 self.phase = Phase::Failed(e.condition().unwrap_or(Condition::NotWellFormed));
@@ -602,7 +482,17 @@ impl Framer {
         }
     }
 
-    fn step_inner(&mut self, buf: &mut BytesMut) -> Result<Option<Step>, XmlError> {
+    /// Someone removed bytes we had already examined (or had to remove).
+    #[cold]
+    fn shrank(&mut self) -> XmlError {
+        self.phase = Phase::Failed(Condition::NotWellFormed);
+        XmlError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "buffer shrank under the XML decoder",
+        ))
+    }
+
+    fn step_inner(&mut self, buf: &mut BytesMut, take: Take) -> Result<Option<Step>, XmlError> {
         loop {
             if self.lex == Lex::Between {
                 let mut p = 0;
@@ -669,10 +559,13 @@ impl Framer {
                     return Ok(Some(Step::Close));
                 }
                 Some(Done::Element(n)) => {
-                    let bytes = buf.split_to(n).freeze();
                     self.pos = 0;
                     self.lex = Lex::Between;
-                    return Ok(Some(Step::Element(bytes)));
+                    if take == Take::Borrow {
+                        self.pending = n;
+                        return Ok(Some(Step::Borrowed(n)));
+                    }
+                    return Ok(Some(Step::Element(buf.split_to(n).freeze())));
                 }
             }
         }
@@ -1571,12 +1464,12 @@ impl Framer {
                     qname: (qname.0 as u16, qname.1 as u16),
                     value: (value.0 as u16, value.1 as u16),
                 };
-                r.inline_esc |= u8::from(esc) << r.n_inline;
+                r.inline_esc |= u32::from(esc) << r.n_inline;
                 r.n_inline += 1;
                 true
             }
             _ => {
-                r.n_inline = u8::MAX;
+                r.n_inline = u32::MAX;
                 false
             }
         }
@@ -1599,9 +1492,9 @@ impl Framer {
         };
         if self.depth == 0 {
             let end = pos - if empty { 2 } else { 1 };
-            self.root_attrs = (self.name.1, end as u32);
+            self.root.attrs = (self.name.1, end as u32);
             self.root.name = name;
-            self.root.ns = ns;
+            self.root_ns = ns;
         }
         let ev = self.events.len() as u32;
         if record {
@@ -1916,6 +1809,19 @@ impl Framer {
         }
     }
 
+    /// The namespace `r` names, for an element whose bytes are `b`.
+    fn ns_in<'a>(&'a self, b: &'a [u8], r: NsRef) -> &'a str {
+        match r.get() {
+            Ns::Span(x, y) => {
+                let s = b.get(x as usize..y as usize).unwrap_or(b"");
+                ns::well_known_bytes(s).unwrap_or_else(|| std::str::from_utf8(s).unwrap_or(""))
+            }
+            Ns::Owned(i) => self.owned.get(i as usize).map_or("", |s| s.get(&EMPTY)),
+            Ns::Base(i) => self.base.get(i as usize).map_or("", |b| b.uri.get(&EMPTY)),
+            Ns::Xml => ns::XML,
+        }
+    }
+
     fn ns_str_in(&self, buf: &Bytes, r: NsRef) -> Str {
         match r.get() {
             Ns::Span(a, b) => match ns::well_known_bytes(&buf[a as usize..b as usize]) {
@@ -2162,7 +2068,20 @@ enum Step {
     /// `Result<Option<Step>>` that carries an element 200 bytes to move.
     Header(Box<StreamHeader>),
     Element(Bytes),
+    /// An element left at the front of the buffer: its length.
+    Borrowed(usize),
     Close,
+}
+
+/// Which `decode` method is stepping, so what to keep and hand out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Take {
+    /// `decode`: record the events a tree is built from.
+    Tree,
+    /// `decode_raw`: keep only the root's start tag, split the element off.
+    Raw,
+    /// `decode_borrowed`: as `Raw`, but leave the element in the buffer.
+    Borrow,
 }
 
 fn split(d: &[u8], name: (u32, u32), colon: Option<u32>) -> (&[u8], &[u8]) {

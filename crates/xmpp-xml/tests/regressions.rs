@@ -909,3 +909,129 @@ fn attributes_read_from_the_start_tag() {
     let again = assert_chunking_invariant(&stream(&m.to_xml()), &Limits::default());
     assert_eq!(element(&again.frames[1]), m);
 }
+
+/// What a raw or borrowed element reports, for comparing the two.
+type Seen = (
+    Vec<u8>,
+    String,
+    String,
+    Vec<(String, String)>,
+    Option<String>,
+);
+
+fn raw_seen(input: &[u8], split: usize) -> Vec<Seen> {
+    use xmpp_xml::{Framer, RawFrame};
+    let mut framer = Framer::default();
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    for piece in [&input[..split], &input[split..]] {
+        buf.extend_from_slice(piece);
+        while let Some(f) = framer.decode_raw(&mut buf).unwrap() {
+            if let RawFrame::Element(e) = f {
+                let attrs = e.attrs().map(|(n, v)| (n.to_owned(), v.into_owned()));
+                let id = e.attr("id").map(|v| v.into_owned());
+                let (name, ns) = (e.name().to_owned(), e.ns().to_owned());
+                out.push((e.bytes().to_vec(), name, ns, attrs.collect(), id));
+            }
+        }
+    }
+    out
+}
+
+/// `decode_borrowed` reports what `decode_raw` does, wherever the input
+/// is split, and leaves nothing behind.
+#[test]
+fn borrowed_frames_agree_with_raw_frames() {
+    use xmpp_xml::{BorrowedFrame, Framer};
+    let body = "<message to='a&amp;b' type=\"chat\" xml:lang='de' id = 'x/>y'><body a='1'>hi</body></message>\
+        <p:iq xmlns:p='jabber:client' xmlns:q='urn:q' q:x='no' id='i&#9;d'/> <r xmlns='urn:xmpp:sm:3'/>\
+        <presence/><ü ä='ö😀' xmlns='urn:x'>t</ü><iq a='1' b='2' c='3' d='4' e='5&amp;' f='6' id='7'/>";
+    let input = stream(body);
+    for split in 0..=input.len() {
+        let want = raw_seen(&input, split);
+        assert_eq!(want.len(), 6);
+        let mut framer = Framer::default();
+        let mut buf = BytesMut::new();
+        let mut got = Vec::new();
+        for piece in [&input[..split], &input[split..]] {
+            buf.extend_from_slice(piece);
+            while let Some(f) = framer.decode_borrowed(&mut buf).unwrap() {
+                if let BorrowedFrame::Element(e) = f {
+                    let attrs = e.attrs().map(|(n, v)| (n.to_owned(), v.into_owned()));
+                    let id = e.attr("id").map(|v| v.into_owned());
+                    let (name, ns) = (e.name().to_owned(), e.ns().to_owned());
+                    got.push((e.bytes().to_vec(), name, ns, attrs.collect(), id));
+                }
+            }
+        }
+        assert_eq!(got, want, "split {split}");
+        assert!(buf.is_empty(), "split {split}");
+    }
+}
+
+/// A borrowed element stays at the front of the buffer until the next
+/// call; a buffer that lost it by then is an error, not a misparse.
+#[test]
+fn borrowed_element_is_removed_by_the_next_call() {
+    use xmpp_xml::{BorrowedFrame, Framer};
+    let input = stream("<presence/><iq id='1'/>");
+    let mut framer = Framer::default();
+    let mut buf = BytesMut::from(input.as_slice());
+    assert!(matches!(
+        framer.decode_borrowed(&mut buf),
+        Ok(Some(BorrowedFrame::Header(_)))
+    ));
+    match framer.decode_borrowed(&mut buf) {
+        Ok(Some(BorrowedFrame::Element(e))) => assert_eq!(e.bytes(), b"<presence/>"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(&buf[..], b"<presence/><iq id='1'/>");
+    // Appending is fine; the next call (of any decode method) removes it.
+    buf.extend_from_slice(b"<r xmlns='urn:xmpp:sm:3'/>");
+    match framer.decode(&mut buf) {
+        Ok(Some(Frame::Element(e))) => assert_eq!(e.attr("id"), Some("1")),
+        other => panic!("{other:?}"),
+    }
+    match framer.decode_borrowed(&mut buf) {
+        Ok(Some(BorrowedFrame::Element(e))) => assert_eq!(e.ns(), "urn:xmpp:sm:3"),
+        other => panic!("{other:?}"),
+    }
+    buf.clear();
+    let err = framer.decode_borrowed(&mut buf).unwrap_err();
+    assert!(matches!(err, XmlError::Io(_)), "{err:?}");
+}
+
+/// `<success/>` and the peer's new header in one read, with borrowed
+/// frames: the success element is removed after `reset()`, and the new
+/// header is decoded from the same buffer.
+#[test]
+fn borrowed_success_then_new_header_then_reset() {
+    use xmpp_xml::{BorrowedFrame, Framer};
+    let new_header = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='s2' version='1.0'>";
+    let input = stream(&format!(
+        "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>{new_header}<stream:features/>"
+    ));
+    let mut framer = Framer::default();
+    let mut buf = BytesMut::from(input.as_slice());
+    assert!(matches!(
+        framer.decode_borrowed(&mut buf),
+        Ok(Some(BorrowedFrame::Header(_)))
+    ));
+    match framer.decode_borrowed(&mut buf) {
+        Ok(Some(BorrowedFrame::Element(e))) => {
+            assert_eq!((e.name(), e.ns()), ("success", ns::SASL))
+        }
+        other => panic!("{other:?}"),
+    }
+    framer.reset();
+    match framer.decode_borrowed(&mut buf) {
+        Ok(Some(BorrowedFrame::Header(h))) => assert_eq!(h.id.as_deref(), Some("s2")),
+        other => panic!("{other:?}"),
+    }
+    match framer.decode_borrowed(&mut buf) {
+        Ok(Some(BorrowedFrame::Element(e))) => {
+            assert_eq!((e.name(), e.ns()), ("features", ns::STREAM))
+        }
+        other => panic!("{other:?}"),
+    }
+}
