@@ -10,6 +10,11 @@
 //! top-level element, so a new stream header or a TLS handshake that follows
 //! `</success>` or `<proceed/>` in the same read stays in the buffer.
 //!
+//! Without the codec, a [`Framer`] decodes the same stream into elements
+//! ([`Framer::decode`]), into validated bytes plus the root's name,
+//! namespace and attributes ([`Framer::decode_raw`], no tree built), or into
+//! the same borrowed from the buffer ([`Framer::decode_borrowed`]).
+//!
 //! ```
 //! use bytes::BytesMut;
 //! use tokio_util::codec::Decoder;
