@@ -78,7 +78,7 @@ pub mod ns {
     /// The namespace of `xmlns` declarations; never bindable.
     pub const XMLNS: &str = "http://www.w3.org/2000/xmlns/";
 
-    const KNOWN: [&str; 13] = [
+    pub(crate) const KNOWN: [&str; 13] = [
         CLIENT,
         SERVER,
         STREAM,
@@ -100,24 +100,54 @@ pub mod ns {
         well_known_bytes(s.as_bytes())
     }
 
+    /// Slot of a namespace (at least 4 bytes) in `SLOTS`: its length plus
+    /// its fourth byte from the end, which tells the known ones apart (four
+    /// of them are 13 bytes long, two share all but their last 5).
+    const fn slot(s: &[u8]) -> usize {
+        (s.len() + s[s.len() - 4] as usize) & 63
+    }
+
+    /// `SLOTS[slot(k)]` is 1 + the index of `k` in `KNOWN`; 0 for no entry.
+    /// Built at compile time, which fails if two namespaces share a slot.
+    const SLOTS: [u8; 64] = {
+        let mut t = [0u8; 64];
+        let mut i = 0;
+        while i < KNOWN.len() {
+            let h = slot(KNOWN[i].as_bytes());
+            assert!(t[h] == 0, "two well-known namespaces share a slot");
+            t[h] = i as u8 + 1;
+            i += 1;
+        }
+        t
+    };
+
+    /// [`well_known`] on bytes: one table probe and one comparison.
     #[inline]
     pub(crate) fn well_known_bytes(s: &[u8]) -> Option<&'static str> {
-        // Most namespaces have a length none of these has: one test.
-        const LENGTHS: u64 = {
-            let mut m = 0u64;
-            let mut i = 0;
-            while i < KNOWN.len() {
-                m |= 1 << KNOWN[i].len();
-                i += 1;
-            }
-            m
-        };
-        if s.len() >= 64 || LENGTHS >> s.len() & 1 == 0 {
+        if s.len() < 4 {
             return None;
         }
-        KNOWN
-            .iter()
-            .find(|k| k.len() == s.len() && k.as_bytes() == s)
-            .copied()
+        let k = KNOWN.get(usize::from(SLOTS[slot(s)]).checked_sub(1)?)?;
+        (k.as_bytes() == s).then_some(*k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ns;
+
+    #[test]
+    fn well_known_namespaces_are_found_and_only_they() {
+        for k in ns::KNOWN {
+            assert_eq!(ns::well_known_bytes(k.as_bytes()), Some(k));
+            // Same length and slot bytes, one byte different elsewhere.
+            let mut near = k.as_bytes().to_vec();
+            near[0] ^= 1;
+            assert_eq!(ns::well_known_bytes(&near), None, "{k}");
+            assert_eq!(ns::well_known_bytes(&k.as_bytes()[1..]), None, "{k}");
+        }
+        for other in ["", "x", "urn:xmpp:sm:2", "jabber:iq:roster", "urn:xmpp:ping "] {
+            assert_eq!(ns::well_known_bytes(other.as_bytes()), None, "{other}");
+        }
     }
 }
