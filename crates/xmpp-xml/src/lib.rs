@@ -146,7 +146,13 @@ mod tests {
             assert_eq!(ns::well_known_bytes(&near), None, "{k}");
             assert_eq!(ns::well_known_bytes(&k.as_bytes()[1..]), None, "{k}");
         }
-        for other in ["", "x", "urn:xmpp:sm:2", "jabber:iq:roster", "urn:xmpp:ping "] {
+        for other in [
+            "",
+            "x",
+            "urn:xmpp:sm:2",
+            "jabber:iq:roster",
+            "urn:xmpp:ping ",
+        ] {
             assert_eq!(ns::well_known_bytes(other.as_bytes()), None, "{other}");
         }
     }

@@ -273,8 +273,9 @@ pub struct Framer {
     /// `decode_borrowed` (which record no events), and its namespace.
     root: RootTag,
     root_ns: NsRef,
-    /// Length of the element [`Framer::decode_borrowed`] left at the front
-    /// of the buffer, removed at the next call.
+    /// Bytes at the front of the buffer that are decoded but still there:
+    /// elements [`Framer::decode_borrowed`] handed out and the whitespace
+    /// after them. The current element starts here.
     pending: usize,
 }
 
@@ -384,16 +385,17 @@ impl Framer {
                 buf,
                 tag: self.root,
             })),
-            Some(Step::Borrowed(_)) => None,
+            Some(Step::Borrowed(..)) => None,
         })
     }
 
     /// Decode the next frame as [`Framer::decode_raw`] does, but leave a
     /// top-level element in `buf` and borrow it: no reference count is
     /// touched and nothing is copied, for callers that look at an element
-    /// and forward or drop it. Its bytes are removed from the front of
-    /// `buf` by the next call of any `decode` method (so `buf` must not
-    /// lose them before then; appending to it is fine).
+    /// and forward or drop it. The elements it hands out are removed from
+    /// the front of `buf` together, when it needs more input (returns
+    /// `Ok(None)`), or by the next call of another `decode` method; `buf`
+    /// must not lose them before then (appending to it is fine).
     ///
     /// ```
     /// use bytes::BytesMut;
@@ -423,9 +425,9 @@ impl Framer {
             None => None,
             Some(Step::Header(h)) => Some(BorrowedFrame::Header(h)),
             Some(Step::Close) => Some(BorrowedFrame::Close),
-            Some(Step::Borrowed(n)) => {
+            Some(Step::Borrowed(at, n)) => {
                 let me: &'a Self = self;
-                let bytes: &'a [u8] = buf.get(..n).unwrap_or(b"");
+                let bytes: &'a [u8] = buf.get(at..at + n).unwrap_or(b"");
                 Some(BorrowedFrame::Element(BorrowedElement {
                     bytes,
                     ns: me.ns_in(bytes, me.root_ns),
@@ -443,17 +445,16 @@ impl Framer {
             Some(Step::Header(h)) => Some(crate::Frame::Header(*h)),
             Some(Step::Close) => Some(crate::Frame::Close),
             Some(Step::Element(bytes)) => Some(crate::Frame::Element(self.build_tree(bytes))),
-            Some(Step::Borrowed(_)) => None,
+            Some(Step::Borrowed(..)) => None,
         })
     }
 
     fn step(&mut self, buf: &mut BytesMut, take: Take) -> Result<Option<Step>, XmlError> {
-        if self.pending != 0 {
-            let n = std::mem::take(&mut self.pending);
-            if n > buf.len() {
-                return Err(self.shrank());
-            }
-            buf.advance(n);
+        if self.pending > buf.len() {
+            return Err(self.shrank());
+        }
+        if take != Take::Borrow && self.pending != 0 {
+            self.drop_front(buf, 0);
         }
         let tree = take == Take::Tree;
         match self.phase {
@@ -470,7 +471,7 @@ impl Framer {
             self.pos = 0;
         }
         self.tree = tree;
-        if self.pos > buf.len() {
+        if self.pending + self.pos > buf.len() {
             return Err(self.shrank());
         }
         match self.step_inner(buf, take) {
@@ -492,18 +493,31 @@ impl Framer {
         ))
     }
 
+    /// Remove what was decoded before the current element (`pending`)
+    /// and `n` more bytes from the front of `buf`.
+    fn drop_front(&mut self, buf: &mut BytesMut, n: usize) {
+        buf.advance(std::mem::take(&mut self.pending) + n);
+    }
+
+    /// The current top-level element starts at `self.pending`: 0, but for
+    /// `decode_borrowed`, which leaves the elements (and the whitespace
+    /// after them) it handed out at the front of the buffer and removes
+    /// them all at once when it needs more input.
     fn step_inner(&mut self, buf: &mut BytesMut, take: Take) -> Result<Option<Step>, XmlError> {
         loop {
             if self.lex == Lex::Between {
-                let mut p = 0;
+                let mut p = self.pending;
                 while p < buf.len() && is_ws(buf[p]) {
                     p += 1;
                 }
-                if p > 0 {
+                if take == Take::Borrow {
+                    self.pending = p;
+                } else if p > 0 {
                     buf.advance(p);
                 }
                 self.pos = 0;
-                let Some(&b) = buf.first() else {
+                let Some(&b) = buf.get(self.pending) else {
+                    self.drop_front(buf, 0);
                     return Ok(None);
                 };
                 if b == b'<' {
@@ -516,6 +530,7 @@ impl Framer {
                     && !self.seen_bom
                     && b == 0xEF
                 {
+                    self.drop_front(buf, 0);
                     if buf.len() < 3 {
                         return Ok(None);
                     }
@@ -532,27 +547,30 @@ impl Framer {
                 }
             }
             let limit = self.limits.max_stanza_bytes.min(MAX_STANZA);
-            let end = buf.len().min(limit);
-            match self.run(&buf[..end])? {
+            let off = self.pending;
+            let d = &buf[off..];
+            let end = d.len().min(limit);
+            match self.run(&d[..end])? {
                 None => {
-                    if buf.len() >= limit {
+                    if d.len() >= limit {
                         bail!(XmlError::StanzaTooLarge { limit });
                     }
+                    self.drop_front(buf, 0);
                     return Ok(None);
                 }
                 Some(Done::XmlDecl(n)) => {
-                    buf.advance(n);
+                    self.drop_front(buf, n);
                     self.pos = 0;
                     self.lex = Lex::Between;
                 }
                 Some(Done::Header(h, n)) => {
-                    buf.advance(n);
+                    self.drop_front(buf, n);
                     self.pos = 0;
                     self.lex = Lex::Between;
                     return Ok(Some(Step::Header(h)));
                 }
                 Some(Done::Close(n)) => {
-                    buf.advance(n);
+                    self.drop_front(buf, n);
                     self.pos = 0;
                     self.lex = Lex::Between;
                     self.phase = Phase::Closed;
@@ -562,8 +580,8 @@ impl Framer {
                     self.pos = 0;
                     self.lex = Lex::Between;
                     if take == Take::Borrow {
-                        self.pending = n;
-                        return Ok(Some(Step::Borrowed(n)));
+                        self.pending = off + n;
+                        return Ok(Some(Step::Borrowed(off, n)));
                     }
                     return Ok(Some(Step::Element(buf.split_to(n).freeze())));
                 }
@@ -2068,8 +2086,8 @@ enum Step {
     /// `Result<Option<Step>>` that carries an element 200 bytes to move.
     Header(Box<StreamHeader>),
     Element(Bytes),
-    /// An element left at the front of the buffer: its length.
-    Borrowed(usize),
+    /// An element left in the buffer: its offset and length.
+    Borrowed(usize, usize),
     Close,
 }
 
