@@ -213,7 +213,8 @@ pub enum RawFrame {
 pub struct BorrowedElement<'a> {
     pub(crate) bytes: &'a [u8],
     pub(crate) ns: &'a str,
-    pub(crate) tag: RootTag,
+    /// The decoder's own record: a frame of 40 bytes, not 96, to move.
+    pub(crate) tag: &'a RootTag,
 }
 
 impl<'a> BorrowedElement<'a> {

@@ -431,7 +431,7 @@ impl Framer {
                 Some(BorrowedFrame::Element(BorrowedElement {
                     bytes,
                     ns: me.ns_in(bytes, me.root_ns),
-                    tag: me.root,
+                    tag: &me.root,
                 }))
             }
             Some(Step::Element(_)) => None,
