@@ -376,7 +376,7 @@ impl Framer {
     /// validated bytes split off `buf`, plus the root's name, namespace
     /// and attributes.
     pub fn decode_raw(&mut self, buf: &mut BytesMut) -> Result<Option<RawFrame>, XmlError> {
-        Ok(match self.step(buf, Take::Raw)? {
+        Ok(match self.step::<RAW>(buf)? {
             None => None,
             Some(Step::Header(h)) => Some(RawFrame::Header(h)),
             Some(Step::Close) => Some(RawFrame::Close),
@@ -421,7 +421,7 @@ impl Framer {
         &'a mut self,
         buf: &'a mut BytesMut,
     ) -> Result<Option<BorrowedFrame<'a>>, XmlError> {
-        Ok(match self.step(buf, Take::Borrow)? {
+        Ok(match self.step::<BORROW>(buf)? {
             None => None,
             Some(Step::Header(h)) => Some(BorrowedFrame::Header(h)),
             Some(Step::Close) => Some(BorrowedFrame::Close),
@@ -440,7 +440,7 @@ impl Framer {
 
     /// Decode the next frame, with top-level elements fully built.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<crate::Frame>, XmlError> {
-        Ok(match self.step(buf, Take::Tree)? {
+        Ok(match self.step::<TREE>(buf)? {
             None => None,
             Some(Step::Header(h)) => Some(crate::Frame::Header(*h)),
             Some(Step::Close) => Some(crate::Frame::Close),
@@ -449,14 +449,14 @@ impl Framer {
         })
     }
 
-    fn step(&mut self, buf: &mut BytesMut, take: Take) -> Result<Option<Step>, XmlError> {
+    fn step<const TAKE: u8>(&mut self, buf: &mut BytesMut) -> Result<Option<Step>, XmlError> {
         if self.pending > buf.len() {
             return Err(self.shrank());
         }
-        if take != Take::Borrow && self.pending != 0 {
+        if TAKE != BORROW && self.pending != 0 {
             self.drop_front(buf, 0);
         }
-        let tree = take == Take::Tree;
+        let tree = TAKE == TREE;
         match self.phase {
             Phase::Failed(c) => return Err(XmlError::Poisoned(c)),
             Phase::Closed => return Ok(None),
@@ -474,7 +474,7 @@ impl Framer {
         if self.pending + self.pos > buf.len() {
             return Err(self.shrank());
         }
-        match self.step_inner(buf, take) {
+        match self.step_inner::<TAKE>(buf) {
             Ok(s) => Ok(s),
             Err(e) => {
                 self.phase = Phase::Failed(e.condition().unwrap_or(Condition::NotWellFormed));
@@ -503,14 +503,14 @@ impl Framer {
     /// `decode_borrowed`, which leaves the elements (and the whitespace
     /// after them) it handed out at the front of the buffer and removes
     /// them all at once when it needs more input.
-    fn step_inner(&mut self, buf: &mut BytesMut, take: Take) -> Result<Option<Step>, XmlError> {
+    fn step_inner<const TAKE: u8>(&mut self, buf: &mut BytesMut) -> Result<Option<Step>, XmlError> {
         loop {
             if self.lex == Lex::Between {
                 let mut p = self.pending;
                 while p < buf.len() && is_ws(buf[p]) {
                     p += 1;
                 }
-                if take == Take::Borrow {
+                if TAKE == BORROW {
                     self.pending = p;
                 } else if p > 0 {
                     buf.advance(p);
@@ -579,7 +579,7 @@ impl Framer {
                 Some(Done::Element(n)) => {
                     self.pos = 0;
                     self.lex = Lex::Between;
-                    if take == Take::Borrow {
+                    if TAKE == BORROW {
                         self.pending = off + n;
                         return Ok(Some(Step::Borrowed(off, n)));
                     }
@@ -2091,16 +2091,16 @@ enum Step {
     Close,
 }
 
-/// Which `decode` method is stepping, so what to keep and hand out.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Take {
-    /// `decode`: record the events a tree is built from.
-    Tree,
-    /// `decode_raw`: keep only the root's start tag, split the element off.
-    Raw,
-    /// `decode_borrowed`: as `Raw`, but leave the element in the buffer.
-    Borrow,
-}
+// Which `decode` method is stepping, so what to keep and hand out: a
+// const parameter of `step`, so each gets its own copy without the
+// others' branches.
+
+/// `decode`: record the events a tree is built from.
+const TREE: u8 = 0;
+/// `decode_raw`: keep only the root's start tag, split the element off.
+const RAW: u8 = 1;
+/// `decode_borrowed`: as `RAW`, but leave the element in the buffer.
+const BORROW: u8 = 2;
 
 fn split(d: &[u8], name: (u32, u32), colon: Option<u32>) -> (&[u8], &[u8]) {
     match colon {
