@@ -601,6 +601,8 @@ impl Framer {
         self.cur_attrs.clear();
         self.attr_seen = 0;
         self.maybe_dup = false;
+        self.root.n_inline = 0;
+        self.root.inline_esc = 0;
         self.depth = 0;
         self.text_start = NONE;
         self.text_esc = false;
@@ -955,13 +957,8 @@ impl Framer {
                         pos += i;
                         let b = d[pos];
                         if b == self.quote {
-                            self.note_attr(d, self.attr_name, self.attr_colon);
-                            self.cur_attrs.push(RawAttr {
-                                name: self.attr_name,
-                                colon: self.attr_colon,
-                                value: (self.tok as u32, pos as u32),
-                                esc: self.val_esc,
-                            });
+                            let value = (self.tok as u32, pos as u32);
+                            self.push_attr(d, self.attr_name, self.attr_colon, value, self.val_esc);
                             self.had_ws = false;
                             self.lex = Lex::InTag;
                         } else if b == b'&' {
@@ -1246,6 +1243,39 @@ impl Framer {
         same(&d[at..at + expected.len()], expected)
     }
 
+    /// An attribute of the current start tag, scanned to its closing quote.
+    /// Without a tree, the root's are also kept for `RawElement::attr`
+    /// right away: those it can find are the unprefixed ones but `xmlns`,
+    /// and `xml:lang`. (A tag with other prefixed attributes is special;
+    /// `finish_start` then keeps them again from the resolved ones.)
+    #[inline(always)]
+    fn push_attr(
+        &mut self,
+        d: &[u8],
+        name: (u32, u32),
+        colon: Option<u32>,
+        value: (u32, u32),
+        esc: bool,
+    ) {
+        self.note_attr(d, name, colon);
+        self.cur_attrs.push(RawAttr {
+            name,
+            colon,
+            value,
+            esc,
+        });
+        if !self.tree && self.depth == 0 {
+            let q = &d[name.0 as usize..name.1 as usize];
+            let listed = match colon {
+                None => q != b"xmlns",
+                Some(_) => q == b"xml:lang",
+            };
+            if listed {
+                self.root_attr(name, value, esc);
+            }
+        }
+    }
+
     /// Classify an attribute about to be pushed onto `cur_attrs`: the
     /// common tag has unprefixed attributes, `xml:` ones (that prefix is
     /// bound to one namespace for good) and at most one `xmlns`.
@@ -1334,13 +1364,13 @@ impl Framer {
         let vs = p + 2;
         let k = vs + plain_run(&d[vs..], q, b'&', b'<');
         if k < n && d[k] == q {
-            self.note_attr(d, (start as u32, p as u32), colon);
-            self.cur_attrs.push(RawAttr {
-                name: (start as u32, p as u32),
+            self.push_attr(
+                d,
+                (start as u32, p as u32),
                 colon,
-                value: (vs as u32, k as u32),
-                esc: false,
-            });
+                (vs as u32, k as u32),
+                false,
+            );
             return Some(k + 1);
         }
         self.attr_name = (start as u32, p as u32);
@@ -1447,26 +1477,8 @@ impl Framer {
             }
             return Ok(self.open_element(pos, empty, ns, attr_range, mark, record));
         }
+        // The root's attributes were kept as they were pushed (`push_attr`).
         let (ns, attr_range) = self.resolve_plain(d, record)?;
-        if raw_root {
-            self.root.n_inline = 0;
-            self.root.inline_esc = 0;
-            let skip = self.tag_decl.map_or(usize::MAX, |i| i as usize);
-            for i in 0..self.cur_attrs.len() {
-                let a = self.cur_attrs[i];
-                // On this path a prefixed attribute is an `xml:` one.
-                let listed = match a.colon {
-                    None => i != skip,
-                    Some(c) => &d[c as usize + 1..a.name.1 as usize] == b"lang",
-                };
-                if !listed {
-                    continue;
-                }
-                if !self.root_attr(a.name, a.value, a.esc) {
-                    break;
-                }
-            }
-        }
         Ok(self.open_element(pos, empty, ns, attr_range, mark, record))
     }
 
