@@ -131,36 +131,23 @@ fn bench_corpus(c: &mut Criterion, corpus: &Corpus) {
     g.bench_function("rxml/chunked", |b| {
         b.iter(|| rxml_chunks(black_box(bytes), CHUNK))
     });
-    g.bench_function("xmpp_xml_raw/whole", |b| {
-        b.iter_batched(
-            || BytesMut::from(bytes),
-            ours_whole(bytes, raw_frames),
-            BatchSize::LargeInput,
-        )
-    });
-    g.bench_function("xmpp_xml_raw/chunked", |b| {
-        b.iter(|| ours_chunked(black_box(bytes), raw_frames))
-    });
-    g.bench_function("xmpp_xml_borrowed/whole", |b| {
-        b.iter_batched(
-            || BytesMut::from(bytes),
-            ours_whole(bytes, borrowed_frames),
-            BatchSize::LargeInput,
-        )
-    });
-    g.bench_function("xmpp_xml_borrowed/chunked", |b| {
-        b.iter(|| ours_chunked(black_box(bytes), borrowed_frames))
-    });
-    g.bench_function("xmpp_xml_elements/whole", |b| {
-        b.iter_batched(
-            || BytesMut::from(bytes),
-            ours_whole(bytes, elements),
-            BatchSize::LargeInput,
-        )
-    });
-    g.bench_function("xmpp_xml_elements/chunked", |b| {
-        b.iter(|| ours_chunked(black_box(bytes), elements))
-    });
+    let ours: [(&str, Drive); 3] = [
+        ("xmpp_xml_raw", raw_frames),
+        ("xmpp_xml_borrowed", borrowed_frames),
+        ("xmpp_xml_elements", elements),
+    ];
+    for (name, drive) in ours {
+        g.bench_function(format!("{name}/whole"), |b| {
+            b.iter_batched(
+                || BytesMut::from(bytes),
+                ours_whole(bytes, drive),
+                BatchSize::LargeInput,
+            )
+        });
+        g.bench_function(format!("{name}/chunked"), |b| {
+            b.iter(|| ours_chunked(black_box(bytes), drive))
+        });
+    }
     g.finish();
 }
 

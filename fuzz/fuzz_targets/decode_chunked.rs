@@ -119,29 +119,23 @@ fn run_raw(input: &[u8], cuts: &[usize], limits: &Limits, borrowed: bool) -> (Ve
     for piece in pieces(input, cuts) {
         buf.extend_from_slice(piece);
         loop {
-            let step: Result<Option<Step>, _> = if borrowed {
-                framer.decode_borrowed(&mut buf).map(|f| {
-                    f.map(|f| match f {
-                        BorrowedFrame::Element(e) => {
-                            let attrs = e.attrs().map(|(n, v)| (n.to_owned(), v.into_owned())).collect();
-                            element_step(e.name(), e.ns(), e.bytes(), attrs, |n| e.attr(n).map(|v| v.into_owned()))
-                        }
-                        BorrowedFrame::Header(_) => (RawSeen::Header, false, None),
-                        _ => (RawSeen::Close, false, None),
+            // The same for either frame type.
+            macro_rules! step_of {
+                ($frame:expr, $kind:ident) => {
+                    $frame.map(|f| {
+                        f.map(|f| match f {
+                            $kind::Element(e) => {
+                                let attrs = e.attrs().map(|(n, v)| (n.to_owned(), v.into_owned())).collect();
+                                element_step(e.name(), e.ns(), e.bytes(), attrs, |n| e.attr(n).map(|v| v.into_owned()))
+                            }
+                            $kind::Header(_) => (RawSeen::Header, false, None),
+                            _ => (RawSeen::Close, false, None),
+                        })
                     })
-                })
-            } else {
-                framer.decode_raw(&mut buf).map(|f| {
-                    f.map(|f| match f {
-                        RawFrame::Element(e) => {
-                            let attrs = e.attrs().map(|(n, v)| (n.to_owned(), v.into_owned())).collect();
-                            element_step(e.name(), e.ns(), e.bytes(), attrs, |n| e.attr(n).map(|v| v.into_owned()))
-                        }
-                        RawFrame::Header(_) => (RawSeen::Header, false, None),
-                        _ => (RawSeen::Close, false, None),
-                    })
-                })
-            };
+                };
+            }
+            let step: Result<Option<Step>, _> =
+                if borrowed { step_of!(framer.decode_borrowed(&mut buf), BorrowedFrame) } else { step_of!(framer.decode_raw(&mut buf), RawFrame) };
             match step {
                 Ok(Some((s, restart, b))) => {
                     seen.push(s);

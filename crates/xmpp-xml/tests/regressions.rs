@@ -919,68 +919,79 @@ type Seen = (
     Option<String>,
 );
 
-fn raw_seen(input: &[u8], split: usize) -> Vec<Seen> {
-    use xmpp_xml::{Framer, RawFrame};
+/// A `RawElement` or `BorrowedElement` as `Seen`.
+macro_rules! seen {
+    ($e:expr) => {{
+        let e = $e;
+        let attrs = e.attrs().map(|(n, v)| (n.to_owned(), v.into_owned()));
+        let id = e.attr("id").map(|v| v.into_owned());
+        let (name, ns) = (e.name().to_owned(), e.ns().to_owned());
+        (e.bytes().to_vec(), name, ns, attrs.collect(), id)
+    }};
+}
+
+/// What `decode_raw` (or `decode_borrowed`) hands out for `input` fed
+/// in two pieces, and what it leaves in the buffer.
+fn frames_seen(input: &[u8], split: usize, borrowed: bool) -> (Vec<Seen>, BytesMut) {
+    use xmpp_xml::{BorrowedFrame, Framer, RawFrame};
     let mut framer = Framer::default();
     let mut buf = BytesMut::new();
     let mut out = Vec::new();
     for piece in [&input[..split], &input[split..]] {
         buf.extend_from_slice(piece);
-        while let Some(f) = framer.decode_raw(&mut buf).unwrap() {
-            if let RawFrame::Element(e) = f {
-                let attrs = e.attrs().map(|(n, v)| (n.to_owned(), v.into_owned()));
-                let id = e.attr("id").map(|v| v.into_owned());
-                let (name, ns) = (e.name().to_owned(), e.ns().to_owned());
-                out.push((e.bytes().to_vec(), name, ns, attrs.collect(), id));
+        if borrowed {
+            while let Some(f) = framer.decode_borrowed(&mut buf).unwrap() {
+                if let BorrowedFrame::Element(e) = f {
+                    out.push(seen!(e));
+                }
+            }
+        } else {
+            while let Some(f) = framer.decode_raw(&mut buf).unwrap() {
+                if let RawFrame::Element(e) = f {
+                    out.push(seen!(e));
+                }
             }
         }
     }
-    out
+    (out, buf)
 }
 
 /// `decode_borrowed` reports what `decode_raw` does, wherever the input
 /// is split, and leaves nothing behind.
 #[test]
 fn borrowed_frames_agree_with_raw_frames() {
-    use xmpp_xml::{BorrowedFrame, Framer};
     let body = "<message to='a&amp;b' type=\"chat\" xml:lang='de' id = 'x/>y'><body a='1'>hi</body></message>\
         <p:iq xmlns:p='jabber:client' xmlns:q='urn:q' q:x='no' id='i&#9;d'/> <r xmlns='urn:xmpp:sm:3'/>\
         <presence/><ü ä='ö😀' xmlns='urn:x'>t</ü><iq a='1' b='2' c='3' d='4' e='5&amp;' f='6' id='7'/>";
     let input = stream(body);
     for split in 0..=input.len() {
-        let want = raw_seen(&input, split);
+        let (want, _) = frames_seen(&input, split, false);
         assert_eq!(want.len(), 6);
-        let mut framer = Framer::default();
-        let mut buf = BytesMut::new();
-        let mut got = Vec::new();
-        for piece in [&input[..split], &input[split..]] {
-            buf.extend_from_slice(piece);
-            while let Some(f) = framer.decode_borrowed(&mut buf).unwrap() {
-                if let BorrowedFrame::Element(e) = f {
-                    let attrs = e.attrs().map(|(n, v)| (n.to_owned(), v.into_owned()));
-                    let id = e.attr("id").map(|v| v.into_owned());
-                    let (name, ns) = (e.name().to_owned(), e.ns().to_owned());
-                    got.push((e.bytes().to_vec(), name, ns, attrs.collect(), id));
-                }
-            }
-        }
+        let (got, buf) = frames_seen(&input, split, true);
         assert_eq!(got, want, "split {split}");
         assert!(buf.is_empty(), "split {split}");
     }
+}
+
+/// A framer that has decoded the stream header at the front of `input`
+/// (with `decode_borrowed`), and the rest of `input`.
+fn past_header(input: &[u8]) -> (xmpp_xml::Framer, BytesMut) {
+    let mut framer = xmpp_xml::Framer::default();
+    let mut buf = BytesMut::from(input);
+    assert!(matches!(
+        framer.decode_borrowed(&mut buf),
+        Ok(Some(xmpp_xml::BorrowedFrame::Header(_)))
+    ));
+    (framer, buf)
 }
 
 /// A borrowed element stays at the front of the buffer until the next
 /// call; a buffer that lost it by then is an error, not a misparse.
 #[test]
 fn borrowed_element_is_removed_by_the_next_call() {
-    use xmpp_xml::{BorrowedFrame, Framer};
+    use xmpp_xml::BorrowedFrame;
     let input = stream("<presence/><iq id='1'/>");
-    let mut framer = Framer::default();
-    let mut buf = BytesMut::from(input.as_slice());
-    assert!(matches!(
-        framer.decode_borrowed(&mut buf),
-        Ok(Some(BorrowedFrame::Header(_)))
-    ));
+    let (mut framer, mut buf) = past_header(&input);
     match framer.decode_borrowed(&mut buf) {
         Ok(Some(BorrowedFrame::Element(e))) => assert_eq!(e.bytes(), b"<presence/>"),
         other => panic!("{other:?}"),
@@ -1006,17 +1017,12 @@ fn borrowed_element_is_removed_by_the_next_call() {
 /// header is decoded from the same buffer.
 #[test]
 fn borrowed_success_then_new_header_then_reset() {
-    use xmpp_xml::{BorrowedFrame, Framer};
+    use xmpp_xml::BorrowedFrame;
     let new_header = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='s2' version='1.0'>";
     let input = stream(&format!(
         "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>{new_header}<stream:features/>"
     ));
-    let mut framer = Framer::default();
-    let mut buf = BytesMut::from(input.as_slice());
-    assert!(matches!(
-        framer.decode_borrowed(&mut buf),
-        Ok(Some(BorrowedFrame::Header(_)))
-    ));
+    let (mut framer, mut buf) = past_header(&input);
     match framer.decode_borrowed(&mut buf) {
         Ok(Some(BorrowedFrame::Element(e))) => {
             assert_eq!((e.name(), e.ns()), ("success", ns::SASL))
