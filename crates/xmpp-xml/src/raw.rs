@@ -65,6 +65,7 @@ impl RootTag {
         known
     }
 
+    #[inline(always)]
     fn attr<'a>(&self, b: &'a [u8], name: &str) -> Option<Cow<'a, str>> {
         let want = name.as_bytes();
         if let Some(inline) = self.inline.get(..self.n_inline as usize) {
