@@ -5,8 +5,8 @@
 //! seen survive between calls. Looked at again are only what the end of the
 //! input cuts off: a UTF-8 sequence (at most 3 bytes), a partial `<?xml` (at
 //! most 5), an element or attribute name (at most `max_name_len`); and an
-//! element that [`Framer::decode`] takes over from [`Framer::decode_raw`],
-//! which does not record the events a tree needs.
+//! element that [`Framer::decode`] takes over from [`Framer::decode_raw`]
+//! (which does not record the events a tree needs), or the reverse.
 //!
 //! The common constructs go through no state dispatch: a start tag is read
 //! from `<` to `>` in one call ([`Framer::start_tag`]), text is checked
@@ -20,9 +20,12 @@
 //! bytes) from which the navigable [`Element`] is built without re-parsing;
 //! text that needs unescaping is kept as its span and decoded when read.
 //!
-//! The current top-level element always starts at offset 0 of the buffer:
+//! The current top-level element starts at offset 0 of the buffer:
 //! whitespace between top-level elements is consumed as it is seen, and a
-//! finished element is split off exactly at its last `>`.
+//! finished element is split off exactly at its last `>`. The exception is
+//! [`Framer::decode_borrowed`], which leaves the elements it hands out (and
+//! the whitespace after them) in place and removes them all at once when
+//! it needs more input; the current element then starts at `pending`.
 
 use std::sync::Arc;
 
