@@ -878,13 +878,7 @@ impl Framer {
                     let b = d[pos];
                     match self.lex {
                         Lex::StartName => {
-                            self.name = span;
-                            self.name_colon = colon;
-                            self.cur_attrs.clear();
-                            self.attr_seen = 0;
-                            self.maybe_dup = false;
-                            self.tag_special = false;
-                            self.tag_decl = None;
+                            self.tag_named(span, colon);
                             if is_ws(b) {
                                 self.had_ws = true;
                                 self.lex = Lex::InTag;
@@ -1202,13 +1196,7 @@ impl Framer {
                 return Ok(Flow::Go(tok + 1));
             }
         };
-        self.name = (tok as u32, end as u32);
-        self.name_colon = colon;
-        self.cur_attrs.clear();
-        self.attr_seen = 0;
-        self.maybe_dup = false;
-        self.tag_special = false;
-        self.tag_decl = None;
+        self.tag_named((tok as u32, end as u32), colon);
         let b = d[end];
         if b == b'>' {
             Ok(match self.finish_start(d, end + 1, false)? {
@@ -1224,6 +1212,18 @@ impl Framer {
         } else {
             bail!(XmlError::Syntax("invalid character in element name"));
         }
+    }
+
+    /// A start tag's name is read: record it and start the tag's attributes afresh.
+    #[inline(always)]
+    fn tag_named(&mut self, name: (u32, u32), colon: Option<u32>) {
+        self.name = name;
+        self.name_colon = colon;
+        self.cur_attrs.clear();
+        self.attr_seen = 0;
+        self.maybe_dup = false;
+        self.tag_special = false;
+        self.tag_decl = None;
     }
 
     /// Length of the qualified name the next end tag must have.
