@@ -549,25 +549,30 @@ fn cdata_end_in_character_data_is_rejected() {
     }
 }
 
+/// The elements `decode_raw` hands out for `input` fed whole.
+fn raw_elements(input: &[u8]) -> Vec<xmpp_xml::RawElement> {
+    let mut framer = xmpp_xml::Framer::default();
+    let mut raw = Vec::new();
+    let mut buf = BytesMut::from(input);
+    while let Some(f) = framer.decode_raw(&mut buf).unwrap() {
+        if let xmpp_xml::RawFrame::Element(e) = f {
+            raw.push(e);
+        }
+    }
+    raw
+}
+
 /// `Framer::decode_raw` reads the root's attributes lazily from the start
 /// tag; it must agree with the full element on name, namespace and attributes.
 #[test]
 fn raw_elements_agree_with_elements() {
-    use xmpp_xml::{Framer, RawFrame};
     let body = "<message to='a&amp;b' type=\"chat\" xml:lang='de' id = 'x/>y'><body a='1'>hi</body></message>\
         <p:iq xmlns:p='jabber:client' xmlns:q='urn:q' q:x='no' id='i&#9;d' v='a\tb\r\nc'/> \
         <r xmlns='urn:xmpp:sm:3'/><presence/><a xmlns='urn:xmpp:sm:3' h='7' xmlns:xml='http://www.w3.org/XML/1998/namespace'></a>\
         <ü ä='ö😀' xmlns='urn:x'>t</ü><iq a='1' b='2' c='3' xmlns:z='urn:z' z:d='4' e='5&amp;' f='6' g='7' xml:lang='x'/>\
         <message xml:space='preserve' xml:lang='en' id='m'/><x xmlns:y='urn:y' xml:space='default' xml:lang='fr' y:lang='no'/>";
     let input = stream(body);
-    let mut framer = Framer::default();
-    let mut raw = Vec::new();
-    let mut buf = BytesMut::from(input.as_slice());
-    while let Some(f) = framer.decode_raw(&mut buf).unwrap() {
-        if let RawFrame::Element(e) = f {
-            raw.push(e);
-        }
-    }
+    let raw = raw_elements(&input);
     let o = run_whole(&input);
     let full: Vec<&Element> = o.frames[1..].iter().map(element).collect();
     assert_eq!(raw.len(), full.len());
@@ -621,18 +626,10 @@ fn raw_elements_agree_with_elements() {
 /// reaching past offset 65535 is re-read instead, with the same answers.
 #[test]
 fn raw_element_with_a_long_root_tag() {
-    use xmpp_xml::{Framer, RawFrame};
     let long = "v".repeat(70_000);
     let body = format!("<iq big='{long}' id='x' e='a&amp;b'/><iq id='y' e='c&amp;d'/>");
     let input = stream(&body);
-    let mut framer = Framer::default();
-    let mut raw = Vec::new();
-    let mut buf = BytesMut::from(input.as_slice());
-    while let Some(f) = framer.decode_raw(&mut buf).unwrap() {
-        if let RawFrame::Element(e) = f {
-            raw.push(e);
-        }
-    }
+    let raw = raw_elements(&input);
     assert_eq!(raw.len(), 2);
     assert_eq!(raw[0].attr("big").as_deref(), Some(long.as_str()));
     assert_eq!(raw[0].attr("id").as_deref(), Some("x"));
