@@ -388,6 +388,7 @@ impl Framer {
                 buf,
                 tag: self.root,
             })),
+            // Only `step::<BORROW>` leaves an element in the buffer.
             Some(Step::Borrowed(..)) => None,
         })
     }
@@ -437,6 +438,7 @@ impl Framer {
                     tag: &me.root,
                 }))
             }
+            // `step::<BORROW>` never splits an element off.
             Some(Step::Element(_)) => None,
         })
     }
@@ -448,6 +450,7 @@ impl Framer {
             Some(Step::Header(h)) => Some(crate::Frame::Header(*h)),
             Some(Step::Close) => Some(crate::Frame::Close),
             Some(Step::Element(bytes)) => Some(crate::Frame::Element(self.build_tree(bytes))),
+            // Only `step::<BORROW>` leaves an element in the buffer.
             Some(Step::Borrowed(..)) => None,
         })
     }
