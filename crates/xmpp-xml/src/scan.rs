@@ -1445,7 +1445,6 @@ impl Framer {
         // Without a tree to build, no events are recorded: only what
         // `decode_raw` hands out about the root is kept, in `root`.
         let record = self.tree;
-        let raw_root = !self.tree && self.depth == 0;
         // The two paths do not merge before `open_element`: a merged
         // (namespace, range) pair went through the stack in pieces and was
         // read back whole, a store-forwarding stall on every start tag.
@@ -1458,7 +1457,9 @@ impl Framer {
                 return self.finish_header(d, ns, attr_range, pos, empty).map(Some);
             }
             if !record {
-                if raw_root {
+                // The root's attributes, kept by `push_attr` before their
+                // prefixes were resolved, are kept again from the resolved ones.
+                if self.depth == 0 {
                     self.root.n_inline = 0;
                     self.root.inline_esc = 0;
                     for i in attr_range.0..attr_range.1 {
