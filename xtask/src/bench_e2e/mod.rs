@@ -100,7 +100,11 @@ impl Opts {
                     o.plain_runs = false;
                     o.hold_run = false;
                 }
-                _ => return Err(format!("unknown option {a}; see xtask/src/bench_e2e.rs")),
+                _ => {
+                    return Err(format!(
+                        "unknown option {a}; see xtask/src/bench_e2e/mod.rs"
+                    ))
+                }
             }
         }
         if o.users == 0 || o.concurrency == 0 {

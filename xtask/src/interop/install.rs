@@ -14,6 +14,8 @@ use crate::process::{capture, run_checked, which};
 
 /// Ports a stock package could open on install (c2s, s2s, http).
 const STOCK_PORTS: [u16; 3] = [5222, 5269, 5280];
+/// The peers (with GNU SASL), the libstrophe driver's toolchain, the venv's Python,
+/// PostgreSQL for the tests that start their own, openssl for the test PKI.
 const APT_PACKAGES: &[&str] = &[
     "ejabberd",
     "prosody",
@@ -27,8 +29,10 @@ const APT_PACKAGES: &[&str] = &[
     "postgresql",
     "openssl",
 ];
+/// The @xmpp/client version `node/package.json` pins, checked after `npm install`.
 const XMPP_CLIENT_VERSION: &str = "0.14.0";
 
+/// Installs whatever of the peers and drivers is missing or out of date.
 pub(super) fn install(layout: &Layout) -> Result<(), String> {
     fs::create_dir_all(&layout.state).map_err(|e| io_err("create", &layout.state, e))?;
     apt()?;
@@ -40,6 +44,7 @@ pub(super) fn install(layout: &Layout) -> Result<(), String> {
     Ok(())
 }
 
+/// The Debian packages not yet installed, then a check that their tools are there.
 fn apt() -> Result<(), String> {
     let mut wanted: Vec<&str> = APT_PACKAGES.to_vec();
     if which("npm").is_none() || which("node").is_none() {
@@ -122,6 +127,7 @@ fn guard_stock_daemons() {
     }
 }
 
+/// The Python clients, pinned by `requirements.txt`, in a venv rebuilt when it changes.
 fn venv(layout: &Layout) -> Result<(), String> {
     let req_path = layout.src.join("requirements.txt");
     let req = fs::read_to_string(&req_path).map_err(|e| io_err("read", &req_path, e))?;
@@ -157,6 +163,7 @@ fn venv(layout: &Layout) -> Result<(), String> {
     fs::write(&stamp, req).map_err(|e| io_err("write", &stamp, e))
 }
 
+/// @xmpp/client, pinned by `node/package.json`, reinstalled when it changes.
 fn node(layout: &Layout) -> Result<(), String> {
     let pkg_src = layout.src.join("node").join("package.json");
     let pkg = fs::read_to_string(&pkg_src).map_err(|e| io_err("read", &pkg_src, e))?;
@@ -190,6 +197,7 @@ fn node(layout: &Layout) -> Result<(), String> {
     fs::write(&stamp, pkg).map_err(|e| io_err("write", &stamp, e))
 }
 
+/// The libstrophe driver, compiled against the installed libstrophe.
 fn build_strophe(layout: &Layout) -> Result<(), String> {
     let src = layout.clients().join("strophe_login.c");
     let out = layout.strophe_bin();
@@ -208,6 +216,7 @@ fn build_strophe(layout: &Layout) -> Result<(), String> {
     )
 }
 
+/// Whether dpkg has `pkg` fully installed.
 fn dpkg_installed(pkg: &str) -> bool {
     Command::new("dpkg-query")
         .args(["-W", "-f=${db:Status-Abbrev}", pkg])
