@@ -9,7 +9,8 @@
 //! `--table` skips running and only reprints the last results.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use crate::workspace;
 
 /// Targets from issue 2: (benchmark, minimum ratio to quick-xml Reader).
 /// "Validated bytes with name, namespace and attributes" is measured both
@@ -22,18 +23,8 @@ const TARGETS: &[(&str, f64)] = &[
 const BASELINE: &str = "quick_xml_reader/whole";
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .ok_or("no workspace root")?
-        .to_path_buf();
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let target = if target.is_absolute() {
-        target
-    } else {
-        root.join(target)
-    };
+    let root = workspace::root();
+    let target = workspace::target_dir();
     let home = target.join("criterion");
     // A home of its own, so SASL ids never mix with the framing groups.
     let sasl_home = target.join("criterion-sasl");
@@ -91,7 +82,7 @@ fn large_table(home: &Path) -> Result<(), String> {
 }
 
 fn cargo_bench(root: &Path, home: &Path, which: &[&str], args: &[String]) -> Result<(), String> {
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let status = workspace::cargo()
         .current_dir(root)
         .env("CRITERION_HOME", home)
         .arg("bench")

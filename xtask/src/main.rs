@@ -1,12 +1,17 @@
 //! Project chores: `cargo xtask <command>`.
 //!
 //! - `bench`: run the criterion benchmarks and print a comparison table.
+//! - `bench-e2e`: login rates of `xmpp serve` against ejabberd and Prosody.
 //! - `interop`: install and start real XMPP/SASL peers on 127.0.0.1, then run
 //!   the interop test suite against them.
 
 mod bench;
 mod bench_e2e;
 mod interop;
+mod peers;
+mod ports;
+mod process;
+mod workspace;
 
 use std::process::ExitCode;
 

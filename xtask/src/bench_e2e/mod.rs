@@ -22,21 +22,26 @@
 //! Options: `--duration 10s` `--concurrency 50` `--users 10` `--hold 10000`
 //! `--no-peers` `--no-tls` `--no-hold` `--only-hold` `--mechanisms A,B`.
 
-use std::fmt::Write as _;
+mod report;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const DOMAIN: &str = "example.com";
+use crate::peers::{
+    ejabberdctl, Layout, DOMAIN, EJABBERD_PORT, EJABBERD_TLS_PORT, PROSODY_PLAIN, PROSODY_TLS,
+};
+use crate::ports::{free_port, listening_pid, port_open, port_open_addr, wait_port};
+use crate::process::{clock_ticks, cpu_ticks, run_parallel, Proc};
+use crate::workspace;
+use report::{print_handshake_cost, print_machine, print_table, Row};
+
+/// The bench users' password (`bench1..benchN`).
 const PASSWORD: &str = "secret";
 const PREFIX: &str = "bench";
-const EJABBERD: &str = "127.0.0.1:15222";
-const EJABBERD_TLS: &str = "127.0.0.1:15223";
-const EJABBERD_PORT: u16 = 15222;
 
 struct Opts {
     duration: String,
@@ -95,7 +100,11 @@ impl Opts {
                     o.plain_runs = false;
                     o.hold_run = false;
                 }
-                _ => return Err(format!("unknown option {a}; see xtask/src/bench_e2e.rs")),
+                _ => {
+                    return Err(format!(
+                        "unknown option {a}; see xtask/src/bench_e2e/mod.rs"
+                    ))
+                }
             }
         }
         if o.users == 0 || o.concurrency == 0 {
@@ -105,66 +114,20 @@ impl Opts {
     }
 }
 
-/// One bench result.
-struct Row {
-    target: String,
-    mechanism: String,
-    tls: bool,
-    rate: f64,
-    p50: f64,
-    p99: f64,
-    failures: u64,
-    failure_kinds: String,
-    /// Server CPU time per successful login, microseconds.
-    cpu_us: Option<f64>,
-}
-
-/// A process we started; SIGTERM (then SIGKILL) on drop, by pid.
-struct Proc {
-    name: String,
-    child: Child,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(8);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        eprintln!("{} (pid {pid}) ignored SIGTERM; killing it", self.name);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 struct Env {
     xmpp: PathBuf,
     tmp: PathBuf,
     store: PathBuf,
-    interop_state: PathBuf,
+    /// The interop harness's peers and test PKI.
+    peers: Layout,
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let opts = Opts::parse(args)?;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .ok_or("no workspace root")?
-        .to_path_buf();
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let target = if target.is_absolute() {
-        target
-    } else {
-        root.join(target)
-    };
+    let root = workspace::root();
+    let target = workspace::target_dir();
     eprintln!("bench-e2e: building xmpp (release)");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let status = workspace::cargo()
         .current_dir(&root)
         .args(["build", "--release", "-p", "xmpp-cli", "--bin", "xmpp"])
         .status()
@@ -174,15 +137,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let tmp = std::env::temp_dir().join(format!("xmpp-bench-e2e-{}", std::process::id()));
     fs::create_dir_all(&tmp).map_err(|e| format!("create {}: {e}", tmp.display()))?;
-    let interop_state = match std::env::var_os("XMPP_INTEROP_DIR") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => root.join("target").join("interop"),
-    };
+    let peers = Layout::locate()?;
     let env = Env {
         xmpp: target.join("release").join("xmpp"),
         store: tmp.join("users.sqlite"),
         tmp: tmp.clone(),
-        interop_state,
+        peers,
     };
     let result = session(&env, &opts);
     let _ = fs::remove_dir_all(&tmp);
@@ -238,15 +198,22 @@ fn keep(rows: &mut Vec<Row>, r: Result<Row, String>) {
 
 fn runs(env: &Env, opts: &Opts, ejabberd_ok: bool) -> Result<(), String> {
     let mut rows = Vec::new();
-    let prosody_tpl = env.interop_state.join("run/prosody/prosody.cfg.lua");
-    let prosody_tls_tpl = env.interop_state.join("run/prosody-tls/prosody.cfg.lua");
+    let prosody_tpl = env.peers.prosody_config(&PROSODY_PLAIN);
+    let prosody_tls_tpl = env.peers.prosody_config(&PROSODY_TLS);
     if opts.plain_runs {
         for mech in &opts.mechanisms {
             rows.push(bench_ours(env, opts, mech, false)?);
             if opts.peers && ejabberd_ok {
                 keep(
                     &mut rows,
-                    bench_peer(env, opts, "ejabberd", EJABBERD, mech, false),
+                    bench_peer(
+                        env,
+                        opts,
+                        "ejabberd",
+                        &format!("127.0.0.1:{EJABBERD_PORT}"),
+                        mech,
+                        false,
+                    ),
                 );
             }
             if opts.peers && prosody_supports(mech) {
@@ -256,15 +223,14 @@ fn runs(env: &Env, opts: &Opts, ejabberd_ok: bool) -> Result<(), String> {
                 );
             }
         }
-        print_table("Logins over TCP (no TLS)", &rows, opts);
+        print_table("Logins over TCP (no TLS)", &setup(opts), &rows);
     }
-    let pki = env.interop_state.join("run/pki");
     let mut tls_rows = Vec::new();
     if opts.tls {
-        if !pki.join("ca.crt").is_file() {
+        if !env.peers.ca_file().is_file() {
             eprintln!(
                 "bench-e2e: no test PKI at {} (cargo xtask interop start makes it); TLS runs skipped",
-                pki.display()
+                env.peers.pki_dir().display()
             );
         } else {
             for mech in ["PLAIN", "SCRAM-SHA-1"] {
@@ -272,10 +238,11 @@ fn runs(env: &Env, opts: &Opts, ejabberd_ok: bool) -> Result<(), String> {
                     continue;
                 }
                 tls_rows.push(bench_ours(env, opts, mech, true)?);
-                if opts.peers && ejabberd_ok && port_open_addr(EJABBERD_TLS) {
+                let ejabberd_tls = format!("127.0.0.1:{EJABBERD_TLS_PORT}");
+                if opts.peers && ejabberd_ok && port_open_addr(&ejabberd_tls) {
                     keep(
                         &mut tls_rows,
-                        bench_peer(env, opts, "ejabberd-tls", EJABBERD_TLS, mech, true),
+                        bench_peer(env, opts, "ejabberd-tls", &ejabberd_tls, mech, true),
                     );
                 }
                 if opts.peers && prosody_tls_tpl.is_file() {
@@ -285,7 +252,11 @@ fn runs(env: &Env, opts: &Opts, ejabberd_ok: bool) -> Result<(), String> {
                     );
                 }
             }
-            print_table("Logins over STARTTLS (TLS 1.3, test CA)", &tls_rows, opts);
+            print_table(
+                "Logins over STARTTLS (TLS 1.3, test CA)",
+                &setup(opts),
+                &tls_rows,
+            );
             print_handshake_cost(&rows, &tls_rows);
         }
     }
@@ -293,6 +264,14 @@ fn runs(env: &Env, opts: &Opts, ejabberd_ok: bool) -> Result<(), String> {
         hold(env, opts)?;
     }
     Ok(())
+}
+
+/// How the tables' rows were measured.
+fn setup(opts: &Opts) -> String {
+    format!(
+        "{} concurrent logins, {} per run, {} users",
+        opts.concurrency, opts.duration, opts.users
+    )
 }
 
 fn prosody_supports(mech: &str) -> bool {
@@ -322,11 +301,10 @@ fn start_ours(env: &Env, tls: bool, extra: &[&str]) -> Result<(Proc, String), St
     .args(["--plain-cache", "10000"])
     .args(extra);
     if tls {
-        let pki = env.interop_state.join("run/pki");
         cmd.args(["--starttls", "required", "--tls-cert"])
-            .arg(pki.join("example.com.crt"))
+            .arg(env.peers.cert_file())
             .arg("--tls-key")
-            .arg(pki.join("example.com.key"));
+            .arg(env.peers.key_file());
     }
     let mut child = cmd
         .stdin(Stdio::null())
@@ -424,45 +402,10 @@ fn start_prosody(env: &Env, template: &Path, users: u32) -> Result<(Proc, String
     Ok((proc, addr))
 }
 
-/// ejabberd's state dir: the harness's, or its temp-dir fallback.
-fn ejabberd_dir(env: &Env) -> Result<PathBuf, String> {
-    let own = env.interop_state.join("run/ejabberd");
-    if own.join("etc/ejabberd.yml").is_file() {
-        return Ok(own);
-    }
-    let tmp = std::env::temp_dir();
-    fs::read_dir(&tmp)
-        .map_err(|e| e.to_string())?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("xmpp-interop-ejabberd-"))
-                && p.join("etc/ejabberd.yml").is_file()
-        })
-        .ok_or_else(|| "cannot find the harness's ejabberd state directory".to_owned())
-}
-
-fn ejabberdctl(dir: &Path) -> Command {
-    let etc = dir.join("etc");
-    let mut c = Command::new("ejabberdctl");
-    c.arg("--config-dir")
-        .arg(&etc)
-        .arg("--ctl-config")
-        .arg(etc.join("ejabberdctl.cfg"))
-        .arg("--config")
-        .arg(etc.join("ejabberd.yml"))
-        .arg("--spool")
-        .arg(dir.join("db"))
-        .arg("--logs")
-        .arg(dir.join("log"));
-    c
-}
-
 /// Registers the bench users that ejabberd does not have yet (~0.5-2 s per
 /// `ejabberdctl register`, so a few in parallel; idempotent across runs).
 fn register_ejabberd(env: &Env, users: u32) -> Result<(), String> {
-    let dir = ejabberd_dir(env)?;
+    let dir = env.peers.ejabberd_dir_in_use()?;
     let out = ejabberdctl(&dir)
         .args(["registered_users", DOMAIN])
         .output()
@@ -558,7 +501,7 @@ fn bench(
     }
     if tls {
         cmd.args(["--tls", "required", "--ca-file"])
-            .arg(env.interop_state.join("run/pki/ca.crt"));
+            .arg(env.peers.ca_file());
     } else {
         cmd.args(["--tls", "off"]);
     }
@@ -658,122 +601,6 @@ fn hold(env: &Env, opts: &Opts) -> Result<(), String> {
     Ok(())
 }
 
-// ------------------------------------------------------------------ output
-
-fn print_machine() {
-    let cpus = thread::available_parallelism().map_or(0, |n| n.get());
-    let nofile = Command::new("sh")
-        .args(["-c", "ulimit -Sn; ulimit -Hn"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).replace('\n', " "))
-        .unwrap_or_default();
-    println!("bench-e2e: {cpus} CPUs (shared by server and generator), nofile soft/hard {nofile}");
-}
-
-fn print_table(title: &str, rows: &[Row], opts: &Opts) {
-    println!(
-        "\n{title}: {} concurrent logins, {} per run, {} users, closing without waiting for the server's close",
-        opts.concurrency, opts.duration, opts.users
-    );
-    println!(
-        "{:<13} {:<12} {:>10} {:>9} {:>9} {:>9} {:>13} {:>13} {:>13}",
-        "server",
-        "mechanism",
-        "logins/s",
-        "p50 ms",
-        "p99 ms",
-        "failures",
-        "srv CPU/login",
-        "ours/ejabberd",
-        "ours/prosody"
-    );
-    for r in rows {
-        let ours = rows
-            .iter()
-            .find(|o| o.target == "ours" && o.mechanism == r.mechanism && o.tls == r.tls);
-        let ratio = |peer: &str| match ours {
-            Some(o) if r.target.starts_with(peer) && r.rate > 0.0 => {
-                format!("{:.2}x", o.rate / r.rate)
-            }
-            _ => String::new(),
-        };
-        let cpu = r
-            .cpu_us
-            .map(|c| format!("{c:.0} us"))
-            .unwrap_or_else(|| "n/a".into());
-        println!(
-            "{:<13} {:<12} {:>10.1} {:>9.2} {:>9.2} {:>9} {:>13} {:>13} {:>13}",
-            r.target,
-            r.mechanism,
-            r.rate,
-            r.p50,
-            r.p99,
-            r.failures,
-            cpu,
-            ratio("ejabberd"),
-            ratio("prosody")
-        );
-        if !r.failure_kinds.is_empty() {
-            println!("{:<13} failures: {}", "", r.failure_kinds);
-        }
-    }
-    // Targets (issue 5): >= 5x ejabberd, >= 10x prosody, per mechanism.
-    let mut verdict = String::new();
-    for r in rows.iter().filter(|r| r.target != "ours") {
-        if let Some(o) = rows
-            .iter()
-            .find(|o| o.target == "ours" && o.mechanism == r.mechanism && o.tls == r.tls)
-        {
-            let need = if r.target.starts_with("ejabberd") {
-                5.0
-            } else {
-                10.0
-            };
-            let got = if r.rate > 0.0 { o.rate / r.rate } else { 0.0 };
-            let _ = write!(
-                verdict,
-                "\n  {} vs {}: {:.2}x (target {need}x: {})",
-                r.mechanism,
-                r.target,
-                got,
-                if got >= need { "met" } else { "NOT met" }
-            );
-        }
-    }
-    if !verdict.is_empty() {
-        println!("targets:{verdict}");
-    }
-}
-
-/// TLS cost per login: extra server CPU and extra wall time per login at this concurrency.
-fn print_handshake_cost(plain: &[Row], tls: &[Row]) {
-    println!("\nSTARTTLS handshake cost (TLS row minus TCP row, same server and mechanism)");
-    for t in tls {
-        let base = t.target.trim_end_matches("-tls");
-        let Some(p) = plain
-            .iter()
-            .find(|p| p.target == base && p.mechanism == t.mechanism)
-        else {
-            continue;
-        };
-        let cpu = match (t.cpu_us, p.cpu_us) {
-            (Some(a), Some(b)) => format!("{:+.0} us server CPU per login", a - b),
-            _ => "server CPU n/a".into(),
-        };
-        let wall = if t.rate > 0.0 && p.rate > 0.0 {
-            format!(
-                "{:.0} -> {:.0} logins/s ({:.0}% of TCP)",
-                p.rate,
-                t.rate,
-                100.0 * t.rate / p.rate
-            )
-        } else {
-            String::new()
-        };
-        println!("  {:<13} {:<12} {cpu}; {wall}", t.target, t.mechanism);
-    }
-}
-
 // ------------------------------------------------------------------ helpers
 
 /// `sh -c 'ulimit -n <hard>; exec prog'`: raises the soft open-files limit to the
@@ -809,103 +636,6 @@ fn run_with_stdin(mut cmd: Command, what: &str) -> Result<String, String> {
     Ok(stdout)
 }
 
-/// Runs the commands, at most `width` at a time; fails if any fails.
-fn run_parallel(jobs: Vec<Command>, width: usize, what: &str) -> Result<(), String> {
-    let mut jobs = jobs.into_iter();
-    loop {
-        let batch: Vec<Child> = jobs
-            .by_ref()
-            .take(width)
-            .filter_map(|mut c| c.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().ok())
-            .collect();
-        if batch.is_empty() {
-            return Ok(());
-        }
-        for child in batch {
-            let out = child.wait_with_output().map_err(|e| e.to_string())?;
-            if !out.status.success() {
-                return Err(format!(
-                    "{what}: {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ));
-            }
-        }
-    }
-}
-
-fn free_port() -> Result<u16, String> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
-}
-
-fn port_open(port: u16) -> bool {
-    port_open_addr(&format!("127.0.0.1:{port}"))
-}
-
-fn port_open_addr(addr: &str) -> bool {
-    addr.parse::<SocketAddr>()
-        .is_ok_and(|a| TcpStream::connect_timeout(&a, Duration::from_millis(300)).is_ok())
-}
-
-fn wait_port(addr: &str, within: Duration) -> Result<(), String> {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if port_open_addr(addr) {
-            return Ok(());
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
-    Err(format!("nothing listens on {addr} after {within:?}"))
-}
-
-/// utime + stime of a process, in clock ticks (`/proc/<pid>/stat` fields 14 and 15).
-fn cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = stat.rsplit_once(") ")?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // `rest` starts at field 3 (state), so utime (14) is index 11.
-    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-}
-
-fn clock_ticks() -> u64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100)
-}
-
-/// The pid of the process listening on 127.0.0.1:`port` (for peers we did not start):
-/// the socket's inode from /proc/net/tcp, then the process holding that inode.
-fn listening_pid(port: u16) -> Option<u32> {
-    let tcp = fs::read_to_string("/proc/net/tcp").ok()?;
-    let want = format!(":{port:04X}");
-    let inode = tcp.lines().skip(1).find_map(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        // local_address, st == 0A (LISTEN), inode is field 9.
-        (f.get(1)?.ends_with(&want) && *f.get(3)? == "0A")
-            .then(|| f.get(9).map(|s| s.to_string()))?
-    })?;
-    let needle = format!("socket:[{inode}]");
-    for p in fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(fds) = fs::read_dir(p.path().join("fd")) else {
-            continue;
-        };
-        for fd in fds.flatten() {
-            if fs::read_link(fd.path()).is_ok_and(|t| t.to_string_lossy() == needle) {
-                return Some(pid);
-            }
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -916,10 +646,5 @@ mod tests {
         assert!(o.as_ref().is_ok_and(|o| o.users == 3 && !o.tls && o.peers));
         assert!(Opts::parse(&["--bogus".into()]).is_err());
         assert!(Opts::parse(&["--users".into(), "0".into()]).is_err());
-    }
-
-    #[test]
-    fn own_cpu_is_readable() {
-        assert!(cpu_ticks(std::process::id()).is_some());
     }
 }

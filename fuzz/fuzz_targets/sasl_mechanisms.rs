@@ -1,5 +1,4 @@
-//! Fuzz driver for every xmpp-sasl mechanism, client and server, on the stable
-//! toolchain (cargo-fuzz needs nightly).
+//! Fuzz target for every xmpp-sasl mechanism, client and server.
 //!
 //! A case is a target (one of 6 server and 6 client mechanisms), a flags byte
 //! (configuration: channel bindings, authzid, store answer, where the success data
@@ -11,17 +10,13 @@
 //! Checks: no panic; every call returns within a time bound; outputs stay small;
 //! a finished server mechanism stays finished (a further step fails); a client
 //! with mutual authentication (DIGEST-MD5, SCRAM) never accepts `success` after it
-//! reported an error.
-//!
-//! Usage:
-//!   sasl_mechanisms [--seconds N] [--execs N] [--seed N]   # fuzz
-//!   sasl_mechanisms FILE...                                 # replay saved cases
-//! A failing case is written to `artifacts/` (next to this crate's Cargo.toml).
+//! reported an error. Options and artifacts: see `xmpp_fuzz::driver`.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use xmpp_fuzz::{Mutator, Rng, Target};
 use xmpp_sasl::*;
 
 const SERVER_TARGETS: u8 = 6;
@@ -43,11 +38,31 @@ const OUTPUT_LIMIT: usize = 8192;
 /// message to `success(Some(..))` instead of `respond`.
 const F_LAST: u8 = 0x80;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct Case {
     target: u8,
     flags: u8,
     msgs: Vec<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Case {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (side, i) = if self.target < SERVER_TARGETS {
+            ("server", self.target)
+        } else {
+            ("client", self.target - SERVER_TARGETS)
+        };
+        let msgs: Vec<_> = self
+            .msgs
+            .iter()
+            .map(|m| String::from_utf8_lossy(m))
+            .collect();
+        f.debug_struct("Case")
+            .field("target", &format_args!("{side} {}", NAMES[usize::from(i)]))
+            .field("flags", &format_args!("{:#04x}", self.flags))
+            .field("msgs", &msgs)
+            .finish()
+    }
 }
 
 impl Case {
@@ -335,16 +350,6 @@ fn run(case: &Case) -> String {
     }
 }
 
-fn check(case: &Case) -> Result<String, String> {
-    catch_unwind(AssertUnwindSafe(|| run(case))).map_err(|p| {
-        let msg = p
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
-        format!("panic: {}", msg.unwrap_or_default())
-    })
-}
-
 /// Honest exchanges, recorded: for each pair, the client's messages (a server seed)
 /// and the server's messages (a client seed).
 fn seeds() -> Vec<Case> {
@@ -405,23 +410,11 @@ fn seeds() -> Vec<Case> {
     out
 }
 
-/// xorshift64*: deterministic, dependency-free.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-}
+const MUTATOR: Mutator = Mutator {
+    tokens: TOKENS,
+    max_edits: 4,
+    max_len: 6000,
+};
 
 const TOKENS: &[&[u8]] = &[
     b",",
@@ -494,48 +487,6 @@ const TOKENS: &[&[u8]] = &[
     b"cn0nce",
 ];
 
-fn mutate_bytes(rng: &mut Rng, d: &mut Vec<u8>, donor: &[u8]) {
-    for _ in 0..1 + rng.below(4) {
-        let i = rng.below(d.len() + 1);
-        match rng.below(9) {
-            0 if !d.is_empty() => {
-                let i = rng.below(d.len());
-                d[i] = rng.next() as u8;
-            }
-            1 if !d.is_empty() => {
-                let i = rng.below(d.len());
-                d[i] ^= 1 << rng.below(8);
-            }
-            2 if !d.is_empty() => {
-                let i = rng.below(d.len());
-                let n = 1 + rng.below(16.min(d.len() - i));
-                d.drain(i..i + n);
-            }
-            3 | 4 => {
-                let t = TOKENS[rng.below(TOKENS.len())];
-                d.splice(i..i, t.iter().copied());
-            }
-            5 if !donor.is_empty() => {
-                let a = rng.below(donor.len());
-                let b = a + rng.below(donor.len() - a + 1);
-                d.splice(i..i, donor[a..b].iter().copied());
-            }
-            6 if !d.is_empty() => {
-                let a = rng.below(d.len());
-                let b = (a + 1 + rng.below(32)).min(d.len());
-                let chunk = d[a..b].to_vec();
-                let most = if rng.below(8) == 0 { 400 } else { 8 };
-                for _ in 0..1 + rng.below(most) {
-                    d.splice(a..a, chunk.iter().copied());
-                }
-            }
-            7 if !d.is_empty() => d.truncate(rng.below(d.len())),
-            _ => d.insert(i.min(d.len()), rng.next() as u8),
-        }
-    }
-    d.truncate(6000);
-}
-
 fn mutate(rng: &mut Rng, corpus: &[Case]) -> Case {
     let mut c = corpus[rng.below(corpus.len())].clone();
     let donor = &corpus[rng.below(corpus.len())];
@@ -567,128 +518,63 @@ fn mutate(rng: &mut Rng, corpus: &[Case]) -> Case {
                 .get(rng.below(donor.msgs.len().max(1)))
                 .cloned()
                 .unwrap_or_default();
-            mutate_bytes(rng, &mut c.msgs[i], &d);
+            MUTATOR.mutate(rng, &mut c.msgs[i], &d);
         }
     }
     c.msgs.truncate(6);
     c
 }
 
-fn save(case: &Case, why: &str) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts");
-    let _ = std::fs::create_dir_all(&dir);
-    let bytes = case.encode();
-    let h = bytes.iter().fold(0xcbf29ce484222325u64, |h, &b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
-    });
-    let path = dir.join(format!("crash-{h:016x}"));
-    let _ = std::fs::write(&path, &bytes);
-    eprintln!(
-        "FAILURE ({why})\ncase {case:?}\nsaved to {}",
-        path.display()
-    );
+struct SaslMechanisms;
+
+impl Target for SaslMechanisms {
+    type Case = Case;
+    const NAME: &'static str = "sasl_mechanisms";
+    const CORPUS_CAP: usize = 8000;
+    const KEEP_ONE_IN: usize = 1024;
+
+    fn seeds(&self) -> Vec<Case> {
+        let corpus = seeds();
+        // Some honest transcripts per target must authenticate, otherwise the seeds
+        // cannot reach the deep states. (Others fail by design: a downgrade, an
+        // unknown user, a disabled account, a store error.)
+        let mut ok_targets = std::collections::BTreeSet::new();
+        for c in &corpus {
+            let k = run(c);
+            if k.ends_with('S') || k.ends_with("ok") {
+                ok_targets.insert(c.target);
+            }
+        }
+        assert_eq!(
+            ok_targets.len(),
+            TARGETS as usize,
+            "targets with an honest seed: {ok_targets:?}"
+        );
+        corpus
+    }
+
+    fn mutate(&self, rng: &mut Rng, corpus: &[Case]) -> Case {
+        mutate(rng, corpus)
+    }
+
+    fn run_now(&self, case: &Case, rng: &mut Rng) -> bool {
+        !expensive(case) || rng.below(2000) == 0
+    }
+
+    fn check(&self, case: &Case) -> Result<String, String> {
+        Ok(run(case))
+    }
+
+    fn encode(&self, case: &Case) -> Vec<u8> {
+        case.encode()
+    }
+
+    fn replay(&self, bytes: &[u8]) -> Result<String, String> {
+        let case = Case::decode(bytes);
+        xmpp_fuzz::driver::catch_panic(|| Ok(run(&case))).map_err(|why| format!("{why}\n{case:?}"))
+    }
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut seconds = 60u64;
-    let mut max_execs = u64::MAX;
-    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-    let mut files = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut num = || {
-            it.next()
-                .and_then(|s| s.parse::<u64>().ok())
-                .unwrap_or_else(|| panic!("{a} needs a number"))
-        };
-        match a.as_str() {
-            "--seconds" => seconds = num(),
-            "--execs" => max_execs = num(),
-            "--seed" => seed = num().max(1),
-            f => files.push(f.to_string()),
-        }
-    }
-    if !files.is_empty() {
-        std::panic::set_hook(Box::new(|_| {}));
-        let mut failed = false;
-        for f in files {
-            let case = Case::decode(&std::fs::read(&f).expect("read input"));
-            match check(&case) {
-                Ok(k) => println!("{f}: ok ({k})"),
-                Err(why) => {
-                    eprintln!("{f}: {why}\n{case:?}");
-                    failed = true;
-                }
-            }
-        }
-        std::process::exit(i32::from(failed));
-    }
-    let mut corpus = seeds();
-    // Some honest transcripts per target must authenticate, otherwise the seeds
-    // cannot reach the deep states. (Others fail by design: a downgrade, an
-    // unknown user, a disabled account, a store error.)
-    let mut ok_targets = std::collections::BTreeSet::new();
-    for c in &corpus {
-        let k = run(c);
-        if k.ends_with('S') || k.ends_with("ok") {
-            ok_targets.insert(c.target);
-        }
-    }
-    assert_eq!(
-        ok_targets.len(),
-        TARGETS as usize,
-        "targets with an honest seed: {ok_targets:?}"
-    );
-    std::panic::set_hook(Box::new(|_| {}));
-    let n_seeds = corpus.len();
-    let mut rng = Rng(seed);
-    let mut seen = std::collections::HashSet::new();
-    let start = Instant::now();
-    let deadline = start + Duration::from_secs(seconds);
-    let (mut execs, mut skipped) = (0u64, 0u64);
-    let mut last_report = start;
-    while execs < max_execs && Instant::now() < deadline {
-        for _ in 0..64 {
-            let case = mutate(&mut rng, &corpus);
-            if expensive(&case) && rng.below(2000) != 0 {
-                skipped += 1;
-                continue;
-            }
-            match check(&case) {
-                Err(why) => {
-                    save(&case, &why);
-                    std::process::exit(1);
-                }
-                Ok(key) => {
-                    // Keep cases that reach a new outcome (crude coverage feedback).
-                    if seen.insert(key) || rng.below(1024) == 0 {
-                        if corpus.len() < 8000 {
-                            corpus.push(case);
-                        } else {
-                            let i = n_seeds + rng.below(corpus.len() - n_seeds);
-                            corpus[i] = case;
-                        }
-                    }
-                }
-            }
-            execs += 1;
-        }
-        if last_report.elapsed() > Duration::from_secs(15) {
-            last_report = Instant::now();
-            eprintln!(
-                "{execs} execs, {:.0}/s, corpus {}, outcomes {}",
-                execs as f64 / start.elapsed().as_secs_f64(),
-                corpus.len(),
-                seen.len()
-            );
-        }
-    }
-    println!(
-        "done: {execs} executions in {:.1}s ({skipped} expensive cases skipped), no failures; corpus {}, distinct outcomes {}, seeds {n_seeds}",
-        start.elapsed().as_secs_f64(),
-        corpus.len(),
-        seen.len()
-    );
-    let _ = NAMES;
+fn main() -> ExitCode {
+    xmpp_fuzz::driver::main(SaslMechanisms)
 }

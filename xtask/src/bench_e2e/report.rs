@@ -1,0 +1,132 @@
+//! bench-e2e's output: the machine, the rate tables with their ratios and targets,
+//! and the cost of the STARTTLS handshake.
+
+use std::fmt::Write as _;
+use std::process::Command;
+use std::thread;
+
+/// One bench result.
+pub(super) struct Row {
+    pub target: String,
+    pub mechanism: String,
+    pub tls: bool,
+    pub rate: f64,
+    pub p50: f64,
+    pub p99: f64,
+    pub failures: u64,
+    pub failure_kinds: String,
+    /// Server CPU time per successful login, microseconds.
+    pub cpu_us: Option<f64>,
+}
+
+pub(super) fn print_machine() {
+    let cpus = thread::available_parallelism().map_or(0, |n| n.get());
+    let nofile = Command::new("sh")
+        .args(["-c", "ulimit -Sn; ulimit -Hn"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).replace('\n', " "))
+        .unwrap_or_default();
+    println!("bench-e2e: {cpus} CPUs (shared by server and generator), nofile soft/hard {nofile}");
+}
+
+/// A table of `rows`; `setup` says how they were measured.
+pub(super) fn print_table(title: &str, setup: &str, rows: &[Row]) {
+    println!("\n{title}: {setup}, closing without waiting for the server's close");
+    println!(
+        "{:<13} {:<12} {:>10} {:>9} {:>9} {:>9} {:>13} {:>13} {:>13}",
+        "server",
+        "mechanism",
+        "logins/s",
+        "p50 ms",
+        "p99 ms",
+        "failures",
+        "srv CPU/login",
+        "ours/ejabberd",
+        "ours/prosody"
+    );
+    for r in rows {
+        let ours = rows
+            .iter()
+            .find(|o| o.target == "ours" && o.mechanism == r.mechanism && o.tls == r.tls);
+        let ratio = |peer: &str| match ours {
+            Some(o) if r.target.starts_with(peer) && r.rate > 0.0 => {
+                format!("{:.2}x", o.rate / r.rate)
+            }
+            _ => String::new(),
+        };
+        let cpu = r
+            .cpu_us
+            .map(|c| format!("{c:.0} us"))
+            .unwrap_or_else(|| "n/a".into());
+        println!(
+            "{:<13} {:<12} {:>10.1} {:>9.2} {:>9.2} {:>9} {:>13} {:>13} {:>13}",
+            r.target,
+            r.mechanism,
+            r.rate,
+            r.p50,
+            r.p99,
+            r.failures,
+            cpu,
+            ratio("ejabberd"),
+            ratio("prosody")
+        );
+        if !r.failure_kinds.is_empty() {
+            println!("{:<13} failures: {}", "", r.failure_kinds);
+        }
+    }
+    // Targets (issue 5): >= 5x ejabberd, >= 10x prosody, per mechanism.
+    let mut verdict = String::new();
+    for r in rows.iter().filter(|r| r.target != "ours") {
+        if let Some(o) = rows
+            .iter()
+            .find(|o| o.target == "ours" && o.mechanism == r.mechanism && o.tls == r.tls)
+        {
+            let need = if r.target.starts_with("ejabberd") {
+                5.0
+            } else {
+                10.0
+            };
+            let got = if r.rate > 0.0 { o.rate / r.rate } else { 0.0 };
+            let _ = write!(
+                verdict,
+                "\n  {} vs {}: {:.2}x (target {need}x: {})",
+                r.mechanism,
+                r.target,
+                got,
+                if got >= need { "met" } else { "NOT met" }
+            );
+        }
+    }
+    if !verdict.is_empty() {
+        println!("targets:{verdict}");
+    }
+}
+
+/// TLS cost per login: extra server CPU and extra wall time per login at this concurrency.
+pub(super) fn print_handshake_cost(plain: &[Row], tls: &[Row]) {
+    println!("\nSTARTTLS handshake cost (TLS row minus TCP row, same server and mechanism)");
+    for t in tls {
+        let base = t.target.trim_end_matches("-tls");
+        let Some(p) = plain
+            .iter()
+            .find(|p| p.target == base && p.mechanism == t.mechanism)
+        else {
+            continue;
+        };
+        let cpu = match (t.cpu_us, p.cpu_us) {
+            (Some(a), Some(b)) => format!("{:+.0} us server CPU per login", a - b),
+            _ => "server CPU n/a".into(),
+        };
+        let wall = if t.rate > 0.0 && p.rate > 0.0 {
+            format!(
+                "{:.0} -> {:.0} logins/s ({:.0}% of TCP)",
+                p.rate,
+                t.rate,
+                100.0 * t.rate / p.rate
+            )
+        } else {
+            String::new()
+        };
+        println!("  {:<13} {:<12} {cpu}; {wall}", t.target, t.mechanism);
+    }
+}

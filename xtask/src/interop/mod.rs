@@ -1,0 +1,127 @@
+//! `cargo xtask interop`: install, start and check real XMPP/SASL peers on
+//! 127.0.0.1, then run the interop test suite (`cargo test --workspace -- --ignored`).
+//!
+//! Subcommands (none = `all`):
+//! - `install`: Debian packages (ejabberd, prosody, gsasl, libstrophe-dev, postgresql, ...),
+//!   a Python venv with slixmpp/aioxmpp, @xmpp/client from npm, the libstrophe driver.
+//! - `start` / `stop`: ejabberd and prosody with the configs in `interop/`, state under the
+//!   state directory, stopped by pid.
+//! - `selftest`: every client driver in `interop/clients/` against ejabberd/prosody.
+//! - `test [-- ARGS]`: the ignored (interop) tests, with the `XMPP_INTEROP_*` environment.
+//! - `env`: print that environment as `export` lines.
+//! - `all [-- ARGS]`: install, start, selftest, test, stop (stop also runs on failure).
+//!
+//! Where things live and the servers' addresses: [`crate::peers`].
+
+mod daemon;
+mod ejabberd;
+mod files;
+mod install;
+mod matrix;
+mod pki;
+mod prosody;
+mod report;
+mod selftest;
+mod suite;
+
+use std::time::Instant;
+
+use crate::peers::{Layout, PROSODY_PLAIN, PROSODY_TLS};
+
+/// Entry point for `cargo xtask interop [subcommand] [-- test args]`.
+pub fn run(args: &[String]) -> Result<(), String> {
+    let (sub, extra) = match args.iter().position(|a| a == "--") {
+        Some(i) => (&args[..i], &args[i + 1..]),
+        None => (args, &[][..]),
+    };
+    let layout = Layout::locate()?;
+    match sub.first().map(String::as_str).unwrap_or("all") {
+        "install" => install::install(&layout),
+        "start" => start(&layout),
+        "stop" => stop(&layout),
+        "selftest" => selftest::run(&layout).1,
+        "test" => suite::cargo_test(&layout, extra).1,
+        "env" => {
+            for (k, v) in suite::test_env(&layout)? {
+                println!("export {k}='{v}'");
+            }
+            Ok(())
+        }
+        "all" => all(&layout, extra),
+        other => Err(format!(
+            "unknown subcommand {other:?}; use install|start|stop|selftest|test|env|all"
+        )),
+    }
+}
+
+fn all(layout: &Layout, extra: &[String]) -> Result<(), String> {
+    let t = Instant::now();
+    install::install(layout)?;
+    eprintln!(
+        "== interop: install done in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    if let Err(e) = start(layout) {
+        let _ = stop(layout);
+        return Err(e);
+    }
+    eprintln!(
+        "== interop: servers up in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let (self_counts, selftest) = selftest::run(layout);
+    let (test_counts, tests) = suite::cargo_test(layout, extra);
+    let stopped = stop(layout);
+    // One closing line for the whole suite: driver selftest cases plus interop tests.
+    println!(
+        "interop: {} passed, {} failed",
+        self_counts.passed + test_counts.passed,
+        self_counts.failed + test_counts.failed
+    );
+    let mut failures = Vec::new();
+    for (what, r) in [("selftest", selftest), ("tests", tests), ("stop", stopped)] {
+        if let Err(e) = r {
+            failures.push(format!("{what}: {e}"));
+        }
+    }
+    if failures.is_empty() {
+        eprintln!("== interop: all green");
+        Ok(())
+    } else {
+        Err(failures.join("; "))
+    }
+}
+
+/// The servers that `start` runs, by their pid-file names.
+const SERVERS: [&str; 3] = [ejabberd::NAME, PROSODY_PLAIN.name, PROSODY_TLS.name];
+
+fn start(layout: &Layout) -> Result<(), String> {
+    let run_dir = layout.run_dir();
+    std::fs::create_dir_all(&run_dir).map_err(|e| files::io_err("create", &run_dir, e))?;
+    // Servers left running by an earlier `start` present the current certificate: a new
+    // PKI would make every verification against them fail.
+    if SERVERS.iter().any(|n| daemon::running(layout, n).is_some()) && layout.ca_file().is_file() {
+        eprintln!("servers already running: keeping the test PKI");
+    } else {
+        pki::make(layout)?;
+    }
+    ejabberd::start(layout)?;
+    prosody::start(layout, &PROSODY_PLAIN)?;
+    prosody::start(layout, &PROSODY_TLS)?;
+    Ok(())
+}
+
+fn stop(layout: &Layout) -> Result<(), String> {
+    let mut errors = Vec::new();
+    for name in SERVERS {
+        if let Err(e) = daemon::stop(layout, name) {
+            errors.push(e);
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
+}

@@ -1,0 +1,179 @@
+//! The interop harness's peers, as `cargo xtask interop` (which runs them) and
+//! `cargo xtask bench-e2e` (which measures against them) both see them: their
+//! addresses, the account, where their files live, and ejabberd's control command.
+//!
+//! The state lives in `$XMPP_INTEROP_DIR`, default `<repo>/target/interop`, whatever
+//! `CARGO_TARGET_DIR` says, so that `start` and `stop` from any shell agree.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::workspace;
+
+/// The one account on every server.
+pub const USER: &str = "somenode";
+/// Its password.
+pub const PASSWORD: &str = "secret";
+/// The domain every server serves.
+pub const DOMAIN: &str = "example.com";
+/// ejabberd's plain c2s listener. Non-default ports throughout, so that a stock daemon
+/// on 5222 can never be mistaken for ours.
+pub const EJABBERD_PORT: u16 = 15222;
+/// Erlang distribution port of our ejabberd node; a fixed port means no epmd.
+pub const EJABBERD_DIST_PORT: u16 = 15210;
+/// Our ejabberd's Erlang node name.
+pub const EJABBERD_NODE: &str = "xmppinterop@localhost";
+/// ejabberd's listener with `starttls_required: true` (as deployed).
+pub const EJABBERD_TLS_PORT: u16 = 15223;
+/// ejabberd's direct TLS listener (XEP-0368, `tls: true`).
+pub const EJABBERD_DIRECT_TLS_PORT: u16 = 15224;
+/// The stock prosody's port.
+pub const PROSODY_PORT: u16 = 15322;
+/// The second prosody, configured as deployed: TLS required, hashed storage.
+pub const PROSODY_TLS_PORT: u16 = 15323;
+
+/// One prosody process: its name (state directory and pid file), config template and port.
+pub struct ProsodyInstance {
+    /// Its state directory under `run/` and its pid file.
+    pub name: &'static str,
+    /// Its config template in `interop/prosody/`.
+    pub template: &'static str,
+    /// Its c2s port on 127.0.0.1.
+    pub port: u16,
+    /// The template takes the test certificate and key (`@CERT_FILE@`, `@KEY_FILE@`).
+    pub tls: bool,
+}
+
+/// Stock prosody without TLS, plaintext storage (every SCRAM variant).
+pub const PROSODY_PLAIN: ProsodyInstance = ProsodyInstance {
+    name: "prosody",
+    template: "prosody.cfg.lua",
+    port: PROSODY_PORT,
+    tls: false,
+};
+
+/// Prosody as deployed: STARTTLS required, hashed storage.
+pub const PROSODY_TLS: ProsodyInstance = ProsodyInstance {
+    name: "prosody-tls",
+    template: "prosody-tls.cfg.lua",
+    port: PROSODY_TLS_PORT,
+    tls: true,
+};
+
+/// Where the harness's sources and state live.
+pub struct Layout {
+    /// The workspace root.
+    pub repo: PathBuf,
+    /// `<repo>/interop`: configs, client drivers, pinned requirements.
+    pub src: PathBuf,
+    /// The state directory (installed clients, running servers).
+    pub state: PathBuf,
+}
+
+impl Layout {
+    /// The layout of this checkout, with the state directory from `$XMPP_INTEROP_DIR`.
+    pub fn locate() -> Result<Self, String> {
+        let repo = workspace::root();
+        let state = match std::env::var_os("XMPP_INTEROP_DIR") {
+            Some(d) if !d.is_empty() => workspace::absolute(Path::new(&d))?,
+            _ => repo.join("target").join("interop"),
+        };
+        let src = repo.join("interop");
+        if !src.join("clients").is_dir() {
+            return Err(format!("{} is missing", src.join("clients").display()));
+        }
+        Ok(Layout { repo, src, state })
+    }
+
+    /// The venv's Python, which runs the Python drivers.
+    pub fn venv_python(&self) -> PathBuf {
+        self.state.join("venv").join("bin").join("python")
+    }
+    /// Where @xmpp/client is installed.
+    pub fn node_modules(&self) -> PathBuf {
+        self.state.join("node").join("node_modules")
+    }
+    /// The compiled libstrophe driver.
+    pub fn strophe_bin(&self) -> PathBuf {
+        self.state.join("bin").join("strophe_login")
+    }
+    /// The running servers' state, wiped at each start.
+    pub fn run_dir(&self) -> PathBuf {
+        self.state.join("run")
+    }
+    /// The client driver scripts.
+    pub fn clients(&self) -> PathBuf {
+        self.src.join("clients")
+    }
+
+    /// The test PKI, made fresh at each start.
+    pub fn pki_dir(&self) -> PathBuf {
+        self.run_dir().join("pki")
+    }
+    /// The throwaway test CA (PEM) that signed every server certificate of the suite.
+    pub fn ca_file(&self) -> PathBuf {
+        self.pki_dir().join("ca.crt")
+    }
+    /// A certificate for `example.com` signed by the test CA (PEM).
+    pub fn cert_file(&self) -> PathBuf {
+        self.pki_dir().join(format!("{DOMAIN}.crt"))
+    }
+    /// Its private key (PEM, PKCS#8).
+    pub fn key_file(&self) -> PathBuf {
+        self.pki_dir().join(format!("{DOMAIN}.key"))
+    }
+    /// A second CA that signed nothing the servers present (verification must fail).
+    pub fn other_ca_file(&self) -> PathBuf {
+        self.pki_dir().join("other-ca.crt")
+    }
+
+    /// The rendered config of a prosody instance.
+    pub fn prosody_config(&self, p: &ProsodyInstance) -> PathBuf {
+        self.run_dir().join(p.name).join("prosody.cfg.lua")
+    }
+
+    /// ejabberd's state directory when the `ejabberd` user can reach the state directory.
+    pub fn ejabberd_dir(&self) -> PathBuf {
+        self.run_dir().join("ejabberd")
+    }
+    /// ejabberd's state directory when it cannot (a checkout in a private directory):
+    /// under the system temp dir, named after the state directory.
+    pub fn ejabberd_fallback_dir(&self) -> PathBuf {
+        std::env::temp_dir().join(format!(
+            "xmpp-interop-ejabberd-{:016x}",
+            fnv1a(self.state.to_string_lossy().as_bytes())
+        ))
+    }
+    /// The state directory of the ejabberd that `start` set up: the first of the two
+    /// that holds a config.
+    pub fn ejabberd_dir_in_use(&self) -> Result<PathBuf, String> {
+        [self.ejabberd_dir(), self.ejabberd_fallback_dir()]
+            .into_iter()
+            .find(|d| d.join("etc/ejabberd.yml").is_file())
+            .ok_or_else(|| "cannot find the harness's ejabberd state directory".to_owned())
+    }
+}
+
+/// `ejabberdctl` for the ejabberd whose state is in `dir`.
+pub fn ejabberdctl(dir: &Path) -> Command {
+    let etc = dir.join("etc");
+    let mut c = Command::new("ejabberdctl");
+    c.arg("--config-dir")
+        .arg(&etc)
+        .arg("--ctl-config")
+        .arg(etc.join("ejabberdctl.cfg"))
+        .arg("--config")
+        .arg(etc.join("ejabberd.yml"))
+        .arg("--spool")
+        .arg(dir.join("db"))
+        .arg("--logs")
+        .arg(dir.join("log"));
+    c
+}
+
+/// FNV-1a, for a stable per-checkout directory name.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
