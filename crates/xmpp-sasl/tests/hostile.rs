@@ -307,7 +307,7 @@ fn digest_server_credential_outcomes() {
         Some((Condition::NotAuthorized, ErrorKind::Credentials))
     );
     assert_eq!(
-        cond(Err(StoreError("db down".into()))).map(|c| c.0),
+        cond(Err(StoreError::msg("db down"))).map(|c| c.0),
         Some(Condition::TemporaryAuthFailure)
     );
     let mut c = stored("secret");
@@ -463,7 +463,7 @@ fn plain_server_failures() {
         Some(Condition::NotAuthorized)
     );
     assert_eq!(
-        server_condition(plain(b"\0somenode\0secret", Err(StoreError("x".into())))),
+        server_condition(plain(b"\0somenode\0secret", Err(StoreError::msg("x")))),
         Some(Condition::TemporaryAuthFailure)
     );
     let mut c = stored("secret");
@@ -722,7 +722,7 @@ fn scram_server_credential_outcomes() {
         Some(Condition::NotAuthorized)
     );
     // Store failure.
-    let (_, step, _) = scram_to_final(Err(StoreError("x".into())));
+    let (_, step, _) = scram_to_final(Err(StoreError::msg("x")));
     assert_eq!(
         server_condition(step),
         Some(Condition::TemporaryAuthFailure)
