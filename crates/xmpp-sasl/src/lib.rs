@@ -63,6 +63,7 @@ mod crypto;
 mod digest_md5;
 mod directives;
 mod error;
+mod mutual_auth;
 mod plain;
 mod scram;
 mod server;

@@ -22,6 +22,7 @@ use crate::channel_binding::{ChannelBinding, ClientChannelBinding};
 use crate::client::{ClientCredentials, ClientMechanism};
 use crate::crypto::{self, b64, b64_decode, ScramHash};
 use crate::error::{ClientError, ServerFailure, StoreError};
+use crate::mutual_auth::{MutualAuth, ProofFormat};
 use crate::server::{ServerMechanism, ServerMechanismConfig, ServerStep};
 use crate::store::{StoredCredentials, DEFAULT_ITERATIONS};
 
@@ -97,10 +98,8 @@ enum ClientState {
         cbind_input: Vec<u8>,
         client_first_bare: String,
     },
-    ExpectServerFinal {
-        server_signature: Vec<u8>,
-    },
-    Verified,
+    /// client-final is sent; the server's signature is next.
+    Finish(MutualAuth),
     Failed,
 }
 
@@ -285,19 +284,24 @@ impl ScramClient {
     }
 }
 
-/// Verifies `server-final-message` (`v=` or `e=`).
-fn check_server_final(data: &[u8], expected: &[u8]) -> Result<(), ClientError> {
+/// `server-final-message`: `v=<ServerSignature>`, or `e=<error>`.
+static SERVER_FINAL: ProofFormat = ProofFormat {
+    extract: server_signature,
+    wrong: "wrong server signature",
+    missing: "success without server signature",
+};
+
+/// The decoded `v=` of a `server-final-message`.
+fn server_signature(data: &[u8]) -> Result<Vec<u8>, ClientError> {
     if data.len() > MAX_MESSAGE {
         return Err(ClientError::MutualAuth("server-final too long"));
     }
     let s =
         std::str::from_utf8(data).map_err(|_| ClientError::MutualAuth("malformed server-final"))?;
     match attrs(s).next().flatten() {
-        Some((b'v', v)) => match b64_decode(v.as_bytes()) {
-            Some(v) if crypto::ct_eq(&v, expected) => Ok(()),
-            Some(_) => Err(ClientError::MutualAuth("wrong server signature")),
-            None => Err(ClientError::MutualAuth("malformed server signature")),
-        },
+        Some((b'v', v)) => {
+            b64_decode(v.as_bytes()).ok_or(ClientError::MutualAuth("malformed server signature"))
+        }
         Some((b'e', e)) => Err(ClientError::Server(e.to_owned())),
         _ => Err(ClientError::MutualAuth("no server signature")),
     }
@@ -329,16 +333,17 @@ impl ClientMechanism for ScramClient {
             } => {
                 let (msg, server_signature) =
                     self.client_final(&cbind_input, &client_first_bare, challenge)?;
-                self.state = ClientState::ExpectServerFinal { server_signature };
+                self.state =
+                    ClientState::Finish(MutualAuth::expect(&SERVER_FINAL, server_signature));
                 Ok(msg)
             }
             // Some servers send server-final in a challenge, then an empty success.
-            ClientState::ExpectServerFinal { server_signature } => {
-                check_server_final(challenge, &server_signature)?;
-                self.state = ClientState::Verified;
-                Ok(Vec::new())
+            ClientState::Finish(mut finish) => {
+                let resp = finish.challenge(challenge)?;
+                self.state = ClientState::Finish(finish);
+                Ok(resp)
             }
-            ClientState::Verified | ClientState::Failed => Err(ClientError::OutOfSequence(
+            ClientState::Failed => Err(ClientError::OutOfSequence(
                 "challenge after the exchange ended",
             )),
         }
@@ -346,18 +351,11 @@ impl ClientMechanism for ScramClient {
 
     fn success(&mut self, additional: Option<&[u8]>) -> Result<(), ClientError> {
         match std::mem::replace(&mut self.state, ClientState::Failed) {
-            ClientState::Verified => {
-                self.state = ClientState::Verified;
+            ClientState::Finish(mut finish) => {
+                finish.success(additional)?;
+                self.state = ClientState::Finish(finish);
                 Ok(())
             }
-            ClientState::ExpectServerFinal { server_signature } => match additional {
-                Some(d) if !d.is_empty() => {
-                    check_server_final(d, &server_signature)?;
-                    self.state = ClientState::Verified;
-                    Ok(())
-                }
-                _ => Err(ClientError::MutualAuth("success without server signature")),
-            },
             _ => Err(ClientError::OutOfSequence(
                 "success before the SCRAM exchange ended",
             )),
