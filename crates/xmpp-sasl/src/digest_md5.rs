@@ -12,13 +12,12 @@ use crate::client::{ClientCredentials, ClientMechanism};
 use crate::crypto::{self, hex, md5};
 use crate::directives::{self, push_quoted, Directive};
 use crate::error::{ClientError, ServerFailure, StoreError};
+use crate::mechanism::Mechanism;
 use crate::mutual_auth::{MutualAuth, ProofFormat};
 use crate::server::{ServerMechanism, ServerMechanismConfig, ServerStep};
 use crate::store::StoredCredentials;
 use zeroize::Zeroizing;
 
-/// The mechanism name.
-pub const NAME: &str = "DIGEST-MD5";
 /// RFC 2831 §2.1.1: a digest-challenge is smaller than 2048 bytes.
 pub const MAX_CHALLENGE: usize = 2048;
 /// RFC 2831 §2.1.2: a digest-response is smaller than 4096 bytes.
@@ -278,8 +277,8 @@ fn rspauth(data: &[u8]) -> Result<Vec<u8>, ClientError> {
 }
 
 impl ClientMechanism for DigestMd5Client {
-    fn name(&self) -> &'static str {
-        NAME
+    fn name(&self) -> Mechanism {
+        Mechanism::DigestMd5
     }
 
     fn initial_response(&mut self) -> Result<Option<Vec<u8>>, ClientError> {
@@ -550,8 +549,8 @@ impl DigestMd5Server {
 }
 
 impl ServerMechanism for DigestMd5Server {
-    fn name(&self) -> &'static str {
-        NAME
+    fn name(&self) -> Mechanism {
+        Mechanism::DigestMd5
     }
 
     fn start(&mut self, initial: Option<&[u8]>) -> ServerStep {

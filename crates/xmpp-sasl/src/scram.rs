@@ -22,6 +22,7 @@ use crate::channel_binding::{ChannelBinding, ClientChannelBinding};
 use crate::client::{ClientCredentials, ClientMechanism};
 use crate::crypto::{self, b64, b64_decode, ScramHash};
 use crate::error::{ClientError, ServerFailure, StoreError};
+use crate::mechanism::Mechanism;
 use crate::mutual_auth::{MutualAuth, ProofFormat};
 use crate::server::{ServerMechanism, ServerMechanismConfig, ServerStep};
 use crate::store::{StoredCredentials, DEFAULT_ITERATIONS};
@@ -308,7 +309,7 @@ fn server_signature(data: &[u8]) -> Result<Vec<u8>, ClientError> {
 }
 
 impl ClientMechanism for ScramClient {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> Mechanism {
         if self.plus {
             self.hash.plus_mechanism()
         } else {
@@ -693,7 +694,7 @@ impl ScramServer {
 }
 
 impl ServerMechanism for ScramServer {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> Mechanism {
         if self.plus {
             self.hash.plus_mechanism()
         } else {

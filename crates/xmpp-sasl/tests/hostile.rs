@@ -914,7 +914,11 @@ fn no_success_after_error() {
         ChannelBindingType::TlsExporter,
         vec![7; 32],
     ));
-    for mech in ["DIGEST-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256-PLUS"] {
+    for mech in [
+        Mechanism::DigestMd5,
+        Mechanism::ScramSha1,
+        Mechanism::ScramSha256Plus,
+    ] {
         let mut c = client_mechanism(mech, creds().with_channel_binding(cb.clone())).unwrap();
         let _ = c.initial_response();
         assert!(c.respond(b"e=other-error,\xff").is_err(), "{mech}");
@@ -927,7 +931,7 @@ fn no_success_after_error() {
             ChannelBindingType::TlsServerEndPoint,
             vec![9; 32],
         )]);
-    for mech in SUPPORTED_MECHANISMS {
+    for mech in Mechanism::ALL {
         let mut s = server_mechanism(mech, &cfg).unwrap();
         assert!(
             server_condition(s.start(Some(b"\xff\xfe"))).is_some(),
