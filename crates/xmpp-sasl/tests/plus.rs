@@ -4,7 +4,7 @@
 //! Expected values come from `tests/vectors/scram.py` (hashlib + hmac; the
 //! tls-server-end-point cases also agree with the independent `scramp` 1.5.0
 //! client and server, which the script runs when installed). The scramp suite's own
-//! published `-PLUS` vectors (tls-unique data) are in `src/scram.rs`'s unit tests.
+//! published `-PLUS` vectors (tls-unique data) are in `src/scram/`'s unit tests.
 #![allow(clippy::unwrap_used)]
 
 mod common;
