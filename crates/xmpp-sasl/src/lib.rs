@@ -58,28 +58,37 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-// Layers, each importing only from those listed before it (or its own level):
-// names, errors and primitives; the traits and step types every mechanism
-// implements; the mechanisms; the factories that pick one by name.
-mod mechanism;
-
-mod crypto;
+// The modules in layers: each imports only from the groups above its own, so
+// that no mechanism depends on the code that picks it.
+//
+// Leaves: names, errors, DIGEST-MD5's directive syntax.
 mod directives;
 mod error;
+mod mechanism;
 
+// Hashes, nonces, string preparation.
+mod crypto;
+
+// Built on those: the PBKDF2 cache, channel-binding data, the shared
+// mutual-authentication finish, transcripts.
 mod cache;
 mod channel_binding;
 mod mutual_auth;
-mod store;
 mod transcript;
 
+// Stored credentials.
+mod store;
+
+// The traits, step types and settings every mechanism implements or takes.
 mod client;
 mod server;
 
+// The mechanisms.
 mod digest_md5;
 mod plain;
 mod scram;
 
+// Picking a mechanism: by name (factories), from an offer (selector).
 mod factory;
 mod select;
 

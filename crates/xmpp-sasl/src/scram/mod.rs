@@ -2,7 +2,7 @@
 //! channel binding (`-PLUS`: tls-exporter, RFC 9266; tls-server-end-point, RFC 5929).
 //!
 //! The GS2 header is built in one place ([`ScramClient::gs2`]) and checked in one
-//! place ([`server::parse_gs2`] + [`server::server_cbind_input`]). The
+//! place (`server::parse_gs2` + `server::server_cbind_input`). The
 //! channel-binding rules (RFC 5802 §6):
 //!
 //! | client flag | non-PLUS server, no binding offered | non-PLUS server, -PLUS offered | -PLUS server |
