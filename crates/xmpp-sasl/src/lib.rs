@@ -15,6 +15,13 @@
 //! RFC 6120 §6.5 [`Condition`]; [`ErrorKind`] tells a malformed message from a
 //! protocol violation from a wrong credential.
 //!
+//! Names are typed: a [`Mechanism`] is one this crate implements, with the
+//! policy the stream layer needs ([`Mechanism::is_plus`],
+//! [`Mechanism::needs_secure_channel`], [`Mechanism::DEFAULT_OFFER`]); a
+//! [`MechanismName`] is whatever a peer sent, kept as sent when we do not
+//! know it. [`client_mechanism`] and [`server_mechanism`] build one by name,
+//! [`MechanismSelector`] picks one from a server's offer.
+//!
 //! # Example: a client and a server in memory
 //!
 //! ```
