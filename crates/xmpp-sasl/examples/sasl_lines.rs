@@ -19,8 +19,8 @@ use std::io::{BufRead, Write};
 
 use base64::Engine as _;
 use xmpp_sasl::{
-    client_mechanism, server_mechanism, ClientCredentials, ServerMechanismConfig, ServerStep,
-    StoredCredentials,
+    client_mechanism, server_mechanism, ClientCredentials, Mechanism, ServerMechanismConfig,
+    ServerStep, StoredCredentials,
 };
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -107,7 +107,8 @@ pub fn run_client(
     let mut creds = ClientCredentials::new(&o.authentication_id, &o.password, &o.hostname);
     creds.service = o.service.clone();
     creds.authzid = o.authorization_id.clone();
-    let mut mech = client_mechanism(&o.mechanism, creds).ok_or("unsupported mechanism")?;
+    let mechanism: Mechanism = o.mechanism.parse().map_err(|e| format!("{e}"))?;
+    let mut mech = client_mechanism(mechanism, creds).ok_or("unsupported mechanism")?;
     if f.print_mechanism {
         writeln!(out, "{}", o.mechanism).map_err(|e| e.to_string())?;
     }
@@ -156,14 +157,15 @@ pub fn run_server(
     cfg.realm = o.realm.clone().unwrap_or_else(|| domain.clone());
     cfg.rspauth_in_success = o.rspauth_in_success;
     let realm = cfg.realm.clone();
-    let mut mech = server_mechanism(&o.mechanism, &cfg).ok_or("unsupported mechanism")?;
+    let mechanism: Mechanism = o.mechanism.parse().map_err(|e| format!("{e}"))?;
+    let mut mech = server_mechanism(mechanism, &cfg).ok_or("unsupported mechanism")?;
     if f.print_mechanism {
         writeln!(out, "{}", o.mechanism).map_err(|e| e.to_string())?;
     }
     if f.skip_peer_mechanism {
         read_token(input)?;
     }
-    let server_first = o.mechanism == "DIGEST-MD5";
+    let server_first = mechanism == Mechanism::DigestMd5;
     let mut step = if server_first {
         mech.start(None)
     } else {

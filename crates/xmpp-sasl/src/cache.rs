@@ -25,12 +25,12 @@ use crate::crypto::ScramHash;
 /// A bounded, thread-safe cache of PBKDF2 results. Cloning shares it.
 ///
 /// ```
-/// use xmpp_sasl::{client_mechanism, ClientCredentials, Pbkdf2Cache};
+/// use xmpp_sasl::{client_mechanism, ClientCredentials, Mechanism, Pbkdf2Cache};
 ///
 /// let cache = Pbkdf2Cache::new(10_000);
 /// let creds = ClientCredentials::new("juliet", "r0m30myr0m30", "example.com")
 ///     .with_pbkdf2_cache(cache.clone());
-/// let client = client_mechanism("SCRAM-SHA-256", creds).expect("supported");
+/// let client = client_mechanism(Mechanism::ScramSha256, creds).expect("not -PLUS");
 /// # let _ = client;
 /// ```
 #[derive(Clone)]

@@ -10,6 +10,8 @@ use rand_core::{OsRng, RngCore};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use crate::mechanism::Mechanism;
+
 /// The hash function of a SCRAM variant.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -29,19 +31,19 @@ impl ScramHash {
         }
     }
 
-    /// The mechanism name without channel binding.
-    pub fn mechanism(self) -> &'static str {
+    /// The SCRAM mechanism without channel binding.
+    pub fn mechanism(self) -> Mechanism {
         match self {
-            ScramHash::Sha1 => "SCRAM-SHA-1",
-            ScramHash::Sha256 => "SCRAM-SHA-256",
+            ScramHash::Sha1 => Mechanism::ScramSha1,
+            ScramHash::Sha256 => Mechanism::ScramSha256,
         }
     }
 
-    /// The mechanism name with channel binding (`-PLUS`).
-    pub fn plus_mechanism(self) -> &'static str {
+    /// The SCRAM mechanism with channel binding (`-PLUS`).
+    pub fn plus_mechanism(self) -> Mechanism {
         match self {
-            ScramHash::Sha1 => "SCRAM-SHA-1-PLUS",
-            ScramHash::Sha256 => "SCRAM-SHA-256-PLUS",
+            ScramHash::Sha1 => Mechanism::ScramSha1Plus,
+            ScramHash::Sha256 => Mechanism::ScramSha256Plus,
         }
     }
 

@@ -12,12 +12,12 @@ use crate::client::{ClientCredentials, ClientMechanism};
 use crate::crypto::{self, hex, md5};
 use crate::directives::{self, push_quoted, Directive};
 use crate::error::{ClientError, ServerFailure, StoreError};
+use crate::mechanism::Mechanism;
+use crate::mutual_auth::{MutualAuth, ProofFormat};
 use crate::server::{ServerMechanism, ServerMechanismConfig, ServerStep};
 use crate::store::StoredCredentials;
 use zeroize::Zeroizing;
 
-/// The mechanism name.
-pub const NAME: &str = "DIGEST-MD5";
 /// RFC 2831 §2.1.1: a digest-challenge is smaller than 2048 bytes.
 pub const MAX_CHALLENGE: usize = 2048;
 /// RFC 2831 §2.1.2: a digest-response is smaller than 4096 bytes.
@@ -93,8 +93,8 @@ impl Fields {
 
 enum ClientState {
     ExpectChallenge,
-    ExpectRspauth { expected: String },
-    Verified,
+    /// Our response is sent; the server's `rspauth` is next.
+    Finish(MutualAuth),
     Failed,
 }
 
@@ -251,8 +251,15 @@ impl DigestMd5Client {
     }
 }
 
-/// Checks `rspauth=` in a server message against the expected value.
-fn check_rspauth(data: &[u8], expected: &str) -> Result<(), ClientError> {
+/// `rspauth=<32 hex digits>` (RFC 2831 §2.1.3), compared lowercased.
+static RSPAUTH: ProofFormat = ProofFormat {
+    extract: rspauth,
+    wrong: "wrong rspauth",
+    missing: "success without rspauth",
+};
+
+/// The `rspauth` value of a server message, lowercased.
+fn rspauth(data: &[u8]) -> Result<Vec<u8>, ClientError> {
     if data.len() >= MAX_CHALLENGE {
         return Err(ClientError::MutualAuth("rspauth message too long"));
     }
@@ -266,16 +273,12 @@ fn check_rspauth(data: &[u8], expected: &str) -> Result<(), ClientError> {
     if !is_hex32(got) {
         return Err(ClientError::MutualAuth("malformed rspauth"));
     }
-    if crypto::ct_eq(&got.to_ascii_lowercase(), expected.as_bytes()) {
-        Ok(())
-    } else {
-        Err(ClientError::MutualAuth("wrong rspauth"))
-    }
+    Ok(got.to_ascii_lowercase())
 }
 
 impl ClientMechanism for DigestMd5Client {
-    fn name(&self) -> &'static str {
-        NAME
+    fn name(&self) -> Mechanism {
+        Mechanism::DigestMd5
     }
 
     fn initial_response(&mut self) -> Result<Option<Vec<u8>>, ClientError> {
@@ -286,15 +289,15 @@ impl ClientMechanism for DigestMd5Client {
         match std::mem::replace(&mut self.state, ClientState::Failed) {
             ClientState::ExpectChallenge => {
                 let (resp, expected) = self.answer_challenge(challenge)?;
-                self.state = ClientState::ExpectRspauth { expected };
+                self.state = ClientState::Finish(MutualAuth::expect(&RSPAUTH, expected.into()));
                 Ok(resp)
             }
-            ClientState::ExpectRspauth { expected } => {
-                check_rspauth(challenge, &expected)?;
-                self.state = ClientState::Verified;
-                Ok(Vec::new())
+            ClientState::Finish(mut finish) => {
+                let resp = finish.challenge(challenge)?;
+                self.state = ClientState::Finish(finish);
+                Ok(resp)
             }
-            ClientState::Verified | ClientState::Failed => Err(ClientError::OutOfSequence(
+            ClientState::Failed => Err(ClientError::OutOfSequence(
                 "challenge after the exchange ended",
             )),
         }
@@ -302,19 +305,11 @@ impl ClientMechanism for DigestMd5Client {
 
     fn success(&mut self, additional: Option<&[u8]>) -> Result<(), ClientError> {
         match std::mem::replace(&mut self.state, ClientState::Failed) {
-            // Already verified in a challenge: ignore any data (Cyrus/prosody send garbage).
-            ClientState::Verified => {
-                self.state = ClientState::Verified;
+            ClientState::Finish(mut finish) => {
+                finish.success(additional)?;
+                self.state = ClientState::Finish(finish);
                 Ok(())
             }
-            ClientState::ExpectRspauth { expected } => match additional {
-                Some(d) if !d.is_empty() => {
-                    check_rspauth(d, &expected)?;
-                    self.state = ClientState::Verified;
-                    Ok(())
-                }
-                _ => Err(ClientError::MutualAuth("success without rspauth")),
-            },
             ClientState::ExpectChallenge => {
                 Err(ClientError::OutOfSequence("success before any challenge"))
             }
@@ -554,8 +549,8 @@ impl DigestMd5Server {
 }
 
 impl ServerMechanism for DigestMd5Server {
-    fn name(&self) -> &'static str {
-        NAME
+    fn name(&self) -> Mechanism {
+        Mechanism::DigestMd5
     }
 
     fn start(&mut self, initial: Option<&[u8]>) -> ServerStep {

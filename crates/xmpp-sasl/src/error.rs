@@ -285,10 +285,42 @@ impl ClientError {
 }
 
 /// The credential store could not answer (I/O, database down, ...). Becomes
-/// `temporary-auth-failure`.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("credential store error: {0}")]
-pub struct StoreError(pub String);
+/// `temporary-auth-failure`; the cause stays reachable through
+/// [`source`](std::error::Error::source) for the store's own logs.
+///
+/// ```
+/// use std::error::Error as _;
+/// use xmpp_sasl::StoreError;
+///
+/// let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "database timed out");
+/// let e = StoreError::new(io);
+/// assert_eq!(e.to_string(), "credential store error: database timed out");
+/// let cause = e.source().and_then(|s| s.downcast_ref::<std::io::Error>());
+/// assert_eq!(cause.map(|c| c.kind()), Some(std::io::ErrorKind::TimedOut));
+/// ```
+#[derive(Debug, thiserror::Error)]
+// The cause's text is in the message as well as in `source()`: most callers
+// log only `Display`, and the message alone would not say what failed.
+#[error("credential store error: {source}")]
+pub struct StoreError {
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl StoreError {
+    /// Wraps the store's error (anything that converts into a boxed error,
+    /// including a `String`).
+    pub fn new(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        StoreError {
+            source: source.into(),
+        }
+    }
+
+    /// An error with only a message as its cause.
+    pub fn msg(message: impl fmt::Display) -> Self {
+        Self::new(message.to_string())
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -315,6 +347,33 @@ mod tests {
         }
         assert_eq!(Condition::from_name("bad-auth"), None);
         assert_eq!(Condition::from_name("Aborted"), None);
+    }
+
+    #[test]
+    fn store_error_keeps_its_cause() {
+        use std::error::Error as _;
+        #[derive(Debug, thiserror::Error)]
+        #[error("pool exhausted")]
+        struct Pool(#[source] std::io::Error);
+
+        let e = StoreError::new(Pool(std::io::Error::other("connection refused")));
+        assert_eq!(e.to_string(), "credential store error: pool exhausted");
+        let pool = e.source().and_then(|s| s.downcast_ref::<Pool>());
+        assert!(pool.is_some());
+        // The whole chain is there: store error -> pool -> io.
+        let io = e.source().and_then(|s| s.source());
+        assert_eq!(
+            io.map(|s| s.to_string()).as_deref(),
+            Some("connection refused")
+        );
+
+        let e = StoreError::msg("db down");
+        assert_eq!(e.to_string(), "credential store error: db down");
+        assert_eq!(
+            e.source().map(|s| s.to_string()).as_deref(),
+            Some("db down")
+        );
+        assert!(e.source().and_then(|s| s.source()).is_none());
     }
 
     #[test]

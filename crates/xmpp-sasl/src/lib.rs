@@ -15,6 +15,13 @@
 //! RFC 6120 §6.5 [`Condition`]; [`ErrorKind`] tells a malformed message from a
 //! protocol violation from a wrong credential.
 //!
+//! Names are typed: a [`Mechanism`] is one this crate implements, with the
+//! policy the stream layer needs ([`Mechanism::is_plus`],
+//! [`Mechanism::needs_secure_channel`], [`Mechanism::DEFAULT_OFFER`]); a
+//! [`MechanismName`] is whatever a peer sent, kept as sent when we do not
+//! know it. [`client_mechanism`] and [`server_mechanism`] build one by name,
+//! [`MechanismSelector`] picks one from a server's offer.
+//!
 //! # Example: a client and a server in memory
 //!
 //! ```
@@ -24,14 +31,16 @@
 //! store.add("juliet", "r0m30myr0m30", &["example.com"]);
 //!
 //! let cfg = ServerMechanismConfig::new("example.com");
-//! let offered: Vec<String> = ["PLAIN", "DIGEST-MD5", "SCRAM-SHA-1"].map(String::from).into();
+//! // <mechanism/> texts from the server's features; names we lack are kept.
+//! let offered: Vec<MechanismName> =
+//!     ["PLAIN", "DIGEST-MD5", "SCRAM-SHA-1", "X-OAUTH2"].map(MechanismName::from).into();
 //! let selector = MechanismSelector::default();
-//! let name = selector.select(&offered, false, &[]).unwrap();
-//! assert_eq!(name, "SCRAM-SHA-1"); // PLAIN is never picked on an unprotected stream
+//! let mechanism = selector.select(&offered, false, &[]).unwrap();
+//! assert_eq!(mechanism, Mechanism::ScramSha1); // PLAIN is never picked on an unprotected stream
 //!
 //! let creds = ClientCredentials::new("juliet", "r0m30myr0m30", "example.com");
-//! let mut client = client_mechanism(name, creds).unwrap();
-//! let mut server = server_mechanism(name, &cfg).unwrap();
+//! let mut client = client_mechanism(mechanism, creds).unwrap();
+//! let mut server = server_mechanism(mechanism, &cfg).unwrap();
 //!
 //! // <auth mechanism=NAME>initial response</auth>
 //! let initial = client.initial_response().unwrap();
@@ -56,34 +65,53 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-mod cache;
-mod channel_binding;
-mod client;
-mod crypto;
-mod digest_md5;
+// The modules in layers: each imports only from the groups above its own, so
+// that no mechanism depends on the code that picks it.
+//
+// Leaves: names, errors, DIGEST-MD5's directive syntax.
 mod directives;
 mod error;
+mod mechanism;
+
+// Hashes, nonces, string preparation.
+mod crypto;
+
+// Built on those: the PBKDF2 cache, channel-binding data, the shared
+// mutual-authentication finish, transcripts.
+mod cache;
+mod channel_binding;
+mod mutual_auth;
+mod transcript;
+
+// Stored credentials.
+mod store;
+
+// The traits, step types and settings every mechanism implements or takes.
+mod client;
+mod server;
+
+// The mechanisms.
+mod digest_md5;
 mod plain;
 mod scram;
-mod server;
-mod store;
-mod transcript;
+
+// Picking a mechanism: by name (factories), from an offer (selector).
+mod factory;
+mod select;
 
 pub use cache::Pbkdf2Cache;
 pub use channel_binding::{ChannelBinding, ChannelBindingType, ClientChannelBinding};
-pub use client::{
-    client_mechanism, ClientCredentials, ClientMechanism, MechanismSelector, SUPPORTED_MECHANISMS,
-};
+pub use client::{ClientCredentials, ClientMechanism};
 pub use crypto::ScramHash;
 pub use digest_md5::{DigestMd5Client, DigestMd5Server};
 pub use error::{ClientError, Condition, ErrorKind, ServerError, ServerFailure, StoreError};
+pub use factory::{client_mechanism, server_mechanism};
+pub use mechanism::{Mechanism, MechanismName, UnknownMechanism};
 pub use plain::{PlainClient, PlainServer};
 pub use scram::{ScramClient, ScramServer};
-pub use server::{
-    offered_on_insecure, server_mechanism, Authorizer, DenyAll, ServerMechanism,
-    ServerMechanismConfig, ServerStep,
-};
+pub use select::MechanismSelector;
+pub use server::{Authorizer, DenyAll, ServerMechanism, ServerMechanismConfig, ServerStep};
 pub use store::{
     CredentialStore, DigestSecret, MemoryStore, ScramSecret, StoredCredentials, DEFAULT_ITERATIONS,
 };
-pub use transcript::describe_payload;
+pub use transcript::{carries_password, describe_payload};

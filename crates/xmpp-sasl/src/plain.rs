@@ -8,11 +8,10 @@ use zeroize::Zeroizing;
 use crate::client::{ClientCredentials, ClientMechanism};
 use crate::crypto::{self, ScramHash};
 use crate::error::{ClientError, ServerFailure, StoreError};
+use crate::mechanism::Mechanism;
 use crate::server::{ServerMechanism, ServerMechanismConfig, ServerStep};
 use crate::store::StoredCredentials;
 
-/// The mechanism name.
-pub const NAME: &str = "PLAIN";
 /// Longest accepted field in octets (RFC 4616 §2 requires at least 255).
 pub const MAX_FIELD: usize = 1024;
 
@@ -51,8 +50,8 @@ impl PlainClient {
 }
 
 impl ClientMechanism for PlainClient {
-    fn name(&self) -> &'static str {
-        NAME
+    fn name(&self) -> Mechanism {
+        Mechanism::Plain
     }
 
     fn initial_response(&mut self) -> Result<Option<Vec<u8>>, ClientError> {
@@ -156,8 +155,8 @@ impl PlainServer {
 }
 
 impl ServerMechanism for PlainServer {
-    fn name(&self) -> &'static str {
-        NAME
+    fn name(&self) -> Mechanism {
+        Mechanism::Plain
     }
 
     fn start(&mut self, initial: Option<&[u8]>) -> ServerStep {
@@ -218,22 +217,5 @@ impl ServerMechanism for PlainServer {
             },
             Err(e) => ServerStep::fail(e),
         }
-    }
-}
-
-/// Used by [`crate::describe_payload`]: the message with the password replaced.
-pub(crate) fn redact(payload: &[u8]) -> String {
-    let mut parts = payload.splitn(3, |&b| b == 0);
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(z), Some(c), Some(_)) => format!(
-            "{}\\0{}\\0<password redacted>",
-            crate::transcript::escape(z),
-            crate::transcript::escape(c)
-        ),
-        // Not a well-formed message: it might still contain a password, so show nothing.
-        _ => format!(
-            "<malformed PLAIN message, {} bytes, redacted>",
-            payload.len()
-        ),
     }
 }

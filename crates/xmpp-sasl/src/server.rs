@@ -1,14 +1,14 @@
-//! Server side: steps, the mechanism trait, configuration and authorization.
+//! What every server mechanism is: the trait the stream layer drives it
+//! through, the steps it answers with, and the settings and authorization
+//! policy the mechanisms share.
 
 use std::sync::Arc;
 
 use crate::cache::Pbkdf2Cache;
-
 use crate::channel_binding::ChannelBinding;
-use crate::crypto::ScramHash;
 use crate::error::{ServerError, ServerFailure, StoreError};
+use crate::mechanism::Mechanism;
 use crate::store::StoredCredentials;
-use crate::{digest_md5, plain, scram};
 
 /// What the server does next.
 #[derive(Debug)]
@@ -44,8 +44,8 @@ impl ServerStep {
 
 /// A server-side SASL mechanism (sans-IO).
 pub trait ServerMechanism: Send {
-    /// The IANA mechanism name.
-    fn name(&self) -> &'static str;
+    /// Which mechanism this is.
+    fn name(&self) -> Mechanism;
     /// Starts on `<auth/>`; `initial` = its decoded data (`None` when the element was empty).
     fn start(&mut self, initial: Option<&[u8]>) -> ServerStep;
     /// Processes a `<response/>`.
@@ -165,32 +165,6 @@ impl std::fmt::Debug for ServerMechanismConfig {
     }
 }
 
-/// Creates a server mechanism by IANA name with CSPRNG nonces; `None` if unsupported,
-/// or for a `-PLUS` name when `cfg.channel_bindings` is empty.
-pub fn server_mechanism(
-    name: &str,
-    cfg: &ServerMechanismConfig,
-) -> Option<Box<dyn ServerMechanism>> {
-    Some(match name {
-        "SCRAM-SHA-1-PLUS" => Box::new(scram::ScramServer::new_plus(ScramHash::Sha1, cfg.clone())?),
-        "SCRAM-SHA-256-PLUS" => Box::new(scram::ScramServer::new_plus(
-            ScramHash::Sha256,
-            cfg.clone(),
-        )?),
-        digest_md5::NAME => Box::new(digest_md5::DigestMd5Server::new(cfg.clone())),
-        plain::NAME => Box::new(plain::PlainServer::new(cfg.clone())),
-        "SCRAM-SHA-1" => Box::new(scram::ScramServer::new(ScramHash::Sha1, cfg.clone())),
-        "SCRAM-SHA-256" => Box::new(scram::ScramServer::new(ScramHash::Sha256, cfg.clone())),
-        _ => return None,
-    })
-}
-
-/// Whether a mechanism may be offered on a stream without TLS. PLAIN: `false`
-/// (RFC 6120 §13.8); `-PLUS`: `false` (nothing to bind to); unknown names: `false`.
-pub fn offered_on_insecure(name: &str) -> bool {
-    matches!(name, "SCRAM-SHA-256" | "SCRAM-SHA-1" | "DIGEST-MD5")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,15 +191,5 @@ mod tests {
             cfg.check_authzid("admin", Some("romeo@example.com")),
             Ok(Some("romeo@example.com".to_owned()))
         );
-    }
-
-    #[test]
-    fn insecure_offer_policy() {
-        assert!(!offered_on_insecure("PLAIN"));
-        assert!(offered_on_insecure("SCRAM-SHA-1"));
-        assert!(offered_on_insecure("DIGEST-MD5"));
-        assert!(!offered_on_insecure("X-FOO"));
-        assert!(!offered_on_insecure("SCRAM-SHA-256-PLUS"));
-        assert!(!offered_on_insecure("SCRAM-SHA-1-PLUS"));
     }
 }

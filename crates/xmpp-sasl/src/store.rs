@@ -5,6 +5,7 @@ use std::sync::{PoisonError, RwLock};
 
 use zeroize::Zeroize;
 
+use crate::cache::Pbkdf2Cache;
 use crate::crypto::{self, ScramHash};
 use crate::error::StoreError;
 
@@ -198,7 +199,7 @@ impl ScramSecret {
         &self,
         hash: ScramHash,
         password: &str,
-        cache: Option<&crate::Pbkdf2Cache>,
+        cache: Option<&Pbkdf2Cache>,
     ) -> bool {
         let Some(cache) = cache else {
             let candidate = ScramSecret::derive(hash, password, &self.salt, self.iterations);

@@ -17,7 +17,7 @@ fn store() -> MemoryStore {
 fn scram_clients_share_salted_passwords() {
     let store = store();
     let cache = Pbkdf2Cache::new(100);
-    for mech in ["SCRAM-SHA-1", "SCRAM-SHA-256"] {
+    for mech in [Mechanism::ScramSha1, Mechanism::ScramSha256] {
         for _ in 0..3 {
             let creds = ClientCredentials::new("juliet", "r0m30myr0m30", "example.com")
                 .with_pbkdf2_cache(cache.clone());
@@ -42,9 +42,9 @@ fn a_cached_client_still_fails_with_a_wrong_password() {
     for password in ["r0m30myr0m30", "wrong", "r0m30myr0m30"] {
         let creds = ClientCredentials::new("juliet", password, "example.com")
             .with_pbkdf2_cache(cache.clone());
-        let mut client = client_mechanism("SCRAM-SHA-256", creds).unwrap();
+        let mut client = client_mechanism(Mechanism::ScramSha256, creds).unwrap();
         let cfg = ServerMechanismConfig::new("example.com");
-        let mut server = server_mechanism("SCRAM-SHA-256", &cfg).unwrap();
+        let mut server = server_mechanism(Mechanism::ScramSha256, &cfg).unwrap();
         let result = run(client.as_mut(), server.as_mut(), &store);
         assert_eq!(
             result.is_ok(),
@@ -70,11 +70,11 @@ fn plain_with_a_server_cache_accepts_and_refuses_as_without() {
     ];
     for (user, password, ok) in cases {
         let mut client = client_mechanism(
-            "PLAIN",
+            Mechanism::Plain,
             ClientCredentials::new(user, password, "example.com"),
         )
         .unwrap();
-        let mut server = server_mechanism("PLAIN", &cfg).unwrap();
+        let mut server = server_mechanism(Mechanism::Plain, &cfg).unwrap();
         let result = run(client.as_mut(), server.as_mut(), &store);
         assert_eq!(result.is_ok(), ok, "{user}/{password}: {result:?}");
     }
@@ -90,11 +90,11 @@ fn a_password_change_is_seen_through_the_server_cache() {
     cfg.plain_cache = Some(Pbkdf2Cache::new(100));
     let login = |password: &str| {
         let mut client = client_mechanism(
-            "PLAIN",
+            Mechanism::Plain,
             ClientCredentials::new("juliet", password, "example.com"),
         )
         .unwrap();
-        let mut server = server_mechanism("PLAIN", &cfg).unwrap();
+        let mut server = server_mechanism(Mechanism::Plain, &cfg).unwrap();
         run(client.as_mut(), server.as_mut(), &store).is_ok()
     };
     assert!(login("r0m30myr0m30"));

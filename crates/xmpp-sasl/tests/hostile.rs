@@ -307,7 +307,7 @@ fn digest_server_credential_outcomes() {
         Some((Condition::NotAuthorized, ErrorKind::Credentials))
     );
     assert_eq!(
-        cond(Err(StoreError("db down".into()))).map(|c| c.0),
+        cond(Err(StoreError::msg("db down"))).map(|c| c.0),
         Some(Condition::TemporaryAuthFailure)
     );
     let mut c = stored("secret");
@@ -463,7 +463,7 @@ fn plain_server_failures() {
         Some(Condition::NotAuthorized)
     );
     assert_eq!(
-        server_condition(plain(b"\0somenode\0secret", Err(StoreError("x".into())))),
+        server_condition(plain(b"\0somenode\0secret", Err(StoreError::msg("x")))),
         Some(Condition::TemporaryAuthFailure)
     );
     let mut c = stored("secret");
@@ -722,7 +722,7 @@ fn scram_server_credential_outcomes() {
         Some(Condition::NotAuthorized)
     );
     // Store failure.
-    let (_, step, _) = scram_to_final(Err(StoreError("x".into())));
+    let (_, step, _) = scram_to_final(Err(StoreError::msg("x")));
     assert_eq!(
         server_condition(step),
         Some(Condition::TemporaryAuthFailure)
@@ -914,7 +914,11 @@ fn no_success_after_error() {
         ChannelBindingType::TlsExporter,
         vec![7; 32],
     ));
-    for mech in ["DIGEST-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256-PLUS"] {
+    for mech in [
+        Mechanism::DigestMd5,
+        Mechanism::ScramSha1,
+        Mechanism::ScramSha256Plus,
+    ] {
         let mut c = client_mechanism(mech, creds().with_channel_binding(cb.clone())).unwrap();
         let _ = c.initial_response();
         assert!(c.respond(b"e=other-error,\xff").is_err(), "{mech}");
@@ -927,7 +931,7 @@ fn no_success_after_error() {
             ChannelBindingType::TlsServerEndPoint,
             vec![9; 32],
         )]);
-    for mech in SUPPORTED_MECHANISMS {
+    for mech in Mechanism::ALL {
         let mut s = server_mechanism(mech, &cfg).unwrap();
         assert!(
             server_condition(s.start(Some(b"\xff\xfe"))).is_some(),

@@ -4,7 +4,7 @@
 //! Expected values come from `tests/vectors/scram.py` (hashlib + hmac; the
 //! tls-server-end-point cases also agree with the independent `scramp` 1.5.0
 //! client and server, which the script runs when installed). The scramp suite's own
-//! published `-PLUS` vectors (tls-unique data) are in `src/scram.rs`'s unit tests.
+//! published `-PLUS` vectors (tls-unique data) are in `src/scram/`'s unit tests.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -253,11 +253,11 @@ fn flag_y_refused_by_plus_capable_server() {
     let store = MemoryStore::new();
     store.add("user", "pencil", &[]);
     let mut c = client_mechanism(
-        "SCRAM-SHA-256",
+        Mechanism::ScramSha256,
         creds_with("user", "pencil", ClientChannelBinding::NotOffered),
     )
     .unwrap();
-    let mut s = server_mechanism("SCRAM-SHA-256", &cfg_with(vec![exporter()])).unwrap();
+    let mut s = server_mechanism(Mechanism::ScramSha256, &cfg_with(vec![exporter()])).unwrap();
     assert_eq!(
         run(c.as_mut(), s.as_mut(), &store).unwrap_err(),
         "server: not-authorized"
@@ -269,7 +269,7 @@ fn flag_n_accepted_by_plus_capable_non_plus_server() {
     // A client that cannot bind at all may use plain SCRAM on a TLS stream.
     let store = MemoryStore::new();
     store.add("user", "pencil", &[]);
-    for mech in ["SCRAM-SHA-1", "SCRAM-SHA-256"] {
+    for mech in [Mechanism::ScramSha1, Mechanism::ScramSha256] {
         let mut c =
             client_mechanism(mech, creds_with("user", "pencil", Default::default())).unwrap();
         let mut s = server_mechanism(mech, &cfg_with(vec![exporter()])).unwrap();
@@ -297,7 +297,7 @@ fn plus_server_refuses_n_y_and_foreign_types() {
         ("p=tls_exporter,,n=user,r=abc", Condition::MalformedRequest),
         ("p=,,n=user,r=abc", Condition::MalformedRequest),
     ];
-    for name in ["SCRAM-SHA-1-PLUS", "SCRAM-SHA-256-PLUS"] {
+    for name in [Mechanism::ScramSha1Plus, Mechanism::ScramSha256Plus] {
         for (msg, cond) in cases {
             let mut s = server_mechanism(name, &cfg).unwrap();
             assert_eq!(first_step(s.as_mut(), msg), Some(cond), "{name} {msg}");
@@ -311,7 +311,7 @@ fn plus_server_refuses_n_y_and_foreign_types() {
 fn non_plus_server_refuses_p() {
     // A client must never send p= with a non-PLUS name; bindings or not.
     for cfg in [cfg_with(vec![]), cfg_with(vec![exporter()])] {
-        let mut s = server_mechanism("SCRAM-SHA-256", &cfg).unwrap();
+        let mut s = server_mechanism(Mechanism::ScramSha256, &cfg).unwrap();
         assert_eq!(
             first_step(s.as_mut(), "p=tls-exporter,,n=user,r=abc"),
             Some(Condition::NotAuthorized)
@@ -323,7 +323,7 @@ fn non_plus_server_refuses_p() {
 fn wrong_binding_data_fails() {
     let store = MemoryStore::new();
     store.add("user", "pencil", &[]);
-    for name in ["SCRAM-SHA-1-PLUS", "SCRAM-SHA-256-PLUS"] {
+    for name in [Mechanism::ScramSha1Plus, Mechanism::ScramSha256Plus] {
         for kind in ChannelBindingType::ALL {
             // A man in the middle: two TLS sessions, two different bindings.
             let client_cb = ChannelBinding::new(kind, vec![1u8; 32]);
@@ -345,7 +345,7 @@ fn wrong_binding_data_fails() {
     }
     // Same type, data of another length (a truncated exporter value).
     let mut c = client_mechanism(
-        "SCRAM-SHA-256-PLUS",
+        Mechanism::ScramSha256Plus,
         creds_with(
             "user",
             "pencil",
@@ -356,7 +356,7 @@ fn wrong_binding_data_fails() {
         ),
     )
     .unwrap();
-    let mut s = server_mechanism("SCRAM-SHA-256-PLUS", &cfg_with(vec![exporter()])).unwrap();
+    let mut s = server_mechanism(Mechanism::ScramSha256Plus, &cfg_with(vec![exporter()])).unwrap();
     assert!(run(c.as_mut(), s.as_mut(), &store).is_err());
     // The vector's client-final replayed with the endpoint type's c= against an
     // exporter-only connection: the first message already fails (type mismatch).
@@ -390,7 +390,7 @@ fn tampered_c_attribute_fails() {
 
 #[test]
 fn plus_factories_need_binding() {
-    for name in ["SCRAM-SHA-1-PLUS", "SCRAM-SHA-256-PLUS"] {
+    for name in [Mechanism::ScramSha1Plus, Mechanism::ScramSha256Plus] {
         for cb in [
             ClientChannelBinding::Unsupported,
             ClientChannelBinding::NotOffered,
@@ -412,7 +412,7 @@ fn plus_factories_need_binding() {
                 .name(),
             name
         );
-        assert!(!offered_on_insecure(name));
+        assert!(name.needs_secure_channel());
     }
     assert_eq!(
         ClientCredentials::new("u", "p", "h").channel_binding,
@@ -423,14 +423,14 @@ fn plus_factories_need_binding() {
 
 #[test]
 fn selector_prefers_plus_on_tls_only() {
-    let offered: Vec<String> = [
+    let offered: Vec<MechanismName> = [
         "PLAIN",
         "SCRAM-SHA-1",
         "SCRAM-SHA-256",
         "SCRAM-SHA-1-PLUS",
         "SCRAM-SHA-256-PLUS",
     ]
-    .map(String::from)
+    .map(MechanismName::from)
     .into();
     let s = MechanismSelector::default();
     assert_eq!(
@@ -444,15 +444,19 @@ fn selector_prefers_plus_on_tls_only() {
             "PLAIN"
         ]
     );
-    assert_eq!(s.select(&offered, true, &[]), Some("SCRAM-SHA-256-PLUS"));
+    assert_eq!(
+        s.select(&offered, true, &[]),
+        Some(Mechanism::ScramSha256Plus)
+    );
     // No TLS: nothing to bind to.
-    assert_eq!(s.select(&offered, false, &[]), Some("SCRAM-SHA-256"));
+    assert_eq!(s.select(&offered, false, &[]), Some(Mechanism::ScramSha256));
     // TLS without binding data: the stream layer excludes the -PLUS names.
-    let no_cb: Vec<String> = ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS"]
-        .map(String::from)
-        .into();
-    assert_eq!(s.select(&offered, true, &no_cb), Some("SCRAM-SHA-256"));
-    assert_eq!(SUPPORTED_MECHANISMS.len(), 6);
+    let no_cb = [Mechanism::ScramSha256Plus, Mechanism::ScramSha1Plus];
+    assert_eq!(
+        s.select(&offered, true, &no_cb),
+        Some(Mechanism::ScramSha256)
+    );
+    assert_eq!(Mechanism::ALL.len(), 6);
 }
 
 #[test]
@@ -507,7 +511,7 @@ proptest! {
         user in "[a-zA-Z0-9,=é€]{1,8}",
     ) {
         let kind = if endpoint_type { ChannelBindingType::TlsServerEndPoint } else { ChannelBindingType::TlsExporter };
-        let name = if sha1 { "SCRAM-SHA-1-PLUS" } else { "SCRAM-SHA-256-PLUS" };
+        let name = if sha1 { Mechanism::ScramSha1Plus } else { Mechanism::ScramSha256Plus };
         let store = MemoryStore::new();
         store.add(&user, "pw", &[]);
         // Both types offered by the server; the client binds to one.
