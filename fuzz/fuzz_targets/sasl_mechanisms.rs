@@ -21,13 +21,14 @@ use xmpp_sasl::*;
 
 const SERVER_TARGETS: u8 = 6;
 const TARGETS: u8 = 12;
-const NAMES: [&str; 6] = [
-    "DIGEST-MD5",
-    "PLAIN",
-    "SCRAM-SHA-1",
-    "SCRAM-SHA-256",
-    "SCRAM-SHA-1-PLUS",
-    "SCRAM-SHA-256-PLUS",
+/// The mechanism behind each target index (server targets, then the same six as clients).
+const NAMES: [Mechanism; 6] = [
+    Mechanism::DigestMd5,
+    Mechanism::Plain,
+    Mechanism::ScramSha1,
+    Mechanism::ScramSha256,
+    Mechanism::ScramSha1Plus,
+    Mechanism::ScramSha256Plus,
 ];
 /// Longest any single call may take. Generous: a hostile server may legitimately
 /// demand up to MAX_ITERATIONS (1e6) PBKDF2 rounds from a client.
@@ -210,7 +211,7 @@ fn store_answer(flags: u8) -> Result<Option<StoredCredentials>, StoreError> {
             Ok(Some(c))
         }
         2 => Ok(None),
-        _ => Err(StoreError("down".into())),
+        _ => Err(StoreError::msg("down")),
     }
 }
 
