@@ -294,7 +294,7 @@ async fn pipelined_auth_and_restart_header_in_one_write() {
         "{out}"
     );
     assert_eq!(
-        server.await.unwrap().unwrap().jid(),
+        server.await.unwrap().unwrap().jid().as_str(),
         "juliet@example.com/balcony"
     );
 }
@@ -343,7 +343,7 @@ async fn server_generates_a_random_resource() {
             out.contains(&format!("<jid>{}</jid>", stream.jid())),
             "{out}"
         );
-        let resource = stream.jid().split_once('/').unwrap().1.to_owned();
+        let resource = stream.jid().as_str().split_once('/').unwrap().1.to_owned();
         assert!(resource.len() >= 16, "{resource}");
         resources.push(resource);
     }
