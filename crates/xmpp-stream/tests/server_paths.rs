@@ -253,6 +253,30 @@ async fn negotiation_timeout_is_connection_timeout() {
     assert_eq!(err.condition(), Some(StreamCondition::ConnectionTimeout));
 }
 
+struct HangingStore;
+
+#[async_trait::async_trait]
+impl CredentialStore for HangingStore {
+    async fn lookup(&self, _username: &str) -> Result<Option<StoredCredentials>, StoreError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_store_that_never_answers_is_bounded_by_the_negotiation_timeout() {
+    let mut config = ServerConfig::new(DOMAIN, Arc::new(HangingStore));
+    config.allow_plain_insecure = true;
+    // Shorter than the reader's own 5 s limit, which the paused clock
+    // would otherwise reach first.
+    config.negotiation_timeout = Duration::from_secs(1);
+    let (mut raw, server) = opened(config).await;
+    raw.send(&plain_auth(USER, PASSWORD)).await;
+    let out = raw.until_eof().await;
+    assert!(out.contains(&stream_error("connection-timeout")), "{out}");
+    let err = server.await.unwrap().err().unwrap();
+    assert_eq!(err.condition(), Some(StreamCondition::ConnectionTimeout));
+}
+
 #[tokio::test]
 async fn oversize_stanza_before_auth_is_policy_violation() {
     let (mut raw, server) = opened(seed_config()).await;
