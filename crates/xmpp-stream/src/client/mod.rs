@@ -190,5 +190,7 @@ fn queued_failure(core: &mut ClientCore) -> ClientError {
             ClientAction::Fail(err) => Some(err),
             _ => None,
         })
-        .unwrap_or(ClientError::Internal("a failed TLS handshake was not reported"))
+        .unwrap_or(ClientError::Internal(
+            "a failed TLS handshake was not reported",
+        ))
 }

@@ -529,11 +529,7 @@ impl ServerCore {
         mech_config.plain_cache = self.config.plain_cache.clone();
         // Non-empty only when -PLUS is offered: SCRAM then refuses a client
         // that claims we offered none (the `y` flag, RFC 5802 §6).
-        if self
-            .offered()
-            .iter()
-            .any(|m| is_plus(m))
-        {
+        if self.offered().iter().any(|m| is_plus(m)) {
             mech_config.channel_bindings = self.plus_bindings();
         }
         let Some(mut mech) = xmpp_sasl::server_mechanism(&name, &mech_config) else {

@@ -40,7 +40,10 @@ pub fn spawn_server(config: ServerConfig) -> (DuplexStream, ServerTask) {
 
 pub fn spawn_server_shared(config: Arc<ServerConfig>) -> (DuplexStream, ServerTask) {
     let (a, b) = tokio::io::duplex(1 << 16);
-    (b, tokio::spawn(accept(a, config, Security::Cleartext, None)))
+    (
+        b,
+        tokio::spawn(accept(a, config, Security::Cleartext, None)),
+    )
 }
 
 /// A peer that speaks raw bytes.
