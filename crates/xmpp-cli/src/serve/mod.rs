@@ -444,7 +444,9 @@ async fn connection<S>(
         }
         End::Closed => {}
     }
-    shared.router.unregister(session.stream.jid().as_str(), session.id);
+    shared
+        .router
+        .unregister(session.stream.jid().as_str(), session.id);
     tracing::debug!(jid = session.stream.jid().as_str(), "session closed");
     drop(permit);
 }
