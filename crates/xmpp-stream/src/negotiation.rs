@@ -6,8 +6,8 @@
 use jid::FullJid;
 use xmpp_xml::StreamHeader;
 
-/// Whether the byte stream handed to [`crate::server::accept`] (or a
-/// [`crate::server::ServerCore`]) is already protected.
+/// Whether the byte stream handed to the server (`server::accept`, or a
+/// `server::ServerCore`) is already protected.
 ///
 /// ```
 /// use xmpp_stream::Security;

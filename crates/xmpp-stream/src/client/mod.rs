@@ -98,7 +98,7 @@ impl TlsSetup {
         &self,
         transport: Transport<S>,
         buffered: bytes::BytesMut,
-    ) -> std::io::Result<(Transport<S>, crate::ChannelBindings)> {
+    ) -> std::io::Result<(Transport<S>, crate::negotiation::ChannelBindings)> {
         let config = match &self.config {
             Some(c) => c.clone(),
             None => crate::tls::system_roots_config()?,

@@ -59,7 +59,27 @@ enum State {
     Done,
 }
 
-/// One connection's client-side negotiation.
+/// One connection's client-side negotiation, without I/O: feed it decoded
+/// frames, the end of input and the time; perform the actions it returns.
+///
+/// ```
+/// use std::time::Instant;
+/// use xmpp_stream::client::{ClientAction, ClientConfig, ClientCore};
+/// use xmpp_stream::ClientError;
+/// use xmpp_xml::Frame;
+///
+/// let config = ClientConfig::new("juliet@example.com", "r0m30myr0m30")?;
+/// let mut core = ClientCore::new(config, Instant::now());
+/// // The first action opens the stream; then it waits for the server.
+/// assert!(matches!(core.poll_action(), Some(ClientAction::Send(Frame::Header(_)))));
+/// assert!(core.poll_action().is_none());
+/// // The server stays silent until the deadline.
+/// let deadline = core.poll_timeout().expect("still running");
+/// core.handle_timeout(deadline);
+/// assert!(matches!(core.poll_action(), Some(ClientAction::Send(Frame::Close))));
+/// assert!(matches!(core.poll_action(), Some(ClientAction::Fail(ClientError::Timeout))));
+/// # Ok::<(), xmpp_stream::client::InvalidJid>(())
+/// ```
 pub struct ClientCore {
     config: ClientConfig,
     state: State,

@@ -84,7 +84,29 @@ struct Authenticated {
 }
 
 /// One client connection's negotiation, from the first header to the bound
-/// resource.
+/// resource, without I/O: feed it decoded frames, the end of input, the
+/// time and the answers to its requests (credentials, binding); perform the
+/// actions it returns.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Instant;
+/// use xmpp_sasl::MemoryStore;
+/// use xmpp_stream::server::{ServerAction, ServerConfig, ServerCore};
+/// use xmpp_stream::Security;
+/// use xmpp_xml::{ns, Frame, StreamHeader};
+///
+/// let config = ServerConfig::new("example.com", Arc::new(MemoryStore::default()));
+/// let mut core = ServerCore::new(Arc::new(config), Security::Cleartext, Instant::now());
+/// assert!(matches!(core.poll_action(), Some(ServerAction::SetLimits(_))));
+///
+/// core.handle_frame(Ok(Frame::Header(StreamHeader::client("example.com"))));
+/// assert!(matches!(core.poll_action(), Some(ServerAction::Send(Frame::Header(_)))));
+/// let Some(ServerAction::Send(Frame::Element(features))) = core.poll_action() else {
+///     panic!("features expected");
+/// };
+/// assert!(features.child("mechanisms", ns::SASL).is_some());
+/// ```
 pub struct ServerCore {
     config: Arc<ServerConfig>,
     secure: bool,
