@@ -2,7 +2,7 @@
 
 mod config;
 mod proto;
-pub mod registry;
+pub(crate) mod registry;
 
 use std::sync::Arc;
 
