@@ -6,8 +6,8 @@
 use jid::FullJid;
 use xmpp_xml::StreamHeader;
 
-/// Whether the byte stream handed to the server (`server::accept`, or a
-/// `server::ServerCore`) is already protected.
+/// Whether the byte stream a negotiation runs over is already protected
+/// (`server::accept`, `server::ServerCore::new`, `client::ClientConfig`).
 ///
 /// ```
 /// use xmpp_stream::Security;
@@ -18,12 +18,12 @@ use xmpp_xml::StreamHeader;
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Security {
-    /// No protection: STARTTLS is offered if configured, and cleartext
-    /// mechanisms (PLAIN) only where the configuration allows them.
+    /// No protection: STARTTLS is used if offered and configured, and
+    /// cleartext mechanisms (PLAIN) only where the configuration allows them.
     #[default]
     Cleartext,
     /// Protected by TLS below us (direct TLS, or a TLS-terminating proxy):
-    /// no STARTTLS, every configured mechanism offered.
+    /// no STARTTLS, and every configured mechanism may be used.
     Tls,
 }
 

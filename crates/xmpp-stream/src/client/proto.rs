@@ -104,7 +104,7 @@ impl ClientCore {
     /// A negotiation that starts `now`: the first action sends our header.
     pub fn new(config: ClientConfig, now: Instant) -> Self {
         let deadline = now + config.timeout;
-        let secure = config.secure;
+        let secure = config.security.is_tls();
         let mut core = ClientCore {
             config,
             state: State::ExpectHeader,
