@@ -111,7 +111,7 @@ fn trust(mut config: ClientConfig, args: &LoginArgs) -> Result<ClientConfig, Fai
             "xmpp: WARNING: --insecure: the server's certificate is NOT verified. Anyone on the \
              path can impersonate the server and read what is sent. Use it for tests only."
         );
-        config.tls_config = Some(xmpp_stream::tls::insecure_config_for_tests());
+        config.tls_config = Some(xmpp_stream::danger::unverified_client_config());
     }
     if let Some(name) = &args.tls_server_name {
         xmpp_stream::tls::rustls::pki_types::ServerName::try_from(name.as_str())
@@ -167,7 +167,7 @@ async fn finish<S: AsyncRead + AsyncWrite + Unpin>(
             return Err(failure(e, server));
         }
     };
-    let jid = stream.jid().to_owned();
+    let jid = stream.jid().to_string();
     tracing::info!(jid, mechanism = stream.info().mechanism, "logged in");
     close(stream, Duration::from_secs(1)).await;
     if transcript.is_some() {

@@ -30,13 +30,35 @@ pub enum ServerError {
     PeerClosed,
     /// Reading or writing failed.
     #[error("i/o error: {0}")]
-    Io(String),
-    /// STARTTLS was refused or the TLS handshake failed.
+    Io(#[source] std::io::Error),
+    /// A frame could not be encoded (a bug: the negotiation only sends
+    /// frames it built itself).
+    #[error("XML error: {0}")]
+    Xml(#[source] xmpp_xml::XmlError),
+    /// The client sent `<starttls/>` where it is not offered; we answered
+    /// with `<failure/>` and closed the stream (RFC 6120 §5.4.2.2).
+    #[error("TLS: STARTTLS not available")]
+    StartTlsRefused,
+    /// Direct TLS was asked for, but no certificate is configured.
+    #[error("TLS: no certificate configured")]
+    NoCertificate,
+    /// The TLS handshake failed or did not finish in time.
     #[error("TLS: {0}")]
-    Tls(String),
+    Tls(#[source] std::io::Error),
     /// A bug: the negotiation reached a state it should not.
     #[error("internal error: {0}")]
     Internal(&'static str),
+}
+
+impl From<xmpp_xml::XmlError> for ServerError {
+    /// I/O failures under the codec are [`ServerError::Io`]; anything else
+    /// the codec reports is [`ServerError::Xml`].
+    fn from(e: xmpp_xml::XmlError) -> Self {
+        match e {
+            xmpp_xml::XmlError::Io(e) => ServerError::Io(e),
+            other => ServerError::Xml(other),
+        }
+    }
 }
 
 impl ServerError {
@@ -133,6 +155,9 @@ pub enum ClientError {
     /// Reading or writing failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+    /// A bug: the negotiation reached a state it should not.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
 }
 
 impl ClientError {

@@ -10,18 +10,23 @@
 //! [`XmppStream`]: a `Stream` of incoming elements and a `Sink` for outgoing
 //! ones.
 //!
+//! The cores never touch a socket, a clock or a credential store: the
+//! shell performs those as actions and reports back. Driving a client core
+//! against a server core in memory, with a fake clock, is how the crate's
+//! `tests/core_pair.rs` covers every mechanism and failure path.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! use xmpp_sasl::MemoryStore;
-//! use xmpp_stream::{client, server};
+//! use xmpp_stream::{client, server, Security};
 //!
 //! let store = MemoryStore::default();
 //! store.add("juliet", "r0m30myr0m30", &["example.com"]);
 //! let config = Arc::new(server::ServerConfig::new("example.com", Arc::new(store)));
 //! let (a, b) = tokio::io::duplex(4096);
-//! let server = tokio::spawn(server::accept(a, config, false, None));
+//! let server = tokio::spawn(server::accept(a, config, Security::Cleartext, None));
 //! let client = client::connect(
 //!     b,
 //!     client::ClientConfig::new("juliet@example.com/balcony", "r0m30myr0m30")?
@@ -29,16 +34,19 @@
 //!     None,
 //! )
 //! .await?;
-//! assert_eq!(client.jid(), "juliet@example.com/balcony");
-//! assert_eq!(server.await??.jid(), "juliet@example.com/balcony");
+//! assert_eq!(client.jid().as_str(), "juliet@example.com/balcony");
+//! assert_eq!(server.await??.jid(), client.jid());
 //! # Ok(()) }
 //! ```
 
 pub mod client;
 mod condition;
 mod conn;
+#[cfg(feature = "tls")]
+pub mod danger;
 mod error;
 mod ids;
+mod negotiation;
 mod observer;
 pub mod server;
 mod session;
@@ -47,10 +55,14 @@ pub mod tls;
 mod transport;
 mod wire;
 
+/// The `jid` crate, whose [`jid::FullJid`] and [`jid::BareJid`] the API uses.
+pub use jid;
+
 pub use condition::{StanzaCondition, StreamCondition, UnknownCondition};
 pub use error::{ClientError, ErrorKind, ServerError};
+pub use negotiation::{ChannelBindings, Security, StreamInfo};
 pub use observer::{Direction, Observed, Observer};
-pub use session::{SessionError, StreamInfo, XmppStream};
+pub use session::{SessionError, XmppStream};
 pub use transport::{Rewind, Transport};
 pub use wire::{iq_error, iq_result};
 

@@ -1,5 +1,5 @@
 //! The negotiated stream: a `Stream` of incoming stanzas and a `Sink` for
-//! outgoing ones, plus what negotiation established.
+//! outgoing ones, plus what negotiation established ([`StreamInfo`]).
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -7,32 +7,19 @@ use std::task::{ready, Context, Poll};
 
 use bytes::BytesMut;
 use futures_util::{Sink, Stream};
+use jid::FullJid;
 use tokio::io::{AsyncRead, AsyncWrite};
-use xmpp_xml::{ns, Element, Frame, StreamHeader, XmlError};
+use xmpp_xml::{ns, Element, Frame, XmlError};
 
 use crate::condition::StreamCondition;
 use crate::conn::Conn;
+use crate::negotiation::StreamInfo;
 use crate::observer::{notify, Direction};
 use crate::server::registry::BoundSession;
 use crate::wire;
 
 /// The read buffer's capacity while data flows (tokio-util's default).
 const READ_CAPACITY: usize = 8 * 1024;
-
-/// What negotiation established.
-#[derive(Clone, Debug)]
-pub struct StreamInfo {
-    /// The bound full JID.
-    pub jid: String,
-    /// The current stream's id.
-    pub stream_id: String,
-    /// The peer's current stream header.
-    pub peer_header: StreamHeader,
-    /// The SASL mechanism used.
-    pub mechanism: String,
-    /// The XMPP domain of the stream.
-    pub domain: String,
-}
 
 /// Why an established stream ended or failed.
 #[non_exhaustive]
@@ -95,7 +82,7 @@ impl<S> XmppStream<S> {
     }
 
     /// The bound full JID.
-    pub fn jid(&self) -> &str {
+    pub fn jid(&self) -> &FullJid {
         &self.info.jid
     }
 

@@ -1,5 +1,6 @@
 //! STARTTLS (RFC 6120 §5) and direct TLS (XEP-0368) with rustls: policies,
-//! client configurations, handshakes and channel-binding data.
+//! client configurations, handshakes and the channel-binding data they
+//! yield. Configurations that skip verification are in [`crate::danger`].
 
 use std::io;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use bytes::BytesMut;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::negotiation::ChannelBindings;
 use crate::transport::{Rewind, Transport};
 
 /// The rustls crate these types come from, for building configurations.
@@ -19,27 +21,18 @@ pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Channel-binding data of a TLS connection, for SCRAM-*-PLUS.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ChannelBindings {
-    /// `tls-exporter` (RFC 9266); only on TLS 1.3, where it is safe without
-    /// further checks.
-    pub tls_exporter: Option<Vec<u8>>,
-    /// `tls-server-end-point` (RFC 5929 §4): the hash of the server's
-    /// certificate.
-    pub tls_server_end_point: Option<Vec<u8>>,
-}
-
-impl ChannelBindings {
-    fn from_connection(
-        conn: &rustls::CommonState,
-        exporter: impl FnOnce() -> Option<Vec<u8>>,
-    ) -> Self {
-        let tls13 = conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
-        ChannelBindings {
-            tls_exporter: if tls13 { exporter() } else { None },
-            tls_server_end_point: None,
-        }
+/// The bindings every TLS connection has: `tls-exporter`, on TLS 1.3 only
+/// (on TLS 1.2 it is safe only with the extended master secret, which we do
+/// not check). `tls-server-end-point` is added by the side that knows the
+/// certificate.
+fn bindings_from_connection(
+    conn: &rustls::CommonState,
+    exporter: impl FnOnce() -> Option<Vec<u8>>,
+) -> ChannelBindings {
+    let tls13 = conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
+    ChannelBindings {
+        tls_exporter: if tls13 { exporter() } else { None },
+        tls_server_end_point: None,
     }
 }
 
@@ -48,7 +41,7 @@ const EXPORTER_LABEL: &[u8] = b"EXPORTER-Channel-Binding";
 /// The channel bindings of a client-side TLS connection.
 pub(crate) fn client_bindings<S>(tls: &tokio_rustls::client::TlsStream<S>) -> ChannelBindings {
     let (_, conn) = tls.get_ref();
-    let mut cb = ChannelBindings::from_connection(conn, || {
+    let mut cb = bindings_from_connection(conn, || {
         conn.export_keying_material([0u8; 32], EXPORTER_LABEL, None)
             .ok()
             .map(|k| k.to_vec())
@@ -67,7 +60,7 @@ pub(crate) fn server_bindings<S>(
     cert: Option<&CertificateDer<'_>>,
 ) -> ChannelBindings {
     let (_, conn) = tls.get_ref();
-    let mut cb = ChannelBindings::from_connection(conn, || {
+    let mut cb = bindings_from_connection(conn, || {
         conn.export_keying_material([0u8; 32], EXPORTER_LABEL, None)
             .ok()
             .map(|k| k.to_vec())
@@ -193,72 +186,6 @@ fn client_config_with_roots(roots: rustls::RootCertStore) -> io::Result<Arc<rust
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
-}
-
-/// A client configuration that accepts any certificate. For tests against
-/// throwaway certificates only: it gives up TLS's protection against an
-/// active attacker.
-pub fn insecure_config_for_tests() -> Arc<rustls::ClientConfig> {
-    let provider = provider();
-    let verifier = Arc::new(AcceptAnything(provider.clone()));
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map(|b| {
-            b.dangerous()
-                .with_custom_certificate_verifier(verifier)
-                .with_no_client_auth()
-        });
-    // The ring provider supports the default versions; this cannot fail.
-    #[allow(clippy::expect_used)]
-    Arc::new(config.expect("ring supports the safe default protocol versions"))
-}
-
-#[derive(Debug)]
-struct AcceptAnything(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for AcceptAnything {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 /// A server's TLS setup: the rustls configuration and the certificate it

@@ -23,7 +23,8 @@ pub(crate) fn sasl_text(data: Option<&[u8]>) -> Option<String> {
 
 /// Decodes SASL element text. Project policy: XML whitespace (SP, HT, CR, LF)
 /// is stripped before decoding, for RFC 3920-era peers that wrap base64 (the
-/// seed does); every other character outside RFC 4648 §4 is an error.
+/// RFC 3920 §6.5 example does); every other character outside RFC 4648 §4 is
+/// an error.
 /// `Ok(None)` means no character data at all.
 pub(crate) fn decode_sasl_text(el: &Element) -> Result<SaslData, base64::DecodeError> {
     let text = el.text();
@@ -66,8 +67,8 @@ pub(crate) fn challenge(data: &[u8]) -> Element {
     sasl_element("challenge", Some(data))
 }
 
-/// A `<response/>`: empty data is sent as an empty element, as the seed's
-/// step 8 does (both forms mean zero-length data).
+/// A `<response/>`: empty data is sent as an empty element, as step 8 of the
+/// RFC 3920 §6.5 example does (both forms mean zero-length data).
 pub(crate) fn response(data: &[u8]) -> Element {
     sasl_element("response", if data.is_empty() { None } else { Some(data) })
 }

@@ -250,7 +250,7 @@ async fn success_and_the_new_header_in_one_read() {
     .await;
     let stream = client.await.unwrap().expect("login");
     // The JID the server assigned is adopted, and the optional session skipped.
-    assert_eq!(stream.jid(), "juliet@example.com/4db06f06");
+    assert_eq!(stream.jid().as_str(), "juliet@example.com/4db06f06");
     assert_eq!(stream.info().stream_id, "c2s_345");
     assert!(!raw.seen.contains("xmpp-session'/>") || !raw.seen.contains("sess_1"));
 }

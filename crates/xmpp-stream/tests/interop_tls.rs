@@ -77,7 +77,10 @@ async fn logs_in(server_var: &str, via: Via, config: ClientConfig) -> String {
         .unwrap_or_else(|e| panic!("login to {server_var} ({via:?}, {wanted}) failed: {e}"));
     assert!(stream.get_ref().is_tls(), "{server_var}: not on TLS");
     assert!(
-        stream.jid().starts_with(&format!("{}/", bare_jid())),
+        stream
+            .jid()
+            .as_str()
+            .starts_with(&format!("{}/", bare_jid())),
         "{}",
         stream.jid()
     );

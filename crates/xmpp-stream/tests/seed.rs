@@ -70,8 +70,8 @@ async fn seed_flow(rspauth_in_success: bool) {
         .await
         .expect("login");
     let server_jid = server.await.unwrap().expect("server side");
-    assert_eq!(server_jid, stream.jid());
-    assert!(stream.jid().starts_with("juliet@example.com/"));
+    assert_eq!(&server_jid, stream.jid());
+    assert!(stream.jid().as_str().starts_with("juliet@example.com/"));
     assert_eq!(stream.info().mechanism, "DIGEST-MD5");
 
     let log = recorder.0.lock().unwrap().clone();
@@ -171,7 +171,7 @@ async fn seed_flow(rspauth_in_success: bool) {
         .and_then(|b| b.child("jid", ns::BIND))
         .expect("jid")
         .text();
-    assert_eq!(bound, stream.jid());
+    assert_eq!(bound, stream.jid().as_str());
     let (f, _) = next(Sent);
     assert!(el(&f).child("session", ns::SESSION).is_some());
     let (f, _) = next(Received);
@@ -200,7 +200,7 @@ async fn login_with(mechanism: &str) -> String {
     let stream = connect(io, client_config, None).await.expect("login");
     let srv = server.await.unwrap().expect("server");
     assert_eq!(srv.info().mechanism, mechanism);
-    stream.jid().to_owned()
+    stream.jid().to_string()
 }
 
 fn seed_config_all() -> xmpp_stream::server::ServerConfig {

@@ -253,6 +253,30 @@ async fn negotiation_timeout_is_connection_timeout() {
     assert_eq!(err.condition(), Some(StreamCondition::ConnectionTimeout));
 }
 
+struct HangingStore;
+
+#[async_trait::async_trait]
+impl CredentialStore for HangingStore {
+    async fn lookup(&self, _username: &str) -> Result<Option<StoredCredentials>, StoreError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_store_that_never_answers_is_bounded_by_the_negotiation_timeout() {
+    let mut config = ServerConfig::new(DOMAIN, Arc::new(HangingStore));
+    config.allow_plain_insecure = true;
+    // Shorter than the reader's own 5 s limit, which the paused clock
+    // would otherwise reach first.
+    config.negotiation_timeout = Duration::from_secs(1);
+    let (mut raw, server) = opened(config).await;
+    raw.send(&plain_auth(USER, PASSWORD)).await;
+    let out = raw.until_eof().await;
+    assert!(out.contains(&stream_error("connection-timeout")), "{out}");
+    let err = server.await.unwrap().err().unwrap();
+    assert_eq!(err.condition(), Some(StreamCondition::ConnectionTimeout));
+}
+
 #[tokio::test]
 async fn oversize_stanza_before_auth_is_policy_violation() {
     let (mut raw, server) = opened(seed_config()).await;
@@ -294,7 +318,7 @@ async fn pipelined_auth_and_restart_header_in_one_write() {
         "{out}"
     );
     assert_eq!(
-        server.await.unwrap().unwrap().jid(),
+        server.await.unwrap().unwrap().jid().as_str(),
         "juliet@example.com/balcony"
     );
 }
@@ -343,7 +367,7 @@ async fn server_generates_a_random_resource() {
             out.contains(&format!("<jid>{}</jid>", stream.jid())),
             "{out}"
         );
-        let resource = stream.jid().split_once('/').unwrap().1.to_owned();
+        let resource = stream.jid().as_str().split_once('/').unwrap().1.to_owned();
         assert!(resource.len() >= 16, "{resource}");
         resources.push(resource);
     }

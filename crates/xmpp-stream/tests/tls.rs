@@ -16,7 +16,7 @@ use xmpp_sasl::MechanismSelector;
 use xmpp_stream::client::{connect, connect_direct_tls, ClientConfig, TlsMode};
 use xmpp_stream::server::{accept, accept_direct_tls, ServerConfig, TlsPolicy};
 use xmpp_stream::tls::ServerTls;
-use xmpp_stream::ClientError;
+use xmpp_stream::{ClientError, Security};
 
 /// A test CA and a certificate for `name` signed by it.
 struct Pki {
@@ -85,7 +85,7 @@ async fn run(policy: TlsPolicy, mode: TlsMode) -> (Result<bool, ClientError>, Op
     let server = tokio::spawn(accept(
         a,
         Arc::new(server_config(&pki, policy)),
-        false,
+        Security::Cleartext,
         None,
     ));
     // PLAIN works only over TLS; without TLS use SCRAM.
@@ -176,7 +176,7 @@ async fn an_untrusted_certificate_fails_with_a_reason() {
     let _server = tokio::spawn(accept(
         a,
         Arc::new(server_config(&server_pki, TlsPolicy::Required)),
-        false,
+        Security::Cleartext,
         None,
     ));
     let err = connect(b, client_config(&other_ca, TlsMode::Required, true), None)
@@ -196,7 +196,7 @@ async fn a_certificate_for_another_name_fails() {
     let _server = tokio::spawn(accept(
         a,
         Arc::new(server_config(&pki, TlsPolicy::Required)),
-        false,
+        Security::Cleartext,
         None,
     ));
     let err = connect(b, client_config(&pki, TlsMode::Required, true), None)
@@ -220,7 +220,7 @@ async fn direct_tls_both_sides() {
         .await
         .expect("login over direct TLS with PLAIN");
     assert!(stream.get_ref().is_tls());
-    assert_eq!(stream.jid(), "juliet@example.com/tls");
+    assert_eq!(stream.jid().as_str(), "juliet@example.com/tls");
     assert!(server.await.unwrap().unwrap().get_ref().is_tls());
 }
 
@@ -232,7 +232,7 @@ async fn starttls_over_tcp() {
     let config = Arc::new(server_config(&pki, TlsPolicy::Required));
     let server = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
-        accept(tcp, config, false, None).await
+        accept(tcp, config, Security::Cleartext, None).await
     });
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let stream = connect(tcp, client_config(&pki, TlsMode::Required, true), None)

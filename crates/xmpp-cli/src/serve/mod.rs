@@ -19,7 +19,7 @@ use tokio_util::task::TaskTracker;
 use xmpp_stream::server::{
     self, ConflictPolicy, ResourceRegistry, ServerConfig, SessionFeature, TlsPolicy,
 };
-use xmpp_stream::{StanzaCondition, StreamCondition, XmppStream};
+use xmpp_stream::{Security, StanzaCondition, StreamCondition, XmppStream};
 use xmpp_xml::{ns, Element, Limits};
 
 use self::inject::Injection;
@@ -406,7 +406,7 @@ async fn connection<S>(
             if direct_tls {
                 server::accept_direct_tls(io, shared.config.clone(), None).await
             } else {
-                server::accept(io, shared.config.clone(), false, None).await
+                server::accept(io, shared.config.clone(), Security::Cleartext, None).await
             }
         });
         let negotiated = tokio::select! {
@@ -417,7 +417,7 @@ async fn connection<S>(
             Ok(stream) => {
                 tracing::info!(
                     %peer,
-                    jid = stream.jid(),
+                    jid = stream.jid().as_str(),
                     mechanism = stream.info().mechanism,
                     elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
                     "session established"
@@ -444,8 +444,10 @@ async fn connection<S>(
         }
         End::Closed => {}
     }
-    shared.router.unregister(session.stream.jid(), session.id);
-    tracing::debug!(jid = session.stream.jid(), "session closed");
+    shared
+        .router
+        .unregister(session.stream.jid().as_str(), session.id);
+    tracing::debug!(jid = session.stream.jid().as_str(), "session closed");
     drop(permit);
 }
 
@@ -483,7 +485,7 @@ enum Outgoing {
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     fn new(stream: XmppStream<S>, shared: &Shared) -> Self {
         let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let inbox = shared.router.register(stream.jid(), id, 64);
+        let inbox = shared.router.register(stream.jid().as_str(), id, 64);
         Session {
             stream,
             inbox,
@@ -544,11 +546,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             match ready!(Pin::new(&mut self.stream).poll_next(cx)) {
                 None => return Poll::Ready(End::Closed),
                 Some(Err(e)) => {
-                    tracing::info!(jid = self.stream.jid(), error = %e, "session ended");
+                    tracing::info!(jid = self.stream.jid().as_str(), error = %e, "session ended");
                     return Poll::Ready(End::Closed);
                 }
                 Some(Ok(el)) => {
-                    let jid = self.stream.jid();
+                    let jid = self.stream.jid().as_str();
                     if let Some(reply) = handle(&el, jid, self.id, shared) {
                         self.outgoing = Outgoing::Ready(Box::new(reply));
                     }
@@ -558,7 +560,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     }
 
     fn write_failed(&self, e: xmpp_stream::SessionError) -> End {
-        tracing::debug!(jid = self.stream.jid(), error = %e, "write failed");
+        tracing::debug!(jid = self.stream.jid().as_str(), error = %e, "write failed");
         End::Closed
     }
 }

@@ -7,6 +7,8 @@ use xmpp_sasl::MechanismSelector;
 use xmpp_xml::Limits;
 use zeroize::Zeroizing;
 
+use crate::negotiation::Security;
+
 /// What the client does about TLS.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -50,8 +52,9 @@ pub struct ClientConfig {
     /// `malformed-request`, `incorrect-encoding`), try the next acceptable
     /// one. Never after a credential failure.
     pub fallback: bool,
-    /// Whether the transport is protected (TLS).
-    pub secure: bool,
+    /// Whether the transport given to the client is protected by TLS
+    /// already (no STARTTLS then, and PLAIN may be used).
+    pub security: Security,
     /// Our `xml:lang`.
     pub lang: String,
     /// The whole negotiation must finish within this time.
@@ -83,7 +86,7 @@ impl fmt::Debug for ClientConfig {
             .field("domain", &self.domain)
             .field("resource", &self.resource)
             .field("fallback", &self.fallback)
-            .field("secure", &self.secure)
+            .field("security", &self.security)
             .field("timeout", &self.timeout)
             .field("tls", &self.tls)
             .finish_non_exhaustive()
@@ -122,7 +125,7 @@ impl ClientConfig {
             resource: parsed.resource().map(|r| r.as_str().to_owned()),
             selector: MechanismSelector::default(),
             fallback: true,
-            secure: false,
+            security: Security::Cleartext,
             lang: "en".to_owned(),
             timeout: Duration::from_secs(30),
             limits: Limits::default(),

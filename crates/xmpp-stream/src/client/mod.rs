@@ -1,7 +1,7 @@
 //! The client side: [`connect`] negotiates over any byte stream.
 
 mod config;
-pub mod core;
+mod proto;
 
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use xmpp_xml::StreamCodec;
 
 pub use self::config::{ClientConfig, InvalidJid, TlsMode};
-pub use self::core::{ClientAction, ClientCore};
+pub use self::proto::{ClientAction, ClientCore};
 use crate::conn::{Conn, Event};
 use crate::error::ClientError;
 use crate::observer::Observer;
@@ -98,7 +98,7 @@ impl TlsSetup {
         &self,
         transport: Transport<S>,
         buffered: bytes::BytesMut,
-    ) -> std::io::Result<(Transport<S>, crate::server::core::ChannelBindings)> {
+    ) -> std::io::Result<(Transport<S>, crate::negotiation::ChannelBindings)> {
         let config = match &self.config {
             Some(c) => c.clone(),
             None => crate::tls::system_roots_config()?,
@@ -137,7 +137,15 @@ where
                             return Err(ClientError::Timeout);
                         }
                     };
-                    let (transport, cb) = result.map_err(|e| ClientError::Tls(e.to_string()))?;
+                    let (transport, cb) = match result {
+                        Ok(done) => done,
+                        Err(e) => {
+                            // The transport is gone: the core can only
+                            // report the failure, not send anything.
+                            core.handle_tls(Err(e));
+                            return Err(queued_failure(&mut core));
+                        }
+                    };
                     core.handle_tls(Ok(cb));
                     conn = Conn::rebuild(transport, codec, observer, client);
                 }
@@ -171,4 +179,18 @@ where
             Event::Timeout(now) => core.handle_timeout(now),
         }
     }
+}
+
+/// The failure the core queued, once the connection can no longer carry
+/// anything it would send first.
+#[cfg(feature = "tls")]
+fn queued_failure(core: &mut ClientCore) -> ClientError {
+    std::iter::from_fn(|| core.poll_action())
+        .find_map(|action| match action {
+            ClientAction::Fail(err) => Some(err),
+            _ => None,
+        })
+        .unwrap_or(ClientError::Internal(
+            "a failed TLS handshake was not reported",
+        ))
 }

@@ -68,13 +68,15 @@ pub struct ServerConfig {
     /// protected by TLS. Off by default (RFC 6120 §13.8, RFC 4616 §5).
     pub allow_plain_insecure: bool,
     /// Send DIGEST-MD5's `rspauth` as additional data with `<success/>`
-    /// (RFC 6120 style) instead of in a `<challenge/>` (the seed's form).
+    /// (RFC 6120 style) instead of in a `<challenge/>` (the form of the
+    /// RFC 3920 §6.5 example).
     pub rspauth_in_success: bool,
     /// SASL failures tolerated before the stream is closed with
     /// `<policy-violation/>` (RFC 6120 §6.4.5 suggests 2 to 5).
     pub sasl_retries: u32,
     /// Close the stream after every SASL `<failure/>`, as RFC 3920 servers
-    /// did (the seed's alternative steps). Off by default.
+    /// did (the alternative steps of the RFC 3920 §6.5 example). Off by
+    /// default.
     pub close_after_sasl_failure: bool,
     /// How the session feature is offered.
     pub session: SessionFeature,

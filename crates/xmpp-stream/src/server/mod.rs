@@ -1,8 +1,8 @@
 //! The server side: [`accept`] negotiates with one connected client.
 
 mod config;
-pub mod core;
-pub mod registry;
+mod proto;
+pub(crate) mod registry;
 
 use std::sync::Arc;
 
@@ -10,22 +10,25 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use xmpp_xml::StreamCodec;
 
 pub use self::config::{ServedDomain, ServerConfig, SessionFeature, TlsPolicy};
-pub use self::core::{ServerAction, ServerCore};
+pub use self::proto::{ServerAction, ServerCore};
 pub use self::registry::{ConflictPolicy, ResourceRegistry};
 use crate::conn::{Conn, Event};
 use crate::error::ServerError;
+use crate::negotiation::Security;
 use crate::observer::Observer;
 use crate::session::XmppStream;
 use crate::transport::Transport;
 
 /// Negotiates with the client on `io`: header, features, SASL, restart and
-/// resource binding. `secure` says whether `io` is TLS-protected.
+/// resource binding. `security` says whether `io` is TLS-protected already
+/// (a TLS-terminating proxy in front, say).
 ///
 /// ```no_run
 /// # async fn run() -> std::io::Result<()> {
 /// use std::sync::Arc;
 /// use xmpp_sasl::MemoryStore;
 /// use xmpp_stream::server::{accept, ServerConfig};
+/// use xmpp_stream::Security;
 ///
 /// let store = Arc::new(MemoryStore::default());
 /// let config = Arc::new(ServerConfig::new("example.com", store));
@@ -34,7 +37,7 @@ use crate::transport::Transport;
 ///     let (tcp, _) = listener.accept().await?;
 ///     let config = config.clone();
 ///     tokio::spawn(async move {
-///         if let Ok(stream) = accept(tcp, config, false, None).await {
+///         if let Ok(stream) = accept(tcp, config, Security::Cleartext, None).await {
 ///             println!("{} is online", stream.jid());
 ///         }
 ///     });
@@ -44,7 +47,7 @@ use crate::transport::Transport;
 pub async fn accept<S>(
     io: S,
     config: Arc<ServerConfig>,
-    secure: bool,
+    security: Security,
     observer: Option<Arc<dyn Observer>>,
 ) -> Result<XmppStream<S>, ServerError>
 where
@@ -52,7 +55,7 @@ where
 {
     let codec = StreamCodec::new(config.pre_auth_limits.clone());
     let conn = Conn::new(Transport::Plain(io), codec, observer, false);
-    let core = ServerCore::new(config.clone(), secure, crate::now());
+    let core = ServerCore::new(config.clone(), security, crate::now());
     drive(conn, core, config).await
 }
 
@@ -68,18 +71,21 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let Some(tls) = config.tls.clone() else {
-        return Err(ServerError::Tls("no certificate configured".to_owned()));
+        return Err(ServerError::NoCertificate);
     };
     let now = crate::now();
     let handshake = crate::tls::upgrade_server(Transport::Plain(io), bytes::BytesMut::new(), &tls);
     let timeout = tokio::time::sleep(config.negotiation_timeout);
     let (transport, cb) = tokio::select! {
-        r = handshake => r.map_err(|e| ServerError::Tls(e.to_string()))?,
-        () = timeout => return Err(ServerError::Tls("handshake timed out".to_owned())),
+        r = handshake => r.map_err(ServerError::Tls)?,
+        () = timeout => return Err(ServerError::Tls(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "handshake timed out",
+        ))),
     };
     let codec = StreamCodec::new(config.pre_auth_limits.clone());
     let conn = Conn::new(transport, codec, observer, false);
-    let mut core = ServerCore::new(config.clone(), true, now);
+    let mut core = ServerCore::new(config.clone(), Security::Tls, now);
     core.set_channel_bindings(cb);
     drive(conn, core, config).await
 }
@@ -98,9 +104,7 @@ where
             match action {
                 ServerAction::Send(frame) => {
                     let mech = conn.observed_mechanism(core.mechanism());
-                    if let Err(e) = conn.feed(frame, mech.as_deref()).await {
-                        return Err(ServerError::Io(e.to_string()));
-                    }
+                    conn.feed(frame, mech.as_deref()).await?;
                 }
                 ServerAction::ResetDecoder => conn.framed.codec_mut().reset(),
                 ServerAction::SetLimits(limits) => conn.framed.codec_mut().set_limits(limits),
@@ -108,27 +112,35 @@ where
                     conn = start_tls(conn, &mut core, &config).await?;
                 }
                 ServerAction::LookupCredentials { domain, username } => {
-                    // Flush first: nothing is pending, but a slow store must
-                    // not hold back what was already decided.
-                    let found = match config.domain(&domain) {
-                        Some(d) => d.store.lookup(&username).await,
-                        None => Ok(None),
+                    let lookup = async {
+                        match config.domain(&domain) {
+                            Some(d) => d.store.lookup(&username).await,
+                            None => Ok(None),
+                        }
                     };
-                    core.handle_credentials(found);
+                    // A slow store counts against the negotiation deadline
+                    // like a slow client does.
+                    tokio::select! {
+                        found = lookup => core.handle_credentials(found),
+                        () = crate::sleep_until(core.poll_timeout()) => {
+                            core.handle_timeout(crate::now());
+                        }
+                    }
                 }
                 ServerAction::Bind { bare, resource } => {
-                    let resource = resource.unwrap_or_else(crate::ids::resource);
-                    let result = config.registry.bind(&bare, &resource);
-                    let jid = format!("{bare}/{resource}");
+                    let resource = match resource {
+                        Some(r) => r,
+                        None => generated_resource()?,
+                    };
+                    let jid = bare.with_resource(&resource);
+                    let result = config.registry.bind(bare.as_str(), resource.as_str());
                     core.handle_bind(result.map(|b| {
                         bound = Some(b);
                         jid
                     }));
                 }
                 ServerAction::Established(n) => {
-                    if let Err(e) = conn.flush().await {
-                        return Err(ServerError::Io(e.to_string()));
-                    }
+                    conn.flush().await?;
                     return Ok(XmppStream::new(conn, n, bound));
                 }
                 ServerAction::Fail(err) => {
@@ -137,9 +149,7 @@ where
                 }
             }
         }
-        if let Err(e) = conn.flush().await {
-            return Err(ServerError::Io(e.to_string()));
-        }
+        conn.flush().await?;
         let mech = conn.observed_mechanism(core.mechanism());
         match conn.next_until(core.poll_timeout(), mech.as_deref()).await {
             Event::Frame(frame) => core.handle_frame(frame),
@@ -160,9 +170,7 @@ async fn start_tls<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    conn.flush()
-        .await
-        .map_err(|e| ServerError::Io(e.to_string()))?;
+    conn.flush().await?;
     let Some(tls) = config.tls.as_ref() else {
         return Err(ServerError::Internal("STARTTLS without a certificate"));
     };
@@ -183,7 +191,18 @@ where
             core.handle_tls(Ok(cb));
             Ok(Conn::rebuild(transport, codec, observer, client))
         }
-        Err(e) => Err(ServerError::Tls(e.to_string())),
+        Err(e) => {
+            // The transport is gone: the core can only report the failure.
+            core.handle_tls(Err(e));
+            Err(std::iter::from_fn(|| core.poll_action())
+                .find_map(|action| match action {
+                    ServerAction::Fail(err) => Some(err),
+                    _ => None,
+                })
+                .unwrap_or(ServerError::Internal(
+                    "a failed TLS handshake was not reported",
+                )))
+        }
     }
 }
 
@@ -194,4 +213,13 @@ async fn start_tls<S>(
     _config: &ServerConfig,
 ) -> Result<Conn<S>, ServerError> {
     Err(ServerError::Internal("STARTTLS without TLS support"))
+}
+
+/// A fresh random resource for a client that asked for none (RFC 6120
+/// §7.6: the server generates one).
+fn generated_resource() -> Result<jid::ResourcePart, ServerError> {
+    // Hex digits always pass resourceprep.
+    jid::ResourcePart::new(&crate::ids::resource())
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| ServerError::Internal("a generated resource is not valid"))
 }

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::task::JoinHandle;
 use xmpp_sasl::MemoryStore;
 use xmpp_stream::server::{accept, ServerConfig};
-use xmpp_stream::{Direction, Observed, Observer, ServerError, XmppStream};
+use xmpp_stream::{Direction, Observed, Observer, Security, ServerError, XmppStream};
 use xmpp_xml::Frame;
 
 pub const DOMAIN: &str = "example.com";
@@ -40,7 +40,10 @@ pub fn spawn_server(config: ServerConfig) -> (DuplexStream, ServerTask) {
 
 pub fn spawn_server_shared(config: Arc<ServerConfig>) -> (DuplexStream, ServerTask) {
     let (a, b) = tokio::io::duplex(1 << 16);
-    (b, tokio::spawn(accept(a, config, false, None)))
+    (
+        b,
+        tokio::spawn(accept(a, config, Security::Cleartext, None)),
+    )
 }
 
 /// A peer that speaks raw bytes.

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::net::TcpListener;
 use xmpp_stream::server::{accept, ServerConfig};
-use xmpp_stream::{iq_error, iq_result, StanzaCondition};
+use xmpp_stream::{iq_error, iq_result, Security, StanzaCondition};
 use xmpp_xml::ns;
 
 /// A harness variable; a missing one fails the test (never skips it).
@@ -85,12 +85,12 @@ pub async fn start(config: ServerConfig) -> OurServer {
         while let Ok((tcp, _)) = listener.accept().await {
             let (config, record) = (config.clone(), record.clone());
             tokio::spawn(async move {
-                let Ok(mut stream) = accept(tcp, config, false, None).await else {
+                let Ok(mut stream) = accept(tcp, config, Security::Cleartext, None).await else {
                     return;
                 };
                 let info = stream.info().clone();
                 record.lock().unwrap().push(Login {
-                    jid: info.jid,
+                    jid: info.jid.to_string(),
                     mechanism: info.mechanism,
                     tls: stream.get_ref().is_tls(),
                 });

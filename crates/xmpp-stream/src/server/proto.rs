@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
+use jid::{BareJid, FullJid, ResourcePart};
 use xmpp_sasl::{
     ServerMechanism, ServerMechanismConfig, ServerStep, StoreError, StoredCredentials,
 };
@@ -13,7 +14,7 @@ use xmpp_xml::{ns, Element, Frame, Limits, StreamHeader, XmlError};
 use super::config::{ServerConfig, SessionFeature, TlsPolicy};
 use crate::condition::{StanzaCondition, StreamCondition};
 use crate::error::ServerError;
-use crate::session::StreamInfo;
+use crate::negotiation::{is_plus, version_at_least_1_0, ChannelBindings, Security, StreamInfo};
 use crate::wire;
 
 /// What the shell must do next.
@@ -43,9 +44,9 @@ pub enum ServerAction {
     /// [`ServerCore::handle_bind`].
     Bind {
         /// The authenticated bare JID.
-        bare: String,
-        /// The resource the client asked for.
-        resource: Option<String>,
+        bare: BareJid,
+        /// The resource the client asked for (after resourceprep).
+        resource: Option<ResourcePart>,
     },
     /// Negotiation is complete: stanzas may flow.
     Established(StreamInfo),
@@ -78,12 +79,34 @@ enum State {
 }
 
 struct Authenticated {
-    bare: String,
+    bare: BareJid,
     mechanism: String,
 }
 
 /// One client connection's negotiation, from the first header to the bound
-/// resource.
+/// resource, without I/O: feed it decoded frames, the end of input, the
+/// time and the answers to its requests (credentials, binding); perform the
+/// actions it returns.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Instant;
+/// use xmpp_sasl::MemoryStore;
+/// use xmpp_stream::server::{ServerAction, ServerConfig, ServerCore};
+/// use xmpp_stream::Security;
+/// use xmpp_xml::{ns, Frame, StreamHeader};
+///
+/// let config = ServerConfig::new("example.com", Arc::new(MemoryStore::default()));
+/// let mut core = ServerCore::new(Arc::new(config), Security::Cleartext, Instant::now());
+/// assert!(matches!(core.poll_action(), Some(ServerAction::SetLimits(_))));
+///
+/// core.handle_frame(Ok(Frame::Header(StreamHeader::client("example.com"))));
+/// assert!(matches!(core.poll_action(), Some(ServerAction::Send(Frame::Header(_)))));
+/// let Some(ServerAction::Send(Frame::Element(features))) = core.poll_action() else {
+///     panic!("features expected");
+/// };
+/// assert!(features.child("mechanisms", ns::SASL).is_some());
+/// ```
 pub struct ServerCore {
     config: Arc<ServerConfig>,
     secure: bool,
@@ -101,44 +124,16 @@ pub struct ServerCore {
     channel_bindings: Option<ChannelBindings>,
 }
 
-/// Channel-binding data of the TLS layer, handed to SCRAM-*-PLUS.
-#[cfg(feature = "tls")]
-pub use crate::tls::ChannelBindings;
-/// Channel-binding data (none without the `tls` feature).
-#[cfg(not(feature = "tls"))]
-#[derive(Clone, Debug, Default)]
-pub struct ChannelBindings;
-
-/// The bindings as the SASL mechanisms take them, tls-exporter first.
-pub(crate) fn sasl_bindings(cb: &ChannelBindings) -> Vec<xmpp_sasl::ChannelBinding> {
-    #[cfg(feature = "tls")]
-    {
-        use xmpp_sasl::{ChannelBinding, ChannelBindingType as T};
-        let mut out = Vec::new();
-        if let Some(data) = &cb.tls_exporter {
-            out.push(ChannelBinding::new(T::TlsExporter, data.clone()));
-        }
-        if let Some(data) = &cb.tls_server_end_point {
-            out.push(ChannelBinding::new(T::TlsServerEndPoint, data.clone()));
-        }
-        out
-    }
-    #[cfg(not(feature = "tls"))]
-    {
-        let _ = cb;
-        Vec::new()
-    }
-}
-
 impl ServerCore {
-    /// A negotiation that starts `now`. `secure` says whether the transport
-    /// is protected (TLS), which decides whether PLAIN is offered.
-    pub fn new(config: Arc<ServerConfig>, secure: bool, now: Instant) -> Self {
+    /// A negotiation that starts `now`. `security` says whether the
+    /// transport is protected already, which decides whether STARTTLS and
+    /// PLAIN are offered.
+    pub fn new(config: Arc<ServerConfig>, security: Security, now: Instant) -> Self {
         let deadline = now + config.negotiation_timeout;
         let mut core = ServerCore {
             actions: VecDeque::new(),
             state: State::ExpectHeader,
-            secure,
+            secure: security.is_tls(),
             deadline,
             header_sent: false,
             domain: None,
@@ -201,7 +196,7 @@ impl ServerCore {
             Ok(_) => self.fail(StreamCondition::UnsupportedStanzaType, None),
             Err(e) => match e.condition() {
                 Some(c) => self.fail(c.into(), Some(&e.to_string())),
-                None => self.finish(ServerError::Io(e.to_string())),
+                None => self.finish(ServerError::from(e)),
             },
         }
     }
@@ -227,7 +222,7 @@ impl ServerCore {
                 self.header_sent = false;
                 self.state = State::ExpectHeader;
             }
-            Err(e) => self.finish(ServerError::Tls(e.to_string())),
+            Err(e) => self.finish(ServerError::Tls(e)),
         }
     }
 
@@ -255,7 +250,7 @@ impl ServerCore {
 
     /// The result of [`ServerAction::Bind`]: the full JID, or the stanza
     /// error to answer with.
-    pub fn handle_bind(&mut self, result: Result<String, StanzaCondition>) {
+    pub fn handle_bind(&mut self, result: Result<FullJid, StanzaCondition>) {
         let request = match std::mem::take(&mut self.state) {
             State::AwaitBind(request) => request,
             other => {
@@ -266,7 +261,7 @@ impl ServerCore {
         match result {
             Ok(jid) => {
                 let id = request.attr("id").unwrap_or("");
-                self.send_element(wire::bind_result(id, &jid));
+                self.send_element(wire::bind_result(id, jid.as_str()));
                 self.state = State::Done;
                 let (Some(header), Some(auth), Some(domain)) = (
                     self.client_header.clone(),
@@ -422,7 +417,7 @@ impl ServerCore {
             if !offered.is_empty() {
                 children.push(wire::mechanisms(offered.iter().map(String::as_str)));
             }
-            if offered.iter().any(|m| crate::client::core::is_plus(m)) {
+            if offered.iter().any(|m| is_plus(m)) {
                 let bindings = self.plus_bindings();
                 let types = bindings.iter().map(|cb| cb.kind.as_str());
                 children.push(wire::channel_binding_types(types));
@@ -436,7 +431,7 @@ impl ServerCore {
     /// TLS).
     fn plus_bindings(&self) -> Vec<xmpp_sasl::ChannelBinding> {
         match (&self.channel_bindings, self.secure) {
-            (Some(cb), true) => sasl_bindings(cb),
+            (Some(cb), true) => cb.for_sasl(),
             _ => Vec::new(),
         }
     }
@@ -451,7 +446,7 @@ impl ServerCore {
         self.config
             .mechanisms
             .iter()
-            .filter(|m| can_bind || !crate::client::core::is_plus(m))
+            .filter(|m| can_bind || !is_plus(m))
             .filter(|m| {
                 self.secure || self.config.allow_plain_insecure || xmpp_sasl::offered_on_insecure(m)
             })
@@ -518,7 +513,7 @@ impl ServerCore {
             // RFC 6120 §5.4.2.2: <failure/>, then close the stream.
             self.send_element(Element::builder("failure", ns::TLS).build());
             self.send(Frame::Close);
-            return self.finish(ServerError::Tls("STARTTLS not available".to_owned()));
+            return self.finish(ServerError::StartTlsRefused);
         }
         self.send_element(Element::builder("proceed", ns::TLS).build());
         self.actions.push_back(ServerAction::StartTls);
@@ -556,11 +551,7 @@ impl ServerCore {
         mech_config.plain_cache = self.config.plain_cache.clone();
         // Non-empty only when -PLUS is offered: SCRAM then refuses a client
         // that claims we offered none (the `y` flag, RFC 5802 §6).
-        if self
-            .offered()
-            .iter()
-            .any(|m| crate::client::core::is_plus(m))
-        {
+        if self.offered().iter().any(|m| is_plus(m)) {
             mech_config.channel_bindings = self.plus_bindings();
         }
         let Some(mut mech) = xmpp_sasl::server_mechanism(&name, &mech_config) else {
@@ -616,8 +607,8 @@ impl ServerCore {
             Some(z) => format!("{z}@{domain}"),
             None => format!("{authcid}@{domain}"),
         };
-        let bare = match jid::BareJid::new(&identity) {
-            Ok(j) if j.node().is_some() => j.to_string(),
+        let bare = match BareJid::new(&identity) {
+            Ok(j) if j.node().is_some() => j,
             _ => return self.sasl_failed(xmpp_sasl::Condition::InvalidAuthzid, None),
         };
         self.send_element(wire::success(additional));
@@ -663,22 +654,22 @@ impl ServerCore {
             self.state = State::ExpectBind;
             return self.bind_failed();
         }
-        let resource = bind
+        let requested = bind
             .child("resource", ns::BIND)
             .map(|r| r.text())
             .filter(|r| !r.is_empty());
-        if let Some(r) = &resource {
-            if jid::ResourcePart::new(r).is_err() {
+        let resource = match requested.as_deref().map(ResourcePart::new) {
+            None => None,
+            Some(Ok(r)) => Some(r.into_owned()),
+            Some(Err(_)) => {
                 self.send_element(wire::iq_error(&el, StanzaCondition::BadRequest));
                 self.state = State::ExpectBind;
                 return self.bind_failed();
             }
-        }
-        let bare = self
-            .authenticated
-            .as_ref()
-            .map(|a| a.bare.clone())
-            .unwrap_or_default();
+        };
+        let Some(bare) = self.authenticated.as_ref().map(|a| a.bare.clone()) else {
+            return self.finish(ServerError::Internal("bind before authentication"));
+        };
         self.actions
             .push_back(ServerAction::Bind { bare, resource });
         self.state = State::AwaitBind(el);
@@ -692,34 +683,5 @@ impl ServerCore {
                 Some("too many bind attempts"),
             );
         }
-    }
-}
-
-/// `version` is at least 1.0; major and minor compare as integers
-/// (RFC 6120 §4.7.5: `1.10` is newer than `1.9`).
-pub(crate) fn version_at_least_1_0(version: Option<&str>) -> bool {
-    let Some((major, minor)) = version.and_then(|v| v.split_once('.')) else {
-        return false;
-    };
-    match (major.parse::<u32>(), minor.parse::<u32>()) {
-        (Ok(major), Ok(_)) => major >= 1,
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::version_at_least_1_0;
-
-    #[test]
-    fn versions_compare_numerically() {
-        assert!(version_at_least_1_0(Some("1.0")));
-        assert!(version_at_least_1_0(Some("01.00")));
-        assert!(version_at_least_1_0(Some("1.10")));
-        assert!(version_at_least_1_0(Some("2.0")));
-        assert!(!version_at_least_1_0(Some("0.9")));
-        assert!(!version_at_least_1_0(Some("1")));
-        assert!(!version_at_least_1_0(Some("x.y")));
-        assert!(!version_at_least_1_0(None));
     }
 }

@@ -4,14 +4,14 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use jid::FullJid;
 use xmpp_sasl::{ClientChannelBinding, ClientCredentials, ClientMechanism};
 use xmpp_xml::{ns, Element, Frame, StreamHeader, XmlError};
 
 use super::config::{ClientConfig, TlsMode};
 use crate::condition::StanzaCondition;
 use crate::error::ClientError;
-use crate::server::core::version_at_least_1_0;
-use crate::session::StreamInfo;
+use crate::negotiation::{is_plus, version_at_least_1_0, ChannelBindings, StreamInfo};
 use crate::wire;
 
 /// What the shell must do next.
@@ -52,14 +52,34 @@ enum State {
     Aborting(ClientError),
     /// The bind IQ is out.
     ExpectBind { session_required: bool },
-    /// The session IQ is out.
-    ExpectSession,
+    /// The session IQ is out; the resource is bound to this JID.
+    ExpectSession(FullJid),
     /// Finished, one way or the other.
     #[default]
     Done,
 }
 
-/// One connection's client-side negotiation.
+/// One connection's client-side negotiation, without I/O: feed it decoded
+/// frames, the end of input and the time; perform the actions it returns.
+///
+/// ```
+/// use std::time::Instant;
+/// use xmpp_stream::client::{ClientAction, ClientConfig, ClientCore};
+/// use xmpp_stream::ClientError;
+/// use xmpp_xml::Frame;
+///
+/// let config = ClientConfig::new("juliet@example.com", "r0m30myr0m30")?;
+/// let mut core = ClientCore::new(config, Instant::now());
+/// // The first action opens the stream; then it waits for the server.
+/// assert!(matches!(core.poll_action(), Some(ClientAction::Send(Frame::Header(_)))));
+/// assert!(core.poll_action().is_none());
+/// // The server stays silent until the deadline.
+/// let deadline = core.poll_timeout().expect("still running");
+/// core.handle_timeout(deadline);
+/// assert!(matches!(core.poll_action(), Some(ClientAction::Send(Frame::Close))));
+/// assert!(matches!(core.poll_action(), Some(ClientAction::Fail(ClientError::Timeout))));
+/// # Ok::<(), xmpp_stream::client::InvalidJid>(())
+/// ```
 pub struct ClientCore {
     config: ClientConfig,
     state: State,
@@ -73,9 +93,8 @@ pub struct ClientCore {
     /// A `<failure/>` we answered by trying another mechanism; reported if
     /// the server closes the stream instead (RFC 3920 servers do).
     pending_failure: Option<ClientError>,
-    jid: Option<String>,
     secure: bool,
-    channel_bindings: Option<crate::server::core::ChannelBindings>,
+    channel_bindings: Option<ChannelBindings>,
     /// The channel-binding types the server advertised (XEP-0440), if it
     /// did.
     server_cb_types: Option<Vec<String>>,
@@ -85,7 +104,7 @@ impl ClientCore {
     /// A negotiation that starts `now`: the first action sends our header.
     pub fn new(config: ClientConfig, now: Instant) -> Self {
         let deadline = now + config.timeout;
-        let secure = config.secure;
+        let secure = config.security.is_tls();
         let mut core = ClientCore {
             config,
             state: State::ExpectHeader,
@@ -97,7 +116,6 @@ impl ClientCore {
             tried: Vec::new(),
             mechanism: None,
             pending_failure: None,
-            jid: None,
             secure,
             channel_bindings: None,
             server_cb_types: None,
@@ -127,7 +145,7 @@ impl ClientCore {
     }
 
     /// The result of [`ClientAction::StartTls`].
-    pub fn handle_tls(&mut self, result: std::io::Result<crate::server::core::ChannelBindings>) {
+    pub fn handle_tls(&mut self, result: std::io::Result<ChannelBindings>) {
         if !matches!(self.state, State::AwaitTls) {
             return;
         }
@@ -143,7 +161,7 @@ impl ClientCore {
     }
 
     /// Marks the transport as protected from the start (direct TLS).
-    pub fn set_secure(&mut self, cb: crate::server::core::ChannelBindings) {
+    pub fn set_secure(&mut self, cb: ChannelBindings) {
         self.secure = true;
         self.channel_bindings = Some(cb);
     }
@@ -265,7 +283,9 @@ impl ClientCore {
             State::ExpectBind { session_required } if el.is("iq", ns::CLIENT) => {
                 self.on_bind_result(&el, session_required)
             }
-            State::ExpectSession if el.is("iq", ns::CLIENT) => self.on_session_result(&el),
+            State::ExpectSession(jid) if el.is("iq", ns::CLIENT) => {
+                self.on_session_result(&el, jid)
+            }
             _ => self.protocol(&format!("unexpected <{}/> from the server", el.name())),
         }
     }
@@ -441,7 +461,7 @@ impl ClientCore {
     /// 5802's default (ejabberd and Prosody do this), which TLS 1.3 lacks and
     /// we do not implement: no `-PLUS` with it.
     fn usable_binding(&self) -> Option<xmpp_sasl::ChannelBinding> {
-        let ours = crate::server::core::sasl_bindings(self.channel_bindings.as_ref()?);
+        let ours = self.channel_bindings.as_ref()?.for_sasl();
         let types = self.server_cb_types.as_ref()?;
         ours.into_iter()
             .find(|cb| types.iter().any(|t| t == cb.kind.as_str()))
@@ -464,7 +484,7 @@ impl ClientCore {
         let we_can_bind = self
             .channel_bindings
             .as_ref()
-            .is_some_and(|cb| !crate::server::core::sasl_bindings(cb).is_empty());
+            .is_some_and(|cb| !cb.for_sasl().is_empty());
         if we_can_bind && !server_offers_plus {
             ClientChannelBinding::NotOffered
         } else {
@@ -487,16 +507,15 @@ impl ClientCore {
                     .child("bind", ns::BIND)
                     .and_then(|b| b.child("jid", ns::BIND))
                     .map(|j| j.text());
-                let Some(jid) = jid.and_then(|j| jid::FullJid::new(j.trim()).ok()) else {
+                let Some(jid) = jid.and_then(|j| FullJid::new(j.trim()).ok()) else {
                     return self.protocol("bind result without a valid full JID");
                 };
-                self.jid = Some(jid.to_string());
                 if session_required {
                     let session = wire::session_request(SESSION_ID, &self.config.domain);
                     self.send(Frame::Element(session));
-                    self.state = State::ExpectSession;
+                    self.state = State::ExpectSession(jid);
                 } else {
-                    self.established();
+                    self.established(jid);
                 }
             }
             Some("error") => {
@@ -509,12 +528,12 @@ impl ClientCore {
         }
     }
 
-    fn on_session_result(&mut self, iq: &Element) {
+    fn on_session_result(&mut self, iq: &Element, jid: FullJid) {
         if iq.attr("id") != Some(SESSION_ID) {
             return self.protocol("unexpected IQ before the session was established");
         }
         match iq.attr("type") {
-            Some("result") => self.established(),
+            Some("result") => self.established(jid),
             Some("error") => {
                 let condition =
                     wire::read_stanza_error(iq).unwrap_or(StanzaCondition::UndefinedCondition);
@@ -525,11 +544,11 @@ impl ClientCore {
         }
     }
 
-    fn established(&mut self) {
+    fn established(&mut self, jid: FullJid) {
         self.state = State::Done;
         let header = self.header.clone().unwrap_or_default();
         let negotiated = StreamInfo {
-            jid: self.jid.clone().unwrap_or_default(),
+            jid,
             stream_id: header.id.clone().unwrap_or_default(),
             peer_header: header,
             mechanism: self.mechanism.clone().unwrap_or_default(),
@@ -555,9 +574,4 @@ fn worth_another_mechanism(condition: xmpp_sasl::Condition) -> bool {
             | C::MalformedRequest
             | C::IncorrectEncoding
     )
-}
-
-/// Whether a SASL mechanism name is a channel-binding (`-PLUS`) variant.
-pub(crate) fn is_plus(mechanism: &str) -> bool {
-    mechanism.ends_with("-PLUS")
 }

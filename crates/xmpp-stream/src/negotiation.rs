@@ -1,0 +1,126 @@
+//! What the client and server negotiations share: the protection of the
+//! transport, its channel-binding data, the version rule, and what a
+//! finished negotiation established. Neither core owns these, and none of
+//! it depends on rustls, so the cores can be driven with synthetic data.
+
+use jid::FullJid;
+use xmpp_xml::StreamHeader;
+
+/// Whether the byte stream a negotiation runs over is already protected
+/// (`server::accept`, `server::ServerCore::new`, `client::ClientConfig`).
+///
+/// ```
+/// use xmpp_stream::Security;
+///
+/// assert_eq!(Security::default(), Security::Cleartext);
+/// assert!(Security::Tls.is_tls());
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Security {
+    /// No protection: STARTTLS is used if offered and configured, and
+    /// cleartext mechanisms (PLAIN) only where the configuration allows them.
+    #[default]
+    Cleartext,
+    /// Protected by TLS below us (direct TLS, or a TLS-terminating proxy):
+    /// no STARTTLS, and every configured mechanism may be used.
+    Tls,
+}
+
+impl Security {
+    /// Whether the transport is protected by TLS.
+    pub fn is_tls(self) -> bool {
+        self == Security::Tls
+    }
+}
+
+/// Channel-binding data of a TLS connection, for SCRAM-*-PLUS.
+///
+/// The TLS layer fills it in after the handshake; the negotiation cores
+/// take it as plain data, so tests and fuzzers can hand them synthetic
+/// bindings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChannelBindings {
+    /// `tls-exporter` (RFC 9266); only on TLS 1.3, where it is safe without
+    /// further checks.
+    pub tls_exporter: Option<Vec<u8>>,
+    /// `tls-server-end-point` (RFC 5929 §4): the hash of the server's
+    /// certificate.
+    pub tls_server_end_point: Option<Vec<u8>>,
+}
+
+impl ChannelBindings {
+    /// The bindings as the SASL mechanisms take them, tls-exporter first
+    /// (our order of preference).
+    pub(crate) fn for_sasl(&self) -> Vec<xmpp_sasl::ChannelBinding> {
+        use xmpp_sasl::{ChannelBinding, ChannelBindingType as T};
+        let mut out = Vec::new();
+        if let Some(data) = &self.tls_exporter {
+            out.push(ChannelBinding::new(T::TlsExporter, data.clone()));
+        }
+        if let Some(data) = &self.tls_server_end_point {
+            out.push(ChannelBinding::new(T::TlsServerEndPoint, data.clone()));
+        }
+        out
+    }
+}
+
+/// What negotiation established.
+#[derive(Clone, Debug)]
+pub struct StreamInfo {
+    /// The bound full JID.
+    pub jid: FullJid,
+    /// The current stream's id.
+    pub stream_id: String,
+    /// The peer's current stream header.
+    pub peer_header: StreamHeader,
+    /// The SASL mechanism used.
+    pub mechanism: String,
+    /// The XMPP domain of the stream.
+    pub domain: String,
+}
+
+/// `version` is at least 1.0; major and minor compare as integers
+/// (RFC 6120 §4.7.5: `1.10` is newer than `1.9`).
+pub(crate) fn version_at_least_1_0(version: Option<&str>) -> bool {
+    let Some((major, minor)) = version.and_then(|v| v.split_once('.')) else {
+        return false;
+    };
+    match (major.parse::<u32>(), minor.parse::<u32>()) {
+        (Ok(major), Ok(_)) => major >= 1,
+        _ => false,
+    }
+}
+
+/// Whether a SASL mechanism name is a channel-binding (`-PLUS`) variant.
+pub(crate) fn is_plus(mechanism: &str) -> bool {
+    mechanism.ends_with("-PLUS")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert!(version_at_least_1_0(Some("1.0")));
+        assert!(version_at_least_1_0(Some("01.00")));
+        assert!(version_at_least_1_0(Some("1.10")));
+        assert!(version_at_least_1_0(Some("2.0")));
+        assert!(!version_at_least_1_0(Some("0.9")));
+        assert!(!version_at_least_1_0(Some("1")));
+        assert!(!version_at_least_1_0(Some("x.y")));
+        assert!(!version_at_least_1_0(None));
+    }
+
+    #[test]
+    fn bindings_for_sasl_prefer_tls_exporter() {
+        let cb = ChannelBindings {
+            tls_exporter: Some(vec![1]),
+            tls_server_end_point: Some(vec![2]),
+        };
+        let kinds: Vec<_> = cb.for_sasl().iter().map(|b| b.kind.as_str()).collect();
+        assert_eq!(kinds, ["tls-exporter", "tls-server-end-point"]);
+        assert!(ChannelBindings::default().for_sasl().is_empty());
+    }
+}

@@ -1,0 +1,554 @@
+//! A client core and a server core negotiating in memory with a fake clock
+//! (quinn-proto's `Pair` idea). Frames cross as bytes through each side's
+//! own `StreamCodec`, so decoder resets, limits and pipelined input behave
+//! as they do over a socket; there is no tokio, no TLS and no store.
+//!
+//! The driver plays both shells: it answers credential lookups and binds
+//! from closures, hands synthetic channel bindings to both sides when they
+//! ask for TLS, answers the session IQ after binding as `XmppStream` does,
+//! and turns a side's failure into end of input for the other. Hooks can
+//! rewrite or drop frames in either direction, inject raw bytes, hold a
+//! lookup unanswered, and deliver bytes in small chunks.
+//!
+//! It uses only the crate's public API, so a benchmark or a fuzzer can
+//! include this file as it is (`#[path = "…/tests/pair/mod.rs"] mod pair;`).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use tokio_util::codec::{Decoder as _, Encoder as _};
+use xmpp_sasl::{MemoryStore, StoreError, StoredCredentials};
+use xmpp_stream::client::{ClientAction, ClientConfig, ClientCore, TlsMode};
+use xmpp_stream::jid::{BareJid, FullJid, ResourcePart};
+use xmpp_stream::server::{ServerAction, ServerConfig, ServerCore};
+use xmpp_stream::{
+    ChannelBindings, ClientError, Security, ServerError, StanzaCondition, StreamInfo,
+};
+use xmpp_xml::{ns, Element, Frame, Limits, StreamCodec, XmlError};
+
+pub const DOMAIN: &str = "example.com";
+pub const USER: &str = "juliet";
+pub const PASSWORD: &str = "r0m30myr0m30";
+
+/// A store with juliet's account for `example.com`.
+pub fn store() -> Arc<MemoryStore> {
+    let store = MemoryStore::default();
+    store.add(USER, PASSWORD, &[DOMAIN]);
+    Arc::new(store)
+}
+
+/// The crate's defaults, with PLAIN allowed on cleartext streams so that
+/// every mechanism can run without TLS.
+pub fn server_config(store: Arc<MemoryStore>) -> ServerConfig {
+    let mut config = ServerConfig::new(DOMAIN, store);
+    config.allow_plain_insecure = true;
+    config
+}
+
+/// juliet's client preferring exactly `mechanisms`, without STARTTLS.
+pub fn client_config(mechanisms: &[&str]) -> ClientConfig {
+    let selector = xmpp_sasl::MechanismSelector::with_preference(
+        mechanisms.iter().map(|m| (*m).to_owned()).collect(),
+    )
+    .allow_plain_insecure(true);
+    ClientConfig::new("juliet@example.com", PASSWORD)
+        .expect("a valid JID")
+        .with_selector(selector)
+        .with_tls(TlsMode::Off)
+}
+
+/// Rewrites (or, with `None`, drops) a frame on its way to the peer.
+pub type Filter = Box<dyn FnMut(Frame) -> Option<Frame>>;
+
+/// Answers a credential lookup: (domain, username) to the store's answer.
+pub type Lookup = Box<dyn FnMut(&str, &str) -> Result<Option<StoredCredentials>, StoreError>>;
+
+/// Binds a resource for a bare JID (`None`: generate one).
+pub type Bind = Box<dyn FnMut(&BareJid, Option<ResourcePart>) -> Result<FullJid, StanzaCondition>>;
+
+/// One direction's bytes and the receiving side's decoder.
+struct End {
+    /// Encodes what this side sends and decodes what it receives, like the
+    /// shells' one codec per connection.
+    codec: StreamCodec,
+    /// Bytes sent to this side and not yet handed to its decoder.
+    inbox: BytesMut,
+    /// Bytes handed to the decoder and not consumed yet.
+    buf: BytesMut,
+    /// The decoder failed: it yields nothing more.
+    poisoned: bool,
+    /// This side dropped the connection.
+    closed: bool,
+    /// This side saw the end of input.
+    eof_seen: bool,
+    /// This side asked for the TLS handshake.
+    tls: bool,
+}
+
+impl End {
+    fn new() -> Self {
+        End {
+            codec: StreamCodec::new(Limits::default()),
+            inbox: BytesMut::new(),
+            buf: BytesMut::new(),
+            poisoned: false,
+            closed: false,
+            eof_seen: false,
+            tls: false,
+        }
+    }
+
+    /// The next frame the decoder produces, handing it `chunk` bytes at a
+    /// time; `None` when the bytes sent so far hold no complete frame.
+    fn next_frame(&mut self, chunk: Option<usize>) -> Option<Result<Frame, XmlError>> {
+        if self.poisoned {
+            return None;
+        }
+        loop {
+            match self.codec.decode(&mut self.buf) {
+                Ok(Some(frame)) => return Some(Ok(frame)),
+                Err(e) => {
+                    self.poisoned = true;
+                    return Some(Err(e));
+                }
+                Ok(None) if self.inbox.is_empty() => return None,
+                Ok(None) => {
+                    let n = chunk.unwrap_or(usize::MAX).clamp(1, self.inbox.len());
+                    let more = self.inbox.split_to(n);
+                    self.buf.extend_from_slice(&more);
+                }
+            }
+        }
+    }
+
+    /// Whether bytes sent to this side are still waiting.
+    fn pending(&self) -> bool {
+        !self.poisoned && (!self.inbox.is_empty() || !self.buf.is_empty())
+    }
+}
+
+fn encode(codec: &mut StreamCodec, frame: Frame, to: &mut BytesMut) {
+    codec
+        .encode(frame, to)
+        .expect("the cores build encodable frames");
+}
+
+/// Whether `el` is a legacy session request (RFC 3921 §3).
+fn is_session_request(el: &Element) -> bool {
+    el.is("iq", ns::CLIENT)
+        && el.attr("type") == Some("set")
+        && el.child("session", ns::SESSION).is_some()
+}
+
+/// A client core and a server core connected in memory.
+pub struct Pair {
+    pub client: ClientCore,
+    pub server: ServerCore,
+    /// When both cores were created.
+    pub start: Instant,
+    /// The fake clock; only [`Pair::advance`] moves it.
+    pub now: Instant,
+    /// Frames each core asked to send, before any filter.
+    pub client_sent: Vec<Frame>,
+    pub server_sent: Vec<Frame>,
+    /// Frames each side's decoder produced.
+    pub client_received: Vec<Frame>,
+    pub server_received: Vec<Frame>,
+    /// Each core's `Established` or `Fail`.
+    pub client_outcome: Option<Result<StreamInfo, ClientError>>,
+    pub server_outcome: Option<Result<StreamInfo, ServerError>>,
+    /// Answers `LookupCredentials { domain, username }`.
+    pub lookup: Lookup,
+    /// Leave credential lookups unanswered until [`Pair::answer_lookup`].
+    pub hold_lookups: bool,
+    held_lookup: Option<(String, String)>,
+    /// Answers `Bind { bare, resource }`; by default binds the requested
+    /// resource, or `generated` when none was requested.
+    pub bind: Bind,
+    /// The established server session's answer to a session IQ.
+    pub session_reply: Box<dyn FnMut(&Element) -> Element>,
+    /// Rewrites frames from the client to the server.
+    pub to_server: Option<Filter>,
+    /// Rewrites frames from the server to the client.
+    pub to_client: Option<Filter>,
+    /// What the TLS handshake gives each side (client, server) once both
+    /// asked for it, or how it fails.
+    pub tls: Result<(ChannelBindings, ChannelBindings), std::io::ErrorKind>,
+    /// Hand each decoder this many bytes at a time (all at once if `None`).
+    pub chunk: Option<usize>,
+    c: End,
+    s: End,
+}
+
+impl Pair {
+    /// The two cores over a cleartext transport, created now; nothing has
+    /// run yet (see [`Pair::run`]).
+    pub fn new(client: ClientConfig, server: ServerConfig, store: Arc<MemoryStore>) -> Self {
+        let start = Instant::now();
+        let client = ClientCore::new(client, start);
+        let server = ServerCore::new(Arc::new(server), Security::Cleartext, start);
+        Self::from_cores(client, server, store, start)
+    }
+
+    /// The two cores as if over direct TLS, where each side's TLS layer
+    /// produced these channel bindings (they differ when someone sits in
+    /// the middle).
+    pub fn over_tls(
+        client: ClientConfig,
+        server: ServerConfig,
+        store: Arc<MemoryStore>,
+        client_cb: ChannelBindings,
+        server_cb: ChannelBindings,
+    ) -> Self {
+        let start = Instant::now();
+        let mut client = ClientCore::new(client, start);
+        client.set_secure(client_cb);
+        let mut server = ServerCore::new(Arc::new(server), Security::Tls, start);
+        server.set_channel_bindings(server_cb);
+        Self::from_cores(client, server, store, start)
+    }
+
+    /// A pair from cores made elsewhere, started at `start`.
+    pub fn from_cores(
+        client: ClientCore,
+        server: ServerCore,
+        store: Arc<MemoryStore>,
+        start: Instant,
+    ) -> Self {
+        Pair {
+            client,
+            server,
+            start,
+            now: start,
+            client_sent: Vec::new(),
+            server_sent: Vec::new(),
+            client_received: Vec::new(),
+            server_received: Vec::new(),
+            client_outcome: None,
+            server_outcome: None,
+            lookup: Box::new(move |_domain, username| Ok(store.get(username))),
+            hold_lookups: false,
+            held_lookup: None,
+            bind: Box::new(|bare, resource| {
+                let resource = resource
+                    .unwrap_or_else(|| ResourcePart::new("generated").unwrap().into_owned());
+                Ok(bare.with_resource(&resource))
+            }),
+            session_reply: Box::new(xmpp_stream::iq_result),
+            to_server: None,
+            to_client: None,
+            tls: Ok((ChannelBindings::default(), ChannelBindings::default())),
+            chunk: None,
+            c: End::new(),
+            s: End::new(),
+        }
+    }
+
+    /// Runs both sides until neither can make progress: every action
+    /// performed, every complete frame delivered.
+    pub fn run(&mut self) {
+        loop {
+            let progress = self.client_actions()
+                | self.server_actions()
+                | self.handshake()
+                | self.deliver_to_server()
+                | self.deliver_to_client();
+            if !progress {
+                return;
+            }
+        }
+    }
+
+    /// Moves the fake clock forward by `by`, tells each running core whose
+    /// deadline passed, and runs.
+    pub fn advance(&mut self, by: Duration) {
+        self.now += by;
+        if self.client_outcome.is_none()
+            && self.client.poll_timeout().is_some_and(|t| t <= self.now)
+        {
+            self.client.handle_timeout(self.now);
+        }
+        if self.server_outcome.is_none()
+            && self.server.poll_timeout().is_some_and(|t| t <= self.now)
+        {
+            self.server.handle_timeout(self.now);
+        }
+        self.run();
+    }
+
+    /// The lookup held by [`Pair::hold_lookups`], if any: (domain, username).
+    pub fn held_lookup(&self) -> Option<&(String, String)> {
+        self.held_lookup.as_ref()
+    }
+
+    /// Answers the held lookup now, and runs.
+    pub fn answer_lookup(&mut self) {
+        if let Some((domain, username)) = self.held_lookup.take() {
+            let found = (self.lookup)(&domain, &username);
+            self.server.handle_credentials(found);
+            self.run();
+        }
+    }
+
+    /// Puts raw bytes on the wire to the server, after what was sent so far.
+    pub fn inject_to_server(&mut self, bytes: &[u8]) {
+        self.s.inbox.extend_from_slice(bytes);
+    }
+
+    /// Puts raw bytes on the wire to the client.
+    pub fn inject_to_client(&mut self, bytes: &[u8]) {
+        self.c.inbox.extend_from_slice(bytes);
+    }
+
+    fn client_actions(&mut self) -> bool {
+        let mut progress = false;
+        while let Some(action) = self.client.poll_action() {
+            progress = true;
+            match action {
+                ClientAction::Send(frame) => {
+                    self.client_sent.push(frame.clone());
+                    let frame = match &mut self.to_server {
+                        Some(filter) => filter(frame),
+                        None => Some(frame),
+                    };
+                    if let Some(frame) = frame {
+                        encode(&mut self.c.codec, frame, &mut self.s.inbox);
+                    }
+                }
+                ClientAction::ResetDecoder => self.c.codec.reset(),
+                ClientAction::StartTls => self.c.tls = true,
+                ClientAction::Established(info) => self.client_outcome = Some(Ok(info)),
+                ClientAction::Fail(err) => {
+                    self.client_outcome = Some(Err(err));
+                    self.c.closed = true;
+                }
+                other => panic!("an action the pair does not know: {other:?}"),
+            }
+        }
+        progress
+    }
+
+    fn server_actions(&mut self) -> bool {
+        let mut progress = false;
+        while let Some(action) = self.server.poll_action() {
+            progress = true;
+            match action {
+                ServerAction::Send(frame) => self.server_send(frame),
+                ServerAction::ResetDecoder => self.s.codec.reset(),
+                ServerAction::SetLimits(limits) => self.s.codec.set_limits(limits),
+                ServerAction::StartTls => self.s.tls = true,
+                ServerAction::LookupCredentials { domain, username } => {
+                    if self.hold_lookups {
+                        self.held_lookup = Some((domain, username));
+                    } else {
+                        let found = (self.lookup)(&domain, &username);
+                        self.server.handle_credentials(found);
+                    }
+                }
+                ServerAction::Bind { bare, resource } => {
+                    let result = (self.bind)(&bare, resource);
+                    self.server.handle_bind(result);
+                }
+                ServerAction::Established(info) => self.server_outcome = Some(Ok(info)),
+                ServerAction::Fail(err) => {
+                    self.server_outcome = Some(Err(err));
+                    self.s.closed = true;
+                }
+                other => panic!("an action the pair does not know: {other:?}"),
+            }
+        }
+        progress
+    }
+
+    fn server_send(&mut self, frame: Frame) {
+        self.server_sent.push(frame.clone());
+        let frame = match &mut self.to_client {
+            Some(filter) => filter(frame),
+            None => Some(frame),
+        };
+        if let Some(frame) = frame {
+            encode(&mut self.s.codec, frame, &mut self.c.inbox);
+        }
+    }
+
+    /// Once both sides asked for TLS: both decoders start over (a new XML
+    /// document on the TLS layer) and both cores get the handshake's result.
+    fn handshake(&mut self) -> bool {
+        if !(self.c.tls && self.s.tls) {
+            return false;
+        }
+        self.c.tls = false;
+        self.s.tls = false;
+        self.c.codec.reset();
+        self.s.codec.reset();
+        match &self.tls {
+            Ok((client_cb, server_cb)) => {
+                self.client.handle_tls(Ok(client_cb.clone()));
+                self.server.handle_tls(Ok(server_cb.clone()));
+            }
+            Err(kind) => {
+                self.client.handle_tls(Err((*kind).into()));
+                self.server.handle_tls(Err((*kind).into()));
+            }
+        }
+        true
+    }
+
+    fn deliver_to_server(&mut self) -> bool {
+        // A failed server dropped the connection; one waiting for the TLS
+        // handshake reads nothing.
+        if matches!(self.server_outcome, Some(Err(_))) || self.s.tls {
+            return false;
+        }
+        match self.s.next_frame(self.chunk) {
+            Some(Ok(frame)) => {
+                self.server_received.push(frame.clone());
+                let established = self.server_outcome.is_some();
+                match frame {
+                    // The established session (`XmppStream`) answers this.
+                    Frame::Element(el) if established && is_session_request(&el) => {
+                        let reply = (self.session_reply)(&el);
+                        self.server_send(Frame::Element(reply));
+                    }
+                    _ if established => {}
+                    frame => self.server.handle_frame(Ok(frame)),
+                }
+                true
+            }
+            Some(Err(e)) => {
+                if self.server_outcome.is_none() {
+                    self.server.handle_frame(Err(e));
+                }
+                true
+            }
+            None if self.c.closed && !self.s.eof_seen && !self.s.pending() => {
+                self.s.eof_seen = true;
+                if self.server_outcome.is_none() {
+                    self.server.handle_eof();
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn deliver_to_client(&mut self) -> bool {
+        // After its outcome the client shell hands the connection over (or
+        // drops it): the core reads nothing more.
+        if self.client_outcome.is_some() || self.c.tls {
+            return false;
+        }
+        match self.c.next_frame(self.chunk) {
+            Some(Ok(frame)) => {
+                self.client_received.push(frame.clone());
+                self.client.handle_frame(Ok(frame));
+                true
+            }
+            Some(Err(e)) => {
+                self.client.handle_frame(Err(e));
+                true
+            }
+            None if self.s.closed && !self.c.eof_seen && !self.c.pending() => {
+                self.c.eof_seen = true;
+                self.client.handle_eof();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The client's result; panics if it has none.
+    pub fn client_result(&self) -> Result<&StreamInfo, &ClientError> {
+        self.client_outcome
+            .as_ref()
+            .expect("the client core reported no outcome")
+            .as_ref()
+    }
+
+    /// The server's result; panics if it has none.
+    pub fn server_result(&self) -> Result<&StreamInfo, &ServerError> {
+        self.server_outcome
+            .as_ref()
+            .expect("the server core reported no outcome")
+            .as_ref()
+    }
+
+    /// Both sides established; panics otherwise. Returns (client, server).
+    pub fn established(&self) -> (&StreamInfo, &StreamInfo) {
+        match (self.client_result(), self.server_result()) {
+            (Ok(c), Ok(s)) => (c, s),
+            other => panic!("not established: {other:?}"),
+        }
+    }
+
+    /// The client's error; panics if it succeeded or has no outcome.
+    pub fn client_error(&self) -> &ClientError {
+        match self.client_result() {
+            Err(e) => e,
+            Ok(info) => panic!("the client established {info:?}"),
+        }
+    }
+
+    /// The server's error; panics if it succeeded or has no outcome.
+    pub fn server_error(&self) -> &ServerError {
+        match self.server_result() {
+            Err(e) => e,
+            Ok(info) => panic!("the server established {info:?}"),
+        }
+    }
+}
+
+/// The elements among `frames`.
+pub fn elements(frames: &[Frame]) -> impl Iterator<Item = &Element> {
+    frames.iter().filter_map(|f| match f {
+        Frame::Element(el) => Some(el),
+        _ => None,
+    })
+}
+
+/// The conditions of the SASL `<failure/>`s among `frames`, in order.
+pub fn sasl_failures(frames: &[Frame]) -> Vec<String> {
+    elements(frames)
+        .filter(|el| el.is("failure", ns::SASL))
+        .filter_map(|el| {
+            el.children()
+                .find(|c| c.ns() == ns::SASL && c.name() != "text")
+                .map(|c| c.name().to_owned())
+        })
+        .collect()
+}
+
+/// The condition of the first `<stream:error/>` among `frames`.
+pub fn stream_error(frames: &[Frame]) -> Option<String> {
+    elements(frames)
+        .find(|el| el.is("error", ns::STREAM))
+        .and_then(|el| {
+            el.children()
+                .find(|c| c.ns() == ns::STREAM_ERRORS && c.name() != "text")
+                .map(|c| c.name().to_owned())
+        })
+}
+
+/// The `mechanism` attribute of each `<auth/>` among `frames`.
+pub fn auths(frames: &[Frame]) -> Vec<String> {
+    elements(frames)
+        .filter(|el| el.is("auth", ns::SASL))
+        .map(|el| el.attr("mechanism").unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Each frame's kind, name and namespace, without its content: what stays
+/// the same between runs whose nonces and ids differ.
+pub fn shape(frames: &[Frame]) -> Vec<String> {
+    frames
+        .iter()
+        .map(|f| match f {
+            Frame::Header(h) => format!("header {}", h.default_ns.as_deref().unwrap_or("")),
+            Frame::Element(el) => format!("{{{}}}{}", el.ns(), el.name()),
+            Frame::Close => "close".to_owned(),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
