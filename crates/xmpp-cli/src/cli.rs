@@ -61,7 +61,7 @@ pub struct DemoArgs {
     /// The demo user's localpart.
     #[arg(long, default_value = "somenode")]
     pub user: String,
-    /// Put DIGEST-MD5's rspauth in <success/> (RFC 6120) instead of a second challenge (the seed).
+    /// Put DIGEST-MD5's rspauth in <success/> (RFC 6120) instead of a second challenge (the RFC 3920 §6.5 example).
     #[arg(long)]
     pub rspauth_in_success: bool,
     /// Negotiate STARTTLS first (a throwaway certificate, trusted in this

@@ -1,5 +1,5 @@
-//! `xmpp demo`: the seed's exchange between a server and a client in this
-//! process, over real TCP on 127.0.0.1, printed step by step.
+//! `xmpp demo`: the RFC 3920 §6.5 example exchange between a server and a
+//! client in this process, over real TCP on 127.0.0.1, printed step by step.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,14 +21,14 @@ use crate::transcript::Transcript;
 const PASSWORD: &str = "secret";
 
 /// `--fail CONDITION` (the step follows from the condition, as in the
-/// seed) or `--fail STEP=CONDITION`.
+/// RFC 3920 §6.5 example) or `--fail STEP=CONDITION`.
 fn parse_fail(fail: &str, mechanism: &str) -> Result<Injection, Failure> {
     let spec = if fail.contains('=') {
         fail.to_owned()
     } else if let Some(c) = xmpp_sasl::Condition::from_name(fail) {
         use xmpp_sasl::Condition as C;
-        // The seed answers a bad <auth/> at step 5 and fails later steps
-        // (7, 9) with temporary-auth-failure.
+        // The RFC 3920 §6.5 example answers a bad <auth/> at step 5 and
+        // fails later steps (7, 9) with temporary-auth-failure.
         let step = match c {
             C::IncorrectEncoding
             | C::InvalidMechanism
@@ -86,7 +86,7 @@ pub async fn run(args: DemoArgs) -> CmdResult {
     let store = MemoryStore::new();
     store.add(&args.user, PASSWORD, &[&args.domain]);
     let mut config = ServerConfig::new(&args.domain, Arc::new(store));
-    // Offer what the seed offers, with the chosen mechanism first.
+    // Offer what the RFC 3920 §6.5 example offers, with the chosen mechanism first.
     let mut offered = vec![mechanism.clone()];
     for m in ["DIGEST-MD5", "PLAIN"] {
         if m != mechanism {
@@ -135,7 +135,7 @@ pub async fn run(args: DemoArgs) -> CmdResult {
     let mut config = ClientConfig::new(&jid, PASSWORD)
         .map_err(Failure::usage)?
         .with_selector(selector)
-        // The seed's exchange has no TLS.
+        // The RFC 3920 §6.5 example has no TLS.
         .with_tls(if args.tls {
             TlsMode::Required
         } else {
