@@ -11,7 +11,8 @@ use xmpp_xml::StreamCodec;
 
 pub use self::config::{ServedDomain, ServerConfig, SessionFeature, TlsPolicy};
 pub use self::core::{ServerAction, ServerCore};
-pub use self::registry::{ConflictPolicy, ResourceRegistry};
+pub use self::registry::{BoundSession, ConflictPolicy, Mailbox, ResourceRegistry};
+use crate::condition::StanzaCondition;
 use crate::conn::{Conn, Event};
 use crate::error::ServerError;
 use crate::observer::Observer;
@@ -118,8 +119,11 @@ where
                 }
                 ServerAction::Bind { bare, resource } => {
                     let resource = resource.unwrap_or_else(crate::ids::resource);
-                    let result = config.registry.bind(&bare, &resource);
                     let jid = format!("{bare}/{resource}");
+                    // The core checked both parts, so this parses.
+                    let result = jid::FullJid::new(&jid)
+                        .map_err(|_| StanzaCondition::BadRequest)
+                        .and_then(|full| config.registry.bind(&full));
                     core.handle_bind(result.map(|b| {
                         bound = Some(b);
                         jid
