@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use xmpp_sasl::Mechanism;
 
 use crate::duration;
 
@@ -48,8 +49,8 @@ pub struct StoreArg {
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// The SASL mechanism to show.
-    #[arg(long, default_value = "DIGEST-MD5", value_name = "NAME")]
-    pub mechanism: String,
+    #[arg(long, default_value = "DIGEST-MD5", value_name = "NAME", value_parser = mechanism)]
+    pub mechanism: Mechanism,
     /// Show an alternative failure: a condition (`incorrect-encoding`: step 5,
     /// `temporary-auth-failure`: step 7 or `--fail success=temporary-auth-failure`: step 9)
     /// or any `<step>=<condition>` that `serve --inject` takes.
@@ -61,7 +62,7 @@ pub struct DemoArgs {
     /// The demo user's localpart.
     #[arg(long, default_value = "somenode")]
     pub user: String,
-    /// Put DIGEST-MD5's rspauth in <success/> (RFC 6120) instead of a second challenge (the seed).
+    /// Put DIGEST-MD5's rspauth in <success/> (RFC 6120) instead of a second challenge (the RFC 3920 §6.5 example).
     #[arg(long)]
     pub rspauth_in_success: bool,
     /// Negotiate STARTTLS first (a throwaway certificate, trusted in this
@@ -130,10 +131,11 @@ pub struct ServeArgs {
     /// Offer PLAIN on streams without TLS.
     #[arg(long)]
     pub allow_plain_without_tls: bool,
-    /// Offered mechanisms, in order (default: SCRAM-SHA-256,SCRAM-SHA-1,DIGEST-MD5 and PLAIN
-    /// with --allow-plain-without-tls).
-    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
-    pub mechanisms: Option<Vec<String>>,
+    /// Offered mechanisms, in order (default: SCRAM-SHA-256-PLUS,SCRAM-SHA-1-PLUS with TLS,
+    /// then SCRAM-SHA-256,SCRAM-SHA-1,DIGEST-MD5, and PLAIN with TLS or
+    /// --allow-plain-without-tls).
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...", value_parser = mechanism)]
+    pub mechanisms: Option<Vec<Mechanism>>,
     /// Send DIGEST-MD5's rspauth inside <success/> instead of a second <challenge/>.
     #[arg(long)]
     pub rspauth_in_success: bool,
@@ -294,8 +296,8 @@ pub struct LoginArgs {
     #[arg(long, value_name = "HOST:PORT")]
     pub server: Option<String>,
     /// Use only this mechanism (default: the best offered one, with fallback).
-    #[arg(long, value_name = "NAME")]
-    pub mechanism: Option<String>,
+    #[arg(long, value_name = "NAME", value_parser = mechanism)]
+    pub mechanism: Option<Mechanism>,
     /// Read the password from the first line of stdin instead of prompting.
     #[arg(long)]
     pub password_stdin: bool,
@@ -359,8 +361,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub logins: Option<u64>,
     /// Mechanism to use (default: the best offered).
-    #[arg(long, value_name = "NAME")]
-    pub mechanism: Option<String>,
+    #[arg(long, value_name = "NAME", value_parser = mechanism)]
+    pub mechanism: Option<Mechanism>,
     /// Allow PLAIN on a stream without TLS (implied by --mechanism PLAIN).
     #[arg(long)]
     pub allow_plain_without_tls: bool,
@@ -389,4 +391,9 @@ pub struct BenchArgs {
     /// Also report the RSS of this process id (e.g. the server's) before and after.
     #[arg(long)]
     pub server_pid: Option<u32>,
+}
+
+/// A mechanism name as people type it: any case, spaces around it ignored.
+fn mechanism(name: &str) -> Result<Mechanism, xmpp_sasl::UnknownMechanism> {
+    Mechanism::from_name_ignore_ascii_case(name.trim())
 }

@@ -1,34 +1,39 @@
-//! `xmpp demo`: the seed's exchange between a server and a client in this
-//! process, over real TCP on 127.0.0.1, printed step by step.
+//! `xmpp demo`: the RFC 3920 §6.5 example exchange between a server and a
+//! client in this process, over real TCP on 127.0.0.1, printed step by step.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use tokio::net::TcpListener;
-use xmpp_sasl::MemoryStore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use xmpp_sasl::{Mechanism, MechanismSelector, MemoryStore};
 use xmpp_stream::client::{self, ClientConfig, TlsMode};
 use xmpp_stream::server::{ServerConfig, SessionFeature, TlsPolicy};
+use xmpp_stream::{ClientError, XmppStream};
 use xmpp_xml::{ns, Element};
 
 use crate::cli::DemoArgs;
 use crate::exit::{CmdResult, Code, Failure};
 use crate::serve::inject::{Action, Injection, Step};
 use crate::serve::{self, Shared};
+use crate::tls::Probe;
 use crate::transcript::Transcript;
 
 /// The demo user's password (shown: it is a demo).
 const PASSWORD: &str = "secret";
 
 /// `--fail CONDITION` (the step follows from the condition, as in the
-/// seed) or `--fail STEP=CONDITION`.
-fn parse_fail(fail: &str, mechanism: &str) -> Result<Injection, Failure> {
+/// RFC 3920 §6.5 example) or `--fail STEP=CONDITION`.
+fn parse_fail(fail: &str, mechanism: Mechanism) -> Result<Injection, Failure> {
     let spec = if fail.contains('=') {
         fail.to_owned()
     } else if let Some(c) = xmpp_sasl::Condition::from_name(fail) {
         use xmpp_sasl::Condition as C;
-        // The seed answers a bad <auth/> at step 5 and fails later steps
-        // (7, 9) with temporary-auth-failure.
+        // The RFC 3920 §6.5 example answers a bad <auth/> at step 5 and
+        // fails later steps (7, 9) with temporary-auth-failure.
         let step = match c {
             C::IncorrectEncoding
             | C::InvalidMechanism
@@ -46,17 +51,37 @@ fn parse_fail(fail: &str, mechanism: &str) -> Result<Injection, Failure> {
         .parse()
         .map_err(|e: String| Failure::usage(e.replacen("--inject", "--fail", 1)))?;
     // PLAIN has no second round: its answer to <auth/> is the last one.
-    if mechanism == "PLAIN" && inj.step == Step::Response {
+    if mechanism == Mechanism::Plain && inj.step == Step::Response {
         inj.step = Step::Auth;
     }
     Ok(inj)
 }
 
-/// Runs the demo.
+/// Runs the demo: a server on 127.0.0.1, one login to it with the transcript
+/// on stdout, and the outcome checked against `--fail`.
 pub async fn run(args: DemoArgs) -> CmdResult {
-    let (selector, _) = crate::login::selector(Some(&args.mechanism), true)?;
-    let mechanism = args.mechanism.to_ascii_uppercase();
-    if mechanism.ends_with("-PLUS") && !args.tls {
+    let mechanism = args.mechanism;
+    let (selector, _) = crate::login::selector(Some(mechanism), true)?;
+    let injection = check_arguments(&args, mechanism)?;
+    let generated = args
+        .tls
+        .then(|| crate::tls::generate(std::slice::from_ref(&args.domain)))
+        .transpose()
+        .map_err(|e| Failure::new(Code::Other, e))?;
+    let config = server_config(&args, mechanism, generated.as_ref());
+    let server = DemoServer::start(config, injection).await?;
+    print_introduction(&args, mechanism, server.addr, injection);
+    let config = client_config(&args, selector, generated.as_ref())?;
+    let result = log_in(&args, config, server.addr).await?;
+    let outcome = judge(result, injection, &args.domain).await;
+    server.stop().await;
+    outcome
+}
+
+/// Checks the mechanism against `--tls` and turns `--fail` into the
+/// injection the server gets.
+fn check_arguments(args: &DemoArgs, mechanism: Mechanism) -> Result<Option<Injection>, Failure> {
+    if mechanism.is_plus() && !args.tls {
         return Err(Failure::usage(format!(
             "{mechanism} binds to the TLS channel: add --tls"
         )));
@@ -64,7 +89,7 @@ pub async fn run(args: DemoArgs) -> CmdResult {
     let injection = args
         .fail
         .as_deref()
-        .map(|f| parse_fail(f, &mechanism))
+        .map(|f| parse_fail(f, mechanism))
         .transpose()?;
     if let (true, Some(i)) = (args.tls, injection) {
         // The injector reads the server's clear text; after <proceed/> it is TLS.
@@ -74,23 +99,24 @@ pub async fn run(args: DemoArgs) -> CmdResult {
             )));
         }
     }
-    let generated = if args.tls {
-        Some(
-            crate::tls::generate(std::slice::from_ref(&args.domain))
-                .map_err(|e| Failure::new(Code::Other, e))?,
-        )
-    } else {
-        None
-    };
+    Ok(injection)
+}
 
+/// The server: the demo user in memory, the RFC 3920 §6.5 example's
+/// mechanisms with the chosen one first, the legacy session required, and
+/// STARTTLS required with `--tls`.
+fn server_config(
+    args: &DemoArgs,
+    mechanism: Mechanism,
+    generated: Option<&crate::tls::Generated>,
+) -> ServerConfig {
     let store = MemoryStore::new();
     store.add(&args.user, PASSWORD, &[&args.domain]);
     let mut config = ServerConfig::new(&args.domain, Arc::new(store));
-    // Offer what the seed offers, with the chosen mechanism first.
-    let mut offered = vec![mechanism.clone()];
-    for m in ["DIGEST-MD5", "PLAIN"] {
+    let mut offered = vec![mechanism];
+    for m in [Mechanism::DigestMd5, Mechanism::Plain] {
         if m != mechanism {
-            offered.push(m.to_owned());
+            offered.push(m);
         }
     }
     config.mechanisms = offered;
@@ -98,23 +124,49 @@ pub async fn run(args: DemoArgs) -> CmdResult {
     config.rspauth_in_success = args.rspauth_in_success;
     config.session = SessionFeature::Required;
     config.close_after_sasl_failure = true;
-    if let Some(g) = &generated {
+    if let Some(g) = generated {
         config.tls = Some(g.server.clone());
         config.tls_policy = TlsPolicy::Required;
     }
-    let shared = Shared::new(Arc::new(config), injection.into_iter().collect());
+    config
+}
 
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| Failure::new(Code::Network, format!("cannot listen on 127.0.0.1: {e}")))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Failure::new(Code::Network, e))?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve::serve(listener, None, shared, 16, async {
-        let _ = stop_rx.await;
-    }));
+/// `xmpp serve`'s accept loop on an ephemeral port, in this process.
+struct DemoServer {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
 
+impl DemoServer {
+    async fn start(config: ServerConfig, injection: Option<Injection>) -> Result<Self, Failure> {
+        let shared = Shared::new(Arc::new(config), injection.into_iter().collect());
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| Failure::new(Code::Network, format!("cannot listen on 127.0.0.1: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Failure::new(Code::Network, e))?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve::serve(listener, None, shared, 16, async {
+            let _ = stopped.await;
+        }));
+        Ok(DemoServer { addr, stop, task })
+    }
+
+    /// Shuts the server down and waits (briefly) for it.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(6), self.task).await;
+    }
+}
+
+fn print_introduction(
+    args: &DemoArgs,
+    mechanism: Mechanism,
+    addr: SocketAddr,
+    injection: Option<Injection>,
+) {
     out!(
         "xmpp demo: {mechanism} login of {}@{} (password {PASSWORD:?}) to a server on {addr}, over TCP{}.",
         args.user,
@@ -130,23 +182,40 @@ pub async fn run(args: DemoArgs) -> CmdResult {
     }
     out!("Every element is shown as sent on the wire; SASL payloads are decoded beneath.");
     out!();
+}
 
+/// The client: the demo user with resource `demo`, only the chosen
+/// mechanism, and STARTTLS (trusting the demo's CA) exactly when `--tls`.
+fn client_config(
+    args: &DemoArgs,
+    selector: MechanismSelector,
+    generated: Option<&crate::tls::Generated>,
+) -> Result<ClientConfig, Failure> {
     let jid = format!("{}@{}/demo", args.user, args.domain);
     let mut config = ClientConfig::new(&jid, PASSWORD)
         .map_err(Failure::usage)?
         .with_selector(selector)
-        // The seed's exchange has no TLS.
+        // The RFC 3920 §6.5 example has no TLS.
         .with_tls(if args.tls {
             TlsMode::Required
         } else {
             TlsMode::Off
         });
-    if let Some(g) = &generated {
+    if let Some(g) = generated {
         config.tls_config =
             Some(crate::tls::trusting(&g.ca).map_err(|e| Failure::new(Code::Other, e))?);
     }
     config.fallback = false;
     config.timeout = Duration::from_secs(10);
+    Ok(config)
+}
+
+/// Connects and negotiates, printing the transcript as it happens.
+async fn log_in(
+    args: &DemoArgs,
+    config: ClientConfig,
+    addr: SocketAddr,
+) -> Result<Result<XmppStream<Probe<TcpStream>>, ClientError>, Failure> {
     let tcp = crate::login::dial(&addr.to_string(), Duration::from_secs(5)).await?;
     let probe = Arc::new(crate::tls::ProbeState::default());
     let transcript = Arc::new(Transcript::stdout().with_probe(
@@ -157,26 +226,25 @@ pub async fn run(args: DemoArgs) -> CmdResult {
         ),
     ));
     let observer: Arc<dyn xmpp_stream::Observer> = transcript.clone();
-    let io = crate::tls::Probe::new(tcp, probe);
+    let io = Probe::new(tcp, probe);
     let result = client::connect(io, config, Some(observer)).await;
-    if let Err(xmpp_stream::ClientError::Tls(reason)) = &result {
+    if let Err(ClientError::Tls(reason)) = &result {
         transcript.tls_failed(reason);
     }
+    Ok(result)
+}
 
-    let outcome = match result {
-        Ok(mut stream) => {
-            // Post-negotiation: one XEP-0199 ping, then a proper close.
-            let ping = Element::builder("iq", ns::CLIENT)
-                .attr("type", "get")
-                .attr("id", "ping_1")
-                .attr("to", &args.domain)
-                .append(Element::builder("ping", ns::PING).build())
-                .build();
-            if stream.send(ping).await.is_ok() {
-                let _ = tokio::time::timeout(Duration::from_secs(5), stream.next()).await;
-            }
-            let bound = stream.jid().to_owned();
-            crate::login::close(stream, Duration::from_secs(2)).await;
+/// Finishes a successful login (one XEP-0199 ping, then a proper close) and
+/// says whether the exchange went as asked: success without `--fail`, the
+/// requested failure with it.
+async fn judge(
+    result: Result<XmppStream<Probe<TcpStream>>, ClientError>,
+    injection: Option<Injection>,
+    domain: &str,
+) -> CmdResult {
+    match result {
+        Ok(stream) => {
+            let bound = ping_and_close(stream, domain).await;
             out!();
             match injection {
                 None => {
@@ -203,8 +271,21 @@ pub async fn run(args: DemoArgs) -> CmdResult {
                 )),
             }
         }
-    };
-    let _ = stop_tx.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(6), server).await;
-    outcome
+    }
+}
+
+/// Pings the server, closes the stream, and returns the bound JID.
+async fn ping_and_close(mut stream: XmppStream<Probe<TcpStream>>, domain: &str) -> String {
+    let ping = Element::builder("iq", ns::CLIENT)
+        .attr("type", "get")
+        .attr("id", "ping_1")
+        .attr("to", domain)
+        .append(Element::builder("ping", ns::PING).build())
+        .build();
+    if stream.send(ping).await.is_ok() {
+        let _ = tokio::time::timeout(Duration::from_secs(5), stream.next()).await;
+    }
+    let bound = stream.jid().to_string();
+    crate::login::close(stream, Duration::from_secs(2)).await;
+    bound
 }

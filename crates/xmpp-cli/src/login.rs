@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use xmpp_sasl::MechanismSelector;
+use xmpp_sasl::{Mechanism, MechanismSelector};
 use xmpp_stream::client::{self, ClientConfig, TlsMode};
 use xmpp_stream::{Observer, XmppStream};
 
@@ -17,7 +17,7 @@ use crate::transcript::Transcript;
 
 /// Checks a `--mechanism` value and builds the selector for it.
 pub fn selector(
-    mechanism: Option<&str>,
+    mechanism: Option<Mechanism>,
     allow_plain: bool,
 ) -> Result<(MechanismSelector, bool), Failure> {
     match mechanism {
@@ -26,20 +26,13 @@ pub fn selector(
             true,
         )),
         Some(m) => {
-            let m = m.to_ascii_uppercase();
-            if !xmpp_sasl::SUPPORTED_MECHANISMS.contains(&m.as_str()) {
-                return Err(Failure::usage(format!(
-                    "unknown mechanism {m:?} (supported: {})",
-                    xmpp_sasl::SUPPORTED_MECHANISMS.join(", ")
-                )));
-            }
-            if m == "PLAIN" && !allow_plain {
+            if m.sends_password() && !allow_plain {
                 return Err(Failure::usage(
                     "PLAIN sends the password in the clear: without TLS it needs --allow-plain-without-tls",
                 ));
             }
-            let s = MechanismSelector::with_preference(vec![m.clone()])
-                .allow_only(vec![m])
+            let s = MechanismSelector::with_preference([m])
+                .allow_only([m])
                 .allow_plain_insecure(allow_plain);
             Ok((s, false))
         }
@@ -168,7 +161,7 @@ async fn finish<S: AsyncRead + AsyncWrite + Unpin>(
         }
     };
     let jid = stream.jid().to_string();
-    tracing::info!(jid, mechanism = stream.info().mechanism, "logged in");
+    tracing::info!(jid, mechanism = %stream.info().mechanism, "logged in");
     close(stream, Duration::from_secs(1)).await;
     if transcript.is_some() {
         out!("Bound JID: {jid}");
@@ -189,10 +182,10 @@ pub async fn run(args: LoginArgs) -> CmdResult {
     // PLAIN is fine when TLS will protect it; without TLS it needs the flag.
     let plain_protected = args.direct_tls || matches!(tls, ClientTls::Required);
     if !plain_protected {
-        selector(args.mechanism.as_deref(), args.allow_plain_without_tls)?;
+        selector(args.mechanism, args.allow_plain_without_tls)?;
     }
     let (selector, fallback) = selector(
-        args.mechanism.as_deref(),
+        args.mechanism,
         args.allow_plain_without_tls || plain_protected,
     )?;
     // The selector still refuses PLAIN on an unprotected stream unless told.

@@ -1,5 +1,5 @@
-//! Prints an exchange the way the seed (RFC 3920 §6.5) does: numbered steps,
-//! each element as it went over the wire, decoded SASL payloads beneath.
+//! Prints an exchange the way the RFC 3920 §6.5 example does: numbered
+//! steps, each element as it went over the wire, decoded SASL payloads beneath.
 //! Fed by `xmpp_stream`'s [`Observer`] hook on the client side, which sees
 //! both directions; passwords never reach it.
 
@@ -13,7 +13,8 @@ use xmpp_xml::{ns, Element, Frame, StreamCodec};
 
 use crate::tls::ProbeState;
 
-/// What was last printed, to merge frames the seed shows in one step.
+/// What was last printed, to merge frames the RFC 3920 §6.5 example shows in
+/// one step.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Last {
     Nothing,
@@ -40,7 +41,8 @@ struct State {
     trust: String,
 }
 
-/// An [`Observer`] that writes the seed-style transcript, seen from the client.
+/// An [`Observer`] that writes a transcript in the style of the RFC 3920 §6.5
+/// example, seen from the client.
 pub struct Transcript {
     state: Mutex<State>,
 }
@@ -274,8 +276,9 @@ impl State {
         }
         let wire = self.wire(frame, event.direction);
         let received = event.direction == Direction::Received;
-        // The seed shows the restarted header with its features, and a
-        // failure or stream error with the `</stream:stream>` after it, as one step.
+        // The RFC 3920 §6.5 example shows the restarted header with its features,
+        // and a failure or stream error with the `</stream:stream>` after it, as
+        // one step.
         let merge = received
             && match (self.last, frame) {
                 (Last::ServerHeaderAfterRestart, Frame::Element(el)) => {

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use jid::{DomainPart, NodePart};
 use xmpp_sasl::StoredCredentials;
 
 use crate::cli::{BulkAddArgs, StoreArg, UserAddArgs, UserCommand, UserJidArgs, UserListArgs};
@@ -24,8 +25,8 @@ pub async fn open_store(arg: &StoreArg) -> Result<SqlStore, Failure> {
     Ok(store)
 }
 
-/// `user@domain` -> (prepared localpart, domain).
-pub fn split_jid(jid: &str) -> Result<(String, String), Failure> {
+/// `user@domain` -> (localpart, domain), both prepared (RFC 7622).
+pub fn split_jid(jid: &str) -> Result<(NodePart, DomainPart), Failure> {
     let parsed =
         jid::BareJid::new(jid).map_err(|e| Failure::usage(format!("invalid JID {jid:?}: {e}")))?;
     let node = parsed.node().ok_or_else(|| {
@@ -33,10 +34,7 @@ pub fn split_jid(jid: &str) -> Result<(String, String), Failure> {
             "invalid JID {jid:?}: an account needs a localpart (user@domain)"
         ))
     })?;
-    Ok((
-        node.as_str().to_owned(),
-        parsed.domain().as_str().to_owned(),
-    ))
+    Ok((node.to_owned(), parsed.domain().to_owned()))
 }
 
 fn realms<'a>(given: &'a [String], domain: &'a str) -> Vec<&'a str> {
@@ -89,7 +87,7 @@ async fn add_or_passwd(a: UserAddArgs, create: bool) -> CmdResult {
         .into_iter()
         .map(str::to_owned)
         .collect();
-    let creds = derive(user.clone(), Arc::new(password), realms).await;
+    let creds = derive(user.to_string(), Arc::new(password), realms).await;
     if create {
         store.add(&domain, &user, &creds).await?;
         println!("added {user}@{domain}");

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 
 #[test]
-fn demo_prints_every_seed_step_with_decoded_payloads() {
+fn demo_prints_every_rfc_example_step_with_decoded_payloads() {
     let o = run(&["demo"], "");
     expect_code(&o, 0);
     let out = stdout(&o);

@@ -471,7 +471,7 @@ impl DigestMd5Server {
         parts.next().is_none()
             && service.eq_ignore_ascii_case(self.cfg.service.as_bytes())
             && host.eq_ignore_ascii_case(self.cfg.domain.as_bytes())
-            && serv_name.map_or(true, |s| s.eq_ignore_ascii_case(self.cfg.domain.as_bytes()))
+            && serv_name.is_none_or(|s| s.eq_ignore_ascii_case(self.cfg.domain.as_bytes()))
     }
 
     fn verify(

@@ -65,7 +65,7 @@ impl MechanismSelector {
             .copied()
             .filter(|m| offered.iter().any(|o| o == m))
             .filter(|m| !exclude.contains(m))
-            .filter(|m| self.allowed.as_ref().map_or(true, |a| a.contains(m)))
+            .filter(|m| self.allowed.as_ref().is_none_or(|a| a.contains(m)))
             .filter(|m| secure || !m.is_plus())
             .find(|m| secure || self.allow_plain_insecure || !m.sends_password())
     }

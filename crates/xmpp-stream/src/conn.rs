@@ -6,6 +6,7 @@ use std::sync::Arc;
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::Framed;
+use xmpp_sasl::Mechanism;
 use xmpp_xml::{Frame, StreamCodec, XmlError};
 
 use crate::observer::{notify, Direction, Observer};
@@ -41,17 +42,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
-    /// The mechanism name observers need to decode SASL payloads; nothing
-    /// (and no allocation) without an observer.
-    pub(crate) fn observed_mechanism(&self, mechanism: Option<&str>) -> Option<String> {
-        self.observer.as_ref().and(mechanism).map(str::to_owned)
-    }
-
     /// Queues a frame; [`Conn::flush`] writes it out.
     pub(crate) async fn feed(
         &mut self,
         frame: Frame,
-        mechanism: Option<&str>,
+        mechanism: Option<Mechanism>,
     ) -> Result<(), XmlError> {
         if let Some(o) = &self.observer {
             notify(o.as_ref(), Direction::Sent, self.client, mechanism, &frame);
@@ -66,7 +61,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// The next frame; `None` at end of input.
     pub(crate) async fn next(
         &mut self,
-        mechanism: Option<&str>,
+        mechanism: Option<Mechanism>,
     ) -> Option<Result<Frame, XmlError>> {
         let item = self.framed.next().await;
         if let (Some(Ok(frame)), Some(o)) = (&item, &self.observer) {
@@ -100,7 +95,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     pub(crate) async fn next_until(
         &mut self,
         deadline: Option<std::time::Instant>,
-        mechanism: Option<&str>,
+        mechanism: Option<Mechanism>,
     ) -> Event {
         tokio::select! {
             item = self.next(mechanism) => match item {

@@ -105,7 +105,7 @@ pub enum ClientError {
     )]
     Sasl {
         /// The mechanism that failed last.
-        mechanism: String,
+        mechanism: xmpp_sasl::Mechanism,
         /// The condition.
         condition: xmpp_sasl::Condition,
         /// The server's text.
@@ -116,15 +116,15 @@ pub enum ClientError {
     #[error("{mechanism}: {source}")]
     Mechanism {
         /// The mechanism.
-        mechanism: String,
+        mechanism: xmpp_sasl::Mechanism,
         /// What the mechanism found.
         source: xmpp_sasl::ClientError,
     },
     /// None of the offered mechanisms is acceptable to us.
     #[error("no acceptable SASL mechanism among those offered: {offered:?}")]
     NoMechanism {
-        /// What the server offered.
-        offered: Vec<String>,
+        /// What the server offered, names we do not know included.
+        offered: Vec<xmpp_sasl::MechanismName>,
     },
     /// The server's stream header is not XMPP 1.0.
     #[error("unsupported stream version {0:?}")]

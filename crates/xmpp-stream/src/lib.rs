@@ -64,7 +64,7 @@ pub use negotiation::{ChannelBindings, Security, StreamInfo};
 pub use observer::{Direction, Observed, Observer};
 pub use session::{SessionError, XmppStream};
 pub use transport::{Rewind, Transport};
-pub use wire::{iq_error, iq_result};
+pub use wire::{iq_error, iq_result, stanza_error};
 
 /// The current time on tokio's clock (virtual when the clock is paused).
 pub(crate) fn now() -> std::time::Instant {

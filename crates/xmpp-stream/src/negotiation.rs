@@ -4,6 +4,7 @@
 //! it depends on rustls, so the cores can be driven with synthetic data.
 
 use jid::FullJid;
+use xmpp_sasl::Mechanism;
 use xmpp_xml::StreamHeader;
 
 /// Whether the byte stream a negotiation runs over is already protected
@@ -75,7 +76,7 @@ pub struct StreamInfo {
     /// The peer's current stream header.
     pub peer_header: StreamHeader,
     /// The SASL mechanism used.
-    pub mechanism: String,
+    pub mechanism: Mechanism,
     /// The XMPP domain of the stream.
     pub domain: String,
 }
@@ -90,11 +91,6 @@ pub(crate) fn version_at_least_1_0(version: Option<&str>) -> bool {
         (Ok(major), Ok(_)) => major >= 1,
         _ => false,
     }
-}
-
-/// Whether a SASL mechanism name is a channel-binding (`-PLUS`) variant.
-pub(crate) fn is_plus(mechanism: &str) -> bool {
-    mechanism.ends_with("-PLUS")
 }
 
 #[cfg(test)]

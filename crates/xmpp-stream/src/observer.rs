@@ -41,18 +41,13 @@ pub trait Observer: Send + Sync {
     fn observe(&self, event: &Observed<'_>);
 }
 
-/// Mechanisms whose client messages carry the password itself.
-fn carries_password(mechanism: &str) -> bool {
-    mechanism.eq_ignore_ascii_case("PLAIN")
-}
-
 /// Calls `observer` for `frame`; `from_client` says whether the client sent
 /// it, `mechanism` is the SASL mechanism in use.
 pub(crate) fn notify(
     observer: &dyn Observer,
     direction: Direction,
     from_client: bool,
-    mechanism: Option<&str>,
+    mechanism: Option<xmpp_sasl::Mechanism>,
     frame: &Frame,
 ) {
     let Frame::Element(el) = frame else {
@@ -69,13 +64,16 @@ pub(crate) fn notify(
             sasl: None,
         });
     }
-    let mechanism = el.attr("mechanism").or(mechanism).unwrap_or_default();
+    let mechanism = el
+        .attr("mechanism")
+        .or(mechanism.map(xmpp_sasl::Mechanism::as_str))
+        .unwrap_or_default();
     let sasl = match crate::wire::decode_sasl_text(el) {
         Ok(Some(data)) => Some(xmpp_sasl::describe_payload(mechanism, from_client, &data)),
         Ok(None) => None,
         Err(_) => Some("(not valid base64)".to_owned()),
     };
-    if from_client && carries_password(mechanism) && !el.text().trim().is_empty() {
+    if from_client && xmpp_sasl::carries_password(mechanism) && !el.text().trim().is_empty() {
         let redacted = Frame::Element(redact(el));
         return observer.observe(&Observed {
             direction,

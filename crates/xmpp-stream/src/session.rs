@@ -86,6 +86,13 @@ impl<S> XmppStream<S> {
         &self.info.jid
     }
 
+    /// On the server side, the session's hold on its resource in the
+    /// server's [`ResourceRegistry`](crate::server::ResourceRegistry):
+    /// `None` on the client side and once a newer session took the resource.
+    pub fn bound_session(&self) -> Option<&BoundSession> {
+        self.bound.as_ref()
+    }
+
     /// The underlying transport (TLS over the caller's stream after
     /// STARTTLS).
     pub fn get_ref(&self) -> &crate::transport::Transport<S> {

@@ -166,12 +166,13 @@ pub(crate) fn mechanisms<'a>(names: impl IntoIterator<Item = &'a str>) -> Elemen
 }
 
 /// The mechanism names inside a `<mechanisms/>` feature.
-pub(crate) fn read_mechanisms(mechs: &Element) -> Vec<String> {
+pub(crate) fn read_mechanisms(mechs: &Element) -> Vec<xmpp_sasl::MechanismName> {
     mechs
         .children()
         .filter(|c| c.is("mechanism", ns::SASL))
-        .map(|c| c.text().trim().to_owned())
-        .filter(|n| !n.is_empty())
+        .map(|c| c.text())
+        .filter(|n| !n.trim().is_empty())
+        .map(|n| xmpp_sasl::MechanismName::new(n.trim()))
         .collect()
 }
 
@@ -209,32 +210,45 @@ pub(crate) fn session_request(id: &str, to: &str) -> Element {
 /// An IQ error reply to `request` (RFC 6120 §8.3): same id, addresses
 /// swapped, the stanza error inside.
 pub fn iq_error(request: &Element, condition: StanzaCondition) -> Element {
-    let mut b = iq("error", request.attr("id").unwrap_or(""));
-    if let Some(from) = request.attr("from") {
-        b = b.attr("to", from);
+    // An IQ reply always carries an id (RFC 6120 §8.2.3), empty if the
+    // request had none.
+    let b = iq("error", request.attr("id").unwrap_or(""));
+    reply_to(b, request).append(error(condition)).build()
+}
+
+/// A stanza error reply to a `<message/>` or `<presence/>` (RFC 6120
+/// §8.3): same kind, `type='error'`, the id if there was one, addresses
+/// swapped, the stanza error inside. For IQs use [`iq_error`].
+pub fn stanza_error(request: &Element, condition: StanzaCondition) -> Element {
+    let mut b = Element::builder(request.name(), ns::CLIENT).attr("type", "error");
+    if let Some(id) = request.attr("id") {
+        b = b.attr("id", id);
     }
-    if let Some(to) = request.attr("to") {
-        b = b.attr("from", to);
-    }
-    b.append(
-        Element::builder("error", ns::CLIENT)
-            .attr("type", condition.default_type())
-            .append(Element::builder(condition.as_str(), ns::STANZAS).build())
-            .build(),
-    )
-    .build()
+    reply_to(b, request).append(error(condition)).build()
 }
 
 /// An empty IQ result reply to `request`.
 pub fn iq_result(request: &Element) -> Element {
-    let mut b = iq("result", request.attr("id").unwrap_or(""));
+    reply_to(iq("result", request.attr("id").unwrap_or("")), request).build()
+}
+
+/// Addresses a reply: to the request's sender, from its recipient.
+fn reply_to(mut b: xmpp_xml::ElementBuilder, request: &Element) -> xmpp_xml::ElementBuilder {
     if let Some(from) = request.attr("from") {
         b = b.attr("to", from);
     }
     if let Some(to) = request.attr("to") {
         b = b.attr("from", to);
     }
-    b.build()
+    b
+}
+
+/// The `<error/>` child of an error stanza.
+fn error(condition: StanzaCondition) -> Element {
+    Element::builder("error", ns::CLIENT)
+        .attr("type", condition.default_type())
+        .append(Element::builder(condition.as_str(), ns::STANZAS).build())
+        .build()
 }
 
 /// The stanza error condition of an IQ of type `error`, if one is there.

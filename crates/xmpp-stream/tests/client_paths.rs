@@ -21,9 +21,11 @@ type ClientTask = JoinHandle<Result<XmppStream<DuplexStream>, ClientError>>;
 
 fn spawn_client(mechs: &[&str], password: &str) -> (Raw, ClientTask) {
     let (a, b) = tokio::io::duplex(1 << 16);
-    let selector =
-        MechanismSelector::with_preference(mechs.iter().map(|m| m.to_string()).collect())
-            .allow_plain_insecure(true);
+    let selector = MechanismSelector::with_preference(mechs.iter().map(|m| {
+        m.parse::<xmpp_sasl::Mechanism>()
+            .expect("a known mechanism")
+    }))
+    .allow_plain_insecure(true);
     let mut config = ClientConfig::new("juliet@example.com", password)
         .unwrap()
         .with_selector(selector)

@@ -110,7 +110,7 @@ fn sasl_error(pair: &Pair) -> (String, Condition) {
             mechanism,
             condition,
             ..
-        } => (mechanism.clone(), *condition),
+        } => (mechanism.to_string(), *condition),
         other => panic!("not a SASL failure: {other:?}"),
     }
 }
@@ -315,9 +315,9 @@ fn a_different_channel_binding_is_not_authorized_and_never_downgraded() {
         // Someone in the middle terminates TLS: the two sides see different
         // exporter values.
         let mut pair = Pair::over_tls(
-            client.with_selector(xmpp_sasl::MechanismSelector::with_preference(vec![
-                mechanism.to_owned(),
-                "SCRAM-SHA-256".to_owned(),
+            client.with_selector(xmpp_sasl::MechanismSelector::with_preference([
+                mechanism.parse().expect("a known mechanism"),
+                xmpp_sasl::Mechanism::ScramSha256,
             ])),
             server_config(store.clone()),
             store,
@@ -420,7 +420,7 @@ fn a_failing_store_is_temporary_auth_failure() {
                 store,
             )
         };
-        pair.lookup = Box::new(|_, _| Err(StoreError("database is down".into())));
+        pair.lookup = Box::new(|_, _| Err(StoreError::msg("database is down")));
         pair.run();
         assert_eq!(
             sasl_error(&pair),
@@ -450,7 +450,7 @@ fn no_secret_for_the_mechanism_is_mechanism_too_weak_and_the_client_moves_on() {
 fn a_mechanism_not_offered_is_invalid_mechanism() {
     let store = store();
     let mut config = server_config(store.clone());
-    config.mechanisms = vec!["SCRAM-SHA-1".into()];
+    config.mechanisms = vec![xmpp_sasl::Mechanism::ScramSha1];
     let mut pair = Pair::new(client_config(&["DIGEST-MD5", "SCRAM-SHA-1"]), config, store);
     // The client is told DIGEST-MD5 is on offer; the server never had it.
     pair.to_client = Some(Box::new(|frame| {

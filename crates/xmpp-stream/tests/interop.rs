@@ -25,8 +25,10 @@ fn client_config(mechanism: &str, password: &str) -> ClientConfig {
         env("XMPP_INTEROP_USER"),
         env("XMPP_INTEROP_DOMAIN")
     );
-    let selector =
-        MechanismSelector::with_preference(vec![mechanism.to_owned()]).allow_plain_insecure(true);
+    let selector = MechanismSelector::with_preference([mechanism
+        .parse::<xmpp_sasl::Mechanism>()
+        .expect("a known mechanism")])
+    .allow_plain_insecure(true);
     let mut config = ClientConfig::new(&jid, password)
         .unwrap()
         .with_resource("interop")

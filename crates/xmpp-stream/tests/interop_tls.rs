@@ -36,7 +36,9 @@ fn bare_jid() -> String {
 /// STARTTLS required, trusting only the CA in `$ca_var`, exactly `mechanism`
 /// (no fallback), PLAIN allowed only because the stream is protected.
 fn tls_client(mechanism: &str, password: &str, ca_var: &str) -> ClientConfig {
-    let selector = MechanismSelector::with_preference(vec![mechanism.to_owned()]);
+    let selector = MechanismSelector::with_preference([mechanism
+        .parse::<xmpp_sasl::Mechanism>()
+        .expect("a known mechanism")]);
     let mut config = ClientConfig::new(&bare_jid(), password)
         .unwrap()
         .with_resource("interop-tls")
@@ -85,9 +87,9 @@ async fn logs_in(server_var: &str, via: Via, config: ClientConfig) -> String {
         stream.jid()
     );
     peer::assert_ping(&mut stream).await;
-    let mechanism = stream.info().mechanism.clone();
+    let mechanism = stream.info().mechanism;
     stream.close().await.unwrap();
-    mechanism
+    mechanism.to_string()
 }
 
 async fn our_client_logs_in(server_var: &str, via: Via, mechanism: &str) {
@@ -100,7 +102,9 @@ async fn our_client_logs_in(server_var: &str, via: Via, mechanism: &str) {
 async fn not_offered(server_var: &str, mechanism: &str) -> Vec<String> {
     let config = tls_client(mechanism, &env("XMPP_INTEROP_PASSWORD"), "XMPP_INTEROP_CA");
     match login(server_var, Via::StartTls, config).await {
-        Err(ClientError::NoMechanism { offered }) => offered,
+        Err(ClientError::NoMechanism { offered }) => {
+            offered.iter().map(ToString::to_string).collect()
+        }
         Err(other) => panic!("{server_var} {mechanism}: {other:?}"),
         Ok(s) => panic!(
             "{server_var} {mechanism}: logged in with {}",
@@ -294,8 +298,8 @@ async fn client_to_prosody_tls_untrusted_ca() {
 async fn client_without_tls_is_stopped_by_prosody_tls() {
     let mut config = tls_client("PLAIN", &env("XMPP_INTEROP_PASSWORD"), "XMPP_INTEROP_CA");
     config.tls = TlsMode::Off;
-    config.selector =
-        MechanismSelector::with_preference(vec!["PLAIN".into()]).allow_plain_insecure(true);
+    config.selector = MechanismSelector::with_preference([xmpp_sasl::Mechanism::Plain])
+        .allow_plain_insecure(true);
     match login("XMPP_INTEROP_PROSODY_TLS", Via::StartTls, config).await {
         Err(ClientError::Tls(reason)) => assert!(reason.contains("requires TLS"), "{reason}"),
         Err(other) => panic!("{other:?}"),
@@ -473,7 +477,9 @@ async fn tls_unique_is_refused_by_our_tls_server() {
 #[ignore = "interop: run by cargo xtask interop"]
 async fn libstrophe_to_our_tls_server() {
     for mechanism in ["PLAIN", "DIGEST-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"] {
-        let server = our_tls_server(|c| c.mechanisms = vec![mechanism.to_owned()]).await;
+        let server =
+            our_tls_server(|c| c.mechanisms = vec![mechanism.parse().expect("a known mechanism")])
+                .await;
         real_client_logs_in(
             &server,
             "XMPP_INTEROP_PYTHON",

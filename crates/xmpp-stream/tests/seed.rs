@@ -62,9 +62,9 @@ async fn seed_flow(rspauth_in_success: bool) {
     let recorder = Arc::new(Recorder::default());
     let client_config = ClientConfig::new("juliet@example.com", PASSWORD)
         .unwrap()
-        .with_selector(MechanismSelector::with_preference(
-            vec!["DIGEST-MD5".into()],
-        ))
+        .with_selector(MechanismSelector::with_preference([
+            xmpp_sasl::Mechanism::DigestMd5,
+        ]))
         .with_tls(TlsMode::Off);
     let stream = connect(io, client_config, Some(recorder.clone()))
         .await
@@ -191,7 +191,8 @@ async fn seed_exchange_with_rspauth_in_success_data() {
 
 async fn login_with(mechanism: &str) -> String {
     let (io, server) = spawn_server(seed_config_all());
-    let mut selector = MechanismSelector::with_preference(vec![mechanism.into()]);
+    let mut selector =
+        MechanismSelector::with_preference([mechanism.parse().expect("a known mechanism")]);
     selector = selector.allow_plain_insecure(true);
     let client_config = ClientConfig::new("juliet@example.com/balcony", PASSWORD)
         .unwrap()
@@ -205,9 +206,12 @@ async fn login_with(mechanism: &str) -> String {
 
 fn seed_config_all() -> xmpp_stream::server::ServerConfig {
     let mut config = seed_config();
-    config.mechanisms = ["SCRAM-SHA-256", "SCRAM-SHA-1", "DIGEST-MD5", "PLAIN"]
-        .map(String::from)
-        .to_vec();
+    config.mechanisms = vec![
+        xmpp_sasl::Mechanism::ScramSha256,
+        xmpp_sasl::Mechanism::ScramSha1,
+        xmpp_sasl::Mechanism::DigestMd5,
+        xmpp_sasl::Mechanism::Plain,
+    ];
     config
 }
 
@@ -226,8 +230,8 @@ async fn every_mechanism_logs_in_and_binds_the_requested_resource() {
 async fn plain_password_never_reaches_the_observer() {
     let (io, server) = spawn_server(seed_config());
     let recorder = Arc::new(Recorder::default());
-    let selector =
-        MechanismSelector::with_preference(vec!["PLAIN".into()]).allow_plain_insecure(true);
+    let selector = MechanismSelector::with_preference([xmpp_sasl::Mechanism::Plain])
+        .allow_plain_insecure(true);
     let config = ClientConfig::new("juliet@example.com", PASSWORD)
         .unwrap()
         .with_selector(selector)

@@ -218,7 +218,7 @@ struct BrokenStore;
 #[async_trait::async_trait]
 impl CredentialStore for BrokenStore {
     async fn lookup(&self, _username: &str) -> Result<Option<StoredCredentials>, StoreError> {
-        Err(StoreError("database is down".into()))
+        Err(StoreError::msg("database is down"))
     }
 }
 

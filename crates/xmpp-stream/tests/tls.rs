@@ -67,9 +67,9 @@ fn server_config(pki: &Pki, policy: TlsPolicy) -> ServerConfig {
 /// i.e. on a protected stream.
 fn client_config(pki: &Pki, mode: TlsMode, plain: bool) -> ClientConfig {
     let selector = if plain {
-        MechanismSelector::with_preference(vec!["PLAIN".into()])
+        MechanismSelector::with_preference([xmpp_sasl::Mechanism::Plain])
     } else {
-        MechanismSelector::with_preference(vec!["SCRAM-SHA-256".into()])
+        MechanismSelector::with_preference([xmpp_sasl::Mechanism::ScramSha256])
     };
     let mut config = ClientConfig::new("juliet@example.com/tls", PASSWORD)
         .unwrap()
@@ -369,7 +369,10 @@ async fn scram_plus_with_tls_server_end_point_on_tls_1_2() {
         config: Arc::new(tls12),
         certificate: Some(pki.cert.clone()),
     });
-    config.mechanisms = vec!["SCRAM-SHA-1-PLUS".into(), "SCRAM-SHA-1".into()];
+    config.mechanisms = vec![
+        xmpp_sasl::Mechanism::ScramSha1Plus,
+        xmpp_sasl::Mechanism::ScramSha1,
+    ];
     let (io, server) = spawn_server(config);
     let mut client = ClientConfig::new("juliet@example.com/plus", PASSWORD).unwrap();
     client.tls_config = Some(trusting(&pki.ca));

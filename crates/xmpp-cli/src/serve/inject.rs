@@ -5,7 +5,8 @@
 //! server writes, and replaces the frame at the chosen step with a failure or
 //! a stream error. The server's own state machine is then out of step with
 //! the client, so every injection but `bind=<stanza error>` closes the stream
-//! right after the injected frame, as the seed's alternative steps do.
+//! right after the injected frame, as the alternative steps of the RFC 3920
+//! §6.5 example do.
 
 use std::fmt;
 use std::future::Future as _;
@@ -23,17 +24,17 @@ use xmpp_xml::{ns, Element, Frame, Limits, StreamCodec};
 /// Where in the negotiation the server misbehaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
-    /// Instead of the first `<stream:features/>` (seed step 3).
+    /// Instead of the first `<stream:features/>` (step 3 of the RFC 3920 §6.5 example).
     Header,
     /// Instead of `<proceed/>`, the answer to `<starttls/>`.
     Starttls,
-    /// The answer to `<auth/>` (seed step 5).
+    /// The answer to `<auth/>` (step 5 of the RFC 3920 §6.5 example).
     Auth,
-    /// The answer to the first `<response/>` (seed step 7).
+    /// The answer to the first `<response/>` (step 7 of the RFC 3920 §6.5 example).
     Response,
-    /// Instead of `<success/>` (seed step 9).
+    /// Instead of `<success/>` (step 9 of the RFC 3920 §6.5 example).
     Success,
-    /// Instead of the features after the stream restart (seed step 11).
+    /// Instead of the features after the stream restart (step 11 of the RFC 3920 §6.5 example).
     Restart,
     /// The answer to the bind request.
     Bind,

@@ -338,7 +338,7 @@ impl SqlStore {
                 let ha1: Vec<u8> = row.try_get(11)?;
                 let alt: Vec<u8> = row.try_get(12)?;
                 let ha1: [u8; 16] = ha1.as_slice().try_into().map_err(|_| StoreError::Corrupt(who(), "DIGEST-MD5 secret is not 16 bytes"))?;
-                if alt.len() % 16 != 0 {
+                if !alt.len().is_multiple_of(16) {
                     return Err(StoreError::Corrupt(who(), "DIGEST-MD5 alternate secrets"));
                 }
                 let alt_ha1 = alt
@@ -522,7 +522,7 @@ impl CredentialStore for DomainStore {
         };
         self.store.lookup(&self.domain, &username).await.map_err(|e| {
             tracing::warn!(error = %e, store = self.store.location(), "credential lookup failed");
-            xmpp_sasl::StoreError(e.to_string())
+            xmpp_sasl::StoreError::new(e)
         })
     }
 }

@@ -122,8 +122,8 @@ where
         while let Some(action) = core.poll_action() {
             match action {
                 ClientAction::Send(frame) => {
-                    let mech = conn.observed_mechanism(core.mechanism());
-                    conn.feed(frame, mech.as_deref()).await?;
+                    let mech = core.mechanism();
+                    conn.feed(frame, mech).await?;
                 }
                 ClientAction::ResetDecoder => conn.framed.codec_mut().reset(),
                 #[cfg(feature = "tls")]
@@ -172,8 +172,8 @@ where
             core.handle_frame(Err(e));
             continue;
         }
-        let mech = conn.observed_mechanism(core.mechanism());
-        match conn.next_until(core.poll_timeout(), mech.as_deref()).await {
+        let mech = core.mechanism();
+        match conn.next_until(core.poll_timeout(), mech).await {
             Event::Frame(frame) => core.handle_frame(frame),
             Event::Eof => core.handle_eof(),
             Event::Timeout(now) => core.handle_timeout(now),

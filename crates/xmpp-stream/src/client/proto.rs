@@ -5,13 +5,15 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use jid::FullJid;
-use xmpp_sasl::{ClientChannelBinding, ClientCredentials, ClientMechanism};
+use xmpp_sasl::{
+    ClientChannelBinding, ClientCredentials, ClientMechanism, Mechanism, MechanismName,
+};
 use xmpp_xml::{ns, Element, Frame, StreamHeader, XmlError};
 
 use super::config::{ClientConfig, TlsMode};
 use crate::condition::StanzaCondition;
 use crate::error::ClientError;
-use crate::negotiation::{is_plus, version_at_least_1_0, ChannelBindings, StreamInfo};
+use crate::negotiation::{version_at_least_1_0, ChannelBindings, StreamInfo};
 use crate::wire;
 
 /// What the shell must do next.
@@ -87,9 +89,9 @@ pub struct ClientCore {
     deadline: Instant,
     authenticated: bool,
     header: Option<StreamHeader>,
-    offered: Vec<String>,
-    tried: Vec<String>,
-    mechanism: Option<String>,
+    offered: Vec<MechanismName>,
+    tried: Vec<Mechanism>,
+    mechanism: Option<Mechanism>,
     /// A `<failure/>` we answered by trying another mechanism; reported if
     /// the server closes the stream instead (RFC 3920 servers do).
     pending_failure: Option<ClientError>,
@@ -140,8 +142,8 @@ impl ClientCore {
     }
 
     /// The SASL mechanism in use, for observers.
-    pub fn mechanism(&self) -> Option<&str> {
-        self.mechanism.as_deref()
+    pub fn mechanism(&self) -> Option<Mechanism> {
+        self.mechanism
     }
 
     /// The result of [`ClientAction::StartTls`].
@@ -343,13 +345,12 @@ impl ClientCore {
     fn start_next_mechanism(&mut self) {
         let mut exclude = self.tried.clone();
         if self.usable_binding().is_none() {
-            exclude.extend(self.offered.iter().filter(|m| is_plus(m)).cloned());
+            exclude.extend(Mechanism::ALL.into_iter().filter(|m| m.is_plus()));
         }
         let choice = self
             .config
             .selector
-            .select(&self.offered, self.secure, &exclude)
-            .map(str::to_owned);
+            .select(&self.offered, self.secure, &exclude);
         let Some(name) = choice else {
             let err = self
                 .pending_failure
@@ -360,17 +361,17 @@ impl ClientCore {
             self.send(Frame::Close);
             return self.finish(err);
         };
-        self.tried.push(name.clone());
-        self.mechanism = Some(name.clone());
+        self.tried.push(name);
+        self.mechanism = Some(name);
         let mut creds = ClientCredentials::new(
             self.config.username.clone(),
             self.config.password.to_string(),
             self.config.domain.clone(),
         );
         creds.authzid = self.config.authzid.clone();
-        creds.channel_binding = self.channel_binding_for(&name);
+        creds.channel_binding = self.channel_binding_for(name);
         creds.pbkdf2_cache = self.config.pbkdf2_cache.clone();
-        let Some(mut mech) = xmpp_sasl::client_mechanism(&name, creds) else {
+        let Some(mut mech) = xmpp_sasl::client_mechanism(name, creds) else {
             self.send(Frame::Close);
             return self.finish(ClientError::NoMechanism {
                 offered: self.offered.clone(),
@@ -378,7 +379,10 @@ impl ClientCore {
         };
         match mech.initial_response() {
             Ok(initial) => {
-                self.send(Frame::Element(wire::auth(&name, initial.as_deref())));
+                self.send(Frame::Element(wire::auth(
+                    name.as_str(),
+                    initial.as_deref(),
+                )));
                 self.state = State::Sasl(mech);
             }
             Err(source) => {
@@ -392,7 +396,7 @@ impl ClientCore {
     }
 
     fn on_sasl(&mut self, el: Element, mut mech: Box<dyn ClientMechanism>) {
-        let name = mech.name().to_owned();
+        let name = mech.name();
         match el.name() {
             "challenge" => {
                 let Ok(challenge) = wire::decode_sasl_payload(&el) else {
@@ -470,8 +474,8 @@ impl ClientCore {
     /// The GS2 channel-binding flag for `mechanism` (RFC 5802 §6): bind
     /// with `-PLUS`; say "I could bind" (`y`) when the server offered no
     /// `-PLUS` at all, so that a stripped offer is detected as a downgrade.
-    fn channel_binding_for(&self, mechanism: &str) -> ClientChannelBinding {
-        if is_plus(mechanism) {
+    fn channel_binding_for(&self, mechanism: Mechanism) -> ClientChannelBinding {
+        if mechanism.is_plus() {
             return match self.usable_binding() {
                 Some(cb) => ClientChannelBinding::Use(cb),
                 None => ClientChannelBinding::Unsupported,
@@ -480,7 +484,7 @@ impl ClientCore {
         // `y` ("I could bind, you offer no -PLUS") only when the server
         // really offers none; else `n`, which is also right when its -PLUS
         // needs a binding type we lack.
-        let server_offers_plus = self.offered.iter().any(|m| is_plus(m));
+        let server_offers_plus = self.offered.iter().any(MechanismName::is_plus);
         let we_can_bind = self
             .channel_bindings
             .as_ref()
@@ -545,13 +549,16 @@ impl ClientCore {
     }
 
     fn established(&mut self, jid: FullJid) {
+        let Some(mechanism) = self.mechanism else {
+            return self.finish(ClientError::Internal("bound without authentication"));
+        };
         self.state = State::Done;
         let header = self.header.clone().unwrap_or_default();
         let negotiated = StreamInfo {
             jid,
             stream_id: header.id.clone().unwrap_or_default(),
             peer_header: header,
-            mechanism: self.mechanism.clone().unwrap_or_default(),
+            mechanism,
             domain: self.config.domain.clone(),
         };
         self.actions

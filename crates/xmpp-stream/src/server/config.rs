@@ -50,12 +50,12 @@ pub struct ServedDomain {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use xmpp_sasl::MemoryStore;
+/// use xmpp_sasl::{Mechanism, MemoryStore};
 /// use xmpp_stream::server::ServerConfig;
 ///
 /// let store = Arc::new(MemoryStore::default());
 /// let mut config = ServerConfig::new("example.com", store);
-/// config.mechanisms = vec!["DIGEST-MD5".into(), "PLAIN".into()];
+/// config.mechanisms = vec![Mechanism::DigestMd5, Mechanism::Plain];
 /// config.allow_plain_insecure = true;
 /// ```
 #[non_exhaustive]
@@ -63,7 +63,7 @@ pub struct ServerConfig {
     /// Served domains; the first is used when a client's header has no `to`.
     pub domains: Vec<ServedDomain>,
     /// Offered SASL mechanisms, in the order they are listed.
-    pub mechanisms: Vec<String>,
+    pub mechanisms: Vec<xmpp_sasl::Mechanism>,
     /// Offer PLAIN (and other cleartext mechanisms) on a stream that is not
     /// protected by TLS. Off by default (RFC 6120 §13.8, RFC 4616 §5).
     pub allow_plain_insecure: bool,
@@ -123,16 +123,7 @@ impl ServerConfig {
                 realm: domain.to_owned(),
                 store,
             }],
-            mechanisms: [
-                "SCRAM-SHA-256-PLUS",
-                "SCRAM-SHA-1-PLUS",
-                "SCRAM-SHA-256",
-                "SCRAM-SHA-1",
-                "DIGEST-MD5",
-                "PLAIN",
-            ]
-            .map(String::from)
-            .to_vec(),
+            mechanisms: xmpp_sasl::Mechanism::DEFAULT_OFFER.to_vec(),
             allow_plain_insecure: false,
             rspauth_in_success: false,
             sasl_retries: 3,

@@ -11,7 +11,7 @@ use xmpp_xml::StreamCodec;
 
 pub use self::config::{ServedDomain, ServerConfig, SessionFeature, TlsPolicy};
 pub use self::proto::{ServerAction, ServerCore};
-pub use self::registry::{ConflictPolicy, ResourceRegistry};
+pub use self::registry::{BoundSession, ConflictPolicy, Mailbox, ResourceRegistry};
 use crate::conn::{Conn, Event};
 use crate::error::ServerError;
 use crate::negotiation::Security;
@@ -103,8 +103,8 @@ where
         while let Some(action) = core.poll_action() {
             match action {
                 ServerAction::Send(frame) => {
-                    let mech = conn.observed_mechanism(core.mechanism());
-                    conn.feed(frame, mech.as_deref()).await?;
+                    let mech = core.mechanism();
+                    conn.feed(frame, mech).await?;
                 }
                 ServerAction::ResetDecoder => conn.framed.codec_mut().reset(),
                 ServerAction::SetLimits(limits) => conn.framed.codec_mut().set_limits(limits),
@@ -133,7 +133,7 @@ where
                         None => generated_resource()?,
                     };
                     let jid = bare.with_resource(&resource);
-                    let result = config.registry.bind(bare.as_str(), resource.as_str());
+                    let result = config.registry.bind(&jid);
                     core.handle_bind(result.map(|b| {
                         bound = Some(b);
                         jid
@@ -150,8 +150,8 @@ where
             }
         }
         conn.flush().await?;
-        let mech = conn.observed_mechanism(core.mechanism());
-        match conn.next_until(core.poll_timeout(), mech.as_deref()).await {
+        let mech = core.mechanism();
+        match conn.next_until(core.poll_timeout(), mech).await {
             Event::Frame(frame) => core.handle_frame(frame),
             Event::Eof => core.handle_eof(),
             Event::Timeout(now) => core.handle_timeout(now),

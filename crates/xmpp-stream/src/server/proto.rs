@@ -7,14 +7,14 @@ use std::time::Instant;
 
 use jid::{BareJid, FullJid, ResourcePart};
 use xmpp_sasl::{
-    ServerMechanism, ServerMechanismConfig, ServerStep, StoreError, StoredCredentials,
+    Mechanism, ServerMechanism, ServerMechanismConfig, ServerStep, StoreError, StoredCredentials,
 };
 use xmpp_xml::{ns, Element, Frame, Limits, StreamHeader, XmlError};
 
 use super::config::{ServerConfig, SessionFeature, TlsPolicy};
 use crate::condition::{StanzaCondition, StreamCondition};
 use crate::error::ServerError;
-use crate::negotiation::{is_plus, version_at_least_1_0, ChannelBindings, Security, StreamInfo};
+use crate::negotiation::{version_at_least_1_0, ChannelBindings, Security, StreamInfo};
 use crate::wire;
 
 /// What the shell must do next.
@@ -80,7 +80,7 @@ enum State {
 
 struct Authenticated {
     bare: BareJid,
-    mechanism: String,
+    mechanism: Mechanism,
 }
 
 /// One client connection's negotiation, from the first header to the bound
@@ -117,7 +117,7 @@ pub struct ServerCore {
     domain: Option<String>,
     stream_id: String,
     client_header: Option<StreamHeader>,
-    mechanism: Option<String>,
+    mechanism: Option<Mechanism>,
     authenticated: Option<Authenticated>,
     sasl_failures: u32,
     bind_failures: u32,
@@ -162,8 +162,8 @@ impl ServerCore {
     }
 
     /// The mechanism of the running or finished SASL exchange, for observers.
-    pub fn mechanism(&self) -> Option<&str> {
-        self.mechanism.as_deref()
+    pub fn mechanism(&self) -> Option<Mechanism> {
+        self.mechanism
     }
 
     /// Whether negotiation has finished (established or failed).
@@ -275,7 +275,7 @@ impl ServerCore {
                     jid,
                     stream_id: self.stream_id.clone(),
                     peer_header: header,
-                    mechanism: auth.mechanism.clone(),
+                    mechanism: auth.mechanism,
                     domain,
                 };
                 self.actions
@@ -415,9 +415,9 @@ impl ServerCore {
             }
             let offered = self.offered();
             if !offered.is_empty() {
-                children.push(wire::mechanisms(offered.iter().map(String::as_str)));
+                children.push(wire::mechanisms(offered.iter().map(|m| m.as_str())));
             }
-            if offered.iter().any(|m| is_plus(m)) {
+            if offered.iter().any(|m| m.is_plus()) {
                 let bindings = self.plus_bindings();
                 let types = bindings.iter().map(|cb| cb.kind.as_str());
                 children.push(wire::channel_binding_types(types));
@@ -438,7 +438,7 @@ impl ServerCore {
 
     /// The mechanisms listed in the features of this stream: none while
     /// TLS is required but not active; `-PLUS` only with channel bindings.
-    fn offered(&self) -> Vec<String> {
+    fn offered(&self) -> Vec<Mechanism> {
         if !self.secure && self.config.starttls() == TlsPolicy::Required {
             return Vec::new();
         }
@@ -446,11 +446,11 @@ impl ServerCore {
         self.config
             .mechanisms
             .iter()
-            .filter(|m| can_bind || !is_plus(m))
+            .copied()
+            .filter(|m| can_bind || !m.is_plus())
             .filter(|m| {
-                self.secure || self.config.allow_plain_insecure || xmpp_sasl::offered_on_insecure(m)
+                self.secure || self.config.allow_plain_insecure || !m.needs_secure_channel()
             })
-            .cloned()
             .collect()
     }
 
@@ -521,18 +521,17 @@ impl ServerCore {
     }
 
     fn on_auth(&mut self, el: &Element) {
-        let name = el.attr("mechanism").unwrap_or("").to_owned();
-        self.mechanism = Some(name.clone());
-        if !self.offered().contains(&name) {
+        let known = Mechanism::from_name(el.attr("mechanism").unwrap_or(""));
+        self.mechanism = known;
+        let name = match known {
+            Some(m) if self.offered().contains(&m) => m,
             // A mechanism we have but keep for protected streams deserves the
             // precise answer (RFC 6120 §6.5.4).
-            let condition = if self.config.mechanisms.contains(&name) {
-                xmpp_sasl::Condition::EncryptionRequired
-            } else {
-                xmpp_sasl::Condition::InvalidMechanism
-            };
-            return self.sasl_failed(condition, None);
-        }
+            Some(m) if self.config.mechanisms.contains(&m) => {
+                return self.sasl_failed(xmpp_sasl::Condition::EncryptionRequired, None)
+            }
+            _ => return self.sasl_failed(xmpp_sasl::Condition::InvalidMechanism, None),
+        };
         let initial = match wire::decode_sasl_text(el) {
             Ok(d) => d,
             Err(_) => return self.sasl_failed(xmpp_sasl::Condition::IncorrectEncoding, None),
@@ -551,10 +550,10 @@ impl ServerCore {
         mech_config.plain_cache = self.config.plain_cache.clone();
         // Non-empty only when -PLUS is offered: SCRAM then refuses a client
         // that claims we offered none (the `y` flag, RFC 5802 §6).
-        if self.offered().iter().any(|m| is_plus(m)) {
+        if self.offered().iter().any(|m| m.is_plus()) {
             mech_config.channel_bindings = self.plus_bindings();
         }
-        let Some(mut mech) = xmpp_sasl::server_mechanism(&name, &mech_config) else {
+        let Some(mut mech) = xmpp_sasl::server_mechanism(name, &mech_config) else {
             return self.sasl_failed(xmpp_sasl::Condition::InvalidMechanism, None);
         };
         let step = mech.start(initial.as_deref());
@@ -593,7 +592,7 @@ impl ServerCore {
 
     fn on_success(
         &mut self,
-        mechanism: &str,
+        mechanism: Mechanism,
         authcid: &str,
         authzid: Option<&str>,
         additional: Option<&[u8]>,
@@ -615,10 +614,7 @@ impl ServerCore {
         self.actions.push_back(ServerAction::ResetDecoder);
         self.actions
             .push_back(ServerAction::SetLimits(self.config.limits.clone()));
-        self.authenticated = Some(Authenticated {
-            bare,
-            mechanism: mechanism.to_owned(),
-        });
+        self.authenticated = Some(Authenticated { bare, mechanism });
         self.state = State::ExpectRestart;
     }
 

@@ -27,7 +27,7 @@ pub fn store() -> Arc<MemoryStore> {
 /// The seed's server: DIGEST-MD5 and PLAIN offered on a plain stream.
 pub fn seed_config() -> ServerConfig {
     let mut config = ServerConfig::new(DOMAIN, store());
-    config.mechanisms = vec!["DIGEST-MD5".into(), "PLAIN".into()];
+    config.mechanisms = vec![xmpp_sasl::Mechanism::DigestMd5, xmpp_sasl::Mechanism::Plain];
     config.allow_plain_insecure = true;
     config
 }

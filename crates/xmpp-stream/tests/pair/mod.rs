@@ -49,9 +49,10 @@ pub fn server_config(store: Arc<MemoryStore>) -> ServerConfig {
 
 /// juliet's client preferring exactly `mechanisms`, without STARTTLS.
 pub fn client_config(mechanisms: &[&str]) -> ClientConfig {
-    let selector = xmpp_sasl::MechanismSelector::with_preference(
-        mechanisms.iter().map(|m| (*m).to_owned()).collect(),
-    )
+    let selector = xmpp_sasl::MechanismSelector::with_preference(mechanisms.iter().map(|m| {
+        m.parse::<xmpp_sasl::Mechanism>()
+            .expect("a known mechanism")
+    }))
     .allow_plain_insecure(true);
     ClientConfig::new("juliet@example.com", PASSWORD)
         .expect("a valid JID")

@@ -91,7 +91,7 @@ pub async fn start(config: ServerConfig) -> OurServer {
                 let info = stream.info().clone();
                 record.lock().unwrap().push(Login {
                     jid: info.jid.to_string(),
-                    mechanism: info.mechanism,
+                    mechanism: info.mechanism.to_string(),
                     tls: stream.get_ref().is_tls(),
                 });
                 while let Some(Ok(el)) = stream.next().await {

@@ -1,0 +1,215 @@
+//! `xmpp serve`'s arguments turned into the server's configuration: domains,
+//! account store, mechanisms, limits, TLS certificate and fault injections.
+
+use std::sync::Arc;
+
+use xmpp_sasl::Mechanism;
+use xmpp_stream::server::{
+    ConflictPolicy, ResourceRegistry, ServerConfig, SessionFeature, TlsPolicy,
+};
+use xmpp_xml::Limits;
+
+use super::inject::{Injection, Step};
+use crate::cli::{ConflictMode, ServeArgs, ServerTls, SessionMode};
+use crate::exit::{Code, Failure};
+use crate::store::{CacheConfig, DomainStore};
+
+/// What `xmpp serve` runs with.
+pub struct Settings {
+    /// The negotiation settings, with the session registry.
+    pub config: ServerConfig,
+    /// The `--inject` faults.
+    pub injections: Vec<Injection>,
+    /// The served domains, first one first.
+    pub domains: Vec<String>,
+    /// Where the accounts are, for the log.
+    pub store: String,
+}
+
+/// Checks the arguments and builds the settings: opens the store, and loads
+/// or generates the TLS certificate.
+pub async fn build(args: &ServeArgs) -> Result<Settings, Failure> {
+    let injections = injections(&args.inject)?;
+    let domains = domains(&args.domain)?;
+    let tls_offered = !matches!(args.tls, ServerTls::Off) || args.direct_tls.is_some();
+    let mechanisms = mechanisms(
+        args.mechanisms.as_deref(),
+        args.allow_plain_without_tls,
+        tls_offered,
+    )?;
+    let store = Arc::new(
+        crate::user::open_store(&args.store)
+            .await?
+            .with_cache(CacheConfig {
+                ttl: args.store_cache_ttl,
+                max_entries: args.store_cache_size,
+            }),
+    );
+    let mut config = ServerConfig::new(
+        &domains[0],
+        Arc::new(DomainStore::new(store.clone(), &domains[0])),
+    );
+    for d in &domains[1..] {
+        config.add_domain(d, Arc::new(DomainStore::new(store.clone(), d)));
+    }
+    config.mechanisms = mechanisms;
+    apply_negotiation(&mut config, args);
+    config.tls = certificate(args, &domains, tls_offered)?;
+    if config.tls_policy != TlsPolicy::Off {
+        warn_about_injections_inside_tls(&injections);
+    }
+    Ok(Settings {
+        config,
+        injections,
+        domains,
+        store: store.location().to_owned(),
+    })
+}
+
+/// Parses every `--inject STEP=CONDITION`.
+fn injections(specs: &[String]) -> Result<Vec<Injection>, Failure> {
+    specs
+        .iter()
+        .map(|s| s.parse::<Injection>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Failure::usage)
+}
+
+/// Checks each `--domain` and returns it prepared (RFC 7622).
+fn domains(given: &[String]) -> Result<Vec<String>, Failure> {
+    given
+        .iter()
+        .map(|d| {
+            let parsed = jid::BareJid::new(d)
+                .map_err(|e| Failure::usage(format!("invalid domain {d:?}: {e}")))?;
+            if parsed.node().is_some() {
+                return Err(Failure::usage(format!(
+                    "--domain {d:?}: a domain has no localpart"
+                )));
+            }
+            Ok(parsed.domain().as_str().to_owned())
+        })
+        .collect()
+}
+
+/// Validates and builds the offered mechanism list.
+pub fn mechanisms(
+    given: Option<&[Mechanism]>,
+    allow_plain: bool,
+    tls: bool,
+) -> Result<Vec<Mechanism>, Failure> {
+    let list = given.map_or(Mechanism::DEFAULT_OFFER.to_vec(), <[_]>::to_vec);
+    if list.is_empty() {
+        return Err(Failure::usage("--mechanisms: no mechanism given"));
+    }
+    if given.is_some() && !tls {
+        if list.iter().any(|m| m.sends_password()) && !allow_plain {
+            tracing::warn!(
+                "PLAIN is listed but not offered without TLS: add --tls or --allow-plain-without-tls"
+            );
+        }
+        if list.iter().any(|m| m.is_plus()) {
+            tracing::warn!("the -PLUS mechanisms are only offered over TLS: add --tls");
+        }
+    }
+    Ok(list)
+}
+
+/// The negotiation settings that come straight from the arguments.
+fn apply_negotiation(config: &mut ServerConfig, args: &ServeArgs) {
+    if let Some(r) = &args.realm {
+        config.set_realm(r);
+    }
+    config.allow_plain_insecure = args.allow_plain_without_tls;
+    config.rspauth_in_success = args.rspauth_in_success;
+    config.plain_cache =
+        (args.plain_cache > 0).then(|| xmpp_sasl::Pbkdf2Cache::new(args.plain_cache));
+    config.sasl_retries = args.sasl_retries;
+    config.close_after_sasl_failure = args.close_after_sasl_failure;
+    config.negotiation_timeout = args.negotiation_timeout;
+    config.limits = Limits {
+        max_stanza_bytes: args.max_stanza_bytes,
+        ..Limits::default()
+    };
+    config.pre_auth_limits = Limits {
+        max_stanza_bytes: args.pre_auth_max_stanza_bytes,
+        ..Limits::default()
+    };
+    config.session = match args.session {
+        SessionMode::Optional => SessionFeature::Optional,
+        SessionMode::Required => SessionFeature::Required,
+        SessionMode::Omitted => SessionFeature::Omitted,
+    };
+    config.registry = Arc::new(ResourceRegistry::new(match args.resource_conflict {
+        ConflictMode::Replace => ConflictPolicy::Replace,
+        ConflictMode::Refuse => ConflictPolicy::Refuse,
+    }));
+    config.tls_policy = match args.tls {
+        ServerTls::Off => TlsPolicy::Off,
+        ServerTls::Optional => TlsPolicy::Optional,
+        ServerTls::Required => TlsPolicy::Required,
+    };
+}
+
+/// The certificate for STARTTLS and direct TLS: `--tls-cert`/`--tls-key`,
+/// or a throwaway one when TLS is offered without them (its CA written to
+/// `--write-ca`).
+fn certificate(
+    args: &ServeArgs,
+    domains: &[String],
+    tls_offered: bool,
+) -> Result<Option<xmpp_stream::tls::ServerTls>, Failure> {
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls = xmpp_stream::tls::ServerTls::from_pem_files(cert, key).map_err(|e| {
+                Failure::usage(format!("cannot load the TLS certificate or key: {e}"))
+            })?;
+            if !tls_offered {
+                tracing::warn!(
+                    "--tls-cert given but --tls off and no --direct-tls: TLS is not offered"
+                );
+            }
+            Ok(Some(tls))
+        }
+        _ if tls_offered => {
+            let generated =
+                crate::tls::generate(domains).map_err(|e| Failure::new(Code::Other, e))?;
+            match &args.write_ca {
+                Some(path) => {
+                    std::fs::write(path, &generated.ca_pem).map_err(|e| {
+                        Failure::new(Code::Other, format!("--write-ca {}: {e}", path.display()))
+                    })?;
+                    tracing::warn!(
+                        domains = ?domains,
+                        ca = %path.display(),
+                        "no --tls-cert: generated a throwaway certificate; clients can trust it with --ca-file {}",
+                        path.display()
+                    );
+                }
+                None => tracing::warn!(
+                    domains = ?domains,
+                    "no --tls-cert: generated a throwaway self-signed certificate that no client trusts \
+                     (--write-ca PATH saves its CA for `xmpp login --ca-file PATH`)"
+                ),
+            }
+            Ok(Some(generated.server))
+        }
+        _ if args.write_ca.is_some() => Err(Failure::usage(
+            "--write-ca needs TLS: --tls optional|required or --direct-tls",
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// Injection reads the clear text: with STARTTLS, the steps after
+/// `<proceed/>` only reach clients that do not use it.
+fn warn_about_injections_inside_tls(injections: &[Injection]) {
+    if injections
+        .iter()
+        .any(|i| !matches!(i.step, Step::Header | Step::Starttls))
+    {
+        tracing::warn!(
+            "--inject after <proceed/> cannot look inside TLS: those steps apply only to clients that do not use STARTTLS"
+        );
+    }
+}

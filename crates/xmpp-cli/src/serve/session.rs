@@ -1,0 +1,232 @@
+//! One client connection of `xmpp serve`: negotiation, then the session,
+//! which writes out what is routed to it and hands what it reads to the
+//! [`Router`].
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures_util::{Sink as _, Stream as _};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
+use xmpp_stream::server::{self, ServerConfig};
+use xmpp_stream::{Security, StreamCondition, XmppStream};
+use xmpp_xml::Element;
+
+use super::inject::Injection;
+use super::router::Router;
+
+/// Stanzas a session's mailbox holds before further ones are dropped.
+const MAILBOX_CAPACITY: usize = 64;
+
+/// Everything the connection tasks share.
+pub struct Shared {
+    /// The negotiation settings.
+    pub config: Arc<ServerConfig>,
+    /// Faults to inject.
+    pub injections: Vec<Injection>,
+    /// Routes between the sessions bound in `config.registry`.
+    pub router: Router,
+}
+
+impl Shared {
+    /// Wraps a server config.
+    pub fn new(config: Arc<ServerConfig>, injections: Vec<Injection>) -> Arc<Self> {
+        Arc::new(Shared {
+            router: Router::new(config.registry.clone()),
+            config,
+            injections,
+        })
+    }
+}
+
+/// One client connection: negotiation, then the session.
+///
+/// Memory per idle session is what this future holds while the session
+/// waits (plus the buffers XmppStream frees when idle), so the negotiation
+/// runs in its own box and the session is a hand-written [`Session`] rather
+/// than a `select!` loop: async fns keep both a moved argument and its
+/// local copy, and `select!` keeps every branch's future, which made an
+/// idle task 8 KiB.
+pub async fn connection<S>(
+    io: S,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+    permit: OwnedSemaphorePermit,
+    direct_tls: bool,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let started = Instant::now();
+    // Scoped so that neither the negotiation nor its result outlive the
+    // construction of the session in the task's state.
+    let mut session = {
+        let negotiating = Box::pin(async {
+            if direct_tls {
+                server::accept_direct_tls(io, shared.config.clone(), None).await
+            } else {
+                server::accept(io, shared.config.clone(), Security::Cleartext, None).await
+            }
+        });
+        let negotiated = tokio::select! {
+            r = negotiating => r,
+            () = stopped(&mut shutdown) => return,
+        };
+        match negotiated {
+            Ok(stream) => {
+                tracing::info!(
+                    %peer,
+                    jid = stream.jid().as_str(),
+                    mechanism = %stream.info().mechanism,
+                    elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "session established"
+                );
+                Session::new(stream, &shared.router)
+            }
+            Err(e) => {
+                tracing::info!(%peer, error = %e, "negotiation failed");
+                return;
+            }
+        }
+    };
+    drop(shutdown);
+    let end = std::future::poll_fn(|cx| session.poll(cx, &shared.router)).await;
+    match end {
+        End::Shutdown => {
+            let _ = tokio::time::timeout(
+                Duration::from_secs(2),
+                session
+                    .stream
+                    .close_with_error(StreamCondition::SystemShutdown, None),
+            )
+            .await;
+        }
+        End::Closed => {}
+    }
+    tracing::debug!(jid = session.stream.jid().as_str(), "session closed");
+    // Dropping the stream releases its resource in the registry.
+    drop(session);
+    drop(permit);
+}
+
+/// Resolves once shutdown was requested.
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Why a session's loop ended.
+enum End {
+    /// The server is shutting down: send `<system-shutdown/>`.
+    Shutdown,
+    /// The stream ended (closed, failed, or replaced).
+    Closed,
+}
+
+/// An established session: stanzas from the client are routed, stanzas
+/// routed to it are written out. Polled by hand (see [`connection`]).
+struct Session<S> {
+    stream: XmppStream<S>,
+    /// `None` once a newer session took the resource (the stream then ends
+    /// with `<conflict/>` by itself) or when the router was closed first.
+    inbox: Option<mpsc::Receiver<Box<Element>>>,
+    /// An element waiting for room in the stream, then being flushed.
+    outgoing: Outgoing,
+}
+
+enum Outgoing {
+    Idle,
+    Ready(Box<Element>),
+    Flushing,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
+    fn new(stream: XmppStream<S>, router: &Router) -> Self {
+        let inbox = stream
+            .bound_session()
+            .and_then(|bound| router.attach(bound, MAILBOX_CAPACITY));
+        Session {
+            stream,
+            inbox,
+            outgoing: Outgoing::Idle,
+        }
+    }
+
+    /// Writes one element at a time, and reads nothing from the client
+    /// while a write is in progress: a client that does not read what it is
+    /// sent is not read either, so its replies cannot pile up here.
+    fn poll(&mut self, cx: &mut Context<'_>, router: &Router) -> Poll<End> {
+        if self.inbox.is_none() && router.is_closed() {
+            return Poll::Ready(End::Shutdown);
+        }
+        loop {
+            match std::mem::replace(&mut self.outgoing, Outgoing::Idle) {
+                Outgoing::Idle => {}
+                Outgoing::Ready(el) => {
+                    match Pin::new(&mut self.stream).poll_ready(cx) {
+                        Poll::Pending => {
+                            self.outgoing = Outgoing::Ready(el);
+                            return Poll::Pending;
+                        }
+                        Poll::Ready(Ok(())) => {}
+                        Poll::Ready(Err(e)) => return Poll::Ready(self.write_failed(e)),
+                    }
+                    if let Err(e) = Pin::new(&mut self.stream).start_send(*el) {
+                        return Poll::Ready(self.write_failed(e));
+                    }
+                    self.outgoing = Outgoing::Flushing;
+                    continue;
+                }
+                Outgoing::Flushing => match Pin::new(&mut self.stream).poll_flush(cx) {
+                    Poll::Pending => {
+                        self.outgoing = Outgoing::Flushing;
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(e)) => return Poll::Ready(self.write_failed(e)),
+                },
+            }
+            if let Some(inbox) = &mut self.inbox {
+                match inbox.poll_recv(cx) {
+                    Poll::Ready(Some(el)) => {
+                        self.outgoing = Outgoing::Ready(el);
+                        continue;
+                    }
+                    Poll::Ready(None) => {
+                        // Closed router, or replaced by a newer session.
+                        self.inbox = None;
+                        if router.is_closed() {
+                            return Poll::Ready(End::Shutdown);
+                        }
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            match ready!(Pin::new(&mut self.stream).poll_next(cx)) {
+                None => return Poll::Ready(End::Closed),
+                Some(Err(e)) => {
+                    tracing::info!(jid = self.stream.jid().as_str(), error = %e, "session ended");
+                    return Poll::Ready(End::Closed);
+                }
+                Some(Ok(el)) => {
+                    // A server stream yields stanzas only while it holds
+                    // its resource.
+                    let reply = self
+                        .stream
+                        .bound_session()
+                        .and_then(|bound| router.route(bound, &el));
+                    if let Some(reply) = reply {
+                        self.outgoing = Outgoing::Ready(Box::new(reply));
+                    }
+                }
+            }
+        }
+    }
+
+    fn write_failed(&self, e: xmpp_stream::SessionError) -> End {
+        tracing::debug!(jid = self.stream.jid().as_str(), error = %e, "write failed");
+        End::Closed
+    }
+}
