@@ -1,4 +1,5 @@
 //! Every failure reachable from a hostile peer, and the condition/kind it maps to.
+//! (Long by design: one flat list of hostile inputs, one test each, so a new case is one more test.)
 #![allow(clippy::unwrap_used)]
 
 mod common;

@@ -2,6 +2,7 @@
 //! every mechanism, every failure the server produces during SASL, binding,
 //! the session, stream errors, timeouts and STARTTLS. Assertions are on the
 //! cores' actions and on the elements each side decoded, never on bytes.
+//! (Long by design: one test per path through the negotiation; the driver is in `pair/`.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod pair;

@@ -1,5 +1,6 @@
 //! One test per bug XMPP XML parsers have had in the field, plus the
 //! restricted-XML and limit behaviour of RFC 6120 §11.
+//! (Long by design: one named test per field bug, kept in one file as quick-xml keeps `tests/issues.rs`.)
 #![allow(clippy::unwrap_used)]
 
 mod common;
