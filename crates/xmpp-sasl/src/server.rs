@@ -86,7 +86,7 @@ pub struct ServerMechanismConfig {
     /// The service name in digest-uri, `"xmpp"`.
     pub service: String,
     /// DIGEST-MD5: send rspauth as additional data with `<success/>` (RFC 6120 style)
-    /// instead of in a final `<challenge/>` (RFC 3920 style, as the seed, ejabberd and Cyrus).
+    /// instead of in a final `<challenge/>` (RFC 3920 style, as the RFC 3920 §6.5 example, ejabberd and Cyrus).
     pub rspauth_in_success: bool,
     /// Decides authzids other than the user's own bare JID.
     pub authorizer: Arc<dyn Authorizer>,
