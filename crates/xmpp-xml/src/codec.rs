@@ -7,7 +7,8 @@ use crate::element::Element;
 use crate::error::XmlError;
 use crate::ns;
 use crate::scan::Framer;
-use crate::writer::{escape_attr, validate, write_element, Scope};
+use crate::escape::escape_attr;
+use crate::writer::{validate, write_element, Scope};
 
 /// The `<stream:stream>` open tag.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]

@@ -38,6 +38,7 @@ mod chars;
 mod codec;
 mod element;
 mod error;
+mod escape;
 mod raw;
 mod scan;
 mod writer;

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use crate::chars::{is_name_char, is_ws, same};
 use crate::codec::StreamHeader;
 use crate::element::Str;
-use crate::scan::unescape;
+use crate::escape::unescape;
 
 /// How many root attributes a frame keeps spans for (a chat message has
 /// `to`, `from`, `type`, `id`, `xml:lang`); with more, lookups re-read the tag.

@@ -38,6 +38,7 @@ use crate::chars::{
 use crate::codec::{Limits, StreamHeader};
 use crate::element::{Attr, AttrList, Element, Node, Nodes, Qual, Str, Text};
 use crate::error::{Condition, XmlError};
+use crate::escape::{char_ref_value, unescape};
 use crate::ns;
 use crate::raw::{BorrowedElement, BorrowedFrame, RawElement, RawFrame, RootAttr, RootTag};
 
@@ -2175,108 +2176,6 @@ fn check_ref(body: &[u8]) -> Result<(), XmlError> {
             QName::BadUtf8 => Err(XmlError::InvalidUtf8),
             _ => Err(XmlError::Syntax("malformed entity reference")),
         },
-    }
-}
-
-/// The code point of a character reference body after `#`.
-fn char_ref_value(rest: &[u8]) -> Option<u32> {
-    let (digits, radix) = match rest {
-        [b'x', h @ ..] => (h, 16),
-        d => (d, 10),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    let mut v: u32 = 0;
-    for &c in digits {
-        let dv = (c as char).to_digit(radix)?;
-        v = v.checked_mul(radix)?.checked_add(dv)?;
-        if v > 0x10FFFF {
-            return None;
-        }
-    }
-    Some(v)
-}
-
-/// Unescape validated character data (`attr == false`: references, CDATA
-/// sections, line-end normalisation) or an attribute value (references and
-/// attribute-value normalisation of literal whitespace).
-pub(crate) fn unescape(raw: &[u8], attr: bool) -> String {
-    let mut out: Vec<u8> = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        let b = raw[i];
-        match b {
-            b'&' => {
-                let end = memchr::memchr(b';', &raw[i..])
-                    .map(|e| i + e)
-                    .unwrap_or(raw.len());
-                let body = &raw[(i + 1).min(end)..end];
-                let c = match body {
-                    b"amp" => Some('&'),
-                    b"lt" => Some('<'),
-                    b"gt" => Some('>'),
-                    b"apos" => Some('\''),
-                    b"quot" => Some('"'),
-                    [b'#', rest @ ..] => char_ref_value(rest).and_then(char::from_u32),
-                    _ => None,
-                };
-                if let Some(c) = c {
-                    let mut tmp = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
-                }
-                i = end + 1;
-            }
-            b'<' if !attr && raw[i..].starts_with(b"<![CDATA[") => {
-                let start = i + 9;
-                let end = memchr::memmem::find(&raw[start..], b"]]>")
-                    .map(|e| start + e)
-                    .unwrap_or(raw.len());
-                push_normalized(&mut out, &raw[start..end], false);
-                i = end + 3;
-            }
-            _ => {
-                let next = memchr::memchr2(b'&', b'<', &raw[i..])
-                    .map(|e| i + e)
-                    .unwrap_or(raw.len());
-                let next = if next == i { i + 1 } else { next };
-                push_normalized(&mut out, &raw[i..next], attr);
-                i = next;
-            }
-        }
-    }
-    match String::from_utf8(out) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    }
-}
-
-/// Line ends (`\r\n`, `\r`) become `\n`; in attributes every literal TAB, LF, CR becomes a space.
-fn push_normalized(out: &mut Vec<u8>, s: &[u8], attr: bool) {
-    // Most runs have nothing to normalise: copy them whole.
-    let clean = if attr {
-        memchr::memchr3(b'\r', b'\n', b'\t', s).is_none()
-    } else {
-        memchr::memchr(b'\r', s).is_none()
-    };
-    if clean {
-        out.extend_from_slice(s);
-        return;
-    }
-    let mut i = 0;
-    while i < s.len() {
-        let b = s[i];
-        match b {
-            b'\r' => {
-                out.push(if attr { b' ' } else { b'\n' });
-                if s.get(i + 1) == Some(&b'\n') {
-                    i += 1;
-                }
-            }
-            b'\n' | b'\t' if attr => out.push(b' '),
-            _ => out.push(b),
-        }
-        i += 1;
     }
 }
 
