@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use bytes::Bytes;
 
 use crate::chars::{is_name_char, is_ws, same};
-use crate::codec::StreamHeader;
+use crate::frame::StreamHeader;
 use crate::element::Str;
 use crate::escape::unescape;
 

@@ -35,10 +35,11 @@ use crate::chars::{
     self, check_qname, check_run, is_name_char, is_name_start, is_ws, plain_run, same, scan_name,
     utf8_char, NameRun, QName, Utf8,
 };
-use crate::codec::{Limits, StreamHeader};
 use crate::element::{Attr, AttrList, Element, Node, Nodes, Qual, Str, Text};
 use crate::error::{Condition, XmlError};
 use crate::escape::{char_ref_value, unescape};
+use crate::frame::{Frame, StreamHeader};
+use crate::limits::Limits;
 use crate::ns;
 use crate::raw::{BorrowedElement, BorrowedFrame, RawElement, RawFrame, RootAttr, RootTag};
 
@@ -445,12 +446,12 @@ impl Framer {
     }
 
     /// Decode the next frame, with top-level elements fully built.
-    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<crate::Frame>, XmlError> {
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, XmlError> {
         Ok(match self.step::<TREE>(buf)? {
             None => None,
-            Some(Step::Header(h)) => Some(crate::Frame::Header(*h)),
-            Some(Step::Close) => Some(crate::Frame::Close),
-            Some(Step::Element(bytes)) => Some(crate::Frame::Element(self.build_tree(bytes))),
+            Some(Step::Header(h)) => Some(Frame::Header(*h)),
+            Some(Step::Close) => Some(Frame::Close),
+            Some(Step::Element(bytes)) => Some(Frame::Element(self.build_tree(bytes))),
             // Only `step::<BORROW>` leaves an element in the buffer.
             Some(Step::Borrowed(..)) => None,
         })
