@@ -495,10 +495,7 @@ impl Framer {
     #[cold]
     fn shrank(&mut self) -> XmlError {
         self.phase = Phase::Failed(Condition::NotWellFormed);
-        XmlError::Io(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "buffer shrank under the XML decoder",
-        ))
+        XmlError::BufferShrank
     }
 
     /// Remove what was decoded before the current element (`pending`)
