@@ -43,6 +43,10 @@ use crate::limits::Limits;
 use crate::ns;
 use crate::raw::{BorrowedElement, BorrowedFrame, RawElement, RawFrame, RootAttr, RootTag};
 
+mod mode;
+
+use mode::{Borrow, Mode, Raw, Tree};
+
 const NONE: usize = usize::MAX;
 /// Longest entity or character reference we accept (`&#x0010FFFF;` fits with room).
 const MAX_REF: usize = 40;
@@ -381,7 +385,7 @@ impl Framer {
     /// validated bytes split off `buf`, plus the root's name, namespace
     /// and attributes.
     pub fn decode_raw(&mut self, buf: &mut BytesMut) -> Result<Option<RawFrame>, XmlError> {
-        Ok(match self.step::<RAW>(buf)? {
+        Ok(match self.step::<Raw>(buf)? {
             None => None,
             Some(Step::Header(h)) => Some(RawFrame::Header(h)),
             Some(Step::Close) => Some(RawFrame::Close),
@@ -390,7 +394,7 @@ impl Framer {
                 buf,
                 tag: self.root,
             })),
-            // Only `step::<BORROW>` leaves an element in the buffer.
+            // Only `step::<Borrow>` leaves an element in the buffer.
             Some(Step::Borrowed(..)) => None,
         })
     }
@@ -427,7 +431,7 @@ impl Framer {
         &'a mut self,
         buf: &'a mut BytesMut,
     ) -> Result<Option<BorrowedFrame<'a>>, XmlError> {
-        Ok(match self.step::<BORROW>(buf)? {
+        Ok(match self.step::<Borrow>(buf)? {
             None => None,
             Some(Step::Header(h)) => Some(BorrowedFrame::Header(h)),
             Some(Step::Close) => Some(BorrowedFrame::Close),
@@ -440,31 +444,31 @@ impl Framer {
                     tag: &me.root,
                 }))
             }
-            // `step::<BORROW>` never splits an element off.
+            // `step::<Borrow>` never splits an element off.
             Some(Step::Element(_)) => None,
         })
     }
 
     /// Decode the next frame, with top-level elements fully built.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, XmlError> {
-        Ok(match self.step::<TREE>(buf)? {
+        Ok(match self.step::<Tree>(buf)? {
             None => None,
             Some(Step::Header(h)) => Some(Frame::Header(*h)),
             Some(Step::Close) => Some(Frame::Close),
             Some(Step::Element(bytes)) => Some(Frame::Element(self.build_tree(bytes))),
-            // Only `step::<BORROW>` leaves an element in the buffer.
+            // Only `step::<Borrow>` leaves an element in the buffer.
             Some(Step::Borrowed(..)) => None,
         })
     }
 
-    fn step<const TAKE: u8>(&mut self, buf: &mut BytesMut) -> Result<Option<Step>, XmlError> {
+    fn step<M: Mode>(&mut self, buf: &mut BytesMut) -> Result<Option<Step>, XmlError> {
         if self.pending > buf.len() {
             return Err(self.shrank());
         }
-        if TAKE != BORROW && self.pending != 0 {
+        if !M::BORROW && self.pending != 0 {
             self.drop_front(buf, 0);
         }
-        let tree = TAKE == TREE;
+        let tree = M::TREE;
         match self.phase {
             Phase::Failed(c) => return Err(XmlError::Poisoned(c)),
             Phase::Closed => return Ok(None),
@@ -482,7 +486,7 @@ impl Framer {
         if self.pending + self.pos > buf.len() {
             return Err(self.shrank());
         }
-        match self.step_inner::<TAKE>(buf) {
+        match self.step_inner::<M>(buf) {
             Ok(s) => Ok(s),
             Err(e) => {
                 self.phase = Phase::Failed(e.condition().unwrap_or(Condition::NotWellFormed));
@@ -508,14 +512,14 @@ impl Framer {
     /// `decode_borrowed`, which leaves the elements (and the whitespace
     /// after them) it handed out at the front of the buffer and removes
     /// them all at once when it needs more input.
-    fn step_inner<const TAKE: u8>(&mut self, buf: &mut BytesMut) -> Result<Option<Step>, XmlError> {
+    fn step_inner<M: Mode>(&mut self, buf: &mut BytesMut) -> Result<Option<Step>, XmlError> {
         loop {
             if self.lex == Lex::Between {
                 let mut p = self.pending;
                 while p < buf.len() && is_ws(buf[p]) {
                     p += 1;
                 }
-                if TAKE == BORROW {
+                if M::BORROW {
                     self.pending = p;
                 } else if p > 0 {
                     buf.advance(p);
@@ -584,7 +588,7 @@ impl Framer {
                 Some(Done::Element(n)) => {
                     self.pos = 0;
                     self.lex = Lex::Between;
-                    if TAKE == BORROW {
+                    if M::BORROW {
                         self.pending = off + n;
                         return Ok(Some(Step::Borrowed(off, n)));
                     }
@@ -2110,17 +2114,6 @@ enum Step {
     Borrowed(usize, usize),
     Close,
 }
-
-// Which `decode` method is stepping, so what to keep and hand out: a
-// const parameter of `step`, so each gets its own copy without the
-// others' branches.
-
-/// `decode`: record the events a tree is built from.
-const TREE: u8 = 0;
-/// `decode_raw`: keep only the root's start tag, split the element off.
-const RAW: u8 = 1;
-/// `decode_borrowed`: as `RAW`, but leave the element in the buffer.
-const BORROW: u8 = 2;
 
 fn split(d: &[u8], name: (u32, u32), colon: Option<u32>) -> (&[u8], &[u8]) {
     match colon {
