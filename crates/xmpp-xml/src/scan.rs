@@ -224,60 +224,123 @@ enum Done {
     Close(usize),
 }
 
+/// Where the scan goes on, and the state to go on in: what survives a
+/// `decode` call that ran out of input mid-construct.
+#[derive(Debug)]
+struct Cursor {
+    lex: Lex,
+    /// Offset of the next byte to examine in the current element.
+    pos: usize,
+    /// Start of the token being read (a name, an attribute value, CDATA).
+    tok: usize,
+    /// Offset of the `<` of the tag being read.
+    tag_start: usize,
+    /// Offset of the `&` of the reference being read, and whether it is in
+    /// an attribute value (otherwise in text).
+    ref_start: usize,
+    ref_in_attr: bool,
+    /// How much of `[CDATA[` is matched.
+    cdata_match: u8,
+}
+
+/// The character data since the last tag.
+#[derive(Debug)]
+struct TextRun {
+    /// Its first offset, or `NONE` when there is none.
+    start: usize,
+    /// It holds a reference, CDATA or a line end to normalise.
+    esc: bool,
+}
+
+/// The start tag being read: its name and attributes so far.
+#[derive(Debug, Default)]
+struct StartTag {
+    name: (u32, u32),
+    colon: Option<u32>,
+    attrs: Vec<RawAttr>,
+    /// Whitespace since the last attribute (required before the next).
+    had_ws: bool,
+    /// The tag has a prefixed attribute (declarations of prefixes
+    /// included) or more than one `xmlns`, so it needs the full
+    /// [`Framer::resolve_tag`].
+    special: bool,
+    /// Index in `attrs` of the tag's `xmlns` attribute, if any.
+    decl: Option<u32>,
+    /// Bits of the tag's attribute names (see `note_attr`), and whether two
+    /// of them collided.
+    seen: u64,
+    maybe_dup: bool,
+    /// The attribute being read: its name, quote and whether its value
+    /// needs unescaping or normalising.
+    attr_name: (u32, u32),
+    attr_colon: Option<u32>,
+    quote: u8,
+    val_esc: bool,
+}
+
+/// The namespace bindings in scope, and the strings they own.
+#[derive(Debug, Default)]
+struct Namespaces {
+    /// Declarations of the open elements, innermost last.
+    bindings: Vec<Binding>,
+    /// The stream header's declarations, the scope of every top-level element.
+    base: Vec<BaseBinding>,
+    /// The stream header's default namespace, given to every element built.
+    default_ns: Option<Str>,
+    /// The namespace of an unprefixed top-level element without
+    /// declarations: the stream header's default (known once it is parsed).
+    top_dflt: Option<NsRef>,
+    /// Namespace URIs that had to be unescaped (`NsRef::owned` indexes it).
+    owned: Vec<Str>,
+}
+
+/// What is recorded of the current top-level element to build its tree.
+#[derive(Debug)]
+struct Record {
+    /// Record the events of the element's descendants (needed to build it
+    /// as an [`Element`]); [`Framer::decode_raw`] needs only the root's, so
+    /// it scans with this off.
+    tree: bool,
+    events: Vec<Ev>,
+    attr_evs: Vec<AttrEv>,
+}
+
+/// What the prolog established.
+#[derive(Debug, Default)]
+struct Prolog {
+    /// The XML declaration or the stream header was seen (a declaration
+    /// may come only first).
+    seen_token: bool,
+    seen_bom: bool,
+    /// The stream header's qualified name, which the stream close must match.
+    header_qname: Vec<u8>,
+}
+
+/// Scratch for `build_tree`, kept for its capacity.
+#[derive(Debug, Default)]
+struct TreeScratch {
+    /// Child indices from the root to the open element.
+    path: Vec<u32>,
+    /// Final node count of each open element, root first.
+    hints: Vec<u32>,
+}
+
 /// The decoding half of [`crate::StreamCodec`], usable on its own.
 #[derive(Debug)]
 pub struct Framer {
     limits: Limits,
     next_limits: Option<Limits>,
     phase: Phase,
-    lex: Lex,
-    pos: usize,
-    seen_token: bool,
-    seen_bom: bool,
-    tok: usize,
-    tag_start: usize,
-    ref_start: usize,
-    ref_in_attr: bool,
-    had_ws: bool,
-    /// The current start tag has a prefixed attribute (declarations of
-    /// prefixes included) or more than one `xmlns`, so it needs the full
-    /// [`Framer::resolve_tag`].
-    tag_special: bool,
-    /// Index in `cur_attrs` of the tag's `xmlns` attribute, if any.
-    tag_decl: Option<u32>,
-    quote: u8,
-    val_esc: bool,
-    text_start: usize,
-    text_esc: bool,
-    cdata_match: u8,
-    name: (u32, u32),
-    name_colon: Option<u32>,
-    attr_name: (u32, u32),
-    attr_colon: Option<u32>,
-    cur_attrs: Vec<RawAttr>,
+    cur: Cursor,
+    text: TextRun,
+    tag: StartTag,
+    /// Open elements inside the current top-level element.
     depth: usize,
     open: Vec<Open>,
-    bindings: Vec<Binding>,
-    base: Vec<BaseBinding>,
-    header_qname: Vec<u8>,
-    default_ns: Option<Str>,
-    events: Vec<Ev>,
-    attr_evs: Vec<AttrEv>,
-    owned: Vec<Str>,
-    /// Scratch for `build_tree`: child indices from the root to the open element.
-    path: Vec<u32>,
-    hints: Vec<u32>,
-    /// Record the events of the current element's descendants (needed to
-    /// build it as an [`Element`]); [`Framer::decode_raw`] needs only the
-    /// root's, so it scans with this off.
-    tree: bool,
-    /// The namespace of an unprefixed top-level element without
-    /// declarations: the stream header's default (known once it is parsed).
-    top_dflt: Option<NsRef>,
-    /// Bits of the current tag's attribute names (see `note_attr`), and
-    /// whether two of them collided.
-    attr_seen: u64,
-    maybe_dup: bool,
+    scope: Namespaces,
+    rec: Record,
+    prolog: Prolog,
+    scratch: TreeScratch,
     /// The top-level element's start tag, for `decode_raw` and
     /// `decode_borrowed` (which record no events), and its namespace.
     root: RootTag,
@@ -307,42 +370,30 @@ impl Framer {
             limits,
             next_limits: None,
             phase: Phase::Prolog,
-            lex: Lex::Between,
-            pos: 0,
-            seen_token: false,
-            seen_bom: false,
-            tok: 0,
-            tag_start: 0,
-            ref_start: 0,
-            ref_in_attr: false,
-            had_ws: false,
-            tag_special: false,
-            tag_decl: None,
-            quote: 0,
-            val_esc: false,
-            text_start: NONE,
-            text_esc: false,
-            cdata_match: 0,
-            name: (0, 0),
-            name_colon: None,
-            attr_name: (0, 0),
-            attr_colon: None,
-            cur_attrs: Vec::new(),
+            cur: Cursor {
+                lex: Lex::Between,
+                pos: 0,
+                tok: 0,
+                tag_start: 0,
+                ref_start: 0,
+                ref_in_attr: false,
+                cdata_match: 0,
+            },
+            text: TextRun {
+                start: NONE,
+                esc: false,
+            },
+            tag: StartTag::default(),
             depth: 0,
             open: Vec::new(),
-            bindings: Vec::new(),
-            base: Vec::new(),
-            header_qname: Vec::new(),
-            default_ns: None,
-            events: Vec::new(),
-            attr_evs: Vec::new(),
-            owned: Vec::new(),
-            path: Vec::new(),
-            hints: Vec::new(),
-            tree: true,
-            top_dflt: None,
-            attr_seen: 0,
-            maybe_dup: false,
+            scope: Namespaces::default(),
+            rec: Record {
+                tree: true,
+                events: Vec::new(),
+                attr_evs: Vec::new(),
+            },
+            prolog: Prolog::default(),
+            scratch: TreeScratch::default(),
             root: RootTag::default(),
             root_ns: NsRef::default(),
             pending: 0,
@@ -368,11 +419,11 @@ impl Framer {
             .next_limits
             .take()
             .unwrap_or_else(|| self.limits.clone());
-        let mut path = std::mem::take(&mut self.path);
+        let mut path = std::mem::take(&mut self.scratch.path);
         path.clear();
         let pending = self.pending;
         *self = Framer::new(limits);
-        self.path = path;
+        self.scratch.path = path;
         self.pending = pending;
     }
 
@@ -474,16 +525,16 @@ impl Framer {
             Phase::Closed => return Ok(None),
             _ => {}
         }
-        if tree != self.tree && self.lex != Lex::Between && self.phase == Phase::Stream {
+        if tree != self.rec.tree && self.cur.lex != Lex::Between && self.phase == Phase::Stream {
             // The element was begun by the other call: `decode_raw` skips
             // the events a tree needs, `decode` what `decode_raw` keeps of
             // the root. Scan it again from its `<` (only when the two calls
             // are mixed on one element).
-            self.lex = Lex::Between;
-            self.pos = 0;
+            self.cur.lex = Lex::Between;
+            self.cur.pos = 0;
         }
-        self.tree = tree;
-        if self.pending + self.pos > buf.len() {
+        self.rec.tree = tree;
+        if self.pending + self.cur.pos > buf.len() {
             return Err(self.shrank());
         }
         match self.step_inner::<M>(buf) {
@@ -514,7 +565,7 @@ impl Framer {
     /// them all at once when it needs more input.
     fn step_inner<M: Mode>(&mut self, buf: &mut BytesMut) -> Result<Option<Step>, XmlError> {
         loop {
-            if self.lex == Lex::Between {
+            if self.cur.lex == Lex::Between {
                 let mut p = self.pending;
                 while p < buf.len() && is_ws(buf[p]) {
                     p += 1;
@@ -524,19 +575,19 @@ impl Framer {
                 } else if p > 0 {
                     buf.advance(p);
                 }
-                self.pos = 0;
+                self.cur.pos = 0;
                 let Some(&b) = buf.get(self.pending) else {
                     self.drop_front(buf, 0);
                     return Ok(None);
                 };
                 if b == b'<' {
                     self.begin_element();
-                    self.tag_start = 0;
-                    self.pos = 1;
-                    self.lex = Lex::Lt;
+                    self.cur.tag_start = 0;
+                    self.cur.pos = 1;
+                    self.cur.lex = Lex::Lt;
                 } else if self.phase == Phase::Prolog
-                    && !self.seen_token
-                    && !self.seen_bom
+                    && !self.prolog.seen_token
+                    && !self.prolog.seen_bom
                     && b == 0xEF
                 {
                     self.drop_front(buf, 0);
@@ -547,7 +598,7 @@ impl Framer {
                         bail!(XmlError::Syntax("text before the stream header"));
                     }
                     buf.advance(3);
-                    self.seen_bom = true;
+                    self.prolog.seen_bom = true;
                     continue;
                 } else if self.phase == Phase::Stream {
                     bail!(XmlError::TextAtStreamLevel);
@@ -569,25 +620,25 @@ impl Framer {
                 }
                 Some(Done::XmlDecl(n)) => {
                     self.drop_front(buf, n);
-                    self.pos = 0;
-                    self.lex = Lex::Between;
+                    self.cur.pos = 0;
+                    self.cur.lex = Lex::Between;
                 }
                 Some(Done::Header(h, n)) => {
                     self.drop_front(buf, n);
-                    self.pos = 0;
-                    self.lex = Lex::Between;
+                    self.cur.pos = 0;
+                    self.cur.lex = Lex::Between;
                     return Ok(Some(Step::Header(h)));
                 }
                 Some(Done::Close(n)) => {
                     self.drop_front(buf, n);
-                    self.pos = 0;
-                    self.lex = Lex::Between;
+                    self.cur.pos = 0;
+                    self.cur.lex = Lex::Between;
                     self.phase = Phase::Closed;
                     return Ok(Some(Step::Close));
                 }
                 Some(Done::Element(n)) => {
-                    self.pos = 0;
-                    self.lex = Lex::Between;
+                    self.cur.pos = 0;
+                    self.cur.lex = Lex::Between;
                     if M::BORROW {
                         self.pending = off + n;
                         return Ok(Some(Step::Borrowed(off, n)));
@@ -602,41 +653,41 @@ impl Framer {
         if let Some(l) = self.next_limits.take() {
             self.limits = l;
         }
-        self.events.clear();
-        self.attr_evs.clear();
-        self.owned.clear();
+        self.rec.events.clear();
+        self.rec.attr_evs.clear();
+        self.scope.owned.clear();
         self.open.clear();
-        self.bindings.clear();
-        self.cur_attrs.clear();
-        self.attr_seen = 0;
-        self.maybe_dup = false;
+        self.scope.bindings.clear();
+        self.tag.attrs.clear();
+        self.tag.seen = 0;
+        self.tag.maybe_dup = false;
         self.root.n_inline = 0;
         self.root.inline_esc = 0;
         self.depth = 0;
-        self.text_start = NONE;
-        self.text_esc = false;
+        self.text.start = NONE;
+        self.text.esc = false;
     }
 
     #[inline(always)]
     fn flush_text(&mut self) {
-        if self.tree && self.text_start != NONE && self.tag_start > self.text_start {
+        if self.rec.tree && self.text.start != NONE && self.cur.tag_start > self.text.start {
             if let Some(o) = self.open.last_mut() {
                 o.nodes += 1;
             }
-            self.events.push(Ev::Text {
-                span: (self.text_start as u32, self.tag_start as u32),
-                esc: self.text_esc,
+            self.rec.events.push(Ev::Text {
+                span: (self.text.start as u32, self.cur.tag_start as u32),
+                esc: self.text.esc,
             });
         }
-        self.text_start = NONE;
-        self.text_esc = false;
+        self.text.start = NONE;
+        self.text.esc = false;
     }
 
     /// Scan `d` (the current element's bytes so far, capped at the size limit)
-    /// from `self.pos`. `None` = needs more bytes.
+    /// from `self.cur.pos`. `None` = needs more bytes.
     fn run(&mut self, d: &[u8]) -> Result<Option<Done>, XmlError> {
         let n = d.len();
-        let mut pos = self.pos;
+        let mut pos = self.cur.pos;
         let max_name = self.limits.max_name_len;
         // Constructs handled by a method report where to go on.
         macro_rules! flow {
@@ -658,7 +709,7 @@ impl Framer {
             };
         }
         let res = 'scan: loop {
-            match self.lex {
+            match self.cur.lex {
                 Lex::Between => break None,
                 Lex::Content => {
                     // Text up to the next tag in one pass, no memchr: plain
@@ -683,10 +734,10 @@ impl Framer {
                                 let mut j = k + 1;
                                 loop {
                                     let Some(&c) = d.get(j) else {
-                                        self.ref_start = k;
-                                        self.ref_in_attr = false;
-                                        self.text_esc = true;
-                                        self.lex = Lex::Ref;
+                                        self.cur.ref_start = k;
+                                        self.cur.ref_in_attr = false;
+                                        self.text.esc = true;
+                                        self.cur.lex = Lex::Ref;
                                         pos = j;
                                         continue 'scan;
                                     };
@@ -704,7 +755,7 @@ impl Framer {
                                         bail!(XmlError::Syntax("reference too long"));
                                     }
                                 }
-                                self.text_esc = true;
+                                self.text.esc = true;
                                 pos = j + 1;
                             }
                             b'>' => {
@@ -713,7 +764,7 @@ impl Framer {
                             }
                             b'\n' | b'\t' => pos = k + 1,
                             b'\r' => {
-                                self.text_esc = true;
+                                self.text.esc = true;
                                 pos = k + 1;
                             }
                             b if b >= 0x80 => match utf8_char(&d[k..]) {
@@ -730,7 +781,7 @@ impl Framer {
                             Some(&b) if is_name_start(b) => flow!('scan, self.start_tag(d, k)?),
                             Some(b'/') => {
                                 // The end tag of the element this text is in.
-                                self.tag_start = k;
+                                self.cur.tag_start = k;
                                 self.flush_text();
                                 let after = k + 2 + self.open_name_len();
                                 if after < n && d[after] == b'>' && self.open_name_is(d, k + 2) {
@@ -741,14 +792,14 @@ impl Framer {
                                     continue;
                                 }
                                 // Anything else: as the state machine does.
-                                self.lex = Lex::Lt;
+                                self.cur.lex = Lex::Lt;
                                 pos = k + 1;
                                 continue;
                             }
                             _ => {}
                         }
-                        self.tag_start = k;
-                        self.lex = Lex::Lt;
+                        self.cur.tag_start = k;
+                        self.cur.lex = Lex::Lt;
                         pos = k + 1;
                         continue;
                     }
@@ -758,24 +809,24 @@ impl Framer {
                     match memchr::memchr3(b'<', b'&', b'>', &d[pos..]) {
                         Some(i) => {
                             let r = check_run(&d[pos..pos + i], false, true)?;
-                            self.text_esc |= r.needs_norm;
+                            self.text.esc |= r.needs_norm;
                             pos += i;
                             if d[pos] == b'>' {
                                 no_cdata_end(d, pos)?;
                             } else if d[pos] == b'<' {
-                                self.tag_start = pos;
-                                self.lex = Lex::Lt;
+                                self.cur.tag_start = pos;
+                                self.cur.lex = Lex::Lt;
                             } else {
-                                self.ref_start = pos;
-                                self.ref_in_attr = false;
-                                self.text_esc = true;
-                                self.lex = Lex::Ref;
+                                self.cur.ref_start = pos;
+                                self.cur.ref_in_attr = false;
+                                self.text.esc = true;
+                                self.cur.lex = Lex::Ref;
                             }
                             pos += 1;
                         }
                         None => {
                             let r = check_run(&d[pos..], false, false)?;
-                            self.text_esc |= r.needs_norm;
+                            self.text.esc |= r.needs_norm;
                             pos += r.valid;
                             break None;
                         }
@@ -797,7 +848,7 @@ impl Framer {
                         // max_name_len.
                         let expected: &[u8] = match self.open.last() {
                             Some(o) => &d[o.name.0 as usize..o.name.1 as usize],
-                            None => &self.header_qname,
+                            None => &self.prolog.header_qname,
                         };
                         let after = pos + expected.len();
                         if after < n && same(&d[pos..after], expected) {
@@ -810,22 +861,22 @@ impl Framer {
                             }
                             if is_ws(d[after]) {
                                 pos = after;
-                                self.lex = Lex::EndTail;
+                                self.cur.lex = Lex::EndTail;
                                 continue;
                             }
                         }
-                        self.tok = pos;
-                        self.lex = Lex::EndName;
+                        self.cur.tok = pos;
+                        self.cur.lex = Lex::EndName;
                     } else if is_name_start(b) {
                         // The `<` is the byte before.
                         flow!('scan, self.start_tag(d, pos - 1)?);
                     } else if b == b'!' {
                         pos += 1;
-                        self.lex = Lex::Bang;
+                        self.cur.lex = Lex::Bang;
                     } else if b == b'?' {
-                        if self.phase == Phase::Prolog && !self.seen_token {
+                        if self.phase == Phase::Prolog && !self.prolog.seen_token {
                             pos += 1;
-                            self.lex = Lex::Question;
+                            self.cur.lex = Lex::Question;
                         } else {
                             bail!(XmlError::Restricted("processing instructions"));
                         }
@@ -834,7 +885,7 @@ impl Framer {
                     }
                 }
                 Lex::StartName | Lex::AttrName | Lex::EndName => {
-                    let lim = n.min(self.tok.saturating_add(max_name).saturating_add(1));
+                    let lim = n.min(self.cur.tok.saturating_add(max_name).saturating_add(1));
                     // While skipping the name, note what check_qname would
                     // otherwise find in a second pass: colons and non-ASCII.
                     let from = pos;
@@ -845,15 +896,15 @@ impl Framer {
                         high,
                     } = scan_name(d, pos, lim);
                     pos = end;
-                    if pos - self.tok > max_name {
+                    if pos - self.cur.tok > max_name {
                         bail!(XmlError::NameTooLong { limit: max_name });
                     }
                     if pos >= n {
                         break None;
                     }
-                    let name = &d[self.tok..pos];
-                    let first = d[self.tok];
-                    let fast = (from == self.tok + 1 || from == self.tok)
+                    let name = &d[self.cur.tok..pos];
+                    let first = d[self.cur.tok];
+                    let fast = (from == self.cur.tok + 1 || from == self.cur.tok)
                         && !high
                         && first < 0x80
                         && first != b':'
@@ -873,21 +924,21 @@ impl Framer {
                         }
                     } else {
                         match check_qname(name) {
-                            QName::Ok { colon } => colon.map(|c| (self.tok + c) as u32),
+                            QName::Ok { colon } => colon.map(|c| (self.cur.tok + c) as u32),
                             QName::BadUtf8 => bail!(XmlError::InvalidUtf8),
                             QName::Invalid => bail!(XmlError::InvalidName(
                                 String::from_utf8_lossy(name).into_owned()
                             )),
                         }
                     };
-                    let span = (self.tok as u32, pos as u32);
+                    let span = (self.cur.tok as u32, pos as u32);
                     let b = d[pos];
-                    match self.lex {
+                    match self.cur.lex {
                         Lex::StartName => {
                             self.tag_named(span, colon);
                             if is_ws(b) {
-                                self.had_ws = true;
-                                self.lex = Lex::InTag;
+                                self.tag.had_ws = true;
+                                self.cur.lex = Lex::InTag;
                             } else if b == b'>' {
                                 pos += 1;
                                 if let Some(done) = self.finish_start(d, pos, false)? {
@@ -895,19 +946,19 @@ impl Framer {
                                 }
                             } else if b == b'/' {
                                 pos += 1;
-                                self.lex = Lex::EmptyEnd;
+                                self.cur.lex = Lex::EmptyEnd;
                             } else {
                                 bail!(XmlError::Syntax("invalid character in element name"));
                             }
                         }
                         Lex::AttrName => {
-                            self.attr_name = span;
-                            self.attr_colon = colon;
+                            self.tag.attr_name = span;
+                            self.tag.attr_colon = colon;
                             if b == b'=' {
                                 pos += 1;
-                                self.lex = Lex::AttrQuote;
+                                self.cur.lex = Lex::AttrQuote;
                             } else if is_ws(b) {
-                                self.lex = Lex::AttrEq;
+                                self.cur.lex = Lex::AttrEq;
                             } else {
                                 bail!(XmlError::Syntax("expected '=' after attribute name"));
                             }
@@ -915,7 +966,7 @@ impl Framer {
                         _ => {
                             let expected: &[u8] = match self.open.last() {
                                 Some(o) => &d[o.name.0 as usize..o.name.1 as usize],
-                                None => &self.header_qname,
+                                None => &self.prolog.header_qname,
                             };
                             if !same(name, expected) {
                                 bail!(XmlError::MismatchedEndTag {
@@ -923,7 +974,7 @@ impl Framer {
                                     found: String::from_utf8_lossy(name).into_owned(),
                                 });
                             }
-                            self.lex = Lex::EndTail;
+                            self.cur.lex = Lex::EndTail;
                         }
                     }
                 }
@@ -937,7 +988,7 @@ impl Framer {
                         bail!(XmlError::Syntax("expected '=' after attribute name"));
                     }
                     pos += 1;
-                    self.lex = Lex::AttrQuote;
+                    self.cur.lex = Lex::AttrQuote;
                 }
                 Lex::AttrQuote => {
                     while pos < n && is_ws(d[pos]) {
@@ -947,28 +998,28 @@ impl Framer {
                     if b != b'\'' && b != b'"' {
                         bail!(XmlError::Syntax("expected a quoted attribute value"));
                     }
-                    self.quote = b;
+                    self.tag.quote = b;
                     pos += 1;
-                    self.tok = pos;
-                    self.val_esc = false;
-                    self.lex = Lex::AttrValue;
+                    self.cur.tok = pos;
+                    self.tag.val_esc = false;
+                    self.cur.lex = Lex::AttrValue;
                 }
-                Lex::AttrValue => match memchr::memchr3(self.quote, b'&', b'<', &d[pos..]) {
+                Lex::AttrValue => match memchr::memchr3(self.tag.quote, b'&', b'<', &d[pos..]) {
                     Some(i) => {
                         let r = check_run(&d[pos..pos + i], true, true)?;
-                        self.val_esc |= r.needs_norm;
+                        self.tag.val_esc |= r.needs_norm;
                         pos += i;
                         let b = d[pos];
-                        if b == self.quote {
-                            let value = (self.tok as u32, pos as u32);
-                            self.push_attr(d, self.attr_name, self.attr_colon, value, self.val_esc);
-                            self.had_ws = false;
-                            self.lex = Lex::InTag;
+                        if b == self.tag.quote {
+                            let value = (self.cur.tok as u32, pos as u32);
+                            self.push_attr(d, self.tag.attr_name, self.tag.attr_colon, value, self.tag.val_esc);
+                            self.tag.had_ws = false;
+                            self.cur.lex = Lex::InTag;
                         } else if b == b'&' {
-                            self.ref_start = pos;
-                            self.ref_in_attr = true;
-                            self.val_esc = true;
-                            self.lex = Lex::Ref;
+                            self.cur.ref_start = pos;
+                            self.cur.ref_in_attr = true;
+                            self.tag.val_esc = true;
+                            self.cur.lex = Lex::Ref;
                         } else {
                             bail!(XmlError::Syntax("'<' in attribute value"));
                         }
@@ -976,7 +1027,7 @@ impl Framer {
                     }
                     None => {
                         let r = check_run(&d[pos..], true, false)?;
-                        self.val_esc |= r.needs_norm;
+                        self.tag.val_esc |= r.needs_norm;
                         pos += r.valid;
                         break None;
                     }
@@ -984,16 +1035,16 @@ impl Framer {
                 Lex::Ref => {
                     let Some(&b) = d.get(pos) else { break None };
                     if b == b';' {
-                        check_ref(&d[self.ref_start + 1..pos])?;
+                        check_ref(&d[self.cur.ref_start + 1..pos])?;
                         pos += 1;
-                        self.lex = if self.ref_in_attr {
+                        self.cur.lex = if self.cur.ref_in_attr {
                             Lex::AttrValue
                         } else {
                             Lex::Content
                         };
                     } else if is_name_char(b) || b == b'#' {
                         pos += 1;
-                        if pos - self.ref_start > MAX_REF {
+                        if pos - self.cur.ref_start > MAX_REF {
                             bail!(XmlError::Syntax("reference too long"));
                         }
                     } else {
@@ -1030,8 +1081,8 @@ impl Framer {
                         b'D' => bail!(XmlError::Restricted("document type declarations")),
                         b'[' if self.depth > 0 => {
                             pos += 1;
-                            self.cdata_match = 1;
-                            self.lex = Lex::CdataOpen;
+                            self.cur.cdata_match = 1;
+                            self.cur.lex = Lex::CdataOpen;
                         }
                         _ => bail!(XmlError::Syntax("invalid markup after '<!'")),
                     }
@@ -1039,15 +1090,15 @@ impl Framer {
                 Lex::CdataOpen => {
                     const OPEN: &[u8] = b"[CDATA[";
                     let Some(&b) = d.get(pos) else { break None };
-                    if OPEN.get(self.cdata_match as usize) != Some(&b) {
+                    if OPEN.get(self.cur.cdata_match as usize) != Some(&b) {
                         bail!(XmlError::Syntax("invalid markup after '<!['"));
                     }
                     pos += 1;
-                    self.cdata_match += 1;
-                    if self.cdata_match as usize == OPEN.len() {
-                        self.tok = pos;
-                        self.text_esc = true;
-                        self.lex = Lex::Cdata;
+                    self.cur.cdata_match += 1;
+                    if self.cur.cdata_match as usize == OPEN.len() {
+                        self.cur.tok = pos;
+                        self.text.esc = true;
+                        self.cur.lex = Lex::Cdata;
                     }
                 }
                 Lex::Cdata => match memchr::memchr(b'>', &d[pos..]) {
@@ -1055,8 +1106,8 @@ impl Framer {
                         let p = pos + i;
                         check_run(&d[pos..=p], false, true)?;
                         pos = p + 1;
-                        if p >= self.tok + 2 && d[p - 2] == b']' && d[p - 1] == b']' {
-                            self.lex = Lex::Content;
+                        if p >= self.cur.tok + 2 && d[p - 2] == b']' && d[p - 1] == b']' {
+                            self.cur.lex = Lex::Content;
                         }
                     }
                     None => {
@@ -1071,7 +1122,7 @@ impl Framer {
                     }
                     if &d[pos..pos + 3] == b"xml" && is_ws(d[pos + 3]) {
                         pos += 4;
-                        self.lex = Lex::XmlDecl;
+                        self.cur.lex = Lex::XmlDecl;
                     } else {
                         bail!(XmlError::Restricted("processing instructions"));
                     }
@@ -1083,7 +1134,7 @@ impl Framer {
                         if d[p - 1] == b'?' {
                             // tag_start is 0: "<?xml " is 6 bytes.
                             parse_xml_decl(d.get(6..p - 1).unwrap_or(&[]))?;
-                            self.seen_token = true;
+                            self.prolog.seen_token = true;
                             break Some(Done::XmlDecl(pos));
                         }
                     }
@@ -1094,7 +1145,7 @@ impl Framer {
                 },
             }
         };
-        self.pos = pos;
+        self.cur.pos = pos;
         Ok(res)
     }
 
@@ -1106,7 +1157,7 @@ impl Framer {
         loop {
             while pos < n && is_ws(d[pos]) {
                 pos += 1;
-                self.had_ws = true;
+                self.tag.had_ws = true;
             }
             let Some(&b) = d.get(pos) else {
                 return Ok(Flow::More(pos));
@@ -1120,10 +1171,10 @@ impl Framer {
             } else if b == b'/' {
                 return self.empty_end(d, pos + 1);
             } else if is_name_start(b) {
-                if !self.had_ws {
+                if !self.tag.had_ws {
                     bail!(XmlError::Syntax("missing whitespace before attribute"));
                 }
-                if self.cur_attrs.len() >= self.limits.max_attributes {
+                if self.tag.attrs.len() >= self.limits.max_attributes {
                     bail!(XmlError::TooManyAttributes {
                         limit: self.limits.max_attributes
                     });
@@ -1131,14 +1182,14 @@ impl Framer {
                 match self.fast_attr(d, pos) {
                     Some(p) => {
                         pos = p;
-                        if self.lex != Lex::InTag {
+                        if self.cur.lex != Lex::InTag {
                             return Ok(Flow::Go(pos));
                         }
-                        self.had_ws = false;
+                        self.tag.had_ws = false;
                     }
                     None => {
-                        self.tok = pos;
-                        self.lex = Lex::AttrName;
+                        self.cur.tok = pos;
+                        self.cur.lex = Lex::AttrName;
                         return Ok(Flow::Go(pos + 1));
                     }
                 }
@@ -1158,7 +1209,7 @@ impl Framer {
             }),
             Some(_) => bail!(XmlError::Syntax("expected '>' after '/'")),
             None => {
-                self.lex = Lex::EmptyEnd;
+                self.cur.lex = Lex::EmptyEnd;
                 Ok(Flow::More(pos))
             }
         }
@@ -1171,7 +1222,7 @@ impl Framer {
     /// first byte (bounded by `max_name_len`).
     #[inline(always)]
     fn start_tag(&mut self, d: &[u8], lt: usize) -> Result<Flow, XmlError> {
-        self.tag_start = lt;
+        self.cur.tag_start = lt;
         self.flush_text();
         if self.phase == Phase::Stream && self.depth >= self.limits.max_depth {
             bail!(XmlError::TooDeep {
@@ -1197,8 +1248,8 @@ impl Framer {
         let colon = match colon {
             Some(c) if end < n && end - tok <= max && !high && first < 0x80 && first != b':' => c,
             _ => {
-                self.tok = tok;
-                self.lex = Lex::StartName;
+                self.cur.tok = tok;
+                self.cur.lex = Lex::StartName;
                 return Ok(Flow::Go(tok + 1));
             }
         };
@@ -1210,8 +1261,8 @@ impl Framer {
                 None => Flow::Go(end + 1),
             })
         } else if is_ws(b) {
-            self.had_ws = true;
-            self.lex = Lex::InTag;
+            self.tag.had_ws = true;
+            self.cur.lex = Lex::InTag;
             self.in_tag(d, end)
         } else if b == b'/' {
             self.empty_end(d, end + 1)
@@ -1223,13 +1274,13 @@ impl Framer {
     /// A start tag's name is read: record it and start the tag's attributes afresh.
     #[inline(always)]
     fn tag_named(&mut self, name: (u32, u32), colon: Option<u32>) {
-        self.name = name;
-        self.name_colon = colon;
-        self.cur_attrs.clear();
-        self.attr_seen = 0;
-        self.maybe_dup = false;
-        self.tag_special = false;
-        self.tag_decl = None;
+        self.tag.name = name;
+        self.tag.colon = colon;
+        self.tag.attrs.clear();
+        self.tag.seen = 0;
+        self.tag.maybe_dup = false;
+        self.tag.special = false;
+        self.tag.decl = None;
     }
 
     /// Length of the qualified name the next end tag must have.
@@ -1237,7 +1288,7 @@ impl Framer {
     fn open_name_len(&self) -> usize {
         match self.open.last() {
             Some(o) => (o.name.1 - o.name.0) as usize,
-            None => self.header_qname.len(),
+            None => self.prolog.header_qname.len(),
         }
     }
 
@@ -1247,7 +1298,7 @@ impl Framer {
     fn open_name_is(&self, d: &[u8], at: usize) -> bool {
         let expected: &[u8] = match self.open.last() {
             Some(o) => &d[o.name.0 as usize..o.name.1 as usize],
-            None => &self.header_qname,
+            None => &self.prolog.header_qname,
         };
         same(&d[at..at + expected.len()], expected)
     }
@@ -1267,13 +1318,13 @@ impl Framer {
         esc: bool,
     ) {
         self.note_attr(d, name, colon);
-        self.cur_attrs.push(RawAttr {
+        self.tag.attrs.push(RawAttr {
             name,
             colon,
             value,
             esc,
         });
-        if !self.tree && self.depth == 0 {
+        if !self.rec.tree && self.depth == 0 {
             let q = &d[name.0 as usize..name.1 as usize];
             let listed = match colon {
                 None => q != b"xmlns",
@@ -1295,16 +1346,16 @@ impl Framer {
         // duplicate search runs only when two names share a bit.
         let h = q.len() as u32 * 7 + u32::from(q[0]) + u32::from(q[q.len() - 1]) * 3;
         let bit = 1u64 << (h & 63);
-        self.maybe_dup |= self.attr_seen & bit != 0;
-        self.attr_seen |= bit;
+        self.tag.maybe_dup |= self.tag.seen & bit != 0;
+        self.tag.seen |= bit;
         match colon {
-            Some(c) if c - name.0 != 3 || &q[..3] != b"xml" => self.tag_special = true,
+            Some(c) if c - name.0 != 3 || &q[..3] != b"xml" => self.tag.special = true,
             Some(_) => {}
             None if q == b"xmlns" => {
-                if self.tag_decl.is_some() {
-                    self.tag_special = true;
+                if self.tag.decl.is_some() {
+                    self.tag.special = true;
                 } else {
-                    self.tag_decl = Some(self.cur_attrs.len() as u32);
+                    self.tag.decl = Some(self.tag.attrs.len() as u32);
                 }
             }
             None => {}
@@ -1318,10 +1369,10 @@ impl Framer {
             return Some(Done::Close(pos));
         }
         if let Some(o) = self.open.pop() {
-            self.bindings.truncate(o.mark as usize);
-            if self.tree {
-                self.events.push(Ev::End);
-                if let Some(Ev::Start { nodes, .. }) = self.events.get_mut(o.ev as usize) {
+            self.scope.bindings.truncate(o.mark as usize);
+            if self.rec.tree {
+                self.rec.events.push(Ev::End);
+                if let Some(Ev::Start { nodes, .. }) = self.rec.events.get_mut(o.ev as usize) {
                     *nodes = o.nodes;
                 }
             }
@@ -1330,8 +1381,8 @@ impl Framer {
         if self.depth == 0 {
             return Some(Done::Element(pos));
         }
-        self.text_start = pos;
-        self.lex = Lex::Content;
+        self.text.start = pos;
+        self.cur.lex = Lex::Content;
         None
     }
 
@@ -1382,24 +1433,24 @@ impl Framer {
             );
             return Some(k + 1);
         }
-        self.attr_name = (start as u32, p as u32);
-        self.attr_colon = colon;
-        self.quote = q;
-        self.tok = vs;
-        self.val_esc = false;
-        self.lex = Lex::AttrValue;
+        self.tag.attr_name = (start as u32, p as u32);
+        self.tag.attr_colon = colon;
+        self.tag.quote = q;
+        self.cur.tok = vs;
+        self.tag.val_esc = false;
+        self.cur.lex = Lex::AttrValue;
         Some(k)
     }
 
     fn lookup(&mut self, d: &[u8], prefix: &[u8]) -> Option<NsRef> {
-        for b in self.bindings.iter().rev() {
+        for b in self.scope.bindings.iter().rev() {
             if (b.prefix.1 - b.prefix.0) as usize == prefix.len()
                 && same(&d[b.prefix.0 as usize..b.prefix.1 as usize], prefix)
             {
                 return Some(b.uri);
             }
         }
-        for (i, b) in self.base.iter().enumerate().rev() {
+        for (i, b) in self.scope.base.iter().enumerate().rev() {
             if same(&b.prefix, prefix) {
                 return Some(NsRef::base(i as u32));
             }
@@ -1413,11 +1464,11 @@ impl Framer {
     fn ns_bytes<'a>(&'a self, d: &'a [u8], r: NsRef) -> &'a [u8] {
         match r.get() {
             Ns::Span(a, b) => &d[a as usize..b as usize],
-            Ns::Owned(i) => match self.owned.get(i as usize) {
+            Ns::Owned(i) => match self.scope.owned.get(i as usize) {
                 Some(s) => s.get(&EMPTY).as_bytes(),
                 None => b"",
             },
-            Ns::Base(i) => match self.base.get(i as usize) {
+            Ns::Base(i) => match self.scope.base.get(i as usize) {
                 Some(b) => b.uri.get(&EMPTY).as_bytes(),
                 None => b"",
             },
@@ -1428,8 +1479,8 @@ impl Framer {
     fn value_ref(&mut self, d: &[u8], esc: bool, value: (u32, u32)) -> NsRef {
         if esc {
             let s = unescape(&d[value.0 as usize..value.1 as usize], true);
-            let idx = self.owned.len() as u32;
-            self.owned.push(Str::owned(&s));
+            let idx = self.scope.owned.len() as u32;
+            self.scope.owned.push(Str::owned(&s));
             NsRef::owned(idx)
         } else {
             NsRef::span(value.0, value.1)
@@ -1444,17 +1495,17 @@ impl Framer {
         pos: usize,
         empty: bool,
     ) -> Result<Option<Done>, XmlError> {
-        let mark = self.bindings.len();
+        let mark = self.scope.bindings.len();
         // Without a tree to build, no events are recorded: only what
         // `decode_raw` hands out about the root is kept, in `root`.
-        let record = self.tree;
+        let record = self.rec.tree;
         // The two paths do not merge before `open_element`: a merged
         // (namespace, range) pair went through the stack in pieces and was
         // read back whole, a store-forwarding stall on every start tag.
-        if self.tag_special || self.phase == Phase::Prolog {
-            let attrs = std::mem::take(&mut self.cur_attrs);
+        if self.tag.special || self.phase == Phase::Prolog {
+            let attrs = std::mem::take(&mut self.tag.attrs);
             let resolved = self.resolve_tag(d, &attrs);
-            self.cur_attrs = attrs;
+            self.tag.attrs = attrs;
             let (ns, attr_range) = resolved?;
             if self.phase == Phase::Prolog {
                 return self.finish_header(d, ns, attr_range, pos, empty).map(Some);
@@ -1466,7 +1517,7 @@ impl Framer {
                     self.root.n_inline = 0;
                     self.root.inline_esc = 0;
                     for i in attr_range.0..attr_range.1 {
-                        let a = self.attr_evs[i as usize];
+                        let a = self.rec.attr_evs[i as usize];
                         // `attr` finds unprefixed names and `xml:lang`.
                         let qname = match a.prefix {
                             None => a.name,
@@ -1483,7 +1534,7 @@ impl Framer {
                         }
                     }
                 }
-                self.attr_evs.truncate(attr_range.0 as usize);
+                self.rec.attr_evs.truncate(attr_range.0 as usize);
             }
             return Ok(self.open_element(pos, empty, ns, attr_range, mark, record));
         }
@@ -1526,22 +1577,22 @@ impl Framer {
         mark: usize,
         record: bool,
     ) -> Option<Done> {
-        let name = match self.name_colon {
-            Some(c) => (c + 1, self.name.1),
-            None => self.name,
+        let name = match self.tag.colon {
+            Some(c) => (c + 1, self.tag.name.1),
+            None => self.tag.name,
         };
         if self.depth == 0 {
             let end = pos - if empty { 2 } else { 1 };
-            self.root.attrs = (self.name.1, end as u32);
+            self.root.attrs = (self.tag.name.1, end as u32);
             self.root.name = name;
             self.root_ns = ns;
         }
-        let ev = self.events.len() as u32;
+        let ev = self.rec.events.len() as u32;
         if record {
             if let Some(o) = self.open.last_mut() {
                 o.nodes += 1;
             }
-            self.events.push(Ev::Start {
+            self.rec.events.push(Ev::Start {
                 name,
                 ns,
                 attrs: attr_range,
@@ -1550,28 +1601,28 @@ impl Framer {
         }
         if empty {
             if record {
-                self.events.push(Ev::End);
+                self.rec.events.push(Ev::End);
             }
-            self.bindings.truncate(mark);
+            self.scope.bindings.truncate(mark);
             if self.depth == 0 {
                 return Some(Done::Element(pos));
             }
         } else {
             self.open.push(Open {
-                name: self.name,
+                name: self.tag.name,
                 mark: mark as u32,
                 ev,
                 nodes: 0,
-                dflt: match self.name_colon {
+                dflt: match self.tag.colon {
                     None => Some(ns),
                     Some(_) => None,
                 },
             });
             self.depth += 1;
         }
-        self.text_start = pos;
-        self.text_esc = false;
-        self.lex = Lex::Content;
+        self.text.start = pos;
+        self.text.esc = false;
+        self.cur.lex = Lex::Content;
         None
     }
 
@@ -1582,7 +1633,7 @@ impl Framer {
     /// order.
     #[inline(always)]
     fn resolve_plain(&mut self, d: &[u8], record: bool) -> Result<(NsRef, (u32, u32)), XmlError> {
-        let decl = match self.tag_decl.and_then(|i| self.cur_attrs.get(i as usize)) {
+        let decl = match self.tag.decl.and_then(|i| self.tag.attrs.get(i as usize)) {
             Some(a) => {
                 // No other attribute can be named `xmlns`, so no duplicate;
                 // the empty prefix is not `xml`, so only the URI is checked.
@@ -1608,7 +1659,7 @@ impl Framer {
                         "the xmlns namespace cannot be declared"
                     ));
                 }
-                self.bindings.push(Binding {
+                self.scope.bindings.push(Binding {
                     prefix: (at, at),
                     uri,
                 });
@@ -1616,18 +1667,18 @@ impl Framer {
             }
             None => None,
         };
-        let inherited = match (self.name_colon, decl) {
+        let inherited = match (self.tag.colon, decl) {
             (None, None) => match self.open.last() {
                 Some(o) => o.dflt,
-                None => self.top_dflt,
+                None => self.scope.top_dflt,
             },
             _ => None,
         };
-        let ns = match (self.name_colon, decl, inherited) {
+        let ns = match (self.tag.colon, decl, inherited) {
             (None, Some(uri), _) => uri,
             (_, _, Some(r)) => r,
             _ => {
-                let (prefix, _) = split(d, self.name, self.name_colon);
+                let (prefix, _) = split(d, self.tag.name, self.tag.colon);
                 match self.lookup(d, prefix) {
                     Some(r) => r,
                     None if prefix.is_empty() => NsRef::span(0, 0),
@@ -1635,12 +1686,12 @@ impl Framer {
                 }
             }
         };
-        let skip = self.tag_decl.map_or(usize::MAX, |i| i as usize);
-        let start = self.attr_evs.len();
-        if self.maybe_dup {
-            for (i, a) in self.cur_attrs.iter().enumerate() {
+        let skip = self.tag.decl.map_or(usize::MAX, |i| i as usize);
+        let start = self.rec.attr_evs.len();
+        if self.tag.maybe_dup {
+            for (i, a) in self.tag.attrs.iter().enumerate() {
                 let qname = &d[a.name.0 as usize..a.name.1 as usize];
-                for prev in &self.cur_attrs[..i] {
+                for prev in &self.tag.attrs[..i] {
                     if same(&d[prev.name.0 as usize..prev.name.1 as usize], qname) {
                         bail!(duplicate(qname));
                     }
@@ -1650,7 +1701,7 @@ impl Framer {
         if !record {
             return Ok((ns, (start as u32, start as u32)));
         }
-        for (i, a) in self.cur_attrs.iter().enumerate() {
+        for (i, a) in self.tag.attrs.iter().enumerate() {
             if i == skip {
                 continue;
             }
@@ -1658,7 +1709,7 @@ impl Framer {
                 None => (None, a.name, None),
                 Some(c) => (Some((a.name.0, c)), (c + 1, a.name.1), Some(NsRef::XML)),
             };
-            self.attr_evs.push(AttrEv {
+            self.rec.attr_evs.push(AttrEv {
                 prefix,
                 name,
                 ns,
@@ -1666,7 +1717,7 @@ impl Framer {
                 esc: a.esc,
             });
         }
-        Ok((ns, (start as u32, self.attr_evs.len() as u32)))
+        Ok((ns, (start as u32, self.rec.attr_evs.len() as u32)))
     }
 
     /// Bind declarations, resolve the element name and attributes.
@@ -1717,15 +1768,15 @@ impl Framer {
                     "the xmlns namespace cannot be declared"
                 ));
             }
-            self.bindings.push(Binding { prefix, uri });
+            self.scope.bindings.push(Binding { prefix, uri });
         }
-        let (prefix, _) = split(d, self.name, self.name_colon);
+        let (prefix, _) = split(d, self.tag.name, self.tag.colon);
         let ns = match self.lookup(d, prefix) {
             Some(r) => r,
             None if prefix.is_empty() => NsRef::span(0, 0),
             None => bail!(undeclared(prefix)),
         };
-        let start = self.attr_evs.len();
+        let start = self.rec.attr_evs.len();
         for a in attrs {
             let qname = &d[a.name.0 as usize..a.name.1 as usize];
             let (ans, pspan, local) = match a.colon {
@@ -1744,7 +1795,7 @@ impl Framer {
                 }
             };
             let lb = &d[local.0 as usize..local.1 as usize];
-            for prev in &self.attr_evs[start..] {
+            for prev in &self.rec.attr_evs[start..] {
                 if same(&d[prev.name.0 as usize..prev.name.1 as usize], lb) {
                     let same_ns = match (prev.ns, ans) {
                         (None, None) => true,
@@ -1756,7 +1807,7 @@ impl Framer {
                     }
                 }
             }
-            self.attr_evs.push(AttrEv {
+            self.rec.attr_evs.push(AttrEv {
                 prefix: pspan,
                 name: local,
                 ns: ans,
@@ -1764,7 +1815,7 @@ impl Framer {
                 esc: a.esc,
             });
         }
-        Ok((ns, (start as u32, self.attr_evs.len() as u32)))
+        Ok((ns, (start as u32, self.rec.attr_evs.len() as u32)))
     }
 
     #[cold]
@@ -1781,13 +1832,13 @@ impl Framer {
             bail!(XmlError::HeaderSelfClosed);
         }
         let text = |r: NsRef, me: &Self| String::from_utf8_lossy(me.ns_bytes(d, r)).into_owned();
-        let (_, local) = split(d, self.name, self.name_colon);
+        let (_, local) = split(d, self.tag.name, self.tag.colon);
         let mut h = StreamHeader {
             stream_ns: text(ns_ref, self),
             name: String::from_utf8_lossy(local).into_owned(),
             ..StreamHeader::default()
         };
-        for a in &self.attr_evs[range.0 as usize..range.1 as usize] {
+        for a in &self.rec.attr_evs[range.0 as usize..range.1 as usize] {
             let local = &d[a.name.0 as usize..a.name.1 as usize];
             let raw = &d[a.value.0 as usize..a.value.1 as usize];
             let v = if a.esc {
@@ -1811,7 +1862,7 @@ impl Framer {
         }
         // The header's declarations become the base scope of every stanza.
         let mut base = Vec::new();
-        for b in &self.bindings {
+        for b in &self.scope.bindings {
             let prefix: Box<[u8]> = d[b.prefix.0 as usize..b.prefix.1 as usize].into();
             let uri = Str::owned(&String::from_utf8_lossy(self.ns_bytes(d, b.uri)));
             if prefix.is_empty() {
@@ -1819,14 +1870,14 @@ impl Framer {
             }
             base.push(BaseBinding { prefix, uri });
         }
-        self.default_ns = h.default_ns.as_deref().map(Str::owned);
-        self.base = base;
-        self.header_qname = d[self.name.0 as usize..self.name.1 as usize].to_vec();
-        self.bindings.clear();
+        self.scope.default_ns = h.default_ns.as_deref().map(Str::owned);
+        self.scope.base = base;
+        self.prolog.header_qname = d[self.tag.name.0 as usize..self.tag.name.1 as usize].to_vec();
+        self.scope.bindings.clear();
         // Only the header's bindings, now in `base`, are in scope.
-        self.top_dflt = Some(self.lookup(d, b"").unwrap_or(NsRef::span(0, 0)));
+        self.scope.top_dflt = Some(self.lookup(d, b"").unwrap_or(NsRef::span(0, 0)));
         self.phase = Phase::Stream;
-        self.seen_token = true;
+        self.prolog.seen_token = true;
         self.depth = 0;
         Ok(Done::Header(Box::new(h), pos))
     }
@@ -1836,11 +1887,13 @@ impl Framer {
             Ns::Span(a, b) if a == b => Str::Static(""),
             Ns::Span(a, b) => Str::Span(a, b),
             Ns::Owned(i) => self
+                .scope
                 .owned
                 .get(i as usize)
                 .cloned()
                 .unwrap_or(Str::Static("")),
             Ns::Base(i) => self
+                .scope
                 .base
                 .get(i as usize)
                 .map(|b| b.uri.clone())
@@ -1856,8 +1909,8 @@ impl Framer {
                 let s = b.get(x as usize..y as usize).unwrap_or(b"");
                 ns::well_known_bytes(s).unwrap_or_else(|| std::str::from_utf8(s).unwrap_or(""))
             }
-            Ns::Owned(i) => self.owned.get(i as usize).map_or("", |s| s.get(&EMPTY)),
-            Ns::Base(i) => self.base.get(i as usize).map_or("", |b| b.uri.get(&EMPTY)),
+            Ns::Owned(i) => self.scope.owned.get(i as usize).map_or("", |s| s.get(&EMPTY)),
+            Ns::Base(i) => self.scope.base.get(i as usize).map_or("", |b| b.uri.get(&EMPTY)),
             Ns::Xml => ns::XML,
         }
     }
@@ -1917,8 +1970,8 @@ impl Framer {
     #[inline(always)]
     fn tag_attrs(&self, range: (u32, u32)) -> AttrList {
         let (Some(first), Some(last)) = (
-            self.attr_evs.get(range.0 as usize),
-            self.attr_evs.get(range.1 as usize - 1),
+            self.rec.attr_evs.get(range.0 as usize),
+            self.rec.attr_evs.get(range.1 as usize - 1),
         ) else {
             return AttrList::Empty;
         };
@@ -1951,7 +2004,7 @@ impl Framer {
             buf: if share { buf.clone() } else { Bytes::new() },
             name: Str::Span(name.0, name.1),
             ns: last_ns.1.clone(),
-            default_ns: self.default_ns.clone(),
+            default_ns: self.scope.default_ns.clone(),
             attrs: match all {
                 _ if attrs.1 <= attrs.0 => AttrList::Empty,
                 _ if from_tag => self.tag_attrs(attrs),
@@ -1964,7 +2017,7 @@ impl Framer {
 
     fn build_root(&self, buf: Bytes) -> Element {
         let mut ns = NO_NS;
-        match self.events.first() {
+        match self.rec.events.first() {
             Some(ev) => self.new_element(&buf, true, ev, None, false, &mut ns),
             None => self.new_element(&buf, true, &Ev::End, None, false, &mut ns),
         }
@@ -1975,40 +2028,40 @@ impl Framer {
         // at their final size), and found again through `path` (child
         // indices from the root; stanzas are shallow) rather than kept on a
         // stack and moved again at its end tag.
-        let mut path = std::mem::take(&mut self.path);
+        let mut path = std::mem::take(&mut self.scratch.path);
         path.clear();
         // Final node count of each open element, root first.
-        let mut hints = std::mem::take(&mut self.hints);
+        let mut hints = std::mem::take(&mut self.scratch.hints);
         hints.clear();
         let mut root: Option<Element> = None;
         let mut last_ns = NO_NS;
         // Attributes live in one array shared by the stanza's elements,
         // unless only the root has any (small stanzas): then it owns them
         // and no reference count is touched.
-        let root_only = match self.events.first() {
-            Some(Ev::Start { attrs, .. }) => attrs.1 as usize == self.attr_evs.len(),
+        let root_only = match self.rec.events.first() {
+            Some(Ev::Start { attrs, .. }) => attrs.1 as usize == self.rec.attr_evs.len(),
             _ => true,
         };
         // When no attribute of the stanza needs unescaping or has a namespace
         // other than `xml`, every element reads its attributes from its start
         // tag and nothing is built for them here.
-        let from_tags = self.attr_evs.iter().all(|a| {
+        let from_tags = self.rec.attr_evs.iter().all(|a| {
             !a.esc
                 && a.ns.map_or(true, |n| {
                     matches!(n.get(), Ns::Xml) || self.ns_bytes(&buf, n) == ns::XML.as_bytes()
                 })
         });
-        let all: Option<Arc<[Attr]>> = if from_tags || root_only || self.attr_evs.is_empty() {
+        let all: Option<Arc<[Attr]>> = if from_tags || root_only || self.rec.attr_evs.is_empty() {
             None
         } else {
             Some(
-                self.attr_evs
+                self.rec.attr_evs
                     .iter()
                     .map(|a| self.make_attr(&buf, a))
                     .collect(),
             )
         };
-        for ev in &self.events {
+        for ev in &self.rec.events {
             match ev {
                 Ev::Start { nodes, .. } => {
                     let hint = hints.last().copied().unwrap_or(0) as usize;
@@ -2026,9 +2079,9 @@ impl Framer {
                                 from_tags,
                                 &mut last_ns,
                             ));
-                            if root_only && !from_tags && !self.attr_evs.is_empty() {
+                            if root_only && !from_tags && !self.rec.attr_evs.is_empty() {
                                 r.attrs = AttrList::Own(
-                                    self.attr_evs
+                                    self.rec.attr_evs
                                         .iter()
                                         .map(|a| self.make_attr(&buf, a))
                                         .collect(),
@@ -2068,8 +2121,8 @@ impl Framer {
                 }
             }
         }
-        self.path = path;
-        self.hints = hints;
+        self.scratch.path = path;
+        self.scratch.hints = hints;
         match root {
             Some(mut r) => {
                 // The placeholder is `Bytes::new()`, which owns nothing:
@@ -2097,7 +2150,7 @@ const NO_NS: (u64, Str) = (u64::MAX, Str::Static(""));
 
 /// Where scanning goes on after a construct handled outside the dispatch loop.
 enum Flow {
-    /// At this position, in the state now in `self.lex`.
+    /// At this position, in the state now in `self.cur.lex`.
     Go(usize),
     /// The input ends here; the state is saved.
     More(usize),
