@@ -2,8 +2,8 @@
 //! needed, and checked for what XML cannot express.
 
 use crate::element::{Element, NodeRef};
-use crate::escape::{escape_attr, escape_text};
 use crate::error::XmlError;
+use crate::escape::{escape_attr, escape_text};
 use crate::ns;
 
 /// What is declared where an element is written.
