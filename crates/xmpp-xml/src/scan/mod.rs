@@ -46,6 +46,7 @@ mod events;
 mod mode;
 mod names;
 mod prolog;
+mod resolve;
 mod run;
 mod state;
 mod tags;

@@ -7,11 +7,10 @@ use bytes::Bytes;
 
 use crate::chars::same;
 use crate::element::Str;
-use crate::error::XmlError;
 use crate::escape::unescape;
 use crate::ns;
 
-use super::events::{AttrEv, Ns, NsRef, Open};
+use super::events::{Ns, NsRef};
 
 /// The empty buffer that owned strings are read against.
 pub(super) static EMPTY: Bytes = Bytes::new();
@@ -164,7 +163,7 @@ impl Namespaces {
 
     /// The namespace a declaration's value names: its span, or its
     /// unescaped copy when it holds references or whitespace to normalise.
-    fn value_ref(&mut self, d: &[u8], esc: bool, value: (u32, u32)) -> NsRef {
+    pub(super) fn value_ref(&mut self, d: &[u8], esc: bool, value: (u32, u32)) -> NsRef {
         if esc {
             let s = unescape(&d[value.0 as usize..value.1 as usize], true);
             let idx = self.owned.len() as u32;
@@ -218,210 +217,6 @@ impl Namespaces {
             _ => self.ns_str(r),
         }
     }
-
-    /// [`Namespaces::resolve_tag`] for the common tag (see
-    /// [`StartTag::note_attr`]): at most the default namespace is bound,
-    /// and attributes are in no namespace or the `xml` one, where equal
-    /// qualified names are exactly the duplicates. Same checks, in the same
-    /// order. `open` is the stack of open elements the tag is in; its
-    /// resolved attributes are pushed onto `attr_evs` if `record`.
-    #[inline(always)]
-    pub(super) fn resolve_plain(
-        &mut self,
-        d: &[u8],
-        tag: &StartTag,
-        open: &[Open],
-        attr_evs: &mut Vec<AttrEv>,
-        record: bool,
-    ) -> Result<(NsRef, (u32, u32)), XmlError> {
-        let decl = match tag.decl.and_then(|i| tag.attrs.get(i as usize)) {
-            Some(a) => {
-                // No other attribute can be named `xmlns`, so no duplicate;
-                // the empty prefix is not `xml`, so only the URI is checked.
-                // Fields are read one by one: copying the whole attribute,
-                // just pushed in pieces, stalled on store forwarding.
-                let (at, value, esc) = (a.name.0, a.value, a.esc);
-                let (uri, ub) = if esc {
-                    let uri = self.value_ref(d, esc, value);
-                    (uri, self.ns_bytes(d, uri))
-                } else {
-                    (
-                        NsRef::span(value.0, value.1),
-                        &d[value.0 as usize..value.1 as usize],
-                    )
-                };
-                if same(ub, ns::XML.as_bytes()) {
-                    bail!(XmlError::BadNamespaceDecl(
-                        "the xml prefix and namespace belong only to each other"
-                    ));
-                }
-                if same(ub, ns::XMLNS.as_bytes()) {
-                    bail!(XmlError::BadNamespaceDecl(
-                        "the xmlns namespace cannot be declared"
-                    ));
-                }
-                self.bindings.push(Binding {
-                    prefix: (at, at),
-                    uri,
-                });
-                Some(uri)
-            }
-            None => None,
-        };
-        let inherited = match (tag.colon, decl) {
-            (None, None) => match open.last() {
-                Some(o) => o.dflt,
-                None => self.top_dflt,
-            },
-            _ => None,
-        };
-        let ns = match (tag.colon, decl, inherited) {
-            (None, Some(uri), _) => uri,
-            (_, _, Some(r)) => r,
-            _ => {
-                let (prefix, _) = split(d, tag.name, tag.colon);
-                match self.lookup(d, prefix) {
-                    Some(r) => r,
-                    None if prefix.is_empty() => NsRef::span(0, 0),
-                    None => bail!(undeclared(prefix)),
-                }
-            }
-        };
-        let skip = tag.decl.map_or(usize::MAX, |i| i as usize);
-        let start = attr_evs.len();
-        if tag.maybe_dup {
-            for (i, a) in tag.attrs.iter().enumerate() {
-                let qname = &d[a.name.0 as usize..a.name.1 as usize];
-                for prev in &tag.attrs[..i] {
-                    if same(&d[prev.name.0 as usize..prev.name.1 as usize], qname) {
-                        bail!(duplicate(qname));
-                    }
-                }
-            }
-        }
-        if !record {
-            return Ok((ns, (start as u32, start as u32)));
-        }
-        for (i, a) in tag.attrs.iter().enumerate() {
-            if i == skip {
-                continue;
-            }
-            let (prefix, name, ns) = match a.colon {
-                None => (None, a.name, None),
-                Some(c) => (Some((a.name.0, c)), (c + 1, a.name.1), Some(NsRef::XML)),
-            };
-            attr_evs.push(AttrEv {
-                prefix,
-                name,
-                ns,
-                value: a.value,
-                esc: a.esc,
-            });
-        }
-        Ok((ns, (start as u32, attr_evs.len() as u32)))
-    }
-
-    /// Bind the tag's declarations, resolve its name and attributes, and
-    /// push the attributes onto `attr_evs` (always: the caller truncates
-    /// them when it records no events).
-    #[inline(never)]
-    pub(super) fn resolve_tag(
-        &mut self,
-        d: &[u8],
-        tag: &StartTag,
-        attr_evs: &mut Vec<AttrEv>,
-    ) -> Result<(NsRef, (u32, u32)), XmlError> {
-        let attrs = &tag.attrs[..];
-        for (i, a) in attrs.iter().enumerate() {
-            let qname = &d[a.name.0 as usize..a.name.1 as usize];
-            let prefix = match a.colon {
-                None if qname == b"xmlns" => (a.name.0, a.name.0),
-                Some(c) if &d[a.name.0 as usize..c as usize] == b"xmlns" => {
-                    let p = (c + 1, a.name.1);
-                    let pb = &d[p.0 as usize..p.1 as usize];
-                    let v = &d[a.value.0 as usize..a.value.1 as usize];
-                    if pb == b"xmlns" {
-                        bail!(XmlError::BadNamespaceDecl(
-                            "the xmlns prefix cannot be declared"
-                        ));
-                    }
-                    if v.is_empty() {
-                        bail!(XmlError::BadNamespaceDecl(
-                            "a prefix cannot be bound to the empty namespace"
-                        ));
-                    }
-                    p
-                }
-                _ => continue,
-            };
-            // Duplicate declarations are duplicate attributes.
-            for b in &attrs[..i] {
-                if same(&d[b.name.0 as usize..b.name.1 as usize], qname) {
-                    bail!(duplicate(qname));
-                }
-            }
-            let uri = self.value_ref(d, a.esc, a.value);
-            let ub = self.ns_bytes(d, uri);
-            let is_xml_prefix = &d[prefix.0 as usize..prefix.1 as usize] == b"xml";
-            if same(ub, ns::XML.as_bytes()) != is_xml_prefix {
-                bail!(XmlError::BadNamespaceDecl(
-                    "the xml prefix and namespace belong only to each other"
-                ));
-            }
-            if same(ub, ns::XMLNS.as_bytes()) {
-                bail!(XmlError::BadNamespaceDecl(
-                    "the xmlns namespace cannot be declared"
-                ));
-            }
-            self.bindings.push(Binding { prefix, uri });
-        }
-        let (prefix, _) = split(d, tag.name, tag.colon);
-        let ns = match self.lookup(d, prefix) {
-            Some(r) => r,
-            None if prefix.is_empty() => NsRef::span(0, 0),
-            None => bail!(undeclared(prefix)),
-        };
-        let start = attr_evs.len();
-        for a in attrs {
-            let qname = &d[a.name.0 as usize..a.name.1 as usize];
-            let (ans, pspan, local) = match a.colon {
-                None if qname == b"xmlns" => continue,
-                None => (None, None, a.name),
-                Some(c) => {
-                    let p = &d[a.name.0 as usize..c as usize];
-                    if p == b"xmlns" {
-                        continue;
-                    }
-                    let r = match self.lookup(d, p) {
-                        Some(r) => r,
-                        None => bail!(undeclared(p)),
-                    };
-                    (Some(r), Some((a.name.0, c)), (c + 1, a.name.1))
-                }
-            };
-            let lb = &d[local.0 as usize..local.1 as usize];
-            for prev in &attr_evs[start..] {
-                if same(&d[prev.name.0 as usize..prev.name.1 as usize], lb) {
-                    let same_ns = match (prev.ns, ans) {
-                        (None, None) => true,
-                        (Some(x), Some(y)) => same(self.ns_bytes(d, x), self.ns_bytes(d, y)),
-                        _ => false,
-                    };
-                    if same_ns {
-                        bail!(duplicate(qname));
-                    }
-                }
-            }
-            attr_evs.push(AttrEv {
-                prefix: pspan,
-                name: local,
-                ns: ans,
-                value: a.value,
-                esc: a.esc,
-            });
-        }
-        Ok((ns, (start as u32, attr_evs.len() as u32)))
-    }
 }
 
 /// A qualified name's prefix (empty if none) and local part.
@@ -433,18 +228,4 @@ pub(super) fn split(d: &[u8], name: (u32, u32), colon: Option<u32>) -> (&[u8], &
         ),
         None => (&[], &d[name.0 as usize..name.1 as usize]),
     }
-}
-
-/// Errors are built out of line: their formatting would otherwise bloat
-/// the stack frames of the hot functions that can raise them.
-#[cold]
-#[inline(never)]
-fn undeclared(prefix: &[u8]) -> XmlError {
-    XmlError::UndeclaredPrefix(String::from_utf8_lossy(prefix).into_owned())
-}
-
-#[cold]
-#[inline(never)]
-fn duplicate(qname: &[u8]) -> XmlError {
-    XmlError::DuplicateAttribute(String::from_utf8_lossy(qname).into_owned())
 }

@@ -2,9 +2,7 @@
 //! tags, each as the state machine's steps and as the fast paths that read
 //! the common tag in one call.
 
-use crate::chars::{
-    check_qname, check_run, is_name_start, is_ws, plain_run, same, scan_name, NameRun, QName,
-};
+use crate::chars::{check_run, is_name_start, is_ws, plain_run, same, scan_name, NameRun};
 use crate::error::XmlError;
 use crate::raw::RootAttr;
 
@@ -27,163 +25,6 @@ impl Framer {
         }
         self.text.start = NONE;
         self.text.esc = false;
-    }
-
-    /// State `Lt`: just after `<`.
-    #[inline(always)]
-    pub(super) fn lt(&mut self, d: &[u8], mut pos: usize) -> Result<Flow, XmlError> {
-        let n = d.len();
-        let Some(&b) = d.get(pos) else {
-            return Ok(Flow::More(pos));
-        };
-        if b == b'/' {
-            if self.phase == Phase::Prolog {
-                bail!(XmlError::Syntax("end tag before the stream header"));
-            }
-            self.flush_text();
-            pos += 1;
-            // Common case: the expected name, then '>' or
-            // whitespace, all here. That is what the name loop
-            // would find (the name was validated at its start
-            // tag), without going through it. Otherwise the
-            // name is scanned from its first byte: bounded by
-            // max_name_len.
-            let expected: &[u8] = match self.open.last() {
-                Some(o) => &d[o.name.0 as usize..o.name.1 as usize],
-                None => &self.prolog.header_qname,
-            };
-            let after = pos + expected.len();
-            if after < n && same(&d[pos..after], expected) {
-                if d[after] == b'>' {
-                    return Ok(self.end_tag(after + 1));
-                }
-                if is_ws(d[after]) {
-                    self.cur.lex = Lex::EndTail;
-                    return Ok(Flow::Go(after));
-                }
-            }
-            self.cur.tok = pos;
-            self.cur.lex = Lex::EndName;
-        } else if is_name_start(b) {
-            // The `<` is the byte before.
-            return self.start_tag(d, pos - 1);
-        } else if b == b'!' {
-            pos += 1;
-            self.cur.lex = Lex::Bang;
-        } else if b == b'?' {
-            if self.phase == Phase::Prolog && !self.prolog.seen_token {
-                pos += 1;
-                self.cur.lex = Lex::Question;
-            } else {
-                bail!(XmlError::Restricted("processing instructions"));
-            }
-        } else {
-            bail!(XmlError::Syntax("invalid character after '<'"));
-        }
-        Ok(Flow::Go(pos))
-    }
-
-    /// States `StartName`, `AttrName` and `EndName`: a name from
-    /// `cur.tok`, read up to `pos` so far, at most `max_name` bytes.
-    #[inline(always)]
-    pub(super) fn name(
-        &mut self,
-        d: &[u8],
-        mut pos: usize,
-        max_name: usize,
-    ) -> Result<Flow, XmlError> {
-        let n = d.len();
-        let lim = n.min(self.cur.tok.saturating_add(max_name).saturating_add(1));
-        // While skipping the name, note what check_qname would
-        // otherwise find in a second pass: colons and non-ASCII.
-        let from = pos;
-        let NameRun {
-            end,
-            colons,
-            colon,
-            high,
-        } = scan_name(d, pos, lim);
-        pos = end;
-        if pos - self.cur.tok > max_name {
-            bail!(XmlError::NameTooLong { limit: max_name });
-        }
-        if pos >= n {
-            return Ok(Flow::More(pos));
-        }
-        let name = &d[self.cur.tok..pos];
-        let first = d[self.cur.tok];
-        let fast = (from == self.cur.tok + 1 || from == self.cur.tok)
-            && !high
-            && first < 0x80
-            && first != b':'
-            && is_name_start(first);
-        let colon = if fast {
-            // All of the name was seen in this pass and is ASCII:
-            // the class table vetted every byte, the first is a
-            // name-start byte; only the colon rules remain.
-            match colons {
-                0 => None,
-                1 if colon + 1 < pos && is_name_start(d[colon + 1]) => Some(colon as u32),
-                _ => bail!(XmlError::InvalidName(
-                    String::from_utf8_lossy(name).into_owned()
-                )),
-            }
-        } else {
-            match check_qname(name) {
-                QName::Ok { colon } => colon.map(|c| (self.cur.tok + c) as u32),
-                QName::BadUtf8 => bail!(XmlError::InvalidUtf8),
-                QName::Invalid => bail!(XmlError::InvalidName(
-                    String::from_utf8_lossy(name).into_owned()
-                )),
-            }
-        };
-        let span = (self.cur.tok as u32, pos as u32);
-        let b = d[pos];
-        match self.cur.lex {
-            Lex::StartName => {
-                self.tag.named(span, colon);
-                if is_ws(b) {
-                    self.tag.had_ws = true;
-                    self.cur.lex = Lex::InTag;
-                } else if b == b'>' {
-                    pos += 1;
-                    if let Some(done) = self.finish_start(d, pos, false)? {
-                        return Ok(Flow::Done(pos, done));
-                    }
-                } else if b == b'/' {
-                    pos += 1;
-                    self.cur.lex = Lex::EmptyEnd;
-                } else {
-                    bail!(XmlError::Syntax("invalid character in element name"));
-                }
-            }
-            Lex::AttrName => {
-                self.tag.attr_name = span;
-                self.tag.attr_colon = colon;
-                if b == b'=' {
-                    pos += 1;
-                    self.cur.lex = Lex::AttrQuote;
-                } else if is_ws(b) {
-                    self.cur.lex = Lex::AttrEq;
-                } else {
-                    bail!(XmlError::Syntax("expected '=' after attribute name"));
-                }
-            }
-            _ => {
-                let expected: &[u8] = match self.open.last() {
-                    Some(o) => &d[o.name.0 as usize..o.name.1 as usize],
-                    None => &self.prolog.header_qname,
-                };
-                if !same(name, expected) {
-                    bail!(XmlError::MismatchedEndTag {
-                        expected: String::from_utf8_lossy(expected).into_owned(),
-                        found: String::from_utf8_lossy(name).into_owned(),
-                    });
-                }
-                self.cur.lex = Lex::EndTail;
-            }
-        }
-        Ok(Flow::Go(pos))
     }
 
     /// A start tag whose `<` is at `lt`, followed by a name-start byte, as
@@ -444,7 +285,7 @@ impl Framer {
     /// and `xml:lang`. (A tag with other prefixed attributes is special;
     /// `finish_start` then keeps them again from the resolved ones.)
     #[inline(always)]
-    fn push_attr(
+    pub(super) fn push_attr(
         &mut self,
         d: &[u8],
         name: (u32, u32),
@@ -496,7 +337,7 @@ impl Framer {
 
     /// A start tag ended at `pos` (just after `>`).
     #[inline(always)]
-    fn finish_start(
+    pub(super) fn finish_start(
         &mut self,
         d: &[u8],
         pos: usize,
@@ -510,9 +351,7 @@ impl Framer {
         // (namespace, range) pair went through the stack in pieces and was
         // read back whole, a store-forwarding stall on every start tag.
         if self.tag.special || self.phase == Phase::Prolog {
-            let (ns, attr_range) = self
-                .scope
-                .resolve_tag(d, &self.tag, &mut self.rec.attr_evs)?;
+            let (ns, attr_range) = self.resolve_tag(d)?;
             if self.phase == Phase::Prolog {
                 return self.finish_header(d, ns, attr_range, pos, empty).map(Some);
             }
@@ -545,9 +384,7 @@ impl Framer {
             return Ok(self.open_element(pos, empty, ns, attr_range, mark, record));
         }
         // The root's attributes were kept as they were pushed (`push_attr`).
-        let (ns, attr_range) =
-            self.scope
-                .resolve_plain(d, &self.tag, &self.open, &mut self.rec.attr_evs, record)?;
+        let (ns, attr_range) = self.resolve_plain(d, record)?;
         Ok(self.open_element(pos, empty, ns, attr_range, mark, record))
     }
 
@@ -611,21 +448,6 @@ impl Framer {
         None
     }
 
-    /// State `EndTail`: whitespace, then the `>` of an end tag.
-    #[inline(always)]
-    pub(super) fn end_tail(&mut self, d: &[u8], mut pos: usize) -> Result<Flow, XmlError> {
-        while pos < d.len() && is_ws(d[pos]) {
-            pos += 1;
-        }
-        let Some(&b) = d.get(pos) else {
-            return Ok(Flow::More(pos));
-        };
-        if b != b'>' {
-            bail!(XmlError::Syntax("expected '>' in end tag"));
-        }
-        Ok(self.end_tag(pos + 1))
-    }
-
     /// Length of the qualified name the next end tag must have.
     #[inline(always)]
     pub(super) fn open_name_len(&self) -> usize {
@@ -646,12 +468,12 @@ impl Framer {
         same(&d[at..at + expected.len()], expected)
     }
 
-    /// An end tag ended at `pos` (just after `>`): the frame it ends, or
-    /// text goes on in the parent.
+    /// An end tag ended at `pos` (just after `>`): the frame it ends, if
+    /// any (otherwise text goes on in the parent).
     #[inline(always)]
-    pub(super) fn end_tag(&mut self, pos: usize) -> Flow {
+    pub(super) fn end_tag(&mut self, pos: usize) -> Option<Done> {
         if self.depth == 0 {
-            return Flow::Done(pos, Done::Close(pos));
+            return Some(Done::Close(pos));
         }
         if let Some(o) = self.open.pop() {
             self.scope.bindings.truncate(o.mark as usize);
@@ -664,10 +486,10 @@ impl Framer {
         }
         self.depth -= 1;
         if self.depth == 0 {
-            return Flow::Done(pos, Done::Element(pos));
+            return Some(Done::Element(pos));
         }
         self.text.start = pos;
         self.cur.lex = Lex::Content;
-        Flow::Go(pos)
+        None
     }
 }
