@@ -9,7 +9,7 @@
 //! (which does not record the events a tree needs), or the reverse.
 //!
 //! The common constructs go through no state dispatch: a start tag is read
-//! from `<` to `>` in one call ([`Framer::start_tag`]), text is checked
+//! from `<` to `>` in one call (`Framer::start_tag`), text is checked
 //! inline a word at a time for up to 256 bytes (longer runs go on with
 //! `memchr` and are validated in bulk), and the end tag that closes a text
 //! run is matched where the run ends. The state machine takes over wherever
@@ -17,7 +17,7 @@
 //! the fast path stopped.
 //!
 //! While scanning it records a compact event list (spans into the element's
-//! bytes) from which the navigable [`Element`] is built without re-parsing;
+//! bytes) from which the navigable [`Element`](crate::Element) is built without re-parsing;
 //! text that needs unescaping is kept as its span and decoded when read.
 //!
 //! The current top-level element starts at offset 0 of the buffer:
@@ -26,6 +26,15 @@
 //! [`Framer::decode_borrowed`], which leaves the elements it hands out (and
 //! the whitespace after them) in place and removes them all at once when
 //! it needs more input; the current element then starts at `pending`.
+//!
+//! The modules, from the bottom up (each uses only those above it here):
+//! `mode` (which `decode` method is stepping), `events` (what is recorded:
+//! spans, packed namespace references, the open-element stack), `names`
+//! (the start tag being read and the namespace bindings in scope), `state`
+//! (the [`Framer`] and its field groups), `resolve` (a start tag's
+//! namespaces), `prolog` (XML declaration, stream header), `tags` (start
+//! and end tags), `text` (references, CDATA), `run` (the dispatch loop),
+//! `tree` (building the [`Element`](crate::Element)), and this one (the `decode` methods).
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -41,7 +50,6 @@ macro_rules! bail {
     };
 }
 
-// From the bottom up: each module uses only those listed before it.
 mod events;
 mod mode;
 mod names;
@@ -116,7 +124,8 @@ impl Framer {
     /// and forward or drop it. The elements it hands out are removed from
     /// the front of `buf` together, when it needs more input (returns
     /// `Ok(None)`), or by the next call of another `decode` method; `buf`
-    /// must not lose them before then (appending to it is fine).
+    /// must not lose them before then (appending to it is fine), or that
+    /// call fails with [`XmlError::BufferShrank`].
     ///
     /// ```
     /// use bytes::BytesMut;
@@ -206,7 +215,8 @@ impl Framer {
         }
     }
 
-    /// Someone removed bytes we had already examined (or had to remove).
+    /// The caller removed bytes the framer had examined, or an element it
+    /// handed out before the next call: a misuse, which ends the stream.
     #[cold]
     fn shrank(&mut self) -> XmlError {
         self.phase = Phase::Failed(Condition::NotWellFormed);
@@ -309,6 +319,8 @@ impl Framer {
         }
     }
 
+    /// A top-level element (or the stream header) starts: pending limits
+    /// take effect, and what was recorded of the previous one is cleared.
     fn begin_element(&mut self) {
         if let Some(l) = self.next_limits.take() {
             self.limits = l;

@@ -1,7 +1,6 @@
 //! Names and namespaces: the start tag being read (its name and
-//! attributes so far), the namespace bindings in scope, and the resolution
-//! of a start tag's prefixes against them, with the checks Namespaces in
-//! XML asks for.
+//! attributes so far) and the namespace bindings in scope, with the
+//! lookups that resolve a prefix or a recorded namespace.
 
 use bytes::Bytes;
 
@@ -37,7 +36,7 @@ pub(super) struct StartTag {
     pub(super) had_ws: bool,
     /// The tag has a prefixed attribute (declarations of prefixes
     /// included) or more than one `xmlns`, so it needs the full
-    /// [`Namespaces::resolve_tag`].
+    /// `Framer::resolve_tag`.
     pub(super) special: bool,
     /// Index in `attrs` of the tag's `xmlns` attribute, if any.
     pub(super) decl: Option<u32>,

@@ -8,18 +8,16 @@ use crate::ns;
 
 use super::events::{AttrEv, NsRef};
 use super::names::{split, Binding};
-#[cfg(doc)]
-use super::names::{Namespaces, StartTag};
 use super::state::Framer;
 
 impl Framer {
     /// [`Framer::resolve_tag`] for the common tag (see
-    /// [`StartTag::note_attr`]): at most the default namespace is bound,
+    /// `StartTag::note_attr`): at most the default namespace is bound,
     /// and attributes are in no namespace or the `xml` one, where equal
     /// qualified names are exactly the duplicates. Same checks, in the same
     /// order. The resolved attributes are recorded only if `record`.
     ///
-    /// A method of the whole framer, not of [`Namespaces`] with the start
+    /// A method of the whole framer, not of `Namespaces` with the start
     /// tag and the open elements passed in: that form cost 0.5-0.9% more
     /// instructions on the framing benchmarks.
     #[inline(always)]

@@ -1,6 +1,7 @@
-//! Tags: what follows a `<`, start tags with their attributes, and end
-//! tags, each as the state machine's steps and as the fast paths that read
-//! the common tag in one call.
+//! Tags: start tags with their attributes, read in one call on the fast
+//! path ([`Framer::start_tag`]) or step by step by the attribute states,
+//! recorded once their namespaces are resolved; and the end of an element.
+//! The states after `<` and in names are written out in `Framer::run`.
 
 use crate::chars::{check_run, is_name_start, is_ws, plain_run, same, scan_name, NameRun};
 use crate::error::XmlError;

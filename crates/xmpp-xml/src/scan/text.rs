@@ -1,5 +1,7 @@
-//! Character data: text runs with their references and line ends, and
-//! CDATA sections (the only markup after `<!` that restricted XML allows).
+//! Character data off the fast path: references cut off by the end of the
+//! input or after a long run, CDATA sections (the only markup after `<!`
+//! that restricted XML allows), and the checks text runs share. The text
+//! fast path itself is written out in `Framer::run`.
 
 use crate::chars::{check_qname, check_run, is_name_char, QName};
 use crate::error::XmlError;
