@@ -2,8 +2,8 @@
 //! and whether it hands out the element in place.
 //!
 //! The framer's `step` is generic over it, so each method gets its own copy
-//! of the scanner with the others' branches compiled out (the constants are
-//! known at compile time, as the `const u8` parameter they replace was).
+//! of the scanner with the others' branches compiled out: the constants
+//! are known at compile time.
 
 /// A decode mode: implemented only by the three marker types below.
 pub(crate) trait Mode: sealed::Sealed {

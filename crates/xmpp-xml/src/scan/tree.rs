@@ -106,6 +106,8 @@ impl Framer {
         }
     }
 
+    /// The fallback when the events hold no start tag: an element that
+    /// owns `buf` and nothing else.
     fn build_root(&self, buf: Bytes) -> Element {
         let mut ns = NO_NS;
         match self.rec.events.first() {
@@ -114,6 +116,8 @@ impl Framer {
         }
     }
 
+    /// The element whose bytes are `buf` (just split off), built from the
+    /// events recorded while scanning it.
     pub(super) fn build_tree(&mut self, buf: Bytes) -> Element {
         // Each element is moved once, into its parent's children (allocated
         // at their final size), and found again through `path` (child
