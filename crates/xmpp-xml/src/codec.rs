@@ -3,89 +3,13 @@
 use bytes::BytesMut;
 use tokio_util::codec::{Decoder, Encoder};
 
-use crate::element::Element;
 use crate::error::XmlError;
+use crate::escape::escape_attr;
+use crate::frame::Frame;
+use crate::limits::Limits;
 use crate::ns;
 use crate::scan::Framer;
-use crate::writer::{escape_attr, validate, write_element, Scope};
-
-/// The `<stream:stream>` open tag.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct StreamHeader {
-    /// Namespace URI of the root element. The codec does not reject values
-    /// other than [`ns::STREAM`]; the stream layer does.
-    pub stream_ns: String,
-    /// Local name of the root element (`"stream"`).
-    pub name: String,
-    /// The declared default namespace (`jabber:client`, `jabber:server`).
-    pub default_ns: Option<String>,
-    /// `to`
-    pub to: Option<String>,
-    /// `from`
-    pub from: Option<String>,
-    /// `id`
-    pub id: Option<String>,
-    /// `version`
-    pub version: Option<String>,
-    /// `xml:lang`
-    pub lang: Option<String>,
-}
-
-impl StreamHeader {
-    /// A client's initial header: `jabber:client`, version 1.0, `xml:lang='en'`.
-    pub fn client(to: &str) -> Self {
-        StreamHeader {
-            stream_ns: ns::STREAM.to_owned(),
-            name: "stream".to_owned(),
-            default_ns: Some(ns::CLIENT.to_owned()),
-            to: Some(to.to_owned()),
-            from: None,
-            id: None,
-            version: Some("1.0".to_owned()),
-            lang: Some("en".to_owned()),
-        }
-    }
-}
-
-/// One decoded (or to-be-encoded) unit of an XMPP stream.
-#[non_exhaustive]
-#[derive(Clone, Debug, PartialEq)]
-pub enum Frame {
-    /// The stream header (open tag of the root element).
-    Header(StreamHeader),
-    /// A complete top-level element (stanza or nonza).
-    Element(Element),
-    /// `</stream:stream>`.
-    Close,
-}
-
-/// Limits enforced while parsing, so that no input makes the decoder use
-/// more than a bounded amount of memory.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Bytes per top-level element, from its `<` to its last `>` (also caps
-    /// the stream header and the XML declaration). Default 256 KiB; values
-    /// above 4 GiB minus 8 bytes act as that (offsets are 32-bit).
-    pub max_stanza_bytes: usize,
-    /// Nesting depth of elements inside a top-level element, the top-level
-    /// element itself being depth 1. Default 64.
-    pub max_depth: usize,
-    /// Attributes (namespace declarations included) per element. Default 64.
-    pub max_attributes: usize,
-    /// Bytes per qualified name. Default 256.
-    pub max_name_len: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_stanza_bytes: 256 * 1024,
-            max_depth: 64,
-            max_attributes: 64,
-            max_name_len: 256,
-        }
-    }
-}
+use crate::writer::{validate, write_element, Scope};
 
 /// Decodes an XMPP stream into [`Frame`]s and encodes frames to bytes.
 ///

@@ -255,7 +255,7 @@ impl Text {
     pub(crate) fn get<'a>(&'a self, buf: &'a Bytes) -> Cow<'a, str> {
         match self {
             Text::Str(s) => Cow::Borrowed(s.get(buf)),
-            Text::Escaped(a, b) => Cow::Owned(crate::scan::unescape(
+            Text::Escaped(a, b) => Cow::Owned(crate::escape::unescape(
                 buf.get(*a as usize..*b as usize).unwrap_or(b""),
                 false,
             )),

@@ -139,10 +139,17 @@ pub enum XmlError {
     /// An I/O error from the transport (used by `tokio_util`'s framed types).
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The caller removed bytes from the buffer that the decoder had already
+    /// examined, or an element [`crate::Framer::decode_borrowed`] handed out
+    /// before the next call: a bug in the caller, not in the peer's input.
+    #[error("buffer shrank under the XML decoder")]
+    BufferShrank,
 }
 
 impl XmlError {
-    /// The stream error condition to send for this error; `None` only for [`XmlError::Io`].
+    /// The stream error condition to send for this error; `None` for the
+    /// errors that are not the peer's: [`XmlError::Io`] and
+    /// [`XmlError::BufferShrank`].
     pub fn condition(&self) -> Option<Condition> {
         use XmlError::*;
         Some(match self {
@@ -164,7 +171,7 @@ impl XmlError {
             | NameTooLong { .. } => Condition::PolicyViolation,
             Unencodable(_) => Condition::InvalidXml,
             Poisoned(c) => *c,
-            Io(_) => return None,
+            Io(_) | BufferShrank => return None,
         })
     }
 }

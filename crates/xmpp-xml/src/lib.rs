@@ -38,13 +38,18 @@ mod chars;
 mod codec;
 mod element;
 mod error;
+mod escape;
+mod frame;
+mod limits;
 mod raw;
 mod scan;
 mod writer;
 
-pub use codec::{Frame, Limits, StreamCodec, StreamHeader};
+pub use codec::StreamCodec;
 pub use element::{Element, ElementBuilder};
 pub use error::{Condition, XmlError};
+pub use frame::{Frame, StreamHeader};
+pub use limits::Limits;
 pub use raw::{BorrowedElement, BorrowedFrame, RawElement, RawFrame};
 pub use scan::Framer;
 

@@ -10,9 +10,9 @@ use std::borrow::Cow;
 use bytes::Bytes;
 
 use crate::chars::{is_name_char, is_ws, same};
-use crate::codec::StreamHeader;
 use crate::element::Str;
-use crate::scan::unescape;
+use crate::escape::unescape;
+use crate::frame::StreamHeader;
 
 /// How many root attributes a frame keeps spans for (a chat message has
 /// `to`, `from`, `type`, `id`, `xml:lang`); with more, lookups re-read the tag.

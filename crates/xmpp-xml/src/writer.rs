@@ -1,7 +1,9 @@
-//! Serialization: escaping and namespace declarations only where needed.
+//! Serialization: elements written with namespace declarations only where
+//! needed, and checked for what XML cannot express.
 
 use crate::element::{Element, NodeRef};
 use crate::error::XmlError;
+use crate::escape::{escape_attr, escape_text};
 use crate::ns;
 
 /// What is declared where an element is written.
@@ -127,46 +129,6 @@ fn write_rec(
         out.push('>');
     }
     prefixes.truncate(mark);
-}
-
-/// Escape character data. `>` is escaped so `]]>` can never appear; `\r` as a
-/// reference so it survives line-end normalisation.
-pub(crate) fn escape_text(out: &mut String, s: &str) {
-    escape(out, s, |b| match b {
-        b'&' => Some("&amp;"),
-        b'<' => Some("&lt;"),
-        b'>' => Some("&gt;"),
-        b'\r' => Some("&#13;"),
-        _ => None,
-    })
-}
-
-/// Escape an attribute value for single quotes; whitespace controls become
-/// references so attribute-value normalisation keeps them.
-pub(crate) fn escape_attr(out: &mut String, s: &str) {
-    escape(out, s, |b| match b {
-        b'&' => Some("&amp;"),
-        b'<' => Some("&lt;"),
-        b'\'' => Some("&apos;"),
-        b'"' => Some("&quot;"),
-        b'\t' => Some("&#9;"),
-        b'\n' => Some("&#10;"),
-        b'\r' => Some("&#13;"),
-        _ => None,
-    })
-}
-
-#[inline]
-fn escape(out: &mut String, s: &str, map: impl Fn(u8) -> Option<&'static str>) {
-    let mut last = 0;
-    for (i, b) in s.bytes().enumerate() {
-        if let Some(rep) = map(b) {
-            out.push_str(&s[last..i]);
-            out.push_str(rep);
-            last = i + 1;
-        }
-    }
-    out.push_str(&s[last..]);
 }
 
 /// Check that an element (tree) can be written as XML: valid names and only

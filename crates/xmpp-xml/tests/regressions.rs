@@ -488,6 +488,7 @@ fn errors_have_conditions() {
         assert_eq!(c.as_str(), s);
     }
     assert_eq!(XmlError::Io(std::io::Error::other("x")).condition(), None);
+    assert_eq!(XmlError::BufferShrank.condition(), None);
 }
 
 /// Inputs the fuzzer (fuzz/fuzz_targets/decode_chunked.rs) found; each must
@@ -1007,7 +1008,25 @@ fn borrowed_element_is_removed_by_the_next_call() {
     }
     buf.clear();
     let err = framer.decode_borrowed(&mut buf).unwrap_err();
-    assert!(matches!(err, XmlError::Io(_)), "{err:?}");
+    assert!(matches!(err, XmlError::BufferShrank), "{err:?}");
+}
+
+/// Truncating the buffer under a partly scanned element is the caller's
+/// bug: its own error, with no stream condition to send to the peer, and
+/// the framer stays failed.
+#[test]
+fn buffer_truncated_mid_element_is_misuse() {
+    let input = stream("<message to='a@b'><body>hel");
+    let (mut framer, mut buf) = past_header(&input);
+    assert!(matches!(framer.decode(&mut buf), Ok(None)));
+    buf.truncate(4);
+    let err = framer.decode(&mut buf).unwrap_err();
+    assert!(matches!(err, XmlError::BufferShrank), "{err:?}");
+    assert_eq!(err.condition(), None);
+    assert!(matches!(
+        framer.decode(&mut buf),
+        Err(XmlError::Poisoned(Condition::NotWellFormed))
+    ));
 }
 
 /// `<success/>` and the peer's new header in one read, with borrowed

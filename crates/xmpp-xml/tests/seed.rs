@@ -1,4 +1,4 @@
-//! The RFC 3920 §6.5 seed exchange, framed element by element.
+//! The RFC 3920 §6.5 example exchange, framed element by element.
 #![allow(clippy::unwrap_used)]
 
 mod common;

@@ -1,0 +1,144 @@
+//! XML escaping in both directions: references and normalisation undone
+//! for reading (parsed text and attribute values), and escaping for writing.
+
+/// Escape character data. `>` is escaped so `]]>` can never appear; `\r` as a
+/// reference so it survives line-end normalisation.
+pub(crate) fn escape_text(out: &mut String, s: &str) {
+    escape(out, s, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'\r' => Some("&#13;"),
+        _ => None,
+    })
+}
+
+/// Escape an attribute value for single quotes; whitespace controls become
+/// references so attribute-value normalisation keeps them.
+pub(crate) fn escape_attr(out: &mut String, s: &str) {
+    escape(out, s, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'\'' => Some("&apos;"),
+        b'"' => Some("&quot;"),
+        b'\t' => Some("&#9;"),
+        b'\n' => Some("&#10;"),
+        b'\r' => Some("&#13;"),
+        _ => None,
+    })
+}
+
+#[inline]
+fn escape(out: &mut String, s: &str, map: impl Fn(u8) -> Option<&'static str>) {
+    let mut last = 0;
+    for (i, b) in s.bytes().enumerate() {
+        if let Some(rep) = map(b) {
+            out.push_str(&s[last..i]);
+            out.push_str(rep);
+            last = i + 1;
+        }
+    }
+    out.push_str(&s[last..]);
+}
+
+/// The code point of a character reference body after `#`.
+pub(crate) fn char_ref_value(rest: &[u8]) -> Option<u32> {
+    let (digits, radix) = match rest {
+        [b'x', h @ ..] => (h, 16),
+        d => (d, 10),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: u32 = 0;
+    for &c in digits {
+        let dv = (c as char).to_digit(radix)?;
+        v = v.checked_mul(radix)?.checked_add(dv)?;
+        if v > 0x10FFFF {
+            return None;
+        }
+    }
+    Some(v)
+}
+
+/// Unescape validated character data (`attr == false`: references, CDATA
+/// sections, line-end normalisation) or an attribute value (references and
+/// attribute-value normalisation of literal whitespace).
+pub(crate) fn unescape(raw: &[u8], attr: bool) -> String {
+    let mut out: Vec<u8> = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        match b {
+            b'&' => {
+                let end = memchr::memchr(b';', &raw[i..])
+                    .map(|e| i + e)
+                    .unwrap_or(raw.len());
+                let body = &raw[(i + 1).min(end)..end];
+                let c = match body {
+                    b"amp" => Some('&'),
+                    b"lt" => Some('<'),
+                    b"gt" => Some('>'),
+                    b"apos" => Some('\''),
+                    b"quot" => Some('"'),
+                    [b'#', rest @ ..] => char_ref_value(rest).and_then(char::from_u32),
+                    _ => None,
+                };
+                if let Some(c) = c {
+                    let mut tmp = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+                }
+                i = end + 1;
+            }
+            b'<' if !attr && raw[i..].starts_with(b"<![CDATA[") => {
+                let start = i + 9;
+                let end = memchr::memmem::find(&raw[start..], b"]]>")
+                    .map(|e| start + e)
+                    .unwrap_or(raw.len());
+                push_normalized(&mut out, &raw[start..end], false);
+                i = end + 3;
+            }
+            _ => {
+                let next = memchr::memchr2(b'&', b'<', &raw[i..])
+                    .map(|e| i + e)
+                    .unwrap_or(raw.len());
+                let next = if next == i { i + 1 } else { next };
+                push_normalized(&mut out, &raw[i..next], attr);
+                i = next;
+            }
+        }
+    }
+    match String::from_utf8(out) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
+/// Line ends (`\r\n`, `\r`) become `\n`; in attributes every literal TAB, LF, CR becomes a space.
+fn push_normalized(out: &mut Vec<u8>, s: &[u8], attr: bool) {
+    // Most runs have nothing to normalise: copy them whole.
+    let clean = if attr {
+        memchr::memchr3(b'\r', b'\n', b'\t', s).is_none()
+    } else {
+        memchr::memchr(b'\r', s).is_none()
+    };
+    if clean {
+        out.extend_from_slice(s);
+        return;
+    }
+    let mut i = 0;
+    while i < s.len() {
+        let b = s[i];
+        match b {
+            b'\r' => {
+                out.push(if attr { b' ' } else { b'\n' });
+                if s.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+            }
+            b'\n' | b'\t' if attr => out.push(b' '),
+            _ => out.push(b),
+        }
+        i += 1;
+    }
+}
