@@ -142,7 +142,7 @@ impl Framer {
         // tag and nothing is built for them here.
         let from_tags = self.rec.attr_evs.iter().all(|a| {
             !a.esc
-                && a.ns.map_or(true, |n| {
+                && a.ns.is_none_or(|n| {
                     matches!(n.get(), Ns::Xml) || self.scope.ns_bytes(&buf, n) == ns::XML.as_bytes()
                 })
         });
