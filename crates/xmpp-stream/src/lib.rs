@@ -48,6 +48,7 @@ mod error;
 mod ids;
 mod negotiation;
 mod observer;
+mod registry;
 pub mod server;
 mod session;
 #[cfg(feature = "tls")]

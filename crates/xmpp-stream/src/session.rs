@@ -15,7 +15,7 @@ use crate::condition::StreamCondition;
 use crate::conn::Conn;
 use crate::negotiation::StreamInfo;
 use crate::observer::{notify, Direction};
-use crate::server::registry::BoundSession;
+use crate::registry::BoundSession;
 use crate::wire;
 
 /// The read buffer's capacity while data flows (tokio-util's default).

@@ -502,13 +502,6 @@ impl Element {
         &self.buf
     }
 
-    /// Serialize on its own: declares its own namespace (`xmlns`) and any prefixes it needs.
-    pub fn to_xml(&self) -> String {
-        let mut out = String::new();
-        crate::writer::write_element(&mut out, self, &crate::writer::Scope::standalone());
-        out
-    }
-
     pub(crate) fn texts(&self) -> impl Iterator<Item = (bool, Cow<'_, str>)> {
         self.nodes.iter().map(move |n| match n {
             NodeRef::Text(t) => (true, t.get(&self.buf)),

@@ -6,6 +6,16 @@ use crate::error::XmlError;
 use crate::escape::{escape_attr, escape_text};
 use crate::ns;
 
+// Serializing lives with the writer, so the element model does not import it.
+impl Element {
+    /// Serialize on its own: declares its own namespace (`xmlns`) and any prefixes it needs.
+    pub fn to_xml(&self) -> String {
+        let mut out = String::new();
+        write_element(&mut out, self, &Scope::standalone());
+        out
+    }
+}
+
 /// What is declared where an element is written.
 #[derive(Clone, Debug)]
 pub(crate) struct Scope {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use xmpp_sasl::{Authorizer, CredentialStore};
 use xmpp_xml::Limits;
 
-use super::registry::{ConflictPolicy, ResourceRegistry};
+use crate::registry::{ConflictPolicy, ResourceRegistry};
 
 /// How the legacy session feature (RFC 3921 §3) is advertised after SASL.
 #[non_exhaustive]

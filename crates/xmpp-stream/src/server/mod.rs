@@ -2,7 +2,6 @@
 
 mod config;
 mod proto;
-pub(crate) mod registry;
 
 use std::sync::Arc;
 
@@ -11,11 +10,11 @@ use xmpp_xml::StreamCodec;
 
 pub use self::config::{ServedDomain, ServerConfig, SessionFeature, TlsPolicy};
 pub use self::proto::{ServerAction, ServerCore};
-pub use self::registry::{BoundSession, ConflictPolicy, Mailbox, ResourceRegistry};
 use crate::conn::{Conn, Event};
 use crate::error::ServerError;
 use crate::negotiation::Security;
 use crate::observer::Observer;
+pub use crate::registry::{BoundSession, ConflictPolicy, Mailbox, ResourceRegistry};
 use crate::session::XmppStream;
 use crate::transport::Transport;
 
