@@ -196,7 +196,7 @@ impl fmt::Display for Supported {
 /// are equal exactly when their text is, and [`known`](Self::known) is the one
 /// way to get at the typed mechanism. Equality, ordering and hashing follow the
 /// text; `Display` and `Debug` show it as a string's would, so a `Vec` of
-/// names prints as the `Vec<String>` it replaces.
+/// names prints like a list of the names as sent (e.g. in error messages).
 ///
 /// ```
 /// use xmpp_sasl::{Mechanism, MechanismName};
