@@ -16,7 +16,7 @@ use xmpp_stream::client::{self, ClientConfig};
 use xmpp_stream::{ClientError, XmppStream};
 use zeroize::Zeroizing;
 
-use crate::cli::BenchArgs;
+use crate::cli::{BenchArgs, ClientTls};
 use crate::exit::{CmdResult, Code, Failure};
 use crate::password;
 
@@ -199,7 +199,9 @@ impl Plan {
     fn config(&self, n: u64) -> Result<ClientConfig, Failure> {
         let user = n % u64::from(self.users) + 1;
         let jid = format!("{}{user}@{}", self.prefix, self.domain);
-        let (selector, fallback) = crate::login::selector(self.mechanism, self.allow_plain)?;
+        let tls_first = matches!(self.tls, ClientTls::Required);
+        let (selector, fallback) =
+            crate::login::selector(self.mechanism, self.allow_plain, tls_first)?;
         let mut c = ClientConfig::new(&jid, &self.password)
             .map_err(Failure::usage)?
             .with_selector(selector);
@@ -356,10 +358,11 @@ fn check_arguments(args: &BenchArgs) -> Result<bool, Failure> {
             "--users and --concurrency must be at least 1",
         ));
     }
-    let allow_plain =
-        args.allow_plain_without_tls || args.mechanism.is_some_and(Mechanism::sends_password);
-    crate::login::selector(args.mechanism, allow_plain)?;
-    Ok(allow_plain)
+    // As in `login`: the flag is needed for PLAIN whenever the stream may go
+    // without TLS, and `--mechanism PLAIN` does not imply it (issue #12).
+    let tls_first = matches!(args.tls, ClientTls::Required);
+    crate::login::selector(args.mechanism, args.allow_plain_without_tls, tls_first)?;
+    Ok(args.allow_plain_without_tls)
 }
 
 /// How long the run lasts: `--duration`, else practically unbounded with

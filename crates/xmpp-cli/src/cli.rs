@@ -304,13 +304,14 @@ pub struct LoginArgs {
     /// Resource to ask for.
     #[arg(long)]
     pub resource: Option<String>,
-    /// Allow PLAIN on a stream without TLS (and, unless --tls is given, go on
-    /// without TLS when the server offers none: --tls opportunistic).
+    /// Allow PLAIN on a stream without TLS. It does not change --tls: with the
+    /// default (required) PLAIN only ever goes inside TLS; PLAIN in the clear
+    /// also needs --tls opportunistic or --tls off.
     #[arg(long)]
     pub allow_plain_without_tls: bool,
-    /// STARTTLS use [default: required; opportunistic with --allow-plain-without-tls].
-    #[arg(long, value_enum)]
-    pub tls: Option<ClientTls>,
+    /// STARTTLS use.
+    #[arg(long, value_enum, default_value = "required")]
+    pub tls: ClientTls,
     /// Trust the CA certificates in this PEM file instead of the system roots.
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<std::path::PathBuf>,
@@ -363,10 +364,11 @@ pub struct BenchArgs {
     /// Mechanism to use (default: the best offered).
     #[arg(long, value_name = "NAME", value_parser = mechanism)]
     pub mechanism: Option<Mechanism>,
-    /// Allow PLAIN on a stream without TLS (implied by --mechanism PLAIN).
+    /// Allow PLAIN on a stream without TLS (--mechanism PLAIN needs it unless
+    /// --tls required).
     #[arg(long)]
     pub allow_plain_without_tls: bool,
-    /// STARTTLS use.
+    /// STARTTLS use (opportunistic by default: the server is measured as configured).
     #[arg(long, value_enum, default_value = "opportunistic")]
     pub tls: ClientTls,
     /// Trust the CA certificates in this PEM file instead of the system roots.

@@ -61,7 +61,7 @@ fn parse_fail(fail: &str, mechanism: Mechanism) -> Result<Injection, Failure> {
 /// on stdout, and the outcome checked against `--fail`.
 pub async fn run(args: DemoArgs) -> CmdResult {
     let mechanism = args.mechanism;
-    let (selector, _) = crate::login::selector(Some(mechanism), true)?;
+    let (selector, _) = crate::login::selector(Some(mechanism), true, false)?;
     let injection = check_arguments(&args, mechanism)?;
     let generated = args
         .tls

@@ -15,10 +15,17 @@ use crate::exit::{CmdResult, Code, Failure};
 use crate::password;
 use crate::transcript::Transcript;
 
-/// Checks a `--mechanism` value and builds the selector for it.
+/// Checks `--mechanism` against `--allow-plain-without-tls` and builds the
+/// selector for them. `tls_first`: TLS is certain before SASL starts
+/// (`--tls required`, direct TLS), so PLAIN is protected and needs no flag.
+///
+/// The flag only allows PLAIN on a stream without TLS; it never changes the
+/// TLS policy (issue #12: when it implied `--tls opportunistic`, a network
+/// attacker who stripped `<starttls/>` got the password).
 pub fn selector(
     mechanism: Option<Mechanism>,
     allow_plain: bool,
+    tls_first: bool,
 ) -> Result<(MechanismSelector, bool), Failure> {
     match mechanism {
         None => Ok((
@@ -26,7 +33,7 @@ pub fn selector(
             true,
         )),
         Some(m) => {
-            if m.sends_password() && !allow_plain {
+            if m.sends_password() && !allow_plain && !tls_first {
                 return Err(Failure::usage(
                     "PLAIN sends the password in the clear: without TLS it needs --allow-plain-without-tls",
                 ));
@@ -85,17 +92,6 @@ pub async fn close<S: AsyncRead + AsyncWrite + Unpin>(mut stream: XmppStream<S>,
     .await;
 }
 
-/// The TLS policy `login` uses: `--tls` if given; else opportunistic when
-/// the user accepts cleartext PLAIN (issue 5's `--allow-plain-without-tls`
-/// keeps working against servers without TLS), else required.
-pub fn login_tls(args: &LoginArgs) -> ClientTls {
-    match (args.tls, args.allow_plain_without_tls) {
-        (Some(t), _) => t,
-        (None, true) => ClientTls::Opportunistic,
-        (None, false) => ClientTls::Required,
-    }
-}
-
 /// Builds the client's trust settings from `--ca-file`, `--insecure` and
 /// `--tls-server-name`.
 fn trust(mut config: ClientConfig, args: &LoginArgs) -> Result<ClientConfig, Failure> {
@@ -116,13 +112,19 @@ fn trust(mut config: ClientConfig, args: &LoginArgs) -> Result<ClientConfig, Fai
 
 /// Turns a failed negotiation into the message and exit code, with advice
 /// for TLS failures.
-fn failure(e: xmpp_stream::ClientError, server: &str) -> Failure {
+fn failure(e: xmpp_stream::ClientError, server: &str, allow_plain: bool) -> Failure {
     let f = Failure::from(e);
     let mut message = format!("login to {server} failed: {}", f.message);
     if f.message.starts_with("TLS:") {
         if let Some(a) = crate::tls::advice(&f.message) {
             message.push_str("\n  hint: ");
             message.push_str(a);
+        }
+        if allow_plain && f.message.contains("does not offer STARTTLS") {
+            message.push_str(
+                "\n  note: --allow-plain-without-tls does not turn TLS off; it only allows \
+                 PLAIN once --tls opportunistic or --tls off lets the stream go without TLS",
+            );
         }
     }
     Failure::new(f.code, message)
@@ -150,6 +152,7 @@ async fn finish<S: AsyncRead + AsyncWrite + Unpin>(
     result: Result<XmppStream<S>, xmpp_stream::ClientError>,
     server: &str,
     transcript: Option<&Transcript>,
+    allow_plain: bool,
 ) -> CmdResult {
     let stream = match result {
         Ok(s) => s,
@@ -157,7 +160,7 @@ async fn finish<S: AsyncRead + AsyncWrite + Unpin>(
             if let (Some(t), xmpp_stream::ClientError::Tls(reason)) = (transcript, &e) {
                 t.tls_failed(reason);
             }
-            return Err(failure(e, server));
+            return Err(failure(e, server, allow_plain));
         }
     };
     let jid = stream.jid().to_string();
@@ -173,23 +176,14 @@ async fn finish<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// Runs `xmpp login`.
 pub async fn run(args: LoginArgs) -> CmdResult {
-    let tls = login_tls(&args);
+    let tls = args.tls;
     if args.direct_tls && matches!(tls, ClientTls::Off) {
         return Err(Failure::usage(
             "--direct-tls and --tls off contradict each other",
         ));
     }
-    // PLAIN is fine when TLS will protect it; without TLS it needs the flag.
-    let plain_protected = args.direct_tls || matches!(tls, ClientTls::Required);
-    if !plain_protected {
-        selector(args.mechanism, args.allow_plain_without_tls)?;
-    }
-    let (selector, fallback) = selector(
-        args.mechanism,
-        args.allow_plain_without_tls || plain_protected,
-    )?;
-    // The selector still refuses PLAIN on an unprotected stream unless told.
-    let selector = selector.allow_plain_insecure(args.allow_plain_without_tls);
+    let tls_first = args.direct_tls || matches!(tls, ClientTls::Required);
+    let (selector, fallback) = selector(args.mechanism, args.allow_plain_without_tls, tls_first)?;
     // Check the JID before asking for a password.
     ClientConfig::new(&args.jid, "-").map_err(Failure::usage)?;
     let password = password::read(
@@ -231,9 +225,15 @@ pub async fn run(args: LoginArgs) -> CmdResult {
         let observer: Arc<dyn Observer> = transcript.clone();
         let io = crate::tls::Probe::new(tcp, probe);
         let result = negotiate(io, config, Some(observer), args.direct_tls).await;
-        finish(result, &server, Some(&transcript)).await
+        finish(
+            result,
+            &server,
+            Some(&transcript),
+            args.allow_plain_without_tls,
+        )
+        .await
     } else {
         let result = negotiate(tcp, config, None, args.direct_tls).await;
-        finish(result, &server, None).await
+        finish(result, &server, None, args.allow_plain_without_tls).await
     }
 }

@@ -78,7 +78,7 @@ fn login_without_the_ca_fails_with_exit_4() {
 
 #[test]
 #[ignore = "interop: run by cargo xtask interop"]
-fn login_to_the_plain_listeners_with_issue_5_spellings() {
+fn login_to_the_plain_listeners_in_the_clear() {
     for (server, mechanism) in [
         ("XMPP_INTEROP_EJABBERD", "DIGEST-MD5"),
         ("XMPP_INTEROP_EJABBERD", "PLAIN"),
@@ -89,7 +89,13 @@ fn login_to_the_plain_listeners_with_issue_5_spellings() {
             &env(server),
             &jid(),
             &env("XMPP_INTEROP_PASSWORD"),
-            &["--mechanism", mechanism, "--allow-plain-without-tls"],
+            &[
+                "--mechanism",
+                mechanism,
+                "--allow-plain-without-tls",
+                "--tls",
+                "opportunistic",
+            ],
         );
         expect_code(&o, 0);
         assert!(
@@ -103,7 +109,7 @@ fn login_to_the_plain_listeners_with_issue_5_spellings() {
         &env("XMPP_INTEROP_EJABBERD"),
         &jid(),
         "wrong",
-        &["--mechanism", "DIGEST-MD5", "--allow-plain-without-tls"],
+        &["--mechanism", "DIGEST-MD5", "--tls", "opportunistic"],
     );
     expect_code(&o, 3);
 }

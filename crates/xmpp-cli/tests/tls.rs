@@ -129,16 +129,85 @@ fn plain_server_needs_an_explicit_choice() {
     let err = stderr(&o);
     assert!(err.contains("does not offer STARTTLS"), "{err}");
     assert!(err.contains("--tls opportunistic"), "{err}");
-    // Issue 5's --allow-plain-without-tls still works against it.
+    let o = login_with(&server.addr, JID, "secret", &["--tls", "opportunistic"]);
+    expect_code(&o, 0);
+}
+
+/// A man in the middle's view of a client: sends a stream header and
+/// features offering only PLAIN (no `<starttls/>`, as if stripped), then
+/// records whatever the client sends until it hangs up.
+fn stripping_server() -> (String, std::thread::JoinHandle<String>) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let recorder = std::thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        let mut answered = false;
+        while let Ok(n @ 1..) = tcp.read(&mut buf) {
+            seen.extend_from_slice(&buf[..n]);
+            if !answered && seen.contains(&b'>') {
+                answered = true;
+                let _ = tcp.write_all(
+                    b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
+                      xmlns:stream='http://etherx.jabber.org/streams' id='s1' \
+                      from='example.com' version='1.0'><stream:features>\
+                      <mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>\
+                      <mechanism>PLAIN</mechanism></mechanisms></stream:features>",
+                );
+            }
+        }
+        String::from_utf8_lossy(&seen).into_owned()
+    });
+    (addr, recorder)
+}
+
+/// Issue #12: `--allow-plain-without-tls` used to turn the default
+/// `--tls required` into opportunistic, so whoever stripped `<starttls/>`
+/// from the features got the password. It only allows PLAIN now.
+#[test]
+fn allow_plain_without_tls_does_not_turn_tls_off() {
+    let (addr, recorder) = stripping_server();
+    let o = login_with(
+        &addr,
+        JID,
+        "secret",
+        &["--allow-plain-without-tls", "--timeout", "5s"],
+    );
+    let sent = recorder.join().unwrap();
+    // base64("\0somenode\0secret"), and no <auth/> at all.
+    assert!(!sent.contains("AHNvbWVub2RlAHNlY3JldA"), "{sent}");
+    assert!(!sent.contains("<auth"), "{sent}");
+    expect_failure(&o, 4, "does not offer STARTTLS");
+    let err = stderr(&o);
+    assert!(err.contains("--tls opportunistic"), "{err}");
+    assert!(err.contains("does not turn TLS off"), "{err}");
+
+    // Asked for explicitly, PLAIN in the clear works (against xmpp serve
+    // without --tls, offering only PLAIN).
+    let store = Store::new();
+    let server = Server::start(
+        store.arg(),
+        &["--allow-plain-without-tls", "--mechanisms", "PLAIN"],
+    );
     let o = login_with(
         &server.addr,
         JID,
         "secret",
-        &["--allow-plain-without-tls", "--mechanism", "PLAIN"],
+        &[
+            "--allow-plain-without-tls",
+            "--tls",
+            "opportunistic",
+            "--transcript",
+        ],
     );
     expect_code(&o, 0);
-    let o = login_with(&server.addr, JID, "secret", &["--tls", "opportunistic"]);
-    expect_code(&o, 0);
+    assert!(stdout(&o).contains("mechanism='PLAIN'"), "{}", stdout(&o));
+    let o = login_with(&server.addr, JID, "secret", &["--allow-plain-without-tls"]);
+    expect_failure(&o, 4, "does not offer STARTTLS");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! What every client mechanism is: the credentials it authenticates with and
 //! the trait the stream layer drives it through.
 
-use zeroize::Zeroize;
+use zeroize::Zeroizing;
 
 use crate::cache::Pbkdf2Cache;
 use crate::channel_binding::ClientChannelBinding;
@@ -13,8 +13,8 @@ use crate::mechanism::Mechanism;
 pub struct ClientCredentials {
     /// The authentication identity: the JID's localpart (RFC 6120 §6.3.7).
     pub username: String,
-    /// The password. Zeroized on drop; never printed by `Debug`.
-    pub password: String,
+    /// The password: wiped when dropped, never printed by `Debug`.
+    pub password: Zeroizing<String>,
     /// The authorization identity (a bare JID), sent only when it differs from
     /// `username@host` (RFC 6120 §6.3.8).
     pub authzid: Option<String>,
@@ -40,7 +40,7 @@ impl ClientCredentials {
     ) -> Self {
         ClientCredentials {
             username: username.into(),
-            password: password.into(),
+            password: Zeroizing::new(password.into()),
             authzid: None,
             host: host.into(),
             service: "xmpp".to_owned(),
@@ -96,12 +96,6 @@ impl std::fmt::Debug for ClientCredentials {
     }
 }
 
-impl Drop for ClientCredentials {
-    fn drop(&mut self) {
-        self.password.zeroize();
-    }
-}
-
 /// A client-side SASL mechanism, driven by the stream layer.
 ///
 /// Sequence: [`initial_response`](Self::initial_response) once (for `<auth/>`), then
@@ -136,5 +130,15 @@ mod tests {
             ClientCredentials::new("juliet", "pw", "example.com").with_authzid("romeo@example.com");
         assert_eq!(c.effective_authzid(), Some("romeo@example.com"));
         assert!(!format!("{c:?}").contains("pw\""));
+    }
+
+    #[test]
+    fn the_password_is_wiped_on_drop_and_never_printed() {
+        let c = ClientCredentials::new("juliet", "r0m30myr0m30", "example.com");
+        // The type does the wiping (issue #12), clones included.
+        let _: &Zeroizing<String> = &c.clone().password;
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("r0m30"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
     }
 }

@@ -138,11 +138,18 @@ pub(crate) fn latin1_or_utf8(s: &str) -> Cow<'_, [u8]> {
 }
 
 /// The Latin-1 bytes of `s`, or `None` if a character is above U+00FF.
+///
+/// Passwords go through here (DIGEST-MD5): the buffer is sized once, so no
+/// partial copy is freed on the way, and wiped when `s` does not fit.
 pub(crate) fn to_latin1(s: &str) -> Option<Vec<u8>> {
     if s.is_ascii() {
         return Some(s.as_bytes().to_vec());
     }
-    s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
+    let mut out = Zeroizing::new(Vec::with_capacity(s.len()));
+    for c in s.chars() {
+        out.push(u8::try_from(u32::from(c)).ok()?);
+    }
+    Some(std::mem::take(&mut *out))
 }
 
 /// Decodes ISO-8859-1 bytes.
@@ -157,6 +164,17 @@ pub(crate) fn from_latin1(b: &[u8]) -> String {
 /// agree with every other implementation too.
 pub(crate) fn normalize(s: &str) -> Cow<'_, str> {
     stringprep::saslprep(s).unwrap_or(Cow::Borrowed(s))
+}
+
+/// [`normalize`] for a password: the prepared copy is wiped when dropped.
+/// Every preparation of a password goes through here, so the type says
+/// so. (The `stringprep` crate's own intermediate buffers, for passwords
+/// that SASLprep changes, are beyond our reach.)
+pub(crate) fn normalize_password(s: &str) -> Zeroizing<String> {
+    match normalize(s) {
+        Cow::Borrowed(same) => Zeroizing::new(same.to_owned()),
+        Cow::Owned(prepared) => Zeroizing::new(prepared),
+    }
 }
 
 /// A fresh nonce: 18 random bytes from the OS CSPRNG as unpadded base64
@@ -200,6 +218,17 @@ mod tests {
         assert_eq!(&*latin1_or_utf8("€"), "€".as_bytes());
         assert_eq!(&*latin1_or_utf8("aé€"), "aé€".as_bytes());
         assert_eq!(from_latin1(&[0x4a, 0xfc]), "Jü");
+    }
+
+    #[test]
+    fn passwords_are_prepared_into_wiped_copies() {
+        // A no-break space maps to a space; the result is Zeroizing, so
+        // the compiler keeps every caller from holding a plain copy.
+        let p: Zeroizing<String> = normalize_password("a\u{a0}b");
+        assert_eq!(p.as_str(), "a b");
+        assert_eq!(normalize_password("plain").as_str(), "plain");
+        assert_eq!(to_latin1("aé").as_deref(), Some(&[b'a', 0xe9][..]));
+        assert_eq!(to_latin1("a€"), None);
     }
 
     #[test]

@@ -32,14 +32,14 @@ impl PlainClient {
             return Err(ClientError::OutOfSequence("PLAIN message already sent"));
         }
         let user = crypto::normalize(&self.creds.username);
-        let pass = Zeroizing::new(crypto::normalize(&self.creds.password).into_owned());
+        let pass = crypto::normalize_password(&self.creds.password);
         if user.is_empty() || pass.is_empty() {
             return Err(ClientError::Credentials("empty username or password"));
         }
-        let mut out = Vec::new();
-        if let Some(z) = self.creds.effective_authzid() {
-            out.extend_from_slice(z.as_bytes());
-        }
+        let authzid = self.creds.effective_authzid().unwrap_or_default();
+        // Sized once: growing would free partial copies unwiped.
+        let mut out = Vec::with_capacity(authzid.len() + user.len() + pass.len() + 2);
+        out.extend_from_slice(authzid.as_bytes());
         out.push(0);
         out.extend_from_slice(user.as_bytes());
         out.push(0);

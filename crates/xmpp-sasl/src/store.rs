@@ -176,7 +176,7 @@ pub struct ScramSecret {
 impl ScramSecret {
     /// Derives the secret from a password (SASLprep applied where it succeeds).
     pub fn derive(hash: ScramHash, password: &str, salt: &[u8], iterations: u32) -> Self {
-        let pw = crypto::normalize(password);
+        let pw = crypto::normalize_password(password);
         let salted = hash.salted_password(pw.as_bytes(), salt, iterations);
         let (_client_key, stored_key, server_key) = hash.keys(&salted);
         ScramSecret {
@@ -205,7 +205,7 @@ impl ScramSecret {
             let candidate = ScramSecret::derive(hash, password, &self.salt, self.iterations);
             return crypto::ct_eq(&candidate.stored_key, &self.stored_key);
         };
-        let normalized = crypto::normalize(password);
+        let normalized = crypto::normalize_password(password);
         cache.verify_plain(
             hash,
             normalized.as_bytes(),

@@ -4,12 +4,14 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use xmpp_xml::{ns, Element};
+use zeroize::Zeroizing;
 
 use crate::condition::{StanzaCondition, StreamCondition};
 
 /// SASL data as carried in `<auth/>`, `<challenge/>`, `<response/>` and
 /// `<success/>`: absent (no character data) or present (possibly empty).
-pub(crate) type SaslData = Option<Vec<u8>>;
+/// Wiped when dropped: a PLAIN `<auth/>` carries the password.
+pub(crate) type SaslData = Option<Zeroizing<Vec<u8>>>;
 
 /// Encodes SASL data as element text: `=` for zero-length data (RFC 6120
 /// §6.4.2), nothing for absent data.
@@ -36,14 +38,27 @@ pub(crate) fn decode_sasl_text(el: &Element) -> Result<SaslData, base64::DecodeE
         return Ok(None);
     }
     if compact == "=" {
-        return Ok(Some(Vec::new()));
+        return Ok(Some(Zeroizing::default()));
     }
-    STANDARD.decode(compact.as_bytes()).map(Some)
+    // Decoded into a buffer sized once and wiped however decoding ends:
+    // `decode` drops its own unwiped when the input turns out bad midway.
+    let mut out = Zeroizing::new(vec![0; base64::decoded_len_estimate(compact.len())]);
+    match STANDARD.decode_slice(compact.as_bytes(), &mut out) {
+        Ok(n) => {
+            out.truncate(n);
+            Ok(Some(out))
+        }
+        Err(base64::DecodeSliceError::DecodeError(e)) => Err(e),
+        // The estimate is an upper bound; this is not reached.
+        Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+            Err(base64::DecodeError::InvalidLength(compact.len()))
+        }
+    }
 }
 
 /// Like [`decode_sasl_text`], but absent data counts as empty (challenges,
 /// responses and success data, where no text means zero-length).
-pub(crate) fn decode_sasl_payload(el: &Element) -> Result<Vec<u8>, base64::DecodeError> {
+pub(crate) fn decode_sasl_payload(el: &Element) -> Result<Zeroizing<Vec<u8>>, base64::DecodeError> {
     decode_sasl_text(el).map(Option::unwrap_or_default)
 }
 

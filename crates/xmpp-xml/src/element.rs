@@ -241,6 +241,27 @@ impl<'a> AttrRef<'a> {
     }
 }
 
+impl AttrRef<'_> {
+    /// The attribute as stored by a built element (values of parsed ones
+    /// are copied: this is for the rare edit, not for reading).
+    fn to_attr(self) -> Attr {
+        match self {
+            AttrRef::Full(a) => a.clone(),
+            AttrRef::Tag(q, v) => {
+                let (qual, local) = match q.strip_prefix(b"xml:") {
+                    Some(local) => (Qual::Xml, local),
+                    None => (Qual::None, q),
+                };
+                Attr {
+                    name: Str::owned(utf8(local)),
+                    value: Str::owned(utf8(v)),
+                    qual,
+                }
+            }
+        }
+    }
+}
+
 /// A run of character data: ready text, or a span of the element's bytes
 /// that holds references, CDATA or line ends to normalise, decoded when it
 /// is read (a server routes most stanzas without reading their text).
@@ -437,6 +458,57 @@ impl Element {
                 AttrRef::Tag(q, _) => q == want && (lang || !q.starts_with(b"xml:")),
             })
             .map(|a| a.value(&self.buf))
+    }
+
+    /// Sets an attribute, named as for [`ElementBuilder::attr`] (unprefixed,
+    /// or `xml:lang`): its value is replaced where it stands, or it is added
+    /// after the others. Nothing else changes: the other attributes and
+    /// their order, the children, the text and where it stands among them
+    /// (whitespace-only runs included) serialize as they did.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use xmpp_xml::{Frame, StreamCodec};
+    /// use tokio_util::codec::Decoder;
+    ///
+    /// let mut codec = StreamCodec::default();
+    /// let mut buf = BytesMut::from(&b"<stream:stream xmlns='jabber:client' \
+    ///     xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>\
+    ///     <message to='a@b'>hi <b xmlns='urn:x'>you</b>\n </message>"[..]);
+    /// codec.decode(&mut buf)?;
+    /// let Some(Frame::Element(mut m)) = codec.decode(&mut buf)? else { panic!() };
+    /// m.set_attr("from", "c@b/d");
+    /// assert_eq!(
+    ///     m.to_xml(),
+    ///     "<message xmlns='jabber:client' to='a@b' from='c@b/d'>hi <b xmlns='urn:x'>you</b>\n </message>"
+    /// );
+    /// # Ok::<(), xmpp_xml::XmlError>(())
+    /// ```
+    pub fn set_attr(&mut self, name: &str, value: &str) {
+        let (xml, local) = match name.strip_prefix("xml:") {
+            Some(local) => (true, local),
+            None => (false, name),
+        };
+        let buf = &self.buf;
+        let same = |a: &Attr| {
+            a.name.bytes(buf) == local.as_bytes()
+                && match &a.qual {
+                    Qual::None => !xml,
+                    Qual::Xml => xml,
+                    Qual::Other(q) => xml && q.0.bytes(buf) == ns::XML.as_bytes(),
+                }
+        };
+        let mut attrs: Vec<Attr> = self.attrs.iter(buf).map(AttrRef::to_attr).collect();
+        let value = Str::Shared(Arc::from(value));
+        match attrs.iter_mut().find(|a| same(a)) {
+            Some(a) => a.value = value,
+            None => attrs.push(Attr {
+                name: Str::owned(local),
+                value,
+                qual: if xml { Qual::Xml } else { Qual::None },
+            }),
+        }
+        self.attrs = AttrList::Own(attrs);
     }
 
     /// Value of an attribute in namespace `ns` with local name `name`.

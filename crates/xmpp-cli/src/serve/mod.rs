@@ -2,13 +2,15 @@
 //!
 //! [`config`] turns the arguments into the server's settings, [`listener`]
 //! accepts connections until shutdown, [`session`] runs each connection,
-//! and [`router`] routes stanzas between the sessions.
+//! and [`router`] routes stanzas between the sessions, stamping `from`
+//! with [`stamp`].
 
 mod config;
 pub mod inject;
 mod listener;
 mod router;
 mod session;
+mod stamp;
 
 use std::io::Write as _;
 use std::sync::Arc;

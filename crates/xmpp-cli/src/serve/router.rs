@@ -13,6 +13,8 @@ use xmpp_stream::server::{BoundSession, Mailbox, ResourceRegistry};
 use xmpp_stream::StanzaCondition;
 use xmpp_xml::{ns, Element};
 
+use super::stamp::stamp_from;
+
 /// A session's mailbox: the sending half of its channel.
 ///
 /// Boxed elements: tokio allocates a block of 32 slots per channel up front,
@@ -231,27 +233,6 @@ fn is_bare_of(jid: &Jid, of: &FullJid) -> bool {
     jid.is_bare() && jid.node() == of.node() && jid.domain() == of.domain()
 }
 
-/// Rebuilds `el` with `from` set to the sender's full JID (RFC 6120 §8.1.2.1).
-fn stamp_from(el: &Element, from: &FullJid) -> Element {
-    let from = from.as_str();
-    if el.attr("from") == Some(from) {
-        return el.clone();
-    }
-    let mut b = Element::builder(el.name(), el.ns());
-    for (k, v) in el.attrs() {
-        b = b.attr(k, v);
-    }
-    b = b.attr("from", from);
-    let text = el.text();
-    if !text.trim().is_empty() {
-        b = b.text(&text);
-    }
-    for c in el.children() {
-        b = b.append(c.clone());
-    }
-    b.build()
-}
-
 #[cfg(test)]
 mod tests {
     use xmpp_stream::server::ConflictPolicy;
@@ -413,6 +394,19 @@ mod tests {
         );
         assert!(bounce.is_some_and(|b| b.contains("type='error'")));
         assert!(juliet.received().is_empty());
+    }
+
+    #[test]
+    fn full_jids_are_looked_up_in_their_resourceprepd_form() {
+        // Issue #12: full-width letters are the ASCII ones after
+        // resourceprep (NFKC), both in the bound JID and in a `to`.
+        let server = Server::new(ConflictPolicy::Replace);
+        let romeo = server.session("romeo@example.com/orchard", 8);
+        let mut juliet = server.session("juliet@example.com/\u{ff42}alcony", 8);
+        assert_eq!(juliet.bound.jid().as_str(), "juliet@example.com/balcony");
+        let to = "juliet@example.com/\u{ff42}\u{ff41}lcony";
+        assert_eq!(server.route(&romeo, stanza("message", &[("to", to)])), None);
+        assert_eq!(juliet.received().len(), 1);
     }
 
     #[test]

@@ -187,7 +187,7 @@ impl ScramClient {
         }
         let without_proof = format!("c={},r={r}", b64(cbind_input));
         let auth_message = format!("{client_first_bare},{sf},{without_proof}");
-        let password = crypto::normalize(&self.creds.password);
+        let password = crypto::normalize_password(&self.creds.password);
         let salted = match &self.creds.pbkdf2_cache {
             Some(cache) => {
                 cache.client_salted_password(self.hash, password.as_bytes(), &salt, iterations)

@@ -9,6 +9,7 @@ use xmpp_sasl::{
     ClientChannelBinding, ClientCredentials, ClientMechanism, Mechanism, MechanismName,
 };
 use xmpp_xml::{ns, Element, Frame, StreamHeader, XmlError};
+use zeroize::Zeroizing;
 
 use super::config::{ClientConfig, TlsMode};
 use crate::condition::StanzaCondition;
@@ -377,12 +378,11 @@ impl ClientCore {
                 offered: self.offered.clone(),
             });
         };
-        match mech.initial_response() {
+        // Wiped once sent: PLAIN's carries the password.
+        match mech.initial_response().map(|r| r.map(Zeroizing::new)) {
             Ok(initial) => {
-                self.send(Frame::Element(wire::auth(
-                    name.as_str(),
-                    initial.as_deref(),
-                )));
+                let initial = initial.as_ref().map(|d| d.as_slice());
+                self.send(Frame::Element(wire::auth(name.as_str(), initial)));
                 self.state = State::Sasl(mech);
             }
             Err(source) => {
@@ -404,7 +404,7 @@ impl ClientCore {
                         "challenge is not valid base64".to_owned(),
                     ));
                 };
-                match mech.respond(&challenge) {
+                match mech.respond(&challenge).map(Zeroizing::new) {
                     Ok(response) => {
                         self.pending_failure = None;
                         self.send(Frame::Element(wire::response(&response)));
@@ -423,7 +423,7 @@ impl ClientCore {
                         "success data is not valid base64".to_owned(),
                     ));
                 };
-                if let Err(source) = mech.success(additional.as_deref()) {
+                if let Err(source) = mech.success(additional.as_ref().map(|d| d.as_slice())) {
                     // Mutual authentication failed: do not restart, close
                     // (protocol notes §2.5).
                     self.send(Frame::Close);

@@ -556,7 +556,7 @@ impl ServerCore {
         let Some(mut mech) = xmpp_sasl::server_mechanism(name, &mech_config) else {
             return self.sasl_failed(xmpp_sasl::Condition::InvalidMechanism, None);
         };
-        let step = mech.start(initial.as_deref());
+        let step = mech.start(initial.as_ref().map(|d| d.as_slice()));
         self.apply_step(mech, step);
     }
 
