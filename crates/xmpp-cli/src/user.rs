@@ -159,9 +159,9 @@ async fn bulk_add(a: BulkAddArgs) -> CmdResult {
     let mut names = Vec::with_capacity(a.count as usize);
     for i in a.start..=last {
         let raw = format!("{}{i}", a.prefix);
-        let prepared = store::prepare_username(&raw)
-            .ok_or_else(|| Failure::usage(format!("{raw:?} is not a valid localpart")))?;
-        names.push(prepared);
+        let prepared = xmpp_sasl::prepare_username(&raw)
+            .map_err(|e| Failure::usage(format!("--prefix: {e}")))?;
+        names.push(prepared.into_owned());
     }
     let store = open_store(&a.store).await?;
     let password = Arc::new(password::read(
