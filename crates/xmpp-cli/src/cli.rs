@@ -41,8 +41,19 @@ pub enum Command {
 pub struct StoreArg {
     /// The account store: an SQLite file path (or `sqlite:` URL), or a `postgres://` URL.
     /// Default: users.sqlite3 in the platform data directory.
+    /// A URL with a password here is visible to every local user (`ps`): use
+    /// XMPP_STORE or --store-file for those.
     #[arg(long, env = "XMPP_STORE", value_name = "PATH|URL")]
     pub store: Option<String>,
+    /// A file whose first line is the store (PATH or URL), so that a database
+    /// password stays out of the command line and the environment.
+    #[arg(
+        long,
+        env = "XMPP_STORE_FILE",
+        value_name = "FILE",
+        conflicts_with = "store"
+    )]
+    pub store_file: Option<std::path::PathBuf>,
 }
 
 /// `xmpp demo`.

@@ -24,7 +24,7 @@ mod sqlite;
 
 pub use cache::CacheConfig;
 use cache::CredCache;
-pub use postgres::redact_url;
+pub use postgres::{carries_secret, redact_url};
 
 use std::borrow::Cow;
 use std::path::PathBuf;

@@ -82,6 +82,18 @@ fn is_secret(key: &str) -> bool {
     key.contains("password") || key.contains("secret") || key.contains("token")
 }
 
+/// Whether a store location carries a secret (a PostgreSQL password, or a
+/// URL we cannot parse, which may hide one).
+pub fn carries_secret(location: &str) -> bool {
+    if !is_postgres(location) {
+        return false;
+    }
+    match Url::parse(location) {
+        Ok(url) => url.password().is_some() || url.query_pairs().any(|(k, _)| is_secret(&k)),
+        Err(_) => true,
+    }
+}
+
 /// Hides every secret of a store location for messages and logs: the
 /// password in the user info and in any `password`-like query parameter,
 /// whatever its case. A file path is returned as it is; a URL that does
@@ -161,6 +173,15 @@ mod tests {
             assert_eq!(got, want, "{url}");
             assert!(!got.contains("s3cret"), "{got}");
         }
+    }
+
+    #[test]
+    fn secrets_are_recognised() {
+        assert!(carries_secret("postgres://u:p@h/x"));
+        assert!(carries_secret("postgresql://u@h/x?PASSWORD=p"));
+        assert!(!carries_secret("postgres://u@h/x?sslmode=verify-full"));
+        assert!(!carries_secret("sqlite:///var/lib/x y/users.db"));
+        assert!(!carries_secret("/home/u:p@h/users.db"));
     }
 
     #[test]
