@@ -164,6 +164,13 @@ pub struct ServeArgs {
     /// Most accounts the credential cache holds.
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     pub store_cache_size: usize,
+    /// How often to look for accounts changed by other processes, so that the
+    /// sessions of a disabled or removed account end with <not-authorized/>.
+    /// SQLite: the database files are checked (a stat) this often, and the
+    /// connected accounts re-read when they changed. PostgreSQL notifies
+    /// changes at once; this is then the retry interval after a lost connection.
+    #[arg(long, default_value = "1s", value_parser = duration::parse, value_name = "DURATION")]
+    pub account_check_interval: Duration,
     /// SASL failures tolerated on one stream before it is closed.
     #[arg(long, default_value_t = 3)]
     pub sasl_retries: u32,

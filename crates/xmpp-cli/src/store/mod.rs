@@ -21,12 +21,15 @@ mod cache;
 mod postgres;
 mod schema;
 mod sqlite;
+mod watch;
 
 pub use cache::CacheConfig;
 use cache::CredCache;
 pub use postgres::{carries_secret, redact_url};
+pub use watch::{AccountChange, AccountChanges};
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -463,6 +466,35 @@ impl SqlStore {
             self.invalidate(domain, Some(username));
             Ok(n > 0)
         })
+    }
+
+    /// Which of `usernames` (prepared) at `domain` exist and are enabled,
+    /// read from the database, never the cache: a server re-checks the
+    /// accounts of its sessions with it when accounts changed.
+    pub async fn enabled_accounts(
+        &self,
+        domain: &str,
+        usernames: &[String],
+    ) -> Result<HashSet<String>, StoreError> {
+        let mut found = HashSet::new();
+        // Well under SQLite's smallest limit on bound parameters (999).
+        for chunk in usernames.chunks(500) {
+            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT username FROM xmpp_users WHERE domain = $1 AND NOT disabled AND username IN ({})",
+                placeholders.join(", ")
+            );
+            on_pool!(self, pool => {
+                let mut query = sqlx::query(&sql).bind(domain);
+                for u in chunk {
+                    query = query.bind(u.as_str());
+                }
+                for row in query.fetch_all(pool).await? {
+                    found.insert(row.try_get::<String, _>(0)?);
+                }
+            });
+        }
+        Ok(found)
     }
 
     /// Lists accounts, of one domain or all, ordered by domain and name.
