@@ -174,3 +174,104 @@ impl Drop for AbortOnDrop {
         self.0.abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use xmpp_sasl::StoredCredentials;
+    use xmpp_stream::server::ConflictPolicy;
+
+    use super::*;
+
+    fn jid(s: &str) -> jid::FullJid {
+        jid::FullJid::new(s).unwrap()
+    }
+
+    /// Waits (polling) until `f` holds; fails after 5 s.
+    async fn eventually(what: &str, f: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !f() {
+            assert!(Instant::now() < deadline, "never: {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn disabled_accounts_lose_their_sessions_even_those_bound_just_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqlStore::open(dir.path().join("u.db").to_str().unwrap())
+            .await
+            .unwrap();
+        let store = Arc::new(store);
+        for user in ["juliet", "romeo"] {
+            let creds = StoredCredentials::derive(user, "pw", &["example.com"]);
+            store.add("example.com", user, &creds).await.unwrap();
+        }
+        let registry = Arc::new(ResourceRegistry::new(ConflictPolicy::Replace));
+        let _a = registry.bind(&jid("juliet@example.com/a")).unwrap();
+        let _r = registry.bind(&jid("romeo@example.com/r")).unwrap();
+        let changes = store
+            .account_changes(Duration::from_millis(20))
+            .await
+            .unwrap();
+        let revoker = Revoker {
+            store: store.clone(),
+            registry: registry.clone(),
+            grace: Duration::from_millis(500),
+            retry: Duration::from_millis(20),
+        };
+        let task = tokio::spawn(revoker.run(changes));
+        let juliet = BareJid::new("juliet@example.com").unwrap();
+        let romeo = BareJid::new("romeo@example.com").unwrap();
+
+        store
+            .set_disabled("example.com", "juliet", true)
+            .await
+            .unwrap();
+        eventually("juliet's session closed", || {
+            registry.resources(&juliet).is_empty()
+        })
+        .await;
+        // A login that looked juliet up before the change binds only now,
+        // after that check: the second check, a grace period later, ends it.
+        let _late = registry.bind(&jid("juliet@example.com/late")).unwrap();
+        eventually("the late session closed", || {
+            registry.resources(&juliet).is_empty()
+        })
+        .await;
+        assert_eq!(registry.resources(&romeo).len(), 1);
+
+        store.remove("example.com", "romeo").await.unwrap();
+        eventually("romeo's session closed", || registry.is_empty()).await;
+        task.abort();
+    }
+
+    #[test]
+    fn deferred_checks_stay_bounded() {
+        let mut deferred = Vec::new();
+        let now = Instant::now();
+        let bare = |i: usize| Target::One(BareJid::new(&format!("u{i}@example.com")).unwrap());
+        defer(&mut deferred, now, bare(0));
+        defer(&mut deferred, now, bare(0));
+        assert_eq!(deferred.len(), 1);
+        for i in 0..=MAX_DEFERRED {
+            defer(
+                &mut deferred,
+                now + Duration::from_millis(i as u64),
+                bare(i),
+            );
+        }
+        assert_eq!(
+            deferred,
+            [(
+                now + Duration::from_millis(MAX_DEFERRED as u64),
+                Target::All
+            )]
+        );
+        let mut deferred = vec![
+            (Instant::now(), bare(1)),
+            (Instant::now() + Duration::from_secs(60), Target::All),
+        ];
+        assert_eq!(take_due(&mut deferred), [bare(1)]);
+        assert_eq!(deferred.len(), 1);
+    }
+}
