@@ -158,7 +158,8 @@ pub struct ServeArgs {
     /// Reuse an account's looked-up credentials for this long (0 disables).
     /// Only found accounts are cached, so new accounts are seen at once. With SQLite,
     /// any write to the database (e.g. `xmpp user disable`) drops the cache; with
-    /// PostgreSQL, changes made elsewhere take effect within this time.
+    /// PostgreSQL, a changed account is dropped when the change is notified, and
+    /// changes take effect within this time should notifications be lost.
     #[arg(long, default_value = "2s", value_parser = duration::parse, value_name = "DURATION")]
     pub store_cache_ttl: Duration,
     /// Most accounts the credential cache holds.

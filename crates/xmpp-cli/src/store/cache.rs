@@ -11,7 +11,8 @@
 //! changes on disk (size, modification time or inode, checked with a
 //! `stat` per lookup, which costs far less than the thread hop): `xmpp user
 //! disable` in another process takes effect at the next login, as before the
-//! cache. PostgreSQL stores (shared by several nodes) rely on the TTL alone.
+//! cache. PostgreSQL stores (shared by several nodes) drop an entry when its
+//! change is notified (`super::watch`), and rely on the TTL should that fail.
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt as _;

@@ -10,8 +10,16 @@
 //! accounts are cached, so an account created by `xmpp user add` is seen by a
 //! running server at once. A password change, `disable` or `remove` by
 //! another process is seen at the next login for SQLite (entries are dropped
-//! when the database or its WAL changes on disk) and within the TTL for
-//! PostgreSQL. Writes through this store invalidate its own entries.
+//! when the database or its WAL changes on disk) and, for PostgreSQL, when
+//! the change is notified to a server watching it ([`AccountChanges`]), the
+//! TTL bounding it should notifications be lost. Writes through this store
+//! invalidate its own entries.
+//!
+//! [`AccountChanges`] also tells a server when to re-check the accounts of
+//! its sessions ([`SqlStore::enabled_accounts`]), to end those of accounts
+//! disabled or removed meanwhile. The files of an SQLite store are private to
+//! their owner (`sqlite`); a remote PostgreSQL is reached over verified TLS
+//! by default (`postgres`).
 //!
 //! Usernames are keyed by [`xmpp_sasl::prepare_username`] (nodeprep), the
 //! rule that binding applies to a JID's localpart: every method prepares the
