@@ -14,7 +14,7 @@ use xmpp_sasl::MemoryStore;
 #[test]
 fn logins_by_any_spelling_reach_one_account_and_bind_one_jid() {
     let store = MemoryStore::default();
-    store.add("Juliet", PASSWORD, &[DOMAIN]);
+    store.add("Juliet", PASSWORD, &[DOMAIN]).unwrap();
     let store = Arc::new(store);
     for mechanism in ["PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-256"] {
         for spelling in ["juliet", "Juliet", "JULIET"] {
@@ -40,7 +40,7 @@ fn digest_md5_logs_in_with_the_prepared_spelling() {
     // DIGEST-MD5's stored hash covers the username, so it was derived for
     // the spelling the account is keyed by; our client sends that one.
     let store = MemoryStore::default();
-    store.add("Juliet", PASSWORD, &[DOMAIN]);
+    store.add("Juliet", PASSWORD, &[DOMAIN]).unwrap();
     let store = Arc::new(store);
     let mut pair = Pair::new(
         client_config(&["DIGEST-MD5"]),
