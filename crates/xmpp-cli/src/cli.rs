@@ -41,8 +41,19 @@ pub enum Command {
 pub struct StoreArg {
     /// The account store: an SQLite file path (or `sqlite:` URL), or a `postgres://` URL.
     /// Default: users.sqlite3 in the platform data directory.
+    /// A URL with a password here is visible to every local user (`ps`): use
+    /// XMPP_STORE or --store-file for those.
     #[arg(long, env = "XMPP_STORE", value_name = "PATH|URL")]
     pub store: Option<String>,
+    /// A file whose first line is the store (PATH or URL), so that a database
+    /// password stays out of the command line and the environment.
+    #[arg(
+        long,
+        env = "XMPP_STORE_FILE",
+        value_name = "FILE",
+        conflicts_with = "store"
+    )]
+    pub store_file: Option<std::path::PathBuf>,
 }
 
 /// `xmpp demo`.
@@ -147,12 +158,20 @@ pub struct ServeArgs {
     /// Reuse an account's looked-up credentials for this long (0 disables).
     /// Only found accounts are cached, so new accounts are seen at once. With SQLite,
     /// any write to the database (e.g. `xmpp user disable`) drops the cache; with
-    /// PostgreSQL, changes made elsewhere take effect within this time.
+    /// PostgreSQL, a changed account is dropped when the change is notified, and
+    /// changes take effect within this time should notifications be lost.
     #[arg(long, default_value = "2s", value_parser = duration::parse, value_name = "DURATION")]
     pub store_cache_ttl: Duration,
     /// Most accounts the credential cache holds.
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     pub store_cache_size: usize,
+    /// How often to look for accounts changed by other processes, so that the
+    /// sessions of a disabled or removed account end with <not-authorized/>.
+    /// SQLite: the database files are checked (a stat) this often, and the
+    /// connected accounts re-read when they changed. PostgreSQL notifies
+    /// changes at once; this is then the retry interval after a lost connection.
+    #[arg(long, default_value = "1s", value_parser = duration::parse, value_name = "DURATION")]
+    pub account_check_interval: Duration,
     /// SASL failures tolerated on one stream before it is closed.
     #[arg(long, default_value_t = 3)]
     pub sasl_retries: u32,

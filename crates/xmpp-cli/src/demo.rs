@@ -68,7 +68,7 @@ pub async fn run(args: DemoArgs) -> CmdResult {
         .then(|| crate::tls::generate(std::slice::from_ref(&args.domain)))
         .transpose()
         .map_err(|e| Failure::new(Code::Other, e))?;
-    let config = server_config(&args, mechanism, generated.as_ref());
+    let config = server_config(&args, mechanism, generated.as_ref())?;
     let server = DemoServer::start(config, injection).await?;
     print_introduction(&args, mechanism, server.addr, injection);
     let config = client_config(&args, selector, generated.as_ref())?;
@@ -109,9 +109,11 @@ fn server_config(
     args: &DemoArgs,
     mechanism: Mechanism,
     generated: Option<&crate::tls::Generated>,
-) -> ServerConfig {
+) -> Result<ServerConfig, Failure> {
     let store = MemoryStore::new();
-    store.add(&args.user, PASSWORD, &[&args.domain]);
+    store
+        .add(&args.user, PASSWORD, &[&args.domain])
+        .map_err(|e| Failure::usage(format!("--user: {e}")))?;
     let mut config = ServerConfig::new(&args.domain, Arc::new(store));
     let mut offered = vec![mechanism];
     for m in [Mechanism::DigestMd5, Mechanism::Plain] {
@@ -128,7 +130,7 @@ fn server_config(
         config.tls = Some(g.server.clone());
         config.tls_policy = TlsPolicy::Required;
     }
-    config
+    Ok(config)
 }
 
 /// `xmpp serve`'s accept loop on an ephemeral port, in this process.

@@ -45,7 +45,7 @@ impl From<crate::store::StoreError> for Failure {
     fn from(e: crate::store::StoreError) -> Self {
         use crate::store::StoreError as E;
         let code = match e {
-            E::Exists(_) | E::NotFound(_) | E::Location(..) => Code::Usage,
+            E::Exists(_) | E::NotFound(_) | E::Location(..) | E::InvalidUsername(_) => Code::Usage,
             _ => Code::Other,
         };
         Failure::new(code, e)

@@ -1,5 +1,7 @@
 //! `xmpp user ...`: account management.
 
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -7,22 +9,73 @@ use jid::{DomainPart, NodePart};
 use xmpp_sasl::StoredCredentials;
 
 use crate::cli::{BulkAddArgs, StoreArg, UserAddArgs, UserCommand, UserJidArgs, UserListArgs};
-use crate::exit::{CmdResult, Failure};
+use crate::exit::{CmdResult, Code, Failure};
 use crate::password;
 use crate::store::{self, SqlStore};
 
-/// Opens the store named by `--store` (or the default one).
+/// Opens the store named by `--store` or `--store-file` (or the default
+/// one). Its location appears in messages with every password hidden.
 pub async fn open_store(arg: &StoreArg) -> Result<SqlStore, Failure> {
-    let location = match &arg.store {
-        Some(s) => s.clone(),
-        None => store::default_location()
-            .ok_or_else(|| Failure::usage("no platform data directory here: pass --store"))?
-            .to_string_lossy()
-            .into_owned(),
-    };
-    let store = SqlStore::open(&location).await?;
+    let location = store_location(arg)?;
+    let store = SqlStore::open(&location).await.map_err(|e| match e {
+        // sqlx's errors do not say which database.
+        store::StoreError::Db(_) => Failure::new(
+            Code::Other,
+            format!("cannot open store {}: {e}", store::redact_url(&location)),
+        ),
+        e => e.into(),
+    })?;
     tracing::debug!(store = store.location(), "store opened");
     Ok(store)
+}
+
+/// The store's location: `--store`, the first line of `--store-file`, or
+/// the default file.
+fn store_location(arg: &StoreArg) -> Result<String, Failure> {
+    if let Some(path) = &arg.store_file {
+        return read_store_file(path);
+    }
+    match &arg.store {
+        Some(s) => {
+            let from_env = std::env::var("XMPP_STORE").is_ok_and(|v| v == *s);
+            if !from_env && store::carries_secret(s) {
+                tracing::warn!(
+                    "the --store URL carries a password, which every local user can read in the \
+                     process list: pass it in XMPP_STORE, in a file named by --store-file, or \
+                     in PGPASSWORD or ~/.pgpass"
+                );
+            }
+            Ok(s.clone())
+        }
+        None => Ok(store::default_location()
+            .ok_or_else(|| Failure::usage("no platform data directory here: pass --store"))?
+            .to_string_lossy()
+            .into_owned()),
+    }
+}
+
+/// The first line of a `--store-file`.
+fn read_store_file(path: &Path) -> Result<String, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::usage(format!("--store-file {}: {e}", path.display())))?;
+    let location = text.lines().next().unwrap_or("").trim();
+    if location.is_empty() {
+        return Err(Failure::usage(format!(
+            "--store-file {}: the first line is empty (it should hold the store's path or URL)",
+            path.display()
+        )));
+    }
+    let mode = std::fs::metadata(path).map_or(0, |m| m.permissions().mode());
+    if mode & 0o077 != 0 && store::carries_secret(location) {
+        tracing::warn!(
+            "--store-file {} holds a password and other users can read it (mode {:04o}): \
+             chmod 600 {}",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        );
+    }
+    Ok(location.to_owned())
 }
 
 /// `user@domain` -> (localpart, domain), both prepared (RFC 7622).
@@ -159,9 +212,9 @@ async fn bulk_add(a: BulkAddArgs) -> CmdResult {
     let mut names = Vec::with_capacity(a.count as usize);
     for i in a.start..=last {
         let raw = format!("{}{i}", a.prefix);
-        let prepared = store::prepare_username(&raw)
-            .ok_or_else(|| Failure::usage(format!("{raw:?} is not a valid localpart")))?;
-        names.push(prepared);
+        let prepared = xmpp_sasl::prepare_username(&raw)
+            .map_err(|e| Failure::usage(format!("--prefix: {e}")))?;
+        names.push(prepared.into_owned());
     }
     let store = open_store(&a.store).await?;
     let password = Arc::new(password::read(

@@ -445,13 +445,15 @@ fn bad_usage_exits_2_with_a_clear_message() {
     expect_failure(&o, 2, "unknown step");
     let o = run(&["demo", "--fail", "no-such-condition"], "");
     expect_code(&o, 2);
+    // In a fresh directory: a shared /tmp/x.db may belong to anyone.
+    let dir = tempfile::tempdir().unwrap();
     let o = run(
         &[
             "user",
             "add",
             "a@example.com",
             "--store",
-            "/tmp/x.db",
+            dir.path().join("x.db").to_str().unwrap(),
             "--password-stdin",
         ],
         "",

@@ -227,3 +227,82 @@ fn user_commands_and_login_against_postgresql() {
         3,
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn disable_ends_sessions_on_every_node_at_once() {
+    use common::held::*;
+
+    let pg = Cluster::start();
+    // The password in the query is applied by us and hidden everywhere; the
+    // throwaway cluster trusts local connections, so any password does.
+    let url = format!("{}?sslmode=disable&password=s3cret", pg.url);
+    let dir = tempfile::tempdir().unwrap();
+    let url_file = dir.path().join("store-url");
+    std::fs::write(&url_file, format!("{url}\n")).unwrap();
+    let url_file = url_file.to_str().unwrap();
+    for user in ["juliet", "romeo"] {
+        let jid = format!("{user}@example.com");
+        let o = xmpp(
+            &[
+                "user",
+                "add",
+                &jid,
+                "--store-file",
+                url_file,
+                "--password-stdin",
+            ],
+            "pw\n",
+        )
+        .await;
+        expect_code(&o, 0);
+        assert!(!stderr(&o).contains("s3cret"), "{}", stderr(&o));
+    }
+    // Two nodes; the cache TTL is long, so only the notification can make
+    // them see the change in time.
+    let extra = ["--mechanisms", "SCRAM-SHA-1", "--store-cache-ttl", "1h"];
+    let a = Server::start(&url, &extra);
+    let b = Server::start(&url, &extra);
+    let mut on_a = client(&a.addr, "juliet@example.com/a", "pw").await;
+    let mut on_b = client(&b.addr, "juliet@example.com/b", "pw").await;
+    let mut romeo = client(&b.addr, "romeo@example.com/r", "pw").await;
+    let started = std::time::Instant::now();
+    let o = xmpp(
+        &[
+            "user",
+            "disable",
+            "juliet@example.com",
+            "--store-file",
+            url_file,
+        ],
+        "",
+    )
+    .await;
+    expect_code(&o, 0);
+    expect_not_authorized(&mut on_a, "juliet on node a").await;
+    expect_not_authorized(&mut on_b, "juliet on node b").await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    expect_alive(&mut romeo, "p1").await;
+    // The cached credentials were dropped too: no login within the TTL.
+    for node in [&a, &b] {
+        let o = login(&node.addr, "juliet@example.com", "pw", &[]);
+        expect_failure(&o, 3, "account-disabled");
+    }
+    let o = xmpp(
+        &[
+            "user",
+            "remove",
+            "romeo@example.com",
+            "--store-file",
+            url_file,
+        ],
+        "",
+    )
+    .await;
+    expect_code(&o, 0);
+    expect_not_authorized(&mut romeo, "romeo").await;
+}

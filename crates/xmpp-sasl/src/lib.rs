@@ -28,7 +28,7 @@
 //! use xmpp_sasl::*;
 //!
 //! let store = MemoryStore::new();
-//! store.add("juliet", "r0m30myr0m30", &["example.com"]);
+//! store.add("juliet", "r0m30myr0m30", &["example.com"]).unwrap();
 //!
 //! let cfg = ServerMechanismConfig::new("example.com");
 //! // <mechanism/> texts from the server's features; names we lack are kept.
@@ -83,8 +83,9 @@ mod channel_binding;
 mod mutual_auth;
 mod transcript;
 
-// Stored credentials.
+// Stored credentials, keyed by the prepared username.
 mod store;
+mod username;
 
 // The traits, step types and settings every mechanism implements or takes.
 mod client;
@@ -115,3 +116,4 @@ pub use store::{
     CredentialStore, DigestSecret, MemoryStore, ScramSecret, StoredCredentials, DEFAULT_ITERATIONS,
 };
 pub use transcript::{carries_password, describe_payload};
+pub use username::{prepare_username, InvalidUsername};

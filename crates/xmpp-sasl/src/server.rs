@@ -9,6 +9,7 @@ use crate::channel_binding::ChannelBinding;
 use crate::error::{ServerError, ServerFailure, StoreError};
 use crate::mechanism::Mechanism;
 use crate::store::StoredCredentials;
+use crate::username::prepare_username;
 
 /// What the server does next.
 #[derive(Debug)]
@@ -139,7 +140,10 @@ impl ServerMechanismConfig {
             return Ok(None);
         };
         if let Some((local, domain)) = a.split_once('@') {
-            if local == authcid && domain.eq_ignore_ascii_case(&self.domain) {
+            // Compared as accounts are keyed: "Juliet" acting as
+            // juliet@domain is juliet herself.
+            let same = |x: &str, y: &str| matches!((prepare_username(x), prepare_username(y)), (Ok(x), Ok(y)) if x == y);
+            if same(local, authcid) && domain.eq_ignore_ascii_case(&self.domain) {
                 return Ok(None);
             }
         }

@@ -8,6 +8,7 @@ use zeroize::Zeroize;
 use crate::cache::Pbkdf2Cache;
 use crate::crypto::{self, ScramHash};
 use crate::error::StoreError;
+use crate::username::{prepare_username, InvalidUsername};
 
 /// The SCRAM iteration count used by [`StoredCredentials::derive`] (and the
 /// client's minimum, RFC 5802 §5.1 / RFC 7677 §4).
@@ -231,8 +232,10 @@ impl Drop for ScramSecret {
     }
 }
 
-/// An in-memory [`CredentialStore`]. Usernames are keyed after SASLprep (where it
-/// succeeds), the same preparation the mechanisms apply.
+/// An in-memory [`CredentialStore`]. Accounts are keyed by
+/// [`prepare_username`] (nodeprep, as a JID's localpart), so every spelling
+/// that binds the same JID names the same account: `"Juliet"` and
+/// `"juliet"` are one user. A name nodeprep refuses names no account.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     users: RwLock<HashMap<String, StoredCredentials>>,
@@ -245,21 +248,25 @@ impl MemoryStore {
     }
 
     /// Adds (or replaces) a user, deriving its stored forms from `password`
-    /// (DIGEST-MD5 secrets for each of `realms`).
-    pub fn add(&self, username: &str, password: &str, realms: &[&str]) {
-        self.insert(
-            username,
-            StoredCredentials::derive(username, password, realms),
-        );
+    /// (DIGEST-MD5 secrets for each of `realms`, for the prepared username:
+    /// DIGEST-MD5 clients must send that spelling, as the hash covers it).
+    pub fn add(
+        &self,
+        username: &str,
+        password: &str,
+        realms: &[&str],
+    ) -> Result<(), InvalidUsername> {
+        let key = prepare_username(username)?;
+        let creds = StoredCredentials::derive(&key, password, realms);
+        self.write().insert(key.into_owned(), creds);
+        Ok(())
     }
 
     /// Adds (or replaces) a user with already derived credentials.
-    pub fn insert(&self, username: &str, creds: StoredCredentials) {
-        let key = crypto::normalize(username).into_owned();
-        self.users
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key, creds);
+    pub fn insert(&self, username: &str, creds: StoredCredentials) -> Result<(), InvalidUsername> {
+        let key = prepare_username(username)?.into_owned();
+        self.write().insert(key, creds);
+        Ok(())
     }
 
     /// Marks a user disabled; `false` if unknown.
@@ -279,17 +286,15 @@ impl MemoryStore {
 
     /// Removes a user; `false` if unknown.
     pub fn remove(&self, username: &str) -> bool {
-        let key = crypto::normalize(username);
-        self.users
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(key.as_ref())
-            .is_some()
+        let Ok(key) = prepare_username(username) else {
+            return false;
+        };
+        self.write().remove(key.as_ref()).is_some()
     }
 
     /// Synchronous lookup (what [`CredentialStore::lookup`] returns).
     pub fn get(&self, username: &str) -> Option<StoredCredentials> {
-        let key = crypto::normalize(username);
+        let key = prepare_username(username).ok()?;
         self.users
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -297,14 +302,17 @@ impl MemoryStore {
             .cloned()
     }
 
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, StoredCredentials>> {
+        // Each update is a single insert, remove or field store: a panicking
+        // holder cannot leave the map half-changed.
+        self.users.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn update(&self, username: &str, f: impl FnOnce(&mut StoredCredentials)) -> bool {
-        let key = crypto::normalize(username);
-        match self
-            .users
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get_mut(key.as_ref())
-        {
+        let Ok(key) = prepare_username(username) else {
+            return false;
+        };
+        match self.write().get_mut(key.as_ref()) {
             Some(c) => {
                 f(c);
                 true

@@ -8,8 +8,10 @@ use xmpp_sasl::*;
 
 fn store() -> MemoryStore {
     let store = MemoryStore::new();
-    store.add("juliet", "r0m30myr0m30", &["example.com"]);
-    store.add("romeo", "j4l13t", &["example.com"]);
+    store
+        .add("juliet", "r0m30myr0m30", &["example.com"])
+        .unwrap();
+    store.add("romeo", "j4l13t", &["example.com"]).unwrap();
     store
 }
 
@@ -99,7 +101,7 @@ fn a_password_change_is_seen_through_the_server_cache() {
     };
     assert!(login("r0m30myr0m30"));
     // New password: a new salt, so the cached entry no longer matches.
-    store.add("juliet", "n3w", &["example.com"]);
+    store.add("juliet", "n3w", &["example.com"]).unwrap();
     assert!(!login("r0m30myr0m30"));
     assert!(login("n3w"));
 }

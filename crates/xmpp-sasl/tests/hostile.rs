@@ -503,7 +503,7 @@ fn plain_accepts_255_octet_fields_and_sha1_only_store() {
     let authz = format!("{}@example.com", "z".repeat(243));
     assert_eq!(authz.len(), 255);
     let store = MemoryStore::new();
-    store.add(&user, &pass, &[]);
+    store.add(&user, &pass, &[]).unwrap();
     let cfg = ServerMechanismConfig::new("example.com")
         .with_authorizer(Arc::new(|_: &str, _: &str| true));
     let mut s = PlainServer::new(cfg);

@@ -251,7 +251,7 @@ fn flag_y_refused_by_plus_capable_server() {
     }
     // End to end: a NotOffered client against a server that had offered -PLUS.
     let store = MemoryStore::new();
-    store.add("user", "pencil", &[]);
+    store.add("user", "pencil", &[]).unwrap();
     let mut c = client_mechanism(
         Mechanism::ScramSha256,
         creds_with("user", "pencil", ClientChannelBinding::NotOffered),
@@ -268,7 +268,7 @@ fn flag_y_refused_by_plus_capable_server() {
 fn flag_n_accepted_by_plus_capable_non_plus_server() {
     // A client that cannot bind at all may use plain SCRAM on a TLS stream.
     let store = MemoryStore::new();
-    store.add("user", "pencil", &[]);
+    store.add("user", "pencil", &[]).unwrap();
     for mech in [Mechanism::ScramSha1, Mechanism::ScramSha256] {
         let mut c =
             client_mechanism(mech, creds_with("user", "pencil", Default::default())).unwrap();
@@ -322,7 +322,7 @@ fn non_plus_server_refuses_p() {
 #[test]
 fn wrong_binding_data_fails() {
     let store = MemoryStore::new();
-    store.add("user", "pencil", &[]);
+    store.add("user", "pencil", &[]).unwrap();
     for name in [Mechanism::ScramSha1Plus, Mechanism::ScramSha256Plus] {
         for kind in ChannelBindingType::ALL {
             // A man in the middle: two TLS sessions, two different bindings.
@@ -513,7 +513,7 @@ proptest! {
         let kind = if endpoint_type { ChannelBindingType::TlsServerEndPoint } else { ChannelBindingType::TlsExporter };
         let name = if sha1 { Mechanism::ScramSha1Plus } else { Mechanism::ScramSha256Plus };
         let store = MemoryStore::new();
-        store.add(&user, "pw", &[]);
+        store.add(&user, "pw", &[]).unwrap();
         // Both types offered by the server; the client binds to one.
         let server_bindings = vec![
             ChannelBinding::new(kind, data.clone()),

@@ -781,7 +781,9 @@ fn scram_server_final_in_challenge_then_empty_success() {
 #[test]
 fn memory_store_round_trip() {
     let store = MemoryStore::new();
-    store.add("juliet", "r0m30myr0m30", &["example.com"]);
+    store
+        .add("juliet", "r0m30myr0m30", &["example.com"])
+        .unwrap();
     let mut c = ScramClient::new(
         ScramHash::Sha256,
         creds("juliet", "r0m30myr0m30", "example.com"),

@@ -47,7 +47,7 @@ fn main() {
     left.push(("the PLAIN server's check", heap.count(needle)));
 
     let store = MemoryStore::default();
-    store.insert(USER, stored);
+    store.insert(USER, stored).unwrap();
     for mechanism in [Mechanism::ScramSha256, Mechanism::Plain] {
         let creds = ClientCredentials::new(USER, PASSWORD, "example.com");
         let mut client = client_mechanism(mechanism, creds).unwrap();

@@ -23,7 +23,7 @@
 //! use xmpp_stream::{client, server, Security};
 //!
 //! let store = MemoryStore::default();
-//! store.add("juliet", "r0m30myr0m30", &["example.com"]);
+//! store.add("juliet", "r0m30myr0m30", &["example.com"]).unwrap();
 //! let config = Arc::new(server::ServerConfig::new("example.com", Arc::new(store)));
 //! let (a, b) = tokio::io::duplex(4096);
 //! let server = tokio::spawn(server::accept(a, config, Security::Cleartext, None));

@@ -2,18 +2,18 @@
 //! (RFC 6120 §7), what happens when a second session asks for a resource in
 //! use, and where stanzas addressed to a JID go. Negotiation binds here, and
 //! a server that routes between its sessions looks recipients up here, so
-//! both see the same sessions.
+//! both see the same sessions. The server also ends sessions here: all of a
+//! bare JID's when its account is disabled or removed.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use futures_util::task::AtomicWaker;
 use jid::{BareJid, FullJid, ResourcePart};
 use xmpp_xml::Element;
 
-use crate::condition::StanzaCondition;
+use crate::condition::{StanzaCondition, StreamCondition};
 
 /// What to do when a client binds a resource that another session holds
 /// (RFC 6120 §7.7.2.2).
@@ -37,26 +37,29 @@ pub trait Mailbox: Send + Sync {
     fn offer(&self, stanza: &Element) -> bool;
 }
 
-/// Set when a session was replaced; wakes the task reading that session.
+/// Set when a session must end (replaced, or its account closed), with the
+/// stream error it ends with; wakes the task reading that session.
 #[derive(Debug, Default)]
 pub(crate) struct KickSignal {
-    kicked: AtomicBool,
+    /// The first reason wins.
+    reason: OnceLock<StreamCondition>,
     waker: AtomicWaker,
 }
 
 impl KickSignal {
-    fn kick(&self) {
-        self.kicked.store(true, Ordering::Release);
+    fn kick(&self, condition: StreamCondition) {
+        let _ = self.reason.set(condition);
         self.waker.wake();
     }
 
-    /// Whether the session was replaced; registers the waker otherwise.
-    pub(crate) fn poll_kicked(&self, cx: &std::task::Context<'_>) -> bool {
-        if self.kicked.load(Ordering::Acquire) {
-            return true;
+    /// The stream error the session must end with, if it must; registers
+    /// the waker otherwise.
+    pub(crate) fn poll_kicked(&self, cx: &std::task::Context<'_>) -> Option<StreamCondition> {
+        if let Some(c) = self.reason.get() {
+            return Some(*c);
         }
         self.waker.register(cx.waker());
-        self.kicked.load(Ordering::Acquire)
+        self.reason.get().copied()
     }
 }
 
@@ -135,6 +138,27 @@ impl ResourceRegistry {
         self.len() == 0
     }
 
+    /// The bare JIDs that have bound sessions (what a server re-checks when
+    /// accounts change).
+    pub fn bare_jids(&self) -> Vec<BareJid> {
+        self.lock().by_jid.keys().cloned().collect()
+    }
+
+    /// Ends every session bound for `bare`: each one's stream sends a
+    /// `condition` stream error and closes (e.g.
+    /// [`StreamCondition::NotAuthorized`] when the account was disabled or
+    /// removed). Their resources and mailboxes are released at once, so
+    /// nothing more is routed to them. Returns how many sessions there were.
+    pub fn close_sessions(&self, bare: &BareJid, condition: StreamCondition) -> usize {
+        let Some(resources) = self.lock().by_jid.remove(bare) else {
+            return 0;
+        };
+        for entry in resources.values() {
+            entry.signal.kick(condition);
+        }
+        resources.len()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Sessions> {
         // The map stays consistent even if a holder panicked mid-way: every
         // update is a single insert, remove or field store.
@@ -157,7 +181,7 @@ impl ResourceRegistry {
         if let Some(old) = resources.get(jid.resource().as_str()) {
             match self.policy {
                 ConflictPolicy::Refuse => return Err(StanzaCondition::Conflict),
-                ConflictPolicy::Replace => old.signal.kick(),
+                ConflictPolicy::Replace => old.signal.kick(StreamCondition::Conflict),
             }
         }
         resources.insert(
@@ -284,9 +308,11 @@ impl Drop for BoundSession {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
 
-    struct Counter(std::sync::atomic::AtomicUsize);
+    struct Counter(AtomicUsize);
 
     impl Mailbox for Counter {
         fn offer(&self, _: &Element) -> bool {
@@ -321,8 +347,8 @@ mod tests {
         let old = reg.bind(&jid).ok();
         let new = reg.bind(&jid).ok();
         let (old, new) = (old.expect("first bind"), new.expect("second bind"));
-        assert!(old.signal.kicked.load(Ordering::Acquire));
-        assert!(!new.signal.kicked.load(Ordering::Acquire));
+        assert_eq!(old.signal.reason.get(), Some(&StreamCondition::Conflict));
+        assert_eq!(new.signal.reason.get(), None);
         drop(old);
         // The old session's drop must not unbind its replacement.
         let resources = reg.resources(&bare("juliet@example.com"));
@@ -387,5 +413,52 @@ mod tests {
         assert!(reg.mailbox(&jid).is_none());
         assert!(!s.attach_mailbox(Arc::new(Counter(0.into()))));
         assert_eq!(reg.len(), 1);
+    }
+
+    #[test]
+    fn closing_a_bare_jid_ends_all_its_sessions_and_only_those() {
+        let reg = Arc::new(ResourceRegistry::new(ConflictPolicy::Replace));
+        let a = reg.bind(&full("juliet@example.com/a")).expect("bind a");
+        let b = reg.bind(&full("juliet@example.com/b")).expect("bind b");
+        let r = reg.bind(&full("romeo@example.com/a")).expect("bind romeo");
+        for s in [&a, &b, &r] {
+            assert!(s.attach_mailbox(Arc::new(Counter(0.into()))));
+            s.set_available(true);
+        }
+        let mut bares = reg.bare_jids();
+        bares.sort_by(|x, y| x.as_str().cmp(y.as_str()));
+        assert_eq!(
+            bares,
+            [bare("juliet@example.com"), bare("romeo@example.com")]
+        );
+        let juliet = bare("Juliet@example.com");
+        assert_eq!(
+            reg.close_sessions(&juliet, StreamCondition::NotAuthorized),
+            2
+        );
+        for s in [&a, &b] {
+            assert_eq!(s.signal.reason.get(), Some(&StreamCondition::NotAuthorized));
+        }
+        assert_eq!(r.signal.reason.get(), None);
+        // Nothing is routed to the closed sessions any more.
+        assert!(reg.resources(&juliet).is_empty());
+        assert!(reg.available_mailboxes(&juliet).is_empty());
+        assert!(reg.mailbox(&full("juliet@example.com/a")).is_none());
+        assert!(!a.attach_mailbox(Arc::new(Counter(0.into()))));
+        assert_eq!(reg.len(), 1);
+        // A new session may bind the same resource; the old one's drop
+        // leaves it alone.
+        let c = reg.bind(&full("juliet@example.com/a")).expect("bind again");
+        assert_eq!(c.signal.reason.get(), None);
+        drop(a);
+        assert_eq!(reg.resources(&juliet).len(), 1);
+        assert_eq!(
+            reg.close_sessions(&juliet, StreamCondition::NotAuthorized),
+            1
+        );
+        assert_eq!(
+            reg.close_sessions(&juliet, StreamCondition::NotAuthorized),
+            0
+        );
     }
 }

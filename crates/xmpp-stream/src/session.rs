@@ -33,8 +33,8 @@ pub enum SessionError {
         /// The peer's text.
         text: Option<String>,
     },
-    /// We sent a stream error (bad XML from the peer, or the session was
-    /// replaced) and closed the stream.
+    /// We sent a stream error (bad XML from the peer, the session was
+    /// replaced or closed by the server) and closed the stream.
     #[error("stream closed with <{0}/>")]
     Sent(StreamCondition),
     /// Reading or writing failed.
@@ -47,7 +47,8 @@ pub enum SessionError {
 /// Reading yields top-level elements (stanzas and nonzas) until the peer
 /// closes the stream. On the server side it answers legacy session IQs
 /// (RFC 3921 §3) itself and ends with a `<conflict/>` stream error when a
-/// newer session takes over the resource.
+/// newer session takes over the resource, or with the condition given to
+/// [`ResourceRegistry::close_sessions`](crate::server::ResourceRegistry::close_sessions).
 pub struct XmppStream<S> {
     conn: Conn<S>,
     info: StreamInfo,
@@ -207,17 +208,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for XmppStream<S> {
                 ready!(this.poll_finish(cx))?;
                 return Poll::Ready(None);
             }
-            if this
-                .bound
-                .as_ref()
-                .is_some_and(|b| b.signal.poll_kicked(cx))
-            {
-                // A newer session took our resource (RFC 6120 §7.7.2.2).
+            if let Some(condition) = this.bound.as_ref().and_then(|b| b.signal.poll_kicked(cx)) {
+                // A newer session took our resource (RFC 6120 §7.7.2.2:
+                // `conflict`), or the server ended the session (e.g. its
+                // account was disabled: `not-authorized`).
                 this.bound = None;
-                this.queue_error(StreamCondition::Conflict);
+                this.queue_error(condition);
                 this.finished = true;
                 ready!(this.poll_pending(cx)).map_err(io_error)?;
-                return Poll::Ready(Some(Err(SessionError::Sent(StreamCondition::Conflict))));
+                return Poll::Ready(Some(Err(SessionError::Sent(condition))));
             }
             ready!(this.poll_pending(cx)).map_err(io_error)?;
             let item = ready!(this.poll_read_frame(cx));

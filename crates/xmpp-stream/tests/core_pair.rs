@@ -436,7 +436,7 @@ fn no_secret_for_the_mechanism_is_mechanism_too_weak_and_the_client_moves_on() {
     let store = store();
     let mut creds = store.get(USER).unwrap();
     creds.digest_md5.clear();
-    store.insert(USER, creds);
+    store.insert(USER, creds).unwrap();
     let mut pair = Pair::new(
         client_config(&["DIGEST-MD5", "SCRAM-SHA-1"]),
         server_config(store.clone()),

@@ -125,11 +125,13 @@ async fn client_to_prosody_wrong_password() {
 async fn our_server(configure: impl FnOnce(&mut ServerConfig)) -> peer::OurServer {
     let store = MemoryStore::default();
     let domain = env("XMPP_INTEROP_DOMAIN");
-    store.add(
-        &env("XMPP_INTEROP_USER"),
-        &env("XMPP_INTEROP_PASSWORD"),
-        &[domain.as_str()],
-    );
+    store
+        .add(
+            &env("XMPP_INTEROP_USER"),
+            &env("XMPP_INTEROP_PASSWORD"),
+            &[domain.as_str()],
+        )
+        .unwrap();
     let mut config = ServerConfig::new(&domain, Arc::new(store));
     config.allow_plain_insecure = true;
     configure(&mut config);

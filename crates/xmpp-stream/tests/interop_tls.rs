@@ -315,11 +315,13 @@ async fn client_without_tls_is_stopped_by_prosody_tls() {
 async fn our_tls_server(configure: impl FnOnce(&mut ServerConfig)) -> OurServer {
     let store = MemoryStore::default();
     let domain = env("XMPP_INTEROP_DOMAIN");
-    store.add(
-        &env("XMPP_INTEROP_USER"),
-        &env("XMPP_INTEROP_PASSWORD"),
-        &[domain.as_str()],
-    );
+    store
+        .add(
+            &env("XMPP_INTEROP_USER"),
+            &env("XMPP_INTEROP_PASSWORD"),
+            &[domain.as_str()],
+        )
+        .unwrap();
     let mut config = ServerConfig::new(&domain, Arc::new(store));
     config.tls = Some(
         ServerTls::from_pem_files(

@@ -435,6 +435,37 @@ async fn conflict_replaces_the_old_session_under_the_replace_policy() {
 }
 
 #[tokio::test]
+async fn closing_an_accounts_sessions_ends_each_with_the_given_condition() {
+    let config = Arc::new(seed_config());
+    let mut sessions = Vec::new();
+    for resource in ["balcony", "garden"] {
+        let (raw, server) = login_raw(config.clone(), resource).await;
+        let mut stream = server.await.unwrap().unwrap();
+        let reader = tokio::spawn(async move { stream.next().await.map(|r| r.map(|_| ())) });
+        sessions.push((raw, reader));
+    }
+    let juliet = xmpp_stream::jid::BareJid::new("juliet@example.com").unwrap();
+    assert_eq!(
+        config
+            .registry
+            .close_sessions(&juliet, StreamCondition::NotAuthorized),
+        2
+    );
+    for (mut raw, reader) in sessions {
+        let out = raw.until_eof().await;
+        assert!(out.contains(&stream_error("not-authorized")), "{out}");
+        assert!(out.trim_end().ends_with("</stream:stream>"), "{out}");
+        match reader.await.unwrap() {
+            Some(Err(xmpp_stream::SessionError::Sent(c))) => {
+                assert_eq!(c, StreamCondition::NotAuthorized)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(config.registry.is_empty());
+}
+
+#[tokio::test]
 async fn session_iq_is_answered_after_bind() {
     let (mut raw, server) = authenticated(seed_config()).await;
     raw.send(&bind(Some("balcony"))).await;

@@ -61,7 +61,7 @@ fn main() {
 /// A PLAIN login over the in-memory pair, not started.
 fn plain_login() -> pair::Pair {
     let store = MemoryStore::default();
-    store.add(USER, PASSWORD, &[pair::DOMAIN]);
+    store.add(USER, PASSWORD, &[pair::DOMAIN]).unwrap();
     let store = Arc::new(store);
     let mut server = ServerConfig::new(pair::DOMAIN, store.clone());
     server.allow_plain_insecure = true;

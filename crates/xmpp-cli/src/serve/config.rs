@@ -12,7 +12,7 @@ use xmpp_xml::Limits;
 use super::inject::{Injection, Step};
 use crate::cli::{ConflictMode, ServeArgs, ServerTls, SessionMode};
 use crate::exit::{Code, Failure};
-use crate::store::{CacheConfig, DomainStore};
+use crate::store::{CacheConfig, DomainStore, SqlStore};
 
 /// What `xmpp serve` runs with.
 pub struct Settings {
@@ -24,12 +24,19 @@ pub struct Settings {
     pub domains: Vec<String>,
     /// Where the accounts are, for the log.
     pub store: String,
+    /// The account store, watched for accounts that must lose their sessions.
+    pub accounts: Arc<SqlStore>,
 }
 
 /// Checks the arguments and builds the settings: opens the store, and loads
 /// or generates the TLS certificate.
 pub async fn build(args: &ServeArgs) -> Result<Settings, Failure> {
     let injections = injections(&args.inject)?;
+    if args.account_check_interval.is_zero() {
+        return Err(Failure::usage(
+            "--account-check-interval must be more than 0 (it is a polling interval)",
+        ));
+    }
     let domains = domains(&args.domain)?;
     let tls_offered = !matches!(args.tls, ServerTls::Off) || args.direct_tls.is_some();
     let mechanisms = mechanisms(
@@ -63,6 +70,7 @@ pub async fn build(args: &ServeArgs) -> Result<Settings, Failure> {
         injections,
         domains,
         store: store.location().to_owned(),
+        accounts: store,
     })
 }
 

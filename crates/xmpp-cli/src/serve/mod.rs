@@ -2,12 +2,14 @@
 //!
 //! [`config`] turns the arguments into the server's settings, [`listener`]
 //! accepts connections until shutdown, [`session`] runs each connection,
-//! and [`router`] routes stanzas between the sessions, stamping `from`
-//! with [`stamp`].
+//! [`router`] routes stanzas between the sessions (stamping `from` with
+//! [`stamp`]), and [`revoke`] ends the
+//! sessions of accounts disabled or removed meanwhile.
 
 mod config;
 pub mod inject;
 mod listener;
+mod revoke;
 mod router;
 mod session;
 mod stamp;
@@ -36,6 +38,18 @@ pub async fn run(args: ServeArgs) -> CmdResult {
         Some(addr) => Some(listener::bind(addr).await?),
         None => None,
     };
+    // Watching starts before the address is printed: a change made by
+    // someone who waited for it is seen.
+    let changes = settings
+        .accounts
+        .account_changes(args.account_check_interval)
+        .await?;
+    let revoker = revoke::Revoker {
+        store: settings.accounts.clone(),
+        registry: settings.config.registry.clone(),
+        grace: args.negotiation_timeout,
+        retry: args.account_check_interval,
+    };
     // The contract: scripts read this line to learn the port.
     out!("listening on {local}");
     if let Some((_, a)) = &direct {
@@ -43,6 +57,7 @@ pub async fn run(args: ServeArgs) -> CmdResult {
     }
     let _ = std::io::stdout().flush();
     let shared = Shared::new(Arc::new(settings.config), settings.injections);
+    let revoking = tokio::spawn(revoker.run(changes));
     serve(
         listener,
         direct.map(|(l, _)| l),
@@ -51,5 +66,6 @@ pub async fn run(args: ServeArgs) -> CmdResult {
         listener::shutdown_signal(),
     )
     .await;
+    revoking.abort();
     Ok(())
 }

@@ -11,7 +11,8 @@
 //! changes on disk (size, modification time or inode, checked with a
 //! `stat` per lookup, which costs far less than the thread hop): `xmpp user
 //! disable` in another process takes effect at the next login, as before the
-//! cache. PostgreSQL stores (shared by several nodes) rely on the TTL alone.
+//! cache. PostgreSQL stores (shared by several nodes) drop an entry when its
+//! change is notified (`super::watch`), and rely on the TTL should that fail.
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt as _;
@@ -31,7 +32,23 @@ pub struct CacheConfig {
 }
 
 /// What the watched files looked like: (inode, size, mtime ns) of each.
-type Fingerprint = Vec<(u64, u64, i128)>;
+pub(super) type Fingerprint = Vec<(u64, u64, i128)>;
+
+/// The fingerprint of `files` now (also what [`super::watch`] polls).
+pub(super) fn fingerprint(files: &[PathBuf]) -> Fingerprint {
+    files
+        .iter()
+        .map(|p| match std::fs::metadata(p) {
+            Ok(m) => (
+                m.ino(),
+                m.len(),
+                i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            ),
+            // A missing WAL (after the last connection closed) is a state too.
+            Err(_) => (0, 0, 0),
+        })
+        .collect()
+}
 
 struct Entry {
     fetched: Instant,
@@ -82,18 +99,7 @@ impl CredCache {
     }
 
     fn fingerprint(&self) -> Fingerprint {
-        self.watch
-            .iter()
-            .map(|p| match std::fs::metadata(p) {
-                Ok(m) => (
-                    m.ino(),
-                    m.len(),
-                    i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
-                ),
-                // A missing WAL (after the last connection closed) is a state too.
-                Err(_) => (0, 0, 0),
-            })
-            .collect()
+        fingerprint(&self.watch)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -159,6 +165,14 @@ impl CredCache {
         if users.insert(username.to_owned(), entry).is_none() {
             inner.len += 1;
         }
+    }
+
+    /// Forgets every account (a change notification may have been lost).
+    pub(super) fn clear(&self) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.domains.clear();
+        inner.len = 0;
     }
 
     /// Forgets `username@domain`, or every account of `domain`.

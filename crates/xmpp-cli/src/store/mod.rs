@@ -10,26 +10,45 @@
 //! accounts are cached, so an account created by `xmpp user add` is seen by a
 //! running server at once. A password change, `disable` or `remove` by
 //! another process is seen at the next login for SQLite (entries are dropped
-//! when the database or its WAL changes on disk) and within the TTL for
-//! PostgreSQL. Writes through this store invalidate its own entries.
+//! when the database or its WAL changes on disk) and, for PostgreSQL, when
+//! the change is notified to a server watching it ([`AccountChanges`]), the
+//! TTL bounding it should notifications be lost. Writes through this store
+//! invalidate its own entries.
+//!
+//! [`AccountChanges`] also tells a server when to re-check the accounts of
+//! its sessions ([`SqlStore::enabled_accounts`]), to end those of accounts
+//! disabled or removed meanwhile. The files of an SQLite store are private to
+//! their owner (`sqlite`); a remote PostgreSQL is reached over verified TLS
+//! by default (`postgres`).
+//!
+//! Usernames are keyed by [`xmpp_sasl::prepare_username`] (nodeprep), the
+//! rule that binding applies to a JID's localpart: every method prepares the
+//! name it is given, so "Juliet" and "juliet" are one account.
 
 mod cache;
+mod postgres;
 mod schema;
+mod sqlite;
+mod watch;
 
 pub use cache::CacheConfig;
 use cache::CredCache;
+pub use postgres::{carries_secret, redact_url};
+pub use watch::{AccountChange, AccountChanges};
 
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::SqlitePool;
 use sqlx::Row as _;
-use xmpp_sasl::{CredentialStore, DigestSecret, ScramSecret, StoredCredentials};
+use xmpp_sasl::{
+    prepare_username, CredentialStore, DigestSecret, InvalidUsername, ScramSecret,
+    StoredCredentials,
+};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +68,29 @@ pub enum StoreError {
     /// The store holds a value we cannot read back.
     #[error("corrupt record for {0}: {1}")]
     Corrupt(String, &'static str),
+    /// A username no JID could carry.
+    #[error(transparent)]
+    InvalidUsername(#[from] InvalidUsername),
+    /// An SQLite store that group or others can access: it holds password
+    /// equivalents, so it is not opened.
+    #[error(
+        "refusing to open {}: its mode {mode:04o} lets other users read or change it, and it \
+         holds password equivalents (DIGEST-MD5 H(user:realm:password), SCRAM keys); fix: {fix}",
+        path.display()
+    )]
+    Exposed {
+        /// The first such file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+        /// The command that fixes them all.
+        fix: String,
+    },
+}
+
+/// `username` prepared as accounts are keyed.
+fn key(username: &str) -> Result<Cow<'_, str>, StoreError> {
+    Ok(prepare_username(username)?)
 }
 
 enum Pool {
@@ -169,44 +211,20 @@ macro_rules! write_user {
 impl SqlStore {
     /// Opens (creating and migrating as needed) the store at `location`: a
     /// `postgres://` / `postgresql://` URL, a `sqlite:` URL, or a file path.
+    /// A new SQLite file is private to this user, and one that others can
+    /// access is refused ([`StoreError::Exposed`]); a remote PostgreSQL gets
+    /// verified TLS unless the URL sets `sslmode`.
     pub async fn open(location: &str) -> Result<Self, StoreError> {
-        let bad =
-            |e: &dyn std::fmt::Display| StoreError::Location(redact_url(location), e.to_string());
-        let mut watch = Vec::new();
-        let pool = if location.starts_with("postgres://") || location.starts_with("postgresql://") {
-            let opts = PgConnectOptions::from_str(location).map_err(|e| bad(&e))?;
+        let (pool, watch) = if postgres::is_postgres(location) {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(opts)
+                .connect_with(postgres::options(location)?)
                 .await?;
-            Pool::Postgres(pool)
+            (Pool::Postgres(pool), Vec::new())
         } else {
-            let opts = if location.starts_with("sqlite:") {
-                SqliteConnectOptions::from_str(location).map_err(|e| bad(&e))?
-            } else {
-                let path = Path::new(location);
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| bad(&e))?;
-                }
-                SqliteConnectOptions::new().filename(path)
-            };
-            // WAL: readers (a running server) never block on a writer (`xmpp user`).
-            let opts = opts
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
-            let db = opts.get_filename().to_path_buf();
-            let mut wal = db.clone().into_os_string();
-            wal.push("-wal");
-            watch = vec![db, wal.into()];
-            let pool = SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with(opts)
-                .await?;
-            Pool::Sqlite(pool)
+            let opened = sqlite::open(location).await?;
+            (Pool::Sqlite(opened.pool), opened.watch)
         };
         let store = SqlStore {
             pool,
@@ -280,6 +298,11 @@ impl SqlStore {
         domain: &str,
         username: &str,
     ) -> Result<Option<StoredCredentials>, StoreError> {
+        // A name no JID could carry names no account.
+        let Ok(username) = key(username) else {
+            return Ok(None);
+        };
+        let username = username.as_ref();
         let Some(cache) = &self.cache else {
             return self.lookup_db(domain, username).await;
         };
@@ -380,6 +403,8 @@ impl SqlStore {
         creds: &StoredCredentials,
         must_exist: bool,
     ) -> Result<(), StoreError> {
+        let username = key(username)?;
+        let username = username.as_ref();
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let exists = sqlx::query("SELECT 1 FROM xmpp_users WHERE domain = $1 AND username = $2")
@@ -402,10 +427,14 @@ impl SqlStore {
         domain: &str,
         users: &[(String, StoredCredentials)],
     ) -> Result<(), StoreError> {
+        let keys = users
+            .iter()
+            .map(|(u, _)| key(u))
+            .collect::<Result<Vec<_>, _>>()?;
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            for (username, creds) in users {
-                write_user!(&mut *tx, domain, username.as_str(), creds);
+            for (username, (_, creds)) in keys.iter().zip(users) {
+                write_user!(&mut *tx, domain, username.as_ref(), creds);
             }
             tx.commit().await?;
         });
@@ -415,6 +444,8 @@ impl SqlStore {
 
     /// Removes an account; `false` if it did not exist.
     pub async fn remove(&self, domain: &str, username: &str) -> Result<bool, StoreError> {
+        let username = key(username)?;
+        let username = username.as_ref();
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("DELETE FROM xmpp_digest_md5 WHERE domain = $1 AND username = $2")
@@ -434,6 +465,8 @@ impl SqlStore {
         username: &str,
         disabled: bool,
     ) -> Result<bool, StoreError> {
+        let username = key(username)?;
+        let username = username.as_ref();
         on_pool!(self, pool => {
             let n = sqlx::query("UPDATE xmpp_users SET disabled = $3, updated_at = $4 WHERE domain = $1 AND username = $2")
                 .bind(domain).bind(username).bind(disabled).bind(now())
@@ -441,6 +474,35 @@ impl SqlStore {
             self.invalidate(domain, Some(username));
             Ok(n > 0)
         })
+    }
+
+    /// Which of `usernames` (prepared) at `domain` exist and are enabled,
+    /// read from the database, never the cache: a server re-checks the
+    /// accounts of its sessions with it when accounts changed.
+    pub async fn enabled_accounts(
+        &self,
+        domain: &str,
+        usernames: &[String],
+    ) -> Result<HashSet<String>, StoreError> {
+        let mut found = HashSet::new();
+        // Well under SQLite's smallest limit on bound parameters (999).
+        for chunk in usernames.chunks(500) {
+            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT username FROM xmpp_users WHERE domain = $1 AND NOT disabled AND username IN ({})",
+                placeholders.join(", ")
+            );
+            on_pool!(self, pool => {
+                let mut query = sqlx::query(&sql).bind(domain);
+                for u in chunk {
+                    query = query.bind(u.as_str());
+                }
+                for row in query.fetch_all(pool).await? {
+                    found.insert(row.try_get::<String, _>(0)?);
+                }
+            });
+        }
+        Ok(found)
     }
 
     /// Lists accounts, of one domain or all, ordered by domain and name.
@@ -467,33 +529,6 @@ impl SqlStore {
     }
 }
 
-/// Hides the password of a database URL for messages and logs.
-pub fn redact_url(location: &str) -> String {
-    match (location.find("://"), location.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &location[scheme + 3..at];
-            match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &location[..scheme + 3],
-                    &userinfo[..colon],
-                    &location[at..]
-                ),
-                None => location.to_owned(),
-            }
-        }
-        _ => location.to_owned(),
-    }
-}
-
-/// Prepares a localpart the way the server looks it up (nodeprep, so
-/// `Juliet` and `juliet` are one account).
-pub fn prepare_username(username: &str) -> Option<String> {
-    jid::NodePart::new(username)
-        .ok()
-        .map(|n| n.as_str().to_owned())
-}
-
 /// The store of one served domain: what `xmpp-stream` asks for credentials.
 #[derive(Debug, Clone)]
 pub struct DomainStore {
@@ -517,12 +552,63 @@ impl CredentialStore for DomainStore {
         &self,
         username: &str,
     ) -> Result<Option<StoredCredentials>, xmpp_sasl::StoreError> {
-        let Some(username) = prepare_username(username) else {
-            return Ok(None);
-        };
-        self.store.lookup(&self.domain, &username).await.map_err(|e| {
+        self.store.lookup(&self.domain, username).await.map_err(|e| {
             tracing::warn!(error = %e, store = self.store.location(), "credential lookup failed");
             xmpp_sasl::StoreError::new(e)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn spellings_that_prepare_alike_are_one_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqlStore::open(dir.path().join("u.db").to_str().unwrap())
+            .await
+            .unwrap();
+        let creds = StoredCredentials::derive("juliet", "pw", &["example.com"]);
+        store.add("example.com", "Juliet", &creds).await.unwrap();
+        assert!(matches!(
+            store.add("example.com", "juliet", &creds).await,
+            Err(StoreError::Exists(_))
+        ));
+        for spelling in ["juliet", "JULIET"] {
+            assert!(store
+                .lookup("example.com", spelling)
+                .await
+                .unwrap()
+                .is_some());
+        }
+        let domain = DomainStore::new(Arc::new(store), "example.com");
+        assert!(domain.lookup("JuLiEt").await.unwrap().is_some());
+        let store = &domain.store;
+        assert!(store
+            .set_disabled("example.com", "JULIET", true)
+            .await
+            .unwrap());
+        assert!(
+            store
+                .lookup("example.com", "juliet")
+                .await
+                .unwrap()
+                .unwrap()
+                .disabled
+        );
+        let listed = store.list(Some("example.com")).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].username, "juliet");
+        assert!(store.remove("example.com", "Juliet").await.unwrap());
+        assert!(store
+            .lookup("example.com", "juliet")
+            .await
+            .unwrap()
+            .is_none());
+        assert!(matches!(
+            store.add("example.com", "jul@iet", &creds).await,
+            Err(StoreError::InvalidUsername(_))
+        ));
     }
 }

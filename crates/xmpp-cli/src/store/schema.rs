@@ -72,4 +72,28 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
             FOREIGN KEY (domain, username) REFERENCES xmpp_users (domain, username) ON DELETE CASCADE
         )",
     ],
-}];
+}, ACCOUNT_NOTIFY];
+
+/// The PostgreSQL channel on which every change of an account is notified,
+/// with `username@domain` as payload (see [`ACCOUNT_NOTIFY`]).
+pub(crate) const ACCOUNT_CHANNEL: &str = "xmpp_account_changed";
+
+/// Version 2, PostgreSQL only: a trigger notifies [`ACCOUNT_CHANNEL`] when
+/// an account is updated or deleted, whoever writes (`xmpp user` of any
+/// version, or SQL by hand), so that every server node sharing the database
+/// drops its cached copy and ends the sessions of a disabled or removed
+/// account at once. SQLite servers watch the database file instead.
+const ACCOUNT_NOTIFY: Migration = Migration {
+    version: 2,
+    sqlite: &[],
+    postgres: &[
+        "CREATE OR REPLACE FUNCTION xmpp_account_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             PERFORM pg_notify('xmpp_account_changed', OLD.username || '@' || OLD.domain);
+             RETURN NULL;
+         END $$",
+        "DROP TRIGGER IF EXISTS xmpp_account_changed ON xmpp_users",
+        "CREATE TRIGGER xmpp_account_changed AFTER UPDATE OR DELETE ON xmpp_users
+         FOR EACH ROW EXECUTE FUNCTION xmpp_account_changed()",
+    ],
+};

@@ -20,7 +20,7 @@ pub const PASSWORD: &str = "r0m30myr0m30";
 
 pub fn store() -> Arc<MemoryStore> {
     let store = MemoryStore::default();
-    store.add(USER, PASSWORD, &[DOMAIN]);
+    store.add(USER, PASSWORD, &[DOMAIN]).unwrap();
     Arc::new(store)
 }
 

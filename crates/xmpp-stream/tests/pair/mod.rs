@@ -35,7 +35,7 @@ pub const PASSWORD: &str = "r0m30myr0m30";
 /// A store with juliet's account for `example.com`.
 pub fn store() -> Arc<MemoryStore> {
     let store = MemoryStore::default();
-    store.add(USER, PASSWORD, &[DOMAIN]);
+    store.add(USER, PASSWORD, &[DOMAIN]).unwrap();
     Arc::new(store)
 }
 
