@@ -4,16 +4,20 @@
 //! accepts connections until shutdown, [`session`] runs each connection,
 //! and [`router`] routes stanzas between the sessions.
 
+mod admission;
 mod config;
 pub mod inject;
 mod listener;
+mod queue;
 mod router;
 mod session;
 
 use std::io::Write as _;
 use std::sync::Arc;
 
+pub use self::admission::ConnectionLimits;
 pub use self::listener::serve;
+pub use self::queue::QueueLimits;
 pub use self::session::Shared;
 use crate::cli::ServeArgs;
 use crate::exit::CmdResult;
@@ -28,6 +32,9 @@ pub async fn run(args: ServeArgs) -> CmdResult {
         store = settings.store,
         mechanisms = ?settings.config.mechanisms,
         injections = ?args.inject,
+        connections = ?settings.connections,
+        max_derivations = settings.config.derivations.max(),
+        queues = ?settings.queues,
         "serving"
     );
     let direct = match args.direct_tls {
@@ -40,12 +47,16 @@ pub async fn run(args: ServeArgs) -> CmdResult {
         out!("direct TLS on {a}");
     }
     let _ = std::io::stdout().flush();
-    let shared = Shared::new(Arc::new(settings.config), settings.injections);
+    let shared = Shared::new(
+        Arc::new(settings.config),
+        settings.injections,
+        settings.queues,
+    );
     serve(
         listener,
         direct.map(|(l, _)| l),
         shared,
-        args.max_connections,
+        settings.connections,
         listener::shutdown_signal(),
     )
     .await;
