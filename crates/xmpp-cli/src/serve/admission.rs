@@ -4,8 +4,9 @@
 //! slot. A refused connection is told why with one write and closed.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio::net::TcpStream;
@@ -50,7 +51,13 @@ pub struct Admission {
     /// What a refused client reads, per reason: built once.
     full: Vec<u8>,
     too_many_pending: Vec<u8>,
+    /// Refusals not yet reported, and when the last report was: a flood of
+    /// refusals must not become a flood of log lines.
+    unreported: Mutex<(u64, Option<Instant>)>,
 }
+
+/// At most one warning about refused connections this often.
+const REFUSALS_REPORTED_EVERY: Duration = Duration::from_secs(10);
 
 impl Admission {
     /// Slots under `limits`; refusals name `domain` as the server.
@@ -63,6 +70,7 @@ impl Admission {
             max_pending: limits.max_pending_per_ip.max(1),
             full: refusal(domain, Refused::Full),
             too_many_pending: refusal(domain, Refused::TooManyPending),
+            unreported: Mutex::new((0, None)),
         }
     }
 
@@ -91,14 +99,30 @@ impl Admission {
     }
 
     /// Tells a refused client why with a `<policy-violation/>` stream error,
-    /// if its socket takes the bytes at once (never waits), and closes it.
-    pub fn refuse(&self, tcp: TcpStream, why: Refused) {
+    /// if its socket takes the bytes at once (never waits), closes it, and
+    /// logs it (a warning at most every ten seconds, with a count).
+    pub fn refuse(&self, tcp: TcpStream, peer: SocketAddr, why: Refused) {
         let bytes = match why {
             Refused::Full => &self.full,
             Refused::TooManyPending => &self.too_many_pending,
         };
         let _ = tcp.try_write(bytes);
         drop(tcp);
+        tracing::debug!(%peer, reason = ?why, "connection refused");
+        let mut unreported = self.unreported.lock().unwrap_or_else(PoisonError::into_inner);
+        unreported.0 += 1;
+        if unreported
+            .1
+            .is_none_or(|at| at.elapsed() >= REFUSALS_REPORTED_EVERY)
+        {
+            tracing::warn!(
+                refused = unreported.0,
+                last_peer = %peer,
+                last_reason = ?why,
+                "refusing connections: every slot or the address's pending ones are taken"
+            );
+            *unreported = (0, Some(Instant::now()));
+        }
     }
 }
 

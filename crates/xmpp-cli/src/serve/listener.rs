@@ -68,8 +68,7 @@ async fn admit(
             Some((tcp, peer, admitted))
         }
         Err(why) => {
-            tracing::warn!(%peer, reason = ?why, "connection refused");
-            admission.refuse(tcp, why);
+            admission.refuse(tcp, peer, why);
             None
         }
     }
