@@ -205,7 +205,10 @@ async fn a_plain_flood_stalls_neither_pings_nor_digest_md5_logins() {
         "ping {base_ping:?} -> {loaded_ping:?}, DIGEST-MD5 login {base_login:?} -> {loaded_login:?}, \
          flood: {answered} attempts answered, {temporary} temporary-auth-failure"
     );
-    assert!(answered >= 64, "the flood did not get going: {answered} answers");
+    assert!(
+        answered >= 64,
+        "the flood did not get going: {answered} answers"
+    );
     // Generous: the flood's derivations do share the two cores.
     let ping_bound = (base_ping * 20).max(Duration::from_millis(250));
     let login_bound = (base_login * 10).max(Duration::from_millis(1000));
@@ -265,7 +268,10 @@ async fn one_address_holding_idle_connections_does_not_stop_a_login_from_another
 
     let outcomes = refused(idle, Duration::from_secs(2)).await;
     let n = outcomes.iter().filter(|r| **r).count();
-    assert_eq!(n, 8, "refused beyond 32 pending from one address: {outcomes:?}");
+    assert_eq!(
+        n, 8,
+        "refused beyond 32 pending from one address: {outcomes:?}"
+    );
 
     // Their slots come back when they go: 127.0.0.2 may log in again.
     let again = login_from("127.0.0.2", &server.addr, "back").await;
@@ -330,13 +336,18 @@ async fn beyond_the_open_file_limit_connections_are_refused_at_once() {
         let config = ClientConfig::new("somenode@example.com/after", "secret")
             .unwrap()
             .with_tls(TlsMode::Off);
-        if let Ok(Ok(s)) = tokio::time::timeout(Duration::from_secs(10), connect(tcp, config, None)).await {
+        if let Ok(Ok(s)) =
+            tokio::time::timeout(Duration::from_secs(10), connect(tcp, config, None)).await
+        {
             session = Some(s);
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(session.is_some(), "no login after the idle connections closed");
+    assert!(
+        session.is_some(),
+        "no login after the idle connections closed"
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -144,10 +144,13 @@ async fn a_running_check_does_not_stall_other_connections() {
     let mut slow = slow_plain(&config).await;
 
     let (io, server) = common::spawn_server_shared(config.clone());
-    let client = tokio::time::timeout(Duration::from_secs(5), connect(io, digest_md5_client(), None))
-        .await
-        .expect("the DIGEST-MD5 login waited for the other connection's PBKDF2")
-        .unwrap();
+    let client = tokio::time::timeout(
+        Duration::from_secs(5),
+        connect(io, digest_md5_client(), None),
+    )
+    .await
+    .expect("the DIGEST-MD5 login waited for the other connection's PBKDF2")
+    .unwrap();
     assert_eq!(client.jid().as_str(), "juliet@example.com/second");
     server.await.unwrap().unwrap();
     assert_eq!(

@@ -109,7 +109,10 @@ impl Admission {
         let _ = tcp.try_write(bytes);
         drop(tcp);
         tracing::debug!(%peer, reason = ?why, "connection refused");
-        let mut unreported = self.unreported.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut unreported = self
+            .unreported
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         unreported.0 += 1;
         if unreported
             .1
@@ -182,7 +185,9 @@ fn refusal(domain: &str, why: Refused) -> Vec<u8> {
         ..StreamHeader::default()
     };
     let error = Element::builder("error", ns::STREAM)
-        .append(Element::builder(StreamCondition::PolicyViolation.as_str(), ns::STREAM_ERRORS).build())
+        .append(
+            Element::builder(StreamCondition::PolicyViolation.as_str(), ns::STREAM_ERRORS).build(),
+        )
         .append(
             Element::builder("text", ns::STREAM_ERRORS)
                 .attr("xml:lang", "en")
@@ -224,7 +229,9 @@ mod tests {
         );
         assert!(admission.admit(ip("192.0.2.2")).is_ok(), "another address");
         a.negotiated();
-        let c = admission.admit(ip("192.0.2.1")).expect("a negotiated one no longer counts");
+        let c = admission
+            .admit(ip("192.0.2.1"))
+            .expect("a negotiated one no longer counts");
         drop((b, c));
         assert!(admission.pending.lock().unwrap().len() <= 1);
     }
@@ -264,7 +271,10 @@ mod tests {
     #[test]
     fn the_refusal_is_a_whole_stream_with_policy_violation() {
         let text = String::from_utf8(refusal("example.com", Refused::TooManyPending)).unwrap();
-        assert!(text.starts_with("<?xml version='1.0'?><stream:stream"), "{text}");
+        assert!(
+            text.starts_with("<?xml version='1.0'?><stream:stream"),
+            "{text}"
+        );
         assert!(text.contains("from='example.com'"), "{text}");
         assert!(
             text.contains("<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"),

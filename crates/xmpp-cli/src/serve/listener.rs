@@ -85,7 +85,11 @@ pub async fn serve(
 ) {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let tracker = TaskTracker::new();
-    let domain = shared.config.domains.first().map_or("", |d| d.name.as_str());
+    let domain = shared
+        .config
+        .domains
+        .first()
+        .map_or("", |d| d.name.as_str());
     let admission = Admission::new(limits, domain);
     tokio::pin!(stop);
     let accept_direct = || async {

@@ -326,6 +326,9 @@ mod tests {
         assert!(!slow.offer(&message(200)));
         assert_eq!(overflow(&slow_out), Some(Overflow::Total));
         drop(slow_out);
-        assert!(fast.offer(&message(200)), "the slow session's bytes came back");
+        assert!(
+            fast.offer(&message(200)),
+            "the slow session's bytes came back"
+        );
     }
 }

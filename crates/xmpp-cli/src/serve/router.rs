@@ -503,7 +503,11 @@ mod tests {
         let big = || {
             Element::builder("message", ns::CLIENT)
                 .attr("to", "juliet@example.com/balcony")
-                .append(Element::builder("body", ns::CLIENT).text(&"x".repeat(1500)).build())
+                .append(
+                    Element::builder("body", ns::CLIENT)
+                        .text(&"x".repeat(1500))
+                        .build(),
+                )
                 .build()
         };
         assert_eq!(server.route(&romeo, big()), None);
