@@ -24,8 +24,11 @@ use super::router::Router;
 /// session is closed for not reading.
 const QUEUE_CAPACITY: usize = 64;
 
-/// How long a closing session may take to write its last stream error.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a session closed by the server may take to write its last
+/// stream error: at shutdown, and (longer: it is slow by definition, and
+/// its queue is freed first) after its queue overflowed.
+const SHUTDOWN_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+const OVERFLOW_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Everything the connection tasks share.
 pub struct Shared {
@@ -106,7 +109,11 @@ pub async fn connection<S>(
     drop(shutdown);
     let end = std::future::poll_fn(|cx| session.poll(cx, &shared.router)).await;
     let closing = match end {
-        End::Shutdown => Some((StreamCondition::SystemShutdown, None)),
+        End::Shutdown => Some((
+            StreamCondition::SystemShutdown,
+            None,
+            SHUTDOWN_CLOSE_TIMEOUT,
+        )),
         End::Overflow(why) => {
             tracing::warn!(
                 %peer,
@@ -116,20 +123,20 @@ pub async fn connection<S>(
                 all_queued_bytes = shared.router.queued_bytes(),
                 "closing a session that does not read what it is sent"
             );
+            // What it did not read goes now, not after the close.
+            session.inbox = None;
             Some((
                 StreamCondition::PolicyViolation,
                 Some("too much queued for this session: read faster"),
+                OVERFLOW_CLOSE_TIMEOUT,
             ))
         }
         End::Closed => None,
     };
-    if let Some((condition, text)) = closing {
+    if let Some((condition, text, timeout)) = closing {
         // A client that does not read may never take this: bounded.
-        let _ = tokio::time::timeout(
-            CLOSE_TIMEOUT,
-            session.stream.close_with_error(condition, text),
-        )
-        .await;
+        let _ =
+            tokio::time::timeout(timeout, session.stream.close_with_error(condition, text)).await;
     }
     tracing::debug!(jid = session.stream.jid().as_str(), "session closed");
     // Dropping the stream releases its resource in the registry, and the
