@@ -187,9 +187,29 @@ pub struct ServeArgs {
     /// Largest element accepted before authentication, in bytes.
     #[arg(long, default_value_t = 16 * 1024)]
     pub pre_auth_max_stanza_bytes: usize,
-    /// Largest number of simultaneous connections.
-    #[arg(long, default_value_t = 100_000)]
-    pub max_connections: usize,
+    /// Largest number of simultaneous connections [default: the process's open-file
+    /// limit minus 64, kept for the store, the listeners and the logs]. Beyond it a
+    /// connection is refused at once with <policy-violation/>.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+    /// Connections from one address that have not bound a resource yet (IPv6: one
+    /// /64); beyond it a connection is refused at once with <policy-violation/>.
+    #[arg(long, default_value_t = 32, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_pending_per_ip: u64,
+    /// PLAIN password checks (one PBKDF2 each) running at once, off the async
+    /// threads; beyond it a PLAIN login gets <temporary-auth-failure/> [default: twice
+    /// the cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_derivations: Option<u64>,
+    /// Bytes of stanzas queued for one session that does not read fast enough; beyond
+    /// it the session is closed with <policy-violation/>. At least --max-stanza-bytes.
+    #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
+    pub max_queued_bytes: usize,
+    /// Bytes of stanzas queued for all sessions together; once reached, a session
+    /// that already has a backlog is closed with <policy-violation/> when one more
+    /// stanza comes for it, and a stanza for a session without one is bounced.
+    #[arg(long, default_value_t = 256 * 1024 * 1024, value_name = "BYTES")]
+    pub max_queued_bytes_total: usize,
     /// How the legacy session feature is advertised.
     #[arg(long, value_enum, default_value = "optional")]
     pub session: SessionMode,

@@ -142,7 +142,11 @@ struct DemoServer {
 
 impl DemoServer {
     async fn start(config: ServerConfig, injection: Option<Injection>) -> Result<Self, Failure> {
-        let shared = Shared::new(Arc::new(config), injection.into_iter().collect());
+        let queues = serve::QueueLimits {
+            max_bytes: 1 << 20,
+            max_total_bytes: 1 << 24,
+        };
+        let shared = Shared::new(Arc::new(config), injection.into_iter().collect(), queues);
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| Failure::new(Code::Network, format!("cannot listen on 127.0.0.1: {e}")))?;
@@ -150,7 +154,11 @@ impl DemoServer {
             .local_addr()
             .map_err(|e| Failure::new(Code::Network, e))?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve::serve(listener, None, shared, 16, async {
+        let limits = serve::ConnectionLimits {
+            max_connections: 16,
+            max_pending_per_ip: 16,
+        };
+        let task = tokio::spawn(serve::serve(listener, None, shared, limits, async {
             let _ = stopped.await;
         }));
         Ok(DemoServer { addr, stop, task })

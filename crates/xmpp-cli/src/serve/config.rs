@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use xmpp_sasl::Mechanism;
 use xmpp_stream::server::{
-    ConflictPolicy, ResourceRegistry, ServerConfig, SessionFeature, TlsPolicy,
+    ConflictPolicy, DerivationLimit, ResourceRegistry, ServerConfig, SessionFeature, TlsPolicy,
 };
 use xmpp_xml::Limits;
 
+use super::admission::ConnectionLimits;
 use super::inject::{Injection, Step};
+use super::queue::QueueLimits;
 use crate::cli::{ConflictMode, ServeArgs, ServerTls, SessionMode};
 use crate::exit::{Code, Failure};
 use crate::store::{CacheConfig, DomainStore, SqlStore};
@@ -26,7 +28,16 @@ pub struct Settings {
     pub store: String,
     /// The account store, watched for accounts that must lose their sessions.
     pub accounts: Arc<SqlStore>,
+    /// Connection slots.
+    pub connections: ConnectionLimits,
+    /// Bounds on the sessions' queues.
+    pub queues: QueueLimits,
 }
+
+/// File descriptors kept for everything but client connections: stdio, the
+/// store's pool (SQLite: 4 connections of up to 3 files; PostgreSQL: 16
+/// sockets), the listeners, the runtime's own, and the logs.
+const RESERVED_FDS: u64 = 64;
 
 /// Checks the arguments and builds the settings: opens the store, and loads
 /// or generates the TLS certificate.
@@ -71,7 +82,46 @@ pub async fn build(args: &ServeArgs) -> Result<Settings, Failure> {
         domains,
         store: store.location().to_owned(),
         accounts: store,
+        connections: connection_limits(args, open_file_limit()),
+        queues: QueueLimits {
+            max_bytes: args.max_queued_bytes,
+            max_total_bytes: args.max_queued_bytes_total,
+        },
     })
+}
+
+/// `--max-connections`, by default what the open-file limit allows, and
+/// `--max-pending-per-ip`.
+fn connection_limits(args: &ServeArgs, fd_limit: Option<u64>) -> ConnectionLimits {
+    let max_connections = args.max_connections.unwrap_or_else(|| {
+        let max = default_max_connections(fd_limit);
+        tracing::debug!(fd_limit, max, "--max-connections from the open-file limit");
+        max
+    });
+    ConnectionLimits {
+        max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+        max_pending_per_ip: usize::try_from(args.max_pending_per_ip).unwrap_or(usize::MAX),
+    }
+}
+
+/// One connection per file descriptor, less [`RESERVED_FDS`]; 1,024 when
+/// the limit cannot be read, and never less than one.
+fn default_max_connections(fd_limit: Option<u64>) -> u64 {
+    fd_limit
+        .map_or(1024, |limit| limit.saturating_sub(RESERVED_FDS))
+        .max(1)
+}
+
+/// The process's soft limit on open files (RLIMIT_NOFILE); `None` when it
+/// is unlimited or unknown.
+#[cfg(unix)]
+fn open_file_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+}
+
+#[cfg(not(unix))]
+fn open_file_limit() -> Option<u64> {
+    None
 }
 
 /// Parses every `--inject STEP=CONDITION`.
@@ -132,6 +182,9 @@ fn apply_negotiation(config: &mut ServerConfig, args: &ServeArgs) {
     config.rspauth_in_success = args.rspauth_in_success;
     config.plain_cache =
         (args.plain_cache > 0).then(|| xmpp_sasl::Pbkdf2Cache::new(args.plain_cache));
+    if let Some(n) = args.max_derivations {
+        config.derivations = DerivationLimit::new(usize::try_from(n).unwrap_or(usize::MAX));
+    }
     config.sasl_retries = args.sasl_retries;
     config.close_after_sasl_failure = args.close_after_sasl_failure;
     config.negotiation_timeout = args.negotiation_timeout;
@@ -219,5 +272,24 @@ fn warn_about_injections_inside_tls(injections: &[Injection]) {
         tracing::warn!(
             "--inject after <proceed/> cannot look inside TLS: those steps apply only to clients that do not use STARTTLS"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_connection_cap_leaves_room_under_the_open_file_limit() {
+        assert_eq!(default_max_connections(Some(1024)), 960);
+        assert_eq!(default_max_connections(Some(20_000)), 19_936);
+        assert_eq!(default_max_connections(Some(10)), 1);
+        assert_eq!(default_max_connections(None), 1024);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_open_file_limit_is_read() {
+        assert!(open_file_limit().is_some_and(|n| n > RESERVED_FDS));
     }
 }

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
+use super::admission::{Admission, Admitted, ConnectionLimits};
 use super::inject::InjectIo;
 use super::session::{connection, Shared};
 use crate::exit::{Code, Failure};
@@ -45,12 +46,13 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// An accepted connection that may go on: a free connection slot, and
-/// Nagle off. `None` (logged) when accepting failed or every slot is taken.
+/// An accepted connection that may go on: a free connection slot and room
+/// among its address's pending connections, and Nagle off. `None` (logged)
+/// when accepting failed or the connection was refused.
 async fn admit(
     accepted: std::io::Result<(TcpStream, SocketAddr)>,
-    slots: &Arc<Semaphore>,
-) -> Option<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
+    admission: &Admission,
+) -> Option<(TcpStream, SocketAddr, Admitted)> {
     let (tcp, peer) = match accepted {
         Ok(a) => a,
         Err(e) => {
@@ -60,12 +62,16 @@ async fn admit(
             return None;
         }
     };
-    let Ok(permit) = slots.clone().try_acquire_owned() else {
-        tracing::warn!(%peer, "connection limit reached; refusing");
-        return None;
-    };
-    let _ = tcp.set_nodelay(true);
-    Some((tcp, peer, permit))
+    match admission.admit(peer.ip()) {
+        Ok(admitted) => {
+            let _ = tcp.set_nodelay(true);
+            Some((tcp, peer, admitted))
+        }
+        Err(why) => {
+            admission.refuse(tcp, peer, why);
+            None
+        }
+    }
 }
 
 /// Accepts connections until `stop` resolves, then shuts every session down
@@ -74,12 +80,17 @@ pub async fn serve(
     listener: TcpListener,
     direct_tls: Option<TcpListener>,
     shared: Arc<Shared>,
-    max_connections: usize,
+    limits: ConnectionLimits,
     stop: impl std::future::Future<Output = ()>,
 ) {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let tracker = TaskTracker::new();
-    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
+    let domain = shared
+        .config
+        .domains
+        .first()
+        .map_or("", |d| d.name.as_str());
+    let admission = Admission::new(limits, domain);
     tokio::pin!(stop);
     let accept_direct = || async {
         match &direct_tls {
@@ -90,7 +101,7 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Some((tcp, peer, permit)) = admit(accepted, &slots).await else {
+                let Some((tcp, peer, admitted)) = admit(accepted, &admission).await else {
                     continue;
                 };
                 let shared = shared.clone();
@@ -99,20 +110,20 @@ pub async fn serve(
                 // task is as large as its largest variant, and InjectIo is
                 // 20 times a TcpStream.
                 if shared.injections.is_empty() {
-                    tracker.spawn(connection(tcp, peer, shared, shutdown, permit, false));
+                    tracker.spawn(connection(tcp, peer, shared, shutdown, admitted, false));
                 } else {
                     let io = InjectIo::new(tcp, shared.injections.clone());
-                    tracker.spawn(connection(io, peer, shared, shutdown, permit, false));
+                    tracker.spawn(connection(io, peer, shared, shutdown, admitted, false));
                 }
             }
             accepted = accept_direct() => {
-                let Some((tcp, peer, permit)) = admit(accepted, &slots).await else {
+                let Some((tcp, peer, admitted)) = admit(accepted, &admission).await else {
                     continue;
                 };
                 let shared = shared.clone();
                 let shutdown = shutdown_rx.clone();
                 // Fault injection reads the clear text: not possible here.
-                tracker.spawn(connection(tcp, peer, shared, shutdown, permit, true));
+                tracker.spawn(connection(tcp, peer, shared, shutdown, admitted, true));
             }
             () = &mut stop => break,
         }

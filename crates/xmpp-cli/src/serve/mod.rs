@@ -6,9 +6,11 @@
 //! [`stamp`]), and [`revoke`] ends the
 //! sessions of accounts disabled or removed meanwhile.
 
+mod admission;
 mod config;
 pub mod inject;
 mod listener;
+mod queue;
 mod revoke;
 mod router;
 mod session;
@@ -17,7 +19,9 @@ mod stamp;
 use std::io::Write as _;
 use std::sync::Arc;
 
+pub use self::admission::ConnectionLimits;
 pub use self::listener::serve;
+pub use self::queue::QueueLimits;
 pub use self::session::Shared;
 use crate::cli::ServeArgs;
 use crate::exit::CmdResult;
@@ -32,6 +36,9 @@ pub async fn run(args: ServeArgs) -> CmdResult {
         store = settings.store,
         mechanisms = ?settings.config.mechanisms,
         injections = ?args.inject,
+        connections = ?settings.connections,
+        max_derivations = settings.config.derivations.max(),
+        queues = ?settings.queues,
         "serving"
     );
     let direct = match args.direct_tls {
@@ -56,13 +63,17 @@ pub async fn run(args: ServeArgs) -> CmdResult {
         out!("direct TLS on {a}");
     }
     let _ = std::io::stdout().flush();
-    let shared = Shared::new(Arc::new(settings.config), settings.injections);
+    let shared = Shared::new(
+        Arc::new(settings.config),
+        settings.injections,
+        settings.queues,
+    );
     let revoking = tokio::spawn(revoker.run(changes));
     serve(
         listener,
         direct.map(|(l, _)| l),
         shared,
-        args.max_connections,
+        settings.connections,
         listener::shutdown_signal(),
     )
     .await;

@@ -8,27 +8,12 @@
 use std::sync::Arc;
 
 use jid::{FullJid, Jid};
-use tokio::sync::mpsc;
-use xmpp_stream::server::{BoundSession, Mailbox, ResourceRegistry};
+use xmpp_stream::server::{BoundSession, ResourceRegistry};
 use xmpp_stream::StanzaCondition;
 use xmpp_xml::{ns, Element};
 
+use super::queue::{self, Outbox, QueueBudget, QueueLimits};
 use super::stamp::stamp_from;
-
-/// A session's mailbox: the sending half of its channel.
-///
-/// Boxed elements: tokio allocates a block of 32 slots per channel up front,
-/// and every idle session has one; 32 pointers cost far less than 32
-/// elements.
-struct Inbox(mpsc::Sender<Box<Element>>);
-
-impl Mailbox for Inbox {
-    fn offer(&self, stanza: &Element) -> bool {
-        // A full mailbox loses the stanza: a slow reader must not stall its
-        // senders.
-        self.0.try_send(Box::new(stanza.clone())).is_ok()
-    }
-}
 
 /// Where a stanza went.
 #[derive(Debug, PartialEq, Eq)]
@@ -42,27 +27,35 @@ pub enum Delivery {
 /// Routes stanzas between the sessions bound in one registry.
 pub struct Router {
     registry: Arc<ResourceRegistry>,
+    /// The bytes queued for all sessions, under `limits`.
+    queues: Arc<QueueBudget>,
 }
 
 impl Router {
-    /// A router over the sessions that negotiation binds in `registry`.
-    pub fn new(registry: Arc<ResourceRegistry>) -> Self {
-        Router { registry }
+    /// A router over the sessions that negotiation binds in `registry`,
+    /// whose queues stay within `limits`.
+    pub fn new(registry: Arc<ResourceRegistry>, limits: QueueLimits) -> Self {
+        Router {
+            registry,
+            queues: QueueBudget::new(limits),
+        }
     }
 
-    /// Gives a bound session a mailbox of `capacity` stanzas; returns its
-    /// receiving end, or `None` once the router is closed (the server is
-    /// shutting down) or a newer session took the resource.
+    /// Gives a bound session a queue of at most `capacity` stanzas (and the
+    /// router's byte bounds); returns the session's end of it, or `None`
+    /// once the router is closed (the server is shutting down) or a newer
+    /// session took the resource.
     ///
-    /// The receiver yields `None` when the router is closed or when a newer
+    /// The queue yields `None` when the router is closed or when a newer
     /// session took over the resource ([`Router::is_closed`] tells which).
-    pub fn attach(
-        &self,
-        session: &BoundSession,
-        capacity: usize,
-    ) -> Option<mpsc::Receiver<Box<Element>>> {
-        let (tx, rx) = mpsc::channel(capacity);
-        session.attach_mailbox(Arc::new(Inbox(tx))).then_some(rx)
+    pub fn attach(&self, session: &BoundSession, capacity: usize) -> Option<Outbox> {
+        let (inbox, outbox) = queue::queue(&self.queues, capacity);
+        session.attach_mailbox(Arc::new(inbox)).then_some(outbox)
+    }
+
+    /// Bytes queued for all sessions now.
+    pub fn queued_bytes(&self) -> usize {
+        self.queues.used()
     }
 
     /// Shutdown: drops every mailbox, so that each session's receiver ends,
@@ -93,7 +86,7 @@ impl Router {
             if mailbox.offer(stanza) {
                 n += 1;
             } else {
-                tracing::debug!(%to, "stanza dropped: the mailbox is full or closed");
+                tracing::debug!(%to, "stanza dropped: the queue is full or closed");
             }
         }
         if n == 0 {
@@ -235,8 +228,12 @@ fn is_bare_of(jid: &Jid, of: &FullJid) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::task::{Context, Poll};
+
+    use tokio::sync::mpsc;
     use xmpp_stream::server::ConflictPolicy;
 
+    use super::queue::Overflow;
     use super::*;
 
     /// A registry and its router, with sessions bound as negotiation would.
@@ -247,8 +244,18 @@ mod tests {
 
     impl Server {
         fn new(policy: ConflictPolicy) -> Self {
+            Self::with_queues(
+                policy,
+                QueueLimits {
+                    max_bytes: 1 << 20,
+                    max_total_bytes: 1 << 30,
+                },
+            )
+        }
+
+        fn with_queues(policy: ConflictPolicy, limits: QueueLimits) -> Self {
             let registry = Arc::new(ResourceRegistry::new(policy));
-            let router = Router::new(registry.clone());
+            let router = Router::new(registry.clone(), limits);
             Server { registry, router }
         }
 
@@ -267,7 +274,7 @@ mod tests {
 
     struct Session {
         bound: BoundSession,
-        inbox: mpsc::Receiver<Box<Element>>,
+        inbox: Outbox,
     }
 
     impl Session {
@@ -276,6 +283,15 @@ mod tests {
             std::iter::from_fn(|| self.inbox.try_recv().ok())
                 .map(|el| el.to_xml())
                 .collect()
+        }
+
+        /// Why its queue overflowed, if it did.
+        fn overflow(&self) -> Option<Overflow> {
+            let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+            match self.inbox.poll_overflow(&mut cx) {
+                Poll::Ready(why) => Some(why),
+                Poll::Pending => None,
+            }
         }
     }
 
@@ -455,14 +471,46 @@ mod tests {
     }
 
     #[test]
-    fn a_full_mailbox_loses_the_stanza_and_the_sender_gets_a_bounce() {
+    fn a_full_queue_bounces_the_stanza_and_closes_the_recipient() {
         let server = Server::new(ConflictPolicy::Replace);
         let romeo = server.session("romeo@example.com/orchard", 8);
         let mut juliet = server.session("juliet@example.com/balcony", 1);
         let msg = || stanza("message", &[("to", "juliet@example.com/balcony")]);
         assert_eq!(server.route(&romeo, msg()), None);
         assert!(server.route(&romeo, msg()).is_some());
+        assert_eq!(juliet.overflow(), Some(Overflow::Stanzas));
         assert_eq!(juliet.received().len(), 1);
+    }
+
+    #[test]
+    fn a_queue_over_its_bytes_closes_the_recipient_and_frees_them() {
+        let server = Server::with_queues(
+            ConflictPolicy::Replace,
+            QueueLimits {
+                max_bytes: 4096,
+                max_total_bytes: 1 << 30,
+            },
+        );
+        let romeo = server.session("romeo@example.com/orchard", 8);
+        let juliet = server.session("juliet@example.com/balcony", 64);
+        let big = || {
+            Element::builder("message", ns::CLIENT)
+                .attr("to", "juliet@example.com/balcony")
+                .append(
+                    Element::builder("body", ns::CLIENT)
+                        .text(&"x".repeat(1500))
+                        .build(),
+                )
+                .build()
+        };
+        assert_eq!(server.route(&romeo, big()), None);
+        assert_eq!(server.route(&romeo, big()), None);
+        assert_eq!(juliet.overflow(), None);
+        assert!(server.route(&romeo, big()).is_some(), "bounced");
+        assert_eq!(juliet.overflow(), Some(Overflow::Bytes));
+        assert!(server.router.queued_bytes() > 3000);
+        drop(juliet);
+        assert_eq!(server.router.queued_bytes(), 0);
     }
 
     #[test]

@@ -10,16 +10,25 @@ use std::time::{Duration, Instant};
 
 use futures_util::{Sink as _, Stream as _};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
+use tokio::sync::watch;
 use xmpp_stream::server::{self, ServerConfig};
 use xmpp_stream::{Security, StreamCondition, XmppStream};
 use xmpp_xml::Element;
 
+use super::admission::Admitted;
 use super::inject::Injection;
+use super::queue::{Outbox, Overflow, QueueLimits};
 use super::router::Router;
 
-/// Stanzas a session's mailbox holds before further ones are dropped.
-const MAILBOX_CAPACITY: usize = 64;
+/// Stanzas a session's queue holds (besides its byte bounds) before the
+/// session is closed for not reading.
+const QUEUE_CAPACITY: usize = 64;
+
+/// How long a session closed by the server may take to write its last
+/// stream error: at shutdown, and (longer: it is slow by definition, and
+/// its queue is freed first) after its queue overflowed.
+const SHUTDOWN_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+const OVERFLOW_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Everything the connection tasks share.
 pub struct Shared {
@@ -32,10 +41,14 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Wraps a server config.
-    pub fn new(config: Arc<ServerConfig>, injections: Vec<Injection>) -> Arc<Self> {
+    /// Wraps a server config; session queues stay within `queues`.
+    pub fn new(
+        config: Arc<ServerConfig>,
+        injections: Vec<Injection>,
+        queues: QueueLimits,
+    ) -> Arc<Self> {
         Arc::new(Shared {
-            router: Router::new(config.registry.clone()),
+            router: Router::new(config.registry.clone(), queues),
             config,
             injections,
         })
@@ -55,7 +68,7 @@ pub async fn connection<S>(
     peer: SocketAddr,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
-    permit: OwnedSemaphorePermit,
+    mut admitted: Admitted,
     direct_tls: bool,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -75,6 +88,7 @@ pub async fn connection<S>(
             r = negotiating => r,
             () = stopped(&mut shutdown) => return,
         };
+        admitted.negotiated();
         match negotiated {
             Ok(stream) => {
                 tracing::info!(
@@ -94,22 +108,41 @@ pub async fn connection<S>(
     };
     drop(shutdown);
     let end = std::future::poll_fn(|cx| session.poll(cx, &shared.router)).await;
-    match end {
-        End::Shutdown => {
-            let _ = tokio::time::timeout(
-                Duration::from_secs(2),
-                session
-                    .stream
-                    .close_with_error(StreamCondition::SystemShutdown, None),
-            )
-            .await;
+    let closing = match end {
+        End::Shutdown => Some((
+            StreamCondition::SystemShutdown,
+            None,
+            SHUTDOWN_CLOSE_TIMEOUT,
+        )),
+        End::Overflow(why) => {
+            tracing::warn!(
+                %peer,
+                jid = session.stream.jid().as_str(),
+                reason = ?why,
+                queued_bytes = session.inbox.as_ref().map_or(0, Outbox::bytes),
+                all_queued_bytes = shared.router.queued_bytes(),
+                "closing a session that does not read what it is sent"
+            );
+            // What it did not read goes now, not after the close.
+            session.inbox = None;
+            Some((
+                StreamCondition::PolicyViolation,
+                Some("too much queued for this session: read faster"),
+                OVERFLOW_CLOSE_TIMEOUT,
+            ))
         }
-        End::Closed => {}
+        End::Closed => None,
+    };
+    if let Some((condition, text, timeout)) = closing {
+        // A client that does not read may never take this: bounded.
+        let _ =
+            tokio::time::timeout(timeout, session.stream.close_with_error(condition, text)).await;
     }
     tracing::debug!(jid = session.stream.jid().as_str(), "session closed");
-    // Dropping the stream releases its resource in the registry.
+    // Dropping the stream releases its resource in the registry, and the
+    // queue gives back its bytes.
     drop(session);
-    drop(permit);
+    drop(admitted);
 }
 
 /// Resolves once shutdown was requested.
@@ -123,6 +156,8 @@ enum End {
     Shutdown,
     /// The stream ended (closed, failed, or replaced).
     Closed,
+    /// Its queue overflowed: close with `<policy-violation/>`.
+    Overflow(Overflow),
 }
 
 /// An established session: stanzas from the client are routed, stanzas
@@ -131,7 +166,7 @@ struct Session<S> {
     stream: XmppStream<S>,
     /// `None` once a newer session took the resource (the stream then ends
     /// with `<conflict/>` by itself) or when the router was closed first.
-    inbox: Option<mpsc::Receiver<Box<Element>>>,
+    inbox: Option<Outbox>,
     /// An element waiting for room in the stream, then being flushed.
     outgoing: Outgoing,
 }
@@ -146,7 +181,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     fn new(stream: XmppStream<S>, router: &Router) -> Self {
         let inbox = stream
             .bound_session()
-            .and_then(|bound| router.attach(bound, MAILBOX_CAPACITY));
+            .and_then(|bound| router.attach(bound, QUEUE_CAPACITY));
         Session {
             stream,
             inbox,
@@ -156,10 +191,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
 
     /// Writes one element at a time, and reads nothing from the client
     /// while a write is in progress: a client that does not read what it is
-    /// sent is not read either, so its replies cannot pile up here.
+    /// sent is not read either, so its replies cannot pile up here. Its
+    /// queue's overflow is seen even while a write waits.
     fn poll(&mut self, cx: &mut Context<'_>, router: &Router) -> Poll<End> {
         if self.inbox.is_none() && router.is_closed() {
             return Poll::Ready(End::Shutdown);
+        }
+        if let Some(Poll::Ready(why)) = self.inbox.as_ref().map(|i| i.poll_overflow(cx)) {
+            return Poll::Ready(End::Overflow(why));
         }
         loop {
             match std::mem::replace(&mut self.outgoing, Outgoing::Idle) {

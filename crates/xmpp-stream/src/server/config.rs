@@ -6,6 +6,7 @@ use std::time::Duration;
 use xmpp_sasl::{Authorizer, CredentialStore};
 use xmpp_xml::Limits;
 
+use super::derivations::DerivationLimit;
 use crate::registry::{ConflictPolicy, ResourceRegistry};
 
 /// How the legacy session feature (RFC 3921 §3) is advertised after SASL.
@@ -98,6 +99,10 @@ pub struct ServerConfig {
     /// PBKDF2 on repeated logins. Off by default; see
     /// [`xmpp_sasl::Pbkdf2Cache`] for the trade-off.
     pub plain_cache: Option<xmpp_sasl::Pbkdf2Cache>,
+    /// How many password checks (PBKDF2, for PLAIN) may run at once on the
+    /// blocking pool; beyond it a login gets `<temporary-auth-failure/>`.
+    /// Twice the cores by default.
+    pub derivations: DerivationLimit,
     /// Whether STARTTLS is offered or required; needs [`ServerConfig::tls`].
     pub tls_policy: TlsPolicy,
     /// The certificate and key for STARTTLS and direct TLS.
@@ -110,7 +115,8 @@ impl ServerConfig {
     /// SCRAM-SHA-1-PLUS (with TLS), SCRAM-SHA-256, SCRAM-SHA-1, DIGEST-MD5
     /// and PLAIN (PLAIN only on protected streams),
     /// 3 SASL retries, a 30 s negotiation bound, 16 KiB stanzas before
-    /// authentication, and a session that replaces an older one with the same
+    /// authentication, twice as many password derivations at once as there
+    /// are cores, and a session that replaces an older one with the same
     /// resource.
     pub fn new(domain: &str, store: Arc<dyn CredentialStore>) -> Self {
         let pre_auth_limits = Limits {
@@ -136,6 +142,7 @@ impl ServerConfig {
             authorizer: Arc::new(RefuseOthers),
             registry: Arc::new(ResourceRegistry::new(ConflictPolicy::Replace)),
             plain_cache: None,
+            derivations: DerivationLimit::default(),
             tls_policy: TlsPolicy::Off,
             #[cfg(feature = "tls")]
             tls: None,

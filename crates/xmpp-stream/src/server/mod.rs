@@ -1,6 +1,8 @@
 //! The server side: [`accept`] negotiates with one connected client.
 
 mod config;
+mod derivations;
+mod password_check;
 mod proto;
 
 use std::sync::Arc;
@@ -9,6 +11,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use xmpp_xml::StreamCodec;
 
 pub use self::config::{ServedDomain, ServerConfig, SessionFeature, TlsPolicy};
+pub use self::derivations::DerivationLimit;
+pub use self::password_check::{CheckedPassword, PasswordCheck};
 pub use self::proto::{ServerAction, ServerCore};
 use crate::conn::{Conn, Event};
 use crate::error::ServerError;
@@ -125,6 +129,9 @@ where
                             core.handle_timeout(crate::now());
                         }
                     }
+                }
+                ServerAction::CheckPassword(check) => {
+                    derivations::check_password(&mut core, check, &config.derivations).await?;
                 }
                 ServerAction::Bind { bare, resource } => {
                     let resource = match resource {

@@ -12,6 +12,7 @@ use xmpp_sasl::{
 use xmpp_xml::{ns, Element, Frame, Limits, StreamHeader, XmlError};
 
 use super::config::{ServerConfig, SessionFeature, TlsPolicy};
+use super::password_check::{CheckedPassword, PasswordCheck};
 use crate::condition::{StanzaCondition, StreamCondition};
 use crate::error::ServerError;
 use crate::negotiation::{version_at_least_1_0, ChannelBindings, Security, StreamInfo};
@@ -40,6 +41,14 @@ pub enum ServerAction {
         /// The SASL authentication identity.
         username: String,
     },
+    /// Check the password the client sent: run [`PasswordCheck::run`] off
+    /// the I/O threads (it derives a key, milliseconds of CPU) and call
+    /// [`ServerCore::handle_password_checked`], or call
+    /// [`ServerCore::handle_password_check_refused`] when too many checks
+    /// are running already. Comes after
+    /// [`ServerAction::LookupCredentials`] for mechanisms that carry the
+    /// password (PLAIN); the others are checked inside the core.
+    CheckPassword(PasswordCheck),
     /// Bind this resource (or generate one when `None`) for `bare` and call
     /// [`ServerCore::handle_bind`].
     Bind {
@@ -66,6 +75,8 @@ enum State {
     ExpectResponse(Box<dyn ServerMechanism>),
     /// The mechanism asked for the user's credentials.
     AwaitCredentials(Box<dyn ServerMechanism>),
+    /// The shell is checking the password (the mechanism is in the job).
+    AwaitPasswordCheck,
     /// `<success/>` sent; waiting for the restarted header.
     ExpectRestart,
     /// `<proceed/>` sent; the shell runs the TLS handshake.
@@ -240,10 +251,39 @@ impl ServerCore {
     /// The result of [`ServerAction::LookupCredentials`].
     pub fn handle_credentials(&mut self, found: Result<Option<StoredCredentials>, StoreError>) {
         match std::mem::take(&mut self.state) {
+            // Verifying a password the client sent derives the stored
+            // SCRAM key from it: PBKDF2, for the shell to run elsewhere.
+            State::AwaitCredentials(mech) if mech.name().sends_password() => {
+                self.actions
+                    .push_back(ServerAction::CheckPassword(PasswordCheck::new(mech, found)));
+                self.state = State::AwaitPasswordCheck;
+            }
             State::AwaitCredentials(mut mech) => {
                 let step = mech.credentials(found);
                 self.apply_step(mech, step);
             }
+            other => self.state = other,
+        }
+    }
+
+    /// The result of [`ServerAction::CheckPassword`]. Ignored once the
+    /// negotiation ended meanwhile (its deadline passed, say).
+    pub fn handle_password_checked(&mut self, checked: CheckedPassword) {
+        match std::mem::take(&mut self.state) {
+            State::AwaitPasswordCheck => self.apply_step(checked.mechanism, checked.step),
+            other => self.state = other,
+        }
+    }
+
+    /// The shell could not run [`ServerAction::CheckPassword`] now (too
+    /// many checks in flight): `<temporary-auth-failure/>`, and the client
+    /// may try again.
+    pub fn handle_password_check_refused(&mut self) {
+        match std::mem::take(&mut self.state) {
+            State::AwaitPasswordCheck => self.sasl_failed(
+                xmpp_sasl::Condition::TemporaryAuthFailure,
+                Some("too many logins in progress; try again"),
+            ),
             other => self.state = other,
         }
     }
@@ -465,6 +505,7 @@ impl ServerCore {
             State::ExpectResponse(mech) => self.on_pre_auth(el, Some(mech)),
             State::ExpectBind => self.on_pre_bind(el),
             State::AwaitCredentials(_)
+            | State::AwaitPasswordCheck
             | State::AwaitBind(_)
             | State::ExpectRestart
             | State::AwaitTls => {

@@ -22,7 +22,7 @@ use tokio_util::codec::{Decoder as _, Encoder as _};
 use xmpp_sasl::{MemoryStore, StoreError, StoredCredentials};
 use xmpp_stream::client::{ClientAction, ClientConfig, ClientCore, TlsMode};
 use xmpp_stream::jid::{BareJid, FullJid, ResourcePart};
-use xmpp_stream::server::{ServerAction, ServerConfig, ServerCore};
+use xmpp_stream::server::{PasswordCheck, ServerAction, ServerConfig, ServerCore};
 use xmpp_stream::{
     ChannelBindings, ClientError, Security, ServerError, StanzaCondition, StreamInfo,
 };
@@ -165,6 +165,14 @@ pub struct Pair {
     /// Leave credential lookups unanswered until [`Pair::answer_lookup`].
     pub hold_lookups: bool,
     held_lookup: Option<(String, String)>,
+    /// Password checks (PLAIN) the shell refuses, as when too many are in
+    /// flight, before it runs them again.
+    pub refuse_password_checks: usize,
+    /// The password checks (PLAIN) that were run or refused.
+    pub password_checks: usize,
+    /// Leave a password check unrun until [`Pair::finish_password_check`].
+    pub hold_password_checks: bool,
+    held_check: Option<PasswordCheck>,
     /// Answers `Bind { bare, resource }`; by default binds the requested
     /// resource, or `generated` when none was requested.
     pub bind: Bind,
@@ -232,6 +240,10 @@ impl Pair {
             lookup: Box::new(move |_domain, username| Ok(store.get(username))),
             hold_lookups: false,
             held_lookup: None,
+            refuse_password_checks: 0,
+            password_checks: 0,
+            hold_password_checks: false,
+            held_check: None,
             bind: Box::new(|bare, resource| {
                 let resource = resource
                     .unwrap_or_else(|| ResourcePart::new("generated").unwrap().into_owned());
@@ -293,6 +305,19 @@ impl Pair {
         }
     }
 
+    /// Whether a password check is held by [`Pair::hold_password_checks`].
+    pub fn holds_password_check(&self) -> bool {
+        self.held_check.is_some()
+    }
+
+    /// Runs the held password check now, and runs.
+    pub fn finish_password_check(&mut self) {
+        if let Some(check) = self.held_check.take() {
+            self.server.handle_password_checked(check.run());
+            self.run();
+        }
+    }
+
     /// Puts raw bytes on the wire to the server, after what was sent so far.
     pub fn inject_to_server(&mut self, bytes: &[u8]) {
         self.s.inbox.extend_from_slice(bytes);
@@ -346,6 +371,17 @@ impl Pair {
                     } else {
                         let found = (self.lookup)(&domain, &username);
                         self.server.handle_credentials(found);
+                    }
+                }
+                ServerAction::CheckPassword(check) => {
+                    self.password_checks += 1;
+                    if self.refuse_password_checks > 0 {
+                        self.refuse_password_checks -= 1;
+                        self.server.handle_password_check_refused();
+                    } else if self.hold_password_checks {
+                        self.held_check = Some(check);
+                    } else {
+                        self.server.handle_password_checked(check.run());
                     }
                 }
                 ServerAction::Bind { bare, resource } => {
