@@ -83,7 +83,8 @@ mod channel_binding;
 mod mutual_auth;
 mod transcript;
 
-// Stored credentials.
+// Stored credentials, and the decoys verified when there are none.
+mod decoy;
 mod store;
 
 // The traits, step types and settings every mechanism implements or takes.
@@ -103,6 +104,7 @@ pub use cache::Pbkdf2Cache;
 pub use channel_binding::{ChannelBinding, ChannelBindingType, ClientChannelBinding};
 pub use client::{ClientCredentials, ClientMechanism};
 pub use crypto::ScramHash;
+pub use decoy::{Decoys, ServerSecret};
 pub use digest_md5::{DigestMd5Client, DigestMd5Server};
 pub use error::{ClientError, Condition, ErrorKind, ServerError, ServerFailure, StoreError};
 pub use factory::{client_mechanism, server_mechanism};
