@@ -98,6 +98,12 @@ pub struct ServerConfig {
     /// PBKDF2 on repeated logins. Off by default; see
     /// [`xmpp_sasl::Pbkdf2Cache`] for the trade-off.
     pub plain_cache: Option<xmpp_sasl::Pbkdf2Cache>,
+    /// What users who do not exist (or have no secret for the chosen
+    /// mechanism) are verified against, so that they look like real
+    /// accounts with a wrong password. The default secret is random per
+    /// process: servers that share a store or restart should load a
+    /// persisted one, so that an unknown user's SCRAM salt never changes.
+    pub decoys: xmpp_sasl::Decoys,
     /// Whether STARTTLS is offered or required; needs [`ServerConfig::tls`].
     pub tls_policy: TlsPolicy,
     /// The certificate and key for STARTTLS and direct TLS.
@@ -136,6 +142,7 @@ impl ServerConfig {
             authorizer: Arc::new(RefuseOthers),
             registry: Arc::new(ResourceRegistry::new(ConflictPolicy::Replace)),
             plain_cache: None,
+            decoys: xmpp_sasl::Decoys::default(),
             tls_policy: TlsPolicy::Off,
             #[cfg(feature = "tls")]
             tls: None,

@@ -548,6 +548,7 @@ impl ServerCore {
         mech_config.rspauth_in_success = self.config.rspauth_in_success;
         mech_config.authorizer = self.config.authorizer.clone();
         mech_config.plain_cache = self.config.plain_cache.clone();
+        mech_config.decoys = self.config.decoys.clone();
         // Non-empty only when -PLUS is offered: SCRAM then refuses a client
         // that claims we offered none (the `y` flag, RFC 5802 §6).
         if self.offered().iter().any(|m| m.is_plus()) {
