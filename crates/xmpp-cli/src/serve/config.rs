@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use xmpp_sasl::Mechanism;
+use xmpp_sasl::{Decoys, Mechanism};
 use xmpp_stream::server::{
     ConflictPolicy, ResourceRegistry, ServerConfig, SessionFeature, TlsPolicy,
 };
@@ -12,7 +12,7 @@ use xmpp_xml::Limits;
 use super::inject::{Injection, Step};
 use crate::cli::{ConflictMode, ServeArgs, ServerTls, SessionMode};
 use crate::exit::{Code, Failure};
-use crate::store::{CacheConfig, DomainStore};
+use crate::store::{prepare_username, CacheConfig, DomainStore, SqlStore};
 
 /// What `xmpp serve` runs with.
 pub struct Settings {
@@ -53,6 +53,7 @@ pub async fn build(args: &ServeArgs) -> Result<Settings, Failure> {
         config.add_domain(d, Arc::new(DomainStore::new(store.clone(), d)));
     }
     config.mechanisms = mechanisms;
+    config.decoys = decoys(&store).await?;
     apply_negotiation(&mut config, args);
     config.tls = certificate(args, &domains, tls_offered)?;
     if config.tls_policy != TlsPolicy::Off {
@@ -64,6 +65,24 @@ pub async fn build(args: &ServeArgs) -> Result<Settings, Failure> {
         domains,
         store: store.location().to_owned(),
     })
+}
+
+/// The SASL decoys for unknown users: keyed by the store's secret (so every
+/// node and restart shows an unknown user the same salt), named as the store
+/// names accounts, at the iteration count `xmpp user add` gives them.
+async fn decoys(store: &SqlStore) -> Result<Decoys, Failure> {
+    let secret = store.decoy_secret().await.map_err(|e| {
+        Failure::new(
+            Code::Other,
+            format!(
+                "cannot read the server secret from {}: {e}",
+                store.location()
+            ),
+        )
+    })?;
+    Ok(Decoys::new(secret)
+        .with_iterations(xmpp_sasl::DEFAULT_ITERATIONS)
+        .with_account_key(|u| prepare_username(u).unwrap_or_else(|| u.to_owned())))
 }
 
 /// Parses every `--inject STEP=CONDITION`.

@@ -6,11 +6,11 @@
 //! Lookups may be served from a short-lived read-through cache ([`CacheConfig`],
 //! `xmpp serve --store-cache-ttl`): without it every login pays a hand-off to
 //! sqlx's SQLite worker thread and back (futex wake-ups on both sides), which
-//! was the largest single cost of a DIGEST-MD5 or PLAIN login. Only found
-//! accounts are cached, so an account created by `xmpp user add` is seen by a
-//! running server at once. A password change, `disable` or `remove` by
-//! another process is seen at the next login for SQLite (entries are dropped
-//! when the database or its WAL changes on disk) and within the TTL for
+//! was the largest single cost of a DIGEST-MD5 or PLAIN login. Missing
+//! accounts are cached too, so that the cache does not tell which exist. A
+//! change by another process (`xmpp user add`, a password change, `disable`,
+//! `remove`) is seen at the next login for SQLite (entries are dropped when
+//! the database or its WAL changes on disk) and within the TTL for
 //! PostgreSQL. Writes through this store invalidate its own entries.
 
 mod cache;
@@ -66,6 +66,9 @@ macro_rules! on_pool {
         }
     };
 }
+
+// After `on_pool!`, which it uses.
+mod secret;
 
 /// One account as listed.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -280,20 +283,14 @@ impl SqlStore {
         domain: &str,
         username: &str,
     ) -> Result<Option<StoredCredentials>, StoreError> {
-        let Some(cache) = &self.cache else {
-            return self.lookup_db(domain, username).await;
-        };
-        if let Some(hit) = cache.get(domain, username) {
-            return Ok(Some(hit));
+        match &self.cache {
+            Some(cache) => {
+                cache
+                    .read_through(domain, username, || self.lookup_db(domain, username))
+                    .await
+            }
+            None => self.lookup_db(domain, username).await,
         }
-        // Stamp before reading so that an entry is never considered fresher
-        // than the read that produced it.
-        let stamp = cache.stamp();
-        let found = self.lookup_db(domain, username).await?;
-        if let Some(c) = &found {
-            cache.put(domain, username, c, stamp);
-        }
-        Ok(found)
     }
 
     async fn lookup_db(
@@ -466,6 +463,9 @@ impl SqlStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
 
 /// Hides the password of a database URL for messages and logs.
 pub fn redact_url(location: &str) -> String {

@@ -14,7 +14,10 @@ pub(crate) const VERSION_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS xmpp_schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
 
 /// Every migration, oldest first. Never edit an applied one: add a new one.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+pub(crate) const MIGRATIONS: &[Migration] = &[V1, V2];
+
+/// The accounts and their DIGEST-MD5 secrets.
+const V1: Migration = Migration {
     version: 1,
     sqlite: &[
         "CREATE TABLE IF NOT EXISTS xmpp_users (
@@ -72,4 +75,19 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
             FOREIGN KEY (domain, username) REFERENCES xmpp_users (domain, username) ON DELETE CASCADE
         )",
     ],
-}];
+};
+
+/// Server-wide secrets (the SASL decoys' key, `secret.rs`), one row each.
+const V2: Migration = Migration {
+    version: 2,
+    sqlite: &["CREATE TABLE IF NOT EXISTS xmpp_server_secrets (
+            name TEXT PRIMARY KEY,
+            secret BLOB NOT NULL,
+            created_at BIGINT NOT NULL
+        )"],
+    postgres: &["CREATE TABLE IF NOT EXISTS xmpp_server_secrets (
+            name TEXT PRIMARY KEY,
+            secret BYTEA NOT NULL,
+            created_at BIGINT NOT NULL
+        )"],
+};
