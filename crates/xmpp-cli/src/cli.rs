@@ -145,9 +145,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub plain_cache: usize,
     /// Reuse an account's looked-up credentials for this long (0 disables).
-    /// Only found accounts are cached, so new accounts are seen at once. With SQLite,
-    /// any write to the database (e.g. `xmpp user disable`) drops the cache; with
-    /// PostgreSQL, changes made elsewhere take effect within this time.
+    /// Missing accounts are cached too, so that lookup time does not tell which
+    /// exist. With SQLite, any write to the database (e.g. `xmpp user add` or
+    /// `disable`) drops the cache; with PostgreSQL, changes made elsewhere take
+    /// effect within this time.
     #[arg(long, default_value = "2s", value_parser = duration::parse, value_name = "DURATION")]
     pub store_cache_ttl: Duration,
     /// Most accounts the credential cache holds.

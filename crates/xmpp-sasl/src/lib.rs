@@ -11,6 +11,12 @@
 //! [`ServerStep::NeedCredentials`] and the driver answers with
 //! [`ServerMechanism::credentials`].
 //!
+//! A user the store does not know, or who has no secret for the chosen
+//! mechanism, is verified against a decoy ([`Decoys`], keyed by a
+//! [`ServerSecret`]): the same answer, round trips and work as a known user
+//! with a wrong password, and for SCRAM a salt that never changes. A server
+//! should persist the secret (the default is random per process).
+//!
 //! Every server failure is a [`ServerError`] whose cause maps to exactly one
 //! RFC 6120 §6.5 [`Condition`]; [`ErrorKind`] tells a malformed message from a
 //! protocol violation from a wrong credential.
