@@ -139,28 +139,19 @@ impl Decoys {
     /// is shown; its keys match no password anyone can know.
     pub(crate) fn scram(&self, hash: ScramHash, domain: &str, username: &str) -> ScramSecret {
         let account = (self.account_key)(username);
-        let fields = |what: &'static str| {
-            let name: &[u8] = match hash {
-                ScramHash::Sha1 => b"SHA-1",
-                ScramHash::Sha256 => b"SHA-256",
-            };
-            self.secret.derive(
-                what,
-                &[name, domain.as_bytes(), account.as_bytes()],
-                hash.output_len().max(SALT_LEN),
-            )
+        let name: &[u8] = match hash {
+            ScramHash::Sha1 => b"SHA-1",
+            ScramHash::Sha256 => b"SHA-256",
         };
-        let mut salt = fields("scram-salt");
-        salt.truncate(SALT_LEN);
-        let mut stored_key = fields("scram-stored-key");
-        stored_key.truncate(hash.output_len());
-        let mut server_key = fields("scram-server-key");
-        server_key.truncate(hash.output_len());
+        let field = |what: &str, len: usize| {
+            self.secret
+                .derive(what, &[name, domain.as_bytes(), account.as_bytes()], len)
+        };
         ScramSecret {
-            salt,
+            salt: field("scram-salt", SALT_LEN),
             iterations: self.iterations,
-            stored_key,
-            server_key,
+            stored_key: field("scram-stored-key", hash.output_len()),
+            server_key: field("scram-server-key", hash.output_len()),
         }
     }
 
