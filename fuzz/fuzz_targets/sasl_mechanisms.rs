@@ -118,6 +118,9 @@ fn server_cfg(flags: u8, plus: bool) -> ServerMechanismConfig {
     if flags & 8 != 0 {
         cfg.realm = String::new();
     }
+    // Unknown users are checked against a decoy at this count: as cheap as
+    // the stored account.
+    cfg.decoys = cfg.decoys.with_iterations(1);
     cfg
 }
 

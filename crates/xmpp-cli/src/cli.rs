@@ -21,6 +21,8 @@ pub struct Cli {
 }
 
 /// The commands.
+// Parsed once at start-up: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a server and a client in this process and print the whole exchange, step by step.
@@ -156,10 +158,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub plain_cache: usize,
     /// Reuse an account's looked-up credentials for this long (0 disables).
-    /// Only found accounts are cached, so new accounts are seen at once. With SQLite,
-    /// any write to the database (e.g. `xmpp user disable`) drops the cache; with
-    /// PostgreSQL, a changed account is dropped when the change is notified, and
-    /// changes take effect within this time should notifications be lost.
+    /// Missing accounts are cached too, so that lookup time does not tell which exist.
+    /// With SQLite, any write to the database (e.g. `xmpp user add` or `disable`) drops
+    /// the cache; with PostgreSQL, a new or changed account is dropped when the change is
+    /// notified, and changes take effect within this time should notifications be lost.
     #[arg(long, default_value = "2s", value_parser = duration::parse, value_name = "DURATION")]
     pub store_cache_ttl: Duration,
     /// Most accounts the credential cache holds.

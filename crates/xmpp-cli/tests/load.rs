@@ -388,19 +388,26 @@ async fn a_session_that_never_reads_is_closed_with_policy_violation() {
     let mut slow = slow_reader(&server.addr).await;
     let sender = login_from("127.0.0.1", &server.addr, "sender").await;
     let (mut tx, mut rx) = sender.split();
-    let bounced = tokio::spawn(async move {
-        while let Ok(Some(Ok(el))) = tokio::time::timeout(Duration::from_secs(60), rx.next()).await
-        {
-            if el.is("message", ns::CLIENT) && el.attr("type") == Some("error") {
-                return true;
+    // The sender keeps reading after the first bounce: every message it has
+    // pipelined by then is bounced too, and a sender that stopped reading
+    // would stall its own writes (the server answers one write at a time).
+    let bounced = Arc::new(AtomicBool::new(false));
+    let reader = tokio::spawn({
+        let bounced = bounced.clone();
+        async move {
+            while let Ok(Some(Ok(el))) =
+                tokio::time::timeout(Duration::from_secs(60), rx.next()).await
+            {
+                if el.is("message", ns::CLIENT) && el.attr("type") == Some("error") {
+                    bounced.store(true, Ordering::Relaxed);
+                }
             }
         }
-        false
     });
     let body = "x".repeat(32 * 1024);
     // At most 25 MiB: far more than the kernel's buffers and the queue hold.
     for i in 0..800 {
-        if bounced.is_finished() {
+        if bounced.load(Ordering::Relaxed) {
             break;
         }
         let msg = Element::builder("message", ns::CLIENT)
@@ -408,9 +415,16 @@ async fn a_session_that_never_reads_is_closed_with_policy_violation() {
             .attr("id", &format!("m{i}"))
             .append(Element::builder("body", ns::CLIENT).text(&body).build())
             .build();
-        tx.send(msg).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(60), tx.send(msg))
+            .await
+            .expect("the server stopped reading the sender")
+            .unwrap();
     }
-    assert!(bounced.await.unwrap(), "nothing was ever bounced");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !bounced.load(Ordering::Relaxed) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(bounced.load(Ordering::Relaxed), "nothing was ever bounced");
 
     // Now read: what was sent before, then the stream error.
     let end = tokio::time::timeout(Duration::from_secs(30), async {
@@ -434,4 +448,5 @@ async fn a_session_that_never_reads_is_closed_with_policy_violation() {
         ),
         "{end:?}"
     );
+    reader.abort();
 }

@@ -226,6 +226,12 @@ fn user_commands_and_login_against_postgresql() {
         ),
         3,
     );
+    // Both nodes read one decoy secret from the store: an unknown user is
+    // shown one salt, as a real account is (issue #12).
+    assert_eq!(
+        scram_salt(&a.addr, "nobody@example.com"),
+        scram_salt(&b.addr, "nobody@example.com")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

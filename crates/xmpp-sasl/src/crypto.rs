@@ -48,6 +48,8 @@ impl ScramHash {
     }
 
     pub(crate) fn hash(self, data: &[u8]) -> Vec<u8> {
+        #[cfg(test)]
+        probe::record(probe::Work::Hash(self));
         match self {
             ScramHash::Sha1 => sha1::Sha1::digest(data).to_vec(),
             ScramHash::Sha256 => sha2::Sha256::digest(data).to_vec(),
@@ -55,6 +57,8 @@ impl ScramHash {
     }
 
     pub(crate) fn hmac(self, key: &[u8], data: &[u8]) -> Vec<u8> {
+        #[cfg(test)]
+        probe::record(probe::Work::Hmac(self));
         // HMAC accepts keys of any length, so new_from_slice cannot fail; the
         // fallback keeps this panic-free anyway.
         match self {
@@ -82,6 +86,12 @@ impl ScramHash {
         salt: &[u8],
         iterations: u32,
     ) -> Zeroizing<Vec<u8>> {
+        #[cfg(test)]
+        probe::record(probe::Work::Pbkdf2 {
+            hash: self,
+            iterations,
+            salt_len: salt.len(),
+        });
         let mut out = Zeroizing::new(vec![0u8; self.output_len()]);
         match self {
             ScramHash::Sha1 => {
@@ -105,6 +115,8 @@ impl ScramHash {
 
 /// MD5 of the concatenation of `parts`.
 pub(crate) fn md5(parts: &[&[u8]]) -> [u8; 16] {
+    #[cfg(test)]
+    probe::record(probe::Work::Md5);
     let mut h = Md5::new();
     for p in parts {
         h.update(p);
@@ -206,6 +218,42 @@ pub(crate) fn b64(data: &[u8]) -> String {
 
 pub(crate) fn b64_decode(s: &[u8]) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(s).ok()
+}
+
+/// A record of the expensive or telling work done on this thread, so that
+/// tests can prove two paths do the same work (which timing alone cannot
+/// show without flaking).
+#[cfg(test)]
+pub(crate) mod probe {
+    use std::cell::RefCell;
+
+    use super::ScramHash;
+
+    /// One primitive call.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) enum Work {
+        Pbkdf2 {
+            hash: ScramHash,
+            iterations: u32,
+            salt_len: usize,
+        },
+        Hmac(ScramHash),
+        Hash(ScramHash),
+        Md5,
+    }
+
+    thread_local! {
+        static LOG: RefCell<Vec<Work>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub(crate) fn record(w: Work) {
+        LOG.with(|l| l.borrow_mut().push(w));
+    }
+
+    /// What was recorded on this thread since the last call.
+    pub(crate) fn take() -> Vec<Work> {
+        LOG.with(|l| std::mem::take(&mut *l.borrow_mut()))
+    }
 }
 
 #[cfg(test)]

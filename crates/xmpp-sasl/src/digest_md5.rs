@@ -481,15 +481,19 @@ impl DigestMd5Server {
     ) -> ServerStep {
         let creds = match found {
             Err(_) => return ServerStep::fail(ServerFailure::Store),
-            Ok(None) => return ServerStep::fail(ServerFailure::BadCredentials),
-            Ok(Some(c)) => c,
+            Ok(c) => c,
         };
-        if creds.digest_md5.is_empty() {
-            return ServerStep::fail(ServerFailure::MechanismTooWeak);
-        }
-        let Some(secret) = creds.digest_for_realm(&p.realm) else {
-            return ServerStep::fail(ServerFailure::BadCredentials);
-        };
+        // Without a secret for this realm (no such user, or none stored),
+        // the response is checked against the decoy: the same hashes, the
+        // same answer as a wrong password. Computed in every case so that
+        // its own cost tells nothing either.
+        let decoy = self
+            .cfg
+            .decoys
+            .digest(&self.cfg.domain, &p.username, &p.realm);
+        let real = creds.as_ref().and_then(|c| c.digest_for_realm(&p.realm));
+        let known = real.is_some();
+        let secret = real.unwrap_or(&decoy);
         let nonce = self.nonce.as_bytes();
         let authzid = p.authzid.as_deref().map(str::as_bytes);
         let mut matched = None;
@@ -508,7 +512,8 @@ impl DigestMd5Server {
                 matched = Some(*ha1);
             }
         }
-        let Some(ha1) = matched.map(Zeroizing::new) else {
+        let (Some(ha1), Some(creds)) = (matched.filter(|_| known).map(Zeroizing::new), creds)
+        else {
             return ServerStep::fail(ServerFailure::BadCredentials);
         };
         if creds.disabled {

@@ -133,7 +133,11 @@ pub enum ServerFailure {
     /// response for DIGEST-MD5, or data after success).
     #[error("unexpected message: {0}")]
     OutOfSequence(&'static str),
-    /// No secret usable with this mechanism is stored for the user.
+    /// No secret usable with this mechanism is stored for the user. This
+    /// crate's mechanisms never report it: said before the password is
+    /// checked, it tells that the account exists, so they answer
+    /// [`BadCredentials`](Self::BadCredentials) after checking against a
+    /// decoy ([`crate::Decoys`]). For policies a driver enforces itself.
     #[error("no credentials for this mechanism")]
     MechanismTooWeak,
     /// Valid syntax, but the mechanism's rules are broken (nonce, nc, digest-uri, channel binding, ...).

@@ -11,6 +11,12 @@
 //! [`ServerStep::NeedCredentials`] and the driver answers with
 //! [`ServerMechanism::credentials`].
 //!
+//! A user the store does not know, or who has no secret for the chosen
+//! mechanism, is verified against a decoy ([`Decoys`], keyed by a
+//! [`ServerSecret`]): the same answer, round trips and work as a known user
+//! with a wrong password, and for SCRAM a salt that never changes. A server
+//! should persist the secret (the default is random per process).
+//!
 //! Every server failure is a [`ServerError`] whose cause maps to exactly one
 //! RFC 6120 §6.5 [`Condition`]; [`ErrorKind`] tells a malformed message from a
 //! protocol violation from a wrong credential.
@@ -83,7 +89,9 @@ mod channel_binding;
 mod mutual_auth;
 mod transcript;
 
-// Stored credentials, keyed by the prepared username.
+// Stored credentials, keyed by the prepared username, and the decoys
+// verified when there are none.
+mod decoy;
 mod store;
 mod username;
 
@@ -104,6 +112,7 @@ pub use cache::Pbkdf2Cache;
 pub use channel_binding::{ChannelBinding, ChannelBindingType, ClientChannelBinding};
 pub use client::{ClientCredentials, ClientMechanism};
 pub use crypto::ScramHash;
+pub use decoy::{Decoys, ServerSecret};
 pub use digest_md5::{DigestMd5Client, DigestMd5Server};
 pub use error::{ClientError, Condition, ErrorKind, ServerError, ServerFailure, StoreError};
 pub use factory::{client_mechanism, server_mechanism};

@@ -179,6 +179,11 @@ impl ServerMechanism for PlainServer {
         }
     }
 
+    fn derives_key(&self) -> bool {
+        // The password is checked by deriving its salted form.
+        matches!(self.state, State::ExpectCredentials { .. })
+    }
+
     fn credentials(&mut self, found: Result<Option<StoredCredentials>, StoreError>) -> ServerStep {
         let State::ExpectCredentials {
             authcid,
@@ -190,19 +195,28 @@ impl ServerMechanism for PlainServer {
         };
         let creds = match found {
             Err(_) => return ServerStep::fail(ServerFailure::Store),
-            Ok(None) => return ServerStep::fail(ServerFailure::BadCredentials),
-            Ok(Some(c)) => c,
+            Ok(c) => c,
         };
-        let ok = if let Some(s) = &creds.scram_sha256 {
-            s.verify_password_cached(ScramHash::Sha256, &password, self.cfg.plain_cache.as_ref())
-        } else if let Some(s) = &creds.scram_sha1 {
-            s.verify_password_cached(ScramHash::Sha1, &password, self.cfg.plain_cache.as_ref())
-        } else {
-            return ServerStep::fail(ServerFailure::MechanismTooWeak);
+        // Without a SCRAM secret to check the password against (no such
+        // user, or none stored), check it against the decoy: the same
+        // PBKDF2, the same answer as a wrong password. Computed in every
+        // case so that its own cost tells nothing either.
+        let decoy = self
+            .cfg
+            .decoys
+            .scram(ScramHash::Sha256, &self.cfg.domain, &authcid);
+        let real = creds.as_ref().and_then(|c| {
+            c.scram_sha256
+                .as_ref()
+                .map(|s| (ScramHash::Sha256, s))
+                .or_else(|| c.scram_sha1.as_ref().map(|s| (ScramHash::Sha1, s)))
+        });
+        let (hash, secret) = real.unwrap_or((ScramHash::Sha256, &decoy));
+        let matched = secret.verify_password_cached(hash, &password, self.cfg.plain_cache.as_ref());
+        let creds = match creds {
+            Some(c) if matched && real.is_some() => c,
+            _ => return ServerStep::fail(ServerFailure::BadCredentials),
         };
-        if !ok {
-            return ServerStep::fail(ServerFailure::BadCredentials);
-        }
         if creds.disabled {
             return ServerStep::fail(ServerFailure::AccountDisabled);
         }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::cache::Pbkdf2Cache;
 use crate::channel_binding::ChannelBinding;
+use crate::decoy::Decoys;
 use crate::error::{ServerError, ServerFailure, StoreError};
 use crate::mechanism::Mechanism;
 use crate::store::StoredCredentials;
@@ -53,6 +54,17 @@ pub trait ServerMechanism: Send {
     fn step(&mut self, response: &[u8]) -> ServerStep;
     /// Delivers the store's answer after [`ServerStep::NeedCredentials`].
     fn credentials(&mut self, found: Result<Option<StoredCredentials>, StoreError>) -> ServerStep;
+    /// Whether the next call of [`credentials`](Self::credentials) or
+    /// [`step`](Self::step) may run a PBKDF2 key derivation (milliseconds of
+    /// CPU at the default iteration count), so that an async driver runs
+    /// that call on a blocking pool rather than on its executor. That call
+    /// costs the same for unknown and known users, so the driver must not
+    /// treat them differently either. Only PLAIN's `credentials` derives
+    /// today: SCRAM and DIGEST-MD5 servers check stored keys with a few
+    /// hashes.
+    fn derives_key(&self) -> bool {
+        false
+    }
 }
 
 /// Decides whether `authcid` may act as `authzid` (a different identity than its own bare JID).
@@ -100,10 +112,16 @@ pub struct ServerMechanismConfig {
     /// that repeated logins skip PBKDF2. Off by default: see
     /// [`Pbkdf2Cache`] for what it trades.
     pub plain_cache: Option<Pbkdf2Cache>,
+    /// What a user who does not exist, or has no secret for the chosen
+    /// mechanism, is verified against, so that they look like a real account
+    /// with a wrong password. Default: a secret random per process; a server
+    /// should load a persisted one ([`Decoys`]).
+    pub decoys: Decoys,
 }
 
 impl ServerMechanismConfig {
-    /// Realm = domain, service `xmpp`, rspauth in a challenge, [`DenyAll`] authorizer.
+    /// Realm = domain, service `xmpp`, rspauth in a challenge, [`DenyAll`]
+    /// authorizer, the process's default [`Decoys`].
     pub fn new(domain: impl Into<String>) -> Self {
         let domain = domain.into();
         ServerMechanismConfig {
@@ -114,6 +132,7 @@ impl ServerMechanismConfig {
             authorizer: Arc::new(DenyAll),
             channel_bindings: Vec::new(),
             plain_cache: None,
+            decoys: Decoys::default(),
         }
     }
 
@@ -165,6 +184,7 @@ impl std::fmt::Debug for ServerMechanismConfig {
             .field("service", &self.service)
             .field("rspauth_in_success", &self.rspauth_in_success)
             .field("channel_bindings", &self.channel_bindings)
+            .field("decoys", &self.decoys)
             .finish_non_exhaustive()
     }
 }

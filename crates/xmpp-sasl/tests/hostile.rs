@@ -330,11 +330,13 @@ fn digest_server_credential_outcomes() {
         cond(Ok(Some(c))).map(|c| c.0),
         Some(Condition::CredentialsExpired)
     );
+    // No DIGEST-MD5 secret: answered as a wrong password (issue #12), not
+    // mechanism-too-weak, which would tell the account exists.
     let mut c = stored("secret");
     c.digest_md5.clear();
     assert_eq!(
         cond(Ok(Some(c))).map(|c| c.0),
-        Some(Condition::MechanismTooWeak)
+        Some(Condition::NotAuthorized)
     );
     // Secret only for another realm.
     let c = StoredCredentials::derive_with("somenode", "secret", &["other"], b"s", b"s", 4096);
@@ -479,12 +481,13 @@ fn plain_server_failures() {
         server_condition(plain(b"\0somenode\0secret", Ok(Some(c)))),
         Some(Condition::CredentialsExpired)
     );
+    // No SCRAM secret to check the password against: a wrong password.
     let mut c = stored("secret");
     c.scram_sha1 = None;
     c.scram_sha256 = None;
     assert_eq!(
         server_condition(plain(b"\0somenode\0secret", Ok(Some(c)))),
-        Some(Condition::MechanismTooWeak)
+        Some(Condition::NotAuthorized)
     );
     assert_eq!(
         server_condition(plain(b"romeo@example.com\0somenode\0secret", ok())),
@@ -728,11 +731,15 @@ fn scram_server_credential_outcomes() {
         server_condition(step),
         Some(Condition::TemporaryAuthFailure)
     );
-    // No SCRAM-SHA-1 secret stored.
+    // No SCRAM-SHA-1 secret stored: a decoy challenge, then a wrong password.
     let mut c = stored("secret");
     c.scram_sha1 = None;
-    let (_, step, _) = scram_to_final(Ok(Some(c)));
-    assert_eq!(server_condition(step), Some(Condition::MechanismTooWeak));
+    let (mut s, step, fin) = scram_to_final(Ok(Some(c)));
+    assert!(matches!(step, ServerStep::Challenge(_)));
+    assert_eq!(
+        server_condition(s.step(&fin)),
+        Some(Condition::NotAuthorized)
+    );
     // Disabled / expired, after the proof verified.
     let mut c = stored("secret");
     c.disabled = true;

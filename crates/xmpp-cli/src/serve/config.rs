@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use xmpp_sasl::Mechanism;
+use xmpp_sasl::{Decoys, Mechanism};
 use xmpp_stream::server::{
     ConflictPolicy, DerivationLimit, ResourceRegistry, ServerConfig, SessionFeature, TlsPolicy,
 };
@@ -71,6 +71,7 @@ pub async fn build(args: &ServeArgs) -> Result<Settings, Failure> {
         config.add_domain(d, Arc::new(DomainStore::new(store.clone(), d)));
     }
     config.mechanisms = mechanisms;
+    config.decoys = decoys(&store).await?;
     apply_negotiation(&mut config, args);
     config.tls = certificate(args, &domains, tls_offered)?;
     if config.tls_policy != TlsPolicy::Off {
@@ -122,6 +123,23 @@ fn open_file_limit() -> Option<u64> {
 #[cfg(not(unix))]
 fn open_file_limit() -> Option<u64> {
     None
+}
+
+/// The SASL decoys for unknown users: keyed by the store's secret (so every
+/// node and restart shows an unknown user the same salt), named as the store
+/// names accounts, at the iteration count `xmpp user add` gives them.
+async fn decoys(store: &SqlStore) -> Result<Decoys, Failure> {
+    let secret = store.decoy_secret().await.map_err(|e| {
+        Failure::new(
+            Code::Other,
+            format!(
+                "cannot read the server secret from {}: {e}",
+                store.location()
+            ),
+        )
+    })?;
+    // The default account key is nodeprep, as the store files names.
+    Ok(Decoys::new(secret).with_iterations(xmpp_sasl::DEFAULT_ITERATIONS))
 }
 
 /// Parses every `--inject STEP=CONDITION`.

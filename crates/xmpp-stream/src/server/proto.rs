@@ -251,9 +251,9 @@ impl ServerCore {
     /// The result of [`ServerAction::LookupCredentials`].
     pub fn handle_credentials(&mut self, found: Result<Option<StoredCredentials>, StoreError>) {
         match std::mem::take(&mut self.state) {
-            // Verifying a password the client sent derives the stored
-            // SCRAM key from it: PBKDF2, for the shell to run elsewhere.
-            State::AwaitCredentials(mech) if mech.name().sends_password() => {
+            // A call that derives a key (PLAIN: PBKDF2 over the password the
+            // client sent) is for the shell to run off the I/O threads.
+            State::AwaitCredentials(mech) if mech.derives_key() => {
                 self.actions
                     .push_back(ServerAction::CheckPassword(PasswordCheck::new(mech, found)));
                 self.state = State::AwaitPasswordCheck;
@@ -589,6 +589,7 @@ impl ServerCore {
         mech_config.rspauth_in_success = self.config.rspauth_in_success;
         mech_config.authorizer = self.config.authorizer.clone();
         mech_config.plain_cache = self.config.plain_cache.clone();
+        mech_config.decoys = self.config.decoys.clone();
         // Non-empty only when -PLUS is offered: SCRAM then refuses a client
         // that claims we offered none (the `y` flag, RFC 5802 §6).
         if self.offered().iter().any(|m| m.is_plus()) {
