@@ -549,3 +549,52 @@ async fn whitespace_during_sasl_is_tolerated_and_never_sent() {
     });
     assert_eq!(between.count(), 0, "{}", raw.seen);
 }
+
+/// A client that sends and never reads fills the server's send buffer; the
+/// negotiation must still end, or the connection holds its slot forever.
+#[tokio::test(start_paused = true)]
+async fn a_client_that_never_reads_cannot_outlast_the_negotiation_timeout() {
+    use tokio::io::AsyncWriteExt as _;
+    let mut config = seed_config();
+    config.sasl_retries = u32::MAX;
+    let (server_io, mut client_io) = tokio::io::duplex(1024);
+    let server = tokio::spawn(xmpp_stream::server::accept(
+        server_io,
+        Arc::new(config),
+        xmpp_stream::Security::Cleartext,
+        None,
+    ));
+    // Each <auth/> gets a challenge back, which nobody reads.
+    let writer = tokio::spawn(async move {
+        let _ = client_io.write_all(CLIENT_HEADER.as_bytes()).await;
+        loop {
+            let auth = format!("<auth xmlns='{SASL}' mechanism='DIGEST-MD5'/>");
+            if client_io.write_all(auth.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+    });
+    let ended = tokio::time::timeout(Duration::from_secs(3600), server)
+        .await
+        .expect("the negotiation never ended");
+    assert!(ended.unwrap().is_err());
+    writer.abort();
+}
+
+/// A new <auth/> during an exchange counts as an attempt: restarting
+/// exchanges forever is bounded like failing them.
+#[tokio::test]
+async fn restarting_the_exchange_counts_against_the_retries() {
+    let mut config = seed_config();
+    config.sasl_retries = 2;
+    let (mut raw, server) = opened(config).await;
+    // The first <auth/> starts an exchange; each of the next three replaces one.
+    for _ in 0..4 {
+        raw.send(&format!("<auth xmlns='{SASL}' mechanism='DIGEST-MD5'/>"))
+            .await;
+    }
+    let out = raw.until_eof().await;
+    assert!(out.contains(&stream_error("policy-violation")), "{out}");
+    let err = server.await.unwrap().err().unwrap();
+    assert_eq!(err.condition(), Some(StreamCondition::PolicyViolation));
+}

@@ -93,7 +93,33 @@ where
     drive(conn, core, config).await
 }
 
+/// How long past the negotiation deadline the shell may still spend writing
+/// (the stream error that the deadline itself produces, say).
+const WRITE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs the negotiation under one overall deadline. The core bounds the time
+/// spent waiting for the client, but not writes: a client that sends and
+/// never reads would otherwise hold the connection (and its slot) forever
+/// with the server blocked on a full send buffer.
 async fn drive<S>(
+    conn: Conn<S>,
+    core: ServerCore,
+    config: Arc<ServerConfig>,
+) -> Result<XmppStream<S>, ServerError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let deadline = core.poll_timeout().unwrap_or_else(crate::now) + WRITE_GRACE;
+    match tokio::time::timeout_at(deadline.into(), drive_steps(conn, core, config)).await {
+        Ok(result) => result,
+        Err(_) => Err(ServerError::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "negotiation did not finish in time (the client does not read what it is sent)",
+        ))),
+    }
+}
+
+async fn drive_steps<S>(
     mut conn: Conn<S>,
     mut core: ServerCore,
     config: Arc<ServerConfig>,

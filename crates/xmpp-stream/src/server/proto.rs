@@ -531,8 +531,20 @@ impl ServerCore {
             return self.fail(condition, Some("authenticate first"));
         }
         match (el.name(), running) {
-            // A new <auth/> discards a running exchange (RFC 6120 §6.4.2).
-            ("auth", _) => self.on_auth(&el),
+            // A new <auth/> discards a running exchange (RFC 6120 §6.4.2);
+            // it counts as an attempt, so that restarting exchanges forever
+            // is bounded like failing them.
+            ("auth", Some(_)) => {
+                self.sasl_failures += 1;
+                if self.sasl_failures > self.config.sasl_retries {
+                    return self.fail(
+                        StreamCondition::PolicyViolation,
+                        Some("too many authentication attempts"),
+                    );
+                }
+                self.on_auth(&el)
+            }
+            ("auth", None) => self.on_auth(&el),
             ("response", Some(mut mech)) => match wire::decode_sasl_payload(&el) {
                 Ok(data) => {
                     let step = mech.step(&data);
