@@ -568,6 +568,52 @@ impl Element {
         self.default_ns.as_ref().map(|s| s.get(&self.buf))
     }
 
+    /// A copy that holds only its own bytes. A parsed element shares the
+    /// buffer its stanza was read into, and that whole allocation stays alive
+    /// while any element from it does: an element kept for long (queued for
+    /// a slow reader, say) should be detached, so that it costs what it
+    /// weighs.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use tokio_util::codec::Decoder;
+    /// use xmpp_xml::{Frame, StreamCodec};
+    ///
+    /// let mut codec = StreamCodec::default();
+    /// let mut buf = BytesMut::with_capacity(64 * 1024);
+    /// buf.extend_from_slice(b"<stream:stream xmlns='jabber:client' \
+    ///     xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>\
+    ///     <message to='a@b'><body>hi</body></message>");
+    /// let _header = codec.decode(&mut buf)?;
+    /// let Some(Frame::Element(msg)) = codec.decode(&mut buf)? else { panic!() };
+    /// let kept = msg.detached();
+    /// assert_eq!(kept.to_xml(), msg.to_xml());
+    /// assert_ne!(kept.source().as_ptr(), msg.source().as_ptr());
+    /// # Ok::<(), xmpp_xml::XmlError>(())
+    /// ```
+    pub fn detached(&self) -> Element {
+        let mut el = self.clone();
+        if !self.buf.is_empty() {
+            el.rebase(&Bytes::copy_from_slice(&self.buf));
+        }
+        el
+    }
+
+    /// Points this element and its descendants at `own`, a copy of the
+    /// bytes they share (their spans are offsets into it).
+    fn rebase(&mut self, own: &Bytes) {
+        if !self.buf.is_empty() {
+            self.buf = own.clone();
+        }
+        if let Nodes::Many(nodes) = &mut self.nodes {
+            for node in nodes {
+                if let Node::Element(child) = node {
+                    child.rebase(own);
+                }
+            }
+        }
+    }
+
     /// The raw bytes this top-level element was parsed from (empty for
     /// builder-made elements and for children).
     pub fn source(&self) -> &Bytes {

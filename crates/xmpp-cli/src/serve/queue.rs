@@ -174,8 +174,10 @@ impl Mailbox for Inbox {
             // one that is behind is closed, which gives its bytes back.
             return before > 0 && account.overflow(Overflow::Total);
         }
+        // Detached: a queued stanza must not keep alive the sender's whole
+        // read buffer, which its size does not count.
         let queued = Box::new(Queued {
-            el: stanza.clone(),
+            el: stanza.detached(),
             size,
         });
         match self.tx.try_send(queued) {
@@ -273,6 +275,38 @@ mod tests {
             Poll::Ready(why) => Some(why),
             Poll::Pending => None,
         }
+    }
+
+    /// Issue #12 review: a small stanza parsed from a big read buffer must
+    /// not keep that buffer alive while it waits, since only its own size
+    /// is charged.
+    #[test]
+    fn a_queued_stanza_does_not_pin_the_senders_read_buffer() {
+        use bytes::BytesMut;
+        use tokio_util::codec::Decoder as _;
+        use xmpp_xml::{Frame, StreamCodec};
+        let mut codec = StreamCodec::default();
+        let mut buf = BytesMut::with_capacity(512 * 1024);
+        buf.extend_from_slice(
+            b"<stream:stream xmlns='jabber:client' \
+              xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>\
+              <message to='a@example.com'><body>hi</body></message>",
+        );
+        codec.decode(&mut buf).unwrap();
+        let Some(Frame::Element(msg)) = codec.decode(&mut buf).unwrap() else {
+            panic!("a message")
+        };
+        let budget = budget(1000, 10_000);
+        let (inbox, mut outbox) = queue(&budget, 64);
+        assert!(inbox.offer(&msg));
+        let queued = outbox.try_recv().expect("a stanza");
+        assert_eq!(queued.to_xml(), msg.to_xml());
+        let read = msg.source().as_ptr_range();
+        let kept = queued.source().as_ptr_range();
+        assert!(
+            kept.end <= read.start || kept.start >= read.end,
+            "the queued stanza shares the read buffer"
+        );
     }
 
     #[test]
