@@ -180,7 +180,9 @@ impl Decoys {
         // one differs when the username or realm has a Latin-1 character,
         // the unconverted-realm one when both do.
         let differs = |s: &str| crypto::latin1_or_utf8(s).as_ref() != s.as_bytes();
-        let (user, realm_differs) = (differs(username), differs(realm));
+        // The stored secret is derived from the account name, so the decoy
+        // counts its readings from that too.
+        let (user, realm_differs) = (differs(&account), differs(realm));
         let alts = u8::from(user || realm_differs) + u8::from(user && realm_differs);
         DigestSecret {
             realm: realm.to_owned(),

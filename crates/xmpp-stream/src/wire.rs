@@ -29,15 +29,17 @@ pub(crate) fn sasl_text(data: Option<&[u8]>) -> Option<String> {
 /// an error.
 /// `Ok(None)` means no character data at all.
 pub(crate) fn decode_sasl_text(el: &Element) -> Result<SaslData, base64::DecodeError> {
-    let text = el.text();
-    let compact: String = text
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '\t' | '\r' | '\n'))
-        .collect();
+    // Both are the payload in base64, a password for PLAIN: wiped too.
+    let text = Zeroizing::new(el.text());
+    let compact: Zeroizing<String> = Zeroizing::new(
+        text.chars()
+            .filter(|c| !matches!(c, ' ' | '\t' | '\r' | '\n'))
+            .collect(),
+    );
     if compact.is_empty() {
         return Ok(None);
     }
-    if compact == "=" {
+    if compact.as_str() == "=" {
         return Ok(Some(Zeroizing::default()));
     }
     // Decoded into a buffer sized once and wiped however decoding ends:

@@ -511,6 +511,38 @@ impl Element {
         self.attrs = AttrList::Own(attrs);
     }
 
+    /// Keeps only the attributes for which `keep(local_name, namespace)`
+    /// is true (`None` for an unprefixed attribute); the others are
+    /// removed, and nothing else changes. Nothing is copied when all stay.
+    ///
+    /// ```
+    /// use xmpp_xml::Element;
+    ///
+    /// let mut m = Element::builder("message", "jabber:client")
+    ///     .attr("to", "a@b")
+    ///     .attr_ns("c", "from", "jabber:client", "admin@b")
+    ///     .build();
+    /// m.retain_attrs(|name, ns| !(name == "from" && ns.is_some()));
+    /// assert_eq!(m.to_xml(), "<message xmlns='jabber:client' to='a@b'/>");
+    /// ```
+    pub fn retain_attrs(&mut self, mut keep: impl FnMut(&str, Option<&str>) -> bool) {
+        let buf = &self.buf;
+        if self.attrs.iter(buf).all(|a| keep(a.name(buf), a.ns(buf))) {
+            return;
+        }
+        let attrs: Vec<Attr> = self
+            .attrs
+            .iter(buf)
+            .filter(|a| keep(a.name(buf), a.ns(buf)))
+            .map(AttrRef::to_attr)
+            .collect();
+        self.attrs = if attrs.is_empty() {
+            AttrList::Empty
+        } else {
+            AttrList::Own(attrs)
+        };
+    }
+
     /// Value of an attribute in namespace `ns` with local name `name`.
     pub fn attr_ns(&self, name: &str, ns: &str) -> Option<&str> {
         self.attrs

@@ -14,6 +14,10 @@ pub fn stamp_from(el: &Element, from: &FullJid) -> Element {
     if el.attr("from") != Some(from.as_str()) {
         stamped.set_attr("from", from.as_str());
     }
+    // A `from` in a namespace (`c:from`, with `c` bound to jabber:client)
+    // could pass for the sender's address with a receiver that matches
+    // attributes by local name: only the server's own `from` goes out.
+    stamped.retain_attrs(|name, ns| !(name == "from" && ns.is_some()));
     stamped
 }
 
@@ -79,6 +83,18 @@ mod tests {
             stamped,
             input.replace(" type='chat'>", &format!(" type='chat' from='{ROMEO}'>"))
         );
+    }
+
+    /// Review of issue #12: a prefixed `from` in the client namespace must
+    /// not ride along beside the stamped one.
+    #[test]
+    fn a_namespaced_from_is_dropped() {
+        let input = "<message xmlns:c='jabber:client' c:from='admin@example.com/x' \
+                     to='juliet@example.com/balcony'><body>hi</body></message>";
+        let (_, stamped) = forwarded(input);
+        assert!(!stamped.contains("admin@example.com"), "{stamped}");
+        assert!(stamped.contains(&format!("from='{ROMEO}'")), "{stamped}");
+        assert!(stamped.contains("<body>hi</body>"), "{stamped}");
     }
 
     #[test]
