@@ -275,6 +275,19 @@ impl BoundSession {
         &self.jid
     }
 
+    /// `Ready` with the stream error this session must end with once the
+    /// server ended it (a newer session took its resource, or its account was
+    /// closed); registers `cx`'s waker until then. [`crate::XmppStream`]
+    /// reports this when read; a shell that may be blocked writing to a
+    /// client that does not read checks it too, so that such a client cannot
+    /// outlive its session.
+    pub fn poll_ended(&self, cx: &std::task::Context<'_>) -> std::task::Poll<StreamCondition> {
+        match self.signal.poll_kicked(cx) {
+            Some(condition) => std::task::Poll::Ready(condition),
+            None => std::task::Poll::Pending,
+        }
+    }
+
     /// Gives the session a mailbox, replacing any earlier one. `false` when
     /// the registry's mailboxes are closed or the resource was taken over.
     pub fn attach_mailbox(&self, mailbox: Arc<dyn Mailbox>) -> bool {

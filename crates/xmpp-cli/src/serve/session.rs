@@ -131,6 +131,10 @@ pub async fn connection<S>(
                 OVERFLOW_CLOSE_TIMEOUT,
             ))
         }
+        End::Ended(condition) => {
+            tracing::info!(%peer, jid = session.stream.jid().as_str(), %condition, "session ended by the server");
+            Some((condition, None, OVERFLOW_CLOSE_TIMEOUT))
+        }
         End::Closed => None,
     };
     if let Some((condition, text, timeout)) = closing {
@@ -158,6 +162,9 @@ enum End {
     Closed,
     /// Its queue overflowed: close with `<policy-violation/>`.
     Overflow(Overflow),
+    /// The server ended it (`<conflict/>` when replaced, `<not-authorized/>`
+    /// when its account was closed).
+    Ended(StreamCondition),
 }
 
 /// An established session: stanzas from the client are routed, stanzas
@@ -199,6 +206,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         }
         if let Some(Poll::Ready(why)) = self.inbox.as_ref().map(|i| i.poll_overflow(cx)) {
             return Poll::Ready(End::Overflow(why));
+        }
+        // Seen here, not only when the stream is read: a write to a client
+        // that does not read may never finish.
+        if let Some(Poll::Ready(condition)) = self.stream.bound_session().map(|b| b.poll_ended(cx))
+        {
+            return Poll::Ready(End::Ended(condition));
         }
         loop {
             match std::mem::replace(&mut self.outgoing, Outgoing::Idle) {
