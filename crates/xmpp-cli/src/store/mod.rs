@@ -86,6 +86,21 @@ pub enum StoreError {
         /// The command that fixes them all.
         fix: String,
     },
+    /// An SQLite store file owned by another user, who can read it whatever
+    /// its mode (one made in advance in a shared directory, say).
+    #[error(
+        "refusing to open {}: it belongs to uid {owner}, not to this user (uid {user}), and that \
+         user can read the password equivalents it holds; fix: move it away, or run as its owner",
+        path.display()
+    )]
+    NotOwned {
+        /// The file.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// The user running this process.
+        user: u32,
+    },
 }
 
 /// `username` prepared as accounts are keyed.

@@ -14,7 +14,9 @@
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::ErrorKind;
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{
+    DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _,
+};
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 use std::time::Duration;
@@ -115,8 +117,16 @@ fn create_private(db: &Path) -> std::io::Result<()> {
 fn check_private(db: &Path) -> Result<(), StoreError> {
     let mut exposed = Vec::new();
     let mut mode = 0;
+    let user = rustix::process::geteuid().as_raw();
     for path in std::iter::once(db.to_path_buf()).chain(SIDE_FILES.map(|s| side_file(db, s))) {
         if let Ok(meta) = std::fs::metadata(&path) {
+            if meta.uid() != user {
+                return Err(StoreError::NotOwned {
+                    path,
+                    owner: meta.uid(),
+                    user,
+                });
+            }
             let m = meta.permissions().mode() & 0o777;
             if m & 0o077 != 0 {
                 mode = m;
@@ -201,6 +211,25 @@ mod tests {
             open(&url).await,
             Err(StoreError::Exposed { mode: 0o660, .. })
         ));
+    }
+
+    /// Review of issue #12: a private mode is not enough when the file is
+    /// someone else's (made in advance in a shared directory).
+    #[tokio::test]
+    async fn a_store_file_owned_by_another_user_is_refused() {
+        if rustix::process::geteuid().as_raw() != 0 {
+            return; // Only root can give a file away.
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("users.db");
+        std::fs::write(&db, b"").unwrap();
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::chown(&db, Some(65534), Some(65534)).unwrap();
+        let err = open(db.to_str().unwrap()).await.err().unwrap();
+        assert!(
+            matches!(err, StoreError::NotOwned { owner: 65534, .. }),
+            "{err}"
+        );
     }
 
     #[tokio::test]
