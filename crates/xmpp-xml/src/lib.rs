@@ -36,6 +36,7 @@
 
 mod chars;
 mod codec;
+mod edit;
 mod element;
 mod error;
 mod escape;

@@ -1,6 +1,6 @@
-//! Where the tokio shell runs password checks: on tokio's blocking pool,
-//! at most [`DerivationLimit::max`] at once across every connection that
-//! shares the limit, and never past the negotiation deadline.
+//! How many password checks the tokio shell runs at once on tokio's
+//! blocking pool ([`DerivationLimit::max`]), across every connection that
+//! shares the limit.
 //!
 //! A check derives a key with PBKDF2 (thousands of hash iterations by
 //! design). Run on the async worker threads, a flood of PLAIN attempts for
@@ -10,10 +10,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
-use super::password_check::PasswordCheck;
-use super::proto::ServerCore;
-use crate::error::ServerError;
 
 /// Caps the password derivations (PBKDF2, for PLAIN) running at once,
 /// across every connection whose [`ServerConfig`](super::ServerConfig)
@@ -45,7 +41,7 @@ impl DerivationLimit {
         self.max - self.permits.available_permits()
     }
 
-    fn try_acquire(&self) -> Option<OwnedSemaphorePermit> {
+    pub(super) fn try_acquire(&self) -> Option<OwnedSemaphorePermit> {
         self.permits.clone().try_acquire_owned().ok()
     }
 }
@@ -66,32 +62,4 @@ impl fmt::Debug for DerivationLimit {
             .field("in_flight", &self.in_flight())
             .finish()
     }
-}
-
-/// Runs `check` on the blocking pool under `limit` and reports to `core`:
-/// the result, a refusal when the limit is reached, or the deadline.
-pub(crate) async fn check_password(
-    core: &mut ServerCore,
-    check: PasswordCheck,
-    limit: &DerivationLimit,
-) -> Result<(), ServerError> {
-    let Some(permit) = limit.try_acquire() else {
-        core.handle_password_check_refused();
-        return Ok(());
-    };
-    // The permit travels with the job: a check abandoned at the deadline
-    // still counts until its thread is done with it.
-    let job = tokio::task::spawn_blocking(move || {
-        let checked = check.run();
-        drop(permit);
-        checked
-    });
-    tokio::select! {
-        done = job => match done {
-            Ok(checked) => core.handle_password_checked(checked),
-            Err(_) => return Err(ServerError::Internal("the password check panicked")),
-        },
-        () = crate::sleep_until(core.poll_timeout()) => core.handle_timeout(crate::now()),
-    }
-    Ok(())
 }

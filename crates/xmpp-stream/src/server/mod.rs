@@ -157,7 +157,7 @@ where
                     }
                 }
                 ServerAction::CheckPassword(check) => {
-                    derivations::check_password(&mut core, check, &config.derivations).await?;
+                    check_password(&mut core, check, &config.derivations).await?;
                 }
                 ServerAction::Bind { bare, resource } => {
                     let resource = match resource {
@@ -254,4 +254,32 @@ fn generated_resource() -> Result<jid::ResourcePart, ServerError> {
     jid::ResourcePart::new(&crate::ids::resource())
         .map(std::borrow::Cow::into_owned)
         .map_err(|_| ServerError::Internal("a generated resource is not valid"))
+}
+
+/// Runs `check` on the blocking pool under `limit` and reports to `core`:
+/// the result, a refusal when the limit is reached, or the deadline.
+async fn check_password(
+    core: &mut ServerCore,
+    check: PasswordCheck,
+    limit: &DerivationLimit,
+) -> Result<(), ServerError> {
+    let Some(permit) = limit.try_acquire() else {
+        core.handle_password_check_refused();
+        return Ok(());
+    };
+    // The permit travels with the job: a check abandoned at the deadline
+    // still counts until its thread is done with it.
+    let job = tokio::task::spawn_blocking(move || {
+        let checked = check.run();
+        drop(permit);
+        checked
+    });
+    tokio::select! {
+        done = job => match done {
+            Ok(checked) => core.handle_password_checked(checked),
+            Err(_) => return Err(ServerError::Internal("the password check panicked")),
+        },
+        () = crate::sleep_until(core.poll_timeout()) => core.handle_timeout(crate::now()),
+    }
+    Ok(())
 }
