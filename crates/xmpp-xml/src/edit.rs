@@ -10,7 +10,7 @@ use crate::element::{Attr, AttrList, AttrRef, Element, Node, Nodes, Qual, Str};
 use crate::ns;
 
 impl Element {
-    /// Sets an attribute, named as for [`ElementBuilder::attr`] (unprefixed,
+    /// Sets an attribute, named as for [`ElementBuilder::attr`](crate::ElementBuilder::attr) (unprefixed,
     /// or `xml:lang`): its value is replaced where it stands, or it is added
     /// after the others. Nothing else changes: the other attributes and
     /// their order, the children, the text and where it stands among them
