@@ -10,7 +10,8 @@ use crate::server::{ServerMechanism, ServerMechanismConfig};
 
 /// Creates a client mechanism with CSPRNG nonces; `None` for a `-PLUS`
 /// mechanism when `creds.channel_binding` is not
-/// [`ClientChannelBinding::Use`](crate::ClientChannelBinding::Use).
+/// [`ClientChannelBinding::Use`](crate::ClientChannelBinding::Use), and for
+/// the FAST token mechanisms ([`HtClient`](crate::HtClient) proves a token).
 pub fn client_mechanism(
     mechanism: Mechanism,
     creds: ClientCredentials,
@@ -22,11 +23,14 @@ pub fn client_mechanism(
         Mechanism::ScramSha1 => Box::new(ScramClient::new(ScramHash::Sha1, creds)),
         Mechanism::DigestMd5 => Box::new(DigestMd5Client::new(creds)),
         Mechanism::Plain => Box::new(PlainClient::new(creds)),
+        // A token, not a password: built with `HtClient::new`.
+        _ => return None,
     })
 }
 
 /// Creates a server mechanism with CSPRNG nonces; `None` for a `-PLUS`
-/// mechanism when `cfg.channel_bindings` is empty.
+/// mechanism when `cfg.channel_bindings` is empty, and for the FAST token
+/// mechanisms ([`HtServer`](crate::HtServer) checks stored tokens).
 pub fn server_mechanism(
     mechanism: Mechanism,
     cfg: &ServerMechanismConfig,
@@ -39,6 +43,8 @@ pub fn server_mechanism(
         Mechanism::ScramSha1 => Box::new(ScramServer::new(ScramHash::Sha1, cfg)),
         Mechanism::DigestMd5 => Box::new(DigestMd5Server::new(cfg)),
         Mechanism::Plain => Box::new(PlainServer::new(cfg)),
+        // Verified against stored tokens by `HtServer`.
+        _ => return None,
     })
 }
 

@@ -101,6 +101,7 @@ mod server;
 
 // The mechanisms.
 mod digest_md5;
+mod fast;
 mod plain;
 mod scram;
 
@@ -116,6 +117,7 @@ pub use decoy::{Decoys, ServerSecret};
 pub use digest_md5::{DigestMd5Client, DigestMd5Server};
 pub use error::{ClientError, Condition, ErrorKind, ServerError, ServerFailure, StoreError};
 pub use factory::{client_mechanism, server_mechanism};
+pub use fast::{FastToken, HtClient, HtServer, HtVerified, MemoryTokenStore, TokenStore};
 pub use mechanism::{Mechanism, MechanismName, UnknownMechanism};
 pub use plain::{PlainClient, PlainServer};
 pub use scram::{ScramClient, ScramServer};

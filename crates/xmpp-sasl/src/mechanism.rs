@@ -40,10 +40,21 @@ pub enum Mechanism {
     DigestMd5,
     /// `PLAIN` (RFC 4616).
     Plain,
+    /// `HT-SHA-256-EXPR`: a FAST token (XEP-0484) bound to `tls-exporter`.
+    HtSha256Expr,
+    /// `HT-SHA-256-ENDP`: a FAST token bound to `tls-server-end-point`.
+    HtSha256Endp,
+    /// `HT-SHA-256-UNIQ`: a FAST token bound to `tls-unique` (TLS 1.2 only;
+    /// implemented, but never usable over rustls, which has no `tls-unique`).
+    HtSha256Uniq,
+    /// `HT-SHA-256-NONE`: a FAST token without channel binding.
+    HtSha256None,
 }
 
 impl Mechanism {
-    /// Every mechanism this crate implements, strongest first.
+    /// Every password-based mechanism this crate implements (what RFC 6120
+    /// `<mechanisms/>` and SASL2 `<authentication/>` list), strongest first.
+    /// The token mechanisms are in [`FAST`](Self::FAST).
     pub const ALL: [Mechanism; 6] = [
         Mechanism::ScramSha256Plus,
         Mechanism::ScramSha1Plus,
@@ -51,6 +62,16 @@ impl Mechanism {
         Mechanism::ScramSha1,
         Mechanism::DigestMd5,
         Mechanism::Plain,
+    ];
+
+    /// The FAST token mechanisms (XEP-0484, `HT-*`), in a client's order of
+    /// preference: channel-bound first. A server lists them inside SASL2's
+    /// `<fast/>`, never among the password mechanisms.
+    pub const FAST: [Mechanism; 4] = [
+        Mechanism::HtSha256Expr,
+        Mechanism::HtSha256Endp,
+        Mechanism::HtSha256Uniq,
+        Mechanism::HtSha256None,
     ];
 
     /// What a server lists by default, in this order. The stream layer drops
@@ -72,13 +93,20 @@ impl Mechanism {
             Mechanism::ScramSha1 => "SCRAM-SHA-1",
             Mechanism::DigestMd5 => "DIGEST-MD5",
             Mechanism::Plain => "PLAIN",
+            Mechanism::HtSha256Expr => "HT-SHA-256-EXPR",
+            Mechanism::HtSha256Endp => "HT-SHA-256-ENDP",
+            Mechanism::HtSha256Uniq => "HT-SHA-256-UNIQ",
+            Mechanism::HtSha256None => "HT-SHA-256-NONE",
         }
     }
 
     /// Parses an IANA name exactly; `None` for a name this crate does not
     /// implement (including a miscased one).
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.as_str() == name)
+        Self::ALL
+            .into_iter()
+            .chain(Self::FAST)
+            .find(|m| m.as_str() == name)
     }
 
     /// Parses a name typed by a person (`--mechanism scram-sha-1`): ASCII case
@@ -97,6 +125,31 @@ impl Mechanism {
         matches!(self, Mechanism::ScramSha256Plus | Mechanism::ScramSha1Plus)
     }
 
+    /// Whether this is a FAST token mechanism (`HT-*`, XEP-0484): it proves
+    /// a token the server issued, not the password.
+    pub const fn is_fast(self) -> bool {
+        matches!(
+            self,
+            Mechanism::HtSha256Expr
+                | Mechanism::HtSha256Endp
+                | Mechanism::HtSha256Uniq
+                | Mechanism::HtSha256None
+        )
+    }
+
+    /// The channel-binding type a mechanism binds to: the `-PLUS` ones to the
+    /// type the peers agree on (`None` here), the `HT-*` ones to the type in
+    /// their name. `Some("tls-unique")` for `HT-SHA-256-UNIQ`, which no
+    /// rustls connection can provide.
+    pub const fn fast_binding(self) -> Option<&'static str> {
+        match self {
+            Mechanism::HtSha256Expr => Some("tls-exporter"),
+            Mechanism::HtSha256Endp => Some("tls-server-end-point"),
+            Mechanism::HtSha256Uniq => Some("tls-unique"),
+            _ => None,
+        }
+    }
+
     /// Whether the client's message carries the password itself (PLAIN): such a
     /// mechanism belongs on a protected stream only (RFC 4616 §5, RFC 6120
     /// §13.8), and its payloads are redacted from logs.
@@ -110,7 +163,7 @@ impl Mechanism {
     /// only the others (PLAIN too when its policy explicitly allows it; `-PLUS`
     /// never, as there is nothing to bind to).
     pub const fn needs_secure_channel(self) -> bool {
-        self.is_plus() || self.sends_password()
+        self.is_plus() || self.sends_password() || self.is_fast()
     }
 }
 
