@@ -20,7 +20,7 @@ const LIST_SEPARATOR: u8 = 0x1f;
 ///
 /// The server sets it in [`ServerMechanismConfig::ssdp`](crate::ServerMechanismConfig::ssdp)
 /// from what it sent; the client sets it in
-/// `ClientCredentials::ssdp` from what it
+/// [`ClientCredentials::ssdp`](crate::ClientCredentials::ssdp) from what it
 /// received. Both sides of a stream nobody tampered with compute the same
 /// [`digest`](Self::digest).
 ///
