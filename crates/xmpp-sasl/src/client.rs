@@ -7,6 +7,7 @@ use crate::cache::Pbkdf2Cache;
 use crate::channel_binding::ClientChannelBinding;
 use crate::error::ClientError;
 use crate::mechanism::Mechanism;
+use crate::ssdp::Ssdp;
 
 /// What a client authenticates with.
 #[derive(Clone)]
@@ -29,6 +30,17 @@ pub struct ClientCredentials {
     /// A cache of SCRAM salted passwords shared across logins (RFC 5802
     /// §5.1), so that repeated logins skip PBKDF2. `None`: derive each time.
     pub pbkdf2_cache: Option<Pbkdf2Cache>,
+    /// XEP-0474: the mechanisms and channel-binding types this stream's
+    /// features advertised, as received. A SCRAM client checks the server's
+    /// `h=` against them and fails with [`ClientError::Downgrade`] on a
+    /// mismatch. `None`: nothing to check, an `h=` is ignored.
+    pub ssdp: Option<Ssdp>,
+    /// XEP-0474: fail with [`ClientError::NoDowngradeProtection`] when the
+    /// server-first-message carries no `h=`. Needs [`ssdp`](Self::ssdp) set
+    /// (a SCRAM client fails before sending anything otherwise). Only SCRAM
+    /// can carry `h=`: PLAIN and DIGEST-MD5 ignore this flag, so a caller
+    /// that requires the protection must not pick them.
+    pub require_ssdp: bool,
 }
 
 impl ClientCredentials {
@@ -46,7 +58,21 @@ impl ClientCredentials {
             service: "xmpp".to_owned(),
             channel_binding: ClientChannelBinding::Unsupported,
             pbkdf2_cache: None,
+            ssdp: None,
+            require_ssdp: false,
         }
+    }
+
+    /// Sets what the stream advertised, for XEP-0474 (see [`ssdp`](Self::ssdp)).
+    pub fn with_ssdp(mut self, ssdp: Ssdp) -> Self {
+        self.ssdp = Some(ssdp);
+        self
+    }
+
+    /// Requires XEP-0474 protection (see [`require_ssdp`](Self::require_ssdp)).
+    pub fn require_ssdp(mut self, require: bool) -> Self {
+        self.require_ssdp = require;
+        self
     }
 
     /// Shares a cache of SCRAM salted passwords across logins.
@@ -92,6 +118,8 @@ impl std::fmt::Debug for ClientCredentials {
             .field("service", &self.service)
             .field("channel_binding", &self.channel_binding)
             .field("pbkdf2_cache", &self.pbkdf2_cache.is_some())
+            .field("ssdp", &self.ssdp)
+            .field("require_ssdp", &self.require_ssdp)
             .finish()
     }
 }

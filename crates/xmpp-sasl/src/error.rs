@@ -98,6 +98,10 @@ pub enum ErrorKind {
     Aborted,
     /// A local problem (credentials unusable with this mechanism, bad injected nonce).
     Local,
+    /// XEP-0474 downgrade protection failed: the advertised mechanisms or
+    /// channel-binding types were changed in transit, or the server does not
+    /// offer the protection the client requires.
+    Downgrade,
 }
 
 /// Why the server side refused an authentication. Each variant maps to exactly
@@ -273,6 +277,16 @@ pub enum ClientError {
     /// failed, or a non-Latin-1 name without `charset=utf-8`).
     #[error("unusable credentials: {0}")]
     Credentials(&'static str),
+    /// XEP-0474: the server's `h=` does not match the mechanisms and
+    /// channel-binding types the client saw advertised. Someone between
+    /// client and server changed those lists: an active attack.
+    #[error("downgrade detected (XEP-0474): the mechanism or channel-binding list was changed in transit")]
+    Downgrade,
+    /// XEP-0474 protection is required
+    /// ([`ClientCredentials::require_ssdp`](crate::ClientCredentials::require_ssdp)),
+    /// but the server-first-message has no `h=`.
+    #[error("the server does not support XEP-0474 downgrade protection")]
+    NoDowngradeProtection,
 }
 
 impl ClientError {
@@ -284,6 +298,7 @@ impl ClientError {
             ClientError::MutualAuth(_) => ErrorKind::MutualAuth,
             ClientError::Server(_) => ErrorKind::Credentials,
             ClientError::Credentials(_) => ErrorKind::Local,
+            ClientError::Downgrade | ClientError::NoDowngradeProtection => ErrorKind::Downgrade,
         }
     }
 }

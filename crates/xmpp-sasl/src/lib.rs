@@ -87,6 +87,7 @@ mod crypto;
 mod cache;
 mod channel_binding;
 mod mutual_auth;
+mod ssdp;
 mod transcript;
 
 // Stored credentials, keyed by the prepared username, and the decoys
@@ -123,6 +124,7 @@ pub use plain::{PlainClient, PlainServer};
 pub use scram::{ScramClient, ScramServer};
 pub use select::MechanismSelector;
 pub use server::{Authorizer, DenyAll, ServerMechanism, ServerMechanismConfig, ServerStep};
+pub use ssdp::Ssdp;
 pub use store::{
     CredentialStore, DigestSecret, MemoryStore, ScramSecret, StoredCredentials, DEFAULT_ITERATIONS,
 };

@@ -9,6 +9,7 @@ use crate::channel_binding::ChannelBinding;
 use crate::decoy::Decoys;
 use crate::error::{ServerError, ServerFailure, StoreError};
 use crate::mechanism::Mechanism;
+use crate::ssdp::Ssdp;
 use crate::store::StoredCredentials;
 use crate::username::prepare_username;
 
@@ -117,6 +118,11 @@ pub struct ServerMechanismConfig {
     /// with a wrong password. Default: a secret random per process; a server
     /// should load a persisted one ([`Decoys`]).
     pub decoys: Decoys,
+    /// XEP-0474: the mechanisms and channel-binding types advertised on this
+    /// stream, for the SASL profile the client uses. `Some`: the SCRAM
+    /// servers add `h=` to their server-first-message. `None` (default): no
+    /// `h=`.
+    pub ssdp: Option<Ssdp>,
 }
 
 impl ServerMechanismConfig {
@@ -133,7 +139,14 @@ impl ServerMechanismConfig {
             channel_bindings: Vec::new(),
             plain_cache: None,
             decoys: Decoys::default(),
+            ssdp: None,
         }
+    }
+
+    /// Sets what was advertised, for XEP-0474 (see [`ssdp`](Self::ssdp)).
+    pub fn with_ssdp(mut self, ssdp: Ssdp) -> Self {
+        self.ssdp = Some(ssdp);
+        self
     }
 
     /// Sets the channel bindings this connection offers.
@@ -185,6 +198,7 @@ impl std::fmt::Debug for ServerMechanismConfig {
             .field("rspauth_in_success", &self.rspauth_in_success)
             .field("channel_bindings", &self.channel_bindings)
             .field("decoys", &self.decoys)
+            .field("ssdp", &self.ssdp)
             .finish_non_exhaustive()
     }
 }

@@ -106,6 +106,11 @@ impl ScramClient {
         if !valid_scram_nonce(&self.nonce) {
             return Err(ClientError::Credentials("invalid injected nonce"));
         }
+        if self.creds.require_ssdp && self.creds.ssdp.is_none() {
+            return Err(ClientError::Credentials(
+                "XEP-0474 required, but no advertised lists to check h= against",
+            ));
+        }
         let user = crypto::normalize(&self.creds.username);
         if user.is_empty() {
             return Err(ClientError::Credentials("empty username"));
@@ -118,6 +123,26 @@ impl ScramClient {
             client_first_bare,
         };
         Ok(msg)
+    }
+
+    /// XEP-0474: compares the server's `h=` with the hash of what the stream
+    /// advertised (constant time; the lists are public, the habit is cheap).
+    fn check_ssdp(&self, h: Option<&str>) -> Result<(), ClientError> {
+        let (Some(h), Some(ssdp)) = (h, &self.creds.ssdp) else {
+            return match h {
+                None if self.creds.require_ssdp => Err(ClientError::NoDowngradeProtection),
+                // No h=, or nothing to compare it with.
+                _ => Ok(()),
+            };
+        };
+        let got = b64_decode(h.as_bytes())
+            .filter(|g| !g.is_empty())
+            .ok_or_else(|| ClientError::Malformed("h= is not base64".to_owned()))?;
+        if crypto::ct_eq(&got, &ssdp.digest(self.hash)) {
+            Ok(())
+        } else {
+            Err(ClientError::Downgrade)
+        }
     }
 
     fn client_final(
@@ -150,8 +175,20 @@ impl ScramClient {
             Some((b'i', i)) => i,
             _ => return Err(malformed("expected i=")),
         };
-        if it.any(|a| a.is_none()) {
-            return Err(malformed("bad attribute"));
+        // Extensions (RFC 5802 §5.1): XEP-0474's h= is checked below; others,
+        // XEP-0474 0.3's d= among them, are ignored. All of them stay in
+        // AuthMessage, which covers server-first as received.
+        let mut h = None;
+        for a in it {
+            match a {
+                None => return Err(malformed("bad attribute")),
+                Some((b'h', v)) => {
+                    if h.replace(v).is_some() {
+                        return Err(malformed("more than one h="));
+                    }
+                }
+                Some(_) => {}
+            }
         }
         if !valid_scram_nonce(r) {
             return Err(malformed("bad nonce"));
@@ -185,6 +222,8 @@ impl ScramClient {
                 "iteration count {iterations} above maximum {MAX_ITERATIONS}"
             )));
         }
+        // Before the key derivation: a downgraded exchange costs no PBKDF2.
+        self.check_ssdp(h)?;
         let without_proof = format!("c={},r={r}", b64(cbind_input));
         let auth_message = format!("{client_first_bare},{sf},{without_proof}");
         let password = crypto::normalize_password(&self.creds.password);

@@ -259,7 +259,13 @@ impl ScramServer {
         };
         let (salt, iterations) = (&secret.salt, secret.iterations);
         let nonce = format!("{}{}", first.nonce, self.nonce);
-        let server_first = format!("r={nonce},s={},i={iterations}", b64(salt));
+        let mut server_first = format!("r={nonce},s={},i={iterations}", b64(salt));
+        // XEP-0474: an extension after i=; it is part of AuthMessage, so the
+        // proofs cover it.
+        if let Some(ssdp) = &self.cfg.ssdp {
+            server_first.push_str(",h=");
+            server_first.push_str(&b64(&ssdp.digest(self.hash)));
+        }
         let out = server_first.clone().into_bytes();
         self.state = ServerState::ExpectClientFinal(Box::new(Exchange {
             first,
