@@ -132,6 +132,15 @@ pub enum ClientError {
     /// The server broke the protocol.
     #[error("protocol violation: {0}")]
     Protocol(String),
+    /// Our channel-binding policy cannot be met, or the offer shows signs
+    /// of tampering (a `-PLUS` offer without usable binding types and no
+    /// XEP-0474 proof that the list is genuine).
+    #[error("channel binding: {0}")]
+    ChannelBinding(String),
+    /// SASL2 is required but not offered, or the server asks for SASL2
+    /// tasks we do not implement.
+    #[error("SASL2: {0}")]
+    Sasl2(String),
     /// The server's XML is not acceptable.
     #[error("bad XML from the server: {0}")]
     Xml(#[from] xmpp_xml::XmlError),

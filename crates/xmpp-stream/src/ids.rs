@@ -26,3 +26,48 @@ pub(crate) fn stream_id() -> String {
 pub(crate) fn resource() -> String {
     random_hex(16)
 }
+
+/// A fresh secret key: 256 bits.
+pub(crate) fn random_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    #[allow(clippy::expect_used)]
+    getrandom::fill(&mut key).expect("the OS random number generator failed");
+    key
+}
+
+/// The stable part of a Bind2 resource for one user agent of one user:
+/// 48 bits of `SHA-256(key ‖ bare JID ‖ 0 ‖ user-agent id)` in hex. Stable
+/// while the server runs, and it does not reveal the id (XEP-0386 §5).
+pub(crate) fn stable_resource_part(key: &[u8; 32], bare: &str, user_agent: &str) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(key);
+    h.update(bare.as_bytes());
+    h.update([0]);
+    h.update(user_agent.as_bytes());
+    h.finalize()[..6].iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// A random UUID (version 4, RFC 9562 §5.4), for a user-agent id.
+pub(crate) fn uuid_v4() -> String {
+    let mut b = [0u8; 16];
+    #[allow(clippy::expect_used)]
+    getrandom::fill(&mut b).expect("the OS random number generator failed");
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().fold(String::new(), |mut s, x| {
+        let _ = write!(s, "{x:02x}");
+        s
+    });
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}

@@ -49,6 +49,7 @@ mod ids;
 mod negotiation;
 mod observer;
 mod registry;
+mod sasl2;
 pub mod server;
 mod session;
 #[cfg(feature = "tls")]

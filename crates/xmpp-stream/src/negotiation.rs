@@ -64,6 +64,16 @@ impl ChannelBindings {
         }
         out
     }
+
+    /// The data a FAST `HT-*` mechanism binds to, if this connection has it
+    /// (`tls-unique`, for `-UNIQ`, never: rustls does not expose it).
+    pub(crate) fn for_fast(&self, mechanism: xmpp_sasl::Mechanism) -> Option<&[u8]> {
+        match mechanism.fast_binding()? {
+            "tls-exporter" => self.tls_exporter.as_deref(),
+            "tls-server-end-point" => self.tls_server_end_point.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// What negotiation established.
@@ -79,6 +89,16 @@ pub struct StreamInfo {
     pub mechanism: Mechanism,
     /// The XMPP domain of the stream.
     pub domain: String,
+    /// Authentication used SASL2 (XEP-0388).
+    pub sasl2: bool,
+    /// Bind2 (XEP-0386) bound the resource inside the authentication.
+    pub bound_inline: bool,
+    /// A FAST token the server issued in this login (client side): store
+    /// it and log in with it next time.
+    pub fast_token: Option<xmpp_sasl::FastToken>,
+    /// The server refused the FAST token we offered (client side): forget
+    /// it. The login then went on with the password.
+    pub fast_token_refused: bool,
 }
 
 /// `version` is at least 1.0; major and minor compare as integers

@@ -219,18 +219,21 @@ fn the_default_client_picks_scram_sha_256_plus_with_tls_exporter() {
     pair.run();
     let (client, _) = pair.established();
     assert_eq!(client.mechanism, "SCRAM-SHA-256-PLUS");
+    // On TLS the default client uses SASL2 (XEP-0388) and Bind2.
+    assert!(client.sasl2 && client.bound_inline, "{client:?}");
     // The GS2 header names the binding type (RFC 5802 §7).
     let auth = elements(&pair.server_received)
-        .find(|el| el.is("auth", ns::SASL))
+        .find(|el| el.is("authenticate", "urn:xmpp:sasl:2"))
         .unwrap();
-    let first = STANDARD.decode(auth.text().trim()).unwrap();
+    let initial = auth.child("initial-response", "urn:xmpp:sasl:2").unwrap();
+    let first = STANDARD.decode(initial.text().trim()).unwrap();
     assert!(first.starts_with(b"p=tls-exporter,"), "{first:?}");
 }
 
 #[test]
 fn without_channel_bindings_no_plus_is_offered_and_scram_is_used() {
     let store = store();
-    let client = ClientConfig::new("juliet@example.com", PASSWORD).unwrap();
+    let client = rfc6120_client();
     let mut pair = Pair::over_tls(
         client,
         server_config(store.clone()),
@@ -312,7 +315,7 @@ fn a_wrong_password_is_not_authorized_with_every_mechanism_and_no_fallback() {
 fn a_different_channel_binding_is_not_authorized_and_never_downgraded() {
     for mechanism in PLUS_MECHANISMS {
         let store = store();
-        let client = ClientConfig::new("juliet@example.com", PASSWORD).unwrap();
+        let client = rfc6120_client();
         // Someone in the middle terminates TLS: the two sides see different
         // exporter values.
         let mut pair = Pair::over_tls(
@@ -337,7 +340,7 @@ fn a_different_channel_binding_is_not_authorized_and_never_downgraded() {
 #[test]
 fn a_stripped_plus_offer_is_detected_as_a_downgrade() {
     let store = store();
-    let client = ClientConfig::new("juliet@example.com", PASSWORD).unwrap();
+    let client = rfc6120_client();
     let mut pair = Pair::over_tls(
         client,
         server_config(store.clone()),
@@ -370,29 +373,40 @@ fn a_stripped_plus_offer_is_detected_as_a_downgrade() {
 }
 
 #[test]
-fn no_advertised_binding_types_means_no_plus() {
-    // A server that lists -PLUS without XEP-0440 supports only tls-unique,
-    // which we lack: SCRAM without binding, flag `n`.
-    let store = store();
-    let client = ClientConfig::new("juliet@example.com", PASSWORD).unwrap();
-    let mut pair = Pair::over_tls(
-        client,
-        server_config(store.clone()),
-        store,
-        exporter(4),
-        exporter(4),
-    );
-    pair.to_client = Some(Box::new(|frame| match &frame {
-        Frame::Element(el) if el.is("features", ns::STREAM) => Some(Frame::Element(rebuild(
-            el,
-            |c| (!c.is("sasl-channel-binding", "urn:xmpp:sasl-cb:0")).then(|| c.clone()),
-            Vec::new(),
-        ))),
-        _ => Some(frame),
-    }));
-    pair.run();
-    let (client, _) = pair.established();
-    assert_eq!(client.mechanism, "SCRAM-SHA-256");
+fn a_stripped_binding_type_list_is_a_detected_downgrade() {
+    // The XEP-0440 list removed in transit: the client cannot bind, and the
+    // -PLUS offer with no usable type is a downgrade unless XEP-0474 proves
+    // the lists genuine, which it cannot here. Under every policy.
+    use xmpp_stream::client::ChannelBindingPolicy as P;
+    for policy in [P::Preferred, P::Off, P::Required] {
+        let store = store();
+        let mut client = rfc6120_client();
+        client.channel_binding = policy;
+        let mut pair = Pair::over_tls(
+            client,
+            server_config(store.clone()),
+            store,
+            exporter(4),
+            exporter(4),
+        );
+        pair.to_client = Some(Box::new(|frame| match &frame {
+            Frame::Element(el) if el.is("features", ns::STREAM) => Some(Frame::Element(rebuild(
+                el,
+                |c| (!c.is("sasl-channel-binding", "urn:xmpp:sasl-cb:0")).then(|| c.clone()),
+                Vec::new(),
+            ))),
+            _ => Some(frame),
+        }));
+        pair.run();
+        match policy {
+            P::Required => assert!(
+                matches!(pair.client_error(), ClientError::ChannelBinding(_)),
+                "{:?}",
+                pair.client_error()
+            ),
+            _ => assert_downgrade(pair.client_error()),
+        }
+    }
 }
 
 #[test]
@@ -467,9 +481,25 @@ fn a_mechanism_not_offered_is_invalid_mechanism() {
         }))
     }));
     pair.run();
-    assert_eq!(sasl_failures(&pair.client_received), ["invalid-mechanism"]);
+    // The server refuses what it never offered; the client's next try,
+    // SCRAM, then sees that the list it was shown is not the server's
+    // (XEP-0474) and aborts.
+    assert_eq!(
+        sasl_failures(&pair.client_received),
+        ["invalid-mechanism", "aborted"]
+    );
     assert_eq!(auths(&pair.client_sent), ["DIGEST-MD5", "SCRAM-SHA-1"]);
-    assert_eq!(pair.established().0.mechanism, "SCRAM-SHA-1");
+    assert_downgrade(pair.client_error());
+}
+
+/// The client stopped because XEP-0474 showed the offer was altered.
+fn assert_downgrade(err: &ClientError) {
+    match err {
+        ClientError::Mechanism { source, .. } => {
+            assert_eq!(source.kind(), xmpp_sasl::ErrorKind::Downgrade, "{err}")
+        }
+        other => panic!("expected a detected downgrade, got {other:?}"),
+    }
 }
 
 #[test]
@@ -487,9 +517,9 @@ fn plain_kept_for_protected_streams_is_encryption_required() {
     pair.run();
     assert_eq!(
         sasl_failures(&pair.client_received),
-        ["encryption-required"]
+        ["encryption-required", "aborted"]
     );
-    assert_eq!(pair.established().0.mechanism, "SCRAM-SHA-256");
+    assert_downgrade(pair.client_error());
 }
 
 #[test]

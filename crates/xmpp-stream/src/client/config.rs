@@ -8,6 +8,7 @@ use xmpp_xml::Limits;
 use zeroize::Zeroizing;
 
 use crate::negotiation::Security;
+pub use crate::sasl2::UserAgent;
 
 /// What the client does about TLS.
 #[non_exhaustive]
@@ -19,6 +20,38 @@ pub enum TlsMode {
     /// Use STARTTLS when offered, else go on without TLS.
     Opportunistic,
     /// Never use STARTTLS.
+    Off,
+}
+
+/// Whether the client uses SASL2 (XEP-0388).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Sasl2Mode {
+    /// Use SASL2 (with Bind2 and FAST when offered) when the server offers
+    /// it, else RFC 6120 SASL.
+    #[default]
+    Auto,
+    /// Fail unless the server offers SASL2.
+    Required,
+    /// Always RFC 6120 SASL.
+    Off,
+}
+
+/// What the client does about channel binding (RFC 5056; `-PLUS` SCRAM and
+/// the bound FAST mechanisms).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ChannelBindingPolicy {
+    /// Bind to the TLS channel or fail: no TLS, no binding type in common,
+    /// or a `-PLUS` attempt refused all end the login.
+    Required,
+    /// Bind when possible; without binding only where nothing suggests the
+    /// offer was tampered with: the server offers no `-PLUS` at all (then
+    /// we say so with the `y` flag, which such a server checks), or its
+    /// XEP-0474 hash proves the lists we saw are the ones it sent.
+    #[default]
+    Preferred,
+    /// Never bind (flag `n`): for servers behind TLS-terminating proxies.
     Off,
 }
 
@@ -76,6 +109,21 @@ pub struct ClientConfig {
     /// The name the server's certificate must carry; the domain when
     /// `None`.
     pub tls_server_name: Option<String>,
+    /// SASL2 use. Auto by default.
+    pub sasl2: Sasl2Mode,
+    /// Channel-binding policy. Preferred by default.
+    pub channel_binding: ChannelBindingPolicy,
+    /// Who we are to SASL2 (a random id unless set: give it a stable one,
+    /// stored with the FAST token, for FAST to work across runs).
+    pub user_agent: UserAgent,
+    /// The Bind2 tag (the software's name; never private data).
+    pub bind2_tag: String,
+    /// A FAST token to log in with instead of the password, when the server
+    /// offers its mechanism. If the server refuses it, the password is used
+    /// (when there is one) and [`StreamInfo::fast_token_refused`](crate::StreamInfo) says so.
+    pub fast_token: Option<xmpp_sasl::FastToken>,
+    /// Ask for a FAST token in a SASL2 login.
+    pub request_fast_token: bool,
 }
 
 impl fmt::Debug for ClientConfig {
@@ -135,6 +183,16 @@ impl ClientConfig {
             #[cfg(feature = "tls")]
             tls_config: None,
             tls_server_name: None,
+            sasl2: Sasl2Mode::Auto,
+            channel_binding: ChannelBindingPolicy::Preferred,
+            user_agent: UserAgent {
+                id: crate::ids::uuid_v4(),
+                software: Some("xmpp-negotiate".to_owned()),
+                device: None,
+            },
+            bind2_tag: "xmpp-negotiate".to_owned(),
+            fast_token: None,
+            request_fast_token: false,
         })
     }
 

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
 use xmpp_xml::StreamCodec;
 
-pub use self::config::{ClientConfig, InvalidJid, TlsMode};
+pub use self::config::{
+    ChannelBindingPolicy, ClientConfig, InvalidJid, Sasl2Mode, TlsMode, UserAgent,
+};
 pub use self::proto::{ClientAction, ClientCore};
 use crate::conn::{Conn, Event};
 use crate::error::ClientError;

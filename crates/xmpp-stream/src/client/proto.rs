@@ -11,10 +11,13 @@ use xmpp_sasl::{
 use xmpp_xml::{ns, Element, Frame, StreamHeader, XmlError};
 use zeroize::Zeroizing;
 
-use super::config::{ClientConfig, TlsMode};
+mod sasl2;
+
+use super::config::{ChannelBindingPolicy, ClientConfig, Sasl2Mode, TlsMode};
 use crate::condition::StanzaCondition;
 use crate::error::ClientError;
 use crate::negotiation::{version_at_least_1_0, ChannelBindings, StreamInfo};
+use crate::sasl2::Sasl2Offer;
 use crate::wire;
 
 /// What the shell must do next.
@@ -57,6 +60,9 @@ enum State {
     ExpectBind { session_required: bool },
     /// The session IQ is out; the resource is bound to this JID.
     ExpectSession(FullJid),
+    /// SASL2 succeeded (binding this JID inline, if Bind2 did); waiting
+    /// for the features that follow, without a restart.
+    ExpectSasl2Features(Option<FullJid>),
     /// Finished, one way or the other.
     #[default]
     Done,
@@ -101,6 +107,20 @@ pub struct ClientCore {
     /// The channel-binding types the server advertised (XEP-0440), if it
     /// did.
     server_cb_types: Option<Vec<String>>,
+    /// The SASL2 offer, when we authenticate with SASL2.
+    sasl2: Option<Sasl2Offer>,
+    /// A `-PLUS` attempt failed: going on without binding needs XEP-0474.
+    plus_refused: bool,
+    /// We tried our FAST token.
+    token_tried: bool,
+    /// The server refused our FAST token.
+    token_refused: bool,
+    /// The token mechanism we asked a token for.
+    token_requested: Option<Mechanism>,
+    /// The token the server issued.
+    token_issued: Option<xmpp_sasl::FastToken>,
+    /// Bind2 bound the resource.
+    bound_inline: bool,
 }
 
 impl ClientCore {
@@ -122,6 +142,13 @@ impl ClientCore {
             secure,
             channel_bindings: None,
             server_cb_types: None,
+            sasl2: None,
+            plus_refused: false,
+            token_tried: false,
+            token_refused: false,
+            token_requested: None,
+            token_issued: None,
+            bound_inline: false,
         };
         core.send_header();
         core
@@ -277,8 +304,16 @@ impl ClientCore {
                 // The server closes the stream after this (RFC 6120 §5.4.2.2).
                 self.finish(ClientError::Tls("the server refused STARTTLS".to_owned()));
             }
-            State::Sasl(mech) if el.ns() == ns::SASL => self.on_sasl(el, mech),
-            State::Aborting(reason) if el.is("failure", ns::SASL) => {
+            State::Sasl(mech) if el.ns() == ns::SASL && self.sasl2.is_none() => {
+                self.on_sasl(el, mech)
+            }
+            State::Sasl(mech) if el.ns() == crate::sasl2::NS_SASL2 && self.sasl2.is_some() => {
+                self.on_sasl2(el, mech)
+            }
+            State::ExpectSasl2Features(jid) => self.on_sasl2_features(&el, jid),
+            State::Aborting(reason)
+                if el.is("failure", ns::SASL) || el.is("failure", crate::sasl2::NS_SASL2) =>
+            {
                 // The server acknowledged our <abort/>; report why we aborted.
                 self.send(Frame::Close);
                 self.finish(reason);
@@ -319,46 +354,103 @@ impl ClientCore {
             }
         }
         if !self.authenticated {
+            self.server_cb_types = wire::read_channel_binding_types(features);
+            let sasl2 = features
+                .child("authentication", crate::sasl2::NS_SASL2)
+                .map(crate::sasl2::read_authentication)
+                .filter(|offer| !offer.mechanisms.is_empty());
+            match (self.config.sasl2, sasl2) {
+                (Sasl2Mode::Auto | Sasl2Mode::Required, Some(offer)) => {
+                    self.offered = offer.mechanisms.clone();
+                    self.sasl2 = Some(offer);
+                    if self.start_fast() {
+                        return;
+                    }
+                    return self.start_next_mechanism();
+                }
+                (Sasl2Mode::Required, None) => {
+                    self.send(Frame::Close);
+                    return self.finish(ClientError::Sasl2(
+                        "the server does not offer SASL2 and our policy requires it".to_owned(),
+                    ));
+                }
+                _ => {}
+            }
             let Some(mechs) = features.child("mechanisms", ns::SASL) else {
                 return self.protocol("the server offers no SASL mechanisms");
             };
             self.offered = wire::read_mechanisms(mechs);
-            self.server_cb_types = wire::read_channel_binding_types(features);
             return self.start_next_mechanism();
         }
         if features.child("mechanisms", ns::SASL).is_some() {
             return self.protocol("SASL offered again after authentication");
         }
-        if features.child("bind", ns::BIND).is_none() {
-            return self.protocol("the server offers no resource binding");
-        }
-        // Only a session feature without <optional/> must be negotiated.
-        let session_required = features
-            .child("session", ns::SESSION)
-            .is_some_and(|s| s.child("optional", ns::SESSION).is_none());
-        let bind = wire::bind_request(BIND_ID, self.config.resource.as_deref());
-        self.send(Frame::Element(bind));
-        self.state = State::ExpectBind { session_required };
+        self.bind_from_features(features);
     }
 
-    /// Picks the preferred acceptable mechanism not tried yet and sends
-    /// `<auth/>`.
+    /// Picks the preferred acceptable mechanism not tried yet, under our
+    /// channel-binding policy, and sends `<auth/>` (or SASL2's
+    /// `<authenticate/>`).
     fn start_next_mechanism(&mut self) {
         let mut exclude = self.tried.clone();
-        if self.usable_binding().is_none() {
-            exclude.extend(Mechanism::ALL.into_iter().filter(|m| m.is_plus()));
-        }
+        exclude.extend(Mechanism::FAST);
+        let binding = self.usable_binding();
+        let plus = Mechanism::ALL.into_iter().filter(|m| m.is_plus());
+        let password = Mechanism::ALL.into_iter().filter(|m| !m.is_plus());
+        // Going on without binding although we could bind and the server
+        // offers -PLUS (without a type we share, or it refused our try):
+        // only SCRAM with a verified XEP-0474 hash shows the offer genuine.
+        let needs_ssdp = match self.config.channel_binding {
+            ChannelBindingPolicy::Off => {
+                exclude.extend(plus);
+                false
+            }
+            ChannelBindingPolicy::Required => {
+                if binding.is_none() {
+                    let why = self.why_no_binding();
+                    self.send(Frame::Close);
+                    return self.finish(ClientError::ChannelBinding(why));
+                }
+                exclude.extend(password);
+                false
+            }
+            ChannelBindingPolicy::Preferred => {
+                let could_bind = self.can_bind();
+                let server_offers_plus = self.offered.iter().any(MechanismName::is_plus);
+                if binding.is_none() {
+                    exclude.extend(plus);
+                }
+                let downgraded =
+                    could_bind && server_offers_plus && (binding.is_none() || self.plus_refused);
+                if downgraded {
+                    exclude.extend(
+                        password.filter(|m| {
+                            !matches!(m, Mechanism::ScramSha1 | Mechanism::ScramSha256)
+                        }),
+                    );
+                    if self.plus_refused {
+                        exclude.extend(Mechanism::ALL.into_iter().filter(|m| m.is_plus()));
+                    }
+                }
+                downgraded
+            }
+        };
         let choice = self
             .config
             .selector
             .select(&self.offered, self.secure, &exclude);
         let Some(name) = choice else {
-            let err = self
-                .pending_failure
-                .take()
-                .unwrap_or(ClientError::NoMechanism {
+            let err = match self.pending_failure.take() {
+                Some(e) => e,
+                None if needs_ssdp => ClientError::ChannelBinding(format!(
+                    "the server offers -PLUS but {}; without binding only SCRAM with \
+                     XEP-0474 could prove the offer genuine, and none is acceptable",
+                    self.why_no_binding()
+                )),
+                None => ClientError::NoMechanism {
                     offered: self.offered.clone(),
-                });
+                },
+            };
             self.send(Frame::Close);
             return self.finish(err);
         };
@@ -372,6 +464,10 @@ impl ClientCore {
         creds.authzid = self.config.authzid.clone();
         creds.channel_binding = self.channel_binding_for(name);
         creds.pbkdf2_cache = self.config.pbkdf2_cache.clone();
+        // XEP-0474: what we saw, for SCRAM to check against the server's hash.
+        let names = self.offered.iter().map(|m| m.as_str().to_owned());
+        creds.ssdp = Some(xmpp_sasl::Ssdp::new(names, self.server_cb_types.clone()));
+        creds.require_ssdp = needs_ssdp;
         let Some(mut mech) = xmpp_sasl::client_mechanism(name, creds) else {
             self.send(Frame::Close);
             return self.finish(ClientError::NoMechanism {
@@ -382,7 +478,11 @@ impl ClientCore {
         match mech.initial_response().map(|r| r.map(Zeroizing::new)) {
             Ok(initial) => {
                 let initial = initial.as_ref().map(|d| d.as_slice());
-                self.send(Frame::Element(wire::auth(name.as_str(), initial)));
+                let auth = match self.sasl2 {
+                    Some(_) => self.authenticate(name, initial, false),
+                    None => wire::auth(name.as_str(), initial),
+                };
+                self.send(Frame::Element(auth));
                 self.state = State::Sasl(mech);
             }
             Err(source) => {
@@ -391,6 +491,29 @@ impl ClientCore {
                     mechanism: name,
                     source,
                 });
+            }
+        }
+    }
+
+    /// Whether this connection has channel-binding data at all.
+    fn can_bind(&self) -> bool {
+        self.channel_bindings
+            .as_ref()
+            .is_some_and(|cb| !cb.for_sasl().is_empty())
+    }
+
+    /// Why [`Self::usable_binding`] found nothing, for error messages.
+    fn why_no_binding(&self) -> String {
+        if !self.can_bind() {
+            return "the connection has no TLS channel-binding data (no TLS?)".to_owned();
+        }
+        if !self.offered.iter().any(MechanismName::is_plus) {
+            return "the server offers no -PLUS mechanism".to_owned();
+        }
+        match &self.server_cb_types {
+            None => "the server lists no channel-binding types (XEP-0440)".to_owned(),
+            Some(types) => {
+                format!("the server lists only channel-binding types we cannot use: {types:?}")
             }
         }
     }
@@ -444,7 +567,10 @@ impl ClientCore {
                     condition,
                     text,
                 };
-                if self.config.fallback && worth_another_mechanism(condition) {
+                let binding_lost =
+                    name.is_plus() && self.config.channel_binding == ChannelBindingPolicy::Required;
+                if self.config.fallback && worth_another_mechanism(condition) && !binding_lost {
+                    self.plus_refused |= name.is_plus();
                     self.pending_failure = Some(err);
                     self.start_next_mechanism();
                 } else {
@@ -475,6 +601,9 @@ impl ClientCore {
     /// with `-PLUS`; say "I could bind" (`y`) when the server offered no
     /// `-PLUS` at all, so that a stripped offer is detected as a downgrade.
     fn channel_binding_for(&self, mechanism: Mechanism) -> ClientChannelBinding {
+        if self.config.channel_binding == ChannelBindingPolicy::Off {
+            return ClientChannelBinding::Unsupported;
+        }
         if mechanism.is_plus() {
             return match self.usable_binding() {
                 Some(cb) => ClientChannelBinding::Use(cb),
@@ -485,11 +614,7 @@ impl ClientCore {
         // really offers none; else `n`, which is also right when its -PLUS
         // needs a binding type we lack.
         let server_offers_plus = self.offered.iter().any(MechanismName::is_plus);
-        let we_can_bind = self
-            .channel_bindings
-            .as_ref()
-            .is_some_and(|cb| !cb.for_sasl().is_empty());
-        if we_can_bind && !server_offers_plus {
+        if self.can_bind() && !server_offers_plus {
             ClientChannelBinding::NotOffered
         } else {
             ClientChannelBinding::Unsupported
@@ -497,8 +622,26 @@ impl ClientCore {
     }
 
     fn abort(&mut self, reason: ClientError) {
-        self.send(Frame::Element(wire::abort()));
+        let abort = match self.sasl2 {
+            Some(_) => crate::sasl2::el("abort").build(),
+            None => wire::abort(),
+        };
+        self.send(Frame::Element(abort));
         self.state = State::Aborting(reason);
+    }
+
+    /// Resource binding per RFC 6120 on features that offer it.
+    fn bind_from_features(&mut self, features: &Element) {
+        if features.child("bind", ns::BIND).is_none() {
+            return self.protocol("the server offers no resource binding");
+        }
+        // Only a session feature without <optional/> must be negotiated.
+        let session_required = features
+            .child("session", ns::SESSION)
+            .is_some_and(|s| s.child("optional", ns::SESSION).is_none());
+        let bind = wire::bind_request(BIND_ID, self.config.resource.as_deref());
+        self.send(Frame::Element(bind));
+        self.state = State::ExpectBind { session_required };
     }
 
     fn on_bind_result(&mut self, iq: &Element, session_required: bool) {
@@ -560,6 +703,10 @@ impl ClientCore {
             peer_header: header,
             mechanism,
             domain: self.config.domain.clone(),
+            sasl2: self.sasl2.is_some(),
+            bound_inline: self.bound_inline,
+            fast_token: self.token_issued.take(),
+            fast_token_refused: self.token_refused,
         };
         self.actions
             .push_back(ClientAction::Established(negotiated));

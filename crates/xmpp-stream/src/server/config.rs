@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use xmpp_sasl::{Authorizer, CredentialStore};
+use xmpp_sasl::{Authorizer, CredentialStore, TokenStore};
 use xmpp_xml::Limits;
 
 use super::derivations::DerivationLimit;
@@ -44,6 +44,9 @@ pub struct ServedDomain {
     pub realm: String,
     /// Its accounts.
     pub store: Arc<dyn CredentialStore>,
+    /// Where FAST tokens (XEP-0484) are kept; FAST is offered only with
+    /// one.
+    pub tokens: Option<Arc<dyn TokenStore>>,
 }
 
 /// Server negotiation settings. Build with [`ServerConfig::new`] and adjust
@@ -111,6 +114,17 @@ pub struct ServerConfig {
     pub decoys: xmpp_sasl::Decoys,
     /// Whether STARTTLS is offered or required; needs [`ServerConfig::tls`].
     pub tls_policy: TlsPolicy,
+    /// Offer SASL2 (XEP-0388) with Bind2 (XEP-0386) and, for domains with a
+    /// token store, FAST (XEP-0484), beside RFC 6120 SASL. On by default.
+    pub sasl2: bool,
+    /// Offer SASL2 on a stream without TLS too. XEP-0388 expects TLS: for
+    /// tests and TLS-terminating proxies only. Off by default.
+    pub allow_sasl2_insecure: bool,
+    /// How long a FAST token is valid (14 days by default).
+    pub fast_token_ttl: Duration,
+    /// Keys the stable part of Bind2 resources: the same user agent gets the
+    /// same resource for a tag, without the resource revealing its id.
+    pub(crate) resource_key: [u8; 32],
     /// The certificate and key for STARTTLS and direct TLS.
     #[cfg(feature = "tls")]
     pub tls: Option<crate::tls::ServerTls>,
@@ -134,6 +148,7 @@ impl ServerConfig {
                 name: domain.to_owned(),
                 realm: domain.to_owned(),
                 store,
+                tokens: None,
             }],
             mechanisms: xmpp_sasl::Mechanism::DEFAULT_OFFER.to_vec(),
             allow_plain_insecure: false,
@@ -151,6 +166,10 @@ impl ServerConfig {
             derivations: DerivationLimit::default(),
             decoys: xmpp_sasl::Decoys::default(),
             tls_policy: TlsPolicy::Off,
+            sasl2: true,
+            allow_sasl2_insecure: false,
+            fast_token_ttl: Duration::from_secs(14 * 24 * 3600),
+            resource_key: crate::ids::random_key(),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -162,6 +181,7 @@ impl ServerConfig {
             name: domain.to_owned(),
             realm: domain.to_owned(),
             store,
+            tokens: None,
         });
     }
 

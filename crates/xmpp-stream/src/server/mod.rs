@@ -13,7 +13,7 @@ use xmpp_xml::StreamCodec;
 pub use self::config::{ServedDomain, ServerConfig, SessionFeature, TlsPolicy};
 pub use self::derivations::DerivationLimit;
 pub use self::password_check::{CheckedPassword, PasswordCheck};
-pub use self::proto::{ServerAction, ServerCore};
+pub use self::proto::{ServerAction, ServerCore, TokenUpdate};
 use crate::conn::{Conn, Event};
 use crate::error::ServerError;
 use crate::negotiation::Security;
@@ -156,6 +156,30 @@ where
                         }
                     }
                 }
+                ServerAction::LookupTokens {
+                    domain,
+                    username,
+                    user_agent,
+                } => {
+                    let lookup = async {
+                        match config.domain(&domain).and_then(|d| d.tokens.as_ref()) {
+                            Some(tokens) => tokens.tokens(&username, &user_agent).await,
+                            None => Ok(Vec::new()),
+                        }
+                    };
+                    tokio::select! {
+                        found = lookup => core.handle_tokens(found, std::time::SystemTime::now()),
+                        () = crate::sleep_until(core.poll_timeout()) => {
+                            core.handle_timeout(crate::now());
+                        }
+                    }
+                }
+                ServerAction::UpdateTokens(update) => {
+                    let issued = update_tokens(&config, update).await;
+                    if let Some(result) = issued {
+                        core.handle_token_issued(result);
+                    }
+                }
                 ServerAction::CheckPassword(check) => {
                     check_password(&mut core, check, &config.derivations).await?;
                 }
@@ -187,6 +211,50 @@ where
             Event::Frame(frame) => core.handle_frame(frame),
             Event::Eof => core.handle_eof(),
             Event::Timeout(now) => core.handle_timeout(now),
+        }
+    }
+}
+
+/// Applies a change to a domain's FAST tokens; the result of an issue, for
+/// the core.
+async fn update_tokens(
+    config: &ServerConfig,
+    update: TokenUpdate,
+) -> Option<Result<(), xmpp_sasl::StoreError>> {
+    let domain = match &update {
+        TokenUpdate::Issue { domain, .. }
+        | TokenUpdate::Used { domain, .. }
+        | TokenUpdate::Invalidate { domain, .. } => domain.clone(),
+    };
+    let Some(store) = config.domain(&domain).and_then(|d| d.tokens.clone()) else {
+        let missing = xmpp_sasl::StoreError::msg("no token store for this domain");
+        return matches!(update, TokenUpdate::Issue { .. }).then_some(Err(missing));
+    };
+    match update {
+        TokenUpdate::Issue {
+            username,
+            user_agent,
+            token,
+            ..
+        } => Some(store.issue(&username, &user_agent, token).await),
+        // The login goes on whatever the store says: the token was valid.
+        TokenUpdate::Used {
+            username,
+            user_agent,
+            token,
+            count,
+            ..
+        } => {
+            let _ = store.used(&username, &user_agent, &token, count).await;
+            None
+        }
+        TokenUpdate::Invalidate {
+            username,
+            user_agent,
+            ..
+        } => {
+            let _ = store.invalidate(&username, &user_agent).await;
+            None
         }
     }
 }

@@ -11,6 +11,10 @@ use xmpp_sasl::{
 };
 use xmpp_xml::{ns, Element, Frame, Limits, StreamHeader, XmlError};
 
+mod sasl2;
+
+pub use self::sasl2::TokenUpdate;
+use self::sasl2::{PostAuth, Sasl2Exchange};
 use super::config::{ServerConfig, SessionFeature, TlsPolicy};
 use super::password_check::{CheckedPassword, PasswordCheck};
 use crate::condition::{StanzaCondition, StreamCondition};
@@ -57,6 +61,21 @@ pub enum ServerAction {
         /// The resource the client asked for (after resourceprep).
         resource: Option<ResourcePart>,
     },
+    /// Fetch the FAST tokens of `username` for this user agent from the
+    /// domain's [`TokenStore`](xmpp_sasl::TokenStore) and call
+    /// [`ServerCore::handle_tokens`].
+    LookupTokens {
+        /// The served domain.
+        domain: String,
+        /// The prepared localpart.
+        username: String,
+        /// The client's user-agent id.
+        user_agent: String,
+    },
+    /// Apply this change to the domain's token store. An
+    /// [`TokenUpdate::Issue`] is answered with
+    /// [`ServerCore::handle_token_issued`]; the others need no answer.
+    UpdateTokens(TokenUpdate),
     /// Negotiation is complete: stanzas may flow.
     Established(StreamInfo),
     /// Negotiation failed; everything to send has been sent. Close the
@@ -85,6 +104,12 @@ enum State {
     ExpectBind,
     /// The shell is binding the resource requested by this IQ.
     AwaitBind(Element),
+    /// The shell fetches the tokens a FAST authentication is checked with.
+    AwaitTokens(Box<xmpp_sasl::HtServer>),
+    /// SASL2 succeeded; the shell binds the Bind2 resource.
+    AwaitBind2(Box<PostAuth>),
+    /// SASL2 succeeded; the shell stores the FAST token to hand out.
+    AwaitTokenIssued(Box<PostAuth>),
     /// Negotiation finished, one way or the other.
     Done,
 }
@@ -92,6 +117,8 @@ enum State {
 struct Authenticated {
     bare: BareJid,
     mechanism: Mechanism,
+    /// Through SASL2.
+    sasl2: bool,
 }
 
 /// One client connection's negotiation, from the first header to the bound
@@ -133,6 +160,8 @@ pub struct ServerCore {
     sasl_failures: u32,
     bind_failures: u32,
     channel_bindings: Option<ChannelBindings>,
+    /// The running exchange is SASL2's (with what it asked for inline).
+    sasl2: Option<Box<Sasl2Exchange>>,
 }
 
 impl ServerCore {
@@ -155,6 +184,7 @@ impl ServerCore {
             sasl_failures: 0,
             bind_failures: 0,
             channel_bindings: None,
+            sasl2: None,
             config,
         };
         core.actions
@@ -293,6 +323,7 @@ impl ServerCore {
     pub fn handle_bind(&mut self, result: Result<FullJid, StanzaCondition>) {
         let request = match std::mem::take(&mut self.state) {
             State::AwaitBind(request) => request,
+            State::AwaitBind2(post) => return self.bind2_done(post, result),
             other => {
                 self.state = other;
                 return;
@@ -302,24 +333,7 @@ impl ServerCore {
             Ok(jid) => {
                 let id = request.attr("id").unwrap_or("");
                 self.send_element(wire::bind_result(id, jid.as_str()));
-                self.state = State::Done;
-                let (Some(header), Some(auth), Some(domain)) = (
-                    self.client_header.clone(),
-                    self.authenticated.as_ref(),
-                    self.domain.clone(),
-                ) else {
-                    self.finish(ServerError::Internal("bound without authentication"));
-                    return;
-                };
-                let negotiated = StreamInfo {
-                    jid,
-                    stream_id: self.stream_id.clone(),
-                    peer_header: header,
-                    mechanism: auth.mechanism,
-                    domain,
-                };
-                self.actions
-                    .push_back(ServerAction::Established(negotiated));
+                self.established(jid, false);
             }
             Err(condition) => {
                 self.send_element(wire::iq_error(&request, condition));
@@ -327,6 +341,31 @@ impl ServerCore {
                 self.bind_failed();
             }
         }
+    }
+
+    /// Negotiation is over: `jid` is bound.
+    fn established(&mut self, jid: FullJid, bound_inline: bool) {
+        self.state = State::Done;
+        let (Some(header), Some(auth), Some(domain)) = (
+            self.client_header.clone(),
+            self.authenticated.as_ref(),
+            self.domain.clone(),
+        ) else {
+            return self.finish(ServerError::Internal("bound without authentication"));
+        };
+        let negotiated = StreamInfo {
+            jid,
+            stream_id: self.stream_id.clone(),
+            peer_header: header,
+            mechanism: auth.mechanism,
+            domain,
+            sasl2: auth.sasl2,
+            bound_inline,
+            fast_token: None,
+            fast_token_refused: false,
+        };
+        self.actions
+            .push_back(ServerAction::Established(negotiated));
     }
 
     fn send(&mut self, frame: Frame) {
@@ -432,20 +471,8 @@ impl ServerCore {
         self.client_header = Some(h);
 
         let features = if restart {
-            let mut children = vec![Element::builder("bind", ns::BIND).build()];
-            match self.config.session {
-                SessionFeature::Optional => children.push(
-                    Element::builder("session", ns::SESSION)
-                        .append(Element::builder("optional", ns::SESSION).build())
-                        .build(),
-                ),
-                SessionFeature::Required => {
-                    children.push(Element::builder("session", ns::SESSION).build())
-                }
-                SessionFeature::Omitted => {}
-            }
             self.state = State::ExpectBind;
-            wire::features(children)
+            wire::features(self.bind_features())
         } else {
             self.state = State::ExpectAuth;
             let mut children = Vec::new();
@@ -462,9 +489,30 @@ impl ServerCore {
                 let types = bindings.iter().map(|cb| cb.kind.as_str());
                 children.push(wire::channel_binding_types(types));
             }
+            if let Some(authentication) = self.sasl2_feature(&offered) {
+                children.push(authentication);
+            }
             wire::features(children)
         };
         self.send_element(features);
+    }
+
+    /// The features of an authenticated stream without a resource: RFC
+    /// 6120 binding, and the session feature per policy.
+    fn bind_features(&self) -> Vec<Element> {
+        let mut children = vec![Element::builder("bind", ns::BIND).build()];
+        match self.config.session {
+            SessionFeature::Optional => children.push(
+                Element::builder("session", ns::SESSION)
+                    .append(Element::builder("optional", ns::SESSION).build())
+                    .build(),
+            ),
+            SessionFeature::Required => {
+                children.push(Element::builder("session", ns::SESSION).build())
+            }
+            SessionFeature::Omitted => {}
+        }
+        children
     }
 
     /// The channel bindings `-PLUS` can use on this stream (none before
@@ -505,6 +553,9 @@ impl ServerCore {
             State::ExpectResponse(mech) => self.on_pre_auth(el, Some(mech)),
             State::ExpectBind => self.on_pre_bind(el),
             State::AwaitCredentials(_)
+            | State::AwaitTokens(_)
+            | State::AwaitBind2(_)
+            | State::AwaitTokenIssued(_)
             | State::AwaitPasswordCheck
             | State::AwaitBind(_)
             | State::ExpectRestart
@@ -521,6 +572,16 @@ impl ServerCore {
     fn on_pre_auth(&mut self, el: Element, running: Option<Box<dyn ServerMechanism>>) {
         if el.is("starttls", ns::TLS) && running.is_none() {
             return self.on_starttls();
+        }
+        if el.ns() == sasl2::NS && self.sasl2_available() {
+            return self.on_sasl2(el, running);
+        }
+        if running.is_some() && self.sasl2.is_some() {
+            // An RFC 6120 element inside a SASL2 exchange.
+            return self.fail(
+                StreamCondition::PolicyViolation,
+                Some("RFC 6120 SASL during a SASL2 exchange"),
+            );
         }
         if el.ns() != ns::SASL {
             let condition = if wire::is_stanza(&el) {
@@ -574,7 +635,9 @@ impl ServerCore {
     }
 
     fn on_auth(&mut self, el: &Element) {
-        let known = Mechanism::from_name(el.attr("mechanism").unwrap_or(""));
+        self.sasl2 = None;
+        let known =
+            Mechanism::from_name(el.attr("mechanism").unwrap_or("")).filter(|m| !m.is_fast());
         self.mechanism = known;
         let name = match known {
             Some(m) if self.offered().contains(&m) => m,
@@ -589,6 +652,12 @@ impl ServerCore {
             Ok(d) => d,
             Err(_) => return self.sasl_failed(xmpp_sasl::Condition::IncorrectEncoding, None),
         };
+        self.start_mechanism(name, initial.as_ref().map(|d| d.as_slice()));
+    }
+
+    /// Starts a password mechanism the client chose from our offer, in
+    /// either profile.
+    fn start_mechanism(&mut self, name: Mechanism, initial: Option<&[u8]>) {
         let Some(domain) = self
             .domain
             .clone()
@@ -604,20 +673,36 @@ impl ServerCore {
         mech_config.decoys = self.config.decoys.clone();
         // Non-empty only when -PLUS is offered: SCRAM then refuses a client
         // that claims we offered none (the `y` flag, RFC 5802 §6).
-        if self.offered().iter().any(|m| m.is_plus()) {
+        let offered = self.offered();
+        let advertised_types = offered.iter().any(|m| m.is_plus()).then(|| {
             mech_config.channel_bindings = self.plus_bindings();
-        }
+            let bindings = &mech_config.channel_bindings;
+            bindings
+                .iter()
+                .map(|cb| cb.kind.as_str().to_owned())
+                .collect()
+        });
+        // XEP-0474: the lists this stream advertised (the same in both
+        // profiles), for SCRAM's `h`.
+        mech_config.ssdp = Some(xmpp_sasl::Ssdp::new(
+            offered.iter().map(|m| m.as_str()),
+            advertised_types,
+        ));
         let Some(mut mech) = xmpp_sasl::server_mechanism(name, &mech_config) else {
             return self.sasl_failed(xmpp_sasl::Condition::InvalidMechanism, None);
         };
-        let step = mech.start(initial.as_ref().map(|d| d.as_slice()));
+        let step = mech.start(initial);
         self.apply_step(mech, step);
     }
 
     fn apply_step(&mut self, mech: Box<dyn ServerMechanism>, step: ServerStep) {
         match step {
             ServerStep::Challenge(data) => {
-                self.send_element(wire::challenge(&data));
+                let challenge = match self.sasl2 {
+                    Some(_) => sasl2::payload("challenge", &data),
+                    None => wire::challenge(&data),
+                };
+                self.send_element(challenge);
                 self.state = State::ExpectResponse(mech);
             }
             ServerStep::NeedCredentials { username } => {
@@ -664,16 +749,27 @@ impl ServerCore {
             Ok(j) if j.node().is_some() => j,
             _ => return self.sasl_failed(xmpp_sasl::Condition::InvalidAuthzid, None),
         };
+        if let Some(exchange) = self.sasl2.take() {
+            return self.sasl2_succeeded(bare, mechanism, additional, *exchange);
+        }
         self.send_element(wire::success(additional));
         self.actions.push_back(ServerAction::ResetDecoder);
         self.actions
             .push_back(ServerAction::SetLimits(self.config.limits.clone()));
-        self.authenticated = Some(Authenticated { bare, mechanism });
+        self.authenticated = Some(Authenticated {
+            bare,
+            mechanism,
+            sasl2: false,
+        });
         self.state = State::ExpectRestart;
     }
 
     fn sasl_failed(&mut self, condition: xmpp_sasl::Condition, text: Option<&str>) {
-        self.send_element(wire::failure(condition, text));
+        let failure = match self.sasl2.take() {
+            Some(_) => sasl2::failure(condition, text),
+            None => wire::failure(condition, text),
+        };
+        self.send_element(failure);
         self.sasl_failures += 1;
         if self.config.close_after_sasl_failure {
             self.send(Frame::Close);

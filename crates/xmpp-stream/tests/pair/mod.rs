@@ -47,17 +47,27 @@ pub fn server_config(store: Arc<MemoryStore>) -> ServerConfig {
     config
 }
 
-/// juliet's client preferring exactly `mechanisms`, without STARTTLS.
+/// juliet's client preferring exactly `mechanisms`, without STARTTLS, with
+/// RFC 6120 SASL (the SASL2 tests turn SASL2 on).
 pub fn client_config(mechanisms: &[&str]) -> ClientConfig {
     let selector = xmpp_sasl::MechanismSelector::with_preference(mechanisms.iter().map(|m| {
         m.parse::<xmpp_sasl::Mechanism>()
             .expect("a known mechanism")
     }))
     .allow_plain_insecure(true);
-    ClientConfig::new("juliet@example.com", PASSWORD)
+    let mut config = ClientConfig::new("juliet@example.com", PASSWORD)
         .expect("a valid JID")
         .with_selector(selector)
-        .with_tls(TlsMode::Off)
+        .with_tls(TlsMode::Off);
+    config.sasl2 = xmpp_stream::client::Sasl2Mode::Off;
+    config
+}
+
+/// The default client for juliet, RFC 6120 SASL only.
+pub fn rfc6120_client() -> ClientConfig {
+    let mut config = ClientConfig::new("juliet@example.com", PASSWORD).expect("a valid JID");
+    config.sasl2 = xmpp_stream::client::Sasl2Mode::Off;
+    config
 }
 
 /// Rewrites (or, with `None`, drops) a frame on its way to the peer.
