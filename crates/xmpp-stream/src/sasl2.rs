@@ -426,6 +426,81 @@ mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
 
+    fn parse(xml: &str) -> Element {
+        let mut codec = xmpp_xml::StreamCodec::new(xmpp_xml::Limits::default());
+        let mut buf = bytes::BytesMut::from(
+            format!("<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>{xml}").as_str(),
+        );
+        use tokio_util::codec::Decoder as _;
+        let _header = codec.decode(&mut buf).unwrap().unwrap();
+        match codec.decode(&mut buf).unwrap().unwrap() {
+            xmpp_xml::Frame::Element(el) => el,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_offer_is_read_in_any_order() {
+        // ejabberd 24.12 puts <inline/> before the mechanisms.
+        let el = parse(
+            "<authentication xmlns='urn:xmpp:sasl:2'><inline>\
+             <fast xmlns='urn:xmpp:fast:0'><mechanism>HT-SHA-256-NONE</mechanism></fast>\
+             <bind xmlns='urn:xmpp:bind:0'><inline><feature var='urn:xmpp:sm:3'/></inline></bind>\
+             </inline><mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism></authentication>",
+        );
+        let offer = read_authentication(&el);
+        assert_eq!(offer.mechanisms, ["SCRAM-SHA-1", "PLAIN"]);
+        assert_eq!(offer.fast.unwrap(), ["HT-SHA-256-NONE"]);
+        assert_eq!(offer.bind2.unwrap(), ["urn:xmpp:sm:3"]);
+    }
+
+    #[test]
+    fn stale_spec_names_are_not_read() {
+        // Old examples' <mechanisms xmlns='urn:xmpp:sasl:2'> and bind2:1.
+        let el = parse(
+            "<authentication xmlns='urn:xmpp:sasl:2'><mechanisms><mechanism>PLAIN</mechanism></mechanisms>\
+             <inline><bind xmlns='urn:xmpp:bind2:1'/></inline></authentication>",
+        );
+        let offer = read_authentication(&el);
+        assert!(offer.mechanisms.is_empty() && offer.bind2.is_none());
+    }
+
+    #[test]
+    fn what_we_send_reads_back() {
+        let ua = UserAgent {
+            id: "d4565fa7-4d72-4749-b3d3-740edbf87770".to_owned(),
+            software: Some("xmpp-negotiate".to_owned()),
+            device: None,
+        };
+        let bind = Bind2Request {
+            tag: Some("App".to_owned()),
+            enable: Vec::new(),
+        };
+        let extras = AuthenticateExtras {
+            user_agent: Some(&ua),
+            bind: Some(&bind),
+            request_token: Some(Mechanism::HtSha256None),
+            fast: false,
+        };
+        let xml = authenticate("SCRAM-SHA-1", Some(b"n,,n=user,r=abc"), &extras).to_xml();
+        let back = read_authenticate(&parse(&xml)).unwrap();
+        assert_eq!(back.mechanism, "SCRAM-SHA-1");
+        assert_eq!(
+            back.initial.as_deref().map(|d| d.as_slice()),
+            Some(&b"n,,n=user,r=abc"[..])
+        );
+        assert_eq!(back.user_agent, Some(ua));
+        assert_eq!(back.bind, Some(bind));
+        assert_eq!(back.fast.request_token.unwrap(), "HT-SHA-256-NONE");
+        assert!(!back.fast.used);
+        // An over-long user-agent id is refused, not stored.
+        let long = format!(
+            "<authenticate xmlns='urn:xmpp:sasl:2' mechanism='PLAIN'><user-agent id='{}'/></authenticate>",
+            "x".repeat(300)
+        );
+        assert!(read_authenticate(&parse(&long)).is_err());
+    }
+
     #[test]
     fn datetimes() {
         // 2026-12-31T00:00:00Z is 1798675200 seconds after the epoch.

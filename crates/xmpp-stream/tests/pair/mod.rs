@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio_util::codec::{Decoder as _, Encoder as _};
-use xmpp_sasl::{MemoryStore, StoreError, StoredCredentials};
+use xmpp_sasl::{MemoryStore, StoreError, StoredCredentials, TokenStore as _};
 use xmpp_stream::client::{ClientAction, ClientConfig, ClientCore, TlsMode};
 use xmpp_stream::jid::{BareJid, FullJid, ResourcePart};
-use xmpp_stream::server::{PasswordCheck, ServerAction, ServerConfig, ServerCore};
+use xmpp_stream::server::{PasswordCheck, ServerAction, ServerConfig, ServerCore, TokenUpdate};
 use xmpp_stream::{
     ChannelBindings, ClientError, Security, ServerError, StanzaCondition, StreamInfo,
 };
@@ -197,6 +197,11 @@ pub struct Pair {
     pub tls: Result<(ChannelBindings, ChannelBindings), std::io::ErrorKind>,
     /// Hand each decoder this many bytes at a time (all at once if `None`).
     pub chunk: Option<usize>,
+    /// The FAST token store behind `LookupTokens` and `UpdateTokens` (none:
+    /// no tokens, and issuing fails).
+    pub tokens: Option<Arc<xmpp_sasl::MemoryTokenStore>>,
+    /// The wall-clock time the server checks token expiry against.
+    pub wall_clock: std::time::SystemTime,
     c: End,
     s: End,
 }
@@ -260,6 +265,8 @@ impl Pair {
                 Ok(bare.with_resource(&resource))
             }),
             session_reply: Box::new(xmpp_stream::iq_result),
+            tokens: None,
+            wall_clock: std::time::SystemTime::now(),
             to_server: None,
             to_client: None,
             tls: Ok((ChannelBindings::default(), ChannelBindings::default())),
@@ -398,6 +405,18 @@ impl Pair {
                     let result = (self.bind)(&bare, resource);
                     self.server.handle_bind(result);
                 }
+                ServerAction::LookupTokens {
+                    username,
+                    user_agent,
+                    ..
+                } => {
+                    let found = match &self.tokens {
+                        Some(t) => now_or_never(t.tokens(&username, &user_agent)),
+                        None => Ok(Vec::new()),
+                    };
+                    self.server.handle_tokens(found, self.wall_clock);
+                }
+                ServerAction::UpdateTokens(update) => self.update_tokens(update),
                 ServerAction::Established(info) => self.server_outcome = Some(Ok(info)),
                 ServerAction::Fail(err) => {
                     self.server_outcome = Some(Err(err));
@@ -407,6 +426,40 @@ impl Pair {
             }
         }
         progress
+    }
+
+    fn update_tokens(&mut self, update: TokenUpdate) {
+        let Some(store) = self.tokens.clone() else {
+            if matches!(update, TokenUpdate::Issue { .. }) {
+                self.server
+                    .handle_token_issued(Err(StoreError::msg("no token store")));
+            }
+            return;
+        };
+        match update {
+            TokenUpdate::Issue {
+                username,
+                user_agent,
+                token,
+                ..
+            } => {
+                let result = now_or_never(store.issue(&username, &user_agent, token));
+                self.server.handle_token_issued(result);
+            }
+            TokenUpdate::Used {
+                username,
+                user_agent,
+                token,
+                count,
+                ..
+            } => now_or_never(store.used(&username, &user_agent, &token, count)).unwrap(),
+            TokenUpdate::Invalidate {
+                username,
+                user_agent,
+                ..
+            } => now_or_never(store.invalidate(&username, &user_agent)).unwrap(),
+            other => panic!("a token update the pair does not know: {other:?}"),
+        }
     }
 
     fn server_send(&mut self, frame: Frame) {
@@ -598,4 +651,14 @@ pub fn shape(frames: &[Frame]) -> Vec<String> {
             other => format!("{other:?}"),
         })
         .collect()
+}
+
+/// Runs a future that never waits (the memory token store's).
+pub fn now_or_never<T>(f: impl std::future::Future<Output = T>) -> T {
+    use std::task::{Context, Poll, Waker};
+    let mut f = std::pin::pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => v,
+        Poll::Pending => panic!("the memory store never waits"),
+    }
 }
