@@ -422,6 +422,7 @@ pub fn parse_datetime(s: &str) -> Option<SystemTime> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
