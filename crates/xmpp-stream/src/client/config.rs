@@ -116,7 +116,10 @@ pub struct ClientConfig {
     /// Who we are to SASL2 (a random id unless set: give it a stable one,
     /// stored with the FAST token, for FAST to work across runs).
     pub user_agent: UserAgent,
-    /// The Bind2 tag (the software's name; never private data).
+    /// The Bind2 tag (the software's name; never private data). Bind2 is
+    /// used only without [`resource`](Self::resource): the server makes the
+    /// resource from the tag; a requested resource is bound with RFC 6120
+    /// after the SASL2 success.
     pub bind2_tag: String,
     /// A FAST token to log in with instead of the password, when the server
     /// offers its mechanism. If the server refuses it, the password is used

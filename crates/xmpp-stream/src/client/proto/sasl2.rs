@@ -26,7 +26,12 @@ impl ClientCore {
         fast: bool,
     ) -> Element {
         let offer = self.sasl2.as_ref();
-        let bind = offer.and_then(|o| o.bind2.as_ref()).map(|_| Bind2Request {
+        // Bind2 lets the server choose the resource: a client that asked
+        // for one binds it with RFC 6120 after <success/> instead.
+        let bind2 = offer
+            .and_then(|o| o.bind2.as_ref())
+            .filter(|_| self.config.resource.is_none());
+        let bind = bind2.map(|_| Bind2Request {
             tag: Some(self.config.bind2_tag.clone()),
             enable: Vec::new(),
         });
