@@ -219,8 +219,10 @@ fn the_default_client_picks_scram_sha_256_plus_with_tls_exporter() {
     pair.run();
     let (client, _) = pair.established();
     assert_eq!(client.mechanism, "SCRAM-SHA-256-PLUS");
-    // On TLS the default client uses SASL2 (XEP-0388) and Bind2.
-    assert!(client.sasl2 && client.bound_inline, "{client:?}");
+    // On TLS the default client uses SASL2 (XEP-0388); it asked for a
+    // resource, so it binds it with RFC 6120 rather than Bind2.
+    assert!(client.sasl2 && !client.bound_inline, "{client:?}");
+    assert_eq!(client.jid.resource().as_str(), "balcony");
     // The GS2 header names the binding type (RFC 5802 §7).
     let auth = elements(&pair.server_received)
         .find(|el| el.is("authenticate", "urn:xmpp:sasl:2"))

@@ -257,6 +257,12 @@ impl ClientCore {
     fn send_header(&mut self) {
         let mut header = StreamHeader::client(&self.config.domain);
         header.lang = Some(self.config.lang.clone());
+        // Our bare JID as `from` (RFC 6120 §4.7.1) once TLS hides it, or when
+        // SASL2 is required: servers may offer SASL2 (and FAST, which binds
+        // tokens to it) only to a stream that says who it is (ejabberd).
+        if self.secure || self.config.sasl2 == Sasl2Mode::Required {
+            header.from = Some(format!("{}@{}", self.config.username, self.config.domain));
+        }
         self.send(Frame::Header(header));
         self.state = State::ExpectHeader;
     }
