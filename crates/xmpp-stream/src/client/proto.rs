@@ -109,8 +109,6 @@ pub struct ClientCore {
     server_cb_types: Option<Vec<String>>,
     /// The SASL2 offer, when we authenticate with SASL2.
     sasl2: Option<Sasl2Offer>,
-    /// A `-PLUS` attempt failed: going on without binding needs XEP-0474.
-    plus_refused: bool,
     /// We tried our FAST token.
     token_tried: bool,
     /// The server refused our FAST token.
@@ -143,7 +141,6 @@ impl ClientCore {
             channel_bindings: None,
             server_cb_types: None,
             sasl2: None,
-            plus_refused: false,
             token_tried: false,
             token_refused: false,
             token_requested: None,
@@ -406,41 +403,36 @@ impl ClientCore {
         // Going on without binding although we could bind and the server
         // offers -PLUS (without a type we share, or it refused our try):
         // only SCRAM with a verified XEP-0474 hash shows the offer genuine.
-        let needs_ssdp = match self.config.channel_binding {
-            ChannelBindingPolicy::Off => {
-                exclude.extend(plus);
-                false
-            }
-            ChannelBindingPolicy::Required => {
-                if binding.is_none() {
-                    let why = self.why_no_binding();
-                    self.send(Frame::Close);
-                    return self.finish(ClientError::ChannelBinding(why));
-                }
-                exclude.extend(password);
-                false
-            }
-            ChannelBindingPolicy::Preferred => {
-                let could_bind = self.can_bind();
-                let server_offers_plus = self.offered.iter().any(MechanismName::is_plus);
-                if binding.is_none() {
+        let needs_ssdp =
+            match self.config.channel_binding {
+                ChannelBindingPolicy::Off => {
                     exclude.extend(plus);
+                    false
                 }
-                let downgraded =
-                    could_bind && server_offers_plus && (binding.is_none() || self.plus_refused);
-                if downgraded {
-                    exclude.extend(
-                        password.filter(|m| {
-                            !matches!(m, Mechanism::ScramSha1 | Mechanism::ScramSha256)
-                        }),
-                    );
-                    if self.plus_refused {
-                        exclude.extend(Mechanism::ALL.into_iter().filter(|m| m.is_plus()));
+                ChannelBindingPolicy::Required => {
+                    if binding.is_none() {
+                        let why = self.why_no_binding();
+                        self.send(Frame::Close);
+                        return self.finish(ClientError::ChannelBinding(why));
                     }
+                    exclude.extend(password);
+                    false
                 }
-                downgraded
-            }
-        };
+                ChannelBindingPolicy::Preferred => {
+                    let could_bind = self.can_bind();
+                    let server_offers_plus = self.offered.iter().any(MechanismName::is_plus);
+                    if binding.is_none() {
+                        exclude.extend(plus);
+                    }
+                    let downgraded = could_bind && server_offers_plus && binding.is_none();
+                    if downgraded {
+                        exclude.extend(password.filter(|m| {
+                            !matches!(m, Mechanism::ScramSha1 | Mechanism::ScramSha256)
+                        }));
+                    }
+                    downgraded
+                }
+            };
         let choice = self
             .config
             .selector
@@ -573,10 +565,9 @@ impl ClientCore {
                     condition,
                     text,
                 };
-                let binding_lost =
-                    name.is_plus() && self.config.channel_binding == ChannelBindingPolicy::Required;
-                if self.config.fallback && worth_another_mechanism(condition) && !binding_lost {
-                    self.plus_refused |= name.is_plus();
+                // Never retried without binding after a -PLUS failure (see
+                // the RFC 6120 path).
+                if self.config.fallback && worth_another_mechanism(condition) && !name.is_plus() {
                     self.pending_failure = Some(err);
                     self.start_next_mechanism();
                 } else {

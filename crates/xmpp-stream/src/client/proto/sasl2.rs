@@ -146,10 +146,9 @@ impl ClientCore {
                     self.pending_failure = Some(err);
                     return self.start_next_mechanism();
                 }
-                let binding_lost =
-                    name.is_plus() && self.config.channel_binding == ChannelBindingPolicy::Required;
-                if self.config.fallback && worth_another_mechanism(condition) && !binding_lost {
-                    self.plus_refused |= name.is_plus();
+                // Never retried without binding after a -PLUS failure (see
+                // the RFC 6120 path).
+                if self.config.fallback && worth_another_mechanism(condition) && !name.is_plus() {
                     self.pending_failure = Some(err);
                     self.start_next_mechanism();
                 } else {
