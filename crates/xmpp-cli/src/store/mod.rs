@@ -313,8 +313,9 @@ impl SqlStore {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         let is_pg = self.is_postgres();
+        let begin = self.begin_write();
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(begin).await?;
             if is_pg {
                 // Serialize concurrent migrations by several server nodes.
                 sqlx::query("SELECT pg_advisory_xact_lock(5222)").execute(&mut *tx).await?;
@@ -448,8 +449,9 @@ impl SqlStore {
     ) -> Result<(), StoreError> {
         let username = key(username)?;
         let username = username.as_ref();
+        let begin = self.begin_write();
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(begin).await?;
             let exists = sqlx::query("SELECT 1 FROM xmpp_users WHERE domain = $1 AND username = $2")
                 .bind(domain).bind(username).fetch_optional(&mut *tx).await?;
             match (exists.is_some(), must_exist) {

@@ -81,6 +81,40 @@ async fn the_decoy_secret_is_created_once_per_store_and_kept() {
     assert_ne!(*other.to_bytes(), *a.to_bytes());
 }
 
+/// Two processes opening a store made by an older version both migrate it
+/// (one waits for the other): a deferred transaction failed at once with
+/// "database is locked" when the other one upgraded the file first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_upgrades_of_an_existing_store_both_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.sqlite3");
+    drop(open(&path).await);
+    for _ in 0..20 {
+        // Back to version 3.
+        let store = open(&path).await;
+        on_pool!(store, pool => {
+            sqlx::query("DROP TABLE xmpp_fast_tokens").execute(pool).await.unwrap();
+            sqlx::query("DELETE FROM xmpp_schema_migrations WHERE version = 4")
+                .execute(pool)
+                .await
+                .unwrap();
+        });
+        drop(store);
+        let (a, b) = tokio::join!(
+            tokio::spawn({
+                let path = path.clone();
+                async move { SqlStore::open(path.to_str().unwrap()).await.map(drop) }
+            }),
+            tokio::spawn({
+                let path = path.clone();
+                async move { SqlStore::open(path.to_str().unwrap()).await.map(drop) }
+            }),
+        );
+        a.unwrap().unwrap();
+        b.unwrap().unwrap();
+    }
+}
+
 #[tokio::test]
 async fn a_corrupt_decoy_secret_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
