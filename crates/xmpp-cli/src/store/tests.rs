@@ -182,6 +182,10 @@ async fn spellings_that_prepare_alike_are_one_account() {
 // FAST tokens (`tokens.rs`). Each scenario takes a store and uses domains of
 // its own, so that the PostgreSQL test runs them all on one database.
 
+/// A throwaway PostgreSQL cluster (`tests/common/pg.rs`).
+#[path = "../../tests/common/pg.rs"]
+mod pg;
+
 mod fast {
     use std::time::SystemTime;
 
@@ -190,6 +194,7 @@ mod fast {
     use zeroize::Zeroizing;
 
     use super::super::*;
+    use super::pg;
 
     /// A token that expires `secs` from now (in the past if negative).
     fn tok(secret: &str, secs: i64) -> FastToken {
@@ -591,5 +596,29 @@ mod fast {
             assert!(!sql.to_lowercase().contains("secret"), "{sql}");
         });
         drop(dir);
+    }
+
+    /// The same scenarios on PostgreSQL.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "interop: run by cargo xtask interop"]
+    async fn fast_tokens_against_postgresql() {
+        let cluster = tokio::task::spawn_blocking(pg::Cluster::start)
+            .await
+            .unwrap();
+        let store = Arc::new(SqlStore::open(&cluster.url).await.unwrap());
+        assert!(store.is_postgres());
+        slots(&store).await;
+        expired_rows_are_purged(&store).await;
+        revoked_with_the_account(&store).await;
+        user_agents_are_bounded(&store).await;
+        bad_input_is_refused(&store).await;
+        domains_are_separate(&store).await;
+        concurrent_issues_keep_two(&store).await;
+        // A second node opening the migrated store migrates nothing.
+        let again = SqlStore::open(&cluster.url).await.unwrap();
+        let s = tokens_of(&Arc::new(again), "slots.example");
+        assert!(s.tokens("u", "ua").await.unwrap().is_empty());
+        drop(store);
+        drop(cluster);
     }
 }
