@@ -5,112 +5,8 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
-
+use common::pg::Cluster;
 use common::*;
-
-/// The PostgreSQL server binaries (`initdb`, `pg_ctl`).
-fn pg_bin() -> PathBuf {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.path().join("bin"))
-                .collect()
-        })
-        .unwrap_or_default();
-    dirs.sort();
-    dirs.into_iter()
-        .rev()
-        .find(|d| d.join("initdb").exists() && d.join("pg_ctl").exists())
-        .expect("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin (apt-get install -y postgresql)")
-}
-
-/// Runs a PostgreSQL tool, as the `postgres` user when we are root
-/// (PostgreSQL refuses to run as root).
-fn pg(tool: &PathBuf, args: &[&str]) -> std::process::Output {
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout == b"0\n")
-        .unwrap_or(false);
-    let mut cmd = if is_root {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(tool);
-        c
-    } else {
-        Command::new(tool)
-    };
-    cmd.args(args).output().expect("run a PostgreSQL tool")
-}
-
-struct Cluster {
-    _dir: tempfile::TempDir,
-    data: String,
-    bin: PathBuf,
-    url: String,
-}
-
-impl Cluster {
-    fn start() -> Self {
-        let bin = pg_bin();
-        let dir = tempfile::tempdir().unwrap();
-        let is_root = Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|o| o.stdout == b"0\n")
-            .unwrap_or(false);
-        if is_root {
-            let st = Command::new("chown")
-                .args(["postgres:postgres", dir.path().to_str().unwrap()])
-                .status()
-                .unwrap();
-            assert!(st.success(), "chown to postgres failed (no postgres user?)");
-        }
-        let data = dir.path().join("data").to_str().unwrap().to_owned();
-        let sock = dir.path().to_str().unwrap().to_owned();
-        let o = pg(
-            &bin.join("initdb"),
-            &["-D", &data, "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-        );
-        assert!(
-            o.status.success(),
-            "initdb: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let opts = format!("-p {port} -c listen_addresses=127.0.0.1 -k {sock}");
-        let log = format!("{sock}/log");
-        let o = pg(
-            &bin.join("pg_ctl"),
-            &["-D", &data, "-o", &opts, "-l", &log, "-w", "start"],
-        );
-        assert!(
-            o.status.success(),
-            "pg_ctl start: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        Cluster {
-            _dir: dir,
-            data,
-            bin,
-            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
-        }
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = pg(
-            &self.bin.join("pg_ctl"),
-            &["-D", &self.data, "-m", "immediate", "stop"],
-        );
-    }
-}
 
 #[test]
 #[ignore = "interop: run by cargo xtask interop"]
@@ -311,4 +207,79 @@ async fn disable_ends_sessions_on_every_node_at_once() {
     .await;
     expect_code(&o, 0);
     expect_not_authorized(&mut romeo, "romeo").await;
+}
+
+/// `xmpp user passwd`, `disable` and `remove` revoke the account's FAST
+/// tokens (rows written here as a server would), and no other account's.
+/// The token store itself is tested on PostgreSQL by the store's own
+/// ignored test (`fast_tokens_against_postgresql`), as this crate has no
+/// library for an integration test to call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn user_commands_revoke_fast_tokens_on_postgresql() {
+    use common::held::xmpp;
+    use sqlx::Row as _;
+
+    let pg = tokio::task::spawn_blocking(Cluster::start).await.unwrap();
+    let url = pg.url.as_str();
+    for user in ["juliet", "romeo"] {
+        let jid = format!("{user}@example.com");
+        let o = xmpp(
+            &["user", "add", &jid, "--store", url, "--password-stdin"],
+            "pw\n",
+        )
+        .await;
+        expect_code(&o, 0);
+    }
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let issue = |user: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO xmpp_fast_tokens (domain, username, user_agent, token, mechanism,
+                     expires_at, issued_at, last_active)
+                 VALUES ('example.com', $1, 'ua', 'tok', 'HT-SHA-256-NONE', 4000000000, 0, 1)",
+            )
+            .bind(user)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+    let count = |user: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query("SELECT COUNT(*) FROM xmpp_fast_tokens WHERE username = $1")
+                .bind(user)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .try_get::<i64, _>(0)
+                .unwrap()
+        }
+    };
+    issue("romeo").await;
+    let juliet = "juliet@example.com";
+    let commands: [(&[&str], &str); 4] = [
+        (&["user", "passwd", juliet, "--password-stdin"], "new\n"),
+        (&["user", "disable", juliet], ""),
+        (&["user", "enable", juliet], ""),
+        (&["user", "remove", juliet], ""),
+    ];
+    for (args, stdin) in commands {
+        issue("juliet").await;
+        let mut args = args.to_vec();
+        args.extend(["--store", url]);
+        expect_code(&xmpp(&args, stdin).await, 0);
+        // Enabling keeps them; the others revoke them.
+        let want = i64::from(args[1] == "enable");
+        assert_eq!(count("juliet").await, want, "after {args:?}");
+        if want == 1 {
+            sqlx::query("DELETE FROM xmpp_fast_tokens WHERE username = 'juliet'")
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(count("romeo").await, 1);
 }

@@ -1,7 +1,12 @@
 //! Account storage: SQLite (embedded, the default) or PostgreSQL (shared by
 //! several server nodes), behind one async interface. Only derived secrets are
 //! stored (DIGEST-MD5 `H(user:realm:pass)` per realm, SCRAM salt, iteration
-//! count, StoredKey and ServerKey), never a password.
+//! count, StoredKey and ServerKey), never a password. FAST tokens (XEP-0484,
+//! `tokens.rs`) are the exception that must be kept as issued, being the
+//! HMAC key of their proof: they expire, at most
+//! [`MAX_USER_AGENTS`](tokens::MAX_USER_AGENTS) user agents of an account
+//! hold them, and a password change, `disable` or `remove` revokes them in
+//! the same transaction.
 //!
 //! Lookups may be served from a short-lived read-through cache ([`CacheConfig`],
 //! `xmpp serve --store-cache-ttl`): without it every login pays a hand-off to
@@ -68,6 +73,10 @@ pub enum StoreError {
     /// The store holds a value we cannot read back.
     #[error("corrupt record for {0}: {1}")]
     Corrupt(String, &'static str),
+    /// A FAST token, or its user-agent id, that is not stored: too long,
+    /// for a disabled account, not an `HT-*` one (never shows the token).
+    #[error("FAST token refused: {0}")]
+    Token(&'static str),
     /// A username no JID could carry.
     #[error(transparent)]
     InvalidUsername(#[from] InvalidUsername),
@@ -124,8 +133,9 @@ macro_rules! on_pool {
     };
 }
 
-// After `on_pool!`, which it uses.
+// After `on_pool!`, which they use.
 mod secret;
+mod tokens;
 
 /// One account as listed.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -170,8 +180,8 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// Upserts one account's row and replaces its DIGEST-MD5 secrets, inside
-/// the caller's transaction.
+/// Upserts one account's row, replaces its DIGEST-MD5 secrets and revokes
+/// its FAST tokens, inside the caller's transaction.
 macro_rules! write_user {
     ($conn:expr, $domain:expr, $username:expr, $creds:expr) => {{
         let creds: &StoredCredentials = $creds;
@@ -223,6 +233,12 @@ macro_rules! write_user {
                 .execute($conn)
                 .await?;
         }
+        // New secrets: the FAST tokens issued under the old ones go.
+        sqlx::query(tokens::REVOKE_USER)
+            .bind($domain)
+            .bind($username)
+            .execute($conn)
+            .await?;
     }};
 }
 
@@ -280,10 +296,26 @@ impl SqlStore {
         matches!(self.pool, Pool::Postgres(_))
     }
 
+    /// The statement that begins a transaction which reads, then writes.
+    /// On SQLite, `BEGIN IMMEDIATE`: it takes the write lock first, waiting
+    /// for it (the busy timeout). A deferred `BEGIN` reads first, and its
+    /// upgrade to a writer fails at once ("database is locked", no wait)
+    /// when another connection wrote since that read: two processes
+    /// migrating one file, or `xmpp user passwd` while the server records a
+    /// FAST token. PostgreSQL locks rows instead.
+    fn begin_write(&self) -> &'static str {
+        if self.is_postgres() {
+            "BEGIN"
+        } else {
+            "BEGIN IMMEDIATE"
+        }
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
         let is_pg = self.is_postgres();
+        let begin = self.begin_write();
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(begin).await?;
             if is_pg {
                 // Serialize concurrent migrations by several server nodes.
                 sqlx::query("SELECT pg_advisory_xact_lock(5222)").execute(&mut *tx).await?;
@@ -417,8 +449,9 @@ impl SqlStore {
     ) -> Result<(), StoreError> {
         let username = key(username)?;
         let username = username.as_ref();
+        let begin = self.begin_write();
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(begin).await?;
             let exists = sqlx::query("SELECT 1 FROM xmpp_users WHERE domain = $1 AND username = $2")
                 .bind(domain).bind(username).fetch_optional(&mut *tx).await?;
             match (exists.is_some(), must_exist) {
@@ -464,6 +497,10 @@ impl SqlStore {
                 .bind(domain).bind(username).execute(&mut *tx).await?;
             let n = sqlx::query("DELETE FROM xmpp_users WHERE domain = $1 AND username = $2")
                 .bind(domain).bind(username).execute(&mut *tx).await?.rows_affected();
+            // The foreign key cascades; this covers a database whose keys
+            // are not enforced.
+            sqlx::query(tokens::REVOKE_USER)
+                .bind(domain).bind(username).execute(&mut *tx).await?;
             tx.commit().await?;
             self.invalidate(domain, Some(username));
             Ok(n > 0)
@@ -471,6 +508,8 @@ impl SqlStore {
     }
 
     /// Disables or re-enables an account; `false` if it does not exist.
+    /// Disabling revokes its FAST tokens (re-enabling does not bring them
+    /// back).
     pub async fn set_disabled(
         &self,
         domain: &str,
@@ -480,9 +519,15 @@ impl SqlStore {
         let username = key(username)?;
         let username = username.as_ref();
         on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
             let n = sqlx::query("UPDATE xmpp_users SET disabled = $3, updated_at = $4 WHERE domain = $1 AND username = $2")
                 .bind(domain).bind(username).bind(disabled).bind(now())
-                .execute(pool).await?.rows_affected();
+                .execute(&mut *tx).await?.rows_affected();
+            if disabled {
+                sqlx::query(tokens::REVOKE_USER)
+                    .bind(domain).bind(username).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
             self.invalidate(domain, Some(username));
             Ok(n > 0)
         })
@@ -543,7 +588,12 @@ impl SqlStore {
 
 #[cfg(test)]
 mod tests;
-/// The store of one served domain: what `xmpp-stream` asks for credentials.
+/// The store of one served domain: what `xmpp-stream` asks for credentials
+/// ([`CredentialStore`]) and FAST tokens ([`xmpp_sasl::TokenStore`], in
+/// `tokens.rs`). One `Arc<DomainStore>` per domain can be handed out as
+/// both an `Arc<dyn CredentialStore>` and an `Arc<dyn TokenStore>`: they
+/// share the pool, and a password change, `disable` or `remove` through any
+/// handle on the store revokes the account's tokens.
 #[derive(Debug, Clone)]
 pub struct DomainStore {
     store: Arc<SqlStore>,

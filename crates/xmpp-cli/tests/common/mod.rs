@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod held;
+pub mod pg;
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
