@@ -345,7 +345,14 @@ pub trait TokenStore: Send + Sync {
 /// Tokens in memory, for tests and single-process servers.
 #[derive(Default)]
 pub struct MemoryTokenStore {
-    tokens: Mutex<HashMap<(String, String), Vec<FastToken>>>,
+    tokens: Mutex<HashMap<(String, String), Vec<Slot>>>,
+}
+
+/// A stored token and whether it was used (the `current` one) or not yet
+/// (the `new` one).
+struct Slot {
+    token: FastToken,
+    used: bool,
 }
 
 impl MemoryTokenStore {
@@ -354,7 +361,7 @@ impl MemoryTokenStore {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Vec<FastToken>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Vec<Slot>>> {
         self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -366,11 +373,18 @@ fn key(username: &str, user_agent: &str) -> (String, String) {
 #[async_trait::async_trait]
 impl TokenStore for MemoryTokenStore {
     async fn tokens(&self, username: &str, user_agent: &str) -> Result<Vec<FastToken>, StoreError> {
-        Ok(self
-            .lock()
-            .get(&key(username, user_agent))
-            .cloned()
-            .unwrap_or_default())
+        let map = self.lock();
+        let slots = map.get(&key(username, user_agent));
+        // Newest first: the unused `new` one, then `current`.
+        let mut out: Vec<FastToken> = slots
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.used)
+            .chain(slots.into_iter().flatten().filter(|s| s.used))
+            .map(|s| s.token.clone())
+            .collect();
+        out.truncate(2);
+        Ok(out)
     }
 
     async fn issue(
@@ -381,12 +395,10 @@ impl TokenStore for MemoryTokenStore {
     ) -> Result<(), StoreError> {
         let mut map = self.lock();
         let slots = map.entry(key(username, user_agent)).or_default();
-        // slots[0] is `new` when it was never used; keep only `current`.
-        slots.truncate(2);
-        if slots.len() == 2 {
-            slots.remove(0);
-        }
-        slots.insert(0, token);
+        // An unused `new` token is replaced; `current` stays until the new
+        // one is used.
+        slots.retain(|s| s.used);
+        slots.push(Slot { token, used: false });
         Ok(())
     }
 
@@ -398,12 +410,20 @@ impl TokenStore for MemoryTokenStore {
         count: Option<u64>,
     ) -> Result<(), StoreError> {
         let mut map = self.lock();
-        let slots = map.entry(key(username, user_agent)).or_default();
-        slots.retain(|t| t.expires >= used.expires);
-        for t in slots.iter_mut() {
-            if *t.secret == *used.secret {
-                t.last_count = count.or(t.last_count);
-            }
+        let Some(slots) = map.get_mut(&key(username, user_agent)) else {
+            return Ok(());
+        };
+        let is_it = |s: &Slot| *s.token.secret == *used.secret;
+        // It becomes `current`: the previous `current` and anything that
+        // expires before it go.
+        slots.retain(|s| is_it(s) || (!s.used && s.token.expires >= used.expires));
+        for s in slots.iter_mut().filter(|s| is_it(s)) {
+            s.used = true;
+            // Counts only grow (replay protection).
+            s.token.last_count = match (s.token.last_count, count) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
         }
         Ok(())
     }
