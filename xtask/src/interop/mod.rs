@@ -13,11 +13,14 @@
 //!
 //! Where things live and the servers' addresses: [`crate::peers`].
 
+mod backports;
 mod daemon;
 mod ejabberd;
+mod ejabberd24;
 mod files;
 mod install;
 mod matrix;
+mod modern;
 mod pki;
 mod prosody;
 mod report;
@@ -94,7 +97,13 @@ fn all(layout: &Layout, extra: &[String]) -> Result<(), String> {
 }
 
 /// The servers that `start` runs, by their pid-file names.
-const SERVERS: [&str; 3] = [ejabberd::NAME, PROSODY_PLAIN.name, PROSODY_TLS.name];
+const SERVERS: [&str; 5] = [
+    ejabberd::NAME,
+    PROSODY_PLAIN.name,
+    PROSODY_TLS.name,
+    prosody::NAME13,
+    ejabberd24::NAME,
+];
 
 fn start(layout: &Layout) -> Result<(), String> {
     let run_dir = layout.run_dir();
@@ -109,6 +118,8 @@ fn start(layout: &Layout) -> Result<(), String> {
     ejabberd::start(layout)?;
     prosody::start(layout, &PROSODY_PLAIN)?;
     prosody::start(layout, &PROSODY_TLS)?;
+    prosody::start13(layout)?;
+    ejabberd24::start(layout)?;
     Ok(())
 }
 
