@@ -45,6 +45,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import socket
 import ssl
 import sys
@@ -80,10 +81,38 @@ class ModernStream(Stream):
     def __init__(self, sock, deadline, verbose, jid):
         super().__init__(sock, deadline, verbose)
         self.jid = jid
+        self.raw = b""  # everything received on the current stream, to show it as received
+
+    def _read(self):
+        """xmpp_raw's reader, also keeping the raw bytes (features are shown as received)."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError()
+        self.sock.settimeout(remaining)
+        data = self.sock.recv(65536)
+        if not data:
+            raise LoginError("server closed the connection")
+        self.raw += data
+        if self.verbose:
+            print("S: " + data.decode("utf-8", "replace"), file=sys.stderr)
+        self.parser.feed(data)
+        for event, el in self.parser.read_events():
+            if event == "start":
+                if self.depth == 0:
+                    self.header = el
+                self.depth += 1
+            else:
+                self.depth -= 1
+                if self.depth == 1:
+                    self.ready.append(el)
+                    self.header.remove(el)
+                elif self.depth == 0:
+                    self.closed = True
 
     def open(self, domain):
         self.parser = ET.XMLPullParser(events=("start", "end"))
         self.depth, self.ready, self.header, self.closed = 0, [], None, False
+        self.raw = b""
         self.send("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='%s' to=%s "
                   "from=%s version='1.0' xml:lang='en'>" % (NS_STREAM, quoteattr(domain), quoteattr(self.jid)))
         while self.header is None:
@@ -100,6 +129,17 @@ class ModernStream(Stream):
             if el.tag.startswith("{%s}" % NS_SM):
                 continue
             raise LoginError("unexpected <%s/>" % el.tag)
+
+
+def raw_features(raw):
+    """The <stream:features> element as the server sent it (prefix and all)."""
+    text = raw.decode("utf-8", "replace")
+    m = re.search(r"<([A-Za-z0-9_.-]+:)?features[\s>/]", text)
+    if not m:
+        return text
+    end_tag = "</%sfeatures>" % (m.group(1) or "")
+    end = text.find(end_tag, m.start())
+    return text[m.start():] if end < 0 else text[m.start():end + len(end_tag)]
 
 
 def b64e(data):
@@ -125,7 +165,7 @@ def connect(args):
     s = ModernStream(sock, deadline, args.verbose, args.jid)
     s.open(args.domain)
     features = s.next()
-    shown = [features]
+    shown = [raw_features(s.raw)]
     if args.tls:
         if features.find(q(NS_TLS, "starttls")) is None:
             raise LoginError("server does not offer STARTTLS")
@@ -135,7 +175,7 @@ def connect(args):
         s.sock = ctx.wrap_socket(s.sock, server_hostname=args.domain)
         s.open(args.domain)
         features = s.next()
-        shown.append(features)
+        shown.append(raw_features(s.raw))
     return s, features, shown
 
 
@@ -259,7 +299,7 @@ def login(args, mech, token=None):
     try:
         if args.features_only:
             for f in shown:
-                print(ET.tostring(f, encoding="unicode"))
+                print(f)
             return None, None
         info = describe(s, features)
         if not info["present"]:

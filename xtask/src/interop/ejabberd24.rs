@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::backports::ejabberd24_erl_libs;
 use super::daemon;
@@ -27,6 +27,7 @@ const PORTS: [u16; 3] = [
 
 /// Starts ejabberd 24.12 with fresh state and the account registered.
 pub(super) fn start(layout: &Layout) -> Result<(), String> {
+    let t = Instant::now();
     if let Some(pid) = daemon::running(layout, NAME) {
         eprintln!("{NAME} already running (pid {pid})");
         return Ok(());
@@ -122,8 +123,9 @@ pub(super) fn start(layout: &Layout) -> Result<(), String> {
     }
     eprintln!(
         "ejabberd 24.12 up on 127.0.0.1:{EJABBERD24_PORT} (STARTTLS optional), direct TLS \
-         :{EJABBERD24_DIRECT_TLS_PORT}, WebSocket :{EJABBERD24_HTTP_PORT} (pid {})",
-        daemon::running(layout, NAME).unwrap_or(0)
+         :{EJABBERD24_DIRECT_TLS_PORT}, WebSocket :{EJABBERD24_HTTP_PORT} (pid {}, {:.1} s)",
+        daemon::running(layout, NAME).unwrap_or(0),
+        t.elapsed().as_secs_f64()
     );
     Ok(())
 }

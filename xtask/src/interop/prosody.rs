@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::daemon;
 use super::files::{io_err, render};
@@ -53,6 +53,7 @@ pub(super) fn start(layout: &Layout, p: &ProsodyInstance) -> Result<(), String> 
 /// SASL2, Bind2, FAST, SSDP, inline SM; STARTTLS offered but not required, direct TLS,
 /// WebSocket.
 pub(super) fn start13(layout: &Layout) -> Result<(), String> {
+    let t = Instant::now();
     let dir = layout.run_dir().join(NAME13);
     let data = dir.join("data");
     let subst = vec![
@@ -79,8 +80,9 @@ pub(super) fn start13(layout: &Layout) -> Result<(), String> {
     instance.start(layout)?;
     eprintln!(
         "Prosody 13 up on 127.0.0.1:{PROSODY13_PORT} (STARTTLS optional), direct TLS \
-         :{PROSODY13_DIRECT_TLS_PORT}, WebSocket :{PROSODY13_HTTP_PORT} (pid {})",
-        daemon::running(layout, NAME13).unwrap_or(0)
+         :{PROSODY13_DIRECT_TLS_PORT}, WebSocket :{PROSODY13_HTTP_PORT} (pid {}, {:.1} s)",
+        daemon::running(layout, NAME13).unwrap_or(0),
+        t.elapsed().as_secs_f64()
     );
     Ok(())
 }
