@@ -1,13 +1,14 @@
 //! The modern peers' part of `selftest`: proof that Prosody 13 and ejabberd 24.12 really
 //! negotiate SASL2 + Bind2 + FAST (+ SSDP), with `clients/sasl2_login.py` (stdlib) on
-//! plaintext, STARTTLS and direct TLS, go-sendxmpp 0.14.1 (a SASL2/FAST client of its
-//! own) over STARTTLS, and a WebSocket upgrade on each HTTP listener.
+//! plaintext, STARTTLS and direct TLS (and through a man in the middle that hides
+//! mechanisms, which SSDP must expose), go-sendxmpp 0.14.1 (a SASL2/FAST client of its own)
+//! over STARTTLS, and a WebSocket upgrade on each HTTP listener.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, ExitStatus};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use super::report;
@@ -16,7 +17,8 @@ use crate::peers::{
     EJABBERD24_WS_PATH, PROSODY13_DIRECT_TLS_PORT, PROSODY13_HTTP_PORT, PROSODY13_PORT,
     PROSODY13_WS_PATH, USER,
 };
-use crate::process::run_with_timeout;
+use crate::ports::{free_port, wait_port};
+use crate::process::{run_with_timeout, Proc};
 
 /// The drivers' own `--timeout`; the harness kills them 10 s after it.
 const TIMEOUT_SECS: u64 = 20;
@@ -44,6 +46,10 @@ enum Check {
     /// go-sendxmpp sends a message to the account twice with one HOME: a full SASL2 login
     /// asking for a FAST token, then a FAST login with it.
     GoSendxmpp { port: u16 },
+    /// `sasl2_login.py` through `mech_filter_proxy.py`, which hides every mechanism but
+    /// `keep`: the server's SSDP `h=` covers what it really offered, so the driver must
+    /// see the downgrade and refuse the login.
+    SsdpDowngrade { port: u16, keep: &'static str },
     /// An RFC 7395 upgrade: `101` with the `xmpp` subprotocol.
     WebSocket { port: u16, path: &'static str },
 }
@@ -156,6 +162,24 @@ fn cases() -> Vec<Case> {
             None,
         )),
         Case {
+            client: "sasl2_login",
+            server: "prosody13 via MITM",
+            what: "SCRAM-SHA-256 (SSDP)",
+            check: Check::SsdpDowngrade {
+                port: PROSODY13_PORT,
+                keep: "SCRAM-SHA-256",
+            },
+        },
+        Case {
+            client: "sasl2_login",
+            server: "ejabberd24 via MITM",
+            what: "SCRAM-SHA-1 (SSDP)",
+            check: Check::SsdpDowngrade {
+                port: EJABBERD24_PORT,
+                keep: "SCRAM-SHA-1",
+            },
+        },
+        Case {
             client: "go-sendxmpp",
             server: "prosody13-starttls",
             what: "(its choice) + FAST",
@@ -200,6 +224,7 @@ pub(super) fn run(layout: &Layout, env: &BTreeMap<&'static str, String>) -> (usi
         let t = Instant::now();
         let verdict = match &c.check {
             Check::Sasl2 { .. } => sasl2_case(layout, env, &c.check),
+            Check::SsdpDowngrade { port, keep } => ssdp_downgrade(layout, env, *port, keep),
             Check::GoSendxmpp { port } => go_sendxmpp(layout, env, *port),
             Check::WebSocket { port, path } => websocket(*port, path),
         };
@@ -330,6 +355,56 @@ fn judge_sasl2(
         detail.push_str(", SSDP h= ok");
     }
     Ok(format!("{detail}, {bound}"))
+}
+
+fn ssdp_downgrade(
+    layout: &Layout,
+    env: &BTreeMap<&'static str, String>,
+    port: u16,
+    keep: &str,
+) -> Result<String, String> {
+    let listen = free_port()?;
+    let mut proxy = Command::new(&env["XMPP_INTEROP_PYTHON"]);
+    proxy
+        .arg(layout.clients().join("mech_filter_proxy.py"))
+        .args(["--allow", keep, "--listen", &listen.to_string()])
+        .args(["--upstream-port", &port.to_string(), "--lifetime", "60"])
+        .stdout(Stdio::null());
+    let child = proxy
+        .spawn()
+        .map_err(|e| format!("cannot start mech_filter_proxy.py: {e}"))?;
+    // Stopped (by pid) when this returns.
+    let _proxy = Proc {
+        name: "mech_filter_proxy".into(),
+        child,
+    };
+    wait_port(&format!("127.0.0.1:{listen}"), Duration::from_secs(10))?;
+    let mut cmd = Command::new(&env["XMPP_INTEROP_PYTHON"]);
+    cmd.arg(layout.clients().join("sasl2_login.py"))
+        .args([
+            "--port",
+            &listen.to_string(),
+            "--jid",
+            &format!("{USER}@{DOMAIN}"),
+        ])
+        .args(["--mechanism", keep, "--timeout", &TIMEOUT_SECS.to_string()])
+        .args(["--password-env", "XMPP_INTEROP_PASSWORD"])
+        .envs(env);
+    let (status, stdout, stderr) = run_with_timeout(cmd, Duration::from_secs(TIMEOUT_SECS + 10))?;
+    if !status.success()
+        && !stdout.contains("LOGIN OK")
+        && stderr.contains("SSDP: h=")
+        && stdout.contains(&format!("FEATURES sasl2={keep} "))
+    {
+        Ok(format!(
+            "offered only {keep}: downgrade seen, refused ({})",
+            last_line(&stderr)
+        ))
+    } else {
+        Err(format!(
+            "downgrade not detected: {status} {stdout:?} {stderr:?}"
+        ))
+    }
 }
 
 /// go-sendxmpp twice: the first run must authenticate with SASL2 and store a FAST token,
