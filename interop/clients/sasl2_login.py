@@ -214,7 +214,7 @@ def ssdp_expected(info, hname):
     return b64e(hashlib.new(hname, data).digest())
 
 
-def authenticate(s, args, info, mech, initial, extra):
+def authenticate(s, args, mech, initial, extra):
     s.send("<authenticate xmlns='%s' mechanism=%s><initial-response>%s</initial-response>"
            "<user-agent id=%s><software>xmpp-negotiate interop</software><device>%s</device></user-agent>"
            "%s</authenticate>" % (NS_SASL2, quoteattr(mech), b64e(initial) if initial else "=",
@@ -249,7 +249,7 @@ def scram(s, args, info, mech, extra, cb):
         gs2 = "y,,"
     else:
         gs2 = "n,,"
-    authenticate(s, args, info, mech, (gs2 + first_bare).encode(), extra)
+    authenticate(s, args, mech, (gs2 + first_bare).encode(), extra)
     kind, el = step(s)
     if kind != "challenge":
         raise LoginError("SCRAM: expected a challenge")
@@ -321,7 +321,7 @@ def login(args, mech, token=None):
             cb_data = ht_cb_data(s, mech)
             key = token.encode()
             ir = args.localpart.encode() + b"\0" + hmac.new(key, b"Initiator" + cb_data, "sha256").digest()
-            authenticate(s, args, info, mech, ir, extra)
+            authenticate(s, args, mech, ir, extra)
             kind, success = step(s)
             if kind != "success":
                 raise LoginError("%s: expected success, got a challenge" % mech)
@@ -329,7 +329,7 @@ def login(args, mech, token=None):
             if b64d(success.findtext(q(NS_SASL2, "additional-data"))) != want:
                 raise LoginError("%s: responder HMAC missing or wrong in <success>" % mech)
         elif mech == "PLAIN":
-            authenticate(s, args, info, mech, b"\0" + args.localpart.encode() + b"\0" + args.password.encode(), extra)
+            authenticate(s, args, mech, b"\0" + args.localpart.encode() + b"\0" + args.password.encode(), extra)
             kind, success = step(s)
             if kind != "success":
                 raise LoginError("PLAIN: unexpected challenge")
