@@ -2,6 +2,11 @@
 //! `cargo xtask bench-e2e` (which measures against them) both see them: their
 //! addresses, the account, where their files live, and ejabberd's control command.
 //!
+//! Two generations of peers: the stock Debian 12 servers (ejabberd 23.01, Prosody 0.12.3,
+//! installed with apt) for RFC 6120 SASL, and the "modern" ones (Prosody 13.0.1 and
+//! ejabberd 24.12 from bookworm-backports, unpacked under the state directory, never
+//! installed) for SASL2 (XEP-0388), Bind2 (XEP-0386), FAST (XEP-0484) and SSDP (XEP-0474).
+//!
 //! The state lives in `$XMPP_INTEROP_DIR`, default `<repo>/target/interop`, whatever
 //! `CARGO_TARGET_DIR` says, so that `start` and `stop` from any shell agree.
 
@@ -31,6 +36,23 @@ pub const EJABBERD_DIRECT_TLS_PORT: u16 = 15224;
 pub const PROSODY_PORT: u16 = 15322;
 /// The second prosody, configured as deployed: TLS required, hashed storage.
 pub const PROSODY_TLS_PORT: u16 = 15323;
+
+/// Prosody 13's c2s port: STARTTLS offered, not required; plaintext logins allowed.
+pub const PROSODY13_PORT: u16 = 15422;
+/// Prosody 13's direct TLS port (XEP-0368, `c2s_direct_tls_ports`).
+pub const PROSODY13_DIRECT_TLS_PORT: u16 = 15423;
+/// Prosody 13's HTTP port: WebSocket (RFC 7395) at [`PROSODY13_WS_PATH`].
+pub const PROSODY13_HTTP_PORT: u16 = 15424;
+/// Prosody 13's WebSocket path.
+pub const PROSODY13_WS_PATH: &str = "/xmpp-websocket";
+/// ejabberd 24.12's c2s port: STARTTLS offered, not required; SASL2 without TLS allowed.
+pub const EJABBERD24_PORT: u16 = 15522;
+/// ejabberd 24.12's direct TLS port (XEP-0368).
+pub const EJABBERD24_DIRECT_TLS_PORT: u16 = 15523;
+/// ejabberd 24.12's HTTP port: WebSocket (RFC 7395) at [`EJABBERD24_WS_PATH`].
+pub const EJABBERD24_HTTP_PORT: u16 = 15524;
+/// ejabberd 24.12's WebSocket path.
+pub const EJABBERD24_WS_PATH: &str = "/ws";
 
 /// One prosody process: its name (state directory and pid file), config template and port.
 pub struct ProsodyInstance {
@@ -100,6 +122,24 @@ impl Layout {
     /// The running servers' state, wiped at each start.
     pub fn run_dir(&self) -> PathBuf {
         self.state.join("run")
+    }
+    /// The bookworm-backports peers, unpacked (`dpkg -x`), never installed.
+    pub fn modern_dir(&self) -> PathBuf {
+        self.state.join("modern")
+    }
+    /// The root Prosody 13.0.1 and prosody-modules are unpacked into.
+    pub fn prosody13_root(&self) -> PathBuf {
+        self.modern_dir().join("prosody13")
+    }
+    /// The root ejabberd 24.12 and its erlang-p1-* libraries are unpacked into.
+    pub fn ejabberd24_root(&self) -> PathBuf {
+        self.modern_dir().join("ejabberd24")
+    }
+    /// go-sendxmpp 0.14.1 (a static binary).
+    pub fn go_sendxmpp_bin(&self) -> PathBuf {
+        self.modern_dir()
+            .join("go-sendxmpp")
+            .join("usr/bin/go-sendxmpp")
     }
     /// The client driver scripts.
     pub fn clients(&self) -> PathBuf {

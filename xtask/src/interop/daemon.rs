@@ -46,24 +46,27 @@ pub(super) fn wait_until(
             return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {
-            let tail = fs::read_to_string(log).unwrap_or_default();
-            let tail: Vec<&str> = tail.lines().rev().take(20).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            return Err(format!(
-                "exited with {status}; log {}:\n{}",
-                log.display(),
-                tail.join("\n")
-            ));
+            return Err(format!("exited with {status}{}", log_tail(log)));
         }
         if Instant::now() > deadline {
             return Err(format!(
-                "not ready after {} s; see {}",
+                "not ready after {} s{}",
                 limit.as_secs(),
-                log.display()
+                log_tail(log)
             ));
         }
         thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// The last lines of a server's log, as "; log FILE:" and the lines (empty if unreadable).
+pub(super) fn log_tail(log: &Path) -> String {
+    let Ok(text) = fs::read_to_string(log) else {
+        return String::new();
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = &lines[lines.len().saturating_sub(20)..];
+    format!("; log {}:\n{}", log.display(), tail.join("\n"))
 }
 
 fn pid_file(layout: &Layout, name: &str) -> PathBuf {

@@ -67,6 +67,9 @@ mod tests {
             ("@CERTFILE@", "/tmp/x.pem".to_string()),
             ("@CERT_FILE@", "/tmp/x.crt".to_string()),
             ("@KEY_FILE@", "/tmp/x.key".to_string()),
+            ("@HTTP_PORT@", "5".to_string()),
+            ("@CA_FILE@", "/tmp/ca.crt".to_string()),
+            ("@CERT_HASH@", "00ff".to_string()),
         ];
         for f in [
             "ejabberd/ejabberd.yml",
@@ -74,6 +77,8 @@ mod tests {
             "ejabberd/inetrc",
             "prosody/prosody.cfg.lua",
             "prosody/prosody-tls.cfg.lua",
+            "prosody13/prosody.cfg.lua",
+            "ejabberd24/ejabberd.yml",
         ] {
             render(&layout.src.join(f), &dir.join("out"), &subst).unwrap();
         }

@@ -1,5 +1,5 @@
-//! `install`: the Debian packages, the Python venv, @xmpp/client and the libstrophe
-//! driver, each only when missing or changed.
+//! `install`: the Debian packages, the bookworm-backports peers, the Python venv,
+//! @xmpp/client and the libstrophe driver, each only when missing or changed.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::backports;
 use super::files::io_err;
 use crate::peers::Layout;
 use crate::ports::port_open;
@@ -37,6 +38,7 @@ pub(super) fn install(layout: &Layout) -> Result<(), String> {
     fs::create_dir_all(&layout.state).map_err(|e| io_err("create", &layout.state, e))?;
     apt()?;
     guard_stock_daemons();
+    backports::install(layout)?;
     venv(layout)?;
     node(layout)?;
     build_strophe(layout)?;

@@ -3,21 +3,39 @@
 //!
 //! Subcommands (none = `all`):
 //! - `install`: Debian packages (ejabberd, prosody, gsasl, libstrophe-dev, postgresql, ...),
-//!   a Python venv with slixmpp/aioxmpp, @xmpp/client from npm, the libstrophe driver.
-//! - `start` / `stop`: ejabberd and prosody with the configs in `interop/`, state under the
+//!   the bookworm-backports peers (Prosody 13.0.1, ejabberd 24.12, go-sendxmpp 0.14.1; fetched
+//!   with `apt-get download` and unpacked with `dpkg -x` under the state directory, never
+//!   installed), a Python venv with slixmpp/aioxmpp, @xmpp/client from npm, the libstrophe
+//!   driver.
+//! - `start` / `stop`: ejabberd 23.01 and prosody 0.12 with the configs in `interop/`, Prosody
+//!   13 and ejabberd 24.12 with `interop/prosody13/` and `interop/ejabberd24/`, state under the
 //!   state directory, stopped by pid.
-//! - `selftest`: every client driver in `interop/clients/` against ejabberd/prosody.
+//! - `selftest`: every client driver in `interop/clients/` against ejabberd/prosody, and
+//!   `sasl2_login.py`, go-sendxmpp and a WebSocket upgrade against the modern peers.
 //! - `test [-- ARGS]`: the ignored (interop) tests, with the `XMPP_INTEROP_*` environment.
 //! - `env`: print that environment as `export` lines.
 //! - `all [-- ARGS]`: install, start, selftest, test, stop (stop also runs on failure).
 //!
+//! The modern peers' environment (SASL2, Bind2, FAST, SSDP; interop/README.md has the rest):
+//! - `XMPP_INTEROP_PROSODY13`, `XMPP_INTEROP_EJABBERD24`: `127.0.0.1:PORT`, STARTTLS offered
+//!   but not required, plaintext SASL2 allowed (ejabberd offers SASL2 only to a stream header
+//!   with `from`);
+//! - `XMPP_INTEROP_PROSODY13_DIRECT_TLS`, `XMPP_INTEROP_EJABBERD24_DIRECT_TLS`: direct TLS
+//!   (XEP-0368), the certificate signed by `XMPP_INTEROP_CA`;
+//! - `XMPP_INTEROP_PROSODY13_WS`, `XMPP_INTEROP_EJABBERD24_WS`: `ws://` URLs (RFC 7395);
+//! - `XMPP_INTEROP_GO_SENDXMPP`: the go-sendxmpp binary (run it with `HOME` a temp dir,
+//!   `SSL_CERT_FILE=$XMPP_INTEROP_CA`, `--suppress-root-warning`).
+//!
 //! Where things live and the servers' addresses: [`crate::peers`].
 
+mod backports;
 mod daemon;
 mod ejabberd;
+mod ejabberd24;
 mod files;
 mod install;
 mod matrix;
+mod modern;
 mod pki;
 mod prosody;
 mod report;
@@ -94,7 +112,13 @@ fn all(layout: &Layout, extra: &[String]) -> Result<(), String> {
 }
 
 /// The servers that `start` runs, by their pid-file names.
-const SERVERS: [&str; 3] = [ejabberd::NAME, PROSODY_PLAIN.name, PROSODY_TLS.name];
+const SERVERS: [&str; 5] = [
+    ejabberd::NAME,
+    PROSODY_PLAIN.name,
+    PROSODY_TLS.name,
+    prosody::NAME13,
+    ejabberd24::NAME,
+];
 
 fn start(layout: &Layout) -> Result<(), String> {
     let run_dir = layout.run_dir();
@@ -109,6 +133,8 @@ fn start(layout: &Layout) -> Result<(), String> {
     ejabberd::start(layout)?;
     prosody::start(layout, &PROSODY_PLAIN)?;
     prosody::start(layout, &PROSODY_TLS)?;
+    prosody::start13(layout)?;
+    ejabberd24::start(layout)?;
     Ok(())
 }
 

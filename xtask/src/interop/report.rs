@@ -21,7 +21,7 @@ pub(super) fn count_before(text: &str, word: &str) -> usize {
 /// The selftest table's header line.
 pub(super) fn table_header() {
     println!(
-        "{:<11} {:<12} {:<29} {:<9} {:>6}  result",
+        "{:<11} {:<19} {:<29} {:<9} {:>6}  result",
         "client", "server", "mechanism", "password", "ms"
     );
 }
@@ -39,7 +39,7 @@ pub(super) fn table_row(
         Ok(msg) => ("ok  ", msg),
         Err(msg) => ("FAIL", msg),
     };
-    println!("{client:<11} {server:<12} {mech:<29} {password:<9} {ms:>6}  {result}  {msg}");
+    println!("{client:<11} {server:<19} {mech:<29} {password:<9} {ms:>6}  {result}  {msg}");
 }
 
 /// The selftest's closing line.

@@ -1,10 +1,12 @@
 //! `selftest`: runs every case of the [matrix](super::matrix) against the reference
-//! servers and judges it, proving the harness works before our tests rely on it.
+//! servers and judges it, then the [modern peers' cases](super::modern), proving the
+//! harness works before our tests rely on it.
 
 use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use super::matrix::{cases, Attempt, Case, Tls};
+use super::modern;
 use super::report::{self, Counts};
 use super::suite::test_env;
 use crate::peers::{Layout, DOMAIN, USER};
@@ -55,8 +57,11 @@ pub(super) fn run(layout: &Layout) -> (Counts, Result<(), String>) {
         };
         report::table_row(c.driver.name, c.server.name, c.mech, password, ms, &verdict);
     }
+    // The modern peers (SASL2, Bind2, FAST, SSDP, WebSocket), in the same table.
+    let (modern_passed, modern_failed) = modern::run(layout, &env);
+    failed += modern_failed;
     let counts = Counts {
-        passed: cases.len() - failed,
+        passed: cases.len() - (failed - modern_failed) + modern_passed,
         failed,
     };
     report::selftest_summary(counts);

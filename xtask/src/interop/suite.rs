@@ -8,7 +8,9 @@ use std::process::Stdio;
 
 use super::report::{count_before, Counts};
 use crate::peers::{
-    Layout, DOMAIN, EJABBERD_DIRECT_TLS_PORT, EJABBERD_PORT, EJABBERD_TLS_PORT, PASSWORD,
+    Layout, DOMAIN, EJABBERD24_DIRECT_TLS_PORT, EJABBERD24_HTTP_PORT, EJABBERD24_PORT,
+    EJABBERD24_WS_PATH, EJABBERD_DIRECT_TLS_PORT, EJABBERD_PORT, EJABBERD_TLS_PORT, PASSWORD,
+    PROSODY13_DIRECT_TLS_PORT, PROSODY13_HTTP_PORT, PROSODY13_PORT, PROSODY13_WS_PATH,
     PROSODY_PORT, PROSODY_TLS_PORT, USER,
 };
 use crate::process::which;
@@ -33,6 +35,36 @@ pub(super) fn test_env(layout: &Layout) -> Result<BTreeMap<&'static str, String>
     env.insert(
         "XMPP_INTEROP_PROSODY_TLS",
         format!("127.0.0.1:{PROSODY_TLS_PORT}"),
+    );
+    // The modern peers (SASL2, Bind2, FAST, SSDP): STARTTLS offered but not required on
+    // the first address, TLS from the first byte on the second, ws:// URLs.
+    env.insert(
+        "XMPP_INTEROP_PROSODY13",
+        format!("127.0.0.1:{PROSODY13_PORT}"),
+    );
+    env.insert(
+        "XMPP_INTEROP_PROSODY13_DIRECT_TLS",
+        format!("127.0.0.1:{PROSODY13_DIRECT_TLS_PORT}"),
+    );
+    env.insert(
+        "XMPP_INTEROP_PROSODY13_WS",
+        format!("ws://127.0.0.1:{PROSODY13_HTTP_PORT}{PROSODY13_WS_PATH}"),
+    );
+    env.insert(
+        "XMPP_INTEROP_EJABBERD24",
+        format!("127.0.0.1:{EJABBERD24_PORT}"),
+    );
+    env.insert(
+        "XMPP_INTEROP_EJABBERD24_DIRECT_TLS",
+        format!("127.0.0.1:{EJABBERD24_DIRECT_TLS_PORT}"),
+    );
+    env.insert(
+        "XMPP_INTEROP_EJABBERD24_WS",
+        format!("ws://127.0.0.1:{EJABBERD24_HTTP_PORT}{EJABBERD24_WS_PATH}"),
+    );
+    env.insert(
+        "XMPP_INTEROP_GO_SENDXMPP",
+        layout.go_sendxmpp_bin().display().to_string(),
     );
     env.insert("XMPP_INTEROP_CA", layout.ca_file().display().to_string());
     env.insert(
