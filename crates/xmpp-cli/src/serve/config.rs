@@ -63,12 +63,17 @@ pub async fn build(args: &ServeArgs) -> Result<Settings, Failure> {
                 max_entries: args.store_cache_size,
             }),
     );
-    let mut config = ServerConfig::new(
-        &domains[0],
-        Arc::new(DomainStore::new(store.clone(), &domains[0])),
-    );
+    let first = Arc::new(DomainStore::new(store.clone(), &domains[0]));
+    let mut config = ServerConfig::new(&domains[0], first.clone());
+    config.domains[0].tokens = Some(first);
     for d in &domains[1..] {
-        config.add_domain(d, Arc::new(DomainStore::new(store.clone(), d)));
+        // One view of the store per domain serves both its accounts and
+        // its FAST tokens.
+        let domain = Arc::new(DomainStore::new(store.clone(), d));
+        config.add_domain(d, domain.clone());
+        if let Some(last) = config.domains.last_mut() {
+            last.tokens = Some(domain);
+        }
     }
     config.mechanisms = mechanisms;
     config.decoys = decoys(&store).await?;
