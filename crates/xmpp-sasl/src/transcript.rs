@@ -20,6 +20,18 @@ pub fn describe_payload(mechanism: impl AsRef<str>, from_client: bool, payload: 
     if payload.is_empty() {
         return "<empty>".to_owned();
     }
+    // FAST (HT-*): the client's `authcid NUL HMAC`, the server's HMAC.
+    if Mechanism::from_name(mechanism.as_ref()).is_some_and(Mechanism::is_fast) {
+        return match (from_client, payload.iter().position(|&b| b == 0)) {
+            (true, Some(i)) => format!(
+                "{}\\0<{}-byte HMAC>",
+                escape(&payload[..i]),
+                payload.len() - i - 1
+            ),
+            (true, None) => format!("<malformed HT message, {} bytes>", payload.len()),
+            (false, _) => format!("<{}-byte HMAC>", payload.len()),
+        };
+    }
     // Unknown mechanisms might carry passwords too: redact PLAIN-like
     // payloads from the client whatever the name says.
     if from_client && (carries_password(mechanism) || payload.contains(&0)) {

@@ -57,6 +57,9 @@ pub(crate) fn notify(
             sasl: None,
         });
     };
+    if el.ns() == crate::sasl2::NS_SASL2 {
+        return notify_sasl2(observer, direction, from_client, mechanism, el, frame);
+    }
     if el.ns() != ns::SASL || !matches!(el.name(), "auth" | "challenge" | "response" | "success") {
         return observer.observe(&Observed {
             direction,
@@ -68,11 +71,7 @@ pub(crate) fn notify(
         .attr("mechanism")
         .or(mechanism.map(xmpp_sasl::Mechanism::as_str))
         .unwrap_or_default();
-    let sasl = match crate::wire::decode_sasl_text(el) {
-        Ok(Some(data)) => Some(xmpp_sasl::describe_payload(mechanism, from_client, &data)),
-        Ok(None) => None,
-        Err(_) => Some("(not valid base64)".to_owned()),
-    };
+    let sasl = describe(el, mechanism, from_client);
     if from_client && xmpp_sasl::carries_password(mechanism) && !el.text().trim().is_empty() {
         let redacted = Frame::Element(redact(el));
         return observer.observe(&Observed {
@@ -86,6 +85,83 @@ pub(crate) fn notify(
         frame,
         sasl,
     });
+}
+
+/// The decoded payload of `el`'s text, described for a log.
+fn describe(el: &Element, mechanism: &str, from_client: bool) -> Option<String> {
+    match crate::wire::decode_sasl_text(el) {
+        Ok(Some(data)) => Some(xmpp_sasl::describe_payload(mechanism, from_client, &data)),
+        Ok(None) => None,
+        Err(_) => Some("(not valid base64)".to_owned()),
+    }
+}
+
+/// SASL2 (XEP-0388): the payload is the text of `<challenge/>` and
+/// `<response/>`, and a child of `<authenticate/>` (`<initial-response/>`)
+/// and `<success/>` (`<additional-data/>`). A PLAIN initial response and a
+/// FAST token are redacted from the frame itself.
+fn notify_sasl2(
+    observer: &dyn Observer,
+    direction: Direction,
+    from_client: bool,
+    mechanism: Option<xmpp_sasl::Mechanism>,
+    el: &Element,
+    frame: &Frame,
+) {
+    use crate::sasl2::{NS_FAST, NS_SASL2};
+    let mechanism = el
+        .attr("mechanism")
+        .or(mechanism.map(xmpp_sasl::Mechanism::as_str))
+        .unwrap_or_default();
+    let carrier = match el.name() {
+        "authenticate" => el.child("initial-response", NS_SASL2),
+        "success" => el.child("additional-data", NS_SASL2),
+        "challenge" | "response" => Some(el),
+        _ => None,
+    };
+    let sasl = carrier.and_then(|c| describe(c, mechanism, from_client));
+    let password = from_client
+        && xmpp_sasl::carries_password(mechanism)
+        && el.name() == "authenticate"
+        && carrier.is_some_and(|c| !c.text().trim().is_empty());
+    let token = el.child("token", NS_FAST).is_some();
+    if password || token {
+        let redacted = Frame::Element(redact_sasl2(el));
+        return observer.observe(&Observed {
+            direction,
+            frame: &redacted,
+            sasl,
+        });
+    }
+    observer.observe(&Observed {
+        direction,
+        frame,
+        sasl,
+    });
+}
+
+/// `el` with a PLAIN initial response and FAST token values replaced.
+fn redact_sasl2(el: &Element) -> Element {
+    use crate::sasl2::{NS_FAST, NS_SASL2};
+    let mut b = Element::builder(el.name(), el.ns());
+    for (k, v) in el.attrs() {
+        b = b.attr(k, v);
+    }
+    for child in el.children() {
+        let replaced = if child.is("initial-response", NS_SASL2) {
+            redact(child)
+        } else if child.is("token", NS_FAST) {
+            let mut t = Element::builder("token", NS_FAST);
+            for (k, v) in child.attrs() {
+                t = t.attr(k, if k == "token" { "(redacted)" } else { v });
+            }
+            t.build()
+        } else {
+            child.clone()
+        };
+        b = b.append(replaced);
+    }
+    b.build()
 }
 
 fn redact(el: &Element) -> Element {
