@@ -137,6 +137,11 @@ pub enum ClientError {
     /// XEP-0474 proof that the list is genuine).
     #[error("channel binding: {0}")]
     ChannelBinding(String),
+    /// We have no password, and no FAST token that can be used here: the
+    /// login is not attempted (an empty password would only count as a
+    /// failed login on the server).
+    #[error("no password to log in with: {0}")]
+    NoPassword(String),
     /// SASL2 is required but not offered, or the server asks for SASL2
     /// tasks we do not implement.
     #[error("SASL2: {0}")]

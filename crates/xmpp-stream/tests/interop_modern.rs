@@ -29,7 +29,11 @@ const EJABBERD: &str = "XMPP_INTEROP_EJABBERD24";
 const EJABBERD_TLS: &str = "XMPP_INTEROP_EJABBERD24_DIRECT_TLS";
 
 fn bare_jid() -> String {
-    format!("{}@{}", env("XMPP_INTEROP_USER"), env("XMPP_INTEROP_DOMAIN"))
+    format!(
+        "{}@{}",
+        env("XMPP_INTEROP_USER"),
+        env("XMPP_INTEROP_DOMAIN")
+    )
 }
 
 /// SASL2 required, STARTTLS required and verified against the suite's CA,
@@ -57,15 +61,35 @@ async fn login(addr: &str, via: Via, config: ClientConfig) -> Result<StreamInfo,
     let tcp = TcpStream::connect(addr)
         .await
         .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    let observer: Option<std::sync::Arc<dyn xmpp_stream::Observer>> =
+        std::env::var_os("XMPP_INTEROP_TRACE").map(|_| std::sync::Arc::new(Trace) as _);
     let mut stream = match via {
-        Via::StartTls => connect(tcp, config, None).await?,
-        Via::DirectTls => connect_direct_tls(tcp, config, None).await?,
+        Via::StartTls => connect(tcp, config, observer).await?,
+        Via::DirectTls => connect_direct_tls(tcp, config, observer).await?,
     };
     // The session is usable.
     peer::assert_ping(&mut stream).await;
     let info = stream.info().clone();
     stream.close().await.unwrap();
     Ok(info)
+}
+
+/// With `XMPP_INTEROP_TRACE` set, the exchange goes to stderr (redacted as
+/// any observer sees it).
+struct Trace;
+
+impl xmpp_stream::Observer for Trace {
+    fn observe(&self, e: &xmpp_stream::Observed<'_>) {
+        let xml = match e.frame {
+            xmpp_xml::Frame::Element(el) => el.to_xml(),
+            other => format!("{other:?}"),
+        };
+        eprintln!(
+            "{:?} {xml} {}",
+            e.direction,
+            e.sasl.as_deref().unwrap_or("")
+        );
+    }
 }
 
 async fn logs_in(var: &str, via: Via, config: ClientConfig) -> StreamInfo {
@@ -166,9 +190,24 @@ async fn fast(var: &str, via: Via) {
     let mut wrong = token;
     wrong.secret = "not-the-token".to_owned().into();
     bad.fast_token = Some(wrong);
-    let info = logs_in(var, via, bad).await;
-    assert!(info.fast_token_refused, "{var}");
-    assert!(!info.mechanism.is_fast());
+    match login(&env(var), via, bad).await {
+        Ok(info) => {
+            assert!(info.fast_token_refused, "{var}");
+            assert!(!info.mechanism.is_fast());
+        }
+        // Prosody 13.0.1: after a refused token its SASL2 handler hashes a
+        // channel-binding list without tls-server-end-point into XEP-0474's
+        // `h`, although its features list it: the same stream cannot be
+        // trusted for the password, and the client says why. A new
+        // connection logs in with the password.
+        Err(ClientError::Mechanism { source, .. })
+            if var.starts_with(PROSODY) && source.kind() == ErrorKind::Downgrade =>
+        {
+            let info = logs_in(var, via, client(None)).await;
+            assert!(!info.mechanism.is_fast());
+        }
+        Err(e) => panic!("{var}: a refused token did not fall back to the password: {e}"),
+    }
 }
 
 #[tokio::test]
@@ -252,7 +291,10 @@ async fn downgrade_is_detected(var: &str, removed: &str, mechanism: &str) {
             assert_eq!(source.kind(), ErrorKind::Downgrade, "{var}: {source}")
         }
         Err(other) => panic!("{var}: {other:?}"),
-        Ok(info) => panic!("{var}: logged in with {} through the tampering proxy", info.mechanism),
+        Ok(info) => panic!(
+            "{var}: logged in with {} through the tampering proxy",
+            info.mechanism
+        ),
     }
 }
 

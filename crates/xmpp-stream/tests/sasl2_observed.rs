@@ -59,7 +59,11 @@ async fn observed_login(mechanism: &str, request_token: bool) -> (String, String
     let client_seen = Arc::new(Recorder::default());
     let observer: Arc<dyn xmpp_stream::Observer> = client_seen.clone();
     let stream = connect(b, client, Some(observer)).await.unwrap();
-    let token = stream.info().fast_token.as_ref().map(|t| t.secret.to_string());
+    let token = stream
+        .info()
+        .fast_token
+        .as_ref()
+        .map(|t| t.secret.to_string());
     server_task.await.unwrap().unwrap();
     (frames_text(&client_seen), frames_text(&server_seen), token)
 }

@@ -648,3 +648,32 @@ fn without_bind2_the_client_binds_with_rfc6120() {
     assert!(client.sasl2 && !client.bound_inline);
     assert!(elements(&pair.client_sent).any(|e| e.is("iq", ns::CLIENT)));
 }
+
+#[test]
+fn without_a_password_an_unusable_token_is_not_a_failed_login() {
+    // A token for HT-SHA-256-EXPR on a connection without binding data: no
+    // attempt at all, rather than an empty password the server would count.
+    let tokens = Arc::new(MemoryTokenStore::new());
+    let store = store();
+    let mut c = client_config(&["SCRAM-SHA-256"]);
+    c.sasl2 = Sasl2Mode::Required;
+    c.password = Default::default();
+    c.fast_token = Some(xmpp_sasl::FastToken::generate(
+        Mechanism::HtSha256Expr,
+        Duration::from_secs(60),
+        std::time::SystemTime::now(),
+    ));
+    let mut s = server(store.clone(), &tokens);
+    s.allow_sasl2_insecure = true;
+    let mut pair = Pair::new(c, s, store);
+    pair.tokens = Some(tokens);
+    pair.run();
+    match pair.client_error() {
+        ClientError::NoPassword(why) => assert!(why.contains("HT-SHA-256-EXPR"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        elements(&pair.client_sent).next().is_none(),
+        "nothing was tried"
+    );
+}

@@ -204,8 +204,18 @@ impl ClientCore {
     /// The server closed the connection without closing the stream.
     pub fn handle_eof(&mut self) {
         if !matches!(self.state, State::Done) {
-            let err = self.pending_failure.take().unwrap_or(ClientError::Closed);
+            let err = self.ending_reason(ClientError::Closed);
             self.finish(err);
+        }
+    }
+
+    /// Why we stop when the server ends the stream with `otherwise`: the
+    /// reason we were aborting for (Prosody 13 answers a SASL2 `<abort/>`
+    /// with a stream error), or a failure we were working around.
+    fn ending_reason(&mut self, otherwise: ClientError) -> ClientError {
+        match std::mem::take(&mut self.state) {
+            State::Aborting(reason) => reason,
+            _ => self.pending_failure.take().unwrap_or(otherwise),
         }
     }
 
@@ -219,7 +229,7 @@ impl ClientCore {
             Ok(Frame::Element(el)) => self.on_element(el),
             Ok(Frame::Close) => {
                 self.send(Frame::Close);
-                let err = self.pending_failure.take().unwrap_or(ClientError::Closed);
+                let err = self.ending_reason(ClientError::Closed);
                 self.finish(err);
             }
             Ok(_) => self.protocol("unexpected frame"),
@@ -295,7 +305,11 @@ impl ClientCore {
         if wire::is_stream_error(&el) {
             let (condition, text) = wire::read_stream_error(&el);
             self.send(Frame::Close);
-            return self.finish(ClientError::Stream { condition, text });
+            let err = match self.state {
+                State::Aborting(_) => self.ending_reason(ClientError::Closed),
+                _ => ClientError::Stream { condition, text },
+            };
+            return self.finish(err);
         }
         match std::mem::take(&mut self.state) {
             State::ExpectFeatures if el.is("features", ns::STREAM) => self.on_features(&el),
@@ -395,6 +409,26 @@ impl ClientCore {
     /// channel-binding policy, and sends `<auth/>` (or SASL2's
     /// `<authenticate/>`).
     fn start_next_mechanism(&mut self) {
+        if self.config.password.is_empty() {
+            let why = match (&self.config.fast_token, self.token_tried) {
+                (None, _) => "no FAST token either".to_owned(),
+                (Some(_), true) => "the server refused the FAST token".to_owned(),
+                (Some(t), false) if self.sasl2.is_none() => format!(
+                    "the FAST token ({}) needs SASL2, which is not in use",
+                    t.mechanism
+                ),
+                (Some(t), false) => format!(
+                    "the FAST token's mechanism {} is not offered or not usable on this connection",
+                    t.mechanism
+                ),
+            };
+            let err = self
+                .pending_failure
+                .take()
+                .unwrap_or(ClientError::NoPassword(why));
+            self.send(Frame::Close);
+            return self.finish(err);
+        }
         let mut exclude = self.tried.clone();
         exclude.extend(Mechanism::FAST);
         let binding = self.usable_binding();

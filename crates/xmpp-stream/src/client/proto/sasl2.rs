@@ -137,8 +137,9 @@ impl ClientCore {
                 };
                 if name.is_fast() {
                     // The token is no good: forget it, and go on with the
-                    // password on the same stream (XEP-0484 §3.3).
-                    self.token_refused = true;
+                    // password on the same stream (XEP-0484 §3.3). A
+                    // temporary failure says nothing about the token.
+                    self.token_refused = condition != xmpp_sasl::Condition::TemporaryAuthFailure;
                     if self.config.password.is_empty() {
                         self.send(Frame::Close);
                         return self.finish(err);
