@@ -1,8 +1,14 @@
 //! `xmpp bench`: a closed-loop login load generator for any XMPP server.
+//!
+//! Logins use RFC 6120 SASL unless `--sasl2` (SASL2, with Bind2 when
+//! offered) or `--fast` (FAST token logins, [`fast`]): the protocol measured
+//! does not depend on what the server happens to offer.
+
+mod fast;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use futures_util::SinkExt as _;
@@ -12,8 +18,8 @@ use serde::Serialize;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use xmpp_sasl::{Mechanism, Pbkdf2Cache};
-use xmpp_stream::client::{self, ClientConfig};
-use xmpp_stream::{ClientError, XmppStream};
+use xmpp_stream::client::{self, ClientConfig, Sasl2Mode};
+use xmpp_stream::{ClientError, Observer, StreamInfo, XmppStream};
 use zeroize::Zeroizing;
 
 use crate::cli::{BenchArgs, ClientTls};
@@ -36,6 +42,18 @@ struct Totals {
     /// Set to `true` once to release held sessions (no per-task polling: 10,000
     /// held workers waking every 100 ms cost the generator ~100k wake-ups/s).
     released: Option<tokio::sync::watch::Sender<bool>>,
+    /// The mechanism of each counted login.
+    mechanisms: Mutex<BTreeMap<String, u64>>,
+    /// Counted logins that used SASL2, and those Bind2 bound.
+    sasl2: AtomicU64,
+    bound_inline: AtomicU64,
+    /// `--fast`: the uncounted password logins that asked for tokens, the
+    /// tokens they got, and the tokens the server rotated in token logins.
+    password_logins: AtomicU64,
+    tokens_issued: AtomicU64,
+    tokens_rotated: AtomicU64,
+    /// `--fast`: why a password login got no token (the first reason seen).
+    no_token: OnceLock<String>,
 }
 
 impl Totals {
@@ -45,6 +63,43 @@ impl Totals {
             released: Some(tokio::sync::watch::channel(false).0),
             ..Totals::default()
         }
+    }
+
+    /// Counts a successful login that took `elapsed`.
+    fn record_ok(&self, elapsed: Duration, info: &StreamInfo) {
+        let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        if let Some(h) = self
+            .latencies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+        {
+            let _ = h.record(us.max(1));
+        }
+        self.ok.fetch_add(1, Ordering::Relaxed);
+        *self
+            .mechanisms
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(info.mechanism.to_string())
+            .or_default() += 1;
+        if info.sasl2 {
+            self.sasl2.fetch_add(1, Ordering::Relaxed);
+        }
+        if info.bound_inline {
+            self.bound_inline.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a failed login.
+    fn record_failure(&self, condition: String) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        *self
+            .failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(condition)
+            .or_default() += 1;
     }
 
     /// Stops claiming logins and releases held sessions.
@@ -61,6 +116,8 @@ impl Totals {
 struct Report {
     server: String,
     mechanism: Option<String>,
+    /// `rfc6120`, `sasl2` or `fast` (only token logins counted).
+    mode: &'static str,
     concurrency: usize,
     users: u32,
     duration_s: f64,
@@ -82,6 +139,22 @@ struct Report {
     /// CPU time of `--server-pid` per successful login.
     #[serde(skip_serializing_if = "Option::is_none")]
     server_cpu_us_per_login: Option<f64>,
+    /// The mechanism of each counted login.
+    mechanisms_used: BTreeMap<String, u64>,
+    /// Counted logins that used SASL2 (XEP-0388).
+    sasl2_logins: u64,
+    /// Counted logins whose resource Bind2 (XEP-0386) bound.
+    bound_inline_logins: u64,
+    /// `--fast`: the password logins that asked for the workers' tokens
+    /// (not counted in `logins`, the rate or the latencies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password_logins: Option<u64>,
+    /// `--fast`: tokens the server issued to those password logins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fast_tokens_issued: Option<u64>,
+    /// `--fast`: new tokens the server sent with token logins (rotation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fast_tokens_rotated: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -105,6 +178,9 @@ fn condition(e: &ClientError) -> String {
         ClientError::Closed => "closed".to_owned(),
         ClientError::Io(e) => format!("io:{:?}", e.kind()),
         ClientError::NoMechanism { .. } => "no-mechanism".to_owned(),
+        ClientError::Sasl2(_) => "sasl2".to_owned(),
+        ClientError::ChannelBinding(_) => "channel-binding".to_owned(),
+        ClientError::Tls(_) => "tls".to_owned(),
         _ => "protocol".to_owned(),
     }
 }
@@ -144,8 +220,15 @@ struct Plan {
     tls_roots: Box<dyn Fn(&mut ClientConfig) + Send + Sync>,
     timeout: Duration,
     logins: Option<u64>,
-    deadline: Instant,
+    /// When the run ends: set when the counted logins start (at once, or
+    /// with `--fast` once the workers have their tokens).
+    deadline: OnceLock<Instant>,
+    /// `--duration` (or its default).
+    duration: Duration,
+    ramp_up: Duration,
     hold: bool,
+    /// RFC 6120 SASL unless `--sasl2` or `--fast`.
+    sasl2: Sasl2Mode,
     /// SCRAM salted passwords shared by every login (RFC 5802 §5.1), so the
     /// generator measures the server, not its own PBKDF2.
     pbkdf2_cache: Pbkdf2Cache,
@@ -153,13 +236,13 @@ struct Plan {
 
 impl Plan {
     /// The plan for `args`; the run ends `duration` (plus the ramp-up) after
-    /// `started`, or with `--hold` once every worker opened its session.
+    /// [`Plan::start_clock`], or with `--hold` once every worker opened its
+    /// session.
     fn new(
         args: &BenchArgs,
         password: Zeroizing<String>,
         allow_plain: bool,
         duration: Duration,
-        started: Instant,
     ) -> Result<Self, Failure> {
         Ok(Plan {
             server: args.server.clone(),
@@ -185,24 +268,48 @@ impl Plan {
             } else {
                 args.logins
             },
-            // With --hold, --duration is how long the sessions are held once open.
-            deadline: if args.hold {
-                started + Duration::from_secs(365 * 24 * 3600)
-            } else {
-                started + duration + args.ramp_up
-            },
+            deadline: OnceLock::new(),
+            duration,
+            ramp_up: args.ramp_up,
             hold: args.hold,
+            // Auto would measure whichever the server offers.
+            sasl2: if args.sasl2 || args.fast {
+                Sasl2Mode::Required
+            } else {
+                Sasl2Mode::Off
+            },
             pbkdf2_cache: Pbkdf2Cache::new(1 << 16),
         })
     }
 
+    /// The counted logins start `now` (with `--fast`, once the workers have
+    /// their tokens): sets the deadline.
+    fn start_clock(&self, now: Instant) {
+        // With --hold, --duration is how long the sessions are held once open.
+        let _ = self.deadline.set(if self.hold {
+            now + Duration::from_secs(365 * 24 * 3600)
+        } else {
+            now + self.duration + self.ramp_up
+        });
+    }
+
+    /// The account login number `n` (or worker `n`) uses: 1 ..= `--users`.
+    fn user_of(&self, n: u64) -> u64 {
+        n % u64::from(self.users) + 1
+    }
+
     fn config(&self, n: u64) -> Result<ClientConfig, Failure> {
-        let user = n % u64::from(self.users) + 1;
+        self.client_config(self.user_of(n), &self.password)
+    }
+
+    /// The config of account `user`, with `password` (empty for token
+    /// logins, so that a refused token fails instead of falling back).
+    fn client_config(&self, user: u64, password: &str) -> Result<ClientConfig, Failure> {
         let jid = format!("{}{user}@{}", self.prefix, self.domain);
         let tls_first = matches!(self.tls, ClientTls::Required);
         let (selector, fallback) =
             crate::login::selector(self.mechanism, self.allow_plain, tls_first)?;
-        let mut c = ClientConfig::new(&jid, &self.password)
+        let mut c = ClientConfig::new(&jid, password)
             .map_err(Failure::usage)?
             .with_selector(selector);
         c = crate::login::apply_tls(c, self.tls, None)?;
@@ -210,12 +317,14 @@ impl Plan {
         c.fallback = fallback;
         c.timeout = self.timeout;
         c.pbkdf2_cache = Some(self.pbkdf2_cache.clone());
+        c.sasl2 = self.sasl2;
         Ok(c)
     }
 
     /// Claims the next login number, or `None` when the run is over.
     fn next(&self, totals: &Totals) -> Option<u64> {
-        if totals.stop.load(Ordering::Relaxed) || Instant::now() >= self.deadline {
+        let over = self.deadline.get().is_some_and(|d| Instant::now() >= *d);
+        if totals.stop.load(Ordering::Relaxed) || over {
             return None;
         }
         let n = totals.started.fetch_add(1, Ordering::Relaxed);
@@ -228,12 +337,21 @@ impl Plan {
 
 async fn login_once(plan: &Plan, n: u64) -> Result<XmppStream<TcpStream>, String> {
     let config = plan.config(n).map_err(|f| f.message)?;
+    log_in(plan, config, None).await
+}
+
+/// One login with `config`; `Err` is the failure's condition.
+async fn log_in(
+    plan: &Plan,
+    config: ClientConfig,
+    observer: Option<Arc<dyn Observer>>,
+) -> Result<XmppStream<TcpStream>, String> {
     let attempt = async {
         let tcp = TcpStream::connect(&plan.server)
             .await
             .map_err(|e| format!("connect:{:?}", e.kind()))?;
         let _ = tcp.set_nodelay(true);
-        client::connect(tcp, config, None).await.map_err(|e| {
+        client::connect(tcp, config, observer).await.map_err(|e| {
             tracing::debug!(error = %e, "login failed");
             condition(&e)
         })
@@ -250,16 +368,7 @@ async fn worker(plan: Arc<Plan>, totals: Arc<Totals>, start_delay: Duration) {
         let t0 = Instant::now();
         match login_once(&plan, n).await {
             Ok(mut stream) => {
-                let us = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
-                if let Some(h) = totals
-                    .latencies
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .as_mut()
-                {
-                    let _ = h.record(us.max(1));
-                }
-                totals.ok.fetch_add(1, Ordering::Relaxed);
+                totals.record_ok(t0.elapsed(), stream.info());
                 if plan.hold {
                     totals.held.fetch_add(1, Ordering::Relaxed);
                     held.push(stream);
@@ -271,13 +380,7 @@ async fn worker(plan: Arc<Plan>, totals: Arc<Totals>, start_delay: Duration) {
                 let _ = tokio::time::timeout(Duration::from_secs(1), stream.close()).await;
             }
             Err(cond) => {
-                totals.failed.fetch_add(1, Ordering::Relaxed);
-                *totals
-                    .failures
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .entry(cond)
-                    .or_default() += 1;
+                totals.record_failure(cond);
                 if plan.hold {
                     break;
                 }
@@ -305,17 +408,35 @@ pub async fn run(args: BenchArgs) -> CmdResult {
         false,
     )?;
     let duration = run_length(&args);
-    let started = Instant::now();
-    let plan = Arc::new(Plan::new(&args, password, allow_plain, duration, started)?);
+    let plan = Arc::new(Plan::new(&args, password, allow_plain, duration)?);
     plan.config(0)?;
     let server_pid = args.server_pid.map(|p| p.to_string());
     let rss_before = args.server_pid.and_then(rss_kib);
-    let cpu_before = Cpu::sample(server_pid.as_deref());
     let totals = Arc::new(Totals::new());
     let bar = progress_bar(&args, duration);
-    let workers = spawn_workers(&plan, &totals, args.concurrency, args.ramp_up);
-    let ticker = tokio::spawn(show_progress(totals.clone(), bar.clone(), started));
     let interrupted = tokio::spawn(stop_on_ctrl_c(totals.clone()));
+    // --fast: every worker's password login, asking for its token, before the clock starts.
+    let credentials = if args.fast {
+        let credentials = fast::obtain_tokens(&plan, &totals, args.concurrency).await;
+        if credentials.iter().all(Option::is_none) {
+            interrupted.abort();
+            bar.finish_and_clear();
+            let report = Report::new(&args, &totals, 0.0, (rss_before, None), (None, None));
+            print_report(&report, args.json)?;
+            return Err(Failure::new(Code::Other, fast::no_tokens(&totals)));
+        }
+        Some(credentials)
+    } else {
+        None
+    };
+    let started = Instant::now();
+    plan.start_clock(started);
+    let cpu_before = Cpu::sample(server_pid.as_deref());
+    let workers = match credentials {
+        Some(c) => fast::spawn_workers(&plan, &totals, c, args.ramp_up),
+        None => spawn_workers(&plan, &totals, args.concurrency, args.ramp_up),
+    };
+    let ticker = tokio::spawn(show_progress(totals.clone(), bar.clone(), started));
     let (rss_held, cpu_after) = if args.hold {
         let rss = hold_sessions(&args, &totals, duration).await;
         // CPU per login covers opening the sessions, not closing them.
@@ -341,7 +462,7 @@ pub async fn run(args: BenchArgs) -> CmdResult {
         &totals,
         elapsed,
         (rss_before, rss_after),
-        (cpu_before, cpu_after),
+        (Some(cpu_before), Some(cpu_after)),
     );
     print_report(&report, args.json)?;
     if report.logins == 0 && report.failures > 0 {
@@ -504,7 +625,7 @@ impl Report {
         totals: &Totals,
         elapsed: f64,
         rss: (Option<u64>, Option<u64>),
-        cpu: (Cpu, Cpu),
+        cpu: (Option<Cpu>, Option<Cpu>),
     ) -> Self {
         let ok = totals.ok.load(Ordering::Relaxed);
         let held = totals.held.load(Ordering::Relaxed);
@@ -523,9 +644,15 @@ impl Report {
             }
             _ => None,
         };
+        let fast = |n: &AtomicU64| args.fast.then(|| n.load(Ordering::Relaxed));
         Report {
             server: args.server.clone(),
             mechanism: args.mechanism.map(|m| m.to_string()),
+            mode: match (args.fast, args.sasl2) {
+                (true, _) => "fast",
+                (false, true) => "sasl2",
+                (false, false) => "rfc6120",
+            },
             concurrency: args.concurrency,
             users: args.users,
             duration_s: elapsed,
@@ -542,8 +669,24 @@ impl Report {
             server_rss_kib_before: rss.0,
             server_rss_kib_after: rss.1,
             server_rss_bytes_per_connection: per_conn,
-            client_cpu_us_per_login: per_login(cpu.0.generator, cpu.1.generator),
-            server_cpu_us_per_login: per_login(cpu.0.server, cpu.1.server),
+            client_cpu_us_per_login: per_login(
+                cpu.0.and_then(|c| c.generator),
+                cpu.1.and_then(|c| c.generator),
+            ),
+            server_cpu_us_per_login: per_login(
+                cpu.0.and_then(|c| c.server),
+                cpu.1.and_then(|c| c.server),
+            ),
+            mechanisms_used: totals
+                .mechanisms
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+            sasl2_logins: totals.sasl2.load(Ordering::Relaxed),
+            bound_inline_logins: totals.bound_inline.load(Ordering::Relaxed),
+            password_logins: fast(&totals.password_logins),
+            fast_tokens_issued: fast(&totals.tokens_issued),
+            fast_tokens_rotated: fast(&totals.tokens_rotated),
         }
     }
 }
@@ -565,6 +708,29 @@ fn print_table(r: &Report) {
         r.server,
         r.mechanism.as_deref().unwrap_or("best offered mechanism")
     );
+    match r.mode {
+        "fast" => println!(
+            "mode          FAST token logins (XEP-0484): only these are counted, timed and in \
+             the rate; not the {} password logins that asked for the workers' tokens ({} \
+             issued, {} rotated since)",
+            r.password_logins.unwrap_or(0),
+            r.fast_tokens_issued.unwrap_or(0),
+            r.fast_tokens_rotated.unwrap_or(0)
+        ),
+        "sasl2" => println!(
+            "mode          SASL2 (XEP-0388), Bind2 (XEP-0386) when offered: {} of {} logins bound inline",
+            r.bound_inline_logins, r.logins
+        ),
+        _ => println!("mode          RFC 6120 SASL, then resource binding"),
+    }
+    if !r.mechanisms_used.is_empty() {
+        let used: Vec<String> = r
+            .mechanisms_used
+            .iter()
+            .map(|(m, n)| format!("{m}: {n}"))
+            .collect();
+        println!("mechanisms    {}", used.join(", "));
+    }
     println!("concurrency   {}   users {}", r.concurrency, r.users);
     println!(
         "logins        {} ok, {} failed in {:.2} s",

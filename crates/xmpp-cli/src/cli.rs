@@ -61,9 +61,9 @@ pub struct StoreArg {
 /// `xmpp demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// The SASL mechanism to show.
-    #[arg(long, default_value = "DIGEST-MD5", value_name = "NAME", value_parser = mechanism)]
-    pub mechanism: Mechanism,
+    /// The SASL mechanism to show [default: DIGEST-MD5, SCRAM-SHA-256 with --sasl2 or --fast].
+    #[arg(long, value_name = "NAME", value_parser = mechanism)]
+    pub mechanism: Option<Mechanism>,
     /// Show an alternative failure: a condition (`incorrect-encoding`: step 5,
     /// `temporary-auth-failure`: step 7 or `--fail success=temporary-auth-failure`: step 9)
     /// or any `<step>=<condition>` that `serve --inject` takes.
@@ -82,6 +82,16 @@ pub struct DemoArgs {
     /// process only), as deployed servers require; allows the -PLUS mechanisms.
     #[arg(long)]
     pub tls: bool,
+    /// Show a SASL2 (XEP-0388) login with Bind2 (XEP-0386) instead, each step
+    /// with its round trip, and the count compared with an RFC 6120 login's.
+    /// Implies --tls: the server offers SASL2 on TLS streams only.
+    #[arg(long, conflicts_with_all = ["fail", "rspauth_in_success"])]
+    pub sasl2: bool,
+    /// Show two SASL2 logins: with the password, asking for a FAST token
+    /// (XEP-0484), then with that token (HT-SHA-256-*) on a new connection.
+    /// Tokens are shown redacted. Implies --sasl2.
+    #[arg(long, conflicts_with_all = ["fail", "rspauth_in_success"])]
+    pub fast: bool,
 }
 
 /// How the legacy session feature is advertised.
@@ -434,6 +444,17 @@ pub struct BenchArgs {
     /// Also report the RSS of this process id (e.g. the server's) before and after.
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// Log in with SASL2 (XEP-0388), with Bind2 (XEP-0386) when offered; fail
+    /// where the server does not offer it. Without it (and --fast) every login
+    /// uses RFC 6120 SASL, whatever the server offers.
+    #[arg(long)]
+    pub sasl2: bool,
+    /// FAST token logins (XEP-0484; implies --sasl2): each worker logs in once
+    /// with the password asking for a token, then again and again with its
+    /// token (a rotated token replaces it). Only token logins are counted and
+    /// timed. Fails if the server issues no token.
+    #[arg(long, conflicts_with = "hold")]
+    pub fast: bool,
 }
 
 /// A mechanism name as people type it: any case, spaces around it ignored.

@@ -1,5 +1,9 @@
 //! `xmpp demo`: the RFC 3920 §6.5 example exchange between a server and a
-//! client in this process, over real TCP on 127.0.0.1, printed step by step.
+//! client in this process, over real TCP on 127.0.0.1, printed step by step;
+//! with `--sasl2` or `--fast`, a SASL2 login ([`sasl2`]) instead.
+
+mod sasl2;
+mod sasl2_transcript;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use xmpp_sasl::{Mechanism, MechanismSelector, MemoryStore};
-use xmpp_stream::client::{self, ClientConfig, TlsMode};
+use xmpp_stream::client::{self, ClientConfig, Sasl2Mode, TlsMode};
 use xmpp_stream::server::{ServerConfig, SessionFeature, TlsPolicy};
 use xmpp_stream::{ClientError, XmppStream};
 use xmpp_xml::{ns, Element};
@@ -60,7 +64,10 @@ fn parse_fail(fail: &str, mechanism: Mechanism) -> Result<Injection, Failure> {
 /// Runs the demo: a server on 127.0.0.1, one login to it with the transcript
 /// on stdout, and the outcome checked against `--fail`.
 pub async fn run(args: DemoArgs) -> CmdResult {
-    let mechanism = args.mechanism;
+    if args.sasl2 || args.fast {
+        return sasl2::run(args).await;
+    }
+    let mechanism = args.mechanism.unwrap_or(Mechanism::DigestMd5);
     let (selector, _) = crate::login::selector(Some(mechanism), true, false)?;
     let injection = check_arguments(&args, mechanism)?;
     let generated = args
@@ -103,8 +110,8 @@ fn check_arguments(args: &DemoArgs, mechanism: Mechanism) -> Result<Option<Injec
 }
 
 /// The server: the demo user in memory, the RFC 3920 §6.5 example's
-/// mechanisms with the chosen one first, the legacy session required, and
-/// STARTTLS required with `--tls`.
+/// mechanisms with the chosen one first, the legacy session required,
+/// STARTTLS required with `--tls`, and no SASL2 (this is the RFC 6120 demo).
 fn server_config(
     args: &DemoArgs,
     mechanism: Mechanism,
@@ -126,6 +133,7 @@ fn server_config(
     config.rspauth_in_success = args.rspauth_in_success;
     config.session = SessionFeature::Required;
     config.close_after_sasl_failure = true;
+    config.sasl2 = false;
     if let Some(g) = generated {
         config.tls = Some(g.server.clone());
         config.tls_policy = TlsPolicy::Required;
@@ -217,6 +225,7 @@ fn client_config(
     }
     config.fallback = false;
     config.timeout = Duration::from_secs(10);
+    config.sasl2 = Sasl2Mode::Off;
     Ok(config)
 }
 

@@ -9,6 +9,8 @@ use std::thread;
 pub(super) struct Row {
     pub target: String,
     pub mechanism: String,
+    /// How it logged in.
+    pub mode: super::Mode,
     pub tls: bool,
     pub rate: f64,
     pub p50: f64,
@@ -128,5 +130,56 @@ pub(super) fn print_handshake_cost(plain: &[Row], tls: &[Row]) {
             String::new()
         };
         println!("  {:<13} {:<12} {cpu}; {wall}", t.target, t.mechanism);
+    }
+}
+
+/// The modes table: each server's logins per protocol, with the rate
+/// against the same server's RFC 6120 row.
+pub(super) fn print_modes_table(title: &str, setup: &str, rows: &[Row]) {
+    println!("\n{title}: {setup}, closing without waiting for the server's close");
+    println!(
+        "(fast: only token logins are counted; each worker's password login asking for its token is not, but its server CPU is in srv CPU/login)"
+    );
+    println!(
+        "{:<13} {:<8} {:<16} {:>10} {:>9} {:>9} {:>9} {:>13} {:>11}",
+        "server",
+        "mode",
+        "mechanism",
+        "logins/s",
+        "p50 ms",
+        "p99 ms",
+        "failures",
+        "srv CPU/login",
+        "vs rfc6120"
+    );
+    for r in rows {
+        let base = rows
+            .iter()
+            .find(|b| b.target == r.target && b.mode == super::Mode::Rfc6120);
+        let ratio = match base {
+            Some(b) if r.mode != super::Mode::Rfc6120 && b.rate > 0.0 => {
+                format!("{:.2}x", r.rate / b.rate)
+            }
+            _ => String::new(),
+        };
+        let cpu = r
+            .cpu_us
+            .map(|c| format!("{c:.0} us"))
+            .unwrap_or_else(|| "n/a".into());
+        println!(
+            "{:<13} {:<8} {:<16} {:>10.1} {:>9.2} {:>9.2} {:>9} {:>13} {:>11}",
+            r.target,
+            r.mode.name(),
+            r.mechanism,
+            r.rate,
+            r.p50,
+            r.p99,
+            r.failures,
+            cpu,
+            ratio
+        );
+        if !r.failure_kinds.is_empty() {
+            println!("{:<13} failures: {}", "", r.failure_kinds);
+        }
     }
 }

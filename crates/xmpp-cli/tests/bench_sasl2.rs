@@ -1,0 +1,271 @@
+//! `xmpp bench --sasl2` and `--fast` over STARTTLS.
+//!
+//! `--sasl2` runs against `xmpp serve`. `xmpp serve` has no FAST token store
+//! yet, so `--fast` runs against a server built here from the library
+//! (`xmpp_stream::server::accept` with a `MemoryTokenStore`), and the same
+//! server without a store shows the failure when FAST is not offered. Once
+//! `xmpp serve` offers FAST, [`bench_fast_logs_in_with_tokens`] can run
+//! against it instead.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use futures_util::StreamExt as _;
+use xmpp_sasl::{MemoryStore, MemoryTokenStore};
+use xmpp_stream::server::{self, ServerConfig, TlsPolicy};
+use xmpp_stream::tls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use xmpp_stream::Security;
+
+/// `xmpp bench` against `server` as bench1..bench2 (password `pw`) over
+/// STARTTLS trusting `ca`, 20 logins from 4 workers, JSON out.
+fn bench(server: &str, ca: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "bench",
+        "--server",
+        server,
+        "--domain",
+        "example.com",
+        "--user-prefix",
+        "bench",
+        "--users",
+        "2",
+        "--password-stdin",
+        "--concurrency",
+        "4",
+        "--logins",
+        "20",
+        "--tls",
+        "required",
+        "--ca-file",
+        ca,
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    run(&args, "pw\n")
+}
+
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+fn json(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+#[test]
+fn bench_sasl2_against_serve_binds_every_login_inline() {
+    let store = Store::new();
+    let o = run(
+        &[
+            "user",
+            "bulk-add",
+            "bench",
+            "2",
+            "--domain",
+            "example.com",
+            "--store",
+            store.arg(),
+            "--password-stdin",
+        ],
+        "pw\n",
+    );
+    expect_code(&o, 0);
+    let ca = store.dir.path().join("ca.pem");
+    let ca = ca.to_str().unwrap();
+    let server = Server::start(store.arg(), &["--tls", "required", "--write-ca", ca]);
+    let o = bench(&server.addr, ca, &["--sasl2"]);
+    expect_code(&o, 0);
+    let v = json(&o);
+    assert_eq!(v["mode"], "sasl2", "{v}");
+    assert_eq!(v["failures"], 0, "{v}");
+    assert_eq!(v["logins"], 20, "{v}");
+    assert_eq!(v["sasl2_logins"], 20, "{v}");
+    assert_eq!(v["bound_inline_logins"], 20, "{v}");
+    // Without --sasl2 the same server is measured with RFC 6120 SASL.
+    let o = bench(&server.addr, ca, &[]);
+    expect_code(&o, 0);
+    let v = json(&o);
+    assert_eq!(v["mode"], "rfc6120", "{v}");
+    assert_eq!(v["logins"], 20, "{v}");
+    assert_eq!(v["sasl2_logins"], 0, "{v}");
+}
+
+/// A server for bench1..bench2@example.com (password `pw`) on 127.0.0.1,
+/// STARTTLS required with a throwaway CA, SASL2 with FAST (tokens valid
+/// for `token_ttl`) when `tokens`. Returns its address and the CA file; it
+/// runs until the test ends.
+fn library_server(tokens: bool, token_ttl: Duration) -> (String, PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_pem, tls) = throwaway_tls();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, ca_pem).unwrap();
+    let users = MemoryStore::new();
+    for u in ["bench1", "bench2"] {
+        users.add(u, "pw", &["example.com"]).unwrap();
+    }
+    let mut config = ServerConfig::new("example.com", Arc::new(users));
+    config.tls = Some(tls);
+    config.tls_policy = TlsPolicy::Required;
+    if tokens {
+        config.domains[0].tokens = Some(Arc::new(MemoryTokenStore::new()));
+    }
+    config.fast_token_ttl = token_ttl;
+    let config = Arc::new(config);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap().to_string()).unwrap();
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let config = config.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut stream) =
+                        server::accept(tcp, config, Security::Cleartext, None).await
+                    {
+                        // Until the client closes.
+                        while let Some(Ok(_)) = stream.next().await {}
+                    }
+                });
+            }
+        });
+    });
+    (rx.recv().unwrap(), ca, dir)
+}
+
+/// A CA (PEM) and a certificate for example.com signed by it.
+fn throwaway_tls() -> (String, xmpp_stream::tls::ServerTls) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["example.com".to_owned()]).unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let tls = xmpp_stream::tls::ServerTls::from_der(vec![cert.der().clone()], key).unwrap();
+    (ca.pem(), tls)
+}
+
+#[test]
+fn bench_fast_logs_in_with_tokens() {
+    let (addr, ca, _dir) = library_server(true, DAY);
+    let o = bench(&addr, ca.to_str().unwrap(), &["--fast"]);
+    expect_code(&o, 0);
+    let v = json(&o);
+    assert_eq!(v["mode"], "fast", "{v}");
+    assert_eq!(v["failures"], 0, "{v}");
+    // Only token logins are counted: the 4 workers' password logins are not.
+    assert_eq!(v["logins"], 20, "{v}");
+    assert_eq!(v["password_logins"], 4, "{v}");
+    assert_eq!(v["fast_tokens_issued"], 4, "{v}");
+    // Over TLS 1.3 the token is bound to the channel.
+    assert_eq!(
+        v["mechanisms_used"],
+        serde_json::json!({"HT-SHA-256-EXPR": 20}),
+        "{v}"
+    );
+    assert_eq!(v["sasl2_logins"], 20, "{v}");
+    assert_eq!(v["bound_inline_logins"], 20, "{v}");
+    // The table says what is counted.
+    let o = run(
+        &[
+            "bench",
+            "--server",
+            &addr,
+            "--domain",
+            "example.com",
+            "--user-prefix",
+            "bench",
+            "--users",
+            "2",
+            "--password-stdin",
+            "--concurrency",
+            "2",
+            "--logins",
+            "4",
+            "--tls",
+            "required",
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "--fast",
+            "--quiet",
+        ],
+        "pw\n",
+    );
+    expect_code(&o, 0);
+    let out = stdout(&o);
+    assert!(
+        out.contains("mode          FAST token logins (XEP-0484): only these are counted"),
+        "{out}"
+    );
+    assert!(out.contains("mechanisms    HT-SHA-256-EXPR: 4"), "{out}");
+}
+
+#[test]
+fn bench_fast_fails_clearly_without_fast() {
+    let (addr, ca, _dir) = library_server(false, DAY);
+    let o = bench(&addr, ca.to_str().unwrap(), &["--fast"]);
+    expect_failure(&o, 1, "the server offers no FAST (XEP-0484)");
+    let v = json(&o);
+    assert_eq!(v["logins"], 0, "{v}");
+    assert_eq!(
+        v["failures_by_condition"]["password-login:fast-not-offered"], 4,
+        "{v}"
+    );
+    // --fast holds no sessions.
+    let o = bench(&addr, ca.to_str().unwrap(), &["--fast", "--hold"]);
+    expect_code(&o, 2);
+}
+
+#[test]
+fn bench_fast_replaces_a_refused_token_with_a_new_password_login() {
+    // Tokens valid for a second: each worker's expires during the run.
+    let (addr, ca, _dir) = library_server(true, Duration::from_secs(1));
+    let o = run(
+        &[
+            "bench",
+            "--server",
+            &addr,
+            "--domain",
+            "example.com",
+            "--user-prefix",
+            "bench",
+            "--users",
+            "2",
+            "--password-stdin",
+            "--concurrency",
+            "2",
+            "--duration",
+            "2.5s",
+            "--tls",
+            "required",
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "--fast",
+            "--json",
+        ],
+        "pw\n",
+    );
+    expect_code(&o, 0);
+    let v = json(&o);
+    assert!(v["logins"].as_u64().unwrap() > 0, "{v}");
+    let refused = v["failures_by_condition"]["sasl:not-authorized"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(refused >= 2, "{v}");
+    // Every refusal got its worker a new token with the password.
+    assert_eq!(v["password_logins"].as_u64().unwrap(), 2 + refused, "{v}");
+    assert_eq!(v["failures"].as_u64().unwrap(), refused, "{v}");
+}
