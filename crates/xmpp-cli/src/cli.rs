@@ -117,6 +117,15 @@ pub enum ServerTls {
     Required,
 }
 
+/// Whether `xmpp serve` offers SASL2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServerSasl2 {
+    /// Offered on TLS streams (all streams with --allow-sasl2-without-tls), with Bind2 and FAST.
+    On,
+    /// Not offered: RFC 6120 SASL and binding only.
+    Off,
+}
+
 /// What happens when a second session binds a resource in use.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ConflictMode {
@@ -243,6 +252,16 @@ pub struct ServeArgs {
     /// Steps after <proceed/> are only seen on streams without TLS.
     #[arg(long, value_name = "STEP=CONDITION")]
     pub inject: Vec<String>,
+    /// SASL2 (XEP-0388) with Bind2 (XEP-0386) and FAST tokens (XEP-0484), beside RFC 6120 SASL.
+    #[arg(long, value_enum, default_value = "on")]
+    pub sasl2: ServerSasl2,
+    /// Offer SASL2 (and FAST) on streams without TLS too. For tests only: XEP-0388
+    /// expects TLS.
+    #[arg(long)]
+    pub allow_sasl2_without_tls: bool,
+    /// How long a FAST token the server issues stays valid.
+    #[arg(long, default_value = "14d", value_parser = duration::parse, value_name = "DURATION")]
+    pub fast_token_ttl: Duration,
 }
 
 /// `xmpp user ...`.

@@ -15,6 +15,7 @@ mod revoke;
 mod router;
 mod session;
 mod stamp;
+mod tokens;
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ pub async fn run(args: ServeArgs) -> CmdResult {
         domains = ?settings.domains,
         store = settings.store,
         mechanisms = ?settings.config.mechanisms,
+        sasl2 = settings.config.sasl2,
         injections = ?args.inject,
         connections = ?settings.connections,
         max_derivations = settings.config.derivations.max(),
