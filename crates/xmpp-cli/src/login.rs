@@ -221,7 +221,11 @@ pub async fn run(args: LoginArgs) -> CmdResult {
                 config.tls_server_name.as_deref().unwrap_or(&config.domain)
             ),
         };
-        let transcript = Arc::new(Transcript::stdout().with_probe(probe.clone(), &trust));
+        let transcript = Arc::new(
+            Transcript::stdout()
+                .with_probe(probe.clone(), &trust)
+                .with_round_trips(),
+        );
         let observer: Arc<dyn Observer> = transcript.clone();
         let io = crate::tls::Probe::new(tcp, probe);
         let result = negotiate(io, config, Some(observer), args.direct_tls).await;
