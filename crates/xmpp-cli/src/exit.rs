@@ -53,11 +53,21 @@ impl From<crate::store::StoreError> for Failure {
 }
 
 impl From<xmpp_stream::ClientError> for Failure {
+    /// Channel-binding and SASL2 policy failures, and a SCRAM downgrade that
+    /// XEP-0474 detected, are negotiation failures (4), not wrong
+    /// credentials: the password was never in question.
     fn from(e: xmpp_stream::ClientError) -> Self {
-        let code = match e.kind() {
-            xmpp_stream::ErrorKind::Auth => Code::Auth,
-            xmpp_stream::ErrorKind::Network => Code::Network,
-            _ => Code::Protocol,
+        let code = match &e {
+            xmpp_stream::ClientError::Mechanism { source, .. }
+                if source.kind() == xmpp_sasl::ErrorKind::Downgrade =>
+            {
+                Code::Protocol
+            }
+            _ => match e.kind() {
+                xmpp_stream::ErrorKind::Auth => Code::Auth,
+                xmpp_stream::ErrorKind::Network => Code::Network,
+                _ => Code::Protocol,
+            },
         };
         Failure::new(code, e)
     }
