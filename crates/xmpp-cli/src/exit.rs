@@ -75,3 +75,27 @@ impl From<xmpp_stream::ClientError> for Failure {
 
 /// The result of a command.
 pub type CmdResult = Result<(), Failure>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xmpp_stream::ClientError as E;
+
+    #[test]
+    fn policy_failures_and_downgrades_are_negotiation_failures() {
+        let code = |e: E| Failure::from(e).code;
+        assert_eq!(code(E::ChannelBinding("no TLS".into())), Code::Protocol);
+        assert_eq!(code(E::Sasl2("not offered".into())), Code::Protocol);
+        let mechanism = xmpp_sasl::Mechanism::ScramSha256;
+        let downgrade = E::Mechanism {
+            mechanism,
+            source: xmpp_sasl::ClientError::Downgrade,
+        };
+        assert_eq!(code(downgrade), Code::Protocol);
+        let mutual = E::Mechanism {
+            mechanism,
+            source: xmpp_sasl::ClientError::MutualAuth("bad v="),
+        };
+        assert_eq!(code(mutual), Code::Auth);
+    }
+}
