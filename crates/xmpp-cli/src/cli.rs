@@ -127,6 +127,38 @@ pub enum ServerTls {
     Required,
 }
 
+/// Whether `xmpp login` uses SASL2 (XEP-0388).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Sasl2Choice {
+    /// SASL2 (with Bind2 and FAST) when the server offers it, else RFC 6120 SASL.
+    Auto,
+    /// Fail unless the server offers SASL2.
+    Required,
+    /// Always RFC 6120 SASL and resource binding.
+    Off,
+}
+
+/// What `xmpp login` does about channel binding (RFC 5056).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChannelBindingChoice {
+    /// Bind to the TLS channel (-PLUS, or a bound FAST mechanism) or fail.
+    Required,
+    /// Bind when possible; without binding only where nothing suggests tampering: the
+    /// server offers no -PLUS at all, or its XEP-0474 hash proves the lists genuine.
+    Preferred,
+    /// Never bind: for servers behind a TLS-terminating proxy.
+    Off,
+}
+
+/// Whether `xmpp serve` offers SASL2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServerSasl2 {
+    /// Offered on TLS streams (all streams with --allow-sasl2-without-tls), with Bind2 and FAST.
+    On,
+    /// Not offered: RFC 6120 SASL and binding only.
+    Off,
+}
+
 /// What happens when a second session binds a resource in use.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ConflictMode {
@@ -253,6 +285,16 @@ pub struct ServeArgs {
     /// Steps after <proceed/> are only seen on streams without TLS.
     #[arg(long, value_name = "STEP=CONDITION")]
     pub inject: Vec<String>,
+    /// SASL2 (XEP-0388) with Bind2 (XEP-0386) and FAST tokens (XEP-0484), beside RFC 6120 SASL.
+    #[arg(long, value_enum, default_value = "on")]
+    pub sasl2: ServerSasl2,
+    /// Offer SASL2 (and FAST) on streams without TLS too. For tests only: XEP-0388
+    /// expects TLS.
+    #[arg(long)]
+    pub allow_sasl2_without_tls: bool,
+    /// How long a FAST token the server issues stays valid.
+    #[arg(long, default_value = "14d", value_parser = duration::parse, value_name = "DURATION")]
+    pub fast_token_ttl: Duration,
 }
 
 /// `xmpp user ...`.
@@ -352,7 +394,9 @@ pub struct LoginArgs {
     /// Read the password from the first line of stdin instead of prompting.
     #[arg(long)]
     pub password_stdin: bool,
-    /// Resource to ask for.
+    /// Resource to ask for. Bind2 (SASL2) lets the server choose the resource, so asking
+    /// for one (here or in the JID) means RFC 6120 SASL and binding: not with
+    /// --sasl2 required or --fast-token-file.
     #[arg(long)]
     pub resource: Option<String>,
     /// Allow PLAIN on a stream without TLS. It does not change --tls: with the
@@ -377,12 +421,30 @@ pub struct LoginArgs {
     /// The name the server's certificate must carry (default: the JID's domain).
     #[arg(long, value_name = "NAME")]
     pub tls_server_name: Option<String>,
-    /// Print the whole exchange, step by step, as `xmpp demo` does.
+    /// Print the whole exchange, step by step, as `xmpp demo` does, with the round
+    /// trips numbered. Passwords, FAST tokens and token proofs are redacted.
     #[arg(long)]
     pub transcript: bool,
     /// Give up after this long (connect and negotiation).
     #[arg(long, default_value = "30s", value_parser = duration::parse)]
     pub timeout: Duration,
+    /// SASL2 (XEP-0388), with Bind2 (XEP-0386) and FAST (XEP-0484).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub sasl2: Sasl2Choice,
+    /// Channel binding to the TLS connection (RFC 5056: SCRAM -PLUS, bound FAST mechanisms).
+    #[arg(long, value_enum, default_value = "preferred")]
+    pub channel_binding: ChannelBindingChoice,
+    /// The SASL2 user-agent id, a UUID (default: the one stored in --fast-token-file,
+    /// else a fresh random one). FAST tokens are bound to it.
+    #[arg(long, value_name = "UUID", value_parser = uuid)]
+    pub user_agent_id: Option<String>,
+    /// Keep a FAST token (XEP-0484) in this file: a password login asks the server for
+    /// one and stores it here (mode 0600, replaced atomically); later logins use it
+    /// instead of the password, which is then read only if the token is missing or
+    /// expired, or with --password-stdin (used if the server refuses the token; a refused
+    /// token's file is removed). A file that group or others can read is refused.
+    #[arg(long, value_name = "PATH")]
+    pub fast_token_file: Option<std::path::PathBuf>,
 }
 
 /// `xmpp bench`.
@@ -455,6 +517,23 @@ pub struct BenchArgs {
     /// timed. Fails if the server issues no token.
     #[arg(long, conflicts_with = "hold")]
     pub fast: bool,
+}
+
+/// A UUID as `8-4-4-4-12` hex digits (XEP-0388 asks for a UUID v4), lower-cased.
+pub fn uuid(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let groups: Vec<&str> = s.split('-').collect();
+    let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    let hex = groups
+        .iter()
+        .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()));
+    if lens != [8, 4, 4, 4, 12] || !hex {
+        return Err(format!(
+            "{s:?} is not a UUID (expected 8-4-4-4-12 hex digits, e.g. \
+             0e0f6d4a-8b7c-4d2e-9f10-1a2b3c4d5e6f)"
+        ));
+    }
+    Ok(s.to_ascii_lowercase())
 }
 
 /// A mechanism name as people type it: any case, spaces around it ignored.

@@ -1,4 +1,4 @@
-//! `10s`, `500ms`, `2m`, `1h`, or plain seconds.
+//! `10s`, `500ms`, `2m`, `1h`, `14d`, or plain seconds.
 
 use std::time::Duration;
 
@@ -17,9 +17,10 @@ pub fn parse(s: &str) -> Result<Duration, String> {
         "ms" => n / 1000.0,
         "m" | "min" => n * 60.0,
         "h" => n * 3600.0,
+        "d" => n * 86_400.0,
         _ => {
             return Err(format!(
-                "invalid duration unit {unit:?} (use ms, s, m or h)"
+                "invalid duration unit {unit:?} (use ms, s, m, h or d)"
             ))
         }
     };
@@ -39,6 +40,7 @@ mod tests {
         assert_eq!(parse("10"), Ok(Duration::from_secs(10)));
         assert_eq!(parse("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse("14d"), Ok(Duration::from_secs(14 * 86_400)));
         assert!(parse("x").is_err());
         assert!(parse("3y").is_err());
     }

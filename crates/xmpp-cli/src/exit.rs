@@ -53,11 +53,21 @@ impl From<crate::store::StoreError> for Failure {
 }
 
 impl From<xmpp_stream::ClientError> for Failure {
+    /// Channel-binding and SASL2 policy failures, and a SCRAM downgrade that
+    /// XEP-0474 detected, are negotiation failures (4), not wrong
+    /// credentials: the password was never in question.
     fn from(e: xmpp_stream::ClientError) -> Self {
-        let code = match e.kind() {
-            xmpp_stream::ErrorKind::Auth => Code::Auth,
-            xmpp_stream::ErrorKind::Network => Code::Network,
-            _ => Code::Protocol,
+        let code = match &e {
+            xmpp_stream::ClientError::Mechanism { source, .. }
+                if source.kind() == xmpp_sasl::ErrorKind::Downgrade =>
+            {
+                Code::Protocol
+            }
+            _ => match e.kind() {
+                xmpp_stream::ErrorKind::Auth => Code::Auth,
+                xmpp_stream::ErrorKind::Network => Code::Network,
+                _ => Code::Protocol,
+            },
         };
         Failure::new(code, e)
     }
@@ -65,3 +75,27 @@ impl From<xmpp_stream::ClientError> for Failure {
 
 /// The result of a command.
 pub type CmdResult = Result<(), Failure>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xmpp_stream::ClientError as E;
+
+    #[test]
+    fn policy_failures_and_downgrades_are_negotiation_failures() {
+        let code = |e: E| Failure::from(e).code;
+        assert_eq!(code(E::ChannelBinding("no TLS".into())), Code::Protocol);
+        assert_eq!(code(E::Sasl2("not offered".into())), Code::Protocol);
+        let mechanism = xmpp_sasl::Mechanism::ScramSha256;
+        let downgrade = E::Mechanism {
+            mechanism,
+            source: xmpp_sasl::ClientError::Downgrade,
+        };
+        assert_eq!(code(downgrade), Code::Protocol);
+        let mutual = E::Mechanism {
+            mechanism,
+            source: xmpp_sasl::ClientError::MutualAuth("bad v="),
+        };
+        assert_eq!(code(mutual), Code::Auth);
+    }
+}

@@ -1,19 +1,23 @@
 //! `xmpp login`: log in to any server and print the bound JID.
 
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use xmpp_sasl::{Mechanism, MechanismSelector};
-use xmpp_stream::client::{self, ClientConfig, TlsMode};
-use xmpp_stream::{Observer, XmppStream};
+use xmpp_sasl::{FastToken, Mechanism, MechanismSelector};
+use xmpp_stream::client::{self, ChannelBindingPolicy, ClientConfig, Sasl2Mode, TlsMode};
+use xmpp_stream::{ClientError, Direction, Observed, Observer, StreamInfo, XmppStream};
+use xmpp_xml::Frame;
 
-use crate::cli::{ClientTls, LoginArgs};
+use crate::cli::{ChannelBindingChoice, ClientTls, LoginArgs, Sasl2Choice};
 use crate::exit::{CmdResult, Code, Failure};
 use crate::password;
-use crate::transcript::Transcript;
+use crate::token_file::{self, Loaded, Stored};
+use crate::transcript::{Transcript, NS_SASL2};
 
 /// Checks `--mechanism` against `--allow-plain-without-tls` and builds the
 /// selector for them. `tls_first`: TLS is certain before SASL starts
@@ -136,7 +140,7 @@ async fn negotiate<S>(
     config: ClientConfig,
     observer: Option<Arc<dyn Observer>>,
     direct: bool,
-) -> Result<XmppStream<S>, xmpp_stream::ClientError>
+) -> Result<XmppStream<S>, ClientError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -147,31 +151,294 @@ where
     }
 }
 
-/// Logs in, prints, closes.
-async fn finish<S: AsyncRead + AsyncWrite + Unpin>(
-    result: Result<XmppStream<S>, xmpp_stream::ClientError>,
-    server: &str,
-    transcript: Option<&Transcript>,
-    allow_plain: bool,
-) -> CmdResult {
-    let stream = match result {
-        Ok(s) => s,
-        Err(e) => {
-            if let (Some(t), xmpp_stream::ClientError::Tls(reason)) = (transcript, &e) {
-                t.tls_failed(reason);
-            }
-            return Err(failure(e, server, allow_plain));
-        }
-    };
-    let jid = stream.jid().to_string();
-    tracing::info!(jid, mechanism = %stream.info().mechanism, "logged in");
-    close(stream, Duration::from_secs(1)).await;
-    if transcript.is_some() {
-        out!("Bound JID: {jid}");
-    } else {
-        out!("{jid}");
+/// `--sasl2`, checked against the flags that need it. A requested resource
+/// goes with SASL2 too: the library then binds it with RFC 6120 after the
+/// SASL2 success instead of letting Bind2 choose one.
+fn sasl2_mode(args: &LoginArgs) -> Result<Sasl2Mode, Failure> {
+    let fast = args.fast_token_file.is_some();
+    match args.sasl2 {
+        Sasl2Choice::Off if fast => Err(Failure::usage(
+            "--fast-token-file needs SASL2 (FAST tokens are a SASL2 feature): drop --sasl2 off",
+        )),
+        Sasl2Choice::Off => Ok(Sasl2Mode::Off),
+        Sasl2Choice::Auto => Ok(Sasl2Mode::Auto),
+        Sasl2Choice::Required => Ok(Sasl2Mode::Required),
     }
-    Ok(())
+}
+
+fn channel_binding(choice: ChannelBindingChoice) -> ChannelBindingPolicy {
+    match choice {
+        ChannelBindingChoice::Required => ChannelBindingPolicy::Required,
+        ChannelBindingChoice::Preferred => ChannelBindingPolicy::Preferred,
+        ChannelBindingChoice::Off => ChannelBindingPolicy::Off,
+    }
+}
+
+/// `--fast-token-file` and what it held.
+struct TokenFile {
+    path: PathBuf,
+    /// The bare JID we log in as.
+    jid: String,
+    /// Our user-agent id (the token is bound to it).
+    user_agent_id: String,
+    /// The stored token we log in with, if usable.
+    token: Option<FastToken>,
+}
+
+impl TokenFile {
+    /// Reads `path` and decides whether its token can be used for `jid`
+    /// with `--user-agent-id` (else the stored one, else `fresh`).
+    fn open(
+        path: &Path,
+        jid: &str,
+        flag_id: Option<&str>,
+        fresh: &str,
+    ) -> Result<TokenFile, Failure> {
+        let shown = path.display();
+        let (stored, unusable) = match token_file::load(path)? {
+            Loaded::Missing => (None, None),
+            Loaded::Unusable(why) => (None, Some(why)),
+            Loaded::Found(s) => (Some(s), None),
+        };
+        let user_agent_id = flag_id
+            .or(stored.as_ref().map(|s| s.user_agent_id.as_str()))
+            .unwrap_or(fresh)
+            .to_owned();
+        let unusable = match &stored {
+            Some(s) => s.check(jid, &user_agent_id, SystemTime::now()).err(),
+            None => unusable,
+        };
+        if let Some(why) = &unusable {
+            eprintln!(
+                "xmpp: not using the FAST token in {shown}: {why}; logging in with the password"
+            );
+        }
+        let token = stored.filter(|_| unusable.is_none()).map(|s| s.token);
+        Ok(TokenFile {
+            path: path.to_owned(),
+            jid: jid.to_owned(),
+            user_agent_id,
+            token,
+        })
+    }
+}
+
+/// Sees, whatever the outcome, whether our FAST token was tried and
+/// whether the server refused it; passes every event on to the transcript.
+/// (A refusal followed by a failed password login is only seen here.)
+#[derive(Default)]
+struct TokenWatch {
+    inner: Option<Arc<dyn Observer>>,
+    tried: AtomicBool,
+    pending: AtomicBool,
+    refused: AtomicBool,
+    /// The refusal was `<temporary-auth-failure/>`: the token may be good.
+    temporary: AtomicBool,
+}
+
+impl TokenWatch {
+    fn tried(&self) -> bool {
+        self.tried.load(Ordering::Relaxed)
+    }
+
+    /// The server refused the token for good.
+    fn refused(&self) -> bool {
+        self.refused.load(Ordering::Relaxed) && !self.temporary.load(Ordering::Relaxed)
+    }
+}
+
+impl Observer for TokenWatch {
+    fn observe(&self, event: &Observed<'_>) {
+        if let Some(inner) = &self.inner {
+            inner.observe(event);
+        }
+        let Frame::Element(el) = event.frame else {
+            return;
+        };
+        if el.ns() != NS_SASL2 {
+            return;
+        }
+        match (event.direction, el.name()) {
+            (Direction::Sent, "authenticate") => {
+                let ht = el
+                    .attr("mechanism")
+                    .and_then(Mechanism::from_name)
+                    .is_some_and(Mechanism::is_fast);
+                self.pending.store(ht, Ordering::Relaxed);
+                if ht {
+                    self.tried.store(true, Ordering::Relaxed);
+                }
+            }
+            (Direction::Received, "failure") if self.pending.swap(false, Ordering::Relaxed) => {
+                let temporary = el
+                    .child("temporary-auth-failure", xmpp_xml::ns::SASL)
+                    .is_some();
+                self.temporary.store(temporary, Ordering::Relaxed);
+                self.refused.store(true, Ordering::Relaxed);
+            }
+            (Direction::Received, "success") => self.pending.store(false, Ordering::Relaxed),
+            _ => {}
+        }
+    }
+}
+
+/// What one login needs besides the configuration.
+struct Login {
+    server: String,
+    allow_plain: bool,
+    direct: bool,
+    transcript: Option<Arc<Transcript>>,
+    watch: Arc<TokenWatch>,
+    tokens: Option<TokenFile>,
+    /// A password was read (else only the token can log in).
+    has_password: bool,
+}
+
+/// How the login went, for the line on stderr.
+fn summary(info: &StreamInfo) -> String {
+    let how = match (info.sasl2, info.bound_inline) {
+        (true, true) => "SASL2, Bind2",
+        (true, false) => "SASL2, RFC 6120 binding",
+        (false, _) => "RFC 6120 SASL and binding",
+    };
+    let fast = if info.mechanism.is_fast() {
+        ", FAST token"
+    } else {
+        ""
+    };
+    format!(
+        "logged in as {} with {} ({how}{fast})",
+        info.jid, info.mechanism
+    )
+}
+
+impl Login {
+    /// Negotiates over `io`, prints, closes, and keeps the token file up
+    /// to date.
+    async fn run<S>(&self, io: S, config: ClientConfig) -> CmdResult
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let observer: Arc<dyn Observer> = self.watch.clone();
+        let stream = match negotiate(io, config, Some(observer), self.direct).await {
+            Ok(s) => s,
+            Err(e) => {
+                if let (Some(t), ClientError::Tls(reason)) = (&self.transcript, &e) {
+                    t.tls_failed(reason);
+                }
+                return Err(self.failed(e));
+            }
+        };
+        let info = stream.info().clone();
+        tracing::info!(jid = %info.jid, mechanism = %info.mechanism, "logged in");
+        close(stream, Duration::from_secs(1)).await;
+        if self.transcript.is_some() {
+            out!("Bound JID: {}", info.jid);
+        } else {
+            out!("{}", info.jid);
+        }
+        eprintln!("xmpp: {}", summary(&info));
+        self.store_token(&info)
+    }
+
+    /// After a login: store a token that came (first one or rotation),
+    /// forget a refused one.
+    fn store_token(&self, info: &StreamInfo) -> CmdResult {
+        let Some(file) = &self.tokens else {
+            return Ok(());
+        };
+        let shown = file.path.display();
+        // The library reports any failure of the token; a temporary one
+        // (the server's store failed) does not mean the token is bad.
+        let refused = self.watch.refused();
+        match &info.fast_token {
+            Some(token) => {
+                let stored = Stored {
+                    jid: file.jid.clone(),
+                    user_agent_id: file.user_agent_id.clone(),
+                    token: token.clone(),
+                };
+                token_file::save(&file.path, &stored).map_err(|e| {
+                    Failure::new(
+                        Code::Other,
+                        format!("logged in, but cannot write the FAST token to {shown}: {e}"),
+                    )
+                })?;
+                let expires = humantime::format_rfc3339_seconds(token.expires);
+                if refused {
+                    eprintln!(
+                        "xmpp: the server refused the FAST token in {shown}; logged in with the \
+                         password and stored the new token it issued (expires {expires})"
+                    );
+                } else {
+                    eprintln!(
+                        "xmpp: stored a new FAST token ({}) in {shown} (expires {expires})",
+                        token.mechanism
+                    );
+                }
+            }
+            None if refused => {
+                let removed = match token_file::remove(&file.path) {
+                    Ok(()) => "it was removed".to_owned(),
+                    Err(e) => format!("it could not be removed: {e}"),
+                };
+                eprintln!(
+                    "xmpp: the server refused the FAST token in {shown} and issued no new one; \
+                     logged in with the password; {removed}"
+                );
+            }
+            None if !info.mechanism.is_fast() => eprintln!(
+                "xmpp: the server issued no FAST token (it offers FAST only with SASL2, usually \
+                 over TLS); {shown} was not written"
+            ),
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// The failure to report, after removing a refused token's file.
+    fn failed(&self, e: ClientError) -> Failure {
+        let token_failed = matches!(
+            &e,
+            ClientError::Sasl { mechanism, condition, .. }
+                if mechanism.is_fast() && *condition != xmpp_sasl::Condition::TemporaryAuthFailure
+        );
+        let no_mechanism = matches!(e, ClientError::NoMechanism { .. });
+        let mut f = failure(e, &self.server, self.allow_plain);
+        let Some(file) = &self.tokens else {
+            return f;
+        };
+        let shown = file.path.display();
+        if token_failed || self.watch.refused() {
+            let removed = match token_file::remove(&file.path) {
+                Ok(()) => "the file was removed".to_owned(),
+                Err(e) => format!("the file could not be removed: {e}"),
+            };
+            f.message.push_str(&format!(
+                "\n  the server refused the FAST token in {shown}; {removed}"
+            ));
+            if !self.has_password {
+                f.code = Code::Auth;
+                f.message.push_str(
+                    "; log in with the password (at the prompt, or --password-stdin) to get a new one",
+                );
+            }
+        } else if no_mechanism && !self.has_password && !self.watch.tried() {
+            // Only the token could log in, and it was not offered here.
+            if let Some(token) = &file.token {
+                f = Failure::new(
+                    Code::Auth,
+                    format!(
+                        "login to {} failed: the server does not offer {} for the FAST token in \
+                         {shown} here (no SASL2 with FAST on this connection?), and no password \
+                         was given: pass it with --password-stdin",
+                        self.server, token.mechanism
+                    ),
+                );
+            }
+        }
+        f
+    }
 }
 
 /// Runs `xmpp login`.
@@ -184,56 +451,99 @@ pub async fn run(args: LoginArgs) -> CmdResult {
     }
     let tls_first = args.direct_tls || matches!(tls, ClientTls::Required);
     let (selector, fallback) = selector(args.mechanism, args.allow_plain_without_tls, tls_first)?;
-    // Check the JID before asking for a password.
-    ClientConfig::new(&args.jid, "-").map_err(Failure::usage)?;
-    let password = password::read(
-        args.password_stdin,
-        &format!("Password for {}: ", args.jid),
-        false,
-    )?;
-    let mut config = ClientConfig::new(&args.jid, &password).map_err(Failure::usage)?;
+    // Check the JID and the flags before asking for a password.
+    let probe = ClientConfig::new(&args.jid, "-").map_err(Failure::usage)?;
+    let sasl2 = sasl2_mode(&args)?;
+    let bare = format!("{}@{}", probe.username, probe.domain);
+    let tokens = match &args.fast_token_file {
+        Some(path) => Some(TokenFile::open(
+            path,
+            &bare,
+            args.user_agent_id.as_deref(),
+            &probe.user_agent.id,
+        )?),
+        None => None,
+    };
+    let has_token = tokens.as_ref().is_some_and(|t| t.token.is_some());
+    // With a usable token the password is read only when given on stdin:
+    // the library falls back to it on the same stream if the token is
+    // refused. Without one, nothing but the token can log in.
+    let password = if has_token && !args.password_stdin {
+        None
+    } else {
+        Some(password::read(
+            args.password_stdin,
+            &format!("Password for {}: ", args.jid),
+            false,
+        )?)
+    };
+    let has_password = password.is_some();
+    let mut config = ClientConfig::new(&args.jid, password.as_ref().map_or("", |p| p.as_str()))
+        .map_err(Failure::usage)?;
     drop(password);
     if let Some(r) = &args.resource {
         config = config.with_resource(r);
     }
-    config = config.with_selector(selector);
+    // No password: no password mechanism either (an empty password would
+    // only be refused, and count as a failed attempt).
+    config = config.with_selector(if has_password {
+        selector
+    } else {
+        MechanismSelector::with_preference([])
+    });
     config = apply_tls(config, tls, args.ca_file.as_deref())?;
     config = trust(config, &args)?;
     config.fallback = fallback;
     config.timeout = args.timeout;
+    config.sasl2 = sasl2;
+    config.channel_binding = channel_binding(args.channel_binding);
+    match (&tokens, &args.user_agent_id) {
+        (Some(t), _) => config.user_agent.id.clone_from(&t.user_agent_id),
+        (None, Some(id)) => config.user_agent.id.clone_from(id),
+        (None, None) => {}
+    }
+    config.fast_token = tokens.as_ref().and_then(|t| t.token.clone());
+    config.request_fast_token = tokens.is_some();
     let port = if args.direct_tls { 5223 } else { 5222 };
     let server = args
         .server
         .clone()
         .unwrap_or_else(|| format!("{}:{port}", config.domain));
     let tcp = dial(&server, args.timeout).await?;
-    if args.transcript {
-        let probe = Arc::new(crate::tls::ProbeState::default());
-        let trust = match (&args.ca_file, args.insecure) {
-            (_, true) => "The server's certificate is NOT verified (--insecure).".to_owned(),
-            (Some(p), _) => format!(
-                "The server's certificate was verified against {} for {}.",
-                p.display(),
-                config.tls_server_name.as_deref().unwrap_or(&config.domain)
-            ),
-            (None, _) => format!(
-                "The server's certificate was verified against the system's roots for {}.",
-                config.tls_server_name.as_deref().unwrap_or(&config.domain)
-            ),
-        };
-        let transcript = Arc::new(Transcript::stdout().with_probe(probe.clone(), &trust));
-        let observer: Arc<dyn Observer> = transcript.clone();
-        let io = crate::tls::Probe::new(tcp, probe);
-        let result = negotiate(io, config, Some(observer), args.direct_tls).await;
-        finish(
-            result,
-            &server,
-            Some(&transcript),
-            args.allow_plain_without_tls,
-        )
-        .await
-    } else {
-        let result = negotiate(tcp, config, None, args.direct_tls).await;
-        finish(result, &server, None, args.allow_plain_without_tls).await
+    let mut login = Login {
+        server,
+        allow_plain: args.allow_plain_without_tls,
+        direct: args.direct_tls,
+        transcript: None,
+        watch: Arc::new(TokenWatch::default()),
+        tokens,
+        has_password,
+    };
+    if !args.transcript {
+        return login.run(tcp, config).await;
     }
+    let probe = Arc::new(crate::tls::ProbeState::default());
+    let trust = match (&args.ca_file, args.insecure) {
+        (_, true) => "The server's certificate is NOT verified (--insecure).".to_owned(),
+        (Some(p), _) => format!(
+            "The server's certificate was verified against {} for {}.",
+            p.display(),
+            config.tls_server_name.as_deref().unwrap_or(&config.domain)
+        ),
+        (None, _) => format!(
+            "The server's certificate was verified against the system's roots for {}.",
+            config.tls_server_name.as_deref().unwrap_or(&config.domain)
+        ),
+    };
+    let transcript = Arc::new(
+        Transcript::stdout()
+            .with_probe(probe.clone(), &trust)
+            .with_round_trips(),
+    );
+    login.watch = Arc::new(TokenWatch {
+        inner: Some(transcript.clone()),
+        ..TokenWatch::default()
+    });
+    login.transcript = Some(transcript);
+    login.run(crate::tls::Probe::new(tcp, probe), config).await
 }

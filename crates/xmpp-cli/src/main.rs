@@ -24,6 +24,7 @@ mod password;
 mod serve;
 mod store;
 mod tls;
+mod token_file;
 mod transcript;
 mod user;
 

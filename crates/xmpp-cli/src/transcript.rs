@@ -1,7 +1,10 @@
 //! Prints an exchange the way the RFC 3920 §6.5 example does: numbered
 //! steps, each element as it went over the wire, decoded SASL payloads beneath.
 //! Fed by `xmpp_stream`'s [`Observer`] hook on the client side, which sees
-//! both directions; passwords never reach it.
+//! both directions. The hook redacts RFC 6120 PLAIN; SASL2 (XEP-0388)
+//! elements reach it as sent, so this module decodes and redacts those
+//! itself: a PLAIN password, a FAST token (XEP-0484) and the HMACs that
+//! prove one are never printed.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -9,9 +12,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bytes::BytesMut;
 use tokio_util::codec::Encoder as _;
 use xmpp_stream::{Direction, Observed, Observer};
-use xmpp_xml::{ns, Element, Frame, StreamCodec};
+use xmpp_xml::{ns, Element, ElementBuilder, Frame, StreamCodec};
 
 use crate::tls::ProbeState;
+
+/// SASL2 (XEP-0388).
+pub const NS_SASL2: &str = "urn:xmpp:sasl:2";
+/// Bind2 (XEP-0386).
+const NS_BIND2: &str = "urn:xmpp:bind:0";
+/// FAST (XEP-0484).
+const NS_FAST: &str = "urn:xmpp:fast:0";
 
 /// What was last printed, to merge frames the RFC 3920 §6.5 example shows in
 /// one step.
@@ -39,6 +49,12 @@ struct State {
     proceed: bool,
     /// How the server's certificate is checked, for the TLS step.
     trust: String,
+    /// Round trips so far, when they are numbered.
+    round_trips: Option<u32>,
+    /// The direction of the last frame.
+    last_direction: Option<Direction>,
+    /// The SASL2 mechanism of the last `<authenticate/>`.
+    sasl2_mechanism: String,
 }
 
 /// An [`Observer`] that writes a transcript in the style of the RFC 3920 §6.5
@@ -63,6 +79,9 @@ impl Transcript {
                 tls_shown: false,
                 proceed: false,
                 trust: String::new(),
+                round_trips: None,
+                last_direction: None,
+                sasl2_mechanism: String::new(),
             }),
         }
     }
@@ -77,6 +96,19 @@ impl Transcript {
             .unwrap_or_else(PoisonError::into_inner);
         state.probe = Some(probe);
         state.trust = trust.to_owned();
+        Transcript {
+            state: Mutex::new(state),
+        }
+    }
+
+    /// Numbers the round trips: a line `-- round trip N --` each time the
+    /// client sends after having received (the first send included).
+    pub fn with_round_trips(self) -> Self {
+        let mut state = self
+            .state
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        state.round_trips = Some(0);
         Transcript {
             state: Mutex::new(state),
         }
@@ -104,6 +136,95 @@ impl Transcript {
 
 fn sasl(el: &Element, name: &str) -> bool {
     el.is(name, ns::SASL)
+}
+
+fn sasl2(el: &Element, name: &str) -> bool {
+    el.is(name, NS_SASL2)
+}
+
+/// What a transcript shows of a frame besides its title: the frame as
+/// printed (secrets replaced), the decoded payload under its heading, and
+/// notes on what the element asks for or establishes.
+#[derive(Default)]
+struct Shown {
+    /// The frame to print instead of the one on the wire.
+    redacted: Option<Element>,
+    /// The decoded SASL payload.
+    payload: Option<String>,
+    /// One line each.
+    notes: Vec<String>,
+}
+
+/// A copy of `el` with `f` applied to every descendant, depth first: `f`
+/// returns the replacement of an element (its children already mapped).
+/// Text between child elements is dropped (the SASL2 elements have none).
+fn map_element(el: &Element, f: &dyn Fn(&Element, ElementBuilder) -> ElementBuilder) -> Element {
+    let mut b = Element::builder(el.name(), el.ns());
+    for (k, v) in el.attrs() {
+        b = b.attr(k, v);
+    }
+    let mut children = el.children().peekable();
+    if children.peek().is_none() {
+        b = b.text(&el.text());
+    }
+    for c in children {
+        b = b.append(map_element(c, f));
+    }
+    f(el, b).build()
+}
+
+/// `el` as printed with the text of its `name`/`ns` descendants replaced by
+/// `with`.
+fn redact_text(el: &Element, name: &str, ns: &str, with: &str) -> Element {
+    map_element(el, &|e, b| {
+        if e.is(name, ns) && !e.text().trim().is_empty() {
+            let mut r = Element::builder(e.name(), e.ns());
+            for (k, v) in e.attrs() {
+                r = r.attr(k, v);
+            }
+            r.text(with)
+        } else {
+            b
+        }
+    })
+}
+
+/// Decodes a SASL2 payload element's base64 (empty element: no data).
+fn payload_of(el: &Element) -> Option<Result<Vec<u8>, ()>> {
+    use base64::Engine as _;
+    let text: String = el.text().chars().filter(|c| !c.is_whitespace()).collect();
+    if text.is_empty() {
+        return Some(Ok(Vec::new()));
+    }
+    Some(
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|_| ()),
+    )
+}
+
+/// A decoded payload as the transcript shows it: FAST's HMACs are never
+/// printed (`authcid NUL HMAC` from the client, the bare HMAC from the
+/// server), PLAIN's password is redacted by `describe_payload`.
+fn describe(mechanism: &str, from_client: bool, data: Result<Vec<u8>, ()>) -> String {
+    let Ok(data) = data else {
+        return "(not valid base64)".to_owned();
+    };
+    if is_fast(mechanism) {
+        return match (from_client, data.iter().position(|&b| b == 0)) {
+            (true, Some(nul)) => format!(
+                "{}\\0<hmac, {} bytes>",
+                xmpp_sasl::describe_payload("", false, &data[..nul]),
+                data.len() - nul - 1
+            ),
+            _ => format!("<hmac, {} bytes>", data.len()),
+        };
+    }
+    xmpp_sasl::describe_payload(mechanism, from_client, &data)
+}
+
+fn is_fast(mechanism: &str) -> bool {
+    mechanism.to_ascii_uppercase().starts_with("HT-")
 }
 
 impl State {
@@ -217,6 +338,36 @@ impl State {
                 ("Server informs client of failed authentication:", "")
             }
             Frame::Element(el) if sasl(el, "abort") => ("Client aborts the authentication:", ""),
+            Frame::Element(el) if sasl2(el, "authenticate") => (
+                "Client selects an authentication mechanism (SASL2, XEP-0388):",
+                "The decoded initial response is:",
+            ),
+            Frame::Element(el) if sasl2(el, "challenge") => (
+                "Server sends a [BASE64] encoded challenge to client:",
+                "The decoded challenge is:",
+            ),
+            Frame::Element(el) if sasl2(el, "response") && el.text().trim().is_empty() => {
+                ("Client responds to the challenge:", "")
+            }
+            Frame::Element(el) if sasl2(el, "response") => (
+                "Client sends a [BASE64] encoded response to the challenge:",
+                "The decoded response is:",
+            ),
+            Frame::Element(el) if sasl2(el, "success") => {
+                self.authenticated = true;
+                (
+                    "Server informs client of successful authentication (SASL2, no stream restart):",
+                    "The decoded additional data is:",
+                )
+            }
+            Frame::Element(el) if sasl2(el, "failure") => {
+                ("Server informs client of failed authentication:", "")
+            }
+            Frame::Element(el) if sasl2(el, "continue") => (
+                "Server asks for further tasks before success (SASL2 <continue/>):",
+                "",
+            ),
+            Frame::Element(el) if sasl2(el, "abort") => ("Client aborts the authentication:", ""),
             Frame::Element(el) if el.is("iq", ns::CLIENT) => {
                 let bind = el.child("bind", ns::BIND).is_some();
                 let session = el.child("session", ns::SESSION).is_some();
@@ -237,6 +388,94 @@ impl State {
             Frame::Element(_) if client => ("Client sends:", ""),
             _ => ("Server sends:", ""),
         }
+    }
+
+    /// What to show of a SASL2 element (and of the features offering
+    /// SASL2) besides the title.
+    fn shown(&mut self, direction: Direction, el: &Element) -> Shown {
+        let client = direction == Direction::Sent;
+        if el.is("features", ns::STREAM) {
+            return Shown {
+                notes: offer_notes(el),
+                ..Shown::default()
+            };
+        }
+        if el.ns() != NS_SASL2 {
+            return Shown::default();
+        }
+        let mut shown = Shown::default();
+        match el.name() {
+            "authenticate" => {
+                let mechanism = el.attr("mechanism").unwrap_or_default().to_owned();
+                self.sasl2_mechanism.clone_from(&mechanism);
+                if let Some(ir) = el.child("initial-response", NS_SASL2) {
+                    shown.payload = payload_of(ir).map(|d| describe(&mechanism, true, d));
+                    if is_fast(&mechanism) {
+                        shown.redacted = Some(redact_text(
+                            el,
+                            "initial-response",
+                            NS_SASL2,
+                            "(redacted: token proof)",
+                        ));
+                    } else if xmpp_sasl::carries_password(&mechanism) {
+                        shown.redacted = Some(redact_text(
+                            el,
+                            "initial-response",
+                            NS_SASL2,
+                            "(redacted: contains the password)",
+                        ));
+                    }
+                }
+                shown.notes = authenticate_notes(el);
+            }
+            "challenge" | "response" => {
+                let mechanism = self.sasl2_mechanism.clone();
+                if !el.text().trim().is_empty() {
+                    shown.payload = payload_of(el).map(|d| describe(&mechanism, client, d));
+                }
+                let secret =
+                    is_fast(&mechanism) || (client && xmpp_sasl::carries_password(&mechanism));
+                if secret && !el.text().trim().is_empty() {
+                    shown.redacted = Some(redact_text(el, el.name(), NS_SASL2, "(redacted)"));
+                }
+            }
+            "success" => {
+                let mechanism = self.sasl2_mechanism.clone();
+                if let Some(d) = el.child("additional-data", NS_SASL2) {
+                    shown.payload = payload_of(d).map(|d| describe(&mechanism, false, d));
+                }
+                let mut redacted = el.clone();
+                if is_fast(&mechanism) {
+                    redacted = redact_text(
+                        &redacted,
+                        "additional-data",
+                        NS_SASL2,
+                        "(redacted: token proof)",
+                    );
+                }
+                if el.child("token", NS_FAST).is_some() {
+                    redacted = map_element(&redacted, &|e, b| {
+                        if e.is("token", NS_FAST) {
+                            b.attr("token", "\u{2026}redacted")
+                        } else {
+                            b
+                        }
+                    });
+                }
+                if is_fast(&mechanism) || el.child("token", NS_FAST).is_some() {
+                    shown.redacted = Some(redacted);
+                }
+                shown.notes = success_notes(el);
+            }
+            "failure" if is_fast(&self.sasl2_mechanism) => {
+                shown.notes.push(
+                    "The server refused the FAST token (the client may go on with the password)."
+                        .to_owned(),
+                );
+            }
+            _ => {}
+        }
+        shown
     }
 
     /// Prints the TLS step once the handshake is over: before the first
@@ -271,10 +510,26 @@ impl State {
 
     fn observe(&mut self, event: &Observed<'_>) -> std::io::Result<()> {
         let frame = event.frame;
+        let previous = self.last_direction.replace(event.direction);
         if event.direction == Direction::Sent {
+            if let (Some(n), false) = (&mut self.round_trips, previous == Some(Direction::Sent)) {
+                *n += 1;
+                let n = *n;
+                writeln!(self.out, "-- round trip {n} --")?;
+            }
             self.show_tls()?;
         }
-        let wire = self.wire(frame, event.direction);
+        let shown = match frame {
+            Frame::Element(el) => self.shown(event.direction, el),
+            _ => Shown::default(),
+        };
+        let wire = match shown.redacted {
+            Some(el) => {
+                let text = self.wire(&Frame::Element(el), event.direction);
+                format!("{text}\n(secrets redacted above)")
+            }
+            None => self.wire(frame, event.direction),
+        };
         let received = event.direction == Direction::Received;
         // The RFC 3920 §6.5 example shows the restarted header with its features,
         // and a failure or stream error with the `</stream:stream>` after it, as
@@ -289,15 +544,23 @@ impl State {
             };
         if merge {
             self.last = Last::Other;
-            return writeln!(self.out, "{wire}");
+            writeln!(self.out, "{wire}")?;
+            for note in &shown.notes {
+                writeln!(self.out, "{note}")?;
+            }
+            return Ok(());
         }
         let (title, decoded) = self.describe(event.direction, frame);
         self.step += 1;
         writeln!(self.out, "Step {}: {title}", self.step)?;
         writeln!(self.out, "{wire}")?;
-        if let (Some(text), false) = (&event.sasl, decoded.is_empty()) {
+        let payload = event.sasl.as_ref().or(shown.payload.as_ref());
+        if let (Some(text), false) = (payload, decoded.is_empty()) {
             writeln!(self.out, "{decoded}")?;
             writeln!(self.out, "{text}")?;
+        }
+        for note in &shown.notes {
+            writeln!(self.out, "{note}")?;
         }
         self.last = match frame {
             Frame::Header(_) if received && self.server_headers >= 2 => {
@@ -306,6 +569,7 @@ impl State {
             Frame::Element(el)
                 if received
                     && (sasl(el, "failure")
+                        || sasl2(el, "failure")
                         || el.is("failure", ns::TLS)
                         || el.is("error", ns::STREAM)) =>
             {
@@ -315,6 +579,90 @@ impl State {
         };
         self.out.flush()
     }
+}
+
+/// What a `<stream:features/>` says about SASL2, Bind2 and FAST.
+fn offer_notes(features: &Element) -> Vec<String> {
+    let Some(auth) = features.child("authentication", NS_SASL2) else {
+        return Vec::new();
+    };
+    let mechanisms: Vec<String> = auth
+        .children()
+        .filter(|c| c.is("mechanism", NS_SASL2))
+        .map(|c| c.text().trim().to_owned())
+        .collect();
+    let mut notes = vec![format!(
+        "SASL2 (XEP-0388) is offered with {}.",
+        mechanisms.join(", ")
+    )];
+    let inline = auth.child("inline", NS_SASL2);
+    if inline.and_then(|i| i.child("bind", NS_BIND2)).is_some() {
+        notes.push("Bind2 (XEP-0386): a resource can be bound inside the authentication.".into());
+    }
+    if let Some(fast) = inline.and_then(|i| i.child("fast", NS_FAST)) {
+        let names: Vec<String> = fast
+            .children()
+            .filter(|c| c.is("mechanism", NS_FAST))
+            .map(|c| c.text().trim().to_owned())
+            .collect();
+        notes.push(format!(
+            "FAST (XEP-0484): token logins with {}.",
+            names.join(", ")
+        ));
+    }
+    notes
+}
+
+/// What an `<authenticate/>` asks for besides the mechanism.
+fn authenticate_notes(auth: &Element) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(ua) = auth.child("user-agent", NS_SASL2) {
+        let software = ua
+            .child("software", NS_SASL2)
+            .map(|s| format!(", software {}", s.text().trim()))
+            .unwrap_or_default();
+        notes.push(format!(
+            "User agent: id {}{software}.",
+            ua.attr("id").unwrap_or("?")
+        ));
+    }
+    if let Some(bind) = auth.child("bind", NS_BIND2) {
+        let tag = bind
+            .child("tag", NS_BIND2)
+            .map(|t| format!(" (tag {})", t.text().trim()))
+            .unwrap_or_default();
+        notes.push(format!("Bind2: bind a resource on success{tag}."));
+    }
+    if auth.child("fast", NS_FAST).is_some() {
+        notes.push("FAST: this authentication proves a token.".to_owned());
+    }
+    if let Some(r) = auth.child("request-token", NS_FAST) {
+        notes.push(format!(
+            "FAST: asks for a {} token.",
+            r.attr("mechanism").unwrap_or("?")
+        ));
+    }
+    notes
+}
+
+/// What a SASL2 `<success/>` establishes.
+fn success_notes(success: &Element) -> Vec<String> {
+    let mut notes = Vec::new();
+    let id = success
+        .child("authorization-identifier", NS_SASL2)
+        .map(|a| a.text().trim().to_owned());
+    match (&id, success.child("bound", NS_BIND2).is_some()) {
+        (Some(jid), true) => notes.push(format!("Bind2 bound the resource: {jid}")),
+        (Some(jid), false) => notes.push(format!("Authorization identifier: {jid}")),
+        (None, _) => {}
+    }
+    if let Some(t) = success.child("token", NS_FAST) {
+        notes.push(format!(
+            "FAST token: <token \u{2026} redacted, expires {}>",
+            t.attr("expiry").unwrap_or("(not given)")
+        ));
+    }
+    notes
 }
 
 impl Observer for Transcript {

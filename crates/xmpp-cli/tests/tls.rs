@@ -260,7 +260,7 @@ fn direct_tls_listener() {
     expect_code(&o, 0);
     let out = stdout(&o);
     assert!(
-        out.starts_with("Step 1: TLS handshake (TLS1.3"),
+        out.starts_with("-- round trip 1 --\nStep 1: TLS handshake (TLS1.3"),
         "direct TLS comes first:\n{out}"
     );
     assert!(!out.contains("<starttls"), "{out}");

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use xmpp_sasl::{Decoys, Mechanism};
+use xmpp_sasl::{Decoys, Mechanism, TokenStore};
 use xmpp_stream::server::{
     ConflictPolicy, DerivationLimit, ResourceRegistry, ServerConfig, SessionFeature, TlsPolicy,
 };
@@ -12,7 +12,7 @@ use xmpp_xml::Limits;
 use super::admission::ConnectionLimits;
 use super::inject::{Injection, Step};
 use super::queue::QueueLimits;
-use crate::cli::{ConflictMode, ServeArgs, ServerTls, SessionMode};
+use crate::cli::{ConflictMode, ServeArgs, ServerSasl2, ServerTls, SessionMode};
 use crate::exit::{Code, Failure};
 use crate::store::{CacheConfig, DomainStore, SqlStore};
 
@@ -48,6 +48,12 @@ pub async fn build(args: &ServeArgs) -> Result<Settings, Failure> {
             "--account-check-interval must be more than 0 (it is a polling interval)",
         ));
     }
+    if args.fast_token_ttl.is_zero() {
+        return Err(Failure::usage("--fast-token-ttl must be more than 0"));
+    }
+    if args.sasl2 == ServerSasl2::Off && args.allow_sasl2_without_tls {
+        tracing::warn!("--allow-sasl2-without-tls has no effect with --sasl2 off");
+    }
     let domains = domains(&args.domain)?;
     let tls_offered = !matches!(args.tls, ServerTls::Off) || args.direct_tls.is_some();
     let mechanisms = mechanisms(
@@ -63,16 +69,19 @@ pub async fn build(args: &ServeArgs) -> Result<Settings, Failure> {
                 max_entries: args.store_cache_size,
             }),
     );
-    let first = Arc::new(DomainStore::new(store.clone(), &domains[0]));
-    let mut config = ServerConfig::new(&domains[0], first.clone());
-    config.domains[0].tokens = Some(first);
-    for d in &domains[1..] {
-        // One view of the store per domain serves both its accounts and
-        // its FAST tokens.
-        let domain = Arc::new(DomainStore::new(store.clone(), d));
-        config.add_domain(d, domain.clone());
-        if let Some(last) = config.domains.last_mut() {
-            last.tokens = Some(domain);
+    let accounts: Vec<Arc<DomainStore>> = domains
+        .iter()
+        .map(|d| Arc::new(DomainStore::new(store.clone(), d)))
+        .collect();
+    let mut config = ServerConfig::new(&domains[0], accounts[0].clone());
+    for (d, a) in domains.iter().zip(&accounts).skip(1) {
+        config.add_domain(d, a.clone());
+    }
+    // FAST is offered for the domains with a token store: none when SASL2
+    // is off, so that no FAST element is ever sent then.
+    if args.sasl2 == ServerSasl2::On {
+        for (served, a) in config.domains.iter_mut().zip(&accounts) {
+            served.tokens = Some(token_store_for(a));
         }
     }
     config.mechanisms = mechanisms;
@@ -196,6 +205,13 @@ pub fn mechanisms(
     Ok(list)
 }
 
+/// Where the FAST tokens (XEP-0484) of a domain are kept: in the account
+/// store, beside the accounts, which drops them when an account's password
+/// changes or it is disabled or removed.
+fn token_store_for(domain_store: &Arc<DomainStore>) -> Arc<dyn TokenStore> {
+    domain_store.clone()
+}
+
 /// The negotiation settings that come straight from the arguments.
 fn apply_negotiation(config: &mut ServerConfig, args: &ServeArgs) {
     if let Some(r) = &args.realm {
@@ -228,6 +244,9 @@ fn apply_negotiation(config: &mut ServerConfig, args: &ServeArgs) {
         ConflictMode::Replace => ConflictPolicy::Replace,
         ConflictMode::Refuse => ConflictPolicy::Refuse,
     }));
+    config.sasl2 = args.sasl2 == ServerSasl2::On;
+    config.allow_sasl2_insecure = args.allow_sasl2_without_tls;
+    config.fast_token_ttl = args.fast_token_ttl;
     config.tls_policy = match args.tls {
         ServerTls::Off => TlsPolicy::Off,
         ServerTls::Optional => TlsPolicy::Optional,

@@ -35,6 +35,7 @@ pub async fn run(args: ServeArgs) -> CmdResult {
         domains = ?settings.domains,
         store = settings.store,
         mechanisms = ?settings.config.mechanisms,
+        sasl2 = settings.config.sasl2,
         injections = ?args.inject,
         connections = ?settings.connections,
         max_derivations = settings.config.derivations.max(),
