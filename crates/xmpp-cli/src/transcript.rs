@@ -203,28 +203,13 @@ fn payload_of(el: &Element) -> Option<Result<Vec<u8>, ()>> {
     )
 }
 
-/// A decoded payload as the transcript shows it: FAST's HMACs are never
-/// printed (`authcid NUL HMAC` from the client, the bare HMAC from the
-/// server), PLAIN's password is redacted by `describe_payload`.
+/// A decoded payload as the transcript shows it: `describe_payload` shows
+/// FAST's HMACs by their size and redacts PLAIN's password.
 fn describe(mechanism: &str, from_client: bool, data: Result<Vec<u8>, ()>) -> String {
-    let Ok(data) = data else {
-        return "(not valid base64)".to_owned();
-    };
-    if is_fast(mechanism) {
-        return match (from_client, data.iter().position(|&b| b == 0)) {
-            (true, Some(nul)) => format!(
-                "{}\\0<hmac, {} bytes>",
-                xmpp_sasl::describe_payload("", false, &data[..nul]),
-                data.len() - nul - 1
-            ),
-            _ => format!("<hmac, {} bytes>", data.len()),
-        };
+    match data {
+        Ok(data) => xmpp_sasl::describe_payload(mechanism, from_client, &data),
+        Err(()) => "(not valid base64)".to_owned(),
     }
-    xmpp_sasl::describe_payload(mechanism, from_client, &data)
-}
-
-fn is_fast(mechanism: &str) -> bool {
-    mechanism.to_ascii_uppercase().starts_with("HT-")
 }
 
 impl State {
@@ -671,4 +656,9 @@ impl Observer for Transcript {
         // A closed stdout (`| head`) must not fail the login.
         let _ = state.observe(event);
     }
+}
+
+/// Whether `mechanism` names a FAST token mechanism (`HT-*`).
+fn is_fast(mechanism: &str) -> bool {
+    xmpp_sasl::Mechanism::from_name(mechanism).is_some_and(xmpp_sasl::Mechanism::is_fast)
 }

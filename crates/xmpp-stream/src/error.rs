@@ -178,7 +178,9 @@ impl ClientError {
     /// The broad class of this failure.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            ClientError::Sasl { .. } | ClientError::Mechanism { .. } => ErrorKind::Auth,
+            ClientError::Sasl { .. }
+            | ClientError::Mechanism { .. }
+            | ClientError::NoPassword(_) => ErrorKind::Auth,
             ClientError::Io(_) | ClientError::Timeout | ClientError::Closed => ErrorKind::Network,
             ClientError::Xml(e) if e.condition().is_none() => ErrorKind::Network,
             _ => ErrorKind::Protocol,

@@ -233,13 +233,14 @@ impl Demo<'_> {
     }
 
     /// The demo user's SASL2 client: only `selector`'s mechanisms, STARTTLS
-    /// required and trusting the demo's CA, SASL2 required.
+    /// required and trusting the demo's CA, SASL2 required, no resource
+    /// asked for (Bind2 makes one from the tag).
     fn client_config(
         &self,
         password: &str,
         selector: MechanismSelector,
     ) -> Result<ClientConfig, Failure> {
-        let jid = format!("{}@{}/demo", self.args.user, self.args.domain);
+        let jid = format!("{}@{}", self.args.user, self.args.domain);
         let mut config = ClientConfig::new(&jid, password)
             .map_err(Failure::usage)?
             .with_selector(selector)

@@ -4,10 +4,9 @@
 //! beneath, FAST tokens (XEP-0484) redacted.
 //!
 //! Kept apart from `crate::transcript` (the RFC 3920 §6.5 one, which
-//! `xmpp login --transcript` shares): `xmpp_stream`'s observer decodes and
-//! redacts only RFC 6120 SASL payloads, so SASL2's are decoded (and PLAIN's
-//! password redacted) here. The two could merge once the library's observer
-//! handles SASL2.
+//! `xmpp login --transcript` shares) for its captions and round trips. The
+//! library's observer redacts SASL2 PLAIN passwords and FAST tokens before
+//! frames get here.
 //!
 //! A round trip is counted each time the client sends after having heard
 //! from the server (it waits for an answer once per round trip), and the TLS
@@ -149,6 +148,15 @@ impl State {
                 None,
             ),
         };
+        // What the library decoded, where the frame itself no longer holds
+        // the payload (a SASL2 PLAIN initial response arrives redacted).
+        let decoded = decoded.or_else(|| match frame {
+            Frame::Element(el) if el.is("authenticate", NS_SASL2) => event
+                .sasl
+                .clone()
+                .map(|text| ("The decoded initial response is:", text)),
+            _ => None,
+        });
         let caption = match (&header, frame) {
             (Some(_), Frame::Element(el)) if el.is("features", ns::STREAM) => {
                 format!("Server responds with its stream header and features: {caption}")
