@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use futures_util::SinkExt as _;
 use tokio::net::TcpStream;
-use xmpp_sasl::{MechanismSelector, MemoryStore};
+use xmpp_sasl::{MechanismSelector, MemoryStore, MemoryTokenStore};
 use xmpp_stream::client::{
     connect, connect_direct_tls, ChannelBindingPolicy, ClientConfig, TlsMode,
 };
@@ -532,4 +532,87 @@ async fn xmppjs_to_our_tls_server() {
         &["PLAIN", "SCRAM-SHA-1"],
     )
     .await;
+}
+
+/// The `LOGIN OK` lines of a driver, as (jid, mechanism) pairs.
+fn driver_logins(stdout: &str) -> Vec<(String, String)> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("LOGIN OK "))
+        .map(|l| {
+            let field = |name: &str| {
+                l.split_whitespace()
+                    .find_map(|w| w.strip_prefix(name))
+                    .unwrap_or_else(|| panic!("no {name} in {l}"))
+                    .to_owned()
+            };
+            (field("jid="), field("mechanism="))
+        })
+        .collect()
+}
+
+/// xmpp.js 0.14 with SASL2 (`xmppjs_fast.mjs`): a password login with
+/// Bind2 that asks for a FAST token, then, in the same process and with the
+/// same user-agent id, a login with that token. xmpp.js has only
+/// HT-SHA-256-NONE (no channel binding), SCRAM-SHA-1 and PLAIN. Checked on
+/// our server's side.
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn xmppjs_sasl2_bind2_fast_to_our_tls_server() {
+    let server = our_tls_server(|c| {
+        c.domains[0].tokens = Some(Arc::new(MemoryTokenStore::new()));
+    })
+    .await;
+    let program = env("XMPP_INTEROP_NODE");
+    let script = format!("{}/xmppjs_fast.mjs", env("XMPP_INTEROP_CLIENTS"));
+    let output = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new(&program)
+            .arg(&script)
+            .args(["--host", "127.0.0.1", "--port", &server.port.to_string()])
+            .args(["--jid", &bare_jid(), "--resource", "xmppjs-fast"])
+            .args(["--password-env", "XMPP_INTEROP_PASSWORD"])
+            .args(["--mechanism", "SCRAM-SHA-1"])
+            .args(["--tls", "--ca-file", &env("XMPP_INTEROP_CA")])
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("driver finished")
+    .unwrap_or_else(|e| panic!("cannot run {program} {script}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "xmppjs_fast.mjs failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    let client_side = driver_logins(&stdout);
+    assert_eq!(client_side.len(), 2, "{stdout}");
+    assert_eq!(client_side[0].1, "SCRAM-SHA-1", "{stdout}");
+    assert_eq!(client_side[1].1, "HT-SHA-256-NONE", "{stdout}");
+    assert!(
+        stdout.contains("TOKEN mechanism=HT-SHA-256-NONE "),
+        "{stdout}"
+    );
+
+    let logins = server.logins();
+    assert_eq!(logins.len(), 2, "{logins:?}");
+    for (jid, mechanism) in &client_side {
+        let login = logins
+            .iter()
+            .find(|l| &l.mechanism == mechanism)
+            .unwrap_or_else(|| panic!("our server saw no {mechanism} login: {logins:?}"));
+        assert_eq!(&login.jid, jid, "{logins:?}");
+        assert!(
+            login.tls && login.sasl2 && login.bound_inline,
+            "{mechanism}: not SASL2 + Bind2 on TLS: {login:?}"
+        );
+        // The Bind2 tag starts the resource.
+        assert!(
+            jid.starts_with(&format!("{}/xmppjs-fast/", bare_jid())),
+            "{jid}"
+        );
+    }
 }

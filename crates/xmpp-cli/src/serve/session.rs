@@ -95,6 +95,8 @@ pub async fn connection<S>(
                     %peer,
                     jid = stream.jid().as_str(),
                     mechanism = %stream.info().mechanism,
+                    sasl2 = stream.info().sasl2,
+                    bind2 = stream.info().bound_inline,
                     elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
                     "session established"
                 );

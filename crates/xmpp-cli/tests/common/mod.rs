@@ -8,6 +8,7 @@ pub mod pg;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_xmpp");
 
@@ -99,8 +100,30 @@ pub struct Server {
     pub direct: Option<String>,
 }
 
+/// What a running `xmpp serve` logs on stderr, line by line (each line is
+/// also passed on to the test's stderr).
+#[derive(Clone, Default)]
+pub struct Log(Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().expect("log lock").clone()
+    }
+}
+
 impl Server {
     pub fn start(store: &str, extra: &[&str]) -> Self {
+        Self::spawn(store, extra, None)
+    }
+
+    /// [`Server::start`] with `-v` (info), without colours, and its log
+    /// kept: each established session is a `session established` line.
+    pub fn start_logged(store: &str, extra: &[&str]) -> (Self, Log) {
+        let log = Log::default();
+        (Self::spawn(store, extra, Some(&log)), log)
+    }
+
+    fn spawn(store: &str, extra: &[&str], log: Option<&Log>) -> Self {
         let mut args = vec![
             "serve",
             "--listen",
@@ -110,14 +133,31 @@ impl Server {
             "--store",
             store,
         ];
+        if log.is_some() {
+            args.push("-v");
+        }
         args.extend_from_slice(extra);
-        let mut child = Command::new(BIN)
-            .args(&args)
+        let mut cmd = Command::new(BIN);
+        cmd.args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn xmpp serve");
+            .stderr(Stdio::inherit());
+        if log.is_some() {
+            cmd.env("RUST_LOG", "info")
+                .env("NO_COLOR", "1")
+                .stderr(Stdio::piped());
+        }
+        let mut child = cmd.spawn().expect("spawn xmpp serve");
+        if let Some(log) = log {
+            let lines = log.0.clone();
+            let err = BufReader::new(child.stderr.take().expect("stderr"));
+            std::thread::spawn(move || {
+                for line in err.lines().map_while(Result::ok) {
+                    eprintln!("{line}");
+                    lines.lock().expect("log lock").push(line);
+                }
+            });
+        }
         let mut out = BufReader::new(child.stdout.take().expect("stdout"));
         let mut read = |prefix: &str| {
             let mut line = String::new();

@@ -49,6 +49,10 @@ pub struct Login {
     pub jid: String,
     pub mechanism: String,
     pub tls: bool,
+    /// Authenticated with SASL2 (XEP-0388).
+    pub sasl2: bool,
+    /// The resource was bound inside the authentication (Bind2, XEP-0386).
+    pub bound_inline: bool,
 }
 
 /// Our server on an ephemeral loopback port.
@@ -93,6 +97,8 @@ pub async fn start(config: ServerConfig) -> OurServer {
                     jid: info.jid.to_string(),
                     mechanism: info.mechanism.to_string(),
                     tls: stream.get_ref().is_tls(),
+                    sasl2: info.sasl2,
+                    bound_inline: info.bound_inline,
                 });
                 while let Some(Ok(el)) = stream.next().await {
                     let is_request =
