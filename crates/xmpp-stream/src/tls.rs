@@ -247,7 +247,7 @@ where
     let name = ServerName::try_from(server_name.to_owned())
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let tls = tokio_rustls::TlsConnector::from(config)
-        .connect(name, Rewind::new(buffered, io))
+        .connect(name, Rewind::after_xml(buffered, io))
         .await?;
     let cb = client_bindings(&tls);
     Ok((Transport::TlsClient(Box::new(tls)), cb))
@@ -266,7 +266,7 @@ where
         return Err(io::Error::other("TLS is already active"));
     };
     let tls = tokio_rustls::TlsAcceptor::from(setup.config.clone())
-        .accept(Rewind::new(buffered, io))
+        .accept(Rewind::after_xml(buffered, io))
         .await?;
     let cb = server_bindings(&tls, setup.certificate.as_ref());
     Ok((Transport::TlsServer(Box::new(tls)), cb))

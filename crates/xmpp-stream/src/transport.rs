@@ -5,7 +5,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use bytes::{Buf as _, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -16,12 +16,30 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 pub struct Rewind<S> {
     prefix: BytesMut,
     inner: S,
+    /// Drop XML whitespace until the first other byte.
+    skip_whitespace: bool,
 }
 
 impl<S> Rewind<S> {
     /// `inner`, with `prefix` read first.
     pub fn new(prefix: BytesMut, inner: S) -> Self {
-        Rewind { prefix, inner }
+        Rewind {
+            prefix,
+            inner,
+            skip_whitespace: false,
+        }
+    }
+
+    /// Like [`Rewind::new`] for the TLS handshake after STARTTLS: XML
+    /// whitespace the peer sent after `<starttls/>` or `<proceed/>`
+    /// (go-sendxmpp writes `<starttls/>\n`) is dropped, in the prefix or in
+    /// later reads, until the first other byte. No TLS record starts with
+    /// one (content types are 20 to 24).
+    pub fn after_xml(prefix: BytesMut, inner: S) -> Self {
+        Rewind {
+            skip_whitespace: true,
+            ..Self::new(prefix, inner)
+        }
     }
 
     /// The wrapped stream.
@@ -36,14 +54,47 @@ impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if self.skip_whitespace {
+            let ws = self.prefix.iter().take_while(|b| is_xml_space(**b)).count();
+            self.prefix.advance(ws);
+            if !self.prefix.is_empty() {
+                self.skip_whitespace = false;
+            }
+        }
         if !self.prefix.is_empty() {
             let n = self.prefix.len().min(buf.remaining());
             buf.put_slice(&self.prefix[..n]);
             self.prefix.advance(n);
             return Poll::Ready(Ok(()));
         }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        loop {
+            let before = buf.filled().len();
+            ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
+            if !self.skip_whitespace {
+                return Poll::Ready(Ok(()));
+            }
+            let read = &buf.filled()[before..];
+            if read.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            let ws = read.iter().take_while(|b| is_xml_space(**b)).count();
+            if ws < read.len() {
+                self.skip_whitespace = false;
+            }
+            // Move what follows the whitespace down over it.
+            let end = buf.filled().len();
+            buf.filled_mut().copy_within(before + ws..end, before);
+            buf.set_filled(end - ws);
+            if !self.skip_whitespace {
+                return Poll::Ready(Ok(()));
+            }
+        }
     }
+}
+
+/// XML's whitespace (XML 1.0 §2.3 `S`).
+fn is_xml_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Rewind<S> {

@@ -677,3 +677,41 @@ fn without_a_password_an_unusable_token_is_not_a_failed_login() {
         "nothing was tried"
     );
 }
+
+#[test]
+fn a_token_request_without_a_user_agent_is_ignored_not_failed() {
+    // xmpp.js asks for a token whenever FAST is offered, with or without a
+    // user-agent id: the login succeeds, without a token.
+    let tokens = Arc::new(MemoryTokenStore::new());
+    let store = store();
+    let mut pair = Pair::over_tls(
+        client(),
+        server(store.clone(), &tokens),
+        store,
+        bindings(),
+        bindings(),
+    );
+    pair.tokens = Some(tokens);
+    pair.to_server = Some(Box::new(|frame: Frame| match &frame {
+        Frame::Element(el) if el.is("authenticate", SASL2) => {
+            let mut b = Element::builder("authenticate", SASL2);
+            for (k, v) in el.attrs() {
+                b = b.attr(k, v);
+            }
+            for child in el.children().filter(|c| c.name() != "user-agent") {
+                b = b.append(child.clone());
+            }
+            b = b.append(
+                Element::builder("request-token", FAST)
+                    .attr("mechanism", "HT-SHA-256-EXPR")
+                    .build(),
+            );
+            Some(Frame::Element(b.build()))
+        }
+        _ => Some(frame),
+    }));
+    pair.run();
+    let (client, server) = pair.established();
+    assert!(client.sasl2 && server.sasl2);
+    assert!(client.fast_token.is_none());
+}

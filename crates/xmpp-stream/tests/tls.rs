@@ -339,6 +339,54 @@ async fn starttls_and_the_client_hello_in_one_read() {
     let _ = server.await;
 }
 
+/// Whitespace after `<starttls/>` (go-sendxmpp writes `<starttls/>\n`) is
+/// XML, not the start of the TLS handshake: with the ClientHello in the same
+/// read, or after the server's `<proceed/>`.
+#[tokio::test]
+async fn whitespace_after_starttls_is_not_taken_for_tls() {
+    for pipelined_hello in [true, false] {
+        let pki = pki(DOMAIN);
+        let (io, server) = spawn_server(server_config(&pki, TlsPolicy::Required));
+        let mut raw = Raw::new(io);
+        raw.send(CLIENT_HEADER).await;
+        raw.until("</stream:features>").await;
+        let starttls = b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>\n \r\n".to_vec();
+        let transport = if pipelined_hello {
+            Pipelined {
+                prefix: Some(starttls),
+                skipping: true,
+                inner: raw.io,
+            }
+        } else {
+            raw.send(std::str::from_utf8(&starttls).unwrap()).await;
+            raw.until("<proceed").await;
+            Pipelined {
+                prefix: None,
+                skipping: false,
+                inner: raw.io,
+            }
+        };
+        let name = rustls::pki_types::ServerName::try_from(DOMAIN).unwrap();
+        let mut tls = tokio_rustls::TlsConnector::from(trusting(&pki.ca))
+            .connect(name, transport)
+            .await
+            .unwrap_or_else(|e| panic!("handshake (pipelined: {pipelined_hello}): {e}"));
+        tls.write_all(CLIENT_HEADER.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let mut seen = String::new();
+        while !seen.contains("</stream:features>") {
+            let n = tokio::io::AsyncReadExt::read(&mut tls, &mut buf)
+                .await
+                .unwrap();
+            assert!(n > 0, "EOF: {seen}");
+            seen.push_str(std::str::from_utf8(&buf[..n]).unwrap());
+        }
+        assert!(seen.contains("<mechanism>PLAIN</mechanism>"), "{seen}");
+        drop(tls);
+        let _ = server.await;
+    }
+}
+
 #[tokio::test]
 async fn scram_plus_is_preferred_over_tls_with_tls_exporter() {
     let pki = pki(DOMAIN);

@@ -184,19 +184,22 @@ impl ServerCore {
             }
         };
         let fast_offered = self.fast_offered();
+        // A token is bound to a user agent: without one, a request for a
+        // token is ignored (the login goes on, as with Prosody; xmpp.js asks
+        // whenever FAST is offered, with or without an id).
         let token_mechanism = request
             .fast
             .request_token
             .as_ref()
             .and_then(|n| n.known())
-            .filter(|m| fast_offered.contains(m));
+            .filter(|m| fast_offered.contains(m))
+            .filter(|_| request.user_agent.is_some());
         let known = Mechanism::from_name(&request.mechanism);
         self.mechanism = known;
-        let wants_fast = token_mechanism.is_some() || known.is_some_and(Mechanism::is_fast);
-        if wants_fast && request.user_agent.is_none() {
+        if known.is_some_and(Mechanism::is_fast) && request.user_agent.is_none() {
             return self.sasl_failed(
                 Condition::MalformedRequest,
-                Some("FAST needs a user-agent id"),
+                Some("a FAST token login needs the user-agent id the token was issued to"),
             );
         }
         self.sasl2 = Some(Box::new(Sasl2Exchange {
