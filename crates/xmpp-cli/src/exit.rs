@@ -69,6 +69,25 @@ impl From<xmpp_stream::ClientError> for Failure {
                 _ => Code::Protocol,
             },
         };
+        // What to do about a channel-binding refusal is the user's call.
+        let hint = match &e {
+            xmpp_stream::ClientError::ChannelBinding(_) => true,
+            xmpp_stream::ClientError::Mechanism { source, .. } => {
+                matches!(source, xmpp_sasl::ClientError::NoDowngradeProtection)
+            }
+            _ => false,
+        };
+        if hint {
+            return Failure::new(
+                code,
+                format!(
+                    "{e}\nhint: a server that lists -PLUS without the channel-binding types it \
+                     supports (XEP-0440) and without XEP-0474 (Debian 12's ejabberd 23.01, for one) \
+                     cannot be told from a tampered offer; if you trust the path to it, use \
+                     --channel-binding off"
+                ),
+            );
+        }
         Failure::new(code, e)
     }
 }

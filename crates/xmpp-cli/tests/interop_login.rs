@@ -28,6 +28,11 @@ fn login_tls(server_var: &str, mechanism: Option<&str>) -> std::process::Output 
     if let Some(m) = mechanism {
         args.extend(["--mechanism", m]);
     }
+    // ejabberd 23.01 offers -PLUS for tls-unique only, without XEP-0440 or
+    // XEP-0474: the default policy cannot tell that from a stripped offer.
+    if server_var.starts_with("XMPP_INTEROP_EJABBERD_") {
+        args.extend(["--channel-binding", "off"]);
+    }
     login_with(&server, &jid(), &env("XMPP_INTEROP_PASSWORD"), &args)
 }
 
@@ -53,6 +58,20 @@ fn login_to_ejabberd_over_starttls() {
         let o = login_tls("XMPP_INTEROP_EJABBERD_TLS", mechanism);
         assert_logged_in(&o, &format!("ejabberd {mechanism:?}"));
     }
+}
+
+/// Without `--channel-binding off`, ejabberd 23.01's unverifiable -PLUS
+/// offer stops the login with exit 4 and says why.
+#[test]
+#[ignore = "interop: run by cargo xtask interop"]
+fn ejabberd_2301_plus_offer_is_refused_by_default() {
+    let o = login_with(
+        &env("XMPP_INTEROP_EJABBERD_TLS"),
+        &jid(),
+        &env("XMPP_INTEROP_PASSWORD"),
+        &["--ca-file", &env("XMPP_INTEROP_CA")],
+    );
+    expect_failure(&o, 4, "XEP-0474");
 }
 
 #[test]
