@@ -319,3 +319,106 @@ async fn channel_binding_required_refuses_plaintext() {
         }
     }
 }
+
+/// A man in the middle who can read the TLS channel (it holds a certificate
+/// the client trusts, as a compromised CA or a corporate proxy does): it
+/// terminates our client's direct TLS, opens its own to the server, and
+/// relays, rewriting the server's first features with `edit`. The two TLS
+/// sessions have different channel bindings.
+async fn tls_mitm(target: String, edit: fn(&str) -> String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let ours = xmpp_stream::tls::ServerTls::from_pem_files(
+        Path::new(&env("XMPP_INTEROP_CERT")),
+        Path::new(&env("XMPP_INTEROP_KEY")),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(ours.config);
+    let connector = tokio_rustls::TlsConnector::from(
+        ca_file_config(Path::new(&env("XMPP_INTEROP_CA"))).unwrap(),
+    );
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, connector, target) =
+                (acceptor.clone(), connector.clone(), target.clone());
+            tokio::spawn(async move {
+                let Ok(client) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let upstream = TcpStream::connect(&target).await.unwrap();
+                let name =
+                    rustls::pki_types::ServerName::try_from(env("XMPP_INTEROP_DOMAIN")).unwrap();
+                let Ok(server) = connector.connect(name, upstream).await else {
+                    return;
+                };
+                let (mut cr, mut cw) = tokio::io::split(client);
+                let (mut sr, mut sw) = tokio::io::split(server);
+                let up = tokio::io::copy(&mut cr, &mut sw);
+                let down = async {
+                    let mut held = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        let n = sr.read(&mut buf).await?;
+                        if n == 0 {
+                            return Ok::<_, std::io::Error>(());
+                        }
+                        held.extend_from_slice(&buf[..n]);
+                        let text = String::from_utf8_lossy(&held).into_owned();
+                        if text.contains("</stream:features>") {
+                            cw.write_all(edit(&text).as_bytes()).await?;
+                            cw.flush().await?;
+                            break;
+                        }
+                    }
+                    tokio::io::copy(&mut sr, &mut cw).await.map(|_| ())
+                };
+                let _ = tokio::join!(up, down);
+            });
+        }
+    });
+    addr
+}
+
+/// Removes the XEP-0440 list (the server's own prefix for its namespace
+/// may vary: match on the namespace).
+fn strip_binding_types(features: &str) -> String {
+    let Some(start) = features.find("<sasl-channel-binding") else {
+        return features.to_owned();
+    };
+    let end = features[start..]
+        .find("</sasl-channel-binding>")
+        .map(|e| start + e + "</sasl-channel-binding>".len())
+        .unwrap_or(start);
+    format!("{}{}", &features[..start], &features[end..])
+}
+
+/// With the channel-binding list stripped in transit, our client cannot
+/// bind: under `required` it stops; under `preferred` it goes on only with
+/// SCRAM whose XEP-0474 hash must cover the list, and the server's hash
+/// (over the list it sent) exposes the edit. Untouched, the middle is
+/// still caught: the -PLUS binding differs and the server refuses it, and
+/// the client never retries without binding.
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn a_reader_of_the_tls_channel_cannot_downgrade_channel_binding() {
+    for var in [EJABBERD_TLS, PROSODY_TLS] {
+        let stripped = tls_mitm(env(var), strip_binding_types).await;
+        let mut required = client(None);
+        required.channel_binding = ChannelBindingPolicy::Required;
+        match login(&stripped, Via::DirectTls, required).await {
+            Err(ClientError::ChannelBinding(_)) => {}
+            other => panic!("{var}, required: {:?}", other.map(|i| i.mechanism)),
+        }
+        match login(&stripped, Via::DirectTls, client(None)).await {
+            Err(ClientError::Mechanism { source, .. }) => {
+                assert_eq!(source.kind(), ErrorKind::Downgrade, "{var}: {source}")
+            }
+            other => panic!("{var}, preferred: {:?}", other.map(|i| i.mechanism)),
+        }
+        let relayed = tls_mitm(env(var), |s| s.to_owned()).await;
+        match login(&relayed, Via::DirectTls, client(None)).await {
+            Err(ClientError::Sasl { mechanism, .. }) => assert!(mechanism.is_plus(), "{var}"),
+            other => panic!("{var}, relayed: {:?}", other.map(|i| i.mechanism)),
+        }
+    }
+}
