@@ -715,3 +715,75 @@ fn a_token_request_without_a_user_agent_is_ignored_not_failed() {
     assert!(client.sasl2 && server.sasl2);
     assert!(client.fast_token.is_none());
 }
+
+#[test]
+fn an_ageing_token_is_rotated_unasked() {
+    let tokens = Arc::new(MemoryTokenStore::new());
+    let mut c = client();
+    c.request_fast_token = true;
+    let ua = c.user_agent.clone();
+    let token = run_tls(c, &tokens)
+        .established()
+        .0
+        .fast_token
+        .clone()
+        .unwrap();
+    let login_at = |days: u64| {
+        let mut c = client();
+        c.user_agent = ua.clone();
+        c.fast_token = Some(token.clone());
+        c.password = Default::default();
+        let store = store();
+        let mut pair = Pair::over_tls(
+            c,
+            server(store.clone(), &tokens),
+            store,
+            bindings(),
+            bindings(),
+        );
+        pair.tokens = Some(tokens.clone());
+        pair.wall_clock += Duration::from_secs(days * 24 * 3600);
+        pair.run();
+        pair.established().0.fast_token.clone()
+    };
+    // Fresh (14-day tokens): no new one. Eight days on: a new one, for the
+    // same mechanism, without being asked.
+    assert!(login_at(1).is_none());
+    let rotated = login_at(8).expect("rotated");
+    assert_eq!(rotated.mechanism, token.mechanism);
+    assert_ne!(*rotated.secret, *token.secret);
+}
+
+#[test]
+fn a_from_of_another_domain_is_invalid_from() {
+    for (from, ok) in [
+        ("juliet@example.com", true),
+        ("juliet@example.org", false),
+        ("not a jid@", false),
+    ] {
+        let tokens = Arc::new(MemoryTokenStore::new());
+        let store = store();
+        let mut pair = Pair::over_tls(
+            client(),
+            server(store.clone(), &tokens),
+            store,
+            bindings(),
+            bindings(),
+        );
+        pair.to_server = Some(Box::new(move |frame: Frame| match frame {
+            Frame::Header(mut h) => {
+                h.from = Some(from.to_owned());
+                Some(Frame::Header(h))
+            }
+            other => Some(other),
+        }));
+        pair.run();
+        assert_eq!(pair.client_result().is_ok(), ok, "{from}");
+        if !ok {
+            assert_eq!(
+                stream_error(&pair.server_sent).as_deref(),
+                Some("invalid-from")
+            );
+        }
+    }
+}

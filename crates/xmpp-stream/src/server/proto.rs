@@ -468,6 +468,21 @@ impl ServerCore {
         if served.is_none() {
             return self.fail(StreamCondition::HostUnknown, None);
         }
+        // A client names itself (RFC 6120 §4.7.1) with a JID of the domain
+        // it connects to; another domain's is refused (XEP-0388 §2.1).
+        if let Some(from) = h.from.as_deref() {
+            let same_domain = jid::Jid::new(from).is_ok_and(|j| {
+                served
+                    .as_deref()
+                    .is_some_and(|d| j.domain().as_str().eq_ignore_ascii_case(d))
+            });
+            if !same_domain {
+                return self.fail(
+                    StreamCondition::InvalidFrom,
+                    Some("'from' is not a JID of this domain"),
+                );
+            }
+        }
         self.client_header = Some(h);
 
         let features = if restart {

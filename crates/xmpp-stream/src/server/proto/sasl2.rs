@@ -278,7 +278,17 @@ impl ServerCore {
         let Ok(bare) = BareJid::new(&format!("{username}@{domain}")) else {
             return self.sasl_failed(Condition::NotAuthorized, None);
         };
-        let exchange = self.sasl2.take().map(|b| *b).unwrap_or_default();
+        let mut exchange = self.sasl2.take().map(|b| *b).unwrap_or_default();
+        // Past half its life, a token is rotated unasked (XEP-0484 allows
+        // it): a client in use never sees its token expire.
+        let half_life = self.config.fast_token_ttl / 2;
+        let ageing = used
+            .expires
+            .duration_since(now)
+            .map_or(true, |left| left < half_life);
+        if ageing && exchange.token_mechanism.is_none() {
+            exchange.token_mechanism = Some(ht.mechanism());
+        }
         let user_agent = self.user_agent_of(&exchange);
         self.actions
             .push_back(ServerAction::UpdateTokens(TokenUpdate::Used {
