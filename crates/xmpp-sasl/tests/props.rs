@@ -185,3 +185,32 @@ proptest! {
         prop_assert!(benign || matches!(step, ServerStep::Failure(_)), "{:?}", String::from_utf8_lossy(&r));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// FAST (HT): any initial response and any server proof are an error or
+    /// a verdict, never a panic; only the real proof verifies.
+    #[test]
+    fn ht_never_panics_and_only_the_token_verifies(
+        data in proptest::collection::vec(any::<u8>(), 0..200),
+        proof in proptest::collection::vec(any::<u8>(), 0..64),
+        cb in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40)),
+    ) {
+        use std::time::{Duration, SystemTime};
+        use xmpp_sasl::{FastToken, HtClient, HtServer, Mechanism};
+        let now = SystemTime::now();
+        let token = FastToken::generate(Mechanism::HtSha256None, Duration::from_secs(60), now);
+        for m in Mechanism::FAST {
+            if let Ok(server) = HtServer::start(m, cb.as_deref(), Some(&data)) {
+                // Random bytes do not carry the token's HMAC.
+                prop_assert!(server.verify(std::slice::from_ref(&token), now).is_err());
+            }
+        }
+        let mut client = HtClient::new(Mechanism::HtSha256None, "user", &token.secret, None).unwrap();
+        let ir = client.initial_response().unwrap().unwrap();
+        let server = HtServer::start(Mechanism::HtSha256None, None, Some(&ir)).unwrap();
+        let verified = server.verify(std::slice::from_ref(&token), now).unwrap();
+        prop_assert_eq!(client.success(Some(&proof)).is_ok(), proof == verified.additional);
+    }
+}
