@@ -550,27 +550,9 @@ impl ClientCore {
         }
     }
 
-    fn on_sasl(&mut self, el: Element, mut mech: Box<dyn ClientMechanism>) {
-        let name = mech.name();
+    fn on_sasl(&mut self, el: Element, mech: Box<dyn ClientMechanism>) {
         match el.name() {
-            "challenge" => {
-                let Ok(challenge) = wire::decode_sasl_payload(&el) else {
-                    return self.abort(ClientError::Protocol(
-                        "challenge is not valid base64".to_owned(),
-                    ));
-                };
-                match mech.respond(&challenge).map(Zeroizing::new) {
-                    Ok(response) => {
-                        self.pending_failure = None;
-                        self.send(Frame::Element(wire::response(&response)));
-                        self.state = State::Sasl(mech);
-                    }
-                    Err(source) => self.abort(ClientError::Mechanism {
-                        mechanism: name,
-                        source,
-                    }),
-                }
-            }
+            "challenge" => self.on_challenge(&el, mech, wire::response),
             "success" => {
                 let Ok(additional) = wire::decode_sasl_text(&el) else {
                     self.send(Frame::Close);
@@ -578,41 +560,90 @@ impl ClientCore {
                         "success data is not valid base64".to_owned(),
                     ));
                 };
-                if let Err(source) = mech.success(additional.as_ref().map(|d| d.as_slice())) {
-                    // Mutual authentication failed: do not restart, close
-                    // (protocol notes §2.5).
-                    self.send(Frame::Close);
-                    return self.finish(ClientError::Mechanism {
-                        mechanism: name,
-                        source,
-                    });
+                if !self.verify_success(mech, additional.as_ref().map(|d| d.as_slice())) {
+                    return;
                 }
-                self.authenticated = true;
-                self.pending_failure = None;
                 self.actions.push_back(ClientAction::ResetDecoder);
                 self.send_header();
             }
             "failure" => {
                 let (condition, text) = wire::read_failure(&el);
-                let err = ClientError::Sasl {
-                    mechanism: name,
-                    condition,
-                    text,
-                };
-                // Never retried without binding after a -PLUS failure (see
-                // the RFC 6120 path).
-                if self.config.fallback && worth_another_mechanism(condition) && !name.is_plus() {
-                    self.pending_failure = Some(err);
-                    self.start_next_mechanism();
-                } else {
-                    self.send(Frame::Close);
-                    self.finish(err);
-                }
+                self.on_failure(mech.name(), condition, text);
             }
             other => {
                 let what = format!("unexpected <{other}/> during SASL");
                 self.protocol(&what)
             }
+        }
+    }
+
+    /// A `<challenge/>` of either profile, answered with `response`.
+    fn on_challenge(
+        &mut self,
+        el: &Element,
+        mut mech: Box<dyn ClientMechanism>,
+        response: fn(&[u8]) -> Element,
+    ) {
+        let Ok(challenge) = wire::decode_sasl_payload(el) else {
+            return self.abort(ClientError::Protocol(
+                "challenge is not valid base64".to_owned(),
+            ));
+        };
+        match mech.respond(&challenge).map(Zeroizing::new) {
+            Ok(data) => {
+                self.pending_failure = None;
+                self.send(Frame::Element(response(&data)));
+                self.state = State::Sasl(mech);
+            }
+            Err(source) => self.abort(ClientError::Mechanism {
+                mechanism: mech.name(),
+                source,
+            }),
+        }
+    }
+
+    /// The mechanism checks the server's proof in a success of either
+    /// profile. `false` when it fails: mutual authentication failed, and
+    /// the stream is closed, not used (protocol notes §2.5).
+    fn verify_success(
+        &mut self,
+        mut mech: Box<dyn ClientMechanism>,
+        additional: Option<&[u8]>,
+    ) -> bool {
+        if let Err(source) = mech.success(additional) {
+            self.send(Frame::Close);
+            self.finish(ClientError::Mechanism {
+                mechanism: mech.name(),
+                source,
+            });
+            return false;
+        }
+        self.authenticated = true;
+        self.pending_failure = None;
+        true
+    }
+
+    /// A `<failure/>` of either profile: the next mechanism where another
+    /// may succeed, else the end. A failed `-PLUS` attempt is never retried
+    /// without binding: whoever sits in the middle can forge the failure,
+    /// and no hash over the offer (XEP-0474) would show it.
+    fn on_failure(
+        &mut self,
+        mechanism: Mechanism,
+        condition: xmpp_sasl::Condition,
+        text: Option<String>,
+    ) {
+        let err = ClientError::Sasl {
+            mechanism,
+            condition,
+            text,
+        };
+        if self.config.fallback && worth_another_mechanism(condition) && !mechanism.is_plus() {
+            self.pending_failure = Some(err);
+            self.start_next_mechanism();
+        } else {
+            self.send(Frame::Close);
+            self.finish(err);
         }
     }
 

@@ -9,7 +9,7 @@ use xmpp_sasl::{ClientMechanism, HtClient, Mechanism};
 use xmpp_xml::{ns, Element, Frame};
 use zeroize::Zeroizing;
 
-use super::{worth_another_mechanism, ChannelBindingPolicy, ClientCore, State};
+use super::{ChannelBindingPolicy, ClientCore, State};
 use crate::error::ClientError;
 use crate::sasl2::{self as wire2, AuthenticateExtras, Bind2Request};
 
@@ -106,56 +106,31 @@ impl ClientCore {
     }
 
     /// An element in the SASL2 namespace during the exchange.
-    pub(super) fn on_sasl2(&mut self, el: Element, mut mech: Box<dyn ClientMechanism>) {
+    pub(super) fn on_sasl2(&mut self, el: Element, mech: Box<dyn ClientMechanism>) {
         let name = mech.name();
         match el.name() {
-            "challenge" => {
-                let Ok(challenge) = crate::wire::decode_sasl_payload(&el) else {
-                    return self.abort(ClientError::Protocol(
-                        "challenge is not valid base64".to_owned(),
-                    ));
-                };
-                match mech.respond(&challenge).map(Zeroizing::new) {
-                    Ok(response) => {
-                        self.pending_failure = None;
-                        self.send(Frame::Element(wire2::payload("response", &response)));
-                        self.state = State::Sasl(mech);
-                    }
-                    Err(source) => self.abort(ClientError::Mechanism {
-                        mechanism: name,
-                        source,
-                    }),
-                }
-            }
+            "challenge" => self.on_challenge(&el, mech, |d| wire2::payload("response", d)),
             "success" => self.on_sasl2_success(&el, mech),
             "failure" => {
                 let (condition, text) = wire2::read_failure(&el);
+                if !name.is_fast() {
+                    return self.on_failure(name, condition, text);
+                }
+                // The token is no good: forget it, and go on with the
+                // password on the same stream (XEP-0484 §3.3). A temporary
+                // failure says nothing about the token.
+                self.token_refused = condition != xmpp_sasl::Condition::TemporaryAuthFailure;
                 let err = ClientError::Sasl {
                     mechanism: name,
                     condition,
                     text,
                 };
-                if name.is_fast() {
-                    // The token is no good: forget it, and go on with the
-                    // password on the same stream (XEP-0484 §3.3). A
-                    // temporary failure says nothing about the token.
-                    self.token_refused = condition != xmpp_sasl::Condition::TemporaryAuthFailure;
-                    if self.config.password.is_empty() {
-                        self.send(Frame::Close);
-                        return self.finish(err);
-                    }
-                    self.pending_failure = Some(err);
-                    return self.start_next_mechanism();
-                }
-                // Never retried without binding after a -PLUS failure (see
-                // the RFC 6120 path).
-                if self.config.fallback && worth_another_mechanism(condition) && !name.is_plus() {
-                    self.pending_failure = Some(err);
-                    self.start_next_mechanism();
-                } else {
+                if self.config.password.is_empty() {
                     self.send(Frame::Close);
-                    self.finish(err);
+                    return self.finish(err);
                 }
+                self.pending_failure = Some(err);
+                self.start_next_mechanism()
             }
             "continue" => {
                 let tasks: Vec<String> = el
@@ -173,8 +148,7 @@ impl ClientCore {
         }
     }
 
-    fn on_sasl2_success(&mut self, el: &Element, mut mech: Box<dyn ClientMechanism>) {
-        let name = mech.name();
+    fn on_sasl2_success(&mut self, el: &Element, mech: Box<dyn ClientMechanism>) {
         let Ok(success) = wire2::read_success(el) else {
             self.send(Frame::Close);
             return self.finish(ClientError::Protocol(
@@ -182,15 +156,9 @@ impl ClientCore {
             ));
         };
         // The server's proof first: nothing in a success is trusted before.
-        if let Err(source) = mech.success(success.additional.as_ref().map(|d| d.as_slice())) {
-            self.send(Frame::Close);
-            return self.finish(ClientError::Mechanism {
-                mechanism: name,
-                source,
-            });
+        if !self.verify_success(mech, success.additional.as_ref().map(|d| d.as_slice())) {
+            return;
         }
-        self.authenticated = true;
-        self.pending_failure = None;
         if let (Some((secret, expiry)), Some(mechanism)) = (success.token, self.token_mechanism()) {
             self.token_issued = Some(xmpp_sasl::FastToken {
                 secret: Zeroizing::new(secret),
