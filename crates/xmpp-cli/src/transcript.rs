@@ -212,33 +212,35 @@ fn describe(mechanism: &str, from_client: bool, data: Result<Vec<u8>, ()>) -> St
     }
 }
 
+/// The bytes of a frame as they were on the wire: received elements carry
+/// their source; others are serialized the way the sender's codec does.
+/// `encoder` follows our side's stream context; for received headers a
+/// fresh one only needs to print the tag.
+pub(crate) fn wire_text(encoder: &mut StreamCodec, frame: &Frame, direction: Direction) -> String {
+    if let (Frame::Element(el), Direction::Received) = (frame, direction) {
+        if !el.source().is_empty() {
+            return String::from_utf8_lossy(el.source()).trim().to_owned();
+        }
+    }
+    let mut buf = BytesMut::new();
+    let mut fresh = StreamCodec::default();
+    let enc = if direction == Direction::Sent {
+        encoder
+    } else {
+        &mut fresh
+    };
+    let text = match enc.encode(frame.clone(), &mut buf) {
+        Ok(()) => String::from_utf8_lossy(&buf).trim().to_owned(),
+        Err(e) => format!("(cannot serialize: {e})"),
+    };
+    text.strip_prefix("<?xml version='1.0'?>")
+        .map(str::to_owned)
+        .unwrap_or(text)
+}
+
 impl State {
-    /// The bytes of a frame as they were on the wire: received elements
-    /// carry their source; others are serialized the way the sender's codec does.
     fn wire(&mut self, frame: &Frame, direction: Direction) -> String {
-        if let (Frame::Element(el), Direction::Received) = (frame, direction) {
-            if !el.source().is_empty() {
-                return String::from_utf8_lossy(el.source()).trim().to_owned();
-            }
-        }
-        let mut buf = BytesMut::new();
-        // Our encoder follows the client's stream context; for received
-        // headers it only needs to print the tag.
-        let mut enc = if direction == Direction::Sent {
-            std::mem::take(&mut self.encoder)
-        } else {
-            StreamCodec::default()
-        };
-        let text = match enc.encode(frame.clone(), &mut buf) {
-            Ok(()) => String::from_utf8_lossy(&buf).trim().to_owned(),
-            Err(e) => format!("(cannot serialize: {e})"),
-        };
-        if direction == Direction::Sent {
-            self.encoder = enc;
-        }
-        text.strip_prefix("<?xml version='1.0'?>")
-            .map(str::to_owned)
-            .unwrap_or(text)
+        wire_text(&mut self.encoder, frame, direction)
     }
 
     fn describe(&mut self, direction: Direction, frame: &Frame) -> (&'static str, &'static str) {

@@ -16,8 +16,6 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use bytes::BytesMut;
-use tokio_util::codec::Encoder as _;
 use xmpp_sasl::Mechanism;
 use xmpp_stream::{Direction, Observed, Observer};
 use xmpp_xml::{ns, Element, Frame, StreamCodec};
@@ -225,30 +223,8 @@ impl State {
         writeln!(self.out, "{}", self.trust)
     }
 
-    /// The bytes of a frame as they were on the wire: received elements
-    /// carry their source; ours are serialized as our codec does.
     fn wire(&mut self, frame: &Frame, direction: Direction) -> String {
-        if let (Frame::Element(el), Direction::Received) = (frame, direction) {
-            if !el.source().is_empty() {
-                return String::from_utf8_lossy(el.source()).trim().to_owned();
-            }
-        }
-        let mut buf = BytesMut::new();
-        let mut enc = if direction == Direction::Sent {
-            std::mem::take(&mut self.encoder)
-        } else {
-            StreamCodec::default()
-        };
-        let text = match enc.encode(frame.clone(), &mut buf) {
-            Ok(()) => String::from_utf8_lossy(&buf).trim().to_owned(),
-            Err(e) => format!("(cannot serialize: {e})"),
-        };
-        if direction == Direction::Sent {
-            self.encoder = enc;
-        }
-        text.strip_prefix("<?xml version='1.0'?>")
-            .map(str::to_owned)
-            .unwrap_or(text)
+        crate::transcript::wire_text(&mut self.encoder, frame, direction)
     }
 
     /// The caption of an element, and its decoded SASL payload if any.
