@@ -15,6 +15,14 @@
 //!   interop config stores plaintext, on which it would), and every server
 //!   offers the mechanism measured (Prosody offers only the SCRAM of its hash);
 //! - the bench users `bench1..benchN` registered before the clock starts.
+//!
+//! Not equalised: TLS session resumption. Our server resumes TLS 1.3 sessions
+//! (rustls' stateful tickets), and `xmpp bench` offers the tickets it got, so
+//! nearly all of our FAST logins skip the certificate signature; Prosody 13
+//! and ejabberd 24.12 send tickets but resume none (`openssl s_client
+//! -starttls xmpp -sess_in` gets `New` each time), so each of their logins
+//! pays a full handshake with an RSA-2048 signature. ejabberd's CPU also
+//! counts the Erlang schedulers' busy-waiting (its default, as deployed).
 
 use std::collections::HashSet;
 use std::fs;
