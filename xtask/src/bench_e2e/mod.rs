@@ -16,10 +16,12 @@
 //!    STARTTLS-required listener and a private copy of prosody-tls);
 //! 6. `--hold` with many idle authenticated sessions for the RSS per connection;
 //! 7. with `--modes`, the login protocols compared over STARTTLS on our server
-//!    (and on the [`modern_peers`], none yet): `rfc6120` (SASL, restart, bind),
+//!    and on the [`modern_peers`] (Prosody 13.0.1 and ejabberd 24.12, a fresh
+//!    private instance per run: `modern.rs`): `rfc6120` (SASL, restart, bind),
 //!    `sasl2` (XEP-0388 with Bind2) and `fast` (XEP-0484 token reconnects, only
 //!    those counted; `xmpp serve` needs a FAST token store for it, else the row
-//!    shows `password-login:fast-not-offered`).
+//!    shows `password-login:fast-not-offered`). Every server stores SCRAM keys
+//!    of `--modes-mechanism` (default SCRAM-SHA-1; SCRAM-SHA-256 works too).
 //!
 //! Server CPU per login comes from `/proc/<pid>/stat` of the process that listens on
 //! the port, so it does not depend on how the generator shares the two cores.
@@ -27,9 +29,11 @@
 //! Options: `--duration 10s` `--concurrency 50` `--users 10` `--hold 10000`
 //! `--no-peers` `--no-tls` `--no-hold` `--only-hold` `--mechanisms A,B`
 //! `--modes rfc6120,sasl2,fast` (default `rfc6120`: no modes table)
-//! `--modes-mechanism SCRAM-SHA-1` (the password mechanism of the modes table)
+//! `--modes-mechanism SCRAM-SHA-1` (the password mechanism of the modes table:
+//! SCRAM-SHA-1, SCRAM-SHA-256 or PLAIN with the modern peers)
 //! `--only-modes` (only the modes table, all three modes unless `--modes`).
 
+mod modern;
 mod report;
 
 use std::fs;
@@ -45,6 +49,7 @@ use crate::peers::{
 use crate::ports::{free_port, listening_pid, port_open, port_open_addr, wait_port};
 use crate::process::{clock_ticks, cpu_ticks, run_parallel, Proc};
 use crate::workspace;
+use modern::Peer;
 use report::{print_handshake_cost, print_machine, print_modes_table, print_table, Row};
 
 /// The bench users' password (`bench1..benchN`).
@@ -307,6 +312,11 @@ fn runs(env: &Env, opts: &Opts, ejabberd_ok: bool) -> Result<(), String> {
         print_table("Logins over TCP (no TLS)", &setup(opts), &rows);
     }
     let mut tls_rows = Vec::new();
+    if opts.tls && (opts.tls_mechanism_runs || opts.modes_run()) {
+        if let Err(e) = crate::interop::ensure_pki(&env.peers) {
+            eprintln!("bench-e2e: test PKI: {e}");
+        }
+    }
     if opts.tls && opts.tls_mechanism_runs {
         if !env.peers.ca_file().is_file() {
             eprintln!(
@@ -369,15 +379,17 @@ fn modes(env: &Env, opts: &Opts) -> Result<(), String> {
         return Ok(());
     }
     let mech = opts.modes_mechanism.as_str();
+    let peers = if opts.peers {
+        modern_peers(env)
+    } else {
+        Vec::new()
+    };
     let mut rows = Vec::new();
     for &mode in &opts.modes {
         rows.push(bench_ours(env, opts, mech, true, mode)?);
         if opts.peers {
-            for (name, addr) in modern_peers(env) {
-                keep(
-                    &mut rows,
-                    bench_peer(env, opts, name, &addr, mech, true, mode),
-                );
+            for &peer in &peers {
+                keep(&mut rows, bench_modern(env, opts, peer, mech, mode));
             }
         }
     }
@@ -389,14 +401,24 @@ fn modes(env: &Env, opts: &Opts) -> Result<(), String> {
     Ok(())
 }
 
-/// The running peers with SASL2, Bind2 and FAST (Prosody 13, ejabberd
-/// 24.12) that the modes table measures besides ours, as (name, STARTTLS
-/// address): none yet. The interop installer gets them on another branch;
-/// each goes here once it runs with the bench users registered (as
-/// [`register_ejabberd`] and [`start_prosody`] do for the older ones), and
-/// [`bench_peer`] measures it in every mode.
-fn modern_peers(_env: &Env) -> Vec<(&'static str, String)> {
-    Vec::new()
+/// The peers with SASL2, Bind2 and FAST (Prosody 13, ejabberd 24.12) that
+/// the modes table measures besides ours: those `cargo xtask interop
+/// install` has unpacked. [`bench_modern`] starts a fresh one for each run.
+fn modern_peers(env: &Env) -> Vec<Peer> {
+    Peer::ALL
+        .into_iter()
+        .filter(|p| {
+            let ok = p.installed(env);
+            if !ok {
+                eprintln!(
+                    "bench-e2e: {} is not unpacked under {} (cargo xtask interop install); its rows are skipped",
+                    p.name(),
+                    env.peers.modern_dir().display()
+                );
+            }
+            ok
+        })
+        .collect()
 }
 
 /// How the tables' rows were measured.
@@ -604,6 +626,25 @@ fn bench_peer(
         .and_then(|(_, p)| p.parse().ok())
         .and_then(listening_pid);
     bench(env, opts, name, addr, pid, mech, tls, mode)
+}
+
+/// One run on a fresh instance of a modern peer, stopped afterwards.
+fn bench_modern(env: &Env, opts: &Opts, peer: Peer, mech: &str, mode: Mode) -> Result<Row, String> {
+    let server = peer
+        .start(env, opts.users, mech)
+        .map_err(|e| format!("{}: {e}", peer.name()))?;
+    let row = bench(
+        env,
+        opts,
+        peer.name(),
+        &server.addr,
+        server.pid,
+        mech,
+        true,
+        mode,
+    );
+    drop(server);
+    row
 }
 
 fn bench_prosody(

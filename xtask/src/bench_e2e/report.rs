@@ -182,4 +182,54 @@ pub(super) fn print_modes_table(title: &str, setup: &str, rows: &[Row]) {
             println!("{:<13} failures: {}", "", r.failure_kinds);
         }
     }
+    let verdict = modes_targets(rows);
+    if !verdict.is_empty() {
+        println!("targets:{verdict}");
+    }
+}
+
+/// The modes table's targets: our server CPU per FAST login at most a tenth of
+/// each peer's, and a SASL2 login no costlier for our server than an RFC 6120 one.
+fn modes_targets(rows: &[Row]) -> String {
+    use super::Mode;
+    let cpu = |target: &str, mode: Mode| {
+        rows.iter()
+            .find(|r| r.target == target && r.mode == mode)
+            .and_then(|r| r.cpu_us)
+            .filter(|c| *c > 0.0)
+    };
+    let mut out = String::new();
+    if let Some(ours) = cpu("ours", Mode::Fast) {
+        let mut peers: Vec<&str> = rows
+            .iter()
+            .filter(|r| r.target != "ours" && r.mode == Mode::Fast)
+            .map(|r| r.target.as_str())
+            .collect();
+        peers.dedup();
+        for peer in peers {
+            match cpu(peer, Mode::Fast) {
+                Some(theirs) => {
+                    let share = ours / theirs;
+                    let _ = write!(
+                        out,
+                        "\n  fast srv CPU/login, ours vs {peer}: {ours:.0} us vs {theirs:.0} us = {share:.3} (1/{:.1}; target <= 0.1: {})",
+                        1.0 / share,
+                        if share <= 0.1 { "met" } else { "NOT met" }
+                    );
+                }
+                None => {
+                    let _ = write!(out, "\n  fast srv CPU/login, ours vs {peer}: n/a");
+                }
+            }
+        }
+    }
+    if let (Some(s), Some(r)) = (cpu("ours", Mode::Sasl2), cpu("ours", Mode::Rfc6120)) {
+        let _ = write!(
+            out,
+            "\n  ours, sasl2 vs rfc6120 srv CPU/login: {s:.0} us vs {r:.0} us = {:.2}x (target <= 1x: {})",
+            s / r,
+            if s <= r { "met" } else { "NOT met" }
+        );
+    }
+    out
 }

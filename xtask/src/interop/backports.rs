@@ -70,7 +70,7 @@ fn ejabberd24_ebin(layout: &Layout) -> PathBuf {
 /// 1.9.4 `xmpp` (and the other p1 libraries) win over the stock 23.01 ones in
 /// `/usr/lib/erlang/lib`; the stock ejabberd 23.01 itself (in `/usr/lib/x86_64-linux-gnu`)
 /// is not on the path at all.
-pub(super) fn ejabberd24_erl_libs(layout: &Layout) -> String {
+pub(crate) fn ejabberd24_erl_libs(layout: &Layout) -> String {
     let root = layout.ejabberd24_root();
     format!(
         "{}:{}",

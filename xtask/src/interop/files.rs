@@ -9,7 +9,7 @@ pub(super) fn io_err(what: &str, path: &Path, e: std::io::Error) -> String {
 }
 
 /// Replaces each placeholder of `subst` in the template `src` and writes `dst`.
-pub(super) fn render(src: &Path, dst: &Path, subst: &[(&str, String)]) -> Result<(), String> {
+pub(crate) fn render(src: &Path, dst: &Path, subst: &[(&str, String)]) -> Result<(), String> {
     let mut text = fs::read_to_string(src).map_err(|e| io_err("read", src, e))?;
     for (k, v) in subst {
         text = text.replace(k, v);

@@ -46,6 +46,11 @@ use std::time::Instant;
 
 use crate::peers::{Layout, PROSODY_PLAIN, PROSODY_TLS};
 
+// For bench-e2e, which starts private copies of the modern peers.
+pub(crate) use backports::ejabberd24_erl_libs;
+pub(crate) use files::render;
+pub(crate) use prosody::cert_sha256_hex;
+
 /// Entry point for `cargo xtask interop [subcommand] [-- test args]`.
 pub fn run(args: &[String]) -> Result<(), String> {
     let (sub, extra) = match args.iter().position(|a| a == "--") {
@@ -119,6 +124,25 @@ const SERVERS: [&str; 5] = [
     prosody::NAME13,
     ejabberd24::NAME,
 ];
+
+/// Makes the test PKI if there is none (bench-e2e on a checkout whose peers
+/// never started: their `start` would make it). A PKI that exists is kept, as
+/// servers of this state directory may present its certificate.
+pub(crate) fn ensure_pki(layout: &Layout) -> Result<(), String> {
+    if layout.ca_file().is_file() && layout.cert_file().is_file() && layout.key_file().is_file() {
+        return Ok(());
+    }
+    if let Some(name) = SERVERS
+        .iter()
+        .find(|n| daemon::running(layout, n).is_some())
+    {
+        return Err(format!(
+            "{name} runs but the test PKI in {} is incomplete: run cargo xtask interop stop, then start",
+            layout.pki_dir().display()
+        ));
+    }
+    pki::make(layout)
+}
 
 fn start(layout: &Layout) -> Result<(), String> {
     let run_dir = layout.run_dir();

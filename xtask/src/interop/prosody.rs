@@ -165,7 +165,7 @@ impl Instance {
 /// takes the tls-server-end-point binding itself (RFC 5929 §4.1: the hash of the
 /// certificate with its signature's hash, SHA-256 for the test certificate), not a hash
 /// name.
-fn cert_sha256_hex(cert: &Path) -> Result<String, String> {
+pub(crate) fn cert_sha256_hex(cert: &Path) -> Result<String, String> {
     let out = capture(
         Command::new("openssl")
             .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
