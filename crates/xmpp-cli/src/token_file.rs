@@ -226,6 +226,7 @@ fn parse(text: &str) -> Result<Loaded, ()> {
             mechanism,
             expires,
             last_count: None,
+            in_use: false,
         },
     }))
 }
@@ -326,6 +327,7 @@ mod tests {
                 mechanism: Mechanism::HtSha256Expr,
                 expires: SystemTime::UNIX_EPOCH + Duration::from_secs(1_798_675_200),
                 last_count: None,
+                in_use: false,
             },
         }
     }

@@ -276,6 +276,10 @@ pub struct FastToken {
     /// The highest `count` seen with it (XEP-0484 replay protection for
     /// 0-RTT data); a later use must carry a higher one.
     pub last_count: Option<u64>,
+    /// It has authenticated before: the `current` slot, not the `new` one.
+    /// Using it again changes nothing in the store (unless a `count` comes
+    /// with it), so the server writes nothing then.
+    pub in_use: bool,
 }
 
 impl FastToken {
@@ -290,6 +294,7 @@ impl FastToken {
             mechanism,
             expires: now + ttl,
             last_count: None,
+            in_use: false,
         }
     }
 }
@@ -301,6 +306,7 @@ impl fmt::Debug for FastToken {
             .field("mechanism", &self.mechanism)
             .field("expires", &self.expires)
             .field("last_count", &self.last_count)
+            .field("in_use", &self.in_use)
             .finish_non_exhaustive()
     }
 }
@@ -381,7 +387,10 @@ impl TokenStore for MemoryTokenStore {
             .flatten()
             .filter(|s| !s.used)
             .chain(slots.into_iter().flatten().filter(|s| s.used))
-            .map(|s| s.token.clone())
+            .map(|s| FastToken {
+                in_use: s.used,
+                ..s.token.clone()
+            })
             .collect();
         out.truncate(2);
         Ok(out)
@@ -479,6 +488,7 @@ mod tests {
             mechanism: m,
             expires,
             last_count: None,
+            in_use: false,
         }
     }
 

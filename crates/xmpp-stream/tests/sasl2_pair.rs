@@ -787,3 +787,27 @@ fn a_from_of_another_domain_is_invalid_from() {
         }
     }
 }
+
+#[test]
+fn reusing_the_current_token_writes_nothing() {
+    // First use of a new token: recorded (it becomes current). Later uses
+    // of the current one: nothing to record, so no store write per login.
+    let tokens = Arc::new(MemoryTokenStore::new());
+    let mut c = client();
+    c.request_fast_token = true;
+    let ua = c.user_agent.clone();
+    let first = run_tls(c, &tokens);
+    assert_eq!(first.token_updates, ["issue"]);
+    let token = first.established().0.fast_token.clone().unwrap();
+    let mut updates = Vec::new();
+    for _ in 0..3 {
+        let mut c = client();
+        c.user_agent = ua.clone();
+        c.fast_token = Some(token.clone());
+        c.password = Default::default();
+        let pair = run_tls(c, &tokens);
+        assert_eq!(pair.established().0.mechanism, token.mechanism);
+        updates.push(pair.token_updates.clone());
+    }
+    assert_eq!(updates, [vec!["used"], vec![], vec![]]);
+}

@@ -205,6 +205,7 @@ mod fast {
             mechanism: Mechanism::HtSha256None,
             expires: if secs < 0 { now - d } else { now + d },
             last_count: None,
+            in_use: false,
         }
     }
 

@@ -113,7 +113,8 @@ impl SqlStore {
         // This user agent's tokens, and whether the user has expired ones
         // (their tokens are not read).
         let sql =
-            "SELECT CASE WHEN expires_at > $4 THEN token END, mechanism, expires_at, last_count
+            "SELECT CASE WHEN expires_at > $4 THEN token END, mechanism, expires_at, last_count,
+                used_at IS NOT NULL
             FROM xmpp_fast_tokens
             WHERE domain = $1 AND username = $2 AND (user_agent = $3 OR expires_at <= $4)
             ORDER BY id DESC";
@@ -136,6 +137,7 @@ impl SqlStore {
                 let name: String = row.try_get(1)?;
                 let expires: i64 = row.try_get(2)?;
                 let last_count: Option<i64> = row.try_get(3)?;
+                let in_use: bool = row.try_get(4)?;
                 let Some(mechanism) = Mechanism::from_name(&name).filter(|m| m.is_fast()) else {
                     // Issued by a newer version sharing the store: not
                     // usable here, but no reason to refuse the others.
@@ -150,7 +152,13 @@ impl SqlStore {
                     .map(u64::try_from)
                     .transpose()
                     .map_err(|_| StoreError::Corrupt(who(), "negative FAST token count"))?;
-                tokens.push(FastToken { secret, mechanism, expires, last_count });
+                tokens.push(FastToken {
+                    secret,
+                    mechanism,
+                    expires,
+                    last_count,
+                    in_use,
+                });
             }
         });
         if expired {

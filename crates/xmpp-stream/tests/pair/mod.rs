@@ -202,6 +202,9 @@ pub struct Pair {
     pub tokens: Option<Arc<xmpp_sasl::MemoryTokenStore>>,
     /// The wall-clock time the server checks token expiry against.
     pub wall_clock: std::time::SystemTime,
+    /// The token updates the server asked for, by kind (`issue`, `used`,
+    /// `invalidate`).
+    pub token_updates: Vec<&'static str>,
     c: End,
     s: End,
 }
@@ -267,6 +270,7 @@ impl Pair {
             session_reply: Box::new(xmpp_stream::iq_result),
             tokens: None,
             wall_clock: std::time::SystemTime::now(),
+            token_updates: Vec::new(),
             to_server: None,
             to_client: None,
             tls: Ok((ChannelBindings::default(), ChannelBindings::default())),
@@ -429,6 +433,12 @@ impl Pair {
     }
 
     fn update_tokens(&mut self, update: TokenUpdate) {
+        self.token_updates.push(match &update {
+            TokenUpdate::Issue { .. } => "issue",
+            TokenUpdate::Used { .. } => "used",
+            TokenUpdate::Invalidate { .. } => "invalidate",
+            _ => "other",
+        });
         let Some(store) = self.tokens.clone() else {
             if matches!(update, TokenUpdate::Issue { .. }) {
                 self.server

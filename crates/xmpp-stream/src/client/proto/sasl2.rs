@@ -165,6 +165,7 @@ impl ClientCore {
                 mechanism,
                 expires: expiry.unwrap_or_else(|| SystemTime::now() + DEFAULT_TOKEN_LIFETIME),
                 last_count: None,
+                in_use: false,
             });
         }
         let jid = if success.bound {

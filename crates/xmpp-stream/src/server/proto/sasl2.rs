@@ -290,14 +290,19 @@ impl ServerCore {
             exchange.token_mechanism = Some(ht.mechanism());
         }
         let user_agent = self.user_agent_of(&exchange);
-        self.actions
-            .push_back(ServerAction::UpdateTokens(TokenUpdate::Used {
-                domain: domain.clone(),
-                username: username.clone(),
-                user_agent: user_agent.clone(),
-                token: used,
-                count,
-            }));
+        // Using the `current` token again changes nothing to record: the
+        // store is written only when a `new` token is first used or a
+        // `count` came.
+        if !used.in_use || count.is_some() {
+            self.actions
+                .push_back(ServerAction::UpdateTokens(TokenUpdate::Used {
+                    domain: domain.clone(),
+                    username: username.clone(),
+                    user_agent: user_agent.clone(),
+                    token: used,
+                    count,
+                }));
+        }
         if exchange.fast.invalidate {
             self.actions
                 .push_back(ServerAction::UpdateTokens(TokenUpdate::Invalidate {
