@@ -98,7 +98,69 @@ fn bench_sasl2_against_serve_binds_every_login_inline() {
 /// STARTTLS required with a throwaway CA, SASL2 with FAST (tokens valid
 /// for `token_ttl`) when `tokens`. Returns its address and the CA file; it
 /// runs until the test ends.
+/// A token store that forgets every token on each `every`th lookup (the
+/// server then refuses it), as a server that lost its tokens would.
+struct Forgetful {
+    inner: MemoryTokenStore,
+    lookups: std::sync::atomic::AtomicUsize,
+    every: usize,
+}
+
+#[async_trait::async_trait]
+impl xmpp_sasl::TokenStore for Forgetful {
+    async fn tokens(
+        &self,
+        username: &str,
+        user_agent: &str,
+    ) -> Result<Vec<xmpp_sasl::FastToken>, xmpp_sasl::StoreError> {
+        let n = self
+            .lookups
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n % self.every == self.every - 1 {
+            return Ok(Vec::new());
+        }
+        self.inner.tokens(username, user_agent).await
+    }
+    async fn issue(
+        &self,
+        username: &str,
+        user_agent: &str,
+        token: xmpp_sasl::FastToken,
+    ) -> Result<(), xmpp_sasl::StoreError> {
+        self.inner.issue(username, user_agent, token).await
+    }
+    async fn used(
+        &self,
+        username: &str,
+        user_agent: &str,
+        used: &xmpp_sasl::FastToken,
+        count: Option<u64>,
+    ) -> Result<(), xmpp_sasl::StoreError> {
+        self.inner.used(username, user_agent, used, count).await
+    }
+    async fn invalidate(
+        &self,
+        username: &str,
+        user_agent: &str,
+    ) -> Result<(), xmpp_sasl::StoreError> {
+        self.inner.invalidate(username, user_agent).await
+    }
+    async fn revoke_user(&self, username: &str) -> Result<(), xmpp_sasl::StoreError> {
+        self.inner.revoke_user(username).await
+    }
+}
+
 fn library_server(tokens: bool, token_ttl: Duration) -> (String, PathBuf, tempfile::TempDir) {
+    library_server_with(
+        tokens.then(|| Arc::new(MemoryTokenStore::new()) as _),
+        token_ttl,
+    )
+}
+
+fn library_server_with(
+    tokens: Option<Arc<dyn xmpp_sasl::TokenStore>>,
+    token_ttl: Duration,
+) -> (String, PathBuf, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let (ca_pem, tls) = throwaway_tls();
     let ca = dir.path().join("ca.pem");
@@ -110,9 +172,7 @@ fn library_server(tokens: bool, token_ttl: Duration) -> (String, PathBuf, tempfi
     let mut config = ServerConfig::new("example.com", Arc::new(users));
     config.tls = Some(tls);
     config.tls_policy = TlsPolicy::Required;
-    if tokens {
-        config.domains[0].tokens = Some(Arc::new(MemoryTokenStore::new()));
-    }
+    config.domains[0].tokens = tokens;
     config.fast_token_ttl = token_ttl;
     let config = Arc::new(config);
     let (tx, rx) = std::sync::mpsc::channel();
@@ -231,13 +291,48 @@ fn bench_fast_fails_clearly_without_fast() {
 
 #[test]
 fn bench_fast_replaces_a_refused_token_with_a_new_password_login() {
-    // Tokens valid for a second: each worker's expires during the run.
+    // The server loses every token at each 5th lookup: that login is
+    // refused, and the worker gets a new token with the password.
+    let store = Forgetful {
+        inner: MemoryTokenStore::new(),
+        lookups: Default::default(),
+        every: 5,
+    };
+    let (addr, ca, _dir) = library_server_with(Some(Arc::new(store)), DAY);
+    let o = bench_run(&addr, ca.to_str().unwrap());
+    expect_code(&o, 0);
+    let v = json(&o);
+    assert!(v["logins"].as_u64().unwrap() > 0, "{v}");
+    let refused = v["failures_by_condition"]["sasl:not-authorized"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(refused >= 2, "{v}");
+    // Every refusal got its worker a new token with the password.
+    assert_eq!(v["password_logins"].as_u64().unwrap(), 2 + refused, "{v}");
+    assert_eq!(v["failures"].as_u64().unwrap(), refused, "{v}");
+}
+
+#[test]
+fn bench_fast_short_lived_tokens_are_rotated_before_they_expire() {
+    // Tokens valid for a second, used more often than every half second:
+    // the server rotates each before it expires, so none is refused.
     let (addr, ca, _dir) = library_server(true, Duration::from_secs(1));
-    let o = run(
+    let o = bench_run(&addr, ca.to_str().unwrap());
+    expect_code(&o, 0);
+    let v = json(&o);
+    assert!(v["logins"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["failures"].as_u64().unwrap(), 0, "{v}");
+    assert!(v["fast_tokens_rotated"].as_u64().unwrap() >= 2, "{v}");
+    assert_eq!(v["password_logins"].as_u64().unwrap(), 2, "{v}");
+}
+
+/// `xmpp bench --fast` for 2.5 s, two workers, two users, JSON out.
+fn bench_run(addr: &str, ca: &str) -> std::process::Output {
+    run(
         &[
             "bench",
             "--server",
-            &addr,
+            addr,
             "--domain",
             "example.com",
             "--user-prefix",
@@ -252,20 +347,10 @@ fn bench_fast_replaces_a_refused_token_with_a_new_password_login() {
             "--tls",
             "required",
             "--ca-file",
-            ca.to_str().unwrap(),
+            ca,
             "--fast",
             "--json",
         ],
         "pw\n",
-    );
-    expect_code(&o, 0);
-    let v = json(&o);
-    assert!(v["logins"].as_u64().unwrap() > 0, "{v}");
-    let refused = v["failures_by_condition"]["sasl:not-authorized"]
-        .as_u64()
-        .unwrap_or(0);
-    assert!(refused >= 2, "{v}");
-    // Every refusal got its worker a new token with the password.
-    assert_eq!(v["password_logins"].as_u64().unwrap(), 2 + refused, "{v}");
-    assert_eq!(v["failures"].as_u64().unwrap(), refused, "{v}");
+    )
 }
