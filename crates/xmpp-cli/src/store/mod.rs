@@ -356,7 +356,7 @@ impl SqlStore {
         match &self.cache {
             Some(cache) => {
                 cache
-                    .read_through(domain, username, || self.lookup_db(domain, username))
+                    .read_through(domain, username, &(), || self.lookup_db(domain, username))
                     .await
             }
             None => self.lookup_db(domain, username).await,
