@@ -1,5 +1,6 @@
-//! The read-through credential cache of [`super::SqlStore`] ([`CredCache`]),
-//! an instance of a generic one ([`ReadCache`]).
+//! The read-through caches of [`super::SqlStore`]: account credentials
+//! ([`CredCache`]) and FAST tokens ([`TokenCache`]), one implementation
+//! ([`ReadCache`]) with one notion of freshness for both.
 //!
 //! It remembers misses too: if only found accounts were cached, the second
 //! lookup of an existing account would be fast and that of a missing one
@@ -8,25 +9,32 @@
 //! name goes to the database, the next ones within the TTL do not. A name
 //! cached as missing is seen once created as an entry is after a change:
 //! at once through this store or (SQLite) another process, within the TTL
-//! for PostgreSQL written elsewhere.
+//! for PostgreSQL written elsewhere. Token lookups likewise remember an
+//! empty answer.
 //!
 //! Why a cache at all: a lookup through sqlx's SQLite pool is a message to
 //! the connection's worker thread and a wake-up back, i.e. two futex
 //! round-trips and a cross-thread task wake per login, costing more server
-//! CPU than the DIGEST-MD5 or PLAIN computation itself. ejabberd caches
-//! authentication data by default (`auth_use_cache`, one hour); we keep the
-//! lifetime short so that out-of-process changes still take effect quickly.
+//! CPU than the DIGEST-MD5 or PLAIN computation itself; a FAST login that
+//! reuses its token writes nothing, and reading its tokens was its largest
+//! avoidable cost. ejabberd caches authentication data by default
+//! (`auth_use_cache`, one hour); we keep the lifetime short so that
+//! out-of-process changes still take effect quickly.
 //!
 //! For SQLite, an entry is also dropped as soon as the database or its WAL
 //! changes on disk (size, modification time or inode, checked with a
 //! `stat` per lookup, which costs far less than the thread hop): `xmpp user
-//! disable` in another process takes effect at the next login, as before the
-//! cache. PostgreSQL stores (shared by several nodes) drop an entry when its
-//! change is notified (`super::watch`), and rely on the TTL should that fail.
+//! disable` or `passwd` (which revokes the FAST tokens) in another process
+//! takes effect at the next login, as before the cache. PostgreSQL stores
+//! (shared by several nodes) drop an entry when its change is notified
+//! (`super::watch`), and rely on the TTL should that fail. Writes through
+//! the store drop the entries they concern themselves, whatever the
+//! backend; a read that started before such a drop does not store what it
+//! read (the generation counter).
 //!
-//! Entries are keyed by domain, then account, then a sub-key (`()` for
-//! credentials: one entry per account, held inline). A change to an account
-//! drops all of its entries.
+//! Entries are keyed by domain, then account, then a sub-key: the user
+//! agent for tokens, `()` for credentials (one entry per account, held
+//! inline). A change to an account drops all of its entries.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -36,14 +44,15 @@ use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use xmpp_sasl::StoredCredentials;
+use xmpp_sasl::{FastToken, StoredCredentials};
 
-/// How the credential cache behaves.
+/// How the caches behave (each of the two caches of a store gets it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CacheConfig {
-    /// How long a looked-up account is reused; zero disables the cache.
+    /// How long a looked-up account (or its FAST tokens for one user
+    /// agent) is reused; zero disables the caches.
     pub ttl: Duration,
-    /// Most accounts kept (over all domains).
+    /// Most entries kept by each cache (over all domains).
     pub max_entries: usize,
 }
 
@@ -68,6 +77,10 @@ pub(super) fn fingerprint(files: &[PathBuf]) -> Fingerprint {
 
 /// Looked-up credentials by account: `None` when it did not exist.
 pub(super) type CredCache = ReadCache<(), Option<StoredCredentials>>;
+
+/// The FAST tokens read for an account and a user agent (`tokens.rs`),
+/// an empty list included.
+pub(super) type TokenCache = ReadCache<String, Vec<FastToken>>;
 
 struct Entry<V> {
     fetched: Instant,
