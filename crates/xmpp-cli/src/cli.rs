@@ -199,14 +199,16 @@ pub struct ServeArgs {
     /// could then test password guesses for cached users at HMAC speed.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub plain_cache: usize,
-    /// Reuse an account's looked-up credentials for this long (0 disables).
-    /// Missing accounts are cached too, so that lookup time does not tell which exist.
-    /// With SQLite, any write to the database (e.g. `xmpp user add` or `disable`) drops
-    /// the cache; with PostgreSQL, a new or changed account is dropped when the change is
-    /// notified, and changes take effect within this time should notifications be lost.
+    /// Reuse an account's looked-up credentials, and its FAST tokens for a user agent,
+    /// for this long (0 disables). Missing accounts are cached too, so that lookup time
+    /// does not tell which exist. With SQLite, any write to the database (e.g. `xmpp user
+    /// add` or `disable`) drops the cache; with PostgreSQL, a new or changed account, or
+    /// its tokens changed by another node, is dropped when the change is notified, and
+    /// changes take effect within this time should notifications be lost.
     #[arg(long, default_value = "2s", value_parser = duration::parse, value_name = "DURATION")]
     pub store_cache_ttl: Duration,
-    /// Most accounts the credential cache holds.
+    /// Most accounts the credential cache holds (and most (account, user agent) pairs
+    /// the FAST token cache holds).
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     pub store_cache_size: usize,
     /// How often to look for accounts changed by other processes, so that the

@@ -11,14 +11,17 @@
 //! Lookups may be served from a short-lived read-through cache ([`CacheConfig`],
 //! `xmpp serve --store-cache-ttl`): without it every login pays a hand-off to
 //! sqlx's SQLite worker thread and back (futex wake-ups on both sides), which
-//! was the largest single cost of a DIGEST-MD5 or PLAIN login. Missing
-//! accounts are cached too, so that the cache does not tell which exist. A
+//! was the largest single cost of a DIGEST-MD5 or PLAIN login, and of a FAST
+//! login (the token lookup: reusing the current token writes nothing). Missing
+//! accounts are cached too, so that the cache does not tell which exist; so
+//! are FAST tokens, by account and user agent, an empty list included. A
 //! change by another process (`xmpp user add`, a password change, `disable`,
-//! `remove`) is seen at the next login for SQLite (entries are dropped when
-//! the database or its WAL changes on disk) and, for PostgreSQL, when the
-//! change is notified to a server watching it ([`AccountChanges`]), the TTL
-//! bounding it should notifications be lost. Writes through this store
-//! invalidate its own entries.
+//! `remove`, a token issued or used by another node) is seen at the next login
+//! for SQLite (entries are dropped when the database or its WAL changes on
+//! disk) and, for PostgreSQL, when the change is notified to a server
+//! watching it ([`AccountChanges`]), the TTL bounding it should notifications
+//! be lost. Writes through this store drop the entries they concern when
+//! they end (committed, failed or cancelled).
 //!
 //! [`AccountChanges`] also tells a server when to re-check the accounts of
 //! its sessions ([`SqlStore::enabled_accounts`]), to end those of accounts
@@ -37,7 +40,7 @@ mod sqlite;
 mod watch;
 
 pub use cache::CacheConfig;
-use cache::CredCache;
+use cache::{CredCache, TokenCache};
 pub use postgres::{carries_secret, redact_url};
 pub use watch::{AccountChange, AccountChanges};
 
@@ -155,6 +158,8 @@ pub struct SqlStore {
     pool: Pool,
     location: String,
     cache: Option<CredCache>,
+    /// FAST token lookups (`tokens.rs`), under the same configuration.
+    token_cache: Option<TokenCache>,
     /// SQLite: the files whose change means another process wrote.
     watch: Vec<PathBuf>,
 }
@@ -264,25 +269,68 @@ impl SqlStore {
             pool,
             location: redact_url(location),
             cache: None,
+            token_cache: None,
             watch,
         };
         store.migrate().await?;
         Ok(store)
     }
 
-    /// Uses `config` for the read-through credential cache (`ttl` zero: none).
-    /// Only a server wants one: `xmpp user` must see its own writes.
+    /// Uses `config` for the read-through caches of credentials and of FAST
+    /// tokens (`ttl` zero: none). Only a server wants them: `xmpp user` must
+    /// see its own writes. On PostgreSQL, changes made elsewhere drop entries
+    /// only while [`SqlStore::account_changes`] is being followed (as `xmpp
+    /// serve` does), and after the TTL otherwise.
     pub fn with_cache(mut self, config: CacheConfig) -> Self {
-        self.cache =
-            (!config.ttl.is_zero()).then(|| CredCache::new(config).watching(self.watch.clone()));
+        let enabled = !config.ttl.is_zero();
+        self.cache = enabled.then(|| CredCache::new(config).watching(self.watch.clone()));
+        self.token_cache = enabled.then(|| TokenCache::new(config).watching(self.watch.clone()));
         self
     }
 
-    /// Drops cached credentials of `username@domain` after a write through
-    /// this store.
+    /// Drops what is cached of `username@domain` (or of every account of
+    /// `domain`), its credentials and FAST tokens: the account changed.
     fn invalidate(&self, domain: &str, username: Option<&str>) {
         if let Some(c) = &self.cache {
             c.invalidate(domain, username);
+        }
+        self.invalidate_tokens(domain, username);
+    }
+
+    /// Drops the cached FAST tokens of `username@domain` (or of every
+    /// account of `domain`), of every user agent.
+    fn invalidate_tokens(&self, domain: &str, username: Option<&str>) {
+        if let Some(c) = &self.token_cache {
+            c.invalidate(domain, username);
+        }
+    }
+
+    /// Forgets everything cached: changes may have been missed.
+    fn clear_caches(&self) {
+        if let Some(c) = &self.cache {
+            c.clear();
+        }
+        if let Some(c) = &self.token_cache {
+            c.clear();
+        }
+    }
+
+    /// Drops the cached entries of `username@domain` (or of `domain`) when
+    /// dropped: taken before a write and held to its end, it drops them
+    /// once the write committed, failed or was cancelled (its future
+    /// dropped mid-way), so that no outcome leaves them stale. `tokens`:
+    /// only the FAST tokens changed, not the account.
+    fn invalidate_after<'a>(
+        &'a self,
+        domain: &'a str,
+        username: Option<&'a str>,
+        tokens: bool,
+    ) -> InvalidateOnDrop<'a> {
+        InvalidateOnDrop {
+            store: self,
+            domain,
+            username,
+            tokens,
         }
     }
 
@@ -356,7 +404,7 @@ impl SqlStore {
         match &self.cache {
             Some(cache) => {
                 cache
-                    .read_through(domain, username, || self.lookup_db(domain, username))
+                    .read_through(domain, username, &(), || self.lookup_db(domain, username))
                     .await
             }
             None => self.lookup_db(domain, username).await,
@@ -450,6 +498,7 @@ impl SqlStore {
         let username = key(username)?;
         let username = username.as_ref();
         let begin = self.begin_write();
+        let _invalidate = self.invalidate_after(domain, Some(username), false);
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
             let exists = sqlx::query("SELECT 1 FROM xmpp_users WHERE domain = $1 AND username = $2")
@@ -462,7 +511,6 @@ impl SqlStore {
             write_user!(&mut *tx, domain, username, creds);
             tx.commit().await?;
         });
-        self.invalidate(domain, Some(username));
         Ok(())
     }
 
@@ -476,6 +524,7 @@ impl SqlStore {
             .iter()
             .map(|(u, _)| key(u))
             .collect::<Result<Vec<_>, _>>()?;
+        let _invalidate = self.invalidate_after(domain, None, false);
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             for (username, (_, creds)) in keys.iter().zip(users) {
@@ -483,7 +532,6 @@ impl SqlStore {
             }
             tx.commit().await?;
         });
-        self.invalidate(domain, None);
         Ok(())
     }
 
@@ -491,6 +539,7 @@ impl SqlStore {
     pub async fn remove(&self, domain: &str, username: &str) -> Result<bool, StoreError> {
         let username = key(username)?;
         let username = username.as_ref();
+        let _invalidate = self.invalidate_after(domain, Some(username), false);
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("DELETE FROM xmpp_digest_md5 WHERE domain = $1 AND username = $2")
@@ -502,7 +551,6 @@ impl SqlStore {
             sqlx::query(tokens::REVOKE_USER)
                 .bind(domain).bind(username).execute(&mut *tx).await?;
             tx.commit().await?;
-            self.invalidate(domain, Some(username));
             Ok(n > 0)
         })
     }
@@ -518,6 +566,7 @@ impl SqlStore {
     ) -> Result<bool, StoreError> {
         let username = key(username)?;
         let username = username.as_ref();
+        let _invalidate = self.invalidate_after(domain, Some(username), false);
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let n = sqlx::query("UPDATE xmpp_users SET disabled = $3, updated_at = $4 WHERE domain = $1 AND username = $2")
@@ -528,7 +577,6 @@ impl SqlStore {
                     .bind(domain).bind(username).execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            self.invalidate(domain, Some(username));
             Ok(n > 0)
         })
     }
@@ -583,6 +631,26 @@ impl SqlStore {
             }
             Ok(out)
         })
+    }
+}
+
+/// See [`SqlStore::invalidate_after`].
+#[must_use = "it invalidates when dropped: bind it to a variable held over the write"]
+struct InvalidateOnDrop<'a> {
+    store: &'a SqlStore,
+    domain: &'a str,
+    username: Option<&'a str>,
+    /// Only the FAST tokens changed.
+    tokens: bool,
+}
+
+impl Drop for InvalidateOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.tokens {
+            self.store.invalidate_tokens(self.domain, self.username);
+        } else {
+            self.store.invalidate(self.domain, self.username);
+        }
     }
 }
 

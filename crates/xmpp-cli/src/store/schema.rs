@@ -14,7 +14,13 @@ pub(crate) const VERSION_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS xmpp_schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
 
 /// Every migration, oldest first. Never edit an applied one: add a new one.
-pub(crate) const MIGRATIONS: &[Migration] = &[V1, ACCOUNT_NOTIFY, SERVER_KEYS, FAST_TOKENS];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    V1,
+    ACCOUNT_NOTIFY,
+    SERVER_KEYS,
+    FAST_TOKENS,
+    FAST_TOKENS_NOTIFY,
+];
 
 /// The accounts and their DIGEST-MD5 secrets.
 const V1: Migration = Migration {
@@ -186,5 +192,42 @@ const FAST_TOKENS: Migration = Migration {
         )",
         "CREATE INDEX IF NOT EXISTS xmpp_fast_tokens_owner
             ON xmpp_fast_tokens (domain, username, user_agent)",
+    ],
+};
+
+/// The PostgreSQL channel on which every change of an account's FAST tokens
+/// is notified, with `username@domain` as payload (see
+/// [`FAST_TOKENS_NOTIFY`]). Not [`ACCOUNT_CHANNEL`]: a server ends the
+/// sessions of accounts notified there after re-reading them, which a token
+/// issued or used (at most logins with a password, and at each token's
+/// first use) does not call for.
+pub(crate) const TOKEN_CHANNEL: &str = "xmpp_fast_tokens_changed";
+
+/// Version 5, PostgreSQL only: a trigger notifies [`TOKEN_CHANNEL`] when a
+/// FAST token is issued, used, revoked or purged, whoever writes (another
+/// node, `xmpp user` of any version, SQL by hand), so that every server
+/// node sharing the database drops the tokens it cached for that account
+/// (`cache.rs`): a token revoked or replaced on one node is refused by the
+/// others once notified. Deletions cascading from `xmpp_users` are
+/// notified too. PostgreSQL sends one notification per transaction and
+/// payload however many rows changed. SQLite servers watch the database
+/// file instead.
+const FAST_TOKENS_NOTIFY: Migration = Migration {
+    version: 5,
+    sqlite: &[],
+    postgres: &[
+        "CREATE OR REPLACE FUNCTION xmpp_fast_tokens_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF TG_OP <> 'DELETE' THEN
+                 PERFORM pg_notify('xmpp_fast_tokens_changed', NEW.username || '@' || NEW.domain);
+             END IF;
+             IF TG_OP <> 'INSERT' THEN
+                 PERFORM pg_notify('xmpp_fast_tokens_changed', OLD.username || '@' || OLD.domain);
+             END IF;
+             RETURN NULL;
+         END $$",
+        "DROP TRIGGER IF EXISTS xmpp_fast_tokens_changed ON xmpp_fast_tokens",
+        "CREATE TRIGGER xmpp_fast_tokens_changed AFTER INSERT OR UPDATE OR DELETE ON xmpp_fast_tokens
+         FOR EACH ROW EXECUTE FUNCTION xmpp_fast_tokens_changed()",
     ],
 };

@@ -94,7 +94,7 @@ async fn concurrent_upgrades_of_an_existing_store_both_succeed() {
         let store = open(&path).await;
         on_pool!(store, pool => {
             sqlx::query("DROP TABLE xmpp_fast_tokens").execute(pool).await.unwrap();
-            sqlx::query("DELETE FROM xmpp_schema_migrations WHERE version = 4")
+            sqlx::query("DELETE FROM xmpp_schema_migrations WHERE version >= 4")
                 .execute(pool)
                 .await
                 .unwrap();
@@ -194,7 +194,7 @@ mod fast {
     use zeroize::Zeroizing;
 
     use super::super::*;
-    use super::pg;
+    use super::{pg, DOMAIN};
 
     /// A token that expires `secs` from now (in the past if negative).
     fn tok(secret: &str, secs: i64) -> FastToken {
@@ -541,6 +541,40 @@ mod fast {
         assert_eq!(rows(store, d, "u").await, 2);
     }
 
+    /// Runs every scenario above on `store`.
+    async fn all_scenarios(store: &Arc<SqlStore>) {
+        slots(store).await;
+        expired_rows_are_purged(store).await;
+        revoked_with_the_account(store).await;
+        user_agents_are_bounded(store).await;
+        bad_input_is_refused(store).await;
+        domains_are_separate(store).await;
+        concurrent_issues_keep_two(store).await;
+    }
+
+    const CACHE: CacheConfig = CacheConfig {
+        ttl: Duration::from_secs(600),
+        max_entries: 1000,
+    };
+
+    /// `store` with caches that watch no file and whose entries outlive
+    /// the test: only the store's own invalidation can drop an entry.
+    fn cached_blind(mut store: SqlStore) -> SqlStore {
+        store.cache = Some(CredCache::new(CACHE));
+        store.token_cache = Some(TokenCache::new(CACHE));
+        store
+    }
+
+    /// How many token lookups read the database.
+    fn token_reads(store: &SqlStore) -> usize {
+        store
+            .token_cache
+            .as_ref()
+            .unwrap()
+            .loads
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     async fn sqlite() -> (tempfile::TempDir, Arc<SqlStore>) {
         let dir = tempfile::tempdir().unwrap();
         let store = SqlStore::open(dir.path().join("users.sqlite3").to_str().unwrap())
@@ -599,6 +633,250 @@ mod fast {
         drop(dir);
     }
 
+    /// Every write through the store drops what it changes from the cache
+    /// itself: the scenarios pass through a cache that nothing else drops.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fast_token_scenarios_through_a_cache_blind_to_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqlStore::open(dir.path().join("users.sqlite3").to_str().unwrap())
+            .await
+            .unwrap();
+        let store = Arc::new(cached_blind(store));
+        all_scenarios(&store).await;
+        assert!(token_reads(&store) > 0);
+    }
+
+    /// A steady-state FAST login (the current token reused, nothing
+    /// written) reads its tokens from the cache; so does a lookup that
+    /// found none.
+    #[tokio::test]
+    async fn a_second_token_lookup_is_served_from_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqlStore::open(dir.path().join("users.sqlite3").to_str().unwrap())
+            .await
+            .unwrap()
+            .with_cache(CACHE);
+        let store = Arc::new(store);
+        account(&store, "example.com", "u").await;
+        let s = tokens_of(&store, "example.com");
+        let s = s.as_ref();
+        let t = tok("t", 100);
+        s.issue("u", "ua", t.clone()).await.unwrap();
+        s.used("u", "ua", &t, None).await.unwrap();
+        let before = token_reads(&store);
+        for _ in 0..3 {
+            let got = s.tokens("u", "ua").await.unwrap();
+            assert_eq!(got.len(), 1);
+            assert!(got[0].in_use);
+        }
+        // Another spelling of the name is the same entry.
+        assert_eq!(secrets(s, "U", "ua").await, ["t"]);
+        assert_eq!(token_reads(&store) - before, 1);
+        for _ in 0..3 {
+            assert!(secrets(s, "u", "other-ua").await.is_empty());
+            assert!(secrets(s, "nobody", "ua").await.is_empty());
+        }
+        assert_eq!(token_reads(&store) - before, 3);
+        // Names and user agents that cannot have tokens are not looked up.
+        assert!(secrets(s, "no@body", "ua").await.is_empty());
+        assert!(secrets(s, "u", "").await.is_empty());
+        assert_eq!(token_reads(&store) - before, 3);
+    }
+
+    /// Another process (`xmpp user passwd`, or a second server on the same
+    /// file) is seen at the next lookup: its write changes the files.
+    #[tokio::test]
+    async fn token_writes_by_another_process_are_seen_at_the_next_lookup() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.sqlite3");
+        let server = Arc::new(
+            SqlStore::open(path.to_str().unwrap())
+                .await
+                .unwrap()
+                .with_cache(CACHE),
+        );
+        let other = Arc::new(SqlStore::open(path.to_str().unwrap()).await.unwrap());
+        account(&other, DOMAIN, "juliet").await;
+        let s = tokens_of(&server, DOMAIN);
+        let s = s.as_ref();
+        let o = tokens_of(&other, DOMAIN);
+        let o = o.as_ref();
+        // A miss, then a token issued elsewhere.
+        assert!(secrets(s, "juliet", "ua").await.is_empty());
+        assert!(secrets(s, "juliet", "ua").await.is_empty());
+        o.issue("juliet", "ua", tok("t1", 100)).await.unwrap();
+        assert_eq!(secrets(s, "juliet", "ua").await, ["t1"]);
+        // Used elsewhere: now the current token.
+        o.used("juliet", "ua", &tok("t1", 100), Some(4))
+            .await
+            .unwrap();
+        let got = s.tokens("juliet", "ua").await.unwrap();
+        assert!(got[0].in_use);
+        assert_eq!(got[0].last_count, Some(4));
+        // A password change revokes it.
+        let before = token_reads(&server);
+        assert_eq!(secrets(s, "juliet", "ua").await, ["t1"]);
+        assert_eq!(token_reads(&server), before, "cached");
+        let creds =
+            StoredCredentials::derive_with("juliet", "new", &[DOMAIN], &[3; 16], &[4; 16], 1);
+        other
+            .set_credentials(DOMAIN, "juliet", &creds)
+            .await
+            .unwrap();
+        assert!(secrets(s, "juliet", "ua").await.is_empty());
+        // So do `invalidate` and `disable`.
+        o.issue("juliet", "ua", tok("t2", 100)).await.unwrap();
+        assert_eq!(secrets(s, "juliet", "ua").await, ["t2"]);
+        o.invalidate("juliet", "ua").await.unwrap();
+        assert!(secrets(s, "juliet", "ua").await.is_empty());
+        o.issue("juliet", "ua", tok("t3", 100)).await.unwrap();
+        assert_eq!(secrets(s, "juliet", "ua").await, ["t3"]);
+        assert!(other.set_disabled(DOMAIN, "juliet", true).await.unwrap());
+        assert!(secrets(s, "juliet", "ua").await.is_empty());
+    }
+
+    /// This process's writes are seen at once, without help from the
+    /// files (PostgreSQL has none).
+    #[tokio::test]
+    async fn token_writes_through_the_store_are_seen_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqlStore::open(dir.path().join("users.sqlite3").to_str().unwrap())
+            .await
+            .unwrap();
+        let store = Arc::new(cached_blind(store));
+        account(&store, DOMAIN, "juliet").await;
+        let s = tokens_of(&store, DOMAIN);
+        let s = s.as_ref();
+        assert!(secrets(s, "juliet", "ua").await.is_empty());
+        assert!(secrets(s, "juliet", "other").await.is_empty());
+        let (t1, t2) = (tok("t1", 100), tok("t2", 200));
+        s.issue("juliet", "ua", t1.clone()).await.unwrap();
+        assert_eq!(secrets(s, "juliet", "ua").await, ["t1"]);
+        assert!(!s.tokens("juliet", "ua").await.unwrap()[0].in_use);
+        s.used("juliet", "ua", &t1, None).await.unwrap();
+        assert!(s.tokens("juliet", "ua").await.unwrap()[0].in_use);
+        s.issue("juliet", "ua", t2.clone()).await.unwrap();
+        assert_eq!(secrets(s, "juliet", "ua").await, ["t2", "t1"]);
+        s.used("juliet", "ua", &t2, Some(7)).await.unwrap();
+        let got = s.tokens("juliet", "ua").await.unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].last_count, Some(7));
+        s.invalidate("juliet", "ua").await.unwrap();
+        assert!(secrets(s, "juliet", "ua").await.is_empty());
+        s.issue("juliet", "other", tok("o", 100)).await.unwrap();
+        assert_eq!(secrets(s, "juliet", "other").await, ["o"]);
+        s.revoke_user("juliet").await.unwrap();
+        assert!(secrets(s, "juliet", "other").await.is_empty());
+        // The account writes that revoke tokens.
+        let creds =
+            StoredCredentials::derive_with("juliet", "new", &[DOMAIN], &[3; 16], &[4; 16], 1);
+        type Revoke<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>;
+        let revokes: [(&str, Revoke<'_>); 4] = [
+            (
+                "set_credentials",
+                Box::pin(async {
+                    store
+                        .set_credentials(DOMAIN, "juliet", &creds)
+                        .await
+                        .unwrap();
+                }),
+            ),
+            (
+                "put_many",
+                Box::pin(async {
+                    store
+                        .put_many(DOMAIN, &[("juliet".to_owned(), creds.clone())])
+                        .await
+                        .unwrap();
+                }),
+            ),
+            (
+                "set_disabled",
+                Box::pin(async {
+                    assert!(store.set_disabled(DOMAIN, "juliet", true).await.unwrap());
+                    assert!(store.set_disabled(DOMAIN, "juliet", false).await.unwrap());
+                }),
+            ),
+            (
+                "remove",
+                Box::pin(async {
+                    assert!(store.remove(DOMAIN, "juliet").await.unwrap());
+                    store.add(DOMAIN, "juliet", &creds).await.unwrap();
+                }),
+            ),
+        ];
+        for (what, revoke) in revokes {
+            s.issue("juliet", "ua", tok("r", 100)).await.unwrap();
+            assert_eq!(secrets(s, "juliet", "ua").await, ["r"], "{what}");
+            revoke.await;
+            assert!(secrets(s, "juliet", "ua").await.is_empty(), "{what}");
+        }
+    }
+
+    /// A lookup that read the tokens before a write landed returns what it
+    /// read, but does not cache it: the next lookup sees the write. (The
+    /// generation counter; a write ending after the entry was stored drops
+    /// it.)
+    #[tokio::test]
+    async fn a_token_read_overtaken_by_a_write_is_not_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqlStore::open(dir.path().join("users.sqlite3").to_str().unwrap())
+            .await
+            .unwrap();
+        let store = cached_blind(store);
+        account(&store, DOMAIN, "juliet").await;
+        store
+            .issue_fast_token(DOMAIN, "juliet", "ua", &tok("t", 100))
+            .await
+            .unwrap();
+        let cache = store.token_cache.as_ref().unwrap();
+        let read = cache
+            .read_through(DOMAIN, "juliet", "ua", || async {
+                let read = store.fast_tokens_db(DOMAIN, "juliet", "ua").await;
+                // The write, between the read and its caching.
+                store
+                    .invalidate_fast_tokens(DOMAIN, "juliet", "ua")
+                    .await
+                    .unwrap();
+                read
+            })
+            .await
+            .unwrap();
+        assert_eq!(read.len(), 1, "the read saw the token");
+        // Not cached: the next lookup reads the database, and caches.
+        let before = token_reads(&store);
+        for _ in 0..3 {
+            assert!(store
+                .fast_tokens(DOMAIN, "juliet", "ua")
+                .await
+                .unwrap()
+                .is_empty());
+        }
+        assert_eq!(token_reads(&store) - before, 1);
+    }
+
+    /// Deleting expired rows is a write like any other: the lookup that
+    /// did it caches nothing, and the next one reads the purged table.
+    #[tokio::test]
+    async fn a_token_lookup_that_purges_caches_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqlStore::open(dir.path().join("users.sqlite3").to_str().unwrap())
+            .await
+            .unwrap();
+        let store = Arc::new(cached_blind(store));
+        account(&store, DOMAIN, "juliet").await;
+        let s = tokens_of(&store, DOMAIN);
+        let s = s.as_ref();
+        s.issue("juliet", "phone", tok("fresh", 100)).await.unwrap();
+        s.issue("juliet", "old", tok("gone", -10)).await.unwrap();
+        let before = token_reads(&store);
+        for _ in 0..3 {
+            assert_eq!(secrets(s, "juliet", "phone").await, ["fresh"]);
+        }
+        assert_eq!(token_reads(&store) - before, 2, "purged, then cached");
+        assert_eq!(rows(&store, DOMAIN, "juliet").await, 1);
+    }
+
     /// The same scenarios on PostgreSQL.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[ignore = "interop: run by cargo xtask interop"]
@@ -608,18 +886,117 @@ mod fast {
             .unwrap();
         let store = Arc::new(SqlStore::open(&cluster.url).await.unwrap());
         assert!(store.is_postgres());
-        slots(&store).await;
-        expired_rows_are_purged(&store).await;
-        revoked_with_the_account(&store).await;
-        user_agents_are_bounded(&store).await;
-        bad_input_is_refused(&store).await;
-        domains_are_separate(&store).await;
-        concurrent_issues_keep_two(&store).await;
+        all_scenarios(&store).await;
         // A second node opening the migrated store migrates nothing.
         let again = SqlStore::open(&cluster.url).await.unwrap();
         let s = tokens_of(&Arc::new(again), "slots.example");
         assert!(s.tokens("u", "ua").await.unwrap().is_empty());
+        // Again through a cache that only the store's own writes drop, on
+        // a database of its own.
+        let admin = sqlx::PgPool::connect(&cluster.url).await.unwrap();
+        sqlx::query("CREATE DATABASE cached")
+            .execute(&admin)
+            .await
+            .unwrap();
+        let (base, _) = cluster.url.rsplit_once('/').unwrap();
+        let cached = SqlStore::open(&format!("{base}/cached")).await.unwrap();
+        let cached = Arc::new(cached_blind(cached));
+        all_scenarios(&cached).await;
+        assert!(token_reads(&cached) > 0);
         drop(store);
+        drop(cluster);
+    }
+
+    /// Waits (polling) until `f` returns true; fails after 5 s.
+    async fn eventually<F: std::future::Future<Output = bool>>(what: &str, f: impl Fn() -> F) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !f().await {
+            assert!(std::time::Instant::now() < deadline, "never: {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Tokens cached by one node are dropped when another node changes
+    /// them (the trigger of schema version 5) or their account (version
+    /// 2), once notified; token changes are not reported as account
+    /// changes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "interop: run by cargo xtask interop"]
+    async fn fast_token_cache_across_postgresql_nodes() {
+        let cluster = tokio::task::spawn_blocking(pg::Cluster::start)
+            .await
+            .unwrap();
+        let d = "nodes.example";
+        let node_a = Arc::new(
+            SqlStore::open(&cluster.url)
+                .await
+                .unwrap()
+                .with_cache(CACHE),
+        );
+        let node_b = Arc::new(SqlStore::open(&cluster.url).await.unwrap());
+        let mut changes = node_a
+            .account_changes(Duration::from_millis(20))
+            .await
+            .unwrap();
+        let (tx, mut reported) = tokio::sync::mpsc::unbounded_channel();
+        let watcher = tokio::spawn(async move { while tx.send(changes.next().await).is_ok() {} });
+        account(&node_b, d, "juliet").await;
+        let (a, b) = (tokens_of(&node_a, d), tokens_of(&node_b, d));
+        let (a, b) = (a.as_ref(), b.as_ref());
+        // A cached miss.
+        eventually("the account is notified", || async { !reported.is_empty() }).await;
+        assert!(secrets(a, "juliet", "ua").await.is_empty());
+        assert!(secrets(a, "juliet", "ua").await.is_empty());
+        assert_eq!(token_reads(&node_a), 1);
+
+        b.issue("juliet", "ua", tok("t1", 100)).await.unwrap();
+        eventually("issued on b", || async {
+            secrets(a, "juliet", "ua").await == ["t1"]
+        })
+        .await;
+        let n = token_reads(&node_a);
+        assert_eq!(secrets(a, "juliet", "ua").await, ["t1"]);
+        assert_eq!(token_reads(&node_a), n, "cached again");
+
+        b.used("juliet", "ua", &tok("t1", 100), Some(3))
+            .await
+            .unwrap();
+        eventually("used on b", || async {
+            let got = a.tokens("juliet", "ua").await.unwrap();
+            got.len() == 1 && got[0].in_use && got[0].last_count == Some(3)
+        })
+        .await;
+
+        b.invalidate("juliet", "ua").await.unwrap();
+        eventually("invalidated on b", || async {
+            secrets(a, "juliet", "ua").await.is_empty()
+        })
+        .await;
+
+        b.issue("juliet", "ua", tok("t2", 100)).await.unwrap();
+        eventually("issued again on b", || async {
+            secrets(a, "juliet", "ua").await == ["t2"]
+        })
+        .await;
+        let creds = StoredCredentials::derive_with("juliet", "new", &[d], &[3; 16], &[4; 16], 1);
+        node_b.set_credentials(d, "juliet", &creds).await.unwrap();
+        eventually("revoked by a password change on b", || async {
+            secrets(a, "juliet", "ua").await.is_empty()
+        })
+        .await;
+
+        // Only the two account writes were reported.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        watcher.abort();
+        let mut seen = Vec::new();
+        while let Ok(c) = reported.try_recv() {
+            seen.push(c);
+        }
+        let juliet = AccountChange::One {
+            domain: d.to_owned(),
+            username: "juliet".to_owned(),
+        };
+        assert_eq!(seen, [juliet.clone(), juliet]);
         drop(cluster);
     }
 }

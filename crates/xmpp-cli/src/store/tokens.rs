@@ -14,6 +14,15 @@
 //! up or issued; checking expiry at login stays the caller's job
 //! ([`xmpp_sasl::HtServer::verify`]).
 //!
+//! With [`SqlStore::with_cache`], lookups are read through the store's
+//! token cache (`cache.rs`), by account and user agent, under the same
+//! freshness rules as credentials: a steady-state FAST login (the `current`
+//! token reused, so nothing written) reads no database. Every write here
+//! drops the account's cached tokens (all user agents: issuing may evict
+//! another one's) when it ends, and so do the account writes that revoke
+//! them; other processes' writes are seen through the SQLite files'
+//! fingerprint or, on PostgreSQL, the trigger of schema version 5.
+//!
 //! A token is the HMAC key of its proof, so it is stored as issued (see the
 //! schema): it is bound as a parameter, never formatted into SQL, a message
 //! or a log line.
@@ -108,6 +117,26 @@ impl SqlStore {
         if check_user_agent(user_agent).is_err() {
             return Ok(Vec::new());
         }
+        match &self.token_cache {
+            Some(cache) => {
+                cache
+                    .read_through(domain, username, user_agent, || {
+                        self.fast_tokens_db(domain, username, user_agent)
+                    })
+                    .await
+            }
+            None => self.fast_tokens_db(domain, username, user_agent).await,
+        }
+    }
+
+    /// [`SqlStore::fast_tokens`] from the database, for a prepared name
+    /// and a valid user-agent id.
+    pub(super) async fn fast_tokens_db(
+        &self,
+        domain: &str,
+        username: &str,
+        user_agent: &str,
+    ) -> Result<Vec<FastToken>, StoreError> {
         let who = || format!("{username}@{domain}");
         let t = now();
         // This user agent's tokens, and whether the user has expired ones
@@ -162,6 +191,8 @@ impl SqlStore {
             }
         });
         if expired {
+            // This drops the account's cached tokens, and so keeps what
+            // was just read out of the cache: the next lookup reads again.
             self.purge_expired_tokens(domain, username, t).await?;
         }
         Ok(tokens)
@@ -177,6 +208,7 @@ impl SqlStore {
     ) -> Result<(), StoreError> {
         let is_pg = self.is_postgres();
         let begin = self.begin_write();
+        let _invalidate = self.invalidate_after(domain, Some(username), true);
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
             if is_pg {
@@ -229,6 +261,7 @@ impl SqlStore {
         };
         let t = now();
         let limit = i64::try_from(MAX_USER_AGENTS).unwrap_or(i64::MAX);
+        let _invalidate = self.invalidate_after(domain, Some(username), true);
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
             let account = sqlx::query(lock).bind(domain).bind(username).fetch_optional(&mut *tx).await?;
@@ -302,6 +335,7 @@ impl SqlStore {
         let expires = unix_seconds(used.expires)?;
         let is_pg = self.is_postgres();
         let begin = self.begin_write();
+        let _invalidate = self.invalidate_after(domain, Some(username), true);
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
             if is_pg {
@@ -349,6 +383,7 @@ impl SqlStore {
         if check_user_agent(user_agent).is_err() {
             return Ok(());
         }
+        let _invalidate = self.invalidate_after(domain, Some(username), true);
         on_pool!(self, pool => {
             sqlx::query("DELETE FROM xmpp_fast_tokens WHERE domain = $1 AND username = $2 AND user_agent = $3")
                 .bind(domain).bind(username).bind(user_agent)
@@ -363,6 +398,7 @@ impl SqlStore {
             return Ok(());
         };
         let username = username.as_ref();
+        let _invalidate = self.invalidate_after(domain, Some(username), true);
         on_pool!(self, pool => {
             sqlx::query(REVOKE_USER)
                 .bind(domain).bind(username)

@@ -6,9 +6,13 @@
 //!   interval; any change may concern any account.
 //! - PostgreSQL: a trigger (schema version 2) notifies every update or
 //!   delete of an account on [`ACCOUNT_CHANNEL`], which we LISTEN on, so the
-//!   change is known at once and by name; its cached copy is dropped here.
+//!   change is known at once and by name; its cached copy (credentials and
+//!   FAST tokens) is dropped here. Another (version 5) notifies changes to
+//!   an account's FAST tokens on [`TOKEN_CHANNEL`]: its cached tokens are
+//!   dropped, and nothing is reported (the account itself did not change).
 //!   When the listening connection is lost, notifications may have been
-//!   lost with it: once it is back, any account may have changed.
+//!   lost with it: once it is back, any account may have changed, and
+//!   nothing cached is kept.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,7 +21,7 @@ use std::time::Duration;
 use sqlx::postgres::PgListener;
 
 use super::cache::{fingerprint, Fingerprint};
-use super::schema::ACCOUNT_CHANNEL;
+use super::schema::{ACCOUNT_CHANNEL, TOKEN_CHANNEL};
 use super::{Pool, SqlStore, StoreError};
 
 /// What changed.
@@ -67,7 +71,9 @@ impl SqlStore {
         let source = match &self.pool {
             Pool::Postgres(pool) => {
                 let mut listener = PgListener::connect_with(pool).await?;
-                listener.listen(ACCOUNT_CHANNEL).await?;
+                listener
+                    .listen_all([ACCOUNT_CHANNEL, TOKEN_CHANNEL])
+                    .await?;
                 Source::Postgres {
                     store: self.clone(),
                     listener: Box::new(listener),
@@ -87,7 +93,9 @@ impl SqlStore {
 impl AccountChanges {
     /// The next change. Never fails: trouble with the database is logged
     /// and retried every interval, and reported as [`AccountChange::Any`]
-    /// once over. Not cancel-safe: run it in a task of its own.
+    /// once over. Not cancel-safe: run it in a task of its own. On
+    /// PostgreSQL, it is also what drops the cache entries that other
+    /// nodes' writes made stale: keep calling it.
     pub async fn next(&mut self) -> AccountChange {
         let interval = self.interval;
         match &mut self.source {
@@ -120,6 +128,9 @@ impl AccountChanges {
                 }
                 match listener.try_recv().await {
                     Ok(Some(n)) => match n.payload().split_once('@') {
+                        Some((username, domain)) if n.channel() == TOKEN_CHANNEL => {
+                            store.invalidate_tokens(domain, Some(username));
+                        }
                         Some((username, domain)) => {
                             store.invalidate(domain, Some(username));
                             return AccountChange::One {
@@ -146,8 +157,6 @@ impl AccountChanges {
 /// Notifications may have been lost: nothing cached can be trusted.
 fn lost(store: &SqlStore) -> AccountChange {
     tracing::info!("account notifications may have been lost; re-checking every session");
-    if let Some(c) = &store.cache {
-        c.clear();
-    }
+    store.clear_caches();
     AccountChange::Any
 }
