@@ -125,7 +125,9 @@ pub struct ClientConfig {
     /// offers its mechanism. If the server refuses it, the password is used
     /// (when there is one) and [`StreamInfo::fast_token_refused`](crate::StreamInfo) says so.
     pub fast_token: Option<xmpp_sasl::FastToken>,
-    /// Ask for a FAST token in a SASL2 login.
+    /// Ask for a FAST token in a SASL2 password login (a token login keeps
+    /// its token; the server replaces it when it ages, and a new one comes
+    /// back in [`StreamInfo::fast_token`](crate::StreamInfo) either way).
     pub request_fast_token: bool,
 }
 

@@ -35,7 +35,10 @@ impl ClientCore {
             tag: Some(self.config.bind2_tag.clone()),
             enable: Vec::new(),
         });
-        let request_token = if self.config.request_fast_token {
+        // Asked for in password logins: a token login keeps its token, which
+        // the server rotates when it ages (asking each time would make every
+        // token login a store write on the server).
+        let request_token = if self.config.request_fast_token && !fast {
             self.fast_mechanisms().into_iter().next()
         } else {
             None
