@@ -155,6 +155,8 @@ mod client;
 mod counters;
 mod elements;
 mod server;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 
