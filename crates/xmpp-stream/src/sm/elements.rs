@@ -171,7 +171,9 @@ impl SmId {
         SmId(crate::ids::sm_id())
     }
 
-    /// Checks a peer's SM-ID: not empty, at most [`MAX_ID_LEN`] bytes.
+    /// Checks a peer's SM-ID: not empty, at most [`MAX_ID_LEN`] bytes. The
+    /// error names `<enabled id/>`, where a client first meets one; readers
+    /// of `<resume previd/>` and `<resumed previd/>` name those.
     pub fn new(id: impl Into<String>) -> Result<Self, ParseError> {
         let id = id.into();
         if id.is_empty() || id.len() > MAX_ID_LEN {
