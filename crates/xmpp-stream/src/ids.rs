@@ -27,6 +27,13 @@ pub(crate) fn resource() -> String {
     random_hex(16)
 }
 
+/// A fresh stream management id (XEP-0198 SM-ID): 128 bits. Whoever holds
+/// it can ask to resume the session, so it must not be guessable (the
+/// server also checks that the resuming user is the same).
+pub(crate) fn sm_id() -> String {
+    random_hex(16)
+}
+
 /// A fresh secret key: 256 bits.
 pub(crate) fn random_key() -> [u8; 32] {
     let mut key = [0u8; 32];

@@ -52,6 +52,7 @@ mod registry;
 mod sasl2;
 pub mod server;
 mod session;
+pub mod sm;
 #[cfg(feature = "tls")]
 pub mod tls;
 mod transport;
