@@ -156,6 +156,13 @@ where
 /// SASL2 success instead of letting Bind2 choose one.
 fn sasl2_mode(args: &LoginArgs) -> Result<Sasl2Mode, Failure> {
     let fast = args.fast_token_file.is_some();
+    if fast && args.insecure {
+        // XEP-0484 §3: tokens go only to a server whose certificate was
+        // verified; with --insecure anyone on the path could take them.
+        return Err(Failure::usage(
+            "--fast-token-file needs a verified certificate: drop --insecure (or use --ca-file)",
+        ));
+    }
     match args.sasl2 {
         Sasl2Choice::Off if fast => Err(Failure::usage(
             "--fast-token-file needs SASL2 (FAST tokens are a SASL2 feature): drop --sasl2 off",

@@ -192,6 +192,9 @@ fn fast_token_file_logs_in_without_the_password() {
     let o = login_without_password(&server.addr, &["--ca-file", &ca, "--fast-token-file", path]);
     expect_failure(&o, 1, "refusing to read");
     assert!(stderr(&o).contains("chmod 600"), "{}", stderr(&o));
+    // Tokens only over a verified certificate.
+    let o = login_without_password(&server.addr, &["--insecure", "--fast-token-file", path]);
+    expect_failure(&o, 2, "needs a verified certificate");
     // FAST needs SASL2.
     let o = login_without_password(
         &server.addr,
