@@ -11,13 +11,14 @@ use xmpp_sasl::{
 };
 use xmpp_xml::{ns, Element, Frame, Limits, StreamHeader, XmlError};
 
+mod bind;
 mod sasl2;
 
 pub use self::sasl2::TokenUpdate;
 use self::sasl2::{PostAuth, Sasl2Exchange};
-use super::config::{ServerConfig, SessionFeature, TlsPolicy};
+use super::config::{ServerConfig, TlsPolicy};
 use super::password_check::{CheckedPassword, PasswordCheck};
-use crate::condition::{StanzaCondition, StreamCondition};
+use crate::condition::StreamCondition;
 use crate::error::ServerError;
 use crate::negotiation::{version_at_least_1_0, ChannelBindings, Security, StreamInfo};
 use crate::wire;
@@ -318,31 +319,6 @@ impl ServerCore {
         }
     }
 
-    /// The result of [`ServerAction::Bind`]: the full JID, or the stanza
-    /// error to answer with.
-    pub fn handle_bind(&mut self, result: Result<FullJid, StanzaCondition>) {
-        let request = match std::mem::take(&mut self.state) {
-            State::AwaitBind(request) => request,
-            State::AwaitBind2(post) => return self.bind2_done(post, result),
-            other => {
-                self.state = other;
-                return;
-            }
-        };
-        match result {
-            Ok(jid) => {
-                let id = request.attr("id").unwrap_or("");
-                self.send_element(wire::bind_result(id, jid.as_str()));
-                self.established(jid, false);
-            }
-            Err(condition) => {
-                self.send_element(wire::iq_error(&request, condition));
-                self.state = State::ExpectBind;
-                self.bind_failed();
-            }
-        }
-    }
-
     /// Negotiation is over: `jid` is bound.
     fn established(&mut self, jid: FullJid, bound_inline: bool) {
         self.state = State::Done;
@@ -510,24 +486,6 @@ impl ServerCore {
             wire::features(children)
         };
         self.send_element(features);
-    }
-
-    /// The features of an authenticated stream without a resource: RFC
-    /// 6120 binding, and the session feature per policy.
-    fn bind_features(&self) -> Vec<Element> {
-        let mut children = vec![Element::builder("bind", ns::BIND).build()];
-        match self.config.session {
-            SessionFeature::Optional => children.push(
-                Element::builder("session", ns::SESSION)
-                    .append(Element::builder("optional", ns::SESSION).build())
-                    .build(),
-            ),
-            SessionFeature::Required => {
-                children.push(Element::builder("session", ns::SESSION).build())
-            }
-            SessionFeature::Omitted => {}
-        }
-        children
     }
 
     /// The channel bindings `-PLUS` can use on this stream (none before
@@ -797,52 +755,5 @@ impl ServerCore {
             );
         }
         self.state = State::ExpectAuth;
-    }
-
-    fn on_pre_bind(&mut self, el: Element) {
-        let bind = (el.is("iq", ns::CLIENT) && el.attr("type") == Some("set"))
-            .then(|| el.child("bind", ns::BIND))
-            .flatten();
-        let Some(bind) = bind else {
-            self.state = State::ExpectBind;
-            return self.fail(
-                StreamCondition::NotAuthorized,
-                Some("bind a resource first"),
-            );
-        };
-        if el.attr("id").is_none() || el.children().count() != 1 {
-            self.send_element(wire::iq_error(&el, StanzaCondition::BadRequest));
-            self.state = State::ExpectBind;
-            return self.bind_failed();
-        }
-        let requested = bind
-            .child("resource", ns::BIND)
-            .map(|r| r.text())
-            .filter(|r| !r.is_empty());
-        let resource = match requested.as_deref().map(ResourcePart::new) {
-            None => None,
-            Some(Ok(r)) => Some(r.into_owned()),
-            Some(Err(_)) => {
-                self.send_element(wire::iq_error(&el, StanzaCondition::BadRequest));
-                self.state = State::ExpectBind;
-                return self.bind_failed();
-            }
-        };
-        let Some(bare) = self.authenticated.as_ref().map(|a| a.bare.clone()) else {
-            return self.finish(ServerError::Internal("bind before authentication"));
-        };
-        self.actions
-            .push_back(ServerAction::Bind { bare, resource });
-        self.state = State::AwaitBind(el);
-    }
-
-    fn bind_failed(&mut self) {
-        self.bind_failures += 1;
-        if self.bind_failures > self.config.bind_retries {
-            self.fail(
-                StreamCondition::PolicyViolation,
-                Some("too many bind attempts"),
-            );
-        }
     }
 }

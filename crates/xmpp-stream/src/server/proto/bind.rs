@@ -1,0 +1,105 @@
+//! Resource binding on the server: RFC 6120's bind IQ after the restart,
+//! the features that offer it, and the shell's answer for either flavour
+//! (a Bind2 binding inside SASL2 goes on in [`super::sasl2`]).
+
+use jid::{FullJid, ResourcePart};
+use xmpp_xml::{ns, Element};
+
+use super::{ServerAction, ServerCore, State};
+use crate::condition::{StanzaCondition, StreamCondition};
+use crate::error::ServerError;
+use crate::wire;
+
+use super::super::config::SessionFeature;
+
+impl ServerCore {
+    /// The result of [`ServerAction::Bind`]: the full JID, or the stanza
+    /// error to answer with.
+    pub fn handle_bind(&mut self, result: Result<FullJid, StanzaCondition>) {
+        let request = match std::mem::take(&mut self.state) {
+            State::AwaitBind(request) => request,
+            State::AwaitBind2(post) => return self.bind2_done(post, result),
+            other => {
+                self.state = other;
+                return;
+            }
+        };
+        match result {
+            Ok(jid) => {
+                let id = request.attr("id").unwrap_or("");
+                self.send_element(wire::bind_result(id, jid.as_str()));
+                self.established(jid, false);
+            }
+            Err(condition) => {
+                self.send_element(wire::iq_error(&request, condition));
+                self.state = State::ExpectBind;
+                self.bind_failed();
+            }
+        }
+    }
+
+    /// The features of an authenticated stream without a resource: RFC
+    /// 6120 binding, and the session feature per policy.
+    pub(super) fn bind_features(&self) -> Vec<Element> {
+        let mut children = vec![Element::builder("bind", ns::BIND).build()];
+        match self.config.session {
+            SessionFeature::Optional => children.push(
+                Element::builder("session", ns::SESSION)
+                    .append(Element::builder("optional", ns::SESSION).build())
+                    .build(),
+            ),
+            SessionFeature::Required => {
+                children.push(Element::builder("session", ns::SESSION).build())
+            }
+            SessionFeature::Omitted => {}
+        }
+        children
+    }
+
+    pub(super) fn on_pre_bind(&mut self, el: Element) {
+        let bind = (el.is("iq", ns::CLIENT) && el.attr("type") == Some("set"))
+            .then(|| el.child("bind", ns::BIND))
+            .flatten();
+        let Some(bind) = bind else {
+            self.state = State::ExpectBind;
+            return self.fail(
+                StreamCondition::NotAuthorized,
+                Some("bind a resource first"),
+            );
+        };
+        if el.attr("id").is_none() || el.children().count() != 1 {
+            self.send_element(wire::iq_error(&el, StanzaCondition::BadRequest));
+            self.state = State::ExpectBind;
+            return self.bind_failed();
+        }
+        let requested = bind
+            .child("resource", ns::BIND)
+            .map(|r| r.text())
+            .filter(|r| !r.is_empty());
+        let resource = match requested.as_deref().map(ResourcePart::new) {
+            None => None,
+            Some(Ok(r)) => Some(r.into_owned()),
+            Some(Err(_)) => {
+                self.send_element(wire::iq_error(&el, StanzaCondition::BadRequest));
+                self.state = State::ExpectBind;
+                return self.bind_failed();
+            }
+        };
+        let Some(bare) = self.authenticated.as_ref().map(|a| a.bare.clone()) else {
+            return self.finish(ServerError::Internal("bind before authentication"));
+        };
+        self.actions
+            .push_back(ServerAction::Bind { bare, resource });
+        self.state = State::AwaitBind(el);
+    }
+
+    pub(super) fn bind_failed(&mut self) {
+        self.bind_failures += 1;
+        if self.bind_failures > self.config.bind_retries {
+            self.fail(
+                StreamCondition::PolicyViolation,
+                Some("too many bind attempts"),
+            );
+        }
+    }
+}

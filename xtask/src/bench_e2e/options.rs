@@ -1,0 +1,166 @@
+//! `cargo xtask bench-e2e`'s options and login modes.
+
+/// How a bench run logs in (`xmpp bench`'s flags).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// RFC 6120: SASL, a stream restart, then resource binding.
+    Rfc6120,
+    /// SASL2 (XEP-0388) with Bind2 (XEP-0386): `--sasl2`.
+    Sasl2,
+    /// FAST token logins (XEP-0484): `--fast`.
+    Fast,
+}
+
+impl Mode {
+    const ALL: [Mode; 3] = [Mode::Rfc6120, Mode::Sasl2, Mode::Fast];
+
+    pub(super) fn parse(name: &str) -> Result<Self, String> {
+        Mode::ALL
+            .into_iter()
+            .find(|m| m.name() == name.trim())
+            .ok_or_else(|| format!("unknown mode {name:?}: rfc6120, sasl2 or fast"))
+    }
+
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Mode::Rfc6120 => "rfc6120",
+            Mode::Sasl2 => "sasl2",
+            Mode::Fast => "fast",
+        }
+    }
+
+    /// The `xmpp bench` flag.
+    pub(super) fn flag(self) -> Option<&'static str> {
+        match self {
+            Mode::Rfc6120 => None,
+            Mode::Sasl2 => Some("--sasl2"),
+            Mode::Fast => Some("--fast"),
+        }
+    }
+}
+
+pub(super) struct Opts {
+    pub(super) duration: String,
+    pub(super) concurrency: usize,
+    pub(super) users: u32,
+    pub(super) hold: usize,
+    pub(super) peers: bool,
+    pub(super) tls: bool,
+    pub(super) hold_run: bool,
+    pub(super) plain_runs: bool,
+    /// The per-mechanism STARTTLS table.
+    pub(super) tls_mechanism_runs: bool,
+    pub(super) mechanisms: Vec<String>,
+    /// The modes of the modes table (none with only `rfc6120`).
+    pub(super) modes: Vec<Mode>,
+    pub(super) modes_mechanism: String,
+}
+
+impl Opts {
+    pub(super) fn parse(args: &[String]) -> Result<Self, String> {
+        let mut o = Opts {
+            duration: "10s".into(),
+            concurrency: 50,
+            users: 10,
+            hold: 10_000,
+            peers: true,
+            tls: true,
+            hold_run: true,
+            plain_runs: true,
+            tls_mechanism_runs: true,
+            mechanisms: vec!["DIGEST-MD5".into(), "SCRAM-SHA-1".into(), "PLAIN".into()],
+            modes: vec![Mode::Rfc6120],
+            modes_mechanism: "SCRAM-SHA-1".into(),
+        };
+        let mut modes_given = false;
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let mut val = |name: &str| {
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{name} needs a value"))
+            };
+            let num = |v: String, name: &str| {
+                v.parse::<usize>()
+                    .map_err(|_| format!("{name}: not a number: {v}"))
+            };
+            match a.as_str() {
+                "--duration" => o.duration = val(a)?,
+                "--concurrency" => o.concurrency = num(val(a)?, a)?,
+                "--users" => {
+                    o.users = u32::try_from(num(val(a)?, a)?).map_err(|_| "--users too large")?
+                }
+                "--hold" => o.hold = num(val(a)?, a)?,
+                "--mechanisms" => {
+                    o.mechanisms = val(a)?.split(',').map(str::to_owned).collect();
+                }
+                "--modes" => {
+                    o.modes = val(a)?
+                        .split(',')
+                        .map(Mode::parse)
+                        .collect::<Result<_, _>>()?;
+                    modes_given = true;
+                }
+                "--modes-mechanism" => o.modes_mechanism = val(a)?,
+                "--only-modes" => {
+                    o.plain_runs = false;
+                    o.tls_mechanism_runs = false;
+                    o.hold_run = false;
+                    if !modes_given {
+                        o.modes = Mode::ALL.to_vec();
+                    }
+                }
+                "--no-peers" => o.peers = false,
+                "--no-tls" => o.tls = false,
+                "--no-hold" => o.hold_run = false,
+                "--only-hold" => {
+                    o.plain_runs = false;
+                    o.tls = false;
+                }
+                "--only-tls" => {
+                    o.plain_runs = false;
+                    o.hold_run = false;
+                }
+                _ => {
+                    return Err(format!(
+                        "unknown option {a}; see xtask/src/bench_e2e/mod.rs"
+                    ))
+                }
+            }
+        }
+        if o.users == 0 || o.concurrency == 0 {
+            return Err("--users and --concurrency must be at least 1".into());
+        }
+        if !o.tls && o.modes.iter().any(|m| *m != Mode::Rfc6120) {
+            return Err("--modes sasl2 and fast run over STARTTLS: not with --no-tls (our server offers SASL2 on TLS streams only)".into());
+        }
+        Ok(o)
+    }
+
+    /// Whether the modes table is wanted.
+    pub(super) fn modes_run(&self) -> bool {
+        self.tls && self.modes.iter().any(|m| *m != Mode::Rfc6120)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    pub(super) fn options() {
+        let o = Opts::parse(&["--users".into(), "3".into(), "--no-tls".into()]);
+        assert!(o.as_ref().is_ok_and(|o| o.users == 3 && !o.tls && o.peers));
+        assert!(Opts::parse(&["--bogus".into()]).is_err());
+        assert!(Opts::parse(&["--users".into(), "0".into()]).is_err());
+        let o = Opts::parse(&[]).unwrap();
+        assert!(!o.modes_run());
+        let o = Opts::parse(&["--only-modes".into()]).unwrap();
+        assert!(o.modes_run() && !o.plain_runs && !o.tls_mechanism_runs && !o.hold_run);
+        assert_eq!(o.modes, Mode::ALL);
+        let o = Opts::parse(&["--modes".into(), "sasl2,fast".into(), "--only-modes".into()]);
+        assert_eq!(o.unwrap().modes, [Mode::Sasl2, Mode::Fast]);
+        assert!(Opts::parse(&["--modes".into(), "sasl3".into()]).is_err());
+        assert!(Opts::parse(&["--modes".into(), "fast".into(), "--no-tls".into()]).is_err());
+    }
+}
