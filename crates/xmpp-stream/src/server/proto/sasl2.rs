@@ -27,6 +27,16 @@ pub(crate) struct Sasl2Exchange {
     token_mechanism: Option<Mechanism>,
 }
 
+impl Sasl2Exchange {
+    /// The client's user-agent id (empty without one).
+    fn user_agent_id(&self) -> String {
+        self.user_agent
+            .as_ref()
+            .map(|ua| ua.id.clone())
+            .unwrap_or_default()
+    }
+}
+
 /// A SASL2 login between the mechanism's success and `<success/>`.
 #[derive(Debug)]
 pub(crate) struct PostAuth {
@@ -230,7 +240,11 @@ impl ServerCore {
         let Ok(username) = xmpp_sasl::prepare_username(ht.authcid()).map(|u| u.into_owned()) else {
             return self.sasl_failed(Condition::NotAuthorized, None);
         };
-        let user_agent = self.user_agent_id().unwrap_or_default();
+        let user_agent = self
+            .sasl2
+            .as_deref()
+            .map(Sasl2Exchange::user_agent_id)
+            .unwrap_or_default();
         let domain = self.domain.clone().unwrap_or_default();
         self.actions.push_back(ServerAction::LookupTokens {
             domain,
@@ -238,11 +252,6 @@ impl ServerCore {
             user_agent,
         });
         self.state = State::AwaitTokens(Box::new(ht));
-    }
-
-    fn user_agent_id(&self) -> Option<String> {
-        let exchange = self.sasl2.as_ref()?;
-        exchange.user_agent.as_ref().map(|ua| ua.id.clone())
     }
 
     /// The result of [`ServerAction::LookupTokens`], at wall-clock time
@@ -289,7 +298,7 @@ impl ServerCore {
         if ageing && exchange.token_mechanism.is_none() {
             exchange.token_mechanism = Some(ht.mechanism());
         }
-        let user_agent = self.user_agent_of(&exchange);
+        let user_agent = exchange.user_agent_id();
         // Using the `current` token again changes nothing to record: the
         // store is written only when a `new` token is first used or a
         // `count` came.
@@ -312,14 +321,6 @@ impl ServerCore {
                 }));
         }
         self.sasl2_succeeded(bare, ht.mechanism(), Some(&verified.additional), exchange);
-    }
-
-    fn user_agent_of(&self, exchange: &Sasl2Exchange) -> String {
-        exchange
-            .user_agent
-            .as_ref()
-            .map(|ua| ua.id.clone())
-            .unwrap_or_default()
     }
 
     /// The mechanism succeeded for `bare`: bind, issue a token, then
@@ -359,7 +360,7 @@ impl ServerCore {
             let resource = self.bind2_resource(&post);
             self.actions.push_back(ServerAction::Bind {
                 bare: post.bare.clone(),
-                resource: Some(resource),
+                resource,
             });
             self.state = State::AwaitBind2(post);
             return;
@@ -374,7 +375,7 @@ impl ServerCore {
                     .push_back(ServerAction::UpdateTokens(TokenUpdate::Issue {
                         domain: self.domain.clone().unwrap_or_default(),
                         username: post.bare.node().map(|n| n.to_string()).unwrap_or_default(),
-                        user_agent: self.user_agent_of(&post.exchange),
+                        user_agent: post.exchange.user_agent_id(),
                         token,
                     }));
                 self.state = State::AwaitTokenIssued(post);
@@ -385,7 +386,7 @@ impl ServerCore {
     }
 
     /// `tag/` and a part stable per user agent (random without one).
-    fn bind2_resource(&self, post: &PostAuth) -> ResourcePart {
+    fn bind2_resource(&self, post: &PostAuth) -> Option<ResourcePart> {
         let stable = match &post.exchange.user_agent {
             Some(ua) => crate::ids::stable_resource_part(
                 &self.config.resource_key,
@@ -400,22 +401,12 @@ impl ServerCore {
             .as_ref()
             .and_then(|b| b.tag.as_deref())
             .filter(|t| !t.is_empty());
-        let with_tag = tag.map(|t| format!("{t}/{stable}"));
-        with_tag
-            .as_deref()
-            .and_then(|r| ResourcePart::new(r).ok())
-            .map(std::borrow::Cow::into_owned)
-            // A tag that fails resourceprep is dropped, not the login.
-            .or_else(|| {
-                ResourcePart::new(&stable)
-                    .ok()
-                    .map(std::borrow::Cow::into_owned)
-            })
-            .unwrap_or_else(|| {
-                ResourcePart::new("bind2")
-                    .map(std::borrow::Cow::into_owned)
-                    .unwrap_or_else(|_| unreachable!("a constant resource is valid"))
-            })
+        let prepared = |r: &str| ResourcePart::new(r).ok().map(std::borrow::Cow::into_owned);
+        // A tag that fails resourceprep is dropped, not the login (and a
+        // resource the shell generates stands in for the hex one, which
+        // always passes).
+        tag.and_then(|t| prepared(&format!("{t}/{stable}")))
+            .or_else(|| prepared(&stable))
     }
 
     /// The result of a Bind2 [`ServerAction::Bind`]. A refused binding is
