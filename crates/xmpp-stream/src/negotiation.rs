@@ -99,6 +99,12 @@ pub struct StreamInfo {
     /// The server refused the FAST token we offered (client side): forget
     /// it. The login then went on with the password.
     pub fast_token_refused: bool,
+    /// Stream management (XEP-0198) is on: the [`XmppStream`](crate::XmppStream)
+    /// answers `<r/>`, and counts acknowledgements of what it sends. On the
+    /// server side it can also come on later, when the client sends
+    /// `<enable/>` on the established stream (see
+    /// [`XmppStream::info`](crate::XmppStream::info)).
+    pub stream_management: bool,
 }
 
 /// `version` is at least 1.0; major and minor compare as integers

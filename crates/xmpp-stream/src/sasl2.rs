@@ -44,12 +44,13 @@ pub struct UserAgent {
 }
 
 /// A Bind2 request inside `<authenticate/>`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Bind2Request {
     /// The client's tag (its name, no private data).
     pub tag: Option<String>,
-    /// The namespaces of the features it asks to enable inline.
-    pub enable: Vec<String>,
+    /// The features it asks to enable inline, as sent (XEP-0198's
+    /// `<enable xmlns='urn:xmpp:sm:3'/>`, XEP-0352's `<inactive/>`…).
+    pub enable: Vec<Element>,
 }
 
 /// FAST elements in `<authenticate/>`.
@@ -219,8 +220,8 @@ pub fn authenticate(
         if let Some(tag) = &bind.tag {
             e = e.append(text_child("tag", NS_BIND2, tag));
         }
-        for ns in &bind.enable {
-            e = e.append(Element::builder("enable", ns).build());
+        for feature in &bind.enable {
+            e = e.append(feature.clone());
         }
         b = b.append(e.build());
     }
@@ -293,7 +294,7 @@ pub fn read_authenticate(auth: &Element) -> Result<Authenticate, AuthenticateErr
             enable: b
                 .children()
                 .filter(|c| c.name() == "enable" || c.name() == "inactive")
-                .map(|c| c.ns().to_owned())
+                .cloned()
                 .collect(),
         }),
         None => None,
@@ -339,6 +340,9 @@ pub struct SuccessExtras {
     pub additional: Option<Vec<u8>>,
     /// Bind2 bound the resource.
     pub bound: bool,
+    /// The answers of the features enabled inline (XEP-0198's
+    /// `<enabled/>`), inside `<bound/>`.
+    pub bound_features: Vec<Element>,
     /// A FAST token: its secret and expiry.
     pub token: Option<(String, SystemTime)>,
 }
@@ -355,7 +359,13 @@ pub fn success(authorization_identifier: &str, extras: &SuccessExtras) -> Elemen
         authorization_identifier,
     ));
     if extras.bound {
-        b = b.append(Element::builder("bound", NS_BIND2).build());
+        let bound = extras
+            .bound_features
+            .iter()
+            .fold(Element::builder("bound", NS_BIND2), |b, f| {
+                b.append(f.clone())
+            });
+        b = b.append(bound.build());
     }
     if let Some((secret, expiry)) = &extras.token {
         b = b.append(

@@ -16,7 +16,13 @@ use crate::conn::Conn;
 use crate::negotiation::StreamInfo;
 use crate::observer::{notify, Direction};
 use crate::registry::BoundSession;
+use crate::sm::{QueueFull, SmCounts, SmError};
 use crate::wire;
+
+mod sm;
+
+pub(crate) use self::sm::StreamSm;
+use self::sm::Incoming;
 
 /// The read buffer's capacity while data flows (tokio-util's default).
 const READ_CAPACITY: usize = 8 * 1024;
@@ -40,6 +46,20 @@ pub enum SessionError {
     /// Reading or writing failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+    /// The peer broke stream management (XEP-0198): we sent the stream
+    /// error [`SmError::stream_error`] names and closed the stream.
+    #[error("stream management: {0}")]
+    StreamManagement(#[from] SmError),
+    /// Writing: the queue of unacknowledged stanzas is full. The stanza was
+    /// neither sent nor counted, and the stream goes on: wait for
+    /// acknowledgements ([`XmppStream::flush_acked`]) and send it again.
+    #[error(transparent)]
+    QueueFull(#[from] QueueFull),
+    /// The stream ended while stanzas we sent were still unacknowledged
+    /// ([`XmppStream::flush_acked`]): the peer may or may not have handled
+    /// them.
+    #[error("the stream ended with {0} stanzas unacknowledged")]
+    Unacknowledged(usize),
 }
 
 /// An established XMPP stream.
@@ -49,10 +69,22 @@ pub enum SessionError {
 /// (RFC 3921 §3) itself and ends with a `<conflict/>` stream error when a
 /// newer session takes over the resource, or with the condition given to
 /// [`ResourceRegistry::close_sessions`](crate::server::ResourceRegistry::close_sessions).
+///
+/// With stream management (XEP-0198, [`StreamInfo::stream_management`])
+/// it also answers the peer's `<r/>`, takes its `<a/>`, asks for an
+/// acknowledgement itself every 16 unacknowledged stanzas, and sends a
+/// last `<a/>` before closing cleanly; stream management's elements never
+/// reach the application. Each stanza written is counted and kept until
+/// acknowledged ([`unacked`](Self::unacked)); [`flush_acked`](Self::flush_acked)
+/// waits until the peer acknowledged everything. On the server side, a
+/// client may enable it on the established stream with `<enable/>`.
 pub struct XmppStream<S> {
     conn: Conn<S>,
     info: StreamInfo,
     pending: VecDeque<Frame>,
+    /// Stanzas read while [`Self::flush_acked`] waited, not yielded yet.
+    inbound: VecDeque<Element>,
+    sm: StreamSm,
     bound: Option<BoundSession>,
     close_queued: bool,
     finished: bool,
@@ -64,11 +96,19 @@ pub struct XmppStream<S> {
 }
 
 impl<S> XmppStream<S> {
-    pub(crate) fn new(conn: Conn<S>, info: StreamInfo, bound: Option<BoundSession>) -> Self {
+    pub(crate) fn new(
+        conn: Conn<S>,
+        mut info: StreamInfo,
+        bound: Option<BoundSession>,
+        sm: StreamSm,
+    ) -> Self {
+        info.stream_management = sm.is_on();
         XmppStream {
             conn,
             info,
             pending: VecDeque::new(),
+            inbound: VecDeque::new(),
+            sm,
             bound,
             close_queued: false,
             finished: false,
@@ -92,6 +132,29 @@ impl<S> XmppStream<S> {
     /// `None` on the client side and once a newer session took the resource.
     pub fn bound_session(&self) -> Option<&BoundSession> {
         self.bound.as_ref()
+    }
+
+    /// How many stanzas we sent that the peer has not acknowledged yet
+    /// (XEP-0198); 0 without stream management.
+    pub fn unacked(&self) -> usize {
+        self.sm.unacked()
+    }
+
+    /// Stream management's counters, `None` while it is off.
+    pub fn sm_counts(&self) -> Option<SmCounts> {
+        self.sm.counts()
+    }
+
+    /// Asks the peer for an acknowledgement (`<r/>`), sent with the next
+    /// write, flush or read. `false` without stream management.
+    pub fn request_ack(&mut self) -> bool {
+        match self.sm.request() {
+            Some(r) => {
+                self.pending.push_back(Frame::Element(r));
+                true
+            }
+            None => false,
+        }
     }
 
     /// The underlying transport (TLS over the caller's stream after
@@ -180,6 +243,49 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
         Poll::Ready(Ok(()))
     }
 
+    /// Waits until the peer acknowledged every stanza we sent: asks for an
+    /// acknowledgement, flushes, and reads until it comes. Stanzas read
+    /// meanwhile are kept, and yielded by the stream afterwards. Without
+    /// stream management it only flushes.
+    ///
+    /// [`SessionError::Unacknowledged`] when the stream ends first.
+    pub async fn flush_acked(&mut self) -> Result<(), SessionError> {
+        let mut requested = false;
+        std::future::poll_fn(|cx| {
+            loop {
+                // Asked once stream management is active (a client's
+                // `<enabled/>` may still be on its way).
+                if !requested && self.sm.unacked() > 0 {
+                    requested = self.request_ack();
+                }
+                ready!(self.poll_pending(cx)).map_err(io_error)?;
+                if self.sm.unacked() == 0 {
+                    return Poll::Ready(Ok(()));
+                }
+                match ready!(self.poll_read_step(cx)) {
+                    Some(Ok(Some(el))) => self.inbound.push_back(el),
+                    Some(Ok(None)) => {}
+                    Some(Err(e)) => return Poll::Ready(Err(e)),
+                    None => {
+                        return Poll::Ready(Err(SessionError::Unacknowledged(self.sm.unacked())))
+                    }
+                }
+            }
+        })
+        .await
+    }
+
+    /// Queues a last `<a/>` (with stream management) and our
+    /// `</stream:stream>`: a clean close.
+    fn queue_clean_close(&mut self) {
+        if !self.close_queued {
+            if let Some(a) = self.sm.ack() {
+                self.pending.push_back(Frame::Element(a));
+            }
+        }
+        self.queue_close();
+    }
+
     /// Queues our `</stream:stream>` once.
     fn queue_close(&mut self) {
         if !self.close_queued {
@@ -189,11 +295,120 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
     }
 
     fn queue_error(&mut self, condition: StreamCondition) {
+        self.queue_error_element(wire::stream_error(condition, None));
+    }
+
+    fn queue_error_element(&mut self, error: Element) {
         if !self.close_queued {
-            self.pending
-                .push_back(Frame::Element(wire::stream_error(condition, None)));
+            self.pending.push_back(Frame::Element(error));
         }
         self.queue_close();
+    }
+
+    /// One step of reading: an element for the application, `Some(Ok(None))`
+    /// when what was read was handled here (or the stream is closing), `None`
+    /// at the end.
+    fn poll_read_step(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Option<Element>, SessionError>>> {
+        if self.finished {
+            ready!(self.poll_pending(cx)).map_err(io_error)?;
+            ready!(self.poll_finish(cx))?;
+            return Poll::Ready(None);
+        }
+        if let Some(condition) = self.bound.as_ref().and_then(|b| b.signal.poll_kicked(cx)) {
+            // A newer session took our resource (RFC 6120 §7.7.2.2:
+            // `conflict`), or the server ended the session (e.g. its
+            // account was disabled: `not-authorized`).
+            self.bound = None;
+            self.queue_error(condition);
+            self.finished = true;
+            ready!(self.poll_pending(cx)).map_err(io_error)?;
+            return Poll::Ready(Some(Err(SessionError::Sent(condition))));
+        }
+        ready!(self.poll_pending(cx)).map_err(io_error)?;
+        let item = ready!(self.poll_read_frame(cx));
+        if let (Some(Ok(frame)), Some(o)) = (&item, &self.conn.observer) {
+            notify(
+                o.as_ref(),
+                Direction::Received,
+                !self.conn.client,
+                None,
+                frame,
+            );
+        }
+        match item {
+            None => {
+                self.finished = true;
+                Poll::Ready(None)
+            }
+            Some(Ok(Frame::Element(el))) => Poll::Ready(Some(self.on_element(el))),
+            Some(Ok(Frame::Close)) => {
+                // Answer the peer's close with ours (RFC 6120 §4.4).
+                self.queue_clean_close();
+                self.finished = true;
+                self.drain = true;
+                Poll::Ready(Some(Ok(None)))
+            }
+            Some(Ok(_)) => {
+                self.queue_error(StreamCondition::NotWellFormed);
+                self.finished = true;
+                Poll::Ready(Some(Err(SessionError::Sent(
+                    StreamCondition::NotWellFormed,
+                ))))
+            }
+            Some(Err(e)) => {
+                self.finished = true;
+                let Some(c) = e.condition() else {
+                    return Poll::Ready(Some(Err(io_error(e).into())));
+                };
+                let condition = StreamCondition::from(c);
+                self.queue_error(condition);
+                Poll::Ready(Some(Err(SessionError::Sent(condition))))
+            }
+        }
+    }
+
+    /// A top-level element read: for the application, or handled here.
+    fn on_element(&mut self, el: Element) -> Result<Option<Element>, SessionError> {
+        if wire::is_stream_error(&el) {
+            let (condition, text) = wire::read_stream_error(&el);
+            self.queue_close();
+            self.finished = true;
+            return Err(SessionError::Received { condition, text });
+        }
+        match self.sm.incoming(&el) {
+            Ok(Incoming::Deliver) => {}
+            Ok(Incoming::Consumed { reply }) => {
+                if let Some(reply) = reply {
+                    self.pending.push_back(Frame::Element(reply));
+                }
+                self.info.stream_management = self.sm.is_on();
+                return Ok(None);
+            }
+            Err(e) => {
+                self.queue_error_element(e.stream_error());
+                self.finished = true;
+                return Err(e.into());
+            }
+        }
+        if self.bound.is_some() && is_session_request(&el) {
+            let reply = wire::iq_result(&el);
+            match self.sm.outgoing(&reply) {
+                Ok((_, request)) => {
+                    self.pending.push_back(Frame::Element(reply));
+                    self.pending.extend(request.map(Frame::Element));
+                }
+                Err(full) => {
+                    self.queue_error(StreamCondition::ResourceConstraint);
+                    self.finished = true;
+                    return Err(full.into());
+                }
+            }
+            return Ok(None);
+        }
+        Ok(Some(el))
     }
 }
 
@@ -202,73 +417,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for XmppStream<S> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        if let Some(el) = this.inbound.pop_front() {
+            return Poll::Ready(Some(Ok(el)));
+        }
         loop {
-            if this.finished {
-                ready!(this.poll_pending(cx)).map_err(io_error)?;
-                ready!(this.poll_finish(cx))?;
-                return Poll::Ready(None);
-            }
-            if let Some(condition) = this.bound.as_ref().and_then(|b| b.signal.poll_kicked(cx)) {
-                // A newer session took our resource (RFC 6120 §7.7.2.2:
-                // `conflict`), or the server ended the session (e.g. its
-                // account was disabled: `not-authorized`).
-                this.bound = None;
-                this.queue_error(condition);
-                this.finished = true;
-                ready!(this.poll_pending(cx)).map_err(io_error)?;
-                return Poll::Ready(Some(Err(SessionError::Sent(condition))));
-            }
-            ready!(this.poll_pending(cx)).map_err(io_error)?;
-            let item = ready!(this.poll_read_frame(cx));
-            if let (Some(Ok(frame)), Some(o)) = (&item, &this.conn.observer) {
-                notify(
-                    o.as_ref(),
-                    Direction::Received,
-                    !this.conn.client,
-                    None,
-                    frame,
-                );
-            }
-            match item {
-                None => {
-                    this.finished = true;
-                    return Poll::Ready(None);
-                }
-                Some(Ok(Frame::Element(el))) => {
-                    if wire::is_stream_error(&el) {
-                        let (condition, text) = wire::read_stream_error(&el);
-                        this.queue_close();
-                        this.finished = true;
-                        return Poll::Ready(Some(Err(SessionError::Received { condition, text })));
-                    }
-                    if this.bound.is_some() && is_session_request(&el) {
-                        this.pending.push_back(Frame::Element(wire::iq_result(&el)));
-                        continue;
-                    }
-                    return Poll::Ready(Some(Ok(el)));
-                }
-                Some(Ok(Frame::Close)) => {
-                    // Answer the peer's close with ours (RFC 6120 §4.4).
-                    this.queue_close();
-                    this.finished = true;
-                    this.drain = true;
-                }
-                Some(Ok(_)) => {
-                    this.queue_error(StreamCondition::NotWellFormed);
-                    this.finished = true;
-                    return Poll::Ready(Some(Err(SessionError::Sent(
-                        StreamCondition::NotWellFormed,
-                    ))));
-                }
-                Some(Err(e)) => {
-                    this.finished = true;
-                    let Some(c) = e.condition() else {
-                        return Poll::Ready(Some(Err(io_error(e).into())));
-                    };
-                    let condition = StreamCondition::from(c);
-                    this.queue_error(condition);
-                    return Poll::Ready(Some(Err(SessionError::Sent(condition))));
-                }
+            match ready!(this.poll_read_step(cx)) {
+                Some(Ok(Some(el))) => return Poll::Ready(Some(Ok(el))),
+                Some(Ok(None)) => {}
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                None => return Poll::Ready(None),
             }
         }
     }
@@ -285,22 +442,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Element> for XmppStream<S> {
             .map_err(|e| io_error(e).into())
     }
 
+    /// Counts a stanza for stream management first:
+    /// [`SessionError::QueueFull`] when its queue cannot take it (the
+    /// stanza is not sent).
     fn start_send(mut self: Pin<&mut Self>, item: Element) -> Result<(), Self::Error> {
-        let frame = Frame::Element(item);
-        self.observe_sent(&frame);
-        Pin::new(&mut self.conn.framed)
-            .start_send(frame)
-            .map_err(|e| io_error(e).into())
+        let this = &mut *self;
+        let (write, request) = this.sm.outgoing(&item)?;
+        if write {
+            let frame = Frame::Element(item);
+            this.observe_sent(&frame);
+            Pin::new(&mut this.conn.framed)
+                .start_send(frame)
+                .map_err(io_error)?;
+        }
+        this.pending.extend(request.map(Frame::Element));
+        Ok(())
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.poll_pending(cx).map_err(|e| io_error(e).into())
     }
 
-    /// Sends `</stream:stream>` (once) and closes the transport for writing.
+    /// Sends `</stream:stream>` (once; after a last `<a/>` with stream
+    /// management) and closes the transport for writing.
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         let this = &mut *self;
-        this.queue_close();
+        this.queue_clean_close();
         ready!(this.poll_pending(cx)).map_err(io_error)?;
         Pin::new(&mut this.conn.framed)
             .poll_close(cx)

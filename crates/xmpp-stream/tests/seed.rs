@@ -51,6 +51,9 @@ async fn seed_flow(rspauth_in_success: bool) {
     let mut config = seed_config();
     config.rspauth_in_success = rspauth_in_success;
     config.session = SessionFeature::Required;
+    // The seed exchange predates stream management (XEP-0198), which would
+    // add the client's `<enable/>` after the session.
+    config.stream_management = None;
     let (io, server) = spawn_server(config);
     // The server's session keeps reading (it answers the session IQ).
     let server = tokio::spawn(async move {

@@ -129,6 +129,12 @@ pub struct ClientConfig {
     /// its token; the server replaces it when it ages, and a new one comes
     /// back in [`StreamInfo::fast_token`](crate::StreamInfo) either way).
     pub request_fast_token: bool,
+    /// Enable stream management (XEP-0198 acknowledgements) when the server
+    /// offers it: inline in Bind2, or with `<enable/>` after binding. The
+    /// [`XmppStream`](crate::XmppStream) then answers the server's `<r/>`
+    /// and counts what the server acknowledged. No resumption yet. On by
+    /// default.
+    pub stream_management: bool,
 }
 
 impl fmt::Debug for ClientConfig {
@@ -198,6 +204,7 @@ impl ClientConfig {
             bind2_tag: "xmpp-negotiate".to_owned(),
             fast_token: None,
             request_fast_token: false,
+            stream_management: true,
         })
     }
 

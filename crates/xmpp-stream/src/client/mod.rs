@@ -157,7 +157,8 @@ where
                 }
                 ClientAction::Established(n) => {
                     conn.flush().await?;
-                    return Ok(XmppStream::new(conn, n, None));
+                    let sm = crate::session::StreamSm::Client(core.take_stream_management());
+                    return Ok(XmppStream::new(conn, n, None, sm));
                 }
                 ClientAction::Fail(err) => {
                     // Best effort: the stream is failing anyway.

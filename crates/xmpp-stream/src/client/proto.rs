@@ -12,6 +12,7 @@ use xmpp_xml::{ns, Element, Frame, StreamHeader, XmlError};
 use zeroize::Zeroizing;
 
 mod sasl2;
+mod sm;
 
 use super::config::{ChannelBindingPolicy, ClientConfig, Sasl2Mode, TlsMode};
 use crate::condition::StanzaCondition;
@@ -119,6 +120,10 @@ pub struct ClientCore {
     token_issued: Option<xmpp_sasl::FastToken>,
     /// Bind2 bound the resource.
     bound_inline: bool,
+    /// Stream management: enabling or enabled (XEP-0198).
+    sm: Option<crate::sm::ClientSm>,
+    /// The features with `<bind/>` offer stream management.
+    sm_offered: bool,
 }
 
 impl ClientCore {
@@ -146,6 +151,8 @@ impl ClientCore {
             token_requested: None,
             token_issued: None,
             bound_inline: false,
+            sm: None,
+            sm_offered: false,
         };
         core.send_header();
         core
@@ -701,6 +708,7 @@ impl ClientCore {
         let session_required = features
             .child("session", ns::SESSION)
             .is_some_and(|s| s.child("optional", ns::SESSION).is_none());
+        self.sm_offered = crate::sm::offered(features);
         let bind = wire::bind_request(BIND_ID, self.config.resource.as_deref());
         self.send(Frame::Element(bind));
         self.state = State::ExpectBind { session_required };
@@ -724,7 +732,7 @@ impl ClientCore {
                     self.send(Frame::Element(session));
                     self.state = State::ExpectSession(jid);
                 } else {
-                    self.established(jid);
+                    self.bound(jid);
                 }
             }
             Some("error") => {
@@ -742,7 +750,7 @@ impl ClientCore {
             return self.protocol("unexpected IQ before the session was established");
         }
         match iq.attr("type") {
-            Some("result") => self.established(jid),
+            Some("result") => self.bound(jid),
             Some("error") => {
                 let condition =
                     wire::read_stanza_error(iq).unwrap_or(StanzaCondition::UndefinedCondition);
@@ -769,6 +777,10 @@ impl ClientCore {
             bound_inline: self.bound_inline,
             fast_token: self.token_issued.take(),
             fast_token_refused: self.token_refused,
+            stream_management: self
+                .sm
+                .as_ref()
+                .is_some_and(|sm| sm.state() == crate::sm::State::Active),
         };
         self.actions
             .push_back(ClientAction::Established(negotiated));

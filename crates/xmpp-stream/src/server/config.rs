@@ -122,6 +122,17 @@ pub struct ServerConfig {
     pub allow_sasl2_insecure: bool,
     /// How long a FAST token is valid (14 days by default).
     pub fast_token_ttl: Duration,
+    /// Stream management (XEP-0198): offered after authentication (in the
+    /// features with `<bind/>`, and as a Bind2 inline feature) and enabled
+    /// for a bound client that asks, with these queue limits; `None` to
+    /// offer none. On by default.
+    ///
+    /// Acknowledgements only for now: [`resumption`](crate::sm::ServerOptions::resumption)
+    /// is ignored, and `<enabled/>` never says `resume='true'`, because
+    /// the server does not keep detached sessions yet (a promise to resume
+    /// that it could not keep would make clients wait, then lose what they
+    /// queued).
+    pub stream_management: Option<crate::sm::ServerOptions>,
     /// Keys the stable part of Bind2 resources: the same user agent gets the
     /// same resource for a tag, without the resource revealing its id.
     pub(crate) resource_key: [u8; 32],
@@ -169,6 +180,10 @@ impl ServerConfig {
             sasl2: true,
             allow_sasl2_insecure: false,
             fast_token_ttl: Duration::from_secs(14 * 24 * 3600),
+            stream_management: Some(crate::sm::ServerOptions {
+                resumption: None,
+                ..crate::sm::ServerOptions::default()
+            }),
             resource_key: crate::ids::random_key(),
             #[cfg(feature = "tls")]
             tls: None,
@@ -199,6 +214,18 @@ impl ServerConfig {
             return self.tls_policy;
         }
         TlsPolicy::Off
+    }
+
+    /// The stream management options to enable a session with: resumption
+    /// is forced off until detached sessions exist.
+    pub(crate) fn sm_options(&self) -> Option<crate::sm::ServerOptions> {
+        self.stream_management
+            .clone()
+            .map(|o| crate::sm::ServerOptions {
+                resumption: None,
+                location: None,
+                ..o
+            })
     }
 
     pub(crate) fn domain(&self, name: &str) -> Option<&ServedDomain> {

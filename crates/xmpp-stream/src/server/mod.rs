@@ -197,7 +197,11 @@ where
                 }
                 ServerAction::Established(n) => {
                     conn.flush().await?;
-                    return Ok(XmppStream::new(conn, n, bound));
+                    let sm = crate::session::StreamSm::Server {
+                        sm: core.take_stream_management(),
+                        offer: config.sm_options(),
+                    };
+                    return Ok(XmppStream::new(conn, n, bound, sm));
                 }
                 ServerAction::Fail(err) => {
                     let _ = conn.flush().await;

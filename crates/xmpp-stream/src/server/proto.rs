@@ -163,6 +163,8 @@ pub struct ServerCore {
     channel_bindings: Option<ChannelBindings>,
     /// The running exchange is SASL2's (with what it asked for inline).
     sasl2: Option<Box<Sasl2Exchange>>,
+    /// Stream management, enabled inline by Bind2.
+    sm: Option<crate::sm::ServerSm>,
 }
 
 impl ServerCore {
@@ -186,6 +188,7 @@ impl ServerCore {
             bind_failures: 0,
             channel_bindings: None,
             sasl2: None,
+            sm: None,
             config,
         };
         core.actions
@@ -339,6 +342,7 @@ impl ServerCore {
             bound_inline,
             fast_token: None,
             fast_token_refused: false,
+            stream_management: self.sm.is_some(),
         };
         self.actions
             .push_back(ServerAction::Established(negotiated));
@@ -555,6 +559,12 @@ impl ServerCore {
                 StreamCondition::PolicyViolation,
                 Some("RFC 6120 SASL during a SASL2 exchange"),
             );
+        }
+        if el.is("enable", crate::sm::NS_SM) && running.is_none() {
+            // XEP-0198 §3: not before authentication (nor binding).
+            self.refuse_sm_enable();
+            self.state = State::ExpectAuth;
+            return;
         }
         if el.ns() != ns::SASL {
             let condition = if wire::is_stanza(&el) {

@@ -2,10 +2,15 @@
 //! acknowledgements and stream resumption, as a sans-IO protocol core for
 //! both sides.
 //!
-//! **This is the protocol core only. The shells do not use it yet:**
-//! [`client::connect`](crate::client::connect), [`server::accept`](crate::server::accept)
-//! and [`XmppStream`](crate::XmppStream) neither offer nor enable stream
-//! management, and nothing here touches a socket, a clock or a session
+//! This is the sans-IO protocol core. The shells use it for
+//! acknowledgements on a live stream: [`server::accept`](crate::server::accept)
+//! offers stream management (`ServerConfig::stream_management`),
+//! [`client::connect`](crate::client::connect) enables it when offered
+//! (`ClientConfig::stream_management`), and [`XmppStream`](crate::XmppStream)
+//! answers `<r/>`, counts acknowledgements and keeps stream management's
+//! elements from the application. **Resumption is not wired yet:** the
+//! server never grants it (no detached sessions exist), and the client
+//! never asks. Nothing here touches a socket, a clock or a session
 //! registry. A caller feeds [`ClientSm`] or [`ServerSm`] every top-level
 //! element it reads ([`ClientSm::handle`]) and every stanza it is about to
 //! write ([`ClientSm::outgoing`]); they answer with what to send, what was
@@ -429,6 +434,20 @@ pub struct StateError {
     pub action: &'static str,
     /// The state it was asked in.
     pub state: State,
+}
+
+/// A stream's stream management counters, from
+/// [`XmppStream::sm_counts`](crate::XmppStream::sm_counts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SmCounts {
+    /// Stanzas we sent since stream management was enabled (wrapping).
+    pub sent: u32,
+    /// The peer's last `h`: how many of them it acknowledged.
+    pub acked: u32,
+    /// Stanzas we handled from the peer: the `h` we send.
+    pub handled: u32,
+    /// Stanzas sent and not acknowledged yet.
+    pub unacked: usize,
 }
 
 /// What [`ClientSm::outgoing`] (or [`ServerSm::outgoing`]) made of an

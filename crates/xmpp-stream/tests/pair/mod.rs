@@ -6,6 +6,8 @@
 //! The driver plays both shells: it answers credential lookups and binds
 //! from closures, hands synthetic channel bindings to both sides when they
 //! ask for TLS, answers the session IQ after binding as `XmppStream` does,
+//! and `<enable/>` (stream management) as it does too, keeping the client's
+//! and the server's stream management sessions for the tests to inspect,
 //! and turns a side's failure into end of input for the other. Hooks can
 //! rewrite or drop frames in either direction, inject raw bytes, hold a
 //! lookup unanswered, and deliver bytes in small chunks.
@@ -23,6 +25,7 @@ use xmpp_sasl::{MemoryStore, StoreError, StoredCredentials, TokenStore as _};
 use xmpp_stream::client::{ClientAction, ClientConfig, ClientCore, TlsMode};
 use xmpp_stream::jid::{BareJid, FullJid, ResourcePart};
 use xmpp_stream::server::{PasswordCheck, ServerAction, ServerConfig, ServerCore, TokenUpdate};
+use xmpp_stream::sm::{ClientSm, Failed, ServerOptions, ServerSm, SmElement};
 use xmpp_stream::{
     ChannelBindings, ClientError, Security, ServerError, StanzaCondition, StreamInfo,
 };
@@ -188,6 +191,14 @@ pub struct Pair {
     pub bind: Bind,
     /// The established server session's answer to a session IQ.
     pub session_reply: Box<dyn FnMut(&Element) -> Element>,
+    /// What the established server session enables stream management with
+    /// (`ServerConfig::stream_management` without resumption, as
+    /// `server::accept` does); `None`: it is not offered.
+    pub sm_offer: Option<ServerOptions>,
+    /// The client's stream management session, once established with it.
+    pub client_sm: Option<ClientSm>,
+    /// The server's, enabled inline (Bind2) or by `<enable/>` afterwards.
+    pub server_sm: Option<ServerSm>,
     /// Rewrites frames from the client to the server.
     pub to_server: Option<Filter>,
     /// Rewrites frames from the server to the client.
@@ -215,8 +226,11 @@ impl Pair {
     pub fn new(client: ClientConfig, server: ServerConfig, store: Arc<MemoryStore>) -> Self {
         let start = Instant::now();
         let client = ClientCore::new(client, start);
+        let sm_offer = server.stream_management.clone();
         let server = ServerCore::new(Arc::new(server), Security::Cleartext, start);
-        Self::from_cores(client, server, store, start)
+        let mut pair = Self::from_cores(client, server, store, start);
+        pair.set_sm_offer(sm_offer);
+        pair
     }
 
     /// The two cores as if over direct TLS, where each side's TLS layer
@@ -232,9 +246,12 @@ impl Pair {
         let start = Instant::now();
         let mut client = ClientCore::new(client, start);
         client.set_secure(client_cb);
+        let sm_offer = server.stream_management.clone();
         let mut server = ServerCore::new(Arc::new(server), Security::Tls, start);
         server.set_channel_bindings(server_cb);
-        Self::from_cores(client, server, store, start)
+        let mut pair = Self::from_cores(client, server, store, start);
+        pair.set_sm_offer(sm_offer);
+        pair
     }
 
     /// A pair from cores made elsewhere, started at `start`.
@@ -268,6 +285,12 @@ impl Pair {
                 Ok(bare.with_resource(&resource))
             }),
             session_reply: Box::new(xmpp_stream::iq_result),
+            sm_offer: Some(ServerOptions {
+                resumption: None,
+                ..ServerOptions::default()
+            }),
+            client_sm: None,
+            server_sm: None,
             tokens: None,
             wall_clock: std::time::SystemTime::now(),
             token_updates: Vec::new(),
@@ -278,6 +301,16 @@ impl Pair {
             c: End::new(),
             s: End::new(),
         }
+    }
+
+    /// The established server answers `<enable/>` with these options (their
+    /// resumption turned off, as the server does for now).
+    pub fn set_sm_offer(&mut self, offer: Option<ServerOptions>) {
+        self.sm_offer = offer.map(|o| ServerOptions {
+            resumption: None,
+            location: None,
+            ..o
+        });
     }
 
     /// Runs both sides until neither can make progress: every action
@@ -366,7 +399,10 @@ impl Pair {
                 }
                 ClientAction::ResetDecoder => self.c.codec.reset(),
                 ClientAction::StartTls => self.c.tls = true,
-                ClientAction::Established(info) => self.client_outcome = Some(Ok(info)),
+                ClientAction::Established(info) => {
+                    self.client_sm = self.client.take_stream_management();
+                    self.client_outcome = Some(Ok(info));
+                }
                 ClientAction::Fail(err) => {
                     self.client_outcome = Some(Err(err));
                     self.c.closed = true;
@@ -421,7 +457,10 @@ impl Pair {
                     self.server.handle_tokens(found, self.wall_clock);
                 }
                 ServerAction::UpdateTokens(update) => self.update_tokens(update),
-                ServerAction::Established(info) => self.server_outcome = Some(Ok(info)),
+                ServerAction::Established(info) => {
+                    self.server_sm = self.server.take_stream_management();
+                    self.server_outcome = Some(Ok(info));
+                }
                 ServerAction::Fail(err) => {
                     self.server_outcome = Some(Err(err));
                     self.s.closed = true;
@@ -522,6 +561,11 @@ impl Pair {
                         let reply = (self.session_reply)(&el);
                         self.server_send(Frame::Element(reply));
                     }
+                    // So does it this.
+                    Frame::Element(el) if established && el.is("enable", ns::SM) => {
+                        let answer = self.answer_enable(&el);
+                        self.server_send(Frame::Element(answer));
+                    }
                     _ if established => {}
                     frame => self.server.handle_frame(Ok(frame)),
                 }
@@ -544,9 +588,31 @@ impl Pair {
         }
     }
 
+    /// The established server's answer to `<enable/>`, as `XmppStream`
+    /// gives it.
+    fn answer_enable(&mut self, el: &Element) -> Element {
+        let refuse = |c| Failed::new(c).to_element();
+        let Some(options) = &self.sm_offer else {
+            return refuse(StanzaCondition::FeatureNotImplemented);
+        };
+        if self.server_sm.is_some() {
+            return refuse(StanzaCondition::UnexpectedRequest);
+        }
+        let Ok(Some(SmElement::Enable(request))) = SmElement::read(el) else {
+            return refuse(StanzaCondition::BadRequest);
+        };
+        let (sm, enabled) = ServerSm::enable(&request, options);
+        self.server_sm = Some(sm);
+        enabled
+    }
+
     fn deliver_to_client(&mut self) -> bool {
         // After its outcome the client shell hands the connection over (or
-        // drops it): the core reads nothing more.
+        // drops it): the core reads nothing more. The session's stream
+        // management reads on, as `XmppStream` does.
+        if matches!(self.client_outcome, Some(Ok(_))) && self.client_sm.is_some() {
+            return self.deliver_to_client_sm();
+        }
         if self.client_outcome.is_some() || self.c.tls {
             return false;
         }
@@ -567,6 +633,23 @@ impl Pair {
             }
             None => false,
         }
+    }
+
+    /// An established client's stream management takes what comes (the
+    /// answer to `<enable/>`, `<r/>`…) and answers `<r/>`.
+    fn deliver_to_client_sm(&mut self) -> bool {
+        let Some(Ok(frame)) = self.c.next_frame(self.chunk) else {
+            return false;
+        };
+        self.client_received.push(frame.clone());
+        let (Frame::Element(el), Some(sm)) = (frame, self.client_sm.as_mut()) else {
+            return true;
+        };
+        if let Ok(xmpp_stream::sm::Event::Reply(a)) = sm.handle(&el) {
+            self.client_sent.push(Frame::Element(a.clone()));
+            encode(&mut self.c.codec, Frame::Element(a), &mut self.s.inbox);
+        }
+        true
     }
 
     /// The client's result; panics if it has none.

@@ -25,15 +25,16 @@ impl ClientCore {
         initial: Option<&[u8]>,
         fast: bool,
     ) -> Element {
-        let offer = self.sasl2.as_ref();
         // Bind2 lets the server choose the resource: a client that asked
         // for one binds it with RFC 6120 after <success/> instead.
-        let bind2 = offer
-            .and_then(|o| o.bind2.as_ref())
+        let bind2 = self
+            .sasl2
+            .as_ref()
+            .and_then(|o| o.bind2.clone())
             .filter(|_| self.config.resource.is_none());
-        let bind = bind2.map(|_| Bind2Request {
+        let bind = bind2.map(|inline| Bind2Request {
             tag: Some(self.config.bind2_tag.clone()),
-            enable: Vec::new(),
+            enable: self.bind2_enable(&inline).into_iter().collect(),
         });
         // Asked for in password logins: a token login keeps its token, which
         // the server rotates when it ages (asking each time would make every
@@ -184,6 +185,13 @@ impl ClientCore {
             None
         };
         self.bound_inline = jid.is_some();
+        if jid.is_none() {
+            // Nothing was bound, so nothing was enabled inline: the RFC 6120
+            // binding may enable stream management afterwards.
+            self.sm = None;
+        } else if !self.bind2_enabled(el) {
+            return;
+        }
         self.state = State::ExpectSasl2Features(jid);
     }
 
@@ -195,11 +203,13 @@ impl ClientCore {
     }
 
     /// After SASL2's `<success/>`: the features (no restart). Stream
-    /// management requests that servers send right after success are not
-    /// ours to answer before we enabled it.
+    /// management requests that servers send right after success are
+    /// answered if Bind2 enabled it, and not ours to answer otherwise.
     pub(super) fn on_sasl2_features(&mut self, el: &Element, jid: Option<FullJid>) {
         if el.ns() == ns::SM {
-            self.state = State::ExpectSasl2Features(jid);
+            if self.sm_before_features(el) {
+                self.state = State::ExpectSasl2Features(jid);
+            }
             return;
         }
         if !el.is("features", ns::STREAM) {

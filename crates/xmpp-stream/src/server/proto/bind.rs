@@ -42,6 +42,9 @@ impl ServerCore {
     /// 6120 binding, and the session feature per policy.
     pub(super) fn bind_features(&self) -> Vec<Element> {
         let mut children = vec![Element::builder("bind", ns::BIND).build()];
+        if self.config.stream_management.is_some() {
+            children.push(crate::sm::feature());
+        }
         match self.config.session {
             SessionFeature::Optional => children.push(
                 Element::builder("session", ns::SESSION)
@@ -56,7 +59,28 @@ impl ServerCore {
         children
     }
 
+    /// The stream management session Bind2 enabled inline, for the
+    /// [`XmppStream`](crate::XmppStream): `None` otherwise (a client may
+    /// still send `<enable/>` on the established stream, which the
+    /// session answers). Call it after
+    /// [`ServerAction::Established`].
+    pub fn take_stream_management(&mut self) -> Option<crate::sm::ServerSm> {
+        self.sm.take()
+    }
+
+    /// `<failed><unexpected-request/></failed>` for an `<enable/>` before
+    /// the resource is bound (XEP-0198 §3); the negotiation goes on.
+    pub(super) fn refuse_sm_enable(&mut self) {
+        let failed = crate::sm::Failed::new(StanzaCondition::UnexpectedRequest);
+        self.send_element(failed.to_element());
+    }
+
     pub(super) fn on_pre_bind(&mut self, el: Element) {
+        if el.is("enable", crate::sm::NS_SM) {
+            self.refuse_sm_enable();
+            self.state = State::ExpectBind;
+            return;
+        }
         let bind = (el.is("iq", ns::CLIENT) && el.attr("type") == Some("set"))
             .then(|| el.child("bind", ns::BIND))
             .flatten();

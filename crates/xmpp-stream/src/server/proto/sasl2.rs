@@ -126,7 +126,12 @@ impl ServerCore {
         if !self.sasl2_available() || offered.is_empty() {
             return None;
         }
-        let mut inline = vec![wire2::bind2_feature([])];
+        let sm = self
+            .config
+            .stream_management
+            .as_ref()
+            .map(|_| crate::sm::NS_SM);
+        let mut inline = vec![wire2::bind2_feature(sm)];
         let fast = self.fast_offered();
         if !fast.is_empty() {
             inline.push(wire2::fast_feature(fast.iter().map(|m| m.as_str())));
@@ -435,14 +440,39 @@ impl ServerCore {
         }
     }
 
+    /// Answers what a Bind2 request enables inline: stream management
+    /// (`<enabled/>`, or `<failed/>` when it is off or the request is
+    /// malformed), for `<bound/>`.
+    fn bind2_enable(&mut self, bind: &Bind2Request) -> Vec<Element> {
+        use crate::sm::{Failed, SmElement, NS_SM};
+        let Some(enable) = bind.enable.iter().find(|e| e.is("enable", NS_SM)) else {
+            return Vec::new();
+        };
+        let answer = match (self.config.sm_options(), SmElement::read(enable)) {
+            (Some(options), Ok(Some(SmElement::Enable(request)))) => {
+                let (sm, enabled) = crate::sm::ServerSm::enable(&request, &options);
+                self.sm = Some(sm);
+                enabled
+            }
+            (None, _) => Failed::new(StanzaCondition::FeatureNotImplemented).to_element(),
+            (Some(_), _) => Failed::new(StanzaCondition::BadRequest).to_element(),
+        };
+        vec![answer]
+    }
+
     fn sasl2_success(&mut self, post: PostAuth) {
         let identifier = match &post.jid {
             Some(jid) => jid.to_string(),
             None => post.bare.to_string(),
         };
+        let bound_features = match (&post.jid, &post.exchange.bind) {
+            (Some(_), Some(bind)) => self.bind2_enable(bind),
+            _ => Vec::new(),
+        };
         let extras = wire2::SuccessExtras {
             additional: post.additional,
             bound: post.jid.is_some(),
+            bound_features,
             token: post
                 .token
                 .as_ref()
