@@ -21,8 +21,8 @@ use crate::wire;
 
 mod sm;
 
-pub(crate) use self::sm::StreamSm;
 use self::sm::Incoming;
+pub(crate) use self::sm::StreamSm;
 
 /// The read buffer's capacity while data flows (tokio-util's default).
 const READ_CAPACITY: usize = 8 * 1024;
