@@ -100,10 +100,11 @@ pub struct StreamInfo {
     /// it. The login then went on with the password.
     pub fast_token_refused: bool,
     /// Stream management (XEP-0198) is on: the [`XmppStream`](crate::XmppStream)
-    /// answers `<r/>`, and counts acknowledgements of what it sends. On the
-    /// server side it can also come on later, when the client sends
-    /// `<enable/>` on the established stream (see
-    /// [`XmppStream::info`](crate::XmppStream::info)).
+    /// answers `<r/>`, and counts acknowledgements of what it sends. With
+    /// Bind2 it is known at once; after RFC 6120 binding it comes on later,
+    /// when the established stream reads the server's `<enabled/>` (client)
+    /// or the client's `<enable/>` (server): read it from
+    /// [`XmppStream::info`](crate::XmppStream::info).
     pub stream_management: bool,
 }
 

@@ -121,7 +121,7 @@ impl StreamSm {
             None => return Ok((true, None)),
         };
         let request = match outgoing {
-            Outgoing::Tracked(_) if self.unacked() % AUTO_REQUEST == 0 => self.request(),
+            Outgoing::Tracked(_) if self.unacked().is_multiple_of(AUTO_REQUEST) => self.request(),
             _ => None,
         };
         Ok((outgoing.write_now(), request))
