@@ -134,6 +134,8 @@ fn server_config(
     config.session = SessionFeature::Required;
     config.close_after_sasl_failure = true;
     config.sasl2 = false;
+    // Nor stream management (XEP-0198), which the RFC 3920 example predates.
+    config.stream_management = None;
     if let Some(g) = generated {
         config.tls = Some(g.server.clone());
         config.tls_policy = TlsPolicy::Required;

@@ -18,7 +18,7 @@ const BIND2: &str = "urn:xmpp:bind:0";
 fn rfc6120() -> Pair {
     let store = store();
     Pair::new(
-        client_config(&["SCRAM-SHA-256"]),
+        sm_client(&["SCRAM-SHA-256"]),
         server_config(store.clone()),
         store,
     )
@@ -34,6 +34,7 @@ fn bind2(client: ClientConfig, server: xmpp_stream::server::ServerConfig) -> Pai
 
 fn sasl2_client() -> ClientConfig {
     let mut c = ClientConfig::new("juliet@example.com", PASSWORD).unwrap();
+    c.stream_management = true;
     c.sasl2 = Sasl2Mode::Required;
     c
 }
@@ -83,7 +84,7 @@ fn a_required_session_comes_before_enable() {
     let store = store();
     let mut server = server_config(store.clone());
     server.session = xmpp_stream::server::SessionFeature::Required;
-    let mut pair = Pair::new(client_config(&["SCRAM-SHA-1"]), server, store);
+    let mut pair = Pair::new(sm_client(&["SCRAM-SHA-1"]), server, store);
     pair.run();
     pair.established();
     let names: Vec<_> = elements(&pair.client_sent)
@@ -167,7 +168,7 @@ fn off_on_the_server_nothing_is_offered_or_enabled() {
     let store = store();
     let mut server = server_config(store.clone());
     server.stream_management = None;
-    let mut pair = Pair::new(client_config(&["SCRAM-SHA-256"]), server, store);
+    let mut pair = Pair::new(sm_client(&["SCRAM-SHA-256"]), server, store);
     pair.run();
     let (client, _) = pair.established();
     assert!(!client.stream_management);
@@ -200,7 +201,7 @@ fn off_on_the_server_nothing_is_offered_or_enabled() {
 
 #[test]
 fn off_on_the_client_nothing_is_asked() {
-    let mut client = client_config(&["SCRAM-SHA-256"]);
+    let mut client = sm_client(&["SCRAM-SHA-256"]);
     client.stream_management = false;
     let store = store();
     let mut pair = Pair::new(client, server_config(store.clone()), store);
@@ -239,3 +240,10 @@ fn a_refused_enable_leaves_stream_management_off() {
 }
 
 use xmpp_stream::sm;
+
+/// `client_config` with stream management asked for (it is off by default).
+fn sm_client(mechanisms: &[&str]) -> ClientConfig {
+    let mut c = client_config(mechanisms);
+    c.stream_management = true;
+    c
+}

@@ -32,9 +32,10 @@ async fn streams(
     recorder: Option<Arc<Recorder>>,
 ) -> (XmppStream<DuplexStream>, XmppStream<DuplexStream>) {
     let (io, server) = spawn_server(seed_config());
-    let config = ClientConfig::new("juliet@example.com", PASSWORD)
+    let mut config = ClientConfig::new("juliet@example.com", PASSWORD)
         .unwrap()
         .with_tls(TlsMode::Off);
+    config.stream_management = true;
     let observer = recorder.map(|r| r as Arc<dyn xmpp_stream::Observer>);
     let client = connect(io, config, observer).await.unwrap();
     let server = server.await.unwrap().unwrap();

@@ -78,6 +78,9 @@ fn server_config(
     config.tls = Some(generated.server.clone());
     config.tls_policy = TlsPolicy::Required;
     config.sasl2 = true;
+    // The demo shows SASL2, Bind2 and FAST; stream management (XEP-0198),
+    // which Bind2 would enable inline, is left out to keep it to those.
+    config.stream_management = None;
     if args.fast {
         for d in &mut config.domains {
             d.tokens = Some(Arc::new(MemoryTokenStore::new()));

@@ -132,8 +132,9 @@ pub struct ClientConfig {
     /// Enable stream management (XEP-0198 acknowledgements) when the server
     /// offers it: inline in Bind2, or with `<enable/>` after binding. The
     /// [`XmppStream`](crate::XmppStream) then answers the server's `<r/>`
-    /// and counts what the server acknowledged. No resumption yet. On by
-    /// default.
+    /// and counts what the server acknowledged. No resumption yet, and a
+    /// full queue of unacknowledged stanzas is an error on the sink rather
+    /// than back-pressure: off by default until both land.
     pub stream_management: bool,
 }
 
@@ -204,7 +205,7 @@ impl ClientConfig {
             bind2_tag: "xmpp-negotiate".to_owned(),
             fast_token: None,
             request_fast_token: false,
-            stream_management: true,
+            stream_management: false,
         })
     }
 

@@ -5,8 +5,9 @@
 //! This is the sans-IO protocol core. The shells use it for
 //! acknowledgements on a live stream: [`server::accept`](crate::server::accept)
 //! offers stream management (`ServerConfig::stream_management`),
-//! [`client::connect`](crate::client::connect) enables it when offered
-//! (`ClientConfig::stream_management`), and [`XmppStream`](crate::XmppStream)
+//! [`client::connect`](crate::client::connect) enables it when offered if
+//! asked to (`ClientConfig::stream_management`, off by default until a full
+//! queue is back-pressure rather than an error), and [`XmppStream`](crate::XmppStream)
 //! answers `<r/>`, counts acknowledgements and keeps stream management's
 //! elements from the application. **Resumption is not wired yet:** the
 //! server never grants it (no detached sessions exist), and the client
