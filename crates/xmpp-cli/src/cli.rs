@@ -34,6 +34,8 @@ pub enum Command {
     User(UserCommand),
     /// Log in to a server and print the bound JID.
     Login(LoginArgs),
+    /// Log in, send one message, check that the server accepted it, and exit.
+    Send(SendArgs),
     /// Login load generator (works against any XMPP server).
     Bench(BenchArgs),
 }
@@ -387,6 +389,19 @@ pub struct BulkAddArgs {
 pub struct LoginArgs {
     /// Who to log in as: `user@domain` or `user@domain/resource`.
     pub jid: String,
+    /// How to connect and log in.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Print the whole exchange, step by step, as `xmpp demo` does, with the round
+    /// trips numbered. Passwords, FAST tokens and token proofs are redacted.
+    #[arg(long)]
+    pub transcript: bool,
+}
+
+/// The connection, TLS and SASL options of `xmpp login`, shared with
+/// `xmpp send` so that the two cannot drift apart.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
     /// Server address (default: <domain>:5222, <domain>:5223 with --direct-tls).
     #[arg(long, value_name = "HOST:PORT")]
     pub server: Option<String>,
@@ -423,10 +438,6 @@ pub struct LoginArgs {
     /// The name the server's certificate must carry (default: the JID's domain).
     #[arg(long, value_name = "NAME")]
     pub tls_server_name: Option<String>,
-    /// Print the whole exchange, step by step, as `xmpp demo` does, with the round
-    /// trips numbered. Passwords, FAST tokens and token proofs are redacted.
-    #[arg(long)]
-    pub transcript: bool,
     /// Give up after this long (connect and negotiation).
     #[arg(long, default_value = "30s", value_parser = duration::parse)]
     pub timeout: Duration,
@@ -447,6 +458,60 @@ pub struct LoginArgs {
     /// token's file is removed). A file that group or others can read is refused.
     #[arg(long, value_name = "PATH")]
     pub fast_token_file: Option<std::path::PathBuf>,
+}
+
+/// The `type` of the message `xmpp send` sends (RFC 6121 §5.2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MessageType {
+    /// A one-to-one chat message.
+    Chat,
+    /// A standalone message.
+    Normal,
+    /// An alert or notification that expects no reply.
+    Headline,
+}
+
+impl MessageType {
+    /// The attribute value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageType::Chat => "chat",
+            MessageType::Normal => "normal",
+            MessageType::Headline => "headline",
+        }
+    }
+}
+
+/// `xmpp send`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+How delivery is checked: with stream management (XEP-0198), when the server offers it,
+xmpp send waits until the server acknowledges that it handled the message, then waits
+--wait for an error bounce. Without stream management the --wait grace period is the
+only check: a server that is slow to bounce is not noticed.
+
+Exit codes: 0 sent and not bounced; 6 the server bounced the message (its error
+condition is printed); 2 usage; 3 authentication; 4 stream or protocol; 5 network or
+timeout; 1 anything else.")]
+pub struct SendArgs {
+    /// The recipient: `user@domain` (its available resources) or a full JID.
+    pub to: String,
+    /// The message text (default: read from stdin until EOF; the password then comes
+    /// from the prompt or --fast-token-file, not --password-stdin).
+    pub text: Option<String>,
+    /// The account to send from: `user@domain` or `user@domain/resource`.
+    #[arg(long, value_name = "JID")]
+    pub from: String,
+    /// The message type.
+    #[arg(long = "type", value_enum, default_value = "chat")]
+    pub kind: MessageType,
+    /// After sending (and the server's acknowledgement), how long to wait for an
+    /// error bounce before closing.
+    #[arg(long, default_value = "1s", value_parser = duration::parse)]
+    pub wait: Duration,
+    /// How to connect and log in (as `xmpp login`).
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 /// `xmpp bench`.

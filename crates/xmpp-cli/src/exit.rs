@@ -13,6 +13,8 @@ pub enum Code {
     Protocol = 4,
     /// Network error or timeout.
     Network = 5,
+    /// `xmpp send`: the server bounced the message (a stanza error).
+    Bounced = 6,
     /// Anything else (a store that cannot be opened, ...).
     Other = 1,
 }

@@ -13,7 +13,7 @@ use xmpp_stream::client::{self, ChannelBindingPolicy, ClientConfig, Sasl2Mode, T
 use xmpp_stream::{ClientError, Direction, Observed, Observer, StreamInfo, XmppStream};
 use xmpp_xml::Frame;
 
-use crate::cli::{ChannelBindingChoice, ClientTls, LoginArgs, Sasl2Choice};
+use crate::cli::{ChannelBindingChoice, ClientTls, ConnectArgs, LoginArgs, Sasl2Choice};
 use crate::exit::{CmdResult, Code, Failure};
 use crate::password;
 use crate::token_file::{self, Loaded, Stored};
@@ -98,7 +98,7 @@ pub async fn close<S: AsyncRead + AsyncWrite + Unpin>(mut stream: XmppStream<S>,
 
 /// Builds the client's trust settings from `--ca-file`, `--insecure` and
 /// `--tls-server-name`.
-fn trust(mut config: ClientConfig, args: &LoginArgs) -> Result<ClientConfig, Failure> {
+fn trust(mut config: ClientConfig, args: &ConnectArgs) -> Result<ClientConfig, Failure> {
     if args.insecure {
         eprintln!(
             "xmpp: WARNING: --insecure: the server's certificate is NOT verified. Anyone on the \
@@ -154,7 +154,7 @@ where
 /// `--sasl2`, checked against the flags that need it. A requested resource
 /// goes with SASL2 too: the library then binds it with RFC 6120 after the
 /// SASL2 success instead of letting Bind2 choose one.
-fn sasl2_mode(args: &LoginArgs) -> Result<Sasl2Mode, Failure> {
+fn sasl2_mode(args: &ConnectArgs) -> Result<Sasl2Mode, Failure> {
     let fast = args.fast_token_file.is_some();
     if fast && args.insecure {
         // XEP-0484 §3: tokens go only to a server whose certificate was
@@ -326,18 +326,8 @@ impl Login {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let observer: Arc<dyn Observer> = self.watch.clone();
-        let stream = match negotiate(io, config, Some(observer), self.direct).await {
-            Ok(s) => s,
-            Err(e) => {
-                if let (Some(t), ClientError::Tls(reason)) = (&self.transcript, &e) {
-                    t.tls_failed(reason);
-                }
-                return Err(self.failed(e));
-            }
-        };
+        let stream = self.connect(io, config).await?;
         let info = stream.info().clone();
-        tracing::info!(jid = %info.jid, mechanism = %info.mechanism, "logged in");
         close(stream, Duration::from_secs(1)).await;
         if self.transcript.is_some() {
             out!("Bound JID: {}", info.jid);
@@ -346,6 +336,28 @@ impl Login {
         }
         eprintln!("xmpp: {}", summary(&info));
         self.store_token(&info)
+    }
+
+    /// Negotiates over `io`: the established stream, or the failure to
+    /// report (a refused token's file removed).
+    async fn connect<S>(&self, io: S, config: ClientConfig) -> Result<XmppStream<S>, Failure>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let observer: Arc<dyn Observer> = self.watch.clone();
+        match negotiate(io, config, Some(observer), self.direct).await {
+            Ok(stream) => {
+                let info = stream.info();
+                tracing::info!(jid = %info.jid, mechanism = %info.mechanism, "logged in");
+                Ok(stream)
+            }
+            Err(e) => {
+                if let (Some(t), ClientError::Tls(reason)) = (&self.transcript, &e) {
+                    t.tls_failed(reason);
+                }
+                Err(self.failed(e))
+            }
+        }
     }
 
     /// After a login: store a token that came (first one or rotation),
@@ -448,8 +460,30 @@ impl Login {
     }
 }
 
-/// Runs `xmpp login`.
-pub async fn run(args: LoginArgs) -> CmdResult {
+/// Logs in as `jid` with the options `xmpp login` takes, for another
+/// command (`xmpp send`): the established stream, with a FAST token the
+/// server issued stored in `--fast-token-file`. `stream_management`: ask for
+/// XEP-0198 acknowledgements when the server offers them.
+pub async fn session(
+    jid: &str,
+    args: &ConnectArgs,
+    stream_management: bool,
+) -> Result<XmppStream<TcpStream>, Failure> {
+    let (login, mut config, tcp) = prepare(jid, args).await?;
+    config.stream_management = stream_management;
+    let stream = login.connect(tcp, config).await?;
+    tracing::info!("{}", summary(stream.info()));
+    login.store_token(stream.info())?;
+    Ok(stream)
+}
+
+/// Checks the options, reads the password (unless a FAST token will do),
+/// builds the configuration and connects: what every login needs before
+/// negotiation.
+async fn prepare(
+    jid: &str,
+    args: &ConnectArgs,
+) -> Result<(Login, ClientConfig, TcpStream), Failure> {
     let tls = args.tls;
     if args.direct_tls && matches!(tls, ClientTls::Off) {
         return Err(Failure::usage(
@@ -459,7 +493,7 @@ pub async fn run(args: LoginArgs) -> CmdResult {
     let tls_first = args.direct_tls || matches!(tls, ClientTls::Required);
     let (selector, fallback) = selector(args.mechanism, args.allow_plain_without_tls, tls_first)?;
     // Check the JID and the flags before asking for a password.
-    let probe = ClientConfig::new(&args.jid, "-").map_err(Failure::usage)?;
+    let probe = ClientConfig::new(jid, "-").map_err(Failure::usage)?;
     let sasl2 = sasl2_mode(&args)?;
     let bare = format!("{}@{}", probe.username, probe.domain);
     let tokens = match &args.fast_token_file {
@@ -480,12 +514,12 @@ pub async fn run(args: LoginArgs) -> CmdResult {
     } else {
         Some(password::read(
             args.password_stdin,
-            &format!("Password for {}: ", args.jid),
+            &format!("Password for {jid}: "),
             false,
         )?)
     };
     let has_password = password.is_some();
-    let mut config = ClientConfig::new(&args.jid, password.as_ref().map_or("", |p| p.as_str()))
+    let mut config = ClientConfig::new(jid, password.as_ref().map_or("", |p| p.as_str()))
         .map_err(Failure::usage)?;
     drop(password);
     if let Some(r) = &args.resource {
@@ -499,7 +533,7 @@ pub async fn run(args: LoginArgs) -> CmdResult {
         MechanismSelector::with_preference([])
     });
     config = apply_tls(config, tls, args.ca_file.as_deref())?;
-    config = trust(config, &args)?;
+    config = trust(config, args)?;
     config.fallback = fallback;
     config.timeout = args.timeout;
     config.sasl2 = sasl2;
@@ -517,7 +551,7 @@ pub async fn run(args: LoginArgs) -> CmdResult {
         .clone()
         .unwrap_or_else(|| format!("{}:{port}", config.domain));
     let tcp = dial(&server, args.timeout).await?;
-    let mut login = Login {
+    let login = Login {
         server,
         allow_plain: args.allow_plain_without_tls,
         direct: args.direct_tls,
@@ -526,9 +560,16 @@ pub async fn run(args: LoginArgs) -> CmdResult {
         tokens,
         has_password,
     };
+    Ok((login, config, tcp))
+}
+
+/// Runs `xmpp login`.
+pub async fn run(args: LoginArgs) -> CmdResult {
+    let (mut login, config, tcp) = prepare(&args.jid, &args.connect).await?;
     if !args.transcript {
         return login.run(tcp, config).await;
     }
+    let args = &args.connect;
     let probe = Arc::new(crate::tls::ProbeState::default());
     let trust = match (&args.ca_file, args.insecure) {
         (_, true) => "The server's certificate is NOT verified (--insecure).".to_owned(),

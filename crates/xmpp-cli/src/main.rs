@@ -1,4 +1,5 @@
-//! The `xmpp` command-line tool: `demo`, `serve`, `user`, `login`, `bench`.
+//! The `xmpp` command-line tool: `demo`, `serve`, `user`, `login`, `send`,
+//! `bench`.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 // Doc comments on the clap types are the `--help` text, where XML elements
@@ -21,6 +22,7 @@ mod duration;
 mod exit;
 mod login;
 mod password;
+mod send;
 mod serve;
 mod store;
 mod tls;
@@ -73,6 +75,7 @@ fn main() {
             Command::Demo(a) => demo::run(a).await,
             Command::Bench(a) => bench::run(a).await,
             Command::Login(a) => login::run(a).await,
+            Command::Send(a) => send::run(a).await,
         }
     });
     // Do not wait for lingering blocking tasks (a prompt, a slow peer).
