@@ -494,7 +494,7 @@ async fn prepare(
     let (selector, fallback) = selector(args.mechanism, args.allow_plain_without_tls, tls_first)?;
     // Check the JID and the flags before asking for a password.
     let probe = ClientConfig::new(jid, "-").map_err(Failure::usage)?;
-    let sasl2 = sasl2_mode(&args)?;
+    let sasl2 = sasl2_mode(args)?;
     let bare = format!("{}@{}", probe.username, probe.domain);
     let tokens = match &args.fast_token_file {
         Some(path) => Some(TokenFile::open(

@@ -87,7 +87,10 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let broken = |e: xmpp_stream::SessionError| {
-        Failure::new(Code::Protocol, format!("the stream failed after login: {e}"))
+        Failure::new(
+            Code::Protocol,
+            format!("the stream failed after login: {e}"),
+        )
     };
     stream.send(message).await.map_err(broken)?;
     // Stream management may still be enabling (`<enabled/>` on its way):
@@ -123,7 +126,10 @@ where
                 ))
             }
             Ok(Some(Ok(el))) => {
-                tracing::debug!(name = el.name(), "ignoring a stanza while waiting for a bounce");
+                tracing::debug!(
+                    name = el.name(),
+                    "ignoring a stanza while waiting for a bounce"
+                );
             }
         }
     }
