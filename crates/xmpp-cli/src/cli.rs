@@ -503,7 +503,7 @@ pub struct SendArgs {
     #[arg(long, value_name = "JID")]
     pub from: String,
     /// The message type.
-    #[arg(long = "type", value_enum, default_value = "chat")]
+    #[arg(long = "type", value_name = "TYPE", value_enum, default_value = "chat")]
     pub kind: MessageType,
     /// After sending (and the server's acknowledgement), how long to wait for an
     /// error bounce before closing.
