@@ -37,6 +37,38 @@ pub(super) struct Opened {
     pub(super) watch: Vec<PathBuf>,
 }
 
+/// How long opening waits for another process that holds the database
+/// while it switches a new file to WAL.
+const OPEN_BUSY_WAIT: Duration = Duration::from_secs(10);
+
+/// The pool, retrying while the database is busy. Switching a new file to
+/// WAL takes an exclusive lock that SQLite does not wait for (the busy
+/// timeout does not apply to the journal-mode change), so two processes
+/// opening a fresh store at once saw "database is locked" about once in
+/// twenty tries.
+async fn connect_retrying_busy(opts: SqliteConnectOptions) -> Result<SqlitePool, StoreError> {
+    let deadline = std::time::Instant::now() + OPEN_BUSY_WAIT;
+    loop {
+        let attempt = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts.clone())
+            .await;
+        match attempt {
+            Err(sqlx::Error::Database(e))
+                if is_busy(e.code().as_deref()) && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+/// SQLITE_BUSY and its extended codes (recovery, snapshot, timeout).
+fn is_busy(code: Option<&str>) -> bool {
+    matches!(code, Some("5" | "261" | "517" | "773"))
+}
+
 /// Opens (creating as needed, private to this user) the SQLite store at
 /// `location`: a file path or a `sqlite:` URL.
 pub(super) async fn open(location: &str) -> Result<Opened, StoreError> {
@@ -59,10 +91,7 @@ pub(super) async fn open(location: &str) -> Result<Opened, StoreError> {
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(10))
         .foreign_keys(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(opts)
-        .await?;
+    let pool = connect_retrying_busy(opts).await?;
     if in_memory {
         return Ok(Opened {
             pool,
