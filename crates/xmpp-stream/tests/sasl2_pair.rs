@@ -147,10 +147,7 @@ fn a_fast_token_is_issued_then_logs_in_in_one_message() {
     // Never printed.
     assert!(!format!("{info:?}").contains(token.secret.as_str()));
 
-    let mut c = client();
-    c.user_agent = ua.clone();
-    c.fast_token = Some(token.clone());
-    c.password = Default::default();
+    let c = token_client(&ua, &token);
     let pair = run_tls(c, &tokens);
     let (info, server) = pair.established();
     assert_eq!(info.mechanism, Mechanism::HtSha256Expr);
@@ -203,19 +200,8 @@ fn a_token_from_another_user_agent_or_channel_is_refused() {
 fn a_token_bound_to_one_channel_fails_on_another() {
     // A man in the middle terminates TLS: the two sides' exporters differ.
     let tokens = Arc::new(MemoryTokenStore::new());
-    let mut c = client();
-    c.request_fast_token = true;
-    let ua = c.user_agent.clone();
-    let token = run_tls(c, &tokens)
-        .established()
-        .0
-        .fast_token
-        .clone()
-        .unwrap();
-    let mut c = client();
-    c.user_agent = ua;
-    c.fast_token = Some(token);
-    c.password = Default::default();
+    let (ua, token) = issue_token(&tokens);
+    let c = token_client(&ua, &token);
     let store = store();
     let mut pair = Pair::over_tls(
         c,
@@ -241,15 +227,7 @@ fn a_token_bound_to_one_channel_fails_on_another() {
 #[test]
 fn an_expired_token_is_refused() {
     let tokens = Arc::new(MemoryTokenStore::new());
-    let mut c = client();
-    c.request_fast_token = true;
-    let ua = c.user_agent.clone();
-    let token = run_tls(c, &tokens)
-        .established()
-        .0
-        .fast_token
-        .clone()
-        .unwrap();
+    let (ua, token) = issue_token(&tokens);
     let mut c = client();
     c.user_agent = ua;
     c.fast_token = Some(token);
@@ -270,15 +248,7 @@ fn an_expired_token_is_refused() {
 #[test]
 fn a_replayed_count_is_refused() {
     let tokens = Arc::new(MemoryTokenStore::new());
-    let mut c = client();
-    c.request_fast_token = true;
-    let ua = c.user_agent.clone();
-    let token = run_tls(c, &tokens)
-        .established()
-        .0
-        .fast_token
-        .clone()
-        .unwrap();
+    let (ua, token) = issue_token(&tokens);
     let with_count = |n: &'static str| {
         Box::new(move |frame: Frame| match &frame {
             Frame::Element(el) if el.is("authenticate", SASL2) => {
@@ -300,10 +270,7 @@ fn a_replayed_count_is_refused() {
     };
     let mut outcomes = Vec::new();
     for count in ["5", "5", "6"] {
-        let mut c = client();
-        c.user_agent = ua.clone();
-        c.fast_token = Some(token.clone());
-        c.password = Default::default();
+        let c = token_client(&ua, &token);
         let store = store();
         let mut pair = Pair::over_tls(
             c,
@@ -719,20 +686,9 @@ fn a_token_request_without_a_user_agent_is_ignored_not_failed() {
 #[test]
 fn an_ageing_token_is_rotated_unasked() {
     let tokens = Arc::new(MemoryTokenStore::new());
-    let mut c = client();
-    c.request_fast_token = true;
-    let ua = c.user_agent.clone();
-    let token = run_tls(c, &tokens)
-        .established()
-        .0
-        .fast_token
-        .clone()
-        .unwrap();
+    let (ua, token) = issue_token(&tokens);
     let login_at = |days: u64| {
-        let mut c = client();
-        c.user_agent = ua.clone();
-        c.fast_token = Some(token.clone());
-        c.password = Default::default();
+        let c = token_client(&ua, &token);
         let store = store();
         let mut pair = Pair::over_tls(
             c,
@@ -801,13 +757,36 @@ fn reusing_the_current_token_writes_nothing() {
     let token = first.established().0.fast_token.clone().unwrap();
     let mut updates = Vec::new();
     for _ in 0..3 {
-        let mut c = client();
-        c.user_agent = ua.clone();
-        c.fast_token = Some(token.clone());
-        c.password = Default::default();
+        let c = token_client(&ua, &token);
         let pair = run_tls(c, &tokens);
         assert_eq!(pair.established().0.mechanism, token.mechanism);
         updates.push(pair.token_updates.clone());
     }
     assert_eq!(updates, [vec!["used"], vec![], vec![]]);
+}
+
+/// A password login of a new user agent that asks for a token: the user
+/// agent and the token issued.
+fn issue_token(
+    tokens: &Arc<MemoryTokenStore>,
+) -> (xmpp_stream::client::UserAgent, xmpp_sasl::FastToken) {
+    let mut c = client();
+    c.request_fast_token = true;
+    let ua = c.user_agent.clone();
+    let token = run_tls(c, tokens)
+        .established()
+        .0
+        .fast_token
+        .clone()
+        .expect("a token was issued");
+    (ua, token)
+}
+
+/// A client of user agent `ua` with `token` and no password.
+fn token_client(ua: &xmpp_stream::client::UserAgent, token: &xmpp_sasl::FastToken) -> ClientConfig {
+    let mut c = client();
+    c.user_agent = ua.clone();
+    c.fast_token = Some(token.clone());
+    c.password = Default::default();
+    c
 }
