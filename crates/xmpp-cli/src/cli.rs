@@ -299,6 +299,23 @@ pub struct ServeArgs {
     /// How long a FAST token the server issues stays valid.
     #[arg(long, default_value = "14d", value_parser = duration::parse, value_name = "DURATION")]
     pub fast_token_ttl: Duration,
+    /// Stream management (XEP-0198): acknowledgements and resumption.
+    #[arg(long, value_enum, default_value = "on")]
+    pub sm: OnOff,
+    /// How long a session whose connection was lost waits for its client to resume it
+    /// (XEP-0198; advertised as `max`); what arrives meanwhile is queued, and bounced with
+    /// <recipient-unavailable/> when the time is up. 0 offers no resumption.
+    #[arg(long, default_value = "300s", value_parser = duration::parse, value_name = "DURATION")]
+    pub resume_timeout: Duration,
+}
+
+/// A feature switch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    /// On.
+    On,
+    /// Off.
+    Off,
 }
 
 /// `xmpp user ...`.

@@ -106,6 +106,17 @@ pub struct StreamInfo {
     /// or the client's `<enable/>` (server): read it from
     /// [`XmppStream::info`](crate::XmppStream::info).
     pub stream_management: bool,
+    /// The stream resumed an earlier session (XEP-0198 §5) instead of
+    /// binding a resource: on the server, the session's stream management
+    /// is the resumed one, and what it parked with it is in
+    /// [`XmppStream::take_resumed_state`](crate::XmppStream::take_resumed_state).
+    pub resumed: bool,
+    /// Client side: [`ClientConfig::resume`](crate::client::ClientConfig::resume)
+    /// named a session that could not be resumed (the server no longer had
+    /// it, or no longer offers resumption): these stanzas of it were never
+    /// acknowledged, oldest first. The server may or may not have handled
+    /// them; the application decides whether to send them again.
+    pub sm_lost: Vec<xmpp_xml::Element>,
 }
 
 /// `version` is at least 1.0; major and minor compare as integers

@@ -30,6 +30,8 @@ pub struct Sasl2Offer {
     pub bind2: Option<Vec<String>>,
     /// FAST is offered inline, with these token mechanisms.
     pub fast: Option<Vec<MechanismName>>,
+    /// Stream resumption (XEP-0198) is offered inline.
+    pub sm: bool,
 }
 
 /// A client's user agent (XEP-0388 §2.4): a stable id and optional names.
@@ -77,6 +79,8 @@ pub struct Authenticate {
     pub user_agent: Option<UserAgent>,
     /// `<bind xmlns='urn:xmpp:bind:0'/>`.
     pub bind: Option<Bind2Request>,
+    /// `<resume xmlns='urn:xmpp:sm:3'/>` (XEP-0198 §5), as sent.
+    pub resume: Option<Element>,
     /// FAST requests.
     pub fast: FastRequest,
 }
@@ -93,6 +97,8 @@ pub struct Success {
     /// A FAST token: the secret and its expiry (`None` if absent or
     /// unparsable, then the client keeps the token for a day at most).
     pub token: Option<(String, Option<SystemTime>)>,
+    /// The answer to an inline `<resume/>`: `<resumed/>` or `<failed/>`.
+    pub sm_answer: Option<Element>,
 }
 
 /// An element in the SASL2 namespace.
@@ -179,6 +185,7 @@ pub fn read_authentication(auth: &Element) -> Sasl2Offer {
         mechanisms: names(auth, NS_SASL2),
         bind2,
         fast,
+        sm: inline.is_some_and(|i| i.child("sm", crate::sm::NS_SM).is_some()),
     }
 }
 
@@ -193,6 +200,8 @@ pub struct AuthenticateExtras<'a> {
     pub request_token: Option<Mechanism>,
     /// This is a FAST token authentication.
     pub fast: bool,
+    /// Resume this stream management session (XEP-0198's `<resume/>`).
+    pub resume: Option<&'a Element>,
 }
 
 /// `<authenticate mechanism='...'/>`.
@@ -224,6 +233,9 @@ pub fn authenticate(
             e = e.append(feature.clone());
         }
         b = b.append(e.build());
+    }
+    if let Some(resume) = extras.resume {
+        b = b.append(resume.clone());
     }
     if extras.fast {
         b = b.append(Element::builder("fast", NS_FAST).build());
@@ -318,6 +330,7 @@ pub fn read_authenticate(auth: &Element) -> Result<Authenticate, AuthenticateErr
         initial,
         user_agent,
         bind,
+        resume: auth.child("resume", crate::sm::NS_SM).cloned(),
         fast,
     })
 }
@@ -343,6 +356,8 @@ pub struct SuccessExtras {
     /// The answers of the features enabled inline (XEP-0198's
     /// `<enabled/>`), inside `<bound/>`.
     pub bound_features: Vec<Element>,
+    /// The answer to an inline `<resume/>`: `<resumed/>` or `<failed/>`.
+    pub sm_answer: Option<Element>,
     /// A FAST token: its secret and expiry.
     pub token: Option<(String, SystemTime)>,
 }
@@ -358,6 +373,9 @@ pub fn success(authorization_identifier: &str, extras: &SuccessExtras) -> Elemen
         NS_SASL2,
         authorization_identifier,
     ));
+    if let Some(answer) = &extras.sm_answer {
+        b = b.append(answer.clone());
+    }
     if extras.bound {
         let bound = extras
             .bound_features
@@ -396,6 +414,10 @@ pub fn read_success(s: &Element) -> Result<Success, base64::DecodeError> {
             .map(|a| a.text().trim().to_owned()),
         bound: s.child("bound", NS_BIND2).is_some(),
         token,
+        sm_answer: s
+            .children()
+            .find(|c| c.ns() == crate::sm::NS_SM && matches!(c.name(), "resumed" | "failed"))
+            .cloned(),
     })
 }
 
@@ -492,6 +514,7 @@ mod tests {
             bind: Some(&bind),
             request_token: Some(Mechanism::HtSha256None),
             fast: false,
+            resume: None,
         };
         let xml = authenticate("SCRAM-SHA-1", Some(b"n,,n=user,r=abc"), &extras).to_xml();
         let back = read_authenticate(&parse(&xml)).unwrap();

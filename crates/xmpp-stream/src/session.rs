@@ -22,7 +22,7 @@ use crate::wire;
 mod sm;
 
 use self::sm::Incoming;
-pub(crate) use self::sm::StreamSm;
+pub(crate) use self::sm::{ServerSide, StreamSm};
 
 /// The read buffer's capacity while data flows (tokio-util's default).
 const READ_CAPACITY: usize = 8 * 1024;
@@ -60,6 +60,11 @@ pub enum SessionError {
     /// them.
     #[error("the stream ended with {0} stanzas unacknowledged")]
     Unacknowledged(usize),
+    /// On the server: the client resumed this stream's session on another
+    /// connection (XEP-0198 §5), so this one was closed with `<conflict/>`.
+    /// [`XmppStream::detach`] the session: the resumption is waiting for it.
+    #[error("the session was resumed on another connection")]
+    ResumedElsewhere,
 }
 
 /// An established XMPP stream.
@@ -93,6 +98,11 @@ pub struct XmppStream<S> {
     /// dropping the socket never resets it.
     drain: bool,
     shut_down: bool,
+    /// The session ended for good: a close or a stream error either way.
+    /// A session whose connection was merely lost may be detached.
+    clean_end: bool,
+    /// What the application parked with a session this stream resumed.
+    resumed_state: Option<Box<dyn std::any::Any + Send>>,
 }
 
 impl<S> XmppStream<S> {
@@ -114,7 +124,36 @@ impl<S> XmppStream<S> {
             finished: false,
             drain: false,
             shut_down: false,
+            clean_end: false,
+            resumed_state: None,
         }
+    }
+
+    /// A stream that resumed a parked session: it resends what the client
+    /// did not acknowledge, first.
+    pub(crate) fn resumed(
+        conn: Conn<S>,
+        info: StreamInfo,
+        resumed: crate::server::resumption::Resumed,
+        resend: Vec<Element>,
+        offer: Option<crate::sm::ServerOptions>,
+        resumable: Option<std::sync::Arc<crate::server::ResumableSessions>>,
+    ) -> Self {
+        let bare = info.jid.to_bare();
+        let sm = StreamSm::Server(self::sm::ServerSide {
+            sm: Some(resumed.sm),
+            offer,
+            resumable,
+            live: resumed.live,
+            bare: Some(bare),
+        });
+        let mut stream = XmppStream::new(conn, info, resumed.bound, sm);
+        stream
+            .pending
+            .extend(resend.into_iter().map(Frame::Element));
+        stream.inbound.extend(resumed.unread);
+        stream.resumed_state = Some(resumed.state);
+        stream
     }
 
     /// What negotiation established.
@@ -157,6 +196,61 @@ impl<S> XmppStream<S> {
         }
     }
 
+    /// On the server, after this stream resumed a session (XEP-0198 §5,
+    /// [`StreamInfo::resumed`]): what the application parked with it
+    /// ([`ResumableSessions::park`](crate::server::ResumableSessions::park)),
+    /// once.
+    pub fn take_resumed_state(&mut self) -> Option<Box<dyn std::any::Any + Send>> {
+        self.resumed_state.take()
+    }
+
+    /// On the server: takes a resumable session (XEP-0198) off a stream
+    /// whose connection was lost (it failed, ended without a close, or
+    /// [`SessionError::ResumedElsewhere`]), to
+    /// [`park`](crate::server::ResumableSessions::park) it until the client
+    /// resumes. `None` when there is nothing to resume: no resumable
+    /// session, or one that ended cleanly (a close or a stream error
+    /// either way ends it for good, XEP-0198 §5). The connection is
+    /// dropped either way.
+    pub fn detach(mut self) -> Option<crate::server::Detached> {
+        if self.clean_end {
+            return None;
+        }
+        let (sm, live) = self.sm.detach()?;
+        Some(crate::server::Detached {
+            sm,
+            jid: self.info.jid.clone(),
+            bound: self.bound.take(),
+            unread: self.inbound.drain(..).collect(),
+            live,
+        })
+    }
+
+    /// On the client: takes the stream management session (XEP-0198) off a
+    /// stream whose connection was lost, to resume it on a new one
+    /// ([`ClientConfig::resume`](crate::client::ClientConfig::resume)).
+    /// `None` when it cannot be resumed: not enabled with resumption, or
+    /// ended cleanly. The stream is left without stream management.
+    pub fn suspend(&mut self) -> Option<crate::client::SuspendedSession> {
+        if self.clean_end {
+            return None;
+        }
+        let sm = self.sm.suspend()?;
+        crate::client::SuspendedSession::new(sm, self.info.jid.clone())
+    }
+
+    /// On the server: `Ready` once the client resumed this stream's session
+    /// on another connection; registers `cx`'s waker until then. The stream
+    /// reports it when read ([`SessionError::ResumedElsewhere`]); a shell
+    /// blocked writing to the lost connection checks it too.
+    pub fn poll_resumed_elsewhere(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.sm.poll_takeover(cx) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
     /// The underlying transport (TLS over the caller's stream after
     /// STARTTLS).
     pub fn get_ref(&self) -> &crate::transport::Transport<S> {
@@ -196,6 +290,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
         }
         self.queue_close();
         self.finished = true;
+        self.clean_end = true;
         std::future::poll_fn(|cx| self.poll_pending(cx))
             .await
             .map_err(|e| io_error(e).into())
@@ -303,6 +398,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
             self.pending.push_back(Frame::Element(error));
         }
         self.queue_close();
+        self.clean_end = true;
     }
 
     /// One step of reading: an element for the application, `Some(Ok(None))`
@@ -327,6 +423,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
             ready!(self.poll_pending(cx)).map_err(io_error)?;
             return Poll::Ready(Some(Err(SessionError::Sent(condition))));
         }
+        if self.sm.poll_takeover(cx) {
+            // Resumed on another connection: this one is dead to the client.
+            // Tell it, without waiting on a connection that may be gone.
+            self.queue_error_element(wire::stream_error(
+                StreamCondition::Conflict,
+                Some("the session was resumed on another connection"),
+            ));
+            self.clean_end = false;
+            self.finished = true;
+            let _ = self.poll_pending(cx);
+            return Poll::Ready(Some(Err(SessionError::ResumedElsewhere)));
+        }
         ready!(self.poll_pending(cx)).map_err(io_error)?;
         let item = ready!(self.poll_read_frame(cx));
         if let (Some(Ok(frame)), Some(o)) = (&item, &self.conn.observer) {
@@ -346,6 +454,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
             Some(Ok(Frame::Element(el))) => Poll::Ready(Some(self.on_element(el))),
             Some(Ok(Frame::Close)) => {
                 // Answer the peer's close with ours (RFC 6120 §4.4).
+                self.clean_end = true;
                 self.queue_clean_close();
                 self.finished = true;
                 self.drain = true;
@@ -376,7 +485,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
             let (condition, text) = wire::read_stream_error(&el);
             self.queue_close();
             self.finished = true;
+            self.clean_end = true;
             return Err(SessionError::Received { condition, text });
+        }
+        if self.conn.client && el.is("features", ns::STREAM) {
+            // Features after a resumed SASL2 success (Prosody 13 sends
+            // them, XEP-0198 says none come): nothing for the application.
+            return Ok(None);
         }
         match self.sm.incoming(&el) {
             Ok(Incoming::Deliver) => {}
@@ -467,6 +582,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Element> for XmppStream<S> {
     /// management) and closes the transport for writing.
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         let this = &mut *self;
+        this.clean_end = true;
         this.queue_clean_close();
         ready!(this.poll_pending(cx)).map_err(io_error)?;
         Pin::new(&mut this.conn.framed)

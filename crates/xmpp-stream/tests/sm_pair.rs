@@ -65,12 +65,17 @@ fn rfc6120_enable_after_bind_is_answered_with_enabled() {
         .find(|e| e.is("features", ns::STREAM))
         .unwrap();
     assert!(!sm::offered(first));
-    // The client's last word: <enable/>, without resumption, after the bind.
+    // The client's last word: <enable/>, asking for resumption, after the
+    // bind.
     let sent: Vec<_> = elements(&pair.client_sent).collect();
     let enable = sent.last().unwrap();
-    assert_eq!(enable.to_xml(), "<enable xmlns='urn:xmpp:sm:3'/>");
+    assert_eq!(
+        enable.to_xml(),
+        "<enable xmlns='urn:xmpp:sm:3' resume='true'/>"
+    );
     assert!(sent[sent.len() - 2].child("bind", ns::BIND).is_some());
-    // The server's answer: <enabled/>, never resumable for now.
+    // The server's answer: <enabled/>, not resumable: this server keeps
+    // no detached sessions (`ServerConfig::resumable` is unset).
     let answers = sm_elements(&pair.server_sent);
     assert_eq!(answers.len(), 1);
     assert_eq!(answers[0].to_xml(), "<enabled xmlns='urn:xmpp:sm:3'/>");

@@ -12,7 +12,7 @@ use xmpp_xml::Limits;
 use super::admission::ConnectionLimits;
 use super::inject::{Injection, Step};
 use super::queue::QueueLimits;
-use crate::cli::{ConflictMode, ServeArgs, ServerSasl2, ServerTls, SessionMode};
+use crate::cli::{ConflictMode, OnOff, ServeArgs, ServerSasl2, ServerTls, SessionMode};
 use crate::exit::{Code, Failure};
 use crate::store::{CacheConfig, DomainStore, SqlStore};
 
@@ -247,6 +247,13 @@ fn apply_negotiation(config: &mut ServerConfig, args: &ServeArgs) {
     config.sasl2 = args.sasl2 == ServerSasl2::On;
     config.allow_sasl2_insecure = args.allow_sasl2_without_tls;
     config.fast_token_ttl = args.fast_token_ttl;
+    config.stream_management = (args.sm == OnOff::On).then(|| xmpp_stream::sm::ServerOptions {
+        resumption: (!args.resume_timeout.is_zero()).then_some(args.resume_timeout),
+        ..xmpp_stream::sm::ServerOptions::default()
+    });
+    // Sessions are parked by `session::connection` when their connection
+    // is lost.
+    config.resumable = Some(Arc::new(xmpp_stream::server::ResumableSessions::new()));
     config.tls_policy = match args.tls {
         ServerTls::Off => TlsPolicy::Off,
         ServerTls::Optional => TlsPolicy::Optional,

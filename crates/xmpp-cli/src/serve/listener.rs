@@ -133,8 +133,10 @@ pub async fn serve(
     tracing::info!(sessions = shared.router.len(), "shutting down");
     // Sessions still negotiating watch this.
     let _ = shutdown_tx.send(true);
-    // Established sessions wait on their mailbox, not on the watch.
+    // Established sessions wait on their mailbox, not on the watch; parked
+    // ones on this.
     shared.router.close();
+    shared.stopping.cancel();
     tracker.close();
     if tokio::time::timeout(Duration::from_secs(5), tracker.wait())
         .await

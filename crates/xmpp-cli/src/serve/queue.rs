@@ -229,8 +229,8 @@ impl Outbox {
         self.account.bytes.load(Ordering::Relaxed)
     }
 
-    /// The next stanza if one is queued (tests).
-    #[cfg(test)]
+    /// The next stanza if one is queued: what a session that ends without
+    /// its client leaves behind, to bounce.
     pub fn try_recv(&mut self) -> Result<Box<Element>, mpsc::error::TryRecvError> {
         let q = self.rx.try_recv()?;
         self.account.release(q.size);

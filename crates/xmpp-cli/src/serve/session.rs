@@ -38,6 +38,9 @@ pub struct Shared {
     pub injections: Vec<Injection>,
     /// Routes between the sessions bound in `config.registry`.
     pub router: Router,
+    /// Cancelled when the server shuts down: sessions waiting to be
+    /// resumed go then.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 impl Shared {
@@ -51,6 +54,7 @@ impl Shared {
             router: Router::new(config.registry.clone(), queues),
             config,
             injections,
+            stopping: tokio_util::sync::CancellationToken::new(),
         })
     }
 }
@@ -97,6 +101,7 @@ pub async fn connection<S>(
                     mechanism = %stream.info().mechanism,
                     sasl2 = stream.info().sasl2,
                     bind2 = stream.info().bound_inline,
+                    resumed = stream.info().resumed,
                     elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
                     "session established"
                 );
@@ -110,7 +115,7 @@ pub async fn connection<S>(
     };
     drop(shutdown);
     let end = std::future::poll_fn(|cx| session.poll(cx, &shared.router)).await;
-    let closing = match end {
+    let closing = match &end {
         End::Shutdown => Some((
             StreamCondition::SystemShutdown,
             None,
@@ -135,7 +140,7 @@ pub async fn connection<S>(
         }
         End::Ended(condition) => {
             tracing::info!(%peer, jid = session.stream.jid().as_str(), %condition, "session ended by the server");
-            Some((condition, None, OVERFLOW_CLOSE_TIMEOUT))
+            Some((*condition, None, OVERFLOW_CLOSE_TIMEOUT))
         }
         End::Closed => None,
     };
@@ -145,10 +150,15 @@ pub async fn connection<S>(
             tokio::time::timeout(timeout, session.stream.close_with_error(condition, text)).await;
     }
     tracing::debug!(jid = session.stream.jid().as_str(), "session closed");
-    // Dropping the stream releases its resource in the registry, and the
-    // queue gives back its bytes.
-    drop(session);
+    // The connection slot goes now; a session that waits to be resumed
+    // holds none.
     drop(admitted);
+    if matches!(end, End::Closed) {
+        let Session { stream, inbox, .. } = session;
+        super::resume::park(stream, inbox, &shared).await;
+    }
+    // Dropping the stream (or the parked session) releases its resource in
+    // the registry, and the queue gives back its bytes.
 }
 
 /// Resolves once shutdown was requested.
@@ -160,7 +170,7 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
 enum End {
     /// The server is shutting down: send `<system-shutdown/>`.
     Shutdown,
-    /// The stream ended (closed, failed, or replaced).
+    /// The stream ended (closed, failed, lost, or resumed elsewhere).
     Closed,
     /// Its queue overflowed: close with `<policy-violation/>`.
     Overflow(Overflow),
@@ -187,10 +197,18 @@ enum Outgoing {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
-    fn new(stream: XmppStream<S>, router: &Router) -> Self {
-        let inbox = stream
-            .bound_session()
-            .and_then(|bound| router.attach(bound, QUEUE_CAPACITY));
+    fn new(mut stream: XmppStream<S>, router: &Router) -> Self {
+        // A resumed session keeps the queue it had, with what was routed to
+        // it while its client was away.
+        let kept = stream
+            .take_resumed_state()
+            .and_then(|state| state.downcast::<Option<Outbox>>().ok())
+            .and_then(|inbox| *inbox);
+        let inbox = kept.or_else(|| {
+            stream
+                .bound_session()
+                .and_then(|bound| router.attach(bound, QUEUE_CAPACITY))
+        });
         Session {
             stream,
             inbox,
@@ -214,6 +232,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         if let Some(Poll::Ready(condition)) = self.stream.bound_session().map(|b| b.poll_ended(cx))
         {
             return Poll::Ready(End::Ended(condition));
+        }
+        // Likewise: the client resumed the session on another connection,
+        // which waits for this one to let go.
+        if self.stream.poll_resumed_elsewhere(cx).is_ready() {
+            return Poll::Ready(End::Closed);
         }
         loop {
             match std::mem::replace(&mut self.outgoing, Outgoing::Idle) {

@@ -129,13 +129,21 @@ pub struct ClientConfig {
     /// its token; the server replaces it when it ages, and a new one comes
     /// back in [`StreamInfo::fast_token`](crate::StreamInfo) either way).
     pub request_fast_token: bool,
-    /// Enable stream management (XEP-0198 acknowledgements) when the server
-    /// offers it: inline in Bind2, or with `<enable/>` after binding. The
-    /// [`XmppStream`](crate::XmppStream) then answers the server's `<r/>`
-    /// and counts what the server acknowledged. No resumption yet, and a
-    /// full queue of unacknowledged stanzas is an error on the sink rather
-    /// than back-pressure: off by default until both land.
+    /// Enable stream management (XEP-0198) when the server offers it:
+    /// inline in Bind2, or with `<enable/>` after binding, asking for
+    /// resumption. The [`XmppStream`](crate::XmppStream) then answers the
+    /// server's `<r/>` and counts what the server acknowledged. Off by
+    /// default: a full queue of unacknowledged stanzas is an error on the
+    /// sink ([`SessionError::QueueFull`](crate::SessionError::QueueFull)),
+    /// which a caller must be ready for;
+    /// [`ReconnectingClient`](super::ReconnectingClient) turns it on.
     pub stream_management: bool,
+    /// Resume this session (XEP-0198 §5) instead of binding a new one: the
+    /// one [`XmppStream::suspend`](crate::XmppStream::suspend) took from a
+    /// lost connection. If the server cannot resume it, a new session is
+    /// bound and [`StreamInfo::sm_lost`](crate::StreamInfo::sm_lost) lists
+    /// what it never acknowledged.
+    pub resume: Option<super::SuspendedSession>,
 }
 
 impl fmt::Debug for ClientConfig {
@@ -206,6 +214,7 @@ impl ClientConfig {
             fast_token: None,
             request_fast_token: false,
             stream_management: false,
+            resume: None,
         })
     }
 

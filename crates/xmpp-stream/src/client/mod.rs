@@ -11,7 +11,7 @@ use xmpp_xml::StreamCodec;
 pub use self::config::{
     ChannelBindingPolicy, ClientConfig, InvalidJid, Sasl2Mode, TlsMode, UserAgent,
 };
-pub use self::proto::{ClientAction, ClientCore};
+pub use self::proto::{ClientAction, ClientCore, SuspendedSession};
 use crate::conn::{Conn, Event};
 use crate::error::ClientError;
 use crate::observer::Observer;

@@ -13,6 +13,8 @@ mod binding;
 mod sasl2;
 mod sm;
 
+pub use self::sm::SuspendedSession;
+
 use super::config::{ChannelBindingPolicy, ClientConfig, Sasl2Mode, TlsMode};
 use crate::condition::StanzaCondition;
 use crate::error::ClientError;
@@ -60,6 +62,8 @@ enum State {
     ExpectBind { session_required: bool },
     /// The session IQ is out; the resource is bound to this JID.
     ExpectSession(FullJid),
+    /// `<resume/>` is out instead of the bind IQ (XEP-0198 §5).
+    ExpectResumed { session_required: bool },
     /// SASL2 succeeded (binding this JID inline, if Bind2 did); waiting
     /// for the features that follow, without a restart.
     ExpectSasl2Features(Option<FullJid>),
@@ -123,6 +127,12 @@ pub struct ClientCore {
     sm: Option<crate::sm::ClientSm>,
     /// The features with `<bind/>` offer stream management.
     sm_offered: bool,
+    /// The stream resumed a session instead of binding.
+    resumed: bool,
+    /// A session we are resuming: its state and full JID.
+    resuming: Option<(crate::sm::ClientSm, FullJid)>,
+    /// What a session that could not be resumed never had acknowledged.
+    sm_lost: Vec<Element>,
 }
 
 impl ClientCore {
@@ -152,6 +162,9 @@ impl ClientCore {
             bound_inline: false,
             sm: None,
             sm_offered: false,
+            resumed: false,
+            resuming: None,
+            sm_lost: Vec::new(),
         };
         core.send_header();
         core
@@ -346,6 +359,9 @@ impl ClientCore {
             }
             State::ExpectSession(jid) if el.is("iq", ns::CLIENT) => {
                 self.on_session_result(&el, jid)
+            }
+            State::ExpectResumed { session_required } if el.ns() == ns::SM => {
+                self.on_resume_answer(&el, session_required)
             }
             _ => self.protocol(&format!("unexpected <{}/> from the server", el.name())),
         }
@@ -649,6 +665,14 @@ impl ClientCore {
             .child("session", ns::SESSION)
             .is_some_and(|s| s.child("optional", ns::SESSION).is_none());
         self.sm_offered = crate::sm::offered(features);
+        if self.resume_instead_of_bind(session_required) {
+            return;
+        }
+        self.send_bind(session_required);
+    }
+
+    /// The RFC 6120 bind IQ.
+    fn send_bind(&mut self, session_required: bool) {
         let bind = wire::bind_request(BIND_ID, self.config.resource.as_deref());
         self.send(Frame::Element(bind));
         self.state = State::ExpectBind { session_required };
@@ -721,6 +745,8 @@ impl ClientCore {
                 .sm
                 .as_ref()
                 .is_some_and(|sm| sm.state() == crate::sm::State::Active),
+            resumed: self.resumed,
+            sm_lost: std::mem::take(&mut self.sm_lost),
         };
         self.actions
             .push_back(ClientAction::Established(negotiated));

@@ -7,6 +7,7 @@ use xmpp_sasl::{Authorizer, CredentialStore, TokenStore};
 use xmpp_xml::Limits;
 
 use super::derivations::DerivationLimit;
+use super::resumption::ResumableSessions;
 use crate::registry::{ConflictPolicy, ResourceRegistry};
 
 /// How the legacy session feature (RFC 3921 §3) is advertised after SASL.
@@ -127,12 +128,20 @@ pub struct ServerConfig {
     /// for a bound client that asks, with these queue limits; `None` to
     /// offer none. On by default.
     ///
-    /// Acknowledgements only for now: [`resumption`](crate::sm::ServerOptions::resumption)
-    /// is ignored, and `<enabled/>` never says `resume='true'`, because
-    /// the server does not keep detached sessions yet (a promise to resume
-    /// that it could not keep would make clients wait, then lose what they
-    /// queued).
+    /// Sessions are resumable (XEP-0198 §5) for
+    /// [`resumption`](crate::sm::ServerOptions::resumption) only when
+    /// [`resumable`](Self::resumable) is set too.
     pub stream_management: Option<crate::sm::ServerOptions>,
+    /// Where resumable sessions are kept: `None` (the default) to grant no
+    /// resumption. Set it only if the application parks the sessions whose
+    /// connection is lost ([`XmppStream::detach`](crate::XmppStream::detach),
+    /// then [`ResumableSessions::park`]): a promise to resume that nobody
+    /// keeps makes clients wait, then lose what they queued.
+    pub resumable: Option<Arc<ResumableSessions>>,
+    /// How long a resumption waits for the old stream of a session that
+    /// still looks live to let go (default 5 s), then fails with
+    /// `<item-not-found/>`.
+    pub takeover_wait: Duration,
     /// Keys the stable part of Bind2 resources: the same user agent gets the
     /// same resource for a tag, without the resource revealing its id.
     pub(crate) resource_key: [u8; 32],
@@ -180,10 +189,9 @@ impl ServerConfig {
             sasl2: true,
             allow_sasl2_insecure: false,
             fast_token_ttl: Duration::from_secs(14 * 24 * 3600),
-            stream_management: Some(crate::sm::ServerOptions {
-                resumption: None,
-                ..crate::sm::ServerOptions::default()
-            }),
+            stream_management: Some(crate::sm::ServerOptions::default()),
+            resumable: None,
+            takeover_wait: Duration::from_secs(5),
             resource_key: crate::ids::random_key(),
             #[cfg(feature = "tls")]
             tls: None,
@@ -216,14 +224,15 @@ impl ServerConfig {
         TlsPolicy::Off
     }
 
-    /// The stream management options to enable a session with: resumption
-    /// is forced off until detached sessions exist.
+    /// The stream management options to enable a session with: no
+    /// resumption without a place to keep detached sessions.
     pub(crate) fn sm_options(&self) -> Option<crate::sm::ServerOptions> {
+        let resumable = self.resumable.is_some();
         self.stream_management
             .clone()
             .map(|o| crate::sm::ServerOptions {
-                resumption: None,
-                location: None,
+                resumption: o.resumption.filter(|_| resumable),
+                location: o.location.filter(|_| resumable),
                 ..o
             })
     }

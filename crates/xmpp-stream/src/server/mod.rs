@@ -4,6 +4,7 @@ mod config;
 mod derivations;
 mod password_check;
 mod proto;
+pub(crate) mod resumption;
 
 use std::sync::Arc;
 
@@ -13,7 +14,8 @@ use xmpp_xml::StreamCodec;
 pub use self::config::{ServedDomain, ServerConfig, SessionFeature, TlsPolicy};
 pub use self::derivations::DerivationLimit;
 pub use self::password_check::{CheckedPassword, PasswordCheck};
-pub use self::proto::{ServerAction, ServerCore, TokenUpdate};
+pub use self::proto::{ResumeOutcome, ServerAction, ServerCore, TokenUpdate};
+pub use self::resumption::{Detached, EndReason, EndedSession, ParkEnd, ResumableSessions};
 use crate::conn::{Conn, Event};
 use crate::error::ServerError;
 use crate::negotiation::Security;
@@ -128,6 +130,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut bound = None;
+    let mut resumed: Option<(resumption::Claimed, Vec<xmpp_xml::Element>)> = None;
     loop {
         while let Some(action) = core.poll_action() {
             match action {
@@ -195,12 +198,66 @@ where
                         jid
                     }));
                 }
+                ServerAction::Resume { bare, request } => {
+                    let claim = async {
+                        match &config.resumable {
+                            Some(sessions) => {
+                                sessions
+                                    .claim(&request.previd, &bare, config.takeover_wait)
+                                    .await
+                            }
+                            None => None,
+                        }
+                    };
+                    let claimed = tokio::select! {
+                        c = claim => c,
+                        () = crate::sleep_until(core.poll_timeout()) => {
+                            core.handle_timeout(crate::now());
+                            continue;
+                        }
+                    };
+                    let Some(mut claimed) = claimed else {
+                        core.handle_resume(ResumeOutcome::NotFound);
+                        continue;
+                    };
+                    // A failed resumption drops the claim, which hands the
+                    // session back to end it.
+                    match claimed.sm().resume(&request) {
+                        Ok(r) => {
+                            let jid = claimed.jid().clone();
+                            resumed = Some((claimed, r.resend));
+                            core.handle_resume(ResumeOutcome::Resumed {
+                                jid,
+                                resumed: r.resumed,
+                            });
+                        }
+                        Err(e) => core.handle_resume(ResumeOutcome::Broken(e)),
+                    }
+                }
                 ServerAction::Established(n) => {
                     conn.flush().await?;
-                    let sm = crate::session::StreamSm::Server {
+                    if let (Some((claimed, resend)), Some(sessions)) =
+                        (resumed.take(), config.resumable.as_ref())
+                    {
+                        let session = claimed.into_resumed(sessions);
+                        return Ok(XmppStream::resumed(
+                            conn,
+                            n,
+                            session,
+                            resend,
+                            config.sm_options(),
+                            config.resumable.clone(),
+                        ));
+                    }
+                    let mut side = crate::session::ServerSide {
                         sm: core.take_stream_management(),
                         offer: config.sm_options(),
+                        resumable: config.resumable.clone(),
+                        live: None,
+                        bare: Some(n.jid.to_bare()),
                     };
+                    side.register();
+                    let sm = crate::session::StreamSm::Server(side);
                     return Ok(XmppStream::new(conn, n, bound, sm));
                 }
                 ServerAction::Fail(err) => {

@@ -12,8 +12,10 @@ use xmpp_sasl::{
 use xmpp_xml::{ns, Element, Frame, Limits, StreamHeader, XmlError};
 
 mod bind;
+mod resume;
 mod sasl2;
 
+pub use self::resume::ResumeOutcome;
 pub use self::sasl2::TokenUpdate;
 use self::sasl2::{PostAuth, Sasl2Exchange};
 use super::config::{ServerConfig, TlsPolicy};
@@ -73,6 +75,16 @@ pub enum ServerAction {
         /// The client's user-agent id.
         user_agent: String,
     },
+    /// The client asks to resume a stream management session (XEP-0198
+    /// §5), authenticated as `bare`: find it, check `request.h` against it
+    /// ([`ServerSm::resume`](crate::sm::ServerSm::resume)) and call
+    /// [`ServerCore::handle_resume`].
+    Resume {
+        /// The authenticated bare JID: only its own sessions are resumed.
+        bare: BareJid,
+        /// The `<resume/>`.
+        request: crate::sm::Resume,
+    },
     /// Apply this change to the domain's token store. An
     /// [`TokenUpdate::Issue`] is answered with
     /// [`ServerCore::handle_token_issued`]; the others need no answer.
@@ -105,6 +117,10 @@ enum State {
     ExpectBind,
     /// The shell is binding the resource requested by this IQ.
     AwaitBind(Element),
+    /// The shell looks for the session a `<resume/>` names.
+    AwaitResume,
+    /// SASL2 succeeded; the shell looks for the session to resume inline.
+    AwaitResume2(Box<PostAuth>),
     /// The shell fetches the tokens a FAST authentication is checked with.
     AwaitTokens(Box<xmpp_sasl::HtServer>),
     /// SASL2 succeeded; the shell binds the Bind2 resource.
@@ -165,6 +181,8 @@ pub struct ServerCore {
     sasl2: Option<Box<Sasl2Exchange>>,
     /// Stream management, enabled inline by Bind2.
     sm: Option<crate::sm::ServerSm>,
+    /// The stream resumed a session instead of binding.
+    resumed: bool,
 }
 
 impl ServerCore {
@@ -189,6 +207,7 @@ impl ServerCore {
             channel_bindings: None,
             sasl2: None,
             sm: None,
+            resumed: false,
             config,
         };
         core.actions
@@ -343,6 +362,8 @@ impl ServerCore {
             fast_token: None,
             fast_token_refused: false,
             stream_management: self.sm.is_some(),
+            resumed: self.resumed,
+            sm_lost: Vec::new(),
         };
         self.actions
             .push_back(ServerAction::Established(negotiated));
@@ -532,6 +553,8 @@ impl ServerCore {
             State::AwaitCredentials(_)
             | State::AwaitTokens(_)
             | State::AwaitBind2(_)
+            | State::AwaitResume
+            | State::AwaitResume2(_)
             | State::AwaitTokenIssued(_)
             | State::AwaitPasswordCheck
             | State::AwaitBind(_)

@@ -1,11 +1,16 @@
 //! Stream management (XEP-0198) on an established stream: what
 //! [`XmppStream`](super::XmppStream) does with each element it reads and
-//! each stanza it writes, for either side. Acknowledgements only: no
-//! session outlives its connection yet.
+//! each stanza it writes, for either side, and the server's registration
+//! of a resumable session (XEP-0198 §5) while its stream is live.
 
+use std::sync::Arc;
+use std::task::Context;
+
+use jid::BareJid;
 use xmpp_xml::Element;
 
 use crate::condition::StanzaCondition;
+use crate::server::resumption::{LiveSlot, ResumableSessions};
 use crate::sm::{
     ClientSm, Event, Failed, Outgoing, QueueFull, ServerOptions, ServerSm, SmCounts, SmElement,
     SmError, NS_SM,
@@ -21,13 +26,39 @@ const AUTO_REQUEST: usize = 16;
 pub(crate) enum StreamSm {
     /// The client: the session negotiation enabled, if any.
     Client(Option<ClientSm>),
-    /// The server: the session (enabled inline by Bind2, or later by
-    /// `<enable/>` on this stream), and what to enable it with (`None`: we
-    /// do not offer it).
-    Server {
-        sm: Option<ServerSm>,
-        offer: Option<ServerOptions>,
-    },
+    /// The server's.
+    Server(ServerSide),
+}
+
+/// The server's stream management on one stream.
+#[derive(Debug, Default)]
+pub(crate) struct ServerSide {
+    /// The session (enabled inline by Bind2, resumed, or enabled later by
+    /// `<enable/>` on this stream).
+    pub(crate) sm: Option<ServerSm>,
+    /// What to enable it with (`None`: we do not offer it).
+    pub(crate) offer: Option<ServerOptions>,
+    /// Where a resumable session is registered while live.
+    pub(crate) resumable: Option<Arc<ResumableSessions>>,
+    /// Its registration, while it is resumable.
+    pub(crate) live: Option<LiveSlot>,
+    /// The user, for the registration.
+    pub(crate) bare: Option<BareJid>,
+}
+
+impl ServerSide {
+    /// Registers the session as resumable, if it is and it is not yet.
+    pub(crate) fn register(&mut self) {
+        if self.live.is_some() {
+            return;
+        }
+        let (Some(sm), Some(sessions), Some(bare)) = (&self.sm, &self.resumable, &self.bare) else {
+            return;
+        };
+        if let Some(id) = sm.id() {
+            self.live = sessions.register(id.clone(), bare.clone(), None);
+        }
+    }
 }
 
 /// What to do with an element read from the peer.
@@ -50,15 +81,55 @@ impl StreamSm {
     fn machine(&mut self) -> Option<Machine<'_>> {
         match self {
             StreamSm::Client(sm) => sm.as_mut().map(Machine::Client),
-            StreamSm::Server { sm, .. } => sm.as_mut().map(Machine::Server),
+            StreamSm::Server(side) => side.sm.as_mut().map(Machine::Server),
         }
+    }
+
+    /// On the server, whether a resumption on another connection asked
+    /// this stream to let go of its session.
+    pub(crate) fn poll_takeover(&self, cx: &Context<'_>) -> bool {
+        match self {
+            StreamSm::Server(ServerSide {
+                live: Some(live), ..
+            }) => live.takeover.poll_requested(cx),
+            _ => false,
+        }
+    }
+
+    /// Takes a resumable client session off the stream, its connection
+    /// lost.
+    pub(crate) fn suspend(&mut self) -> Option<ClientSm> {
+        match self {
+            StreamSm::Client(sm) if sm.as_ref().is_some_and(ClientSm::is_resumable) => sm.take(),
+            _ => None,
+        }
+    }
+
+    /// Takes a resumable server session off the stream, its connection
+    /// lost: `None` when there is none (not enabled, not resumable, or
+    /// failed).
+    pub(crate) fn detach(&mut self) -> Option<(ServerSm, LiveSlot)> {
+        let StreamSm::Server(side) = self else {
+            return None;
+        };
+        let resumable = side
+            .sm
+            .as_ref()
+            .is_some_and(|sm| sm.state() == crate::sm::State::Active && sm.id().is_some());
+        if !resumable {
+            return None;
+        }
+        let live = side.live.take()?;
+        let mut sm = side.sm.take()?;
+        sm.connection_lost();
+        Some((sm, live))
     }
 
     /// Stream management is on: enabled, and not failed.
     pub(crate) fn is_on(&self) -> bool {
         let state = match self {
             StreamSm::Client(sm) => sm.as_ref().map(ClientSm::state),
-            StreamSm::Server { sm, .. } => sm.as_ref().map(ServerSm::state),
+            StreamSm::Server(side) => side.sm.as_ref().map(ServerSm::state),
         };
         state == Some(crate::sm::State::Active)
     }
@@ -67,11 +138,11 @@ impl StreamSm {
     /// the stream with [`SmError::stream_error`].
     pub(crate) fn incoming(&mut self, el: &Element) -> Result<Incoming, SmError> {
         let ours = el.ns() == NS_SM;
-        if let StreamSm::Server { sm, offer } = self {
+        if let StreamSm::Server(side) = self {
             if el.is("enable", NS_SM) {
-                return Ok(Incoming::Consumed {
-                    reply: Some(Self::enable(sm, offer.as_ref(), el)?),
-                });
+                let reply = Self::enable(&mut side.sm, side.offer.as_ref(), el)?;
+                side.register();
+                return Ok(Incoming::Consumed { reply: Some(reply) });
             }
         }
         let event = match self.machine() {
@@ -90,7 +161,7 @@ impl StreamSm {
     }
 
     /// The server's answer to `<enable/>`: `<enabled/>` the first time when
-    /// we offer it (without resumption: the options say none), `<failed/>`
+    /// we offer it (resumable when the options allow), `<failed/>`
     /// otherwise (XEP-0198 §3).
     fn enable(
         sm: &mut Option<ServerSm>,
@@ -111,8 +182,8 @@ impl StreamSm {
         Ok(enabled)
     }
 
-    /// Reports a stanza about to be written: whether to write it (always,
-    /// while no session can be detached), and an `<r/>` to write after it
+    /// Reports a stanza about to be written: whether to write it (always:
+    /// a stream's session is never detached while the stream lives), and an `<r/>` to write after it
     /// each time another [`AUTO_REQUEST`] stanzas wait.
     pub(crate) fn outgoing(&mut self, el: &Element) -> Result<(bool, Option<Element>), QueueFull> {
         let outgoing = match self.machine() {
@@ -152,7 +223,7 @@ impl StreamSm {
     pub(crate) fn counts(&self) -> Option<SmCounts> {
         let side = match self {
             StreamSm::Client(sm) => sm.as_ref().map(Ok),
-            StreamSm::Server { sm, .. } => sm.as_ref().map(Err),
+            StreamSm::Server(side) => side.sm.as_ref().map(Err),
         };
         Some(match side? {
             Ok(sm) => SmCounts {

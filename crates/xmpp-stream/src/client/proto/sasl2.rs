@@ -45,11 +45,14 @@ impl ClientCore {
             None
         };
         self.token_requested = request_token;
+        let resume_offered = self.sasl2.as_ref().is_some_and(|o| o.sm);
+        let resume = self.resume_inline(resume_offered);
         let extras = AuthenticateExtras {
             user_agent: Some(&self.config.user_agent),
             bind: bind.as_ref(),
             request_token,
             fast,
+            resume: resume.as_ref(),
         };
         wire2::authenticate(mechanism.as_str(), initial, &extras)
     }
@@ -171,6 +174,21 @@ impl ClientCore {
                 last_count: None,
                 in_use: false,
             });
+        }
+        if let Some(answer) = &success.sm_answer {
+            match self.resume_answer(answer) {
+                // Resumed: no binding, and no features (Prosody 13 sends
+                // them anyway; the stream ignores them).
+                Some(Some(jid)) => return self.established(jid),
+                Some(None) => {}
+                None => return,
+            }
+        } else if let Some((mut sm, _)) = self.resuming.take() {
+            // The server ignored our <resume/>: that session is gone.
+            self.sm_lost = sm.close().unacked;
+        } else if let Some(suspended) = self.config.resume.clone() {
+            // Resumption was not offered inline: that session is gone.
+            self.sm_lost = suspended.into_unacked();
         }
         let jid = if success.bound {
             let id = success.authorization_identifier.as_deref().unwrap_or("");

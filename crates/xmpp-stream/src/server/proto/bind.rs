@@ -76,6 +76,9 @@ impl ServerCore {
     }
 
     pub(super) fn on_pre_bind(&mut self, el: Element) {
+        if el.is("resume", crate::sm::NS_SM) {
+            return self.on_resume(&el);
+        }
         if el.is("enable", crate::sm::NS_SM) {
             self.refuse_sm_enable();
             self.state = State::ExpectBind;

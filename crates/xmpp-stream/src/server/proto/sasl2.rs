@@ -22,6 +22,8 @@ pub(super) use crate::sasl2::{failure, payload, NS_SASL2 as NS};
 pub(crate) struct Sasl2Exchange {
     user_agent: Option<UserAgent>,
     bind: Option<Bind2Request>,
+    /// `<resume xmlns='urn:xmpp:sm:3'/>`.
+    resume: Option<Element>,
     fast: FastRequest,
     /// A token mechanism we offer that the client asked a token for.
     token_mechanism: Option<Mechanism>,
@@ -40,10 +42,16 @@ impl Sasl2Exchange {
 /// A SASL2 login between the mechanism's success and `<success/>`.
 #[derive(Debug)]
 pub(crate) struct PostAuth {
-    bare: BareJid,
+    pub(super) bare: BareJid,
     additional: Option<Vec<u8>>,
     exchange: Sasl2Exchange,
-    bind_done: bool,
+    /// The `<resume/>` to look for, until the shell was asked.
+    pub(super) resume: Option<Element>,
+    /// `<resumed/>` or `<failed/>`, for `<success/>`.
+    pub(super) sm_answer: Option<Element>,
+    /// The full JID of the resumed session.
+    pub(super) resumed_jid: Option<FullJid>,
+    pub(super) bind_done: bool,
     jid: Option<FullJid>,
     token_done: bool,
     token: Option<FastToken>,
@@ -136,6 +144,9 @@ impl ServerCore {
         if !fast.is_empty() {
             inline.push(wire2::fast_feature(fast.iter().map(|m| m.as_str())));
         }
+        if self.resumption_offered() {
+            inline.push(crate::sm::feature());
+        }
         Some(wire2::authentication(
             offered.iter().map(|m| m.as_str()),
             inline,
@@ -220,6 +231,7 @@ impl ServerCore {
         self.sasl2 = Some(Box::new(Sasl2Exchange {
             user_agent: request.user_agent,
             bind: request.bind,
+            resume: request.resume,
             fast: request.fast,
             token_mechanism,
         }));
@@ -345,9 +357,13 @@ impl ServerCore {
         });
         self.actions
             .push_back(ServerAction::SetLimits(self.config.limits.clone()));
+        let mut exchange = exchange;
         let post = PostAuth {
             bare,
             additional: additional.map(<[u8]>::to_vec),
+            resume: exchange.resume.take(),
+            sm_answer: None,
+            resumed_jid: None,
             bind_done: exchange.bind.is_none(),
             token_done: exchange.token_mechanism.is_none(),
             exchange,
@@ -360,6 +376,11 @@ impl ServerCore {
     /// The next step after authentication: each ends in a state that waits
     /// for the shell, or in `<success/>`.
     fn post_auth(&mut self, mut post: Box<PostAuth>) {
+        // Resumption first: a resumed session needs no binding.
+        if self.resume_inline(&mut post) {
+            self.state = State::AwaitResume2(post);
+            return;
+        }
         if !post.bind_done {
             post.bind_done = true;
             let resource = self.bind2_resource(&post);
@@ -388,6 +409,11 @@ impl ServerCore {
             }
         }
         self.sasl2_success(*post);
+    }
+
+    /// Goes on after the shell answered an inline resumption.
+    pub(super) fn continue_post_auth(&mut self, post: Box<PostAuth>) {
+        self.post_auth(post);
     }
 
     /// `tag/` and a part stable per user agent (random without one).
@@ -461,9 +487,9 @@ impl ServerCore {
     }
 
     fn sasl2_success(&mut self, post: PostAuth) {
-        let identifier = match &post.jid {
-            Some(jid) => jid.to_string(),
-            None => post.bare.to_string(),
+        let identifier = match (&post.resumed_jid, &post.jid) {
+            (Some(jid), _) | (None, Some(jid)) => jid.to_string(),
+            (None, None) => post.bare.to_string(),
         };
         let bound_features = match (&post.jid, &post.exchange.bind) {
             (Some(_), Some(bind)) => self.bind2_enable(bind),
@@ -473,12 +499,17 @@ impl ServerCore {
             additional: post.additional,
             bound: post.jid.is_some(),
             bound_features,
+            sm_answer: post.sm_answer,
             token: post
                 .token
                 .as_ref()
                 .map(|t| (t.secret.to_string(), t.expires)),
         };
         self.send_element(wire2::success(&identifier, &extras));
+        if let Some(jid) = post.resumed_jid {
+            // Resumed: no features (XEP-0198 §5 with XEP-0388).
+            return self.established(jid, false);
+        }
         match post.jid {
             Some(jid) => {
                 self.send_element(wire::features(Vec::new()));
