@@ -226,6 +226,12 @@ impl<S> XmppStream<S> {
         })
     }
 
+    /// The session ended for good: a close (ours or the peer's) or a
+    /// stream error either way, rather than a lost connection.
+    pub fn ended_cleanly(&self) -> bool {
+        self.clean_end
+    }
+
     /// On the client: takes the stream management session (XEP-0198) off a
     /// stream whose connection was lost, to resume it on a new one
     /// ([`ClientConfig::resume`](crate::client::ClientConfig::resume)).
@@ -237,6 +243,14 @@ impl<S> XmppStream<S> {
         }
         let sm = self.sm.suspend()?;
         crate::client::SuspendedSession::new(sm, self.info.jid.clone())
+    }
+
+    /// On the client: ends stream management on a stream that cannot be
+    /// resumed ([`suspend`](Self::suspend) gave `None`) and returns what
+    /// the server never acknowledged, oldest first: stanzas it may or may
+    /// not have handled.
+    pub fn take_unacked(&mut self) -> Vec<Element> {
+        self.sm.take_unacked()
     }
 
     /// On the server: `Ready` once the client resumed this stream's session

@@ -66,6 +66,9 @@ fn client_config(sasl2: bool) -> ClientConfig {
 struct ServerPeer {
     read: mpsc::UnboundedReceiver<Element>,
     send: mpsc::UnboundedSender<Element>,
+    /// Ends the task, which hands the stream back (to be detached: the
+    /// connection is then lost).
+    cut: Option<tokio::sync::oneshot::Sender<()>>,
     task: JoinHandle<(XmppStream<DuplexStream>, Option<SessionError>)>,
 }
 
@@ -73,9 +76,11 @@ impl ServerPeer {
     fn run(mut stream: XmppStream<DuplexStream>) -> Self {
         let (read_tx, read) = mpsc::unbounded_channel();
         let (send, mut send_rx) = mpsc::unbounded_channel::<Element>();
+        let (cut, mut cut_rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(async move {
             loop {
                 tokio::select! {
+                    _ = &mut cut_rx => return (stream, None),
                     Some(el) = send_rx.recv() => stream.send(el).await.unwrap(),
                     item = stream.next() => match item {
                         Some(Ok(el)) => read_tx.send(el).unwrap(),
@@ -85,7 +90,19 @@ impl ServerPeer {
                 }
             }
         });
-        ServerPeer { read, send, task }
+        ServerPeer {
+            read,
+            send,
+            cut: Some(cut),
+            task,
+        }
+    }
+
+    /// Loses the connection: the server parks the session.
+    async fn cut(mut self, config: &Arc<ServerConfig>) -> JoinHandle<ParkEnd> {
+        let _ = self.cut.take().unwrap().send(());
+        let (stream, _) = self.task.await.unwrap();
+        park(config, stream)
     }
 
     async fn bodies(&mut self, n: usize) -> Vec<String> {
@@ -361,4 +378,125 @@ async fn a_resumption_with_h_too_high_fails_the_stream() {
         ParkEnd::Ended(ended) => assert_eq!(ended.reason, EndReason::ResumeFailed),
         other => panic!("{other:?}"),
     }
+}
+
+/// `ReconnectingClient`: the connection is lost with stanzas in flight both
+/// ways and one sent while it is down; the client reconnects on its own,
+/// resumes, and says so; nothing is lost or delivered twice.
+#[tokio::test]
+async fn the_reconnecting_client_resumes_on_its_own() {
+    use xmpp_stream::client::{ClientEvent, ReconnectPolicy, ReconnectingClient};
+
+    let config = server_config(false, Duration::from_secs(60));
+    let (accepted_tx, mut accepted) = mpsc::unbounded_channel();
+    let connector = {
+        let config = config.clone();
+        move |client: ClientConfig| {
+            let (io, server) = spawn_server_shared(config.clone());
+            let accepted_tx = accepted_tx.clone();
+            async move {
+                let stream = connect(io, client, None).await?;
+                accepted_tx.send(server.await.unwrap().unwrap()).unwrap();
+                Ok(stream)
+            }
+        }
+    };
+    let mut client = ReconnectingClient::connect(client_config(false), connector)
+        .await
+        .unwrap()
+        .with_policy(ReconnectPolicy {
+            initial_delay: Duration::from_millis(10),
+            ..ReconnectPolicy::default()
+        });
+    let mut server = ServerPeer::run(accepted.recv().await.unwrap());
+    client.send(message("c1")).await.unwrap();
+    client.flush_acked().await.unwrap();
+    assert_eq!(server.bodies(1).await, ["c1"]);
+    server.send.send(message("s1")).unwrap();
+    let next = |e: Option<Result<ClientEvent, _>>| e.expect("an event").expect("no error");
+    match next(client.next().await) {
+        ClientEvent::Stanza(el) => assert_eq!(body(&el), "s1"),
+        other => panic!("{other:?}"),
+    }
+    // On its way when the connection goes: s2, which the client reads
+    // from what arrived before the loss (and counts, so it is not resent).
+    server.send.send(message("s2")).unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let parked = server.cut(&config).await;
+    match next(client.next().await) {
+        ClientEvent::Stanza(el) => assert_eq!(body(&el), "s2"),
+        other => panic!("{other:?}"),
+    }
+    match next(client.next().await) {
+        ClientEvent::Disconnected { unacked, .. } => assert_eq!(unacked, 0),
+        other => panic!("{other:?}"),
+    }
+    // Sent while down: queued in the session.
+    client.send(message("c2")).await.unwrap();
+    match next(client.next().await) {
+        ClientEvent::Resumed => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(parked.await.unwrap(), ParkEnd::Resumed));
+    let mut server = ServerPeer::run(accepted.recv().await.unwrap());
+    assert_eq!(server.bodies(1).await, ["c2"]);
+    server.send.send(message("s3")).unwrap();
+    match next(client.next().await) {
+        ClientEvent::Stanza(el) => assert_eq!(body(&el), "s3", "s2 is not sent twice"),
+        other => panic!("{other:?}"),
+    }
+    client.flush_acked().await.unwrap();
+    let counts = client.stream().unwrap().sm_counts().unwrap();
+    assert_eq!((counts.sent, counts.acked, counts.handled), (2, 2, 3));
+    client.close().await.unwrap();
+    assert!(client.next().await.is_none());
+    assert!(server.read.try_recv().is_err());
+}
+
+/// When the server lost the session, the reconnecting client gets a new
+/// one and reports, as `NewSession`, what was never acknowledged.
+#[tokio::test]
+async fn the_reconnecting_client_reports_what_a_new_session_may_have_lost() {
+    use xmpp_stream::client::{ClientEvent, ReconnectingClient};
+
+    let config = server_config(false, Duration::from_secs(60));
+    let (accepted_tx, mut accepted) = mpsc::unbounded_channel();
+    let connector = {
+        let config = config.clone();
+        move |client: ClientConfig| {
+            let (io, server) = spawn_server_shared(config.clone());
+            let accepted_tx = accepted_tx.clone();
+            async move {
+                let stream = connect(io, client, None).await?;
+                accepted_tx.send(server.await.unwrap().unwrap()).unwrap();
+                Ok(stream)
+            }
+        }
+    };
+    let mut client = ReconnectingClient::connect(client_config(false), connector)
+        .await
+        .unwrap();
+    let server = ServerPeer::run(accepted.recv().await.unwrap());
+    client.send(message("c0")).await.unwrap();
+    client.flush_acked().await.unwrap();
+    client.send(message("c1")).await.unwrap();
+    // The server drops the session outright (no parking): gone.
+    server.task.abort();
+    let mut events = Vec::new();
+    loop {
+        match client.next().await.unwrap().unwrap() {
+            ClientEvent::NewSession { lost } => {
+                // c1 reached a server that crashed: maybe handled, maybe not.
+                assert_eq!(lost.iter().map(body).collect::<Vec<_>>(), ["c1"]);
+                break;
+            }
+            other => events.push(other),
+        }
+    }
+    assert!(
+        matches!(events[..], [ClientEvent::Disconnected { unacked: 1, .. }]),
+        "{events:?}"
+    );
+    let server = accepted.recv().await.unwrap();
+    assert!(!server.info().resumed);
 }

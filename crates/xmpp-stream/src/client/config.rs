@@ -66,6 +66,7 @@ pub enum ChannelBindingPolicy {
 /// assert_eq!(config.domain, "example.com");
 /// ```
 #[non_exhaustive]
+#[derive(Clone)]
 pub struct ClientConfig {
     /// The localpart we authenticate as (the SASL authcid).
     pub username: String,

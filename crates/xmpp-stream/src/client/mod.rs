@@ -2,6 +2,7 @@
 
 mod config;
 mod proto;
+mod reconnect;
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ pub use self::config::{
     ChannelBindingPolicy, ClientConfig, InvalidJid, Sasl2Mode, TlsMode, UserAgent,
 };
 pub use self::proto::{ClientAction, ClientCore, SuspendedSession};
+pub use self::reconnect::{ClientEvent, ReconnectPolicy, ReconnectingClient};
 use crate::conn::{Conn, Event};
 use crate::error::ClientError;
 use crate::observer::Observer;

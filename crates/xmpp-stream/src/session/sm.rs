@@ -105,6 +105,17 @@ impl StreamSm {
         }
     }
 
+    /// Ends the client's session for good: what it never had acknowledged.
+    pub(crate) fn take_unacked(&mut self) -> Vec<Element> {
+        match self {
+            StreamSm::Client(sm) => sm
+                .take()
+                .map(|mut sm| sm.close().unacked)
+                .unwrap_or_default(),
+            StreamSm::Server(_) => Vec::new(),
+        }
+    }
+
     /// Takes a resumable server session off the stream, its connection
     /// lost: `None` when there is none (not enabled, not resumable, or
     /// failed).
