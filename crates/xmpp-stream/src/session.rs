@@ -24,6 +24,10 @@ mod sm;
 use self::sm::Incoming;
 pub(crate) use self::sm::{ServerSide, StreamSm};
 
+/// Stanzas a client reads and keeps for the application while its full
+/// queue waits for an acknowledgement, before it gives up on the server.
+const MAX_READ_WHILE_BLOCKED: usize = 10_000;
+
 /// The read buffer's capacity while data flows (tokio-util's default).
 const READ_CAPACITY: usize = 8 * 1024;
 
@@ -103,6 +107,12 @@ pub struct XmppStream<S> {
     clean_end: bool,
     /// What the application parked with a session this stream resumed.
     resumed_state: Option<Box<dyn std::any::Any + Send>>,
+    /// Client: a stanza the full queue of unacknowledged stanzas could not
+    /// take yet; written once acknowledgements make room (back-pressure).
+    blocked: Option<Element>,
+    /// An `<r/>` went out for the held stanza (not possible before the
+    /// server's `<enabled/>` was read).
+    blocked_asked: bool,
 }
 
 impl<S> XmppStream<S> {
@@ -126,6 +136,8 @@ impl<S> XmppStream<S> {
             shut_down: false,
             clean_end: false,
             resumed_state: None,
+            blocked: None,
+            blocked_asked: false,
         }
     }
 
@@ -242,15 +254,26 @@ impl<S> XmppStream<S> {
             return None;
         }
         let sm = self.sm.suspend()?;
-        crate::client::SuspendedSession::new(sm, self.info.jid.clone())
+        let mut suspended = crate::client::SuspendedSession::new(sm, self.info.jid.clone())?;
+        // A stanza held back by a full queue goes with the session if it
+        // has room now ([`take_unacked`](Self::take_unacked) has it if not).
+        if let Some(held) = self.blocked.take() {
+            if suspended.send(&held).is_err() {
+                self.blocked = Some(held);
+            }
+        }
+        Some(suspended)
     }
 
     /// On the client: ends stream management on a stream that cannot be
     /// resumed ([`suspend`](Self::suspend) gave `None`) and returns what
     /// the server never acknowledged, oldest first: stanzas it may or may
-    /// not have handled.
+    /// not have handled. After `suspend`, what the suspended session had
+    /// no room for.
     pub fn take_unacked(&mut self) -> Vec<Element> {
-        self.sm.take_unacked()
+        let mut unacked = self.sm.take_unacked();
+        unacked.extend(self.blocked.take());
+        unacked
     }
 
     /// On the server: `Ready` once the client resumed this stream's session
@@ -493,6 +516,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
         }
     }
 
+    /// Writes the stanza a full queue held back, once acknowledgements made
+    /// room: reads (keeping what it reads for the application) until then.
+    /// A server that sends more than a queue's worth of stanzas meanwhile
+    /// without acknowledging ends the wait with
+    /// [`SessionError::QueueFull`].
+    fn poll_unblock(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SessionError>> {
+        while let Some(item) = self.blocked.take() {
+            match self.sm.outgoing(&item) {
+                Ok((_, request)) => {
+                    self.blocked_asked = false;
+                    self.pending.push_back(Frame::Element(item));
+                    self.pending.extend(request.map(Frame::Element));
+                    return Poll::Ready(Ok(()));
+                }
+                Err(full) => {
+                    self.blocked = Some(item);
+                    if self.inbound.len() >= MAX_READ_WHILE_BLOCKED {
+                        return Poll::Ready(Err(full.into()));
+                    }
+                    if !self.blocked_asked {
+                        self.blocked_asked = self.request_ack();
+                    }
+                }
+            }
+            ready!(self.poll_pending(cx)).map_err(io_error)?;
+            match ready!(self.poll_read_step(cx)) {
+                Some(Ok(Some(el))) => self.inbound.push_back(el),
+                Some(Ok(None)) => {}
+                Some(Err(e)) => return Poll::Ready(Err(e)),
+                None => return Poll::Ready(Err(SessionError::Unacknowledged(self.sm.unacked()))),
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
     /// A top-level element read: for the application, or handled here.
     fn on_element(&mut self, el: Element) -> Result<Option<Element>, SessionError> {
         if wire::is_stream_error(&el) {
@@ -563,20 +621,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for XmppStream<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Element> for XmppStream<S> {
     type Error = SessionError;
 
+    /// Not ready while a client's queue of unacknowledged stanzas is full:
+    /// it asks for an acknowledgement and reads until one makes room
+    /// (what it reads meanwhile is yielded afterwards).
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         let this = &mut *self;
+        ready!(this.poll_unblock(cx))?;
         ready!(this.poll_pending(cx)).map_err(io_error)?;
         Pin::new(&mut this.conn.framed)
             .poll_ready(cx)
             .map_err(|e| io_error(e).into())
     }
 
-    /// Counts a stanza for stream management first:
-    /// [`SessionError::QueueFull`] when its queue cannot take it (the
-    /// stanza is not sent).
+    /// Counts a stanza for stream management first. When its queue cannot
+    /// take it, a client keeps it until acknowledgements make room
+    /// (the next [`poll_ready`](Sink::poll_ready) or flush waits for
+    /// them); a server closes the stream with `<resource-constraint/>`
+    /// ([`SessionError::QueueFull`]): a client that never acknowledges is
+    /// not worth queueing for.
     fn start_send(mut self: Pin<&mut Self>, item: Element) -> Result<(), Self::Error> {
         let this = &mut *self;
-        let (write, request) = this.sm.outgoing(&item)?;
+        let (write, request) = match this.sm.outgoing(&item) {
+            Ok(outgoing) => outgoing,
+            Err(_) if this.conn.client && this.blocked.is_none() => {
+                this.blocked = Some(item);
+                this.blocked_asked = this.request_ack();
+                return Ok(());
+            }
+            Err(full) => {
+                this.queue_error(StreamCondition::ResourceConstraint);
+                this.finished = true;
+                return Err(full.into());
+            }
+        };
         if write {
             let frame = Frame::Element(item);
             this.observe_sent(&frame);
@@ -589,6 +666,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Element> for XmppStream<S> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        ready!(self.poll_unblock(cx))?;
         self.poll_pending(cx).map_err(|e| io_error(e).into())
     }
 
@@ -596,6 +674,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Element> for XmppStream<S> {
     /// management) and closes the transport for writing.
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         let this = &mut *self;
+        ready!(this.poll_unblock(cx))?;
         this.clean_end = true;
         this.queue_clean_close();
         ready!(this.poll_pending(cx)).map_err(io_error)?;

@@ -160,3 +160,57 @@ async fn without_stream_management_nothing_is_counted() {
     assert!(!client.request_ack());
     client.flush_acked().await.unwrap();
 }
+
+/// A client's full queue of unacknowledged stanzas is back-pressure: the
+/// sink is not ready until the server acknowledges, and nothing is refused
+/// or lost.
+#[tokio::test]
+async fn a_full_client_queue_waits_for_acknowledgements() {
+    let (io, server) = spawn_server(seed_config());
+    let mut config = ClientConfig::new("juliet@example.com", PASSWORD)
+        .unwrap()
+        .with_tls(TlsMode::Off);
+    config.stream_management = true;
+    config.sm_queue = xmpp_stream::sm::QueueLimits {
+        max_stanzas: 3,
+        ..Default::default()
+    };
+    let mut client = connect(io, config, None).await.unwrap();
+    let mut server = server.await.unwrap().unwrap();
+    // The server reads the <enable/> and two stanzas, then stops reading.
+    for i in 0..3 {
+        client.send(message(i)).await.unwrap();
+    }
+    let got = read(&mut server, 3).await;
+    assert_eq!(got.len(), 3);
+    // The queue is full (3 unacknowledged): the fourth is held back, and the
+    // sink waits for an acknowledgement that does not come while the server
+    // does not read.
+    let fourth = tokio::time::timeout(
+        std::time::Duration::from_millis(200),
+        client.send(message(3)),
+    )
+    .await;
+    assert!(fourth.is_err(), "the sink waits");
+    assert_eq!(client.unacked(), 3);
+    // The server reads (and answers the client's <r/>): room is made.
+    let (got_tx, got_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let _ = got_tx.send(read(&mut server, 7).await);
+        // On reading (and acknowledging) until the client closes.
+        while server.next().await.is_some() {}
+    });
+    for i in 4..10 {
+        client.send(message(i)).await.unwrap();
+        assert!(client.unacked() <= 3);
+    }
+    client.flush_acked().await.unwrap();
+    let got = got_rx.await.unwrap();
+    let bodies: Vec<_> = got
+        .iter()
+        .map(|m| m.child("body", ns::CLIENT).unwrap().text())
+        .collect();
+    assert_eq!(bodies, ["3", "4", "5", "6", "7", "8", "9"]);
+    let counts = client.sm_counts().unwrap();
+    assert_eq!((counts.sent, counts.acked), (10, 10));
+}

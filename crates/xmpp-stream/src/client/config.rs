@@ -134,11 +134,14 @@ pub struct ClientConfig {
     /// inline in Bind2, or with `<enable/>` after binding, asking for
     /// resumption. The [`XmppStream`](crate::XmppStream) then answers the
     /// server's `<r/>` and counts what the server acknowledged. Off by
-    /// default: a full queue of unacknowledged stanzas is an error on the
-    /// sink ([`SessionError::QueueFull`](crate::SessionError::QueueFull)),
-    /// which a caller must be ready for;
+    /// default, so that a plain negotiation is exactly RFC 6120's;
     /// [`ReconnectingClient`](super::ReconnectingClient) turns it on.
     pub stream_management: bool,
+    /// Bounds on the queue of stanzas sent and not yet acknowledged (500
+    /// stanzas and 1 MiB by default). A full queue holds the next stanza
+    /// back until the server's acknowledgements make room: the sink is not
+    /// ready meanwhile.
+    pub sm_queue: crate::sm::QueueLimits,
     /// Resume this session (XEP-0198 §5) instead of binding a new one: the
     /// one [`XmppStream::suspend`](crate::XmppStream::suspend) took from a
     /// lost connection. If the server cannot resume it, a new session is
@@ -215,6 +218,7 @@ impl ClientConfig {
             fast_token: None,
             request_fast_token: false,
             stream_management: false,
+            sm_queue: crate::sm::QueueLimits::default(),
             resume: None,
         })
     }

@@ -353,13 +353,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReconnectingClient<S> {
             return;
         };
         let suspended = stream.suspend();
-        let lost = match &suspended {
-            Some(_) => Vec::new(),
-            None => stream.take_unacked(),
-        };
-        let unacked = suspended
-            .as_ref()
-            .map_or(lost.len(), SuspendedSession::unacked);
+        let lost = stream.take_unacked();
+        let unacked = lost.len() + suspended.as_ref().map_or(0, SuspendedSession::unacked);
         self.events.push_back(ClientEvent::Disconnected {
             error,
             unacked,

@@ -10,7 +10,7 @@ use xmpp_xml::{Element, Frame};
 use super::{ClientCore, State};
 use crate::error::ClientError;
 use crate::sasl2::NS_BIND2;
-use crate::sm::{ClientSm, Event, QueueLimits, NS_SM};
+use crate::sm::{ClientSm, Event, NS_SM};
 
 impl ClientCore {
     /// The stream management session negotiation enabled (Bind2) or asked
@@ -30,7 +30,7 @@ impl ClientCore {
         if !self.config.stream_management || !inline_features.iter().any(|f| f == NS_SM) {
             return None;
         }
-        let mut sm = ClientSm::new(QueueLimits::default());
+        let mut sm = ClientSm::new(self.config.sm_queue);
         let enable = sm.enable(true, None).ok()?;
         self.sm = Some(sm);
         Some(enable)
@@ -77,7 +77,7 @@ impl ClientCore {
     pub(super) fn bound(&mut self, jid: FullJid) {
         self.sm = None;
         if self.sm_offered && self.config.stream_management {
-            let mut sm = ClientSm::new(QueueLimits::default());
+            let mut sm = ClientSm::new(self.config.sm_queue);
             if let Ok(enable) = sm.enable(true, None) {
                 self.send(Frame::Element(enable));
                 self.sm = Some(sm);
