@@ -33,8 +33,11 @@ pub(crate) struct Lost {
 impl Lost {
     /// The stream failed.
     pub(crate) fn error(e: &SessionError) -> Lost {
+        // The connection failed, or closed while stanzas waited for
+        // their acknowledgement: a network failure; the rest is the
+        // protocol's (stream errors either way).
         let code = match e {
-            SessionError::Io(_) => Code::Network,
+            SessionError::Io(_) | SessionError::Unacknowledged(_) => Code::Network,
             _ => Code::Protocol,
         };
         Lost {
