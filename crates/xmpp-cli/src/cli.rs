@@ -533,9 +533,10 @@ Incoming stanzas are printed on stdout as indented XML, everything else on stder
 Pings to us are answered; other requests are yours to answer.
 
 On a terminal lines are edited with history; otherwise (a pipe, a file) lines are
-read without a prompt, and at the end of input the stream is closed once the server
-acknowledged every stanza (stream management, XEP-0198) and pings and iq requests
-were answered, or --wait passed.
+read without a prompt (after the password's, with --password-stdin), errors name the
+line, and at the end of input the stream is closed once the server acknowledged every
+stanza (stream management, XEP-0198) and pings and iq requests were answered, or
+--wait passed.
 
 Exit codes: 0 closed by /quit or the end of input; 2 usage; 3 authentication; 4 stream
 or protocol (also a stream error that ends the session); 5 network or timeout (also a

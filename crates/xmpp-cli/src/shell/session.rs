@@ -32,7 +32,7 @@ enum Pending {
 }
 
 /// How the session is being closed.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Closing {
     /// `/quit`: at once, after the acknowledgements.
     Quit,
