@@ -308,27 +308,33 @@ async fn quit_closes_at_once_and_ignores_what_follows() {
     let store = store();
     let server = Server::start(store.arg(), &[]);
     let mut j = juliet(&server.addr).await;
-    let lines = "/msg juliet@example.com one\n/quit\n/msg juliet@example.com two\n";
+    // An iq that Juliet never answers: the end of input would wait --wait
+    // for its answer, /quit does not.
+    let lines = "/msg juliet@example.com one\n\
+                 <iq type='get' id='q1' to='juliet@example.com/balcony'><q xmlns='urn:example:q'/></iq>\n\
+                 /quit\n\
+                 /msg juliet@example.com two\n";
     let started = Instant::now();
     let o = shell(
         &server.addr,
         "somenode@example.com",
         "secret",
         lines,
-        &["--wait", "5s"],
+        &["--wait", "20s"],
     )
     .await;
     expect_code(&o, 0);
-    assert_eq!(body(&next(&mut j).await), "one");
-    // "two" was never sent: the next stanza is the answer to a ping.
-    let answer = ping_server(&mut j, "j2").await;
-    assert_eq!(answer.attr("id"), Some("j2"), "{answer:?}");
-    // /quit does not wait the 5s of --wait.
     assert!(
-        started.elapsed() < Duration::from_secs(4),
+        started.elapsed() < Duration::from_secs(15),
         "{:?}",
         started.elapsed()
     );
+    assert!(!stderr(&o).contains("no answer"), "{}", stderr(&o));
+    assert_eq!(body(&next(&mut j).await), "one");
+    assert_eq!(next(&mut j).await.attr("id"), Some("q1"));
+    // "two" was never sent: the next stanza is the answer to a ping.
+    let answer = ping_server(&mut j, "j2").await;
+    assert_eq!(answer.attr("id"), Some("j2"), "{answer:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -356,6 +362,26 @@ async fn the_end_of_input_waits_for_answers_and_prints_them() {
         "{err}"
     );
     assert!(!err.contains("no answer"), "{err}");
+
+    // An iq nobody answers: the shell gives up after --wait, and says so.
+    let mut j = juliet(&server.addr).await;
+    let lines =
+        "<iq type='set' id='q2' to='juliet@example.com/balcony'><q xmlns='urn:example:q'/></iq>\n";
+    let o = shell(
+        &server.addr,
+        "somenode@example.com",
+        "secret",
+        lines,
+        &["--wait", "300ms"],
+    )
+    .await;
+    expect_code(&o, 0);
+    assert!(
+        stderr(&o).contains("xmpp: no answer to iq \"q2\" within --wait"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(next(&mut j).await.attr("id"), Some("q2"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
