@@ -36,6 +36,8 @@ pub enum Command {
     Login(LoginArgs),
     /// Log in, send one message, check that the server accepted it, and exit.
     Send(SendArgs),
+    /// Log in and type stanzas or short commands; see incoming stanzas as they arrive.
+    Shell(ShellArgs),
     /// Login load generator (works against any XMPP server).
     Bench(BenchArgs),
 }
@@ -416,7 +418,7 @@ pub struct LoginArgs {
 }
 
 /// The connection, TLS and SASL options of `xmpp login`, shared with
-/// `xmpp send` so that the two cannot drift apart.
+/// `xmpp send` and `xmpp shell` so that they cannot drift apart.
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
     /// Server address (default: <domain>:5222, <domain>:5223 with --direct-tls).
@@ -525,6 +527,43 @@ pub struct SendArgs {
     /// After sending (and the server's acknowledgement), how long to wait for an
     /// error bounce before closing.
     #[arg(long, default_value = "1s", value_parser = duration::parse)]
+    pub wait: Duration,
+    /// How to connect and log in (as `xmpp login`).
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// `xmpp shell`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Each line is a stanza or a command. A line that starts with < is XML: one <message>,
+<presence> or <iq> (in jabber:client, the stream's namespace), sent as typed; an
+element may span several lines, which are read until it is complete (Ctrl-C on a
+terminal drops an unfinished one). Commands:
+  /msg <jid> <text>          a chat message
+  /presence [show] [status]  presence; show: available, away, chat, dnd or xa
+  /ping [jid]                an XMPP ping (XEP-0199) to the server or <jid>, with its round trip
+  /raw <xml>                 any element, sent without checks (e.g. <r xmlns='urn:xmpp:sm:3'/>)
+  /quit                      close the stream (after the server acknowledged what was sent)
+  /help                      this list
+Incoming stanzas are printed on stdout as indented XML, everything else on stderr.
+Pings to us are answered; other requests are yours to answer.
+
+On a terminal lines are edited with history; otherwise (a pipe, a file) lines are
+read without a prompt (after the password's, with --password-stdin), errors name the
+line, and at the end of input the stream is closed once the server acknowledged every
+stanza (stream management, XEP-0198) and pings and iq requests were answered, or
+--wait passed.
+
+Exit codes: 0 closed by /quit or the end of input; 2 usage; 3 authentication; 4 stream
+or protocol (also a stream error that ends the session); 5 network or timeout (also a
+connection lost during the session); 1 anything else.")]
+pub struct ShellArgs {
+    /// The account to log in as: `user@domain` or `user@domain/resource`.
+    pub jid: String,
+    /// At the end of input: how long to wait for the answers to pings and iq
+    /// requests still pending before closing.
+    #[arg(long, default_value = "2s", value_parser = duration::parse)]
     pub wait: Duration,
     /// How to connect and log in (as `xmpp login`).
     #[command(flatten)]

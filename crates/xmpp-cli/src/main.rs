@@ -1,5 +1,5 @@
 //! The `xmpp` command-line tool: `demo`, `serve`, `user`, `login`, `send`,
-//! `bench`.
+//! `shell`, `bench`.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 // Doc comments on the clap types are the `--help` text, where XML elements
@@ -24,6 +24,7 @@ mod login;
 mod password;
 mod send;
 mod serve;
+mod shell;
 mod store;
 mod tls;
 mod token_file;
@@ -76,6 +77,7 @@ fn main() {
             Command::Bench(a) => bench::run(a).await,
             Command::Login(a) => login::run(a).await,
             Command::Send(a) => send::run(a).await,
+            Command::Shell(a) => shell::run(a).await,
         }
     });
     // Do not wait for lingering blocking tasks (a prompt, a slow peer).

@@ -65,7 +65,7 @@ fn read_text() -> Result<String, Failure> {
 }
 
 /// A message id from the OS's random source.
-fn message_id() -> String {
+pub(crate) fn message_id() -> String {
     let mut bytes = [0u8; 12];
     // A failing OS random number generator leaves nothing sane to do.
     #[allow(clippy::expect_used)]
@@ -141,7 +141,7 @@ fn is_bounce(el: &Element, id: &str) -> bool {
 }
 
 /// The stanza error's condition as `<name/>`, with its text if any.
-fn condition(el: &Element) -> String {
+pub(crate) fn condition(el: &Element) -> String {
     let Some(error) = el.child("error", ns::CLIENT) else {
         return "no <error/> element".to_owned();
     };

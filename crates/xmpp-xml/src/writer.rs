@@ -1,6 +1,8 @@
 //! Serialization: elements written with namespace declarations only where
-//! needed, and checked for what XML cannot express.
+//! needed, and checked for what XML cannot express; and an indented form for
+//! people to read.
 
+use crate::chars::is_ws;
 use crate::element::{Element, NodeRef};
 use crate::error::XmlError;
 use crate::escape::{escape_attr, escape_text};
@@ -12,6 +14,37 @@ impl Element {
     pub fn to_xml(&self) -> String {
         let mut out = String::new();
         write_element(&mut out, self, &Scope::standalone());
+        out
+    }
+
+    /// Serialize for people to read: an element whose children are all
+    /// elements (whitespace between them aside) has each child on a line of
+    /// its own, indented by two spaces per level; an element with text is
+    /// written exactly, so no character of its content changes. The
+    /// whitespace-only text that indentation replaces is dropped.
+    ///
+    /// A parsed element is written as it stands in its stream: the
+    /// namespace it inherited from the stream header
+    /// ([`Element::default_ns`]) is not declared again.
+    ///
+    /// ```
+    /// use xmpp_xml::{ns, Element};
+    /// let message = Element::builder("message", ns::CLIENT)
+    ///     .attr("to", "juliet@example.com")
+    ///     .append(Element::builder("body", ns::CLIENT).text("Art thou not Romeo?").build())
+    ///     .build();
+    /// assert_eq!(
+    ///     message.to_xml_pretty(),
+    ///     "<message xmlns='jabber:client' to='juliet@example.com'>\n  \
+    ///      <body>Art thou not Romeo?</body>\n\
+    ///      </message>"
+    /// );
+    /// ```
+    pub fn to_xml_pretty(&self) -> String {
+        let mut out = String::new();
+        let mut prefixes = Vec::new();
+        let default_ns = self.default_ns().unwrap_or("");
+        write_rec(&mut out, self, default_ns, false, &mut prefixes, Some(0));
         out
     }
 }
@@ -42,15 +75,19 @@ pub(crate) fn write_element(out: &mut String, el: &Element, scope: &Scope) {
         &scope.default_ns,
         scope.stream_bound,
         &mut prefixes,
+        None,
     );
 }
 
+/// Writes `el`. `depth`: indent its children as [`Element::to_xml_pretty`]
+/// does, `el` being that deep; `None` writes it exactly.
 fn write_rec(
     out: &mut String,
     el: &Element,
     default_ns: &str,
     stream_bound: bool,
     prefixes: &mut Vec<(String, String)>,
+    depth: Option<usize>,
 ) {
     let ns = el.ns();
     let name = el.name();
@@ -125,11 +162,28 @@ fn write_rec(
         out.push_str("/>");
     } else {
         out.push('>');
+        // Indenting adds text: only where the element has no text of its own.
+        let layout = depth.filter(|_| {
+            el.children().next().is_some()
+                && el
+                    .texts()
+                    .all(|(is_text, t)| !is_text || t.bytes().all(is_ws))
+        });
         for n in el.nodes.iter() {
             match n {
-                NodeRef::Element(c) => write_rec(out, c, child_default, child_stream, prefixes),
+                NodeRef::Element(c) => {
+                    let inner = layout.map(|d| d + 1);
+                    if let Some(d) = inner {
+                        new_line(out, d);
+                    }
+                    write_rec(out, c, child_default, child_stream, prefixes, inner);
+                }
+                NodeRef::Text(_) if layout.is_some() => {}
                 NodeRef::Text(t) => escape_text(out, &t.get(&el.buf)),
             }
+        }
+        if let Some(d) = layout {
+            new_line(out, d);
         }
         out.push_str("</");
         if use_stream_prefix {
@@ -139,6 +193,14 @@ fn write_rec(
         out.push('>');
     }
     prefixes.truncate(mark);
+}
+
+/// A line break and the indentation of an element `depth` deep.
+fn new_line(out: &mut String, depth: usize) {
+    out.push('\n');
+    for _ in 0..depth {
+        out.push_str("  ");
+    }
 }
 
 /// Check that an element (tree) can be written as XML: valid names and only
@@ -184,5 +246,103 @@ fn legal_chars(s: &str) -> Result<(), XmlError> {
             c as u32
         ))),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+
+    use crate::{ns, Element, Frame, Framer};
+
+    /// `xml` as a top-level element of a `jabber:client` stream.
+    fn parse(xml: &str) -> Element {
+        let mut framer = Framer::default();
+        let mut buf = BytesMut::from(
+            format!(
+                "<stream:stream xmlns='jabber:client' xmlns:stream='{}'>{xml}",
+                ns::STREAM
+            )
+            .as_str(),
+        );
+        assert!(matches!(
+            framer.decode(&mut buf),
+            Ok(Some(Frame::Header(_)))
+        ));
+        match framer.decode(&mut buf) {
+            Ok(Some(Frame::Element(el))) => el,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn pretty_indents_element_children_and_keeps_text_exact() {
+        let iq = parse(
+            "<iq type='result' id='r1'>\n <query xmlns='jabber:iq:roster'>\
+             <item jid='romeo@example.net' name='Romeo'><group>Friends</group></item>\
+             <item jid='mercutio@example.com'/></query></iq>",
+        );
+        // The stream's namespace is not declared again; the roster's is.
+        assert_eq!(
+            iq.to_xml_pretty(),
+            "<iq type='result' id='r1'>\n  \
+             <query xmlns='jabber:iq:roster'>\n    \
+             <item jid='romeo@example.net' name='Romeo'>\n      \
+             <group>Friends</group>\n    \
+             </item>\n    \
+             <item jid='mercutio@example.com'/>\n  \
+             </query>\n\
+             </iq>"
+        );
+        // Mixed content: written exactly, children included.
+        let mixed = "<message><body>a <b>b</b>\n  <i>c</i></body></message>";
+        assert_eq!(
+            parse(mixed).to_xml_pretty(),
+            "<message>\n  <body>a <b>b</b>\n  <i>c</i></body>\n</message>"
+        );
+        // Escaping as in `to_xml`; an empty element self-closes.
+        let text = "<message to='a&amp;b'><body>1 &lt; 2 &amp;&amp; ]]&gt;</body></message>";
+        assert_eq!(
+            parse(text).to_xml_pretty(),
+            "<message to='a&amp;b'>\n  <body>1 &lt; 2 &amp;&amp; ]]&gt;</body>\n</message>"
+        );
+        assert_eq!(parse("<presence/>").to_xml_pretty(), "<presence/>");
+    }
+
+    #[test]
+    fn pretty_output_parses_back_to_the_same_element() {
+        let source = "<message type='chat' xml:lang='en'><body>hi\n there</body>\
+                      <x xmlns='jabber:x:data' type='form'><field var='a'><value>1</value></field></x>\
+                      <thread>t1</thread></message>";
+        let el = parse(source);
+        let pretty = el.to_xml_pretty();
+        // The same but for the indentation, which is whitespace-only text.
+        let again = parse(&pretty);
+        assert_eq!(again.to_xml_pretty(), pretty);
+        assert_eq!(
+            again.to_xml().replace(['\n', ' '], ""),
+            el.to_xml().replace(['\n', ' '], "")
+        );
+        assert_eq!(again.attr("xml:lang"), Some("en"));
+        assert_eq!(
+            again
+                .child("body", ns::CLIENT)
+                .map(Element::text)
+                .as_deref(),
+            Some("hi\n there")
+        );
+        // A builder-made element declares its namespace.
+        let built = Element::builder("presence", ns::CLIENT)
+            .append(Element::builder("show", ns::CLIENT).text("away").build())
+            .build();
+        let pretty = built.to_xml_pretty();
+        assert_eq!(
+            pretty,
+            "<presence xmlns='jabber:client'>\n  <show>away</show>\n</presence>"
+        );
+        assert_eq!(
+            parse(&pretty).to_xml_pretty(),
+            "<presence>\n  <show>away</show>\n</presence>"
+        );
     }
 }
