@@ -25,6 +25,7 @@ s2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 -- Plaintext storage so that every SCRAM variant can be computed.
 authentication = "internal_plain"
-modules_enabled = { "saslauth"; "disco"; "roster"; "ping"; }
+-- smacks: stream management (XEP-0198) with resumption; 0.12 ships it in core (no prosody-modules).
+modules_enabled = { "saslauth"; "disco"; "roster"; "ping"; "smacks"; }
 modules_disabled = { "s2s"; "tls"; "offline"; "c2s_direct_tls"; }
 VirtualHost "example.com"

@@ -119,6 +119,10 @@ impl Layout {
     pub fn strophe_bin(&self) -> PathBuf {
         self.state.join("bin").join("strophe_login")
     }
+    /// The compiled libstrophe stream management resumption driver.
+    pub fn strophe_sm_bin(&self) -> PathBuf {
+        self.state.join("bin").join("strophe_sm_resume")
+    }
     /// The running servers' state, wiped at each start.
     pub fn run_dir(&self) -> PathBuf {
         self.state.join("run")

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::Output;
 use std::time::Duration;
 
 use common::*;
@@ -14,8 +13,6 @@ use tokio::net::TcpStream;
 use xmpp_stream::client::{connect, ClientConfig, TlsMode};
 use xmpp_stream::XmppStream;
 use xmpp_xml::{ns, Element};
-
-const ACKED: &str = "xmpp: sent, acknowledged by the server (XEP-0198)";
 
 /// A store with `somenode@example.com` / `secret` and `juliet@example.com` / `pw`.
 fn store() -> Store {
@@ -64,20 +61,6 @@ async fn next(s: &mut XmppStream<TcpStream>) -> Element {
         .expect("a stanza in time")
         .expect("stream open")
         .expect("no stream error")
-}
-
-/// `xmpp send` (blocking, off the runtime's workers).
-async fn send(args: &[&str], stdin: &str) -> Output {
-    let mut all = vec!["send"];
-    all.extend_from_slice(args);
-    let all: Vec<String> = all.iter().map(|s| (*s).to_owned()).collect();
-    let stdin = stdin.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = all.iter().map(String::as_str).collect();
-        run(&args, &stdin)
-    })
-    .await
-    .unwrap()
 }
 
 fn body(m: &Element) -> String {

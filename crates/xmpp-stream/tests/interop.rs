@@ -10,33 +10,14 @@ use std::time::Duration;
 
 use futures_util::SinkExt as _;
 use tokio::net::TcpStream;
-use xmpp_sasl::{MechanismSelector, MemoryStore};
-use xmpp_stream::client::{connect, ClientConfig, TlsMode};
+use xmpp_sasl::MemoryStore;
+use xmpp_stream::client::connect;
 use xmpp_stream::server::{ServerConfig, SessionFeature};
 use xmpp_stream::ClientError;
 
 mod peer;
 
-use peer::env;
-
-fn client_config(mechanism: &str, password: &str) -> ClientConfig {
-    let jid = format!(
-        "{}@{}",
-        env("XMPP_INTEROP_USER"),
-        env("XMPP_INTEROP_DOMAIN")
-    );
-    let selector = MechanismSelector::with_preference([mechanism
-        .parse::<xmpp_sasl::Mechanism>()
-        .expect("a known mechanism")])
-    .allow_plain_insecure(true);
-    let mut config = ClientConfig::new(&jid, password)
-        .unwrap()
-        .with_resource("interop")
-        .with_selector(selector)
-        .with_tls(TlsMode::Off);
-    config.fallback = false;
-    config
-}
+use peer::{client_config, env};
 
 async fn our_client_logs_in(server_var: &str, mechanism: &str) {
     let addr = env(server_var);

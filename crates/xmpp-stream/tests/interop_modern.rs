@@ -12,44 +12,21 @@ use std::path::Path;
 use futures_util::SinkExt as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
-use xmpp_sasl::{ErrorKind, Mechanism, MechanismSelector};
+use xmpp_sasl::ErrorKind;
 use xmpp_stream::client::{
-    connect, connect_direct_tls, ChannelBindingPolicy, ClientConfig, Sasl2Mode, TlsMode,
+    connect, connect_direct_tls, ChannelBindingPolicy, ClientConfig, TlsMode,
 };
 use xmpp_stream::tls::ca_file_config;
 use xmpp_stream::{ClientError, StreamInfo};
 
 mod peer;
 
-use peer::env;
+use peer::{env, sasl2_client as client};
 
 const PROSODY: &str = "XMPP_INTEROP_PROSODY13";
 const PROSODY_TLS: &str = "XMPP_INTEROP_PROSODY13_DIRECT_TLS";
 const EJABBERD: &str = "XMPP_INTEROP_EJABBERD24";
 const EJABBERD_TLS: &str = "XMPP_INTEROP_EJABBERD24_DIRECT_TLS";
-
-fn bare_jid() -> String {
-    format!(
-        "{}@{}",
-        env("XMPP_INTEROP_USER"),
-        env("XMPP_INTEROP_DOMAIN")
-    )
-}
-
-/// SASL2 required, STARTTLS required and verified against the suite's CA,
-/// exactly `mechanism` when given.
-fn client(mechanism: Option<&str>) -> ClientConfig {
-    let mut config = ClientConfig::new(&bare_jid(), &env("XMPP_INTEROP_PASSWORD"))
-        .unwrap()
-        .with_tls(TlsMode::Required);
-    if let Some(m) = mechanism {
-        config.selector = MechanismSelector::with_preference([m.parse::<Mechanism>().unwrap()]);
-        config.fallback = false;
-    }
-    config.sasl2 = Sasl2Mode::Required;
-    config.tls_config = Some(ca_file_config(Path::new(&env("XMPP_INTEROP_CA"))).unwrap());
-    config
-}
 
 #[derive(Clone, Copy, Debug)]
 enum Via {

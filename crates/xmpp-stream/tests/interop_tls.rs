@@ -25,15 +25,7 @@ use xmpp_stream::ClientError;
 
 mod peer;
 
-use peer::{env, OurServer};
-
-fn bare_jid() -> String {
-    format!(
-        "{}@{}",
-        env("XMPP_INTEROP_USER"),
-        env("XMPP_INTEROP_DOMAIN")
-    )
-}
+use peer::{bare_jid, env, OurServer};
 
 /// STARTTLS required, trusting only the CA in `$ca_var`, exactly `mechanism`
 /// (no fallback), PLAIN allowed only because the stream is protected.

@@ -199,23 +199,29 @@ fn node(layout: &Layout) -> Result<(), String> {
     fs::write(&stamp, pkg).map_err(|e| io_err("write", &stamp, e))
 }
 
-/// The libstrophe driver, compiled against the installed libstrophe.
+/// The libstrophe drivers (login, stream management resumption), compiled against the
+/// installed libstrophe.
 fn build_strophe(layout: &Layout) -> Result<(), String> {
-    let src = layout.clients().join("strophe_login.c");
-    let out = layout.strophe_bin();
-    fs::create_dir_all(layout.state.join("bin")).map_err(|e| io_err("create", &out, e))?;
+    fs::create_dir_all(layout.state.join("bin"))
+        .map_err(|e| io_err("create", &layout.state.join("bin"), e))?;
     let flags = capture(
         Command::new("pkg-config").args(["--cflags", "--libs", "libstrophe"]),
         "pkg-config libstrophe",
     )?;
-    run_checked(
-        Command::new("cc")
-            .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
-            .arg(&out)
-            .arg(&src)
-            .args(flags.split_whitespace()),
-        "compile strophe_login.c",
-    )
+    for (source, out) in [
+        ("strophe_login.c", layout.strophe_bin()),
+        ("strophe_sm_resume.c", layout.strophe_sm_bin()),
+    ] {
+        run_checked(
+            Command::new("cc")
+                .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+                .arg(&out)
+                .arg(layout.clients().join(source))
+                .args(flags.split_whitespace()),
+            &format!("compile {source}"),
+        )?;
+    }
+    Ok(())
 }
 
 /// Whether dpkg has `pkg` fully installed.

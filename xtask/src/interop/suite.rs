@@ -92,6 +92,10 @@ pub(super) fn test_env(layout: &Layout) -> Result<BTreeMap<&'static str, String>
         layout.strophe_bin().display().to_string(),
     );
     env.insert(
+        "XMPP_INTEROP_STROPHE_SM",
+        layout.strophe_sm_bin().display().to_string(),
+    );
+    env.insert(
         "XMPP_INTEROP_NODE_MODULES",
         layout.node_modules().display().to_string(),
     );

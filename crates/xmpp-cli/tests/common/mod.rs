@@ -12,6 +12,22 @@ use std::sync::{Arc, Mutex};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_xmpp");
 
+/// What `xmpp send` says when the server acknowledged the message.
+pub const ACKED: &str = "xmpp: sent, acknowledged by the server (XEP-0198)";
+
+/// `xmpp send args...` (blocking, off the runtime's workers).
+pub async fn send(args: &[&str], stdin: &str) -> Output {
+    let mut all = vec!["send".to_owned()];
+    all.extend(args.iter().map(|s| (*s).to_owned()));
+    let stdin = stdin.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = all.iter().map(String::as_str).collect();
+        run(&args, &stdin)
+    })
+    .await
+    .expect("xmpp send ran")
+}
+
 /// Runs `xmpp args...` with `stdin` as its input.
 pub fn run(args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(BIN)

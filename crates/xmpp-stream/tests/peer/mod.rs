@@ -1,12 +1,14 @@
-//! What both interop suites share: the harness's environment, our server on
-//! an ephemeral port with a minimal stanza loop, and the drivers' result
-//! line.
+//! What the interop suites share: the harness's environment, our client's
+//! configurations for the peers, our server on an ephemeral port with a
+//! minimal stanza loop, and the drivers' result line.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, Mutex};
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::net::TcpListener;
+use xmpp_sasl::{Mechanism, MechanismSelector};
+use xmpp_stream::client::{ClientConfig, Sasl2Mode, TlsMode};
 use xmpp_stream::server::{accept, ServerConfig};
 use xmpp_stream::{iq_error, iq_result, Security, StanzaCondition};
 use xmpp_xml::ns;
@@ -16,6 +18,49 @@ pub fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run the interop suite with `cargo xtask interop`")
     })
+}
+
+/// The harness's account, `user@domain`.
+pub fn bare_jid() -> String {
+    format!(
+        "{}@{}",
+        env("XMPP_INTEROP_USER"),
+        env("XMPP_INTEROP_DOMAIN")
+    )
+}
+
+/// Our client for the RFC 6120 servers: plaintext, resource `interop`,
+/// exactly `mechanism` (no fallback), PLAIN allowed without TLS.
+pub fn client_config(mechanism: &str, password: &str) -> ClientConfig {
+    let selector = MechanismSelector::with_preference([mechanism
+        .parse::<Mechanism>()
+        .expect("a known mechanism")])
+    .allow_plain_insecure(true);
+    let mut config = ClientConfig::new(&bare_jid(), password)
+        .unwrap()
+        .with_resource("interop")
+        .with_selector(selector)
+        .with_tls(TlsMode::Off);
+    config.fallback = false;
+    config
+}
+
+/// Our client for the modern servers: SASL2 required, STARTTLS required
+/// and verified against the suite's CA, exactly `mechanism` when given.
+#[cfg(feature = "tls")]
+pub fn sasl2_client(mechanism: Option<&str>) -> ClientConfig {
+    let mut config = ClientConfig::new(&bare_jid(), &env("XMPP_INTEROP_PASSWORD"))
+        .unwrap()
+        .with_tls(TlsMode::Required);
+    if let Some(m) = mechanism {
+        config.selector = MechanismSelector::with_preference([m.parse::<Mechanism>().unwrap()]);
+        config.fallback = false;
+    }
+    config.sasl2 = Sasl2Mode::Required;
+    config.tls_config = Some(
+        xmpp_stream::tls::ca_file_config(std::path::Path::new(&env("XMPP_INTEROP_CA"))).unwrap(),
+    );
+    config
 }
 
 /// The session is usable: a ping to the server (XEP-0199) is answered.
