@@ -565,6 +565,11 @@ pub struct ShellArgs {
     /// requests still pending before closing.
     #[arg(long, default_value = "2s", value_parser = duration::parse)]
     pub wait: Duration,
+    /// After a lost connection: how many times to try to reconnect (with backoff from
+    /// 0.5 s to 30 s), resuming the session (XEP-0198) when the server kept it. 0 ends
+    /// the shell at the first loss.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub reconnect: u32,
     /// How to connect and log in (as `xmpp login`).
     #[command(flatten)]
     pub connect: ConnectArgs,

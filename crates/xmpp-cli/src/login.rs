@@ -477,6 +477,63 @@ pub async fn session(
     Ok(stream)
 }
 
+/// A login that can be made again: for a shell that reconnects after its
+/// connection was lost (resuming its XEP-0198 session), with the password
+/// read once and the newest FAST token.
+pub struct Relogin {
+    login: Login,
+    config: ClientConfig,
+    timeout: Duration,
+}
+
+impl Relogin {
+    /// Logs in as `jid` (like [`session`], with stream management), and
+    /// keeps what it takes to log in again.
+    pub async fn first(
+        jid: &str,
+        args: &ConnectArgs,
+    ) -> Result<(Relogin, XmppStream<TcpStream>), Failure> {
+        let (login, mut config, tcp) = prepare(jid, args).await?;
+        config.stream_management = true;
+        let stream = login.connect(tcp, config.clone()).await?;
+        tracing::info!("{}", summary(stream.info()));
+        login.store_token(stream.info())?;
+        let mut relogin = Relogin {
+            login,
+            config,
+            timeout: args.timeout,
+        };
+        relogin.keep_token(stream.info());
+        Ok((relogin, stream))
+    }
+
+    /// Dials and logs in again, resuming `resume` if given (else a new
+    /// session).
+    pub async fn again(
+        &mut self,
+        resume: Option<xmpp_stream::client::SuspendedSession>,
+    ) -> Result<XmppStream<TcpStream>, Failure> {
+        let tcp = dial(&self.login.server, self.timeout).await?;
+        let mut config = self.config.clone();
+        config.resume = resume;
+        let stream = self.login.connect(tcp, config).await?;
+        tracing::info!("{}", summary(stream.info()));
+        self.login.store_token(stream.info())?;
+        self.keep_token(stream.info());
+        Ok(stream)
+    }
+
+    /// The next login uses the token the server just issued, and none it
+    /// refused.
+    fn keep_token(&mut self, info: &StreamInfo) {
+        if let Some(token) = &info.fast_token {
+            self.config.fast_token = Some(token.clone());
+        } else if info.fast_token_refused {
+            self.config.fast_token = None;
+        }
+    }
+}
+
 /// Checks the options, reads the password (unless a FAST token will do),
 /// builds the configuration and connects: what every login needs before
 /// negotiation.

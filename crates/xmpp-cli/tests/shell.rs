@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "../../xmpp-stream/tests/cut_proxy/mod.rs"]
+mod cut_proxy;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
@@ -431,7 +433,12 @@ async fn incoming_stanzas_are_printed_and_pings_answered() {
 async fn a_lost_connection_is_reported_with_the_login_failure_code() {
     let store = store();
     let server = Server::start(store.arg(), &[]);
-    let shell = Running::start(&server.addr, "somenode@example.com", "secret", &[]);
+    let shell = Running::start(
+        &server.addr,
+        "somenode@example.com",
+        "secret",
+        &["--reconnect", "0"],
+    );
     shell.wait_for("logged in as").await;
     // The server shuts down: <system-shutdown/>, a stream error (4).
     server.terminate();
@@ -446,7 +453,12 @@ async fn a_lost_connection_is_reported_with_the_login_failure_code() {
     // The server is killed: the connection closes without a stream
     // error, a network failure (5).
     let server = Server::start(store.arg(), &[]);
-    let shell = Running::start(&server.addr, "somenode@example.com", "secret", &[]);
+    let shell = Running::start(
+        &server.addr,
+        "somenode@example.com",
+        "secret",
+        &["--reconnect", "1"],
+    );
     shell.wait_for("logged in as").await;
     drop(server);
     let (code, _, err) = shell.finish(false).await;
@@ -494,4 +506,36 @@ async fn a_wrong_password_exits_3() {
     )
     .await;
     expect_failure(&o, 3, "not-authorized");
+}
+
+/// A connection lost under the shell (a relay cuts it): the shell
+/// reconnects, resumes its XEP-0198 session with `xmpp serve`, says so, and
+/// goes on; what it sent before and after reaches the other client once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_connection_is_resumed_and_the_session_goes_on() {
+    let store = store();
+    let server = Server::start(store.arg(), &[]);
+    let mut j = juliet(&server.addr).await;
+    let proxy = cut_proxy::CutProxy::start(server.addr.clone()).await;
+    let addr = proxy.addr().to_string();
+    let mut shell = Running::start(&addr, "somenode@example.com", "secret", &[]);
+    let logged_in = shell.wait_for("logged in as").await;
+    shell.line("/msg juliet@example.com/balcony before");
+    assert_eq!(body(&next(&mut j).await), "before");
+    assert_eq!(proxy.cut().await, 1);
+    // The shell notices the loss when it next reads or writes.
+    shell.line("/msg juliet@example.com/balcony after");
+    let resumed = shell.wait_for("resumed the session as").await;
+    assert!(resumed.contains("nothing was lost"), "{resumed}");
+    assert_eq!(body(&next(&mut j).await), "after");
+    // The same resource as before.
+    let jid = logged_in.split("logged in as ").nth(1).unwrap().trim();
+    assert!(resumed.contains(jid), "{resumed} / {jid}");
+    shell.line("/quit");
+    let (code, _, err) = shell.finish(true).await;
+    assert_eq!(code, Some(0), "{err}");
+    // Nothing came twice.
+    assert!(tokio::time::timeout(Duration::from_millis(300), j.next())
+        .await
+        .is_err());
 }

@@ -28,7 +28,12 @@ use self::session::{Outcome, Session};
 
 /// Runs `xmpp shell`.
 pub async fn run(args: ShellArgs) -> CmdResult {
-    let ShellArgs { jid, wait, connect } = args;
+    let ShellArgs {
+        jid,
+        wait,
+        reconnect,
+        connect,
+    } = args;
     // On a terminal the editor exists before the login (its printer is the
     // console's), but reads nothing until the session asks for a line. A
     // pipe is read only after the login, which may take the password from
@@ -44,7 +49,7 @@ pub async fn run(args: ShellArgs) -> CmdResult {
         status: std::io::stderr().is_terminal(),
     };
     let (console, writer) = Console::start(printer.map(|p| (p, routing)));
-    let result = session(jid, connect, input, console, wait).await;
+    let result = session(jid, connect, input, console, wait, reconnect).await;
     writer.finish();
     result
 }
@@ -56,8 +61,9 @@ async fn session(
     input: Option<Input>,
     console: Console,
     wait: Duration,
+    reconnect: u32,
 ) -> CmdResult {
-    let mut connector = Connector::new(jid, args, console.clone());
+    let mut connector = Connector::new(jid, args, console.clone(), reconnect);
     let mut stream = connector.connect().await?;
     // With --password-stdin the login took the first line.
     let before = u64::from(connector.args().password_stdin);

@@ -117,7 +117,7 @@ impl Session {
                 item = stream.next() => match item {
                     Some(Ok(el)) => self.incoming(stream, el, true).await?,
                     Some(Err(e)) => return Err(Lost::error(&e)),
-                    None => return Err(Lost::closed()),
+                    None => return Err(Lost::closed(stream)),
                 },
                 event = self.input.next(prompt) => match self.event(stream, event).await {
                     Flow::Continue => {}
@@ -275,7 +275,7 @@ impl Session {
                     Err(_) => break,
                     Ok(Some(Ok(el))) => self.incoming(stream, el, true).await?,
                     Ok(Some(Err(e))) => return Err(Lost::error(&e)),
-                    Ok(None) => return Err(Lost::closed()),
+                    Ok(None) => return Err(Lost::closed(stream)),
                 }
             }
             for (id, pending) in self.pending.drain() {
