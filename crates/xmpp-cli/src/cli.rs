@@ -288,7 +288,9 @@ pub struct ServeArgs {
     /// auth, response, success, restart, bind. Conditions: a SASL failure (auth, response,
     /// success), `failure` (starttls: <failure xmlns='...xmpp-tls'/>), a stream error (any
     /// step, `stream:` prefix to force), a stanza error (bind), or `close` / `silence`.
-    /// Steps after <proceed/> are only seen on streams without TLS.
+    /// Steps after <proceed/> are only seen on streams without TLS. `stanza:N=cut` drops
+    /// each connection, as a lost network does, when the server has written N stanzas to
+    /// it (the Nth never leaves): for testing a client's resumption (XEP-0198).
     #[arg(long, value_name = "STEP=CONDITION")]
     pub inject: Vec<String>,
     /// SASL2 (XEP-0388) with Bind2 (XEP-0386) and FAST tokens (XEP-0484), beside RFC 6120 SASL.

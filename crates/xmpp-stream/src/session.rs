@@ -375,8 +375,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
         Poll::Ready(Ok(()))
     }
 
-    /// Waits until the peer acknowledged every stanza we sent: asks for an
-    /// acknowledgement, flushes, and reads until it comes. Stanzas read
+    /// Waits until the peer acknowledged every stanza we sent (and, on a
+    /// client, answered its `<enable/>`): asks for an acknowledgement,
+    /// flushes, and reads until it comes. Stanzas read
     /// meanwhile are kept, and yielded by the stream afterwards. Without
     /// stream management it only flushes.
     ///
@@ -391,7 +392,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
                     requested = self.request_ack();
                 }
                 ready!(self.poll_pending(cx)).map_err(io_error)?;
-                if self.sm.unacked() == 0 {
+                // A client's <enable/> counts as unanswered too: after
+                // this, stream management is known to be on or off.
+                if self.sm.unacked() == 0 && !self.sm.is_enabling() {
                     return Poll::Ready(Ok(()));
                 }
                 match ready!(self.poll_read_step(cx)) {

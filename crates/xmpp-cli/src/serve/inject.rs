@@ -38,6 +38,9 @@ pub enum Step {
     Restart,
     /// The answer to the bind request.
     Bind,
+    /// After the server wrote this many stanzas to an established session
+    /// (on each connection): only `cut`.
+    Stanzas(u32),
 }
 
 impl Step {
@@ -50,7 +53,12 @@ impl Step {
             "success" | "9" => Step::Success,
             "restart" | "11" => Step::Restart,
             "bind" => Step::Bind,
-            _ => return None,
+            _ => {
+                let n = s
+                    .strip_prefix("stanza:")
+                    .or_else(|| s.strip_prefix("stanzas:"))?;
+                Step::Stanzas(n.parse().ok().filter(|n| *n > 0)?)
+            }
         })
     }
 }
@@ -71,6 +79,9 @@ pub enum Action {
     Close,
     /// Send nothing more (the client should time out).
     Silence,
+    /// Drop the connection as a lost network would: no stream error, no
+    /// `</stream:stream>`. The session waits to be resumed (XEP-0198).
+    Cut,
 }
 
 /// One `--inject STEP=CONDITION`.
@@ -84,7 +95,10 @@ pub struct Injection {
 
 impl fmt::Display for Injection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let step = format!("{:?}", self.step).to_lowercase();
+        let step = match self.step {
+            Step::Stanzas(n) => format!("stanza:{n}"),
+            other => format!("{other:?}").to_lowercase(),
+        };
         match self.action {
             Action::Sasl(c) => write!(f, "{step}={c}"),
             Action::Stream(c) => write!(f, "{step}=stream:{c}"),
@@ -92,6 +106,7 @@ impl fmt::Display for Injection {
             Action::TlsFailure => write!(f, "{step}=failure"),
             Action::Close => write!(f, "{step}=close"),
             Action::Silence => write!(f, "{step}=silence"),
+            Action::Cut => write!(f, "{step}=cut"),
         }
     }
 }
@@ -104,9 +119,20 @@ impl std::str::FromStr for Injection {
             format!("--inject {s:?}: expected STEP=CONDITION, e.g. auth=temporary-auth-failure")
         })?;
         let step = Step::parse(step.trim()).ok_or_else(|| {
-            format!("--inject {s:?}: unknown step {step:?} (header, starttls, auth, response, success, restart, bind)")
+            format!("--inject {s:?}: unknown step {step:?} (header, starttls, auth, response, success, restart, bind, stanza:N)")
         })?;
         let cond = cond.trim();
+        if let Step::Stanzas(_) = step {
+            if cond != "cut" {
+                return Err(format!(
+                    "--inject {s:?}: after stanzas the only fault is `cut`"
+                ));
+            }
+            return Ok(Injection {
+                step,
+                action: Action::Cut,
+            });
+        }
         let sasl_step = matches!(step, Step::Auth | Step::Response | Step::Success);
         let action = if cond == "close" {
             Action::Close
@@ -138,6 +164,15 @@ impl std::str::FromStr for Injection {
         };
         Ok(Injection { step, action })
     }
+}
+
+/// After how many stanzas written to an established session its
+/// connection is cut (`--inject stanza:N=cut`), if at all.
+pub fn cut_after(injections: &[Injection]) -> Option<u32> {
+    injections.iter().find_map(|i| match (i.step, i.action) {
+        (Step::Stanzas(n), Action::Cut) => Some(n),
+        _ => None,
+    })
 }
 
 /// The text sent with injected errors, so a client shows where they came from.
@@ -302,6 +337,8 @@ impl<S> InjectIo<S> {
             },
             Action::Close => self.state = State::Closing { shut: false },
             Action::Silence => self.state = State::Silent,
+            // Done by the session, which sees its stanzas on any transport.
+            Action::Cut => self.out.extend_from_slice(raw),
         }
     }
 
@@ -480,5 +517,19 @@ mod tests {
         let i: Injection = "starttls=policy-violation".parse().unwrap();
         assert_eq!(i.action, Action::Stream(StreamCondition::PolicyViolation));
         assert!("auth=failure".parse::<Injection>().is_err());
+        let i: Injection = "stanza:3=cut".parse().unwrap();
+        assert_eq!((i.step, i.action), (Step::Stanzas(3), Action::Cut));
+        assert_eq!(i.to_string(), "stanza:3=cut");
+        assert!("stanza:0=cut".parse::<Injection>().is_err());
+        assert!("stanza:2=close".parse::<Injection>().is_err());
+        assert!("auth=cut".parse::<Injection>().is_err());
+    }
+
+    #[test]
+    fn finds_the_cut() {
+        let bind: Injection = "bind=not-allowed".parse().unwrap();
+        let cut: Injection = "stanza:5=cut".parse().unwrap();
+        assert_eq!(cut_after(&[bind, cut]), Some(5));
+        assert_eq!(cut_after(&[bind]), None);
     }
 }

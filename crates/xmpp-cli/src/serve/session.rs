@@ -16,7 +16,7 @@ use xmpp_stream::{Security, StreamCondition, XmppStream};
 use xmpp_xml::Element;
 
 use super::admission::Admitted;
-use super::inject::Injection;
+use super::inject::{cut_after, Injection};
 use super::queue::{Outbox, Overflow, QueueLimits};
 use super::router::Router;
 
@@ -105,7 +105,7 @@ pub async fn connection<S>(
                     elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
                     "session established"
                 );
-                Session::new(stream, &shared.router)
+                Session::new(stream, &shared.router, cut_after(&shared.injections))
             }
             Err(e) => {
                 tracing::info!(%peer, error = %e, "negotiation failed");
@@ -143,6 +143,10 @@ pub async fn connection<S>(
             Some((*condition, None, OVERFLOW_CLOSE_TIMEOUT))
         }
         End::Closed => None,
+        End::Cut => {
+            tracing::info!(%peer, jid = session.stream.jid().as_str(), "cutting the connection (--inject stanza:N=cut)");
+            None
+        }
     };
     if let Some((condition, text, timeout)) = closing {
         // A client that does not read may never take this: bounded.
@@ -153,7 +157,7 @@ pub async fn connection<S>(
     // The connection slot goes now; a session that waits to be resumed
     // holds none.
     drop(admitted);
-    if matches!(end, End::Closed) {
+    if matches!(end, End::Closed | End::Cut) {
         let Session { stream, inbox, .. } = session;
         super::resume::park(stream, inbox, &shared).await;
     }
@@ -177,6 +181,9 @@ enum End {
     /// The server ended it (`<conflict/>` when replaced, `<not-authorized/>`
     /// when its account was closed).
     Ended(StreamCondition),
+    /// `--inject stanza:N=cut`: drop the connection without a word, as a
+    /// lost network does.
+    Cut,
 }
 
 /// An established session: stanzas from the client are routed, stanzas
@@ -188,6 +195,9 @@ struct Session<S> {
     inbox: Option<Outbox>,
     /// An element waiting for room in the stream, then being flushed.
     outgoing: Outgoing,
+    /// `--inject stanza:N=cut`: how many more stanzas to write before the
+    /// connection is cut.
+    cut_in: Option<u32>,
 }
 
 enum Outgoing {
@@ -197,7 +207,7 @@ enum Outgoing {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
-    fn new(mut stream: XmppStream<S>, router: &Router) -> Self {
+    fn new(mut stream: XmppStream<S>, router: &Router, cut_after: Option<u32>) -> Self {
         // A resumed session keeps the queue it had, with what was routed to
         // it while its client was away.
         let kept = stream
@@ -213,6 +223,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             stream,
             inbox,
             outgoing: Outgoing::Idle,
+            cut_in: cut_after,
         }
     }
 
@@ -250,10 +261,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                         Poll::Ready(Ok(())) => {}
                         Poll::Ready(Err(e)) => return Poll::Ready(self.write_failed(e)),
                     }
+                    let stanza = matches!(el.name(), "message" | "presence" | "iq");
                     if let Err(e) = Pin::new(&mut self.stream).start_send(*el) {
                         return Poll::Ready(self.write_failed(e));
                     }
                     self.outgoing = Outgoing::Flushing;
+                    if let Some(n) = self.cut_in.as_mut().filter(|_| stanza) {
+                        *n -= 1;
+                        if *n == 0 {
+                            // Written (counted, queued) but never flushed:
+                            // in flight when the network went.
+                            return Poll::Ready(End::Cut);
+                        }
+                    }
                     continue;
                 }
                 Outgoing::Flushing => match Pin::new(&mut self.stream).poll_flush(cx) {

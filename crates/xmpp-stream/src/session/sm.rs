@@ -136,6 +136,11 @@ impl StreamSm {
         Some((sm, live))
     }
 
+    /// A client's `<enable/>` waits for its answer.
+    pub(crate) fn is_enabling(&self) -> bool {
+        matches!(self, StreamSm::Client(Some(sm)) if sm.state() == crate::sm::State::Enabling)
+    }
+
     /// Stream management is on: enabled, and not failed.
     pub(crate) fn is_on(&self) -> bool {
         let state = match self {
