@@ -647,6 +647,13 @@ pub struct BenchArgs {
     /// timed. Fails if the server issues no token.
     #[arg(long, conflicts_with = "hold")]
     pub fast: bool,
+    /// Measure stream management resumptions (XEP-0198) instead of logins: each
+    /// worker logs in once with stream management, then again and again sends a
+    /// message to itself, drops the TCP connection and resumes the session on a
+    /// new one (inside SASL2 with --sasl2). Only resumptions are counted and
+    /// timed; a message whose echo is lost or duplicated fails the run.
+    #[arg(long, conflicts_with_all = ["hold", "fast"])]
+    pub resume: bool,
 }
 
 /// A UUID as `8-4-4-4-12` hex digits (XEP-0388 asks for a UUID v4), lower-cased.

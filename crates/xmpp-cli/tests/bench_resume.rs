@@ -1,0 +1,131 @@
+//! `xmpp bench --resume` against `xmpp serve`: stream management
+//! resumptions (XEP-0198 §5), RFC 6120 and inline in SASL2, with nothing
+//! lost or duplicated; and the failures when the server keeps no session.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+
+/// A store with bench1..bench2 (password `pw`).
+fn accounts() -> Store {
+    let store = Store::new();
+    let o = run(
+        &[
+            "user",
+            "bulk-add",
+            "bench",
+            "2",
+            "--domain",
+            "example.com",
+            "--store",
+            store.arg(),
+            "--password-stdin",
+        ],
+        "pw\n",
+    );
+    expect_code(&o, 0);
+    store
+}
+
+/// `xmpp bench --resume` against `server`: 24 resumptions from 3 workers.
+fn bench(server: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "bench",
+        "--server",
+        server,
+        "--domain",
+        "example.com",
+        "--user-prefix",
+        "bench",
+        "--users",
+        "2",
+        "--password-stdin",
+        "--concurrency",
+        "3",
+        "--logins",
+        "24",
+        "--resume",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    run(&args, "pw\n")
+}
+
+fn json(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+/// Every counted login is a resumption, each worker logged in once, and
+/// every message in flight at a cut came back exactly once.
+fn assert_resumed(o: &std::process::Output) -> serde_json::Value {
+    expect_code(o, 0);
+    let r = json(o);
+    assert_eq!(r["mode"], "resume", "{r}");
+    assert_eq!(r["logins"], 24, "{r}");
+    assert_eq!(r["failures"], 0, "{r}");
+    assert_eq!(r["password_logins"], 3, "{r}");
+    assert_eq!(r["resumed_stanzas_lost"], 0, "{r}");
+    assert_eq!(r["resumed_stanzas_duplicated"], 0, "{r}");
+    assert!(r["latency_ms"]["p50"].as_f64().unwrap() > 0.0, "{r}");
+    r
+}
+
+#[test]
+fn bench_resume_resumes_rfc6120_sessions_without_loss() {
+    let store = accounts();
+    let (server, log) = Server::start_logged(store.arg(), &[]);
+    let r = assert_resumed(&bench(&server.addr, &[]));
+    assert_eq!(r["sasl2_logins"], 0, "{r}");
+    // The server saw them as resumptions, not as new sessions.
+    let established = log.lines();
+    let count = |resumed: bool| {
+        let field = format!("resumed={resumed}");
+        established
+            .iter()
+            .filter(|l| l.contains("session established") && l.contains(&field))
+            .count()
+    };
+    assert_eq!((count(false), count(true)), (3, 24), "{established:#?}");
+}
+
+#[test]
+fn bench_resume_with_sasl2_resumes_inline() {
+    let store = accounts();
+    let ca = store.dir.path().join("ca.pem");
+    let ca = ca.to_str().unwrap();
+    let server = Server::start(store.arg(), &["--tls", "required", "--write-ca", ca]);
+    let r = assert_resumed(&bench(
+        &server.addr,
+        &["--sasl2", "--tls", "required", "--ca-file", ca],
+    ));
+    assert_eq!(r["sasl2_logins"], 24, "{r}");
+}
+
+#[test]
+fn bench_resume_fails_where_no_session_is_kept() {
+    let store = accounts();
+    for off in [["--sm", "off"], ["--resume-timeout", "0"]] {
+        let server = Server::start(store.arg(), &off);
+        let o = bench(&server.addr, &[]);
+        expect_code(&o, 1);
+        let r = json(&o);
+        assert_eq!(r["logins"], 0, "{off:?}: {r}");
+        let failures = r["failures_by_condition"].as_object().unwrap();
+        let why = if off[0] == "--sm" {
+            "login:no-stream-management"
+        } else {
+            "resume:not-resumable"
+        };
+        assert!(failures.contains_key(why), "{off:?}: {r}");
+    }
+}
+
+#[test]
+fn bench_resume_conflicts_with_hold_and_fast() {
+    for other in ["--hold", "--fast"] {
+        let o = bench("127.0.0.1:1", &[other]);
+        expect_failure(&o, 2, "cannot be used with");
+    }
+}
