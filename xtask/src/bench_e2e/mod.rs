@@ -28,10 +28,12 @@
 //!
 //! Options: `--duration 10s` `--concurrency 50` `--users 10` `--hold 10000`
 //! `--no-peers` `--no-tls` `--no-hold` `--only-hold` `--mechanisms A,B`
-//! `--modes rfc6120,sasl2,fast` (default `rfc6120`: no modes table)
+//! `--modes rfc6120,sasl2,fast,resume,sasl2-resume` (default `rfc6120`: no
+//! modes table; `resume` and `sasl2-resume` are XEP-0198 resumptions, only
+//! those counted, with `xmpp bench --resume`)
 //! `--modes-mechanism SCRAM-SHA-1` (the password mechanism of the modes table:
 //! SCRAM-SHA-1, SCRAM-SHA-256 or PLAIN with the modern peers)
-//! `--only-modes` (only the modes table, all three modes unless `--modes`).
+//! `--only-modes` (only the modes table, every mode unless `--modes`).
 
 mod modern;
 mod options;
@@ -536,6 +538,8 @@ fn bench(
             Mode::Rfc6120 => "",
             Mode::Sasl2 => " (SASL2 + Bind2)",
             Mode::Fast => " (FAST token logins)",
+            Mode::Resume => " (XEP-0198 resumptions)",
+            Mode::Sasl2Resume => " (XEP-0198 resumptions in SASL2)",
         },
         if tls { " over STARTTLS" } else { "" },
         opts.duration
@@ -549,7 +553,7 @@ fn bench(
     if mech == "PLAIN" {
         cmd.arg("--allow-plain-without-tls");
     }
-    cmd.args(mode.flag());
+    cmd.args(mode.flags());
     if tls {
         cmd.args(["--tls", "required", "--ca-file"])
             .arg(env.peers.ca_file());
@@ -586,6 +590,11 @@ fn bench(
                 .join(" ")
         })
         .unwrap_or_default();
+    // Resumptions: messages in flight at a cut that came back lost or twice.
+    let kinds = ["resumed_stanzas_lost", "resumed_stanzas_duplicated"]
+        .into_iter()
+        .filter(|k| f(&format!("/{k}")) > 0.0)
+        .fold(kinds, |acc, k| format!("{acc} {k}:{}", f(&format!("/{k}"))));
     // FAST: the token mechanisms the counted logins used.
     let mechanism = match v.get("mechanisms_used").and_then(|m| m.as_object()) {
         Some(used) if mode == Mode::Fast && !used.is_empty() => {

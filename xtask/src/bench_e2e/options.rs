@@ -9,16 +9,29 @@ pub(super) enum Mode {
     Sasl2,
     /// FAST token logins (XEP-0484): `--fast`.
     Fast,
+    /// Stream management resumptions (XEP-0198) after RFC 6120 SASL:
+    /// `--resume`.
+    Resume,
+    /// Resumptions inside SASL2's `<authenticate/>`: `--resume --sasl2`.
+    Sasl2Resume,
 }
 
 impl Mode {
-    const ALL: [Mode; 3] = [Mode::Rfc6120, Mode::Sasl2, Mode::Fast];
+    const ALL: [Mode; 5] = [
+        Mode::Rfc6120,
+        Mode::Sasl2,
+        Mode::Fast,
+        Mode::Resume,
+        Mode::Sasl2Resume,
+    ];
 
     pub(super) fn parse(name: &str) -> Result<Self, String> {
         Mode::ALL
             .into_iter()
             .find(|m| m.name() == name.trim())
-            .ok_or_else(|| format!("unknown mode {name:?}: rfc6120, sasl2 or fast"))
+            .ok_or_else(|| {
+                format!("unknown mode {name:?}: rfc6120, sasl2, fast, resume or sasl2-resume")
+            })
     }
 
     pub(super) fn name(self) -> &'static str {
@@ -26,15 +39,19 @@ impl Mode {
             Mode::Rfc6120 => "rfc6120",
             Mode::Sasl2 => "sasl2",
             Mode::Fast => "fast",
+            Mode::Resume => "resume",
+            Mode::Sasl2Resume => "sasl2-resume",
         }
     }
 
-    /// The `xmpp bench` flag.
-    pub(super) fn flag(self) -> Option<&'static str> {
+    /// The `xmpp bench` flags.
+    pub(super) fn flags(self) -> &'static [&'static str] {
         match self {
-            Mode::Rfc6120 => None,
-            Mode::Sasl2 => Some("--sasl2"),
-            Mode::Fast => Some("--fast"),
+            Mode::Rfc6120 => &[],
+            Mode::Sasl2 => &["--sasl2"],
+            Mode::Fast => &["--fast"],
+            Mode::Resume => &["--resume"],
+            Mode::Sasl2Resume => &["--resume", "--sasl2"],
         }
     }
 }
@@ -132,7 +149,7 @@ impl Opts {
             return Err("--users and --concurrency must be at least 1".into());
         }
         if !o.tls && o.modes.iter().any(|m| *m != Mode::Rfc6120) {
-            return Err("--modes sasl2 and fast run over STARTTLS: not with --no-tls (our server offers SASL2 on TLS streams only)".into());
+            return Err("--modes other than rfc6120 run over STARTTLS: not with --no-tls (our server offers SASL2 on TLS streams only)".into());
         }
         Ok(o)
     }

@@ -141,7 +141,10 @@ pub(super) fn print_modes_table(title: &str, setup: &str, rows: &[Row]) {
         "(fast: only token logins are counted; each worker's password login asking for its token is not, but its server CPU is in srv CPU/login)"
     );
     println!(
-        "{:<13} {:<8} {:<16} {:>10} {:>9} {:>9} {:>9} {:>13} {:>11}",
+        "(resume, sasl2-resume: only XEP-0198 resumptions are counted: send a message to oneself, drop the TCP connection, resume, read the echo)"
+    );
+    println!(
+        "{:<13} {:<12} {:<16} {:>10} {:>9} {:>9} {:>9} {:>13} {:>11}",
         "server",
         "mode",
         "mechanism",
@@ -167,7 +170,7 @@ pub(super) fn print_modes_table(title: &str, setup: &str, rows: &[Row]) {
             .map(|c| format!("{c:.0} us"))
             .unwrap_or_else(|| "n/a".into());
         println!(
-            "{:<13} {:<8} {:<16} {:>10.1} {:>9.2} {:>9.2} {:>9} {:>13} {:>11}",
+            "{:<13} {:<12} {:<16} {:>10.1} {:>9.2} {:>9.2} {:>9} {:>13} {:>11}",
             r.target,
             r.mode.name(),
             r.mechanism,
