@@ -387,10 +387,12 @@ pub async fn run(args: BenchArgs) -> CmdResult {
     let cpu_before = Cpu::sample(server_pid.as_deref());
     let workers = match credentials {
         Some(c) => fast::spawn_workers(&plan, &totals, c, args.ramp_up),
-        None if args.resume => {
-            resume::spawn_workers(&plan, &totals, args.concurrency, args.ramp_up)
-        }
-        None => spawn_workers(&plan, &totals, args.concurrency, args.ramp_up),
+        None if args.resume => spawn_workers(args.concurrency, args.ramp_up, |delay, i| {
+            resume::worker(plan.clone(), totals.clone(), delay, i)
+        }),
+        None => spawn_workers(args.concurrency, args.ramp_up, |delay, _| {
+            worker(plan.clone(), totals.clone(), delay)
+        }),
     };
     let ticker = tokio::spawn(show_progress(totals.clone(), bar.clone(), started));
     let (rss_held, cpu_after) = if args.hold {
@@ -478,17 +480,17 @@ fn progress_bar(args: &BenchArgs, duration: Duration) -> ProgressBar {
     bar
 }
 
-/// Starts `concurrency` workers, their starts spread over `ramp_up`.
-fn spawn_workers(
-    plan: &Arc<Plan>,
-    totals: &Arc<Totals>,
-    concurrency: usize,
-    ramp_up: Duration,
-) -> Vec<JoinHandle<()>> {
+/// Starts `concurrency` workers (`worker(start_delay, i)`), their starts
+/// spread over `ramp_up`.
+fn spawn_workers<W, F>(concurrency: usize, ramp_up: Duration, worker: W) -> Vec<JoinHandle<()>>
+where
+    W: Fn(Duration, u64) -> F,
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
     (0..concurrency)
         .map(|i| {
             let delay = ramp_up.mul_f64(i as f64 / concurrency as f64);
-            tokio::spawn(worker(plan.clone(), totals.clone(), delay))
+            tokio::spawn(worker(delay, i as u64))
         })
         .collect()
 }

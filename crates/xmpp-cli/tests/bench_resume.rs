@@ -11,21 +11,7 @@ use common::*;
 /// A store with bench1..bench2 (password `pw`).
 fn accounts() -> Store {
     let store = Store::new();
-    let o = run(
-        &[
-            "user",
-            "bulk-add",
-            "bench",
-            "2",
-            "--domain",
-            "example.com",
-            "--store",
-            store.arg(),
-            "--password-stdin",
-        ],
-        "pw\n",
-    );
-    expect_code(&o, 0);
+    store.bulk_add("bench", 2, "pw");
     store
 }
 

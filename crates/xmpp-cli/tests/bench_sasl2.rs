@@ -59,21 +59,7 @@ fn json(o: &std::process::Output) -> serde_json::Value {
 #[test]
 fn bench_sasl2_against_serve_binds_every_login_inline() {
     let store = Store::new();
-    let o = run(
-        &[
-            "user",
-            "bulk-add",
-            "bench",
-            "2",
-            "--domain",
-            "example.com",
-            "--store",
-            store.arg(),
-            "--password-stdin",
-        ],
-        "pw\n",
-    );
-    expect_code(&o, 0);
+    store.bulk_add("bench", 2, "pw");
     let ca = store.dir.path().join("ca.pem");
     let ca = ca.to_str().unwrap();
     let server = Server::start(store.arg(), &["--tls", "required", "--write-ca", ca]);

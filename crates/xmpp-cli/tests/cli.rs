@@ -237,18 +237,7 @@ fn serve_and_login_with_each_mechanism() {
     );
     expect_failure(&o, 3, "<not-authorized/>");
     // A user added while the server runs can log in at once.
-    let o = run(
-        &[
-            "user",
-            "add",
-            "romeo@example.com",
-            "--store",
-            store.arg(),
-            "--password-stdin",
-        ],
-        "pw2\n",
-    );
-    expect_code(&o, 0);
+    store.add("romeo@example.com", "pw2");
     let o = login(
         &server.addr,
         "romeo@example.com",
@@ -464,21 +453,7 @@ fn bad_usage_exits_2_with_a_clear_message() {
 #[test]
 fn bench_against_serve_has_no_failures() {
     let store = Store::new();
-    let o = run(
-        &[
-            "user",
-            "bulk-add",
-            "bench",
-            "4",
-            "--domain",
-            "example.com",
-            "--store",
-            store.arg(),
-            "--password-stdin",
-        ],
-        "pw\n",
-    );
-    expect_code(&o, 0);
+    store.bulk_add("bench", 4, "pw");
     let server = Server::start(store.arg(), &["--allow-plain-without-tls"]);
     let bench = |mech: &str, extra: &[&str]| {
         let mut args = vec![

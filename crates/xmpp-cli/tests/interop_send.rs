@@ -176,18 +176,7 @@ async fn xmpp_send_to_a_missing_user_is_bounced_by_ejabberd() {
 #[ignore = "interop: run by cargo xtask interop"]
 async fn xmpp_send_through_xmpp_serve_to_slixmpp() {
     let store = Store::new();
-    let o = run(
-        &[
-            "user",
-            "add",
-            "receiver@example.com",
-            "--store",
-            store.arg(),
-            "--password-stdin",
-        ],
-        "pw\n",
-    );
-    expect_code(&o, 0);
+    store.add("receiver@example.com", "pw");
     let server = Server::start(store.arg(), &[]);
     let mut r = Receiver::start(&server.addr, "receiver@example.com", "slix", "pw").await;
     // To the bare JID: the available session gets it.

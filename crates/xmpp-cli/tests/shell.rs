@@ -24,18 +24,7 @@ use xmpp_xml::{ns, Element};
 /// A store with `somenode@example.com` / `secret` and `juliet@example.com` / `pw`.
 fn store() -> Store {
     let store = Store::new();
-    let o = run(
-        &[
-            "user",
-            "add",
-            "juliet@example.com",
-            "--store",
-            store.arg(),
-            "--password-stdin",
-        ],
-        "pw\n",
-    );
-    expect_code(&o, 0);
+    store.add("juliet@example.com", "pw");
     store
 }
 

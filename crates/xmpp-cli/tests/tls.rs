@@ -298,21 +298,7 @@ fn demo_with_tls_shows_starttls() {
 #[test]
 fn bench_over_tls_has_no_failures() {
     let store = Store::new();
-    let o = run(
-        &[
-            "user",
-            "bulk-add",
-            "bench",
-            "2",
-            "--domain",
-            "example.com",
-            "--store",
-            store.arg(),
-            "--password-stdin",
-        ],
-        "pw\n",
-    );
-    expect_code(&o, 0);
+    store.bulk_add("bench", 2, "pw");
     let (server, ca) = tls_server(&store, &[]);
     for mech in ["SCRAM-SHA-256-PLUS", "PLAIN"] {
         let o = run(

@@ -15,30 +15,14 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
 use xmpp_stream::client::ClientConfig;
 use xmpp_stream::{SessionError, XmppStream};
 use xmpp_xml::{ns, Element};
 
 use super::{log_in, Plan, Totals};
 
-/// Starts `concurrency` workers, their starts spread over `ramp_up`.
-pub(super) fn spawn_workers(
-    plan: &Arc<Plan>,
-    totals: &Arc<Totals>,
-    concurrency: usize,
-    ramp_up: Duration,
-) -> Vec<JoinHandle<()>> {
-    (0..concurrency)
-        .map(|i| {
-            let delay = ramp_up.mul_f64(i as f64 / concurrency as f64);
-            tokio::spawn(worker(plan.clone(), totals.clone(), delay, i as u64))
-        })
-        .collect()
-}
-
 /// Worker `i`: one session, resumed again and again.
-async fn worker(plan: Arc<Plan>, totals: Arc<Totals>, start_delay: Duration, i: u64) {
+pub(super) async fn worker(plan: Arc<Plan>, totals: Arc<Totals>, start_delay: Duration, i: u64) {
     tokio::time::sleep(start_delay).await;
     let base = match plan.config(i) {
         Ok(mut c) => {

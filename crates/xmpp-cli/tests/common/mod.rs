@@ -106,6 +106,43 @@ impl Store {
     pub fn arg(&self) -> &str {
         self.path.to_str().expect("utf-8 path")
     }
+
+    /// `xmpp user add <jid>` with `password`.
+    pub fn add(&self, jid: &str, password: &str) {
+        let o = run(
+            &[
+                "user",
+                "add",
+                jid,
+                "--store",
+                self.arg(),
+                "--password-stdin",
+            ],
+            &format!("{password}\n"),
+        );
+        expect_code(&o, 0);
+    }
+
+    /// `xmpp user bulk-add <prefix> <n> --domain example.com`: accounts
+    /// `<prefix>1 .. <prefix>n` with `password`.
+    pub fn bulk_add(&self, prefix: &str, n: u32, password: &str) {
+        let n = n.to_string();
+        let o = run(
+            &[
+                "user",
+                "bulk-add",
+                prefix,
+                &n,
+                "--domain",
+                "example.com",
+                "--store",
+                self.arg(),
+                "--password-stdin",
+            ],
+            &format!("{password}\n"),
+        );
+        expect_code(&o, 0);
+    }
 }
 
 /// A running `xmpp serve`, stopped on drop.
