@@ -510,7 +510,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
             Some(Err(e)) => {
                 self.finished = true;
                 let Some(c) = e.condition() else {
-                    return Poll::Ready(Some(Err(io_error(e).into())));
+                    let e = io_error(e);
+                    // After our </stream:stream>, a TLS peer that closes
+                    // the connection without close_notify (ejabberd 24.12,
+                    // without a </stream:stream> of its own) ended the
+                    // stream as a FIN does without TLS.
+                    if self.close_queued && e.kind() == std::io::ErrorKind::UnexpectedEof {
+                        return Poll::Ready(None);
+                    }
+                    return Poll::Ready(Some(Err(e.into())));
                 };
                 let condition = StreamCondition::from(c);
                 self.queue_error(condition);
@@ -571,7 +579,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
         match self.sm.incoming(&el) {
             Ok(Incoming::Deliver) => {}
             Ok(Incoming::Consumed { reply }) => {
-                if let Some(reply) = reply {
+                // Nothing may follow our </stream:stream> (RFC 6120 §4.4):
+                // an <r/> read after it goes unanswered (our close carried
+                // a last <a/>).
+                if let Some(reply) = reply.filter(|_| !self.close_queued) {
                     self.pending.push_back(Frame::Element(reply));
                 }
                 self.info.stream_management = self.sm.is_on();

@@ -2,27 +2,33 @@
 //! started by `cargo xtask interop`: enabled after RFC 6120 binding with
 //! ejabberd 23.01 (`mod_stream_mgmt`) and Prosody 0.12 (`mod_smacks`),
 //! inline in Bind2 (XEP-0386) under SASL2 with Prosody 13 and ejabberd
-//! 24.12; and a connection cut under it (`cut_proxy`). Each test fails,
-//! never skips, when its peer is missing.
+//! 24.12; a connection cut under it (`cut_proxy`); and
+//! [`ReconnectingClient`] resuming through such a cut with each of the four
+//! (RFC 6120 `<resume/>` with the first two, inside SASL2's
+//! `<authenticate/>` with the others). Each test fails, never skips, when
+//! its peer is missing.
 #![cfg(feature = "tls")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 mod cut_proxy;
 mod peer;
+mod sm_driver;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::net::TcpStream;
-use xmpp_stream::client::{connect, ClientConfig, Sasl2Mode};
+use xmpp_stream::client::{connect, ClientConfig, ClientEvent, ReconnectingClient, Sasl2Mode};
 use xmpp_stream::{Direction, SessionError, XmppStream};
 use xmpp_xml::{ns, Element, Frame};
 
 use common::Recorder;
 use cut_proxy::CutProxy;
 use peer::{client_config, env, sasl2_client};
+use sm_driver::unique;
 
 /// Messages each test sends itself: more than twice our automatic `<r/>`
 /// interval (16), so that two of those and `flush_acked`'s own are answered.
@@ -250,4 +256,160 @@ async fn a_cut_connection_reports_the_unacknowledged() {
         other => panic!("{other:?}"),
     }
     assert_eq!(stream.unacked(), IN_FLIGHT as usize);
+}
+
+/// The next event of a [`ReconnectingClient`], in time.
+async fn next_event(client: &mut ReconnectingClient<TcpStream>, what: &str) -> ClientEvent {
+    tokio::time::timeout(SECONDS, client.next())
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no event in time"))
+        .unwrap_or_else(|| panic!("{what}: the session ended"))
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+/// What a [`ReconnectingClient`] yielded: how often each message body
+/// came, and the other events, in order.
+#[derive(Default)]
+struct Seen {
+    bodies: BTreeMap<String, usize>,
+    events: Vec<String>,
+}
+
+impl Seen {
+    fn record(&mut self, event: ClientEvent, var: &str) {
+        match event {
+            ClientEvent::Stanza(el) => {
+                if let Some(body) = el.child("body", ns::CLIENT) {
+                    assert_ne!(el.attr("type"), Some("error"), "{var}: a bounce: {el:?}");
+                    *self.bodies.entry(body.text()).or_default() += 1;
+                }
+            }
+            ClientEvent::Disconnected { unacked, .. } => {
+                self.events.push(format!("disconnected unacked={unacked}"))
+            }
+            ClientEvent::Resumed => self.events.push("resumed".to_owned()),
+            other => self.events.push(format!("{other:?}")),
+        }
+    }
+}
+
+/// Our [`ReconnectingClient`] through a cut: [`ACKED`] messages to our own
+/// full JID acknowledged, [`IN_FLIGHT`] more sent and not acknowledged when
+/// the proxy resets the connection, [`WHILE_DOWN`] more sent while it is
+/// down. Then one `Disconnected` (with the in-flight ones unacknowledged),
+/// one `Resumed` (never `NewSession`), every message back exactly once, all
+/// acknowledged, and two connections in all.
+async fn reconnecting_client_resumes(var: &str, mut config: ClientConfig) {
+    const ACKED: u32 = 3;
+    // Fewer than 16 with ACKED: no automatic <r/> acknowledges them.
+    const IN_FLIGHT: u32 = 4;
+    const WHILE_DOWN: u32 = 3;
+    const ALL: u32 = ACKED + IN_FLIGHT + WHILE_DOWN;
+    let proxy = CutProxy::start(env(var)).await;
+    // A resource (or Bind2 tag) of its own: a session of an earlier run
+    // that did not end cleanly still waits to be resumed.
+    config.resource = Some(format!("sm-reconnect-{}", unique()));
+    let addr = proxy.addr();
+    let mut client = ReconnectingClient::connect(config, move |config| async move {
+        let tcp = TcpStream::connect(addr).await?;
+        connect(tcp, config, None).await
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{var}: login: {e}"));
+    // After RFC 6120 binding <enabled/> is read here.
+    tokio::time::timeout(SECONDS, client.flush_acked())
+        .await
+        .unwrap_or_else(|_| panic!("{var}: <enabled/> in time"))
+        .unwrap_or_else(|e| panic!("{var}: {e}"));
+    let stream = client.stream().unwrap();
+    assert!(stream.info().stream_management, "{var}: SM not enabled");
+    let me = stream.jid().to_string();
+
+    let mut seen = Seen::default();
+
+    for i in 0..ACKED {
+        client.send(message(&me, i)).await.unwrap();
+    }
+    tokio::time::timeout(SECONDS, client.flush_acked())
+        .await
+        .unwrap_or_else(|_| panic!("{var}: acknowledged in time"))
+        .unwrap_or_else(|e| panic!("{var}: {e}"));
+    for i in ACKED..ACKED + IN_FLIGHT {
+        client.send(message(&me, i)).await.unwrap();
+    }
+    assert_eq!(client.stream().unwrap().unacked(), IN_FLIGHT as usize);
+    assert_eq!(proxy.cut().await, 1, "{var}: one connection to cut");
+
+    // Echoes that got through before the cut come first.
+    while seen.events.is_empty() {
+        seen.record(next_event(&mut client, var).await, var);
+    }
+    assert!(client.stream().is_none(), "{var}: down after the loss");
+    // Queued in the suspended session, sent once it is resumed.
+    for i in ACKED + IN_FLIGHT..ALL {
+        client.send(message(&me, i)).await.unwrap();
+    }
+    while seen.bodies.len() < ALL as usize || seen.events.len() < 2 {
+        seen.record(next_event(&mut client, var).await, var);
+    }
+    assert_eq!(
+        seen.events,
+        [
+            format!("disconnected unacked={IN_FLIGHT}"),
+            "resumed".to_owned()
+        ],
+        "{var}"
+    );
+
+    // Nothing twice: a ping is answered with no message before it.
+    let ping = Element::builder("iq", ns::CLIENT)
+        .attr("type", "get")
+        .attr("id", "after-resume")
+        .attr("to", &env("XMPP_INTEROP_DOMAIN"))
+        .append(Element::builder("ping", ns::PING).build())
+        .build();
+    client.send(ping).await.unwrap();
+    loop {
+        match next_event(&mut client, var).await {
+            ClientEvent::Stanza(el) if el.attr("id") == Some("after-resume") => {
+                assert_eq!(el.attr("type"), Some("result"), "{var}: {el:?}");
+                break;
+            }
+            event => seen.record(event, var),
+        }
+    }
+    let expected: BTreeMap<String, usize> = (0..ALL).map(|i| (i.to_string(), 1)).collect();
+    assert_eq!(seen.bodies, expected, "{var}: each message exactly once");
+    assert_eq!(seen.events.len(), 2, "{var}: {:?}", seen.events);
+    tokio::time::timeout(SECONDS, client.flush_acked())
+        .await
+        .unwrap_or_else(|_| panic!("{var}: acknowledged in time"))
+        .unwrap_or_else(|e| panic!("{var}: {e}"));
+    assert_eq!(client.stream().unwrap().unacked(), 0, "{var}");
+    assert_eq!(proxy.accepted(), 2, "{var}: one reconnection");
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn reconnecting_client_resumes_with_ejabberd() {
+    reconnecting_client_resumes("XMPP_INTEROP_EJABBERD", legacy("SCRAM-SHA-256")).await;
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn reconnecting_client_resumes_with_prosody() {
+    reconnecting_client_resumes("XMPP_INTEROP_PROSODY", legacy("SCRAM-SHA-256")).await;
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn reconnecting_client_resumes_inline_with_prosody13() {
+    reconnecting_client_resumes("XMPP_INTEROP_PROSODY13", inline()).await;
+}
+
+#[tokio::test]
+#[ignore = "interop: run by cargo xtask interop"]
+async fn reconnecting_client_resumes_inline_with_ejabberd24() {
+    reconnecting_client_resumes("XMPP_INTEROP_EJABBERD24", inline()).await;
 }

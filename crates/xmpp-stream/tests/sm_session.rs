@@ -214,3 +214,37 @@ async fn a_full_client_queue_waits_for_acknowledgements() {
     let counts = client.sm_counts().unwrap();
     assert_eq!((counts.sent, counts.acked), (10, 10));
 }
+
+/// An `<r/>` the client reads after its own close (the server sent it
+/// before it read that close; seen with the real servers) goes unanswered:
+/// nothing follows our `</stream:stream>` (RFC 6120 §4.4), and the stream
+/// ends cleanly instead of failing on the shut-down connection.
+#[tokio::test]
+async fn a_request_read_after_our_close_goes_unanswered() {
+    let recorder = Arc::new(Recorder::default());
+    let (mut client, mut server) = streams(Some(recorder.clone())).await;
+    // The server enables it (it reads the client's <enable/>), then asks.
+    client.send(message(0)).await.unwrap();
+    assert_eq!(read(&mut server, 1).await.len(), 1);
+    assert!(server.request_ack());
+    server.flush().await.unwrap();
+    client.close().await.unwrap();
+    let server = tokio::spawn(async move { server.next().await.is_none() });
+    let end = tokio::time::timeout(std::time::Duration::from_secs(5), client.next())
+        .await
+        .expect("the stream ends");
+    assert!(end.is_none(), "{end:?}");
+    assert!(client.ended_cleanly());
+    assert!(server.await.unwrap(), "the server read no more stanzas");
+    let frames = recorder.0.lock().unwrap().clone();
+    let received_r = frames.iter().any(|(d, f, _)| {
+        *d == Direction::Received && matches!(f, Frame::Element(e) if e.is("r", ns::SM))
+    });
+    assert!(received_r, "the client read the <r/>");
+    let sent: Vec<_> = frames
+        .iter()
+        .filter(|(d, _, _)| *d == Direction::Sent)
+        .map(|(_, f, _)| f.clone())
+        .collect();
+    assert!(matches!(sent.last(), Some(Frame::Close)), "{sent:?}");
+}

@@ -224,6 +224,33 @@ async fn direct_tls_both_sides() {
     assert!(server.await.unwrap().unwrap().get_ref().is_tls());
 }
 
+/// After our `</stream:stream>`, a server that drops the connection without
+/// a TLS close_notify (and without its own close; ejabberd 24.12 does)
+/// ends the stream cleanly, as a FIN does without TLS: not an error.
+#[tokio::test]
+async fn a_peer_that_drops_tls_after_our_close_ends_the_stream() {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    let pki = pki(DOMAIN);
+    let (a, b) = tokio::io::duplex(1 << 16);
+    let server = tokio::spawn(accept_direct_tls(
+        a,
+        Arc::new(server_config(&pki, TlsPolicy::Off)),
+        None,
+    ));
+    let mut client = connect_direct_tls(b, client_config(&pki, TlsMode::Required, true), None)
+        .await
+        .unwrap();
+    let server = server.await.unwrap().unwrap();
+    client.close().await.unwrap();
+    // Gone without reading: no close_notify, no </stream:stream>.
+    drop(server);
+    let end = tokio::time::timeout(std::time::Duration::from_secs(5), client.next())
+        .await
+        .expect("the stream ends");
+    assert!(end.is_none(), "{end:?}");
+    assert!(client.ended_cleanly());
+}
+
 #[tokio::test]
 async fn starttls_over_tcp() {
     let pki = pki(DOMAIN);
