@@ -33,12 +33,14 @@
 //! })
 //! .await?;
 //! let config = xmpp_stream::client::ClientConfig::new("juliet@example.org", "secret")?;
+//! # #[cfg(feature = "tls")] {
 //! let stream = if connected.target.direct_tls {
 //!     xmpp_stream::client::connect_direct_tls(connected.stream, config, None).await?
 //! } else {
 //!     xmpp_stream::client::connect(connected.stream, config, None).await?
 //! };
-//! # drop(stream); Ok(()) }
+//! # drop(stream); }
+//! # Ok(()) }
 //! ```
 
 mod connect;
