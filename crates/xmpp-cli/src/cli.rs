@@ -421,11 +421,17 @@ pub struct LoginArgs {
 
 /// The connection, TLS and SASL options of `xmpp login`, shared with
 /// `xmpp send` and `xmpp shell` so that they cannot drift apart.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ConnectArgs {
-    /// Server address (default: <domain>:5222, <domain>:5223 with --direct-tls).
+    /// Server address. Default: found through DNS: the domain's _xmpp-client._tcp (STARTTLS)
+    /// and _xmpps-client._tcp (direct TLS) SRV records in RFC 2782 order, else the domain on
+    /// port 5222. The certificate is always checked against the JID's domain.
     #[arg(long, value_name = "HOST:PORT")]
     pub server: Option<String>,
+    /// Send the DNS queries (SRV, A/AAAA) to this name server instead of the system's:
+    /// for tests and split-horizon setups. Not used with --server.
+    #[arg(long, env = "XMPP_RESOLVER", value_name = "IP:PORT")]
+    pub resolver: Option<SocketAddr>,
     /// Use only this mechanism (default: the best offered one, with fallback).
     #[arg(long, value_name = "NAME", value_parser = mechanism)]
     pub mechanism: Option<Mechanism>,
@@ -448,8 +454,8 @@ pub struct ConnectArgs {
     /// Trust the CA certificates in this PEM file instead of the system roots.
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<std::path::PathBuf>,
-    /// Direct TLS (XEP-0368): TLS from the first byte instead of STARTTLS
-    /// (default port 5223).
+    /// Direct TLS (XEP-0368): TLS from the first byte instead of STARTTLS. Without
+    /// --server: only the domain's _xmpps-client._tcp targets, else <domain>:5223.
     #[arg(long)]
     pub direct_tls: bool,
     /// Accept any server certificate. For tests against throwaway certificates

@@ -469,7 +469,7 @@ pub async fn session(
     args: &ConnectArgs,
     stream_management: bool,
 ) -> Result<XmppStream<TcpStream>, Failure> {
-    let (login, mut config, tcp) = prepare(jid, args).await?;
+    let (login, mut config, tcp) = prepare(jid, args, false).await?;
     config.stream_management = stream_management;
     let stream = login.connect(tcp, config).await?;
     tracing::info!("{}", summary(stream.info()));
@@ -483,7 +483,8 @@ pub async fn session(
 pub struct Relogin {
     login: Login,
     config: ClientConfig,
-    timeout: Duration,
+    /// How to find the server again (DNS may now say otherwise).
+    args: ConnectArgs,
 }
 
 impl Relogin {
@@ -493,7 +494,7 @@ impl Relogin {
         jid: &str,
         args: &ConnectArgs,
     ) -> Result<(Relogin, XmppStream<TcpStream>), Failure> {
-        let (login, mut config, tcp) = prepare(jid, args).await?;
+        let (login, mut config, tcp) = prepare(jid, args, false).await?;
         config.stream_management = true;
         let stream = login.connect(tcp, config.clone()).await?;
         tracing::info!("{}", summary(stream.info()));
@@ -501,7 +502,7 @@ impl Relogin {
         let mut relogin = Relogin {
             login,
             config,
-            timeout: args.timeout,
+            args: args.clone(),
         };
         relogin.keep_token(stream.info());
         Ok((relogin, stream))
@@ -513,7 +514,10 @@ impl Relogin {
         &mut self,
         resume: Option<xmpp_stream::client::SuspendedSession>,
     ) -> Result<XmppStream<TcpStream>, Failure> {
-        let tcp = dial(&self.login.server, self.timeout).await?;
+        let route = crate::route::open(&self.config.domain, &self.args, false).await?;
+        self.login.server = route.server;
+        self.login.direct = route.direct;
+        let tcp = route.tcp;
         let mut config = self.config.clone();
         config.resume = resume;
         let stream = self.login.connect(tcp, config).await?;
@@ -535,11 +539,13 @@ impl Relogin {
 }
 
 /// Checks the options, reads the password (unless a FAST token will do),
-/// builds the configuration and connects: what every login needs before
+/// builds the configuration and connects (`--server`, else DNS SRV; the
+/// DNS steps on stdout with `transcript`): what every login needs before
 /// negotiation.
 async fn prepare(
     jid: &str,
     args: &ConnectArgs,
+    transcript: bool,
 ) -> Result<(Login, ClientConfig, TcpStream), Failure> {
     let tls = args.tls;
     if args.direct_tls && matches!(tls, ClientTls::Off) {
@@ -602,27 +608,22 @@ async fn prepare(
     }
     config.fast_token = tokens.as_ref().and_then(|t| t.token.clone());
     config.request_fast_token = tokens.is_some();
-    let port = if args.direct_tls { 5223 } else { 5222 };
-    let server = args
-        .server
-        .clone()
-        .unwrap_or_else(|| format!("{}:{port}", config.domain));
-    let tcp = dial(&server, args.timeout).await?;
+    let route = crate::route::open(&config.domain, args, transcript).await?;
     let login = Login {
-        server,
+        server: route.server,
         allow_plain: args.allow_plain_without_tls,
-        direct: args.direct_tls,
+        direct: route.direct,
         transcript: None,
         watch: Arc::new(TokenWatch::default()),
         tokens,
         has_password,
     };
-    Ok((login, config, tcp))
+    Ok((login, config, route.tcp))
 }
 
 /// Runs `xmpp login`.
 pub async fn run(args: LoginArgs) -> CmdResult {
-    let (mut login, config, tcp) = prepare(&args.jid, &args.connect).await?;
+    let (mut login, config, tcp) = prepare(&args.jid, &args.connect, args.transcript).await?;
     if !args.transcript {
         return login.run(tcp, config).await;
     }

@@ -22,6 +22,7 @@ mod duration;
 mod exit;
 mod login;
 mod password;
+mod route;
 mod send;
 mod serve;
 mod shell;

@@ -44,6 +44,8 @@ mod condition;
 mod conn;
 #[cfg(feature = "tls")]
 pub mod danger;
+#[cfg(feature = "dns")]
+pub mod dns;
 mod error;
 mod ids;
 mod negotiation;

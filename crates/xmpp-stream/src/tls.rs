@@ -138,6 +138,23 @@ fn der_seq(b: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((b.get(hdr..hdr + len)?, b.get(hdr + len..)?))
 }
 
+/// The ALPN protocol of direct TLS client connections (XEP-0368).
+pub const ALPN_XMPP_CLIENT: &[u8] = b"xmpp-client";
+
+/// `config` offering ALPN `protocol` and nothing else (a copy, unless it
+/// does already).
+pub(crate) fn with_alpn(
+    config: &Arc<rustls::ClientConfig>,
+    protocol: &[u8],
+) -> Arc<rustls::ClientConfig> {
+    if config.alpn_protocols == [protocol] {
+        return config.clone();
+    }
+    let mut c = (**config).clone();
+    c.alpn_protocols = vec![protocol.to_vec()];
+    Arc::new(c)
+}
+
 /// A rustls client configuration that trusts the system's root
 /// certificates.
 pub fn system_roots_config() -> io::Result<Arc<rustls::ClientConfig>> {

@@ -564,3 +564,40 @@ async fn an_n_flag_with_plain_scram_over_tls_still_works() {
     scram_sha1_first(&mut tls, "n,,").await;
     read_until(&mut tls, "</challenge>").await;
 }
+
+/// The first TLS record the client sends (its ClientHello, in the clear).
+async fn client_hello(direct: bool) -> Vec<u8> {
+    use tokio::io::AsyncReadExt as _;
+    let pki = pki(DOMAIN);
+    let (a, mut server) = tokio::io::duplex(1 << 16);
+    let config = client_config(&pki, TlsMode::Required, true);
+    let client = tokio::spawn(async move {
+        if direct {
+            connect_direct_tls(a, config, None).await.map(|_| ())
+        } else {
+            connect(a, config, None).await.map(|_| ())
+        }
+    });
+    let mut header = [0u8; 5];
+    server.read_exact(&mut header).await.unwrap();
+    let mut hello = vec![0u8; usize::from(u16::from_be_bytes([header[3], header[4]]))];
+    server.read_exact(&mut hello).await.unwrap();
+    client.abort();
+    assert_eq!(header[0], 22, "a TLS handshake record first");
+    hello
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test]
+async fn direct_tls_offers_alpn_xmpp_client_and_sni_of_the_domain() {
+    let hello = client_hello(true).await;
+    // ALPN (RFC 7301): a protocol name is a length byte, then the name.
+    assert!(contains(&hello, b"\x0bxmpp-client"), "no ALPN xmpp-client");
+    // SNI (RFC 6066): the XMPP domain, length-prefixed.
+    let mut sni = (DOMAIN.len() as u16).to_be_bytes().to_vec();
+    sni.extend_from_slice(DOMAIN.as_bytes());
+    assert!(contains(&hello, &sni), "no SNI {DOMAIN}");
+}

@@ -50,7 +50,12 @@ where
 }
 
 /// Direct TLS (XEP-0368): the TLS handshake comes first, then negotiation
-/// on the protected stream (no STARTTLS).
+/// on the protected stream (no STARTTLS is ever attempted inside it).
+///
+/// The handshake sends the XMPP domain (or
+/// [`ClientConfig::tls_server_name`]) as SNI and checks the certificate
+/// against it, never against the host connected to (an SRV target), and
+/// offers the ALPN protocol `xmpp-client`, as XEP-0368 asks.
 #[cfg(feature = "tls")]
 pub async fn connect_direct_tls<S>(
     io: S,
@@ -60,7 +65,8 @@ pub async fn connect_direct_tls<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let tls = TlsSetup::from_config(&config);
+    let mut tls = TlsSetup::from_config(&config);
+    tls.alpn = true;
     let now = crate::now();
     let handshake = tls.upgrade(Transport::Plain(io), bytes::BytesMut::new());
     let (transport, cb) = tokio::time::timeout(config.timeout, handshake)
@@ -80,6 +86,10 @@ struct TlsSetup {
     config: Option<Arc<rustls::ClientConfig>>,
     #[cfg(feature = "tls")]
     server_name: String,
+    /// Offer ALPN `xmpp-client` (direct TLS only: STARTTLS runs inside an
+    /// XMPP stream already).
+    #[cfg(feature = "tls")]
+    alpn: bool,
 }
 
 impl TlsSetup {
@@ -94,6 +104,8 @@ impl TlsSetup {
                 .tls_server_name
                 .clone()
                 .unwrap_or_else(|| config.domain.clone()),
+            #[cfg(feature = "tls")]
+            alpn: false,
         }
     }
 
@@ -103,10 +115,13 @@ impl TlsSetup {
         transport: Transport<S>,
         buffered: bytes::BytesMut,
     ) -> std::io::Result<(Transport<S>, crate::negotiation::ChannelBindings)> {
-        let config = match &self.config {
+        let mut config = match &self.config {
             Some(c) => c.clone(),
             None => crate::tls::system_roots_config()?,
         };
+        if self.alpn {
+            config = crate::tls::with_alpn(&config, crate::tls::ALPN_XMPP_CLIENT);
+        }
         crate::tls::upgrade_client(transport, buffered, config, &self.server_name).await
     }
 }
