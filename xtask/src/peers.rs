@@ -15,10 +15,14 @@ use std::process::Command;
 
 use crate::workspace;
 
-/// The one account on every server.
+/// The account on every server.
 pub const USER: &str = "somenode";
 /// Its password.
 pub const PASSWORD: &str = "secret";
+/// A second account, on the Prosody servers only, with the same password: the peer that
+/// a client logged in as [`USER`] sends to (the browser test: converse.js addresses bare
+/// JIDs, so its peer cannot be another resource of the same account).
+pub const USER2: &str = "othernode";
 /// The domain every server serves.
 pub const DOMAIN: &str = "example.com";
 /// ejabberd's plain c2s listener. Non-default ports throughout, so that a stock daemon

@@ -1,5 +1,5 @@
-//! `install`: the Debian packages, the bookworm-backports peers, the Python venv,
-//! @xmpp/client and the libstrophe driver, each only when missing or changed.
+//! `install`: the Debian packages (with chromium), the bookworm-backports peers, the Python venv,
+//! @xmpp/client and converse.js, the libstrophe driver, each only when missing or changed.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,8 @@ use crate::process::{capture, run_checked, which};
 /// Ports a stock package could open on install (c2s, s2s, http).
 const STOCK_PORTS: [u16; 3] = [5222, 5269, 5280];
 /// The peers (with GNU SASL), the libstrophe driver's toolchain, the venv's Python,
-/// PostgreSQL for the tests that start their own, openssl for the test PKI.
+/// PostgreSQL for the tests that start their own, openssl for the test PKI, headless
+/// Chromium and its WebDriver for the browser client (converse.js driven by Selenium).
 const APT_PACKAGES: &[&str] = &[
     "ejabberd",
     "prosody",
@@ -29,9 +30,14 @@ const APT_PACKAGES: &[&str] = &[
     "python3-venv",
     "postgresql",
     "openssl",
+    "chromium",
+    "chromium-driver",
 ];
-/// The @xmpp/client version `node/package.json` pins, checked after `npm install`.
-const XMPP_CLIENT_VERSION: &str = "0.14.0";
+/// The versions `node/package.json` pins, checked after `npm install`: @xmpp/client,
+/// and converse.js, whose prebuilt `dist/` the browser driver serves.
+const NODE_PINS: [(&str, &str); 2] = [("@xmpp/client", "0.14.0"), ("converse.js", "14.0.0")];
+/// The files of converse.js's `dist/` that the browser page loads.
+const CONVERSE_DIST: [&str; 2] = ["converse.min.js", "converse.min.css"];
 
 /// Installs whatever of the peers and drivers is missing or out of date.
 pub(super) fn install(layout: &Layout) -> Result<(), String> {
@@ -95,6 +101,8 @@ fn apt() -> Result<(), String> {
         "gsasl",
         "pkg-config",
         "cc",
+        "chromium",
+        "chromedriver",
     ] {
         if which(tool).is_none() {
             return Err(format!("{tool} not found after installing packages"));
@@ -159,20 +167,23 @@ fn venv(layout: &Layout) -> Result<(), String> {
         "pip install",
     )?;
     run_checked(
-        Command::new(&py).args(["-c", "import slixmpp, aioxmpp, aiosasl, pytz"]),
+        Command::new(&py).args(["-c", "import slixmpp, aioxmpp, aiosasl, pytz, selenium"]),
         "import the Python clients",
     )?;
     fs::write(&stamp, req).map_err(|e| io_err("write", &stamp, e))
 }
 
-/// @xmpp/client, pinned by `node/package.json`, reinstalled when it changes.
+/// @xmpp/client and converse.js, pinned by `node/package.json`, reinstalled when it changes.
 fn node(layout: &Layout) -> Result<(), String> {
     let pkg_src = layout.src.join("node").join("package.json");
     let pkg = fs::read_to_string(&pkg_src).map_err(|e| io_err("read", &pkg_src, e))?;
     let dir = layout.state.join("node");
     let stamp = dir.join("interop-package.json");
-    let client_pkg = layout.node_modules().join("@xmpp/client/package.json");
-    if client_pkg.exists() && fs::read_to_string(&stamp).ok().as_deref() == Some(pkg.as_str()) {
+    let modules = layout.node_modules();
+    let present = NODE_PINS
+        .iter()
+        .all(|(name, _)| modules.join(name).join("package.json").exists());
+    if present && fs::read_to_string(&stamp).ok().as_deref() == Some(pkg.as_str()) {
         eprintln!("interop install: node modules up to date");
         return Ok(());
     }
@@ -192,9 +203,18 @@ fn node(layout: &Layout) -> Result<(), String> {
             .current_dir(&dir),
         "npm install",
     )?;
-    let installed = fs::read_to_string(&client_pkg).map_err(|e| io_err("read", &client_pkg, e))?;
-    if !installed.contains(&format!("\"version\": \"{XMPP_CLIENT_VERSION}\"")) {
-        return Err(format!("@xmpp/client is not version {XMPP_CLIENT_VERSION}"));
+    for (name, version) in NODE_PINS {
+        let path = modules.join(name).join("package.json");
+        let installed = fs::read_to_string(&path).map_err(|e| io_err("read", &path, e))?;
+        if !installed.contains(&format!("\"version\": \"{version}\"")) {
+            return Err(format!("{name} is not version {version}"));
+        }
+    }
+    for file in CONVERSE_DIST {
+        let path = modules.join("converse.js").join("dist").join(file);
+        if !path.is_file() {
+            return Err(format!("converse.js ships no {}", path.display()));
+        }
     }
     fs::write(&stamp, pkg).map_err(|e| io_err("write", &stamp, e))
 }

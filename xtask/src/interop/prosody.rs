@@ -10,7 +10,7 @@ use super::daemon;
 use super::files::{io_err, render};
 use crate::peers::{
     Layout, ProsodyInstance, DOMAIN, PASSWORD, PROSODY13_DIRECT_TLS_PORT, PROSODY13_HTTP_PORT,
-    PROSODY13_PORT, USER,
+    PROSODY13_PORT, USER, USER2,
 };
 use crate::ports::port_open;
 use crate::process::{capture, run_checked};
@@ -18,7 +18,7 @@ use crate::process::{capture, run_checked};
 /// Prosody 13's pid-file and state-directory name.
 pub(super) const NAME13: &str = "prosody13";
 
-/// Starts `p` with fresh state and the account registered.
+/// Starts `p` with fresh state and the accounts registered.
 pub(super) fn start(layout: &Layout, p: &ProsodyInstance) -> Result<(), String> {
     let cfg = layout.prosody_config(p);
     let dir = cfg.parent().ok_or("prosody config has no directory")?;
@@ -131,14 +131,16 @@ impl Instance {
         render(&self.template, &self.cfg, &self.subst)?;
         // Registered before the start, with the config's password_hash: the stored
         // SCRAM keys are derived at registration.
-        run_checked(
-            self.command("prosodyctl")
-                .current_dir(dir)
-                .arg("--config")
-                .arg(&self.cfg)
-                .args(["register", USER, DOMAIN, PASSWORD]),
-            &format!("prosodyctl register ({name})"),
-        )?;
+        for user in [USER, USER2] {
+            run_checked(
+                self.command("prosodyctl")
+                    .current_dir(dir)
+                    .arg("--config")
+                    .arg(&self.cfg)
+                    .args(["register", user, DOMAIN, PASSWORD]),
+                &format!("prosodyctl register {user} ({name})"),
+            )?;
+        }
         let log = dir.join("stdout.log");
         let child = daemon::spawn(
             self.command("prosody")

@@ -11,7 +11,7 @@ use crate::peers::{
     Layout, DOMAIN, EJABBERD24_DIRECT_TLS_PORT, EJABBERD24_HTTP_PORT, EJABBERD24_PORT,
     EJABBERD24_WS_PATH, EJABBERD_DIRECT_TLS_PORT, EJABBERD_PORT, EJABBERD_TLS_PORT, PASSWORD,
     PROSODY13_DIRECT_TLS_PORT, PROSODY13_HTTP_PORT, PROSODY13_PORT, PROSODY13_WS_PATH,
-    PROSODY_PORT, PROSODY_TLS_PORT, USER,
+    PROSODY_PORT, PROSODY_TLS_PORT, USER, USER2,
 };
 use crate::process::which;
 use crate::workspace;
@@ -77,6 +77,7 @@ pub(super) fn test_env(layout: &Layout) -> Result<BTreeMap<&'static str, String>
         layout.other_ca_file().display().to_string(),
     );
     env.insert("XMPP_INTEROP_USER", USER.to_string());
+    env.insert("XMPP_INTEROP_USER2", USER2.to_string());
     env.insert("XMPP_INTEROP_PASSWORD", PASSWORD.to_string());
     env.insert("XMPP_INTEROP_DOMAIN", DOMAIN.to_string());
     env.insert(
