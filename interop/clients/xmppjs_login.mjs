@@ -4,6 +4,14 @@
 //   node xmppjs_login.mjs --host 127.0.0.1 --port 15322 --jid somenode@example.com \
 //        --password-env XMPP_INTEROP_PASSWORD --mechanism PLAIN [--resource R] [--timeout S] [-v]
 //        [--tls --ca-file CA.pem]
+//   node --experimental-websocket xmppjs_login.mjs --ws-url ws://127.0.0.1:P/xmpp-websocket \
+//        --jid somenode@example.com --password-env XMPP_INTEROP_PASSWORD --mechanism PLAIN
+//
+// With --ws-url (instead of --host/--port): XMPP over WebSocket (RFC 7395, @xmpp/websocket,
+// subprotocol xmpp), through the global WebSocket, which Node 20 has only with
+// --experimental-websocket (Node >= 22 without it). xmpp.js counts ws:// as insecure, so
+// the credentials callback, not xmpp.js, decides whether PLAIN may go (it may: the test
+// servers offer it there). No --tls with it (a wss:// URL would use Node's default roots).
 //
 // Without --tls: plain TCP; xmpp.js would use STARTTLS if offered, and the servers of the
 // suite offer none there. With --tls: STARTTLS required (credentials are only released on a
@@ -37,7 +45,7 @@ function parseArgs(argv) {
     if (k === "--tls") { a.tls = true; continue; }
     const v = argv[++i];
     if (v === undefined) fail(`missing value after ${k}`, 2);
-    const key = { "--host": "host", "--port": "port", "--jid": "jid", "--password-env": "passwordEnv",
+    const key = { "--host": "host", "--port": "port", "--ws-url": "wsUrl", "--jid": "jid", "--password-env": "passwordEnv",
       "--mechanism": "mechanism", "--resource": "resource", "--timeout": "timeout",
       "--ca-file": "caFile", "--channel-binding": "channelBinding" }[k];
     if (!key) fail(`unknown option ${k}`, 2);
@@ -45,7 +53,12 @@ function parseArgs(argv) {
   }
   a.port = Number(a.port);
   a.timeout = Number(a.timeout);
-  if (!a.jid || !a.port || !a.mechanism) fail("--jid, --port and --mechanism are required", 2);
+  if (!a.jid || !(a.port || a.wsUrl) || !a.mechanism) fail("--jid, --port (or --ws-url) and --mechanism are required", 2);
+  if (a.wsUrl && !/^wss?:\/\//.test(a.wsUrl)) fail("--ws-url must be a ws:// or wss:// URL", 2);
+  if (a.wsUrl && a.tls) fail("--tls is for TCP (STARTTLS); use a wss:// --ws-url instead", 2);
+  if (a.wsUrl && typeof globalThis.WebSocket !== "function") {
+    fail("no global WebSocket in this Node.js: run node --experimental-websocket (Node 20)", 2);
+  }
   a.mechanism = a.mechanism.toUpperCase();
   if (!MECHANISMS.includes(a.mechanism)) fail(`mechanism ${a.mechanism} not supported (supported: ${MECHANISMS.join(", ")})`, 2);
   if (a.tls && !a.caFile) fail("--tls needs --ca-file", 2);
@@ -92,7 +105,7 @@ if (args.tls) {
 
 let used = null;
 const xmpp = client({
-  service: `xmpp://${args.host}:${args.port}`,
+  service: args.wsUrl || `xmpp://${args.host}:${args.port}`,
   domain: args.domain,
   ...(args.resource ? { resource: args.resource } : {}),
   credentials: async (authenticate, offered) => {
