@@ -5,8 +5,8 @@
 //! - `install`: Debian packages (ejabberd, prosody, gsasl, libstrophe-dev, postgresql, ...),
 //!   the bookworm-backports peers (Prosody 13.0.1, ejabberd 24.12, go-sendxmpp 0.14.1; fetched
 //!   with `apt-get download` and unpacked with `dpkg -x` under the state directory, never
-//!   installed), a Python venv with slixmpp/aioxmpp, @xmpp/client from npm, the libstrophe
-//!   driver.
+//!   installed), a Python venv with slixmpp/aioxmpp/selenium, @xmpp/client and converse.js from
+//!   npm, chromium + chromium-driver (apt) for the browser test, the libstrophe driver.
 //! - `start` / `stop`: ejabberd 23.01 and prosody 0.12 with the configs in `interop/`, Prosody
 //!   13 and ejabberd 24.12 with `interop/prosody13/` and `interop/ejabberd24/`, state under the
 //!   state directory, stopped by pid.
