@@ -109,6 +109,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
+    /// After a failed negotiation: a WebSocket gets its close frame (RFC
+    /// 6455's closing handshake) rather than a bare TCP close; a byte stream
+    /// is simply dropped, as before.
+    pub(crate) async fn abandon(mut self) {
+        if self.framed.is_websocket() {
+            let close = std::future::poll_fn(|cx| self.framed.poll_shutdown(cx));
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), close).await;
+        }
+    }
+
     /// The next frame, or the deadline passing first.
     pub(crate) async fn next_until(
         &mut self,

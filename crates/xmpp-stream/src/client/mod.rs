@@ -212,6 +212,7 @@ where
                     if !matches!(err, ClientError::Io(_) | ClientError::Closed) {
                         conn.drain(close_timeout).await;
                     }
+                    conn.abandon().await;
                     return Err(err);
                 }
             }

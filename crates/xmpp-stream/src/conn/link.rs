@@ -45,7 +45,6 @@ impl<S> Link<S> {
     }
 
     /// Whether this carries WebSocket messages (no STARTTLS there).
-    #[cfg(feature = "tls")]
     pub(crate) fn is_websocket(&self) -> bool {
         !matches!(self, Link::Bytes(_))
     }

@@ -297,6 +297,7 @@ where
                 }
                 ServerAction::Fail(err) => {
                     let _ = conn.flush().await;
+                    conn.abandon().await;
                     return Err(err);
                 }
             }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::{HeaderValue, Uri};
@@ -49,7 +50,8 @@ fn failed(what: &str, e: impl std::fmt::Display) -> ClientError {
 }
 
 /// Connects to `url` and negotiates: TCP to its host and port, TLS for
-/// `wss:` (SNI and certificate checked against the URL's host, with
+/// `wss:` (SNI and certificate checked against the URL's host, or
+/// [`ClientConfig::tls_server_name`] when set, with
 /// [`ClientConfig::tls_config`] or the system's roots), the WebSocket
 /// upgrade offering the `xmpp` subprotocol (refused unless the server
 /// echoes it), then the XMPP negotiation as on TCP, minus STARTTLS.
@@ -62,28 +64,46 @@ pub async fn connect(
     config: ClientConfig,
     observer: Option<Arc<dyn Observer>>,
 ) -> Result<XmppStream<TcpStream>, ClientError> {
+    let dial = TcpStream::connect((url.host.as_str(), url.port));
+    let tcp = tokio::time::timeout(config.timeout, dial)
+        .await
+        .map_err(|_| ClientError::Timeout)??;
+    let _ = tcp.set_nodelay(true);
+    connect_over(tcp, url, config, observer).await
+}
+
+/// [`connect`] over a connection to `url`'s host the caller opened: TLS
+/// for `wss:`, the upgrade, the negotiation.
+pub async fn connect_over<S>(
+    io: S,
+    url: &WsUrl,
+    config: ClientConfig,
+    observer: Option<Arc<dyn Observer>>,
+) -> Result<XmppStream<S>, ClientError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let timeout = config.timeout;
-    let opened = tokio::time::timeout(timeout, open(url, &config))
+    let opened = tokio::time::timeout(timeout, open(io, url, &config))
         .await
         .map_err(|_| ClientError::Timeout)??;
     let (ws, cb) = opened;
     crate::client::connect_websocket(ws, config, cb, observer).await
 }
 
-type Opened = (
-    tokio_tungstenite::WebSocketStream<Transport<TcpStream>>,
+type Opened<S> = (
+    tokio_tungstenite::WebSocketStream<Transport<S>>,
     Option<crate::ChannelBindings>,
 );
 
-async fn open(url: &WsUrl, config: &ClientConfig) -> Result<Opened, ClientError> {
-    let tcp = TcpStream::connect((url.host.as_str(), url.port))
-        .await
-        .map_err(ClientError::Io)?;
-    let _ = tcp.set_nodelay(true);
+async fn open<S>(io: S, url: &WsUrl, config: &ClientConfig) -> Result<Opened<S>, ClientError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let (transport, cb) = if url.secure {
-        secure(tcp, url, config).await?
+        secure(io, url, config).await?
     } else {
-        (Transport::Plain(tcp), None)
+        (Transport::Plain(io), None)
     };
     let mut request = url
         .url
@@ -112,33 +132,31 @@ async fn open(url: &WsUrl, config: &ClientConfig) -> Result<Opened, ClientError>
 }
 
 #[cfg(feature = "tls")]
-async fn secure(
-    tcp: TcpStream,
+async fn secure<S: AsyncRead + AsyncWrite + Unpin>(
+    io: S,
     url: &WsUrl,
     config: &ClientConfig,
-) -> Result<(Transport<TcpStream>, Option<crate::ChannelBindings>), ClientError> {
+) -> Result<(Transport<S>, Option<crate::ChannelBindings>), ClientError> {
     let tls = match &config.tls_config {
         Some(c) => c.clone(),
         None => crate::tls::system_roots_config().map_err(|e| ClientError::Tls(e.to_string()))?,
     };
     // The certificate must name the URL's host (RFC 7395 §3.7), not the
-    // XMPP domain: the endpoint may live elsewhere.
-    let (transport, cb) = crate::tls::upgrade_client(
-        Transport::Plain(tcp),
-        bytes::BytesMut::new(),
-        tls,
-        &url.host,
-    )
-    .await
-    .map_err(|e| ClientError::Tls(e.to_string()))?;
+    // XMPP domain: the endpoint may live elsewhere. An explicit
+    // `tls_server_name` still wins (tests against throwaway certificates).
+    let name = config.tls_server_name.as_deref().unwrap_or(&url.host);
+    let (transport, cb) =
+        crate::tls::upgrade_client(Transport::Plain(io), bytes::BytesMut::new(), tls, name)
+            .await
+            .map_err(|e| ClientError::Tls(e.to_string()))?;
     Ok((transport, Some(cb)))
 }
 
 #[cfg(not(feature = "tls"))]
-async fn secure(
-    _tcp: TcpStream,
+async fn secure<S>(
+    _io: S,
     _url: &WsUrl,
     _config: &ClientConfig,
-) -> Result<(Transport<TcpStream>, Option<crate::ChannelBindings>), ClientError> {
+) -> Result<(Transport<S>, Option<crate::ChannelBindings>), ClientError> {
     Err(ClientError::Tls("built without TLS support".to_owned()))
 }

@@ -2,7 +2,7 @@
 //!
 //! WebSocket is a transport here, not a second protocol stack: each text
 //! message is translated to or from one [`Frame`] by the sans-IO
-//! [`WsCodec`], and the same negotiation cores and [`XmppStream`] run on
+//! [`WsCodec`], and the same negotiation cores and [`XmppStream`](crate::XmppStream) run on
 //! it as on TCP. Messages never pass through the byte-stream XML codec, so
 //! an element is parsed once and written once.
 //!
@@ -36,7 +36,7 @@ use tokio_tungstenite::WebSocketStream;
 use xmpp_xml::{Condition, Frame, Limits, XmlError};
 
 pub use self::codec::{close, WsCodec, FRAMING_NS, SUBPROTOCOL};
-pub use self::connect::{connect, WsUrl};
+pub use self::connect::{connect, connect_over, WsUrl};
 use crate::transport::Transport;
 
 /// `urn:xmpp:alt-connections:websocket`: the XEP-0156 link relation that
