@@ -284,6 +284,17 @@ pub struct ServeArgs {
     /// for `xmpp login --ca-file`.
     #[arg(long, value_name = "PATH", conflicts_with = "tls_cert")]
     pub write_ca: Option<std::path::PathBuf>,
+    /// Also serve XMPP over WebSocket (RFC 7395) on this address, at /xmpp-websocket
+    /// (subprotocol xmpp), with XEP-0156 host-meta at /.well-known/host-meta(.json).
+    /// wss:// when --tls is not off (the same certificate), else ws://. The actual URL is
+    /// printed as `websocket on ws://ADDR/xmpp-websocket`.
+    #[arg(long, value_name = "ADDR")]
+    pub websocket: Option<SocketAddr>,
+    /// A browser origin allowed to open a WebSocket (e.g. `https://chat.example.com`;
+    /// repeatable; `*` allows any). Requests without an Origin header (not browsers)
+    /// are always allowed; a browser's Origin not listed gets 403.
+    #[arg(long, value_name = "URL", requires = "websocket")]
+    pub websocket_origin: Vec<String>,
     /// Fault injection: answer at STEP with CONDITION (repeatable). Steps: header, starttls,
     /// auth, response, success, restart, bind. Conditions: a SASL failure (auth, response,
     /// success), `failure` (starttls: <failure xmlns='...xmpp-tls'/>), a stream error (any
@@ -458,6 +469,16 @@ pub struct ConnectArgs {
     /// --server: only the domain's _xmpps-client._tcp targets, else <domain>:5223.
     #[arg(long)]
     pub direct_tls: bool,
+    /// Connect over WebSocket (RFC 7395) to this URL instead of TCP: wss://HOST:PORT/PATH,
+    /// or ws:// with --tls off (tests only). The certificate is checked against the URL's
+    /// host (or --tls-server-name). No STARTTLS over WebSocket.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["server", "direct_tls"])]
+    pub websocket: Option<String>,
+    /// Find the WebSocket endpoint through the domain's XEP-0156 host-meta
+    /// (`https://DOMAIN/.well-known/host-meta.json`; only wss: links). With --tls off
+    /// (tests only) http: and ws: are allowed, and --server names where to fetch it.
+    #[arg(long, conflicts_with_all = ["websocket", "direct_tls"])]
+    pub discover: bool,
     /// Accept any server certificate. For tests against throwaway certificates
     /// only: anyone on the path can then read the password.
     #[arg(long, conflicts_with = "ca_file")]

@@ -168,7 +168,7 @@ impl DemoServer {
             max_connections: 16,
             max_pending_per_ip: 16,
         };
-        let task = tokio::spawn(serve::serve(listener, None, shared, limits, async {
+        let task = tokio::spawn(serve::serve(listener, None, None, shared, limits, async {
             let _ = stopped.await;
         }));
         Ok(DemoServer { addr, stop, task })

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use xmpp_stream::websocket::WsUrl;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -140,11 +141,14 @@ async fn negotiate<S>(
     config: ClientConfig,
     observer: Option<Arc<dyn Observer>>,
     direct: bool,
+    websocket: Option<&WsUrl>,
 ) -> Result<XmppStream<S>, ClientError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    if direct {
+    if let Some(url) = websocket {
+        xmpp_stream::websocket::connect_over(io, url, config, observer).await
+    } else if direct {
         client::connect_direct_tls(io, config, observer).await
     } else {
         client::connect(io, config, observer).await
@@ -294,6 +298,8 @@ struct Login {
     server: String,
     allow_plain: bool,
     direct: bool,
+    /// Over WebSocket to this endpoint instead.
+    websocket: Option<WsUrl>,
     transcript: Option<Arc<Transcript>>,
     watch: Arc<TokenWatch>,
     tokens: Option<TokenFile>,
@@ -345,7 +351,8 @@ impl Login {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let observer: Arc<dyn Observer> = self.watch.clone();
-        match negotiate(io, config, Some(observer), self.direct).await {
+        let ws = self.websocket.as_ref();
+        match negotiate(io, config, Some(observer), self.direct, ws).await {
             Ok(stream) => {
                 let info = stream.info();
                 tracing::info!(jid = %info.jid, mechanism = %info.mechanism, "logged in");
@@ -517,6 +524,7 @@ impl Relogin {
         let route = crate::route::open(&self.config.domain, &self.args, false).await?;
         self.login.server = route.server;
         self.login.direct = route.direct;
+        self.login.websocket = route.websocket;
         let tcp = route.tcp;
         let mut config = self.config.clone();
         config.resume = resume;
@@ -551,6 +559,16 @@ async fn prepare(
     if args.direct_tls && matches!(tls, ClientTls::Off) {
         return Err(Failure::usage(
             "--direct-tls and --tls off contradict each other",
+        ));
+    }
+    if args
+        .websocket
+        .as_deref()
+        .is_some_and(|u| u.starts_with("ws:"))
+        && !matches!(tls, ClientTls::Off)
+    {
+        return Err(Failure::usage(
+            "a ws:// URL sends everything in the clear: use wss://, or --tls off (tests only)",
         ));
     }
     let tls_first = args.direct_tls || matches!(tls, ClientTls::Required);
@@ -613,6 +631,7 @@ async fn prepare(
         server: route.server,
         allow_plain: args.allow_plain_without_tls,
         direct: route.direct,
+        websocket: route.websocket,
         transcript: None,
         watch: Arc::new(TokenWatch::default()),
         tokens,

@@ -18,6 +18,7 @@ macro_rules! out {
 mod bench;
 mod cli;
 mod demo;
+mod discover;
 mod duration;
 mod exit;
 mod login;

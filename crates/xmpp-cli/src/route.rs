@@ -3,6 +3,7 @@
 //! with `--resolver` (or `XMPP_RESOLVER`) as the name server.
 
 use std::time::Duration;
+use xmpp_stream::websocket::WsUrl;
 
 use tokio::net::TcpStream;
 use xmpp_stream::dns::{self, ConnectError, ConnectOptions, DnsResolver, Event, Target};
@@ -27,17 +28,33 @@ pub struct Route {
     pub direct: bool,
     /// The server, for messages: `--server`, or `target (address)`.
     pub server: String,
+    /// Negotiate over WebSocket to this endpoint (`--websocket`, `--discover`).
+    pub websocket: Option<WsUrl>,
 }
 
 /// Connects to the server of `domain` as `args` say. What the DNS said
 /// and each target tried are logged (`-v`), and with `transcript` printed
 /// on stdout as they happen, before the transcript's steps.
 pub async fn open(domain: &str, args: &ConnectArgs, transcript: bool) -> Result<Route, Failure> {
+    if let Some(url) = crate::discover::endpoint(domain, args).await? {
+        let host = if url.host.contains(':') {
+            format!("[{}]", url.host)
+        } else {
+            url.host.clone()
+        };
+        return Ok(Route {
+            tcp: crate::login::dial(&format!("{host}:{}", url.port), args.timeout).await?,
+            direct: false,
+            server: url.url.clone(),
+            websocket: Some(url),
+        });
+    }
     if let Some(server) = &args.server {
         return Ok(Route {
             tcp: crate::login::dial(server, args.timeout).await?,
             direct: args.direct_tls,
             server: server.clone(),
+            websocket: None,
         });
     }
     let resolver = match args.resolver {
@@ -95,6 +112,7 @@ pub async fn open(domain: &str, args: &ConnectArgs, transcript: bool) -> Result<
         Ok(c) => Ok(Route {
             tcp: c.stream,
             direct: c.target.direct_tls,
+            websocket: None,
             server: format!("{} ({})", c.target, c.addr),
         }),
         Err(e) => Err(unreachable(domain, e)),

@@ -330,6 +330,7 @@ fn start_with_fd_limit(store: &str, limit: u32) -> Server {
         child,
         addr,
         direct: None,
+        websocket: None,
     }
 }
 

@@ -12,6 +12,10 @@ use xmpp_xml::{Frame, StreamCodec, XmlError};
 use crate::observer::{notify, Direction, Observer};
 use crate::transport::Transport;
 
+pub(crate) use self::link::Link;
+
+mod link;
+
 /// What came first while waiting for the peer.
 pub(crate) enum Event {
     Frame(Result<Frame, XmlError>),
@@ -21,7 +25,7 @@ pub(crate) enum Event {
 }
 
 pub(crate) struct Conn<S> {
-    pub(crate) framed: Framed<Transport<S>, StreamCodec>,
+    pub(crate) framed: Link<S>,
     pub(crate) observer: Option<Arc<dyn Observer>>,
     /// Whether we are the client (decides which side's SASL data is
     /// redacted for observers).
@@ -36,7 +40,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         client: bool,
     ) -> Self {
         Conn {
-            framed: Framed::new(io, codec),
+            framed: Link::Bytes(Framed::new(io, codec)),
+            observer,
+            client,
+        }
+    }
+
+    /// A connection over WebSocket messages (RFC 7395).
+    #[cfg(feature = "websocket")]
+    pub(crate) fn websocket(
+        ws: crate::websocket::WsFramed<S>,
+        observer: Option<Arc<dyn Observer>>,
+        client: bool,
+    ) -> Self {
+        Conn {
+            framed: Link::Ws(Box::new(ws)),
             observer,
             client,
         }
@@ -91,6 +109,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
+    /// After a failed negotiation: a WebSocket gets its close frame (RFC
+    /// 6455's closing handshake) rather than a bare TCP close; a byte stream
+    /// is simply dropped, as before.
+    pub(crate) async fn abandon(mut self) {
+        if self.framed.is_websocket() {
+            let close = std::future::poll_fn(|cx| self.framed.poll_shutdown(cx));
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), close).await;
+        }
+    }
+
     /// The next frame, or the deadline passing first.
     pub(crate) async fn next_until(
         &mut self,
@@ -118,7 +146,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         Option<Arc<dyn Observer>>,
         bool,
     ) {
-        let parts = self.framed.into_parts();
+        let parts = match self.framed {
+            Link::Bytes(framed) => framed.into_parts(),
+            // The cores never start TLS inside a WebSocket stream: the
+            // shells declare it secure (wss) or run without TLS (ws).
+            #[cfg(feature = "websocket")]
+            Link::Ws(_) => unreachable!("STARTTLS over WebSocket"),
+        };
         (
             parts.io,
             parts.read_buf,
@@ -138,7 +172,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         // A new XML document starts on the TLS layer (RFC 6120 §5.4.3.3).
         codec.reset();
         Conn {
-            framed: Framed::from_parts(tokio_util::codec::FramedParts::new(io, codec)),
+            framed: Link::Bytes(Framed::from_parts(tokio_util::codec::FramedParts::new(
+                io, codec,
+            ))),
             observer,
             client,
         }

@@ -58,6 +58,8 @@ pub mod sm;
 #[cfg(feature = "tls")]
 pub mod tls;
 mod transport;
+#[cfg(feature = "websocket")]
+pub mod websocket;
 mod wire;
 
 /// The `jid` crate, whose [`jid::FullJid`] and [`jid::BareJid`] the API uses.

@@ -5,7 +5,6 @@ use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use bytes::BytesMut;
 use futures_util::{Sink, Stream};
 use jid::FullJid;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -27,9 +26,6 @@ pub(crate) use self::sm::{ServerSide, StreamSm};
 /// Stanzas a client reads and keeps for the application while its full
 /// queue waits for an acknowledgement, before it gives up on the server.
 const MAX_READ_WHILE_BLOCKED: usize = 10_000;
-
-/// The read buffer's capacity while data flows (tokio-util's default).
-const READ_CAPACITY: usize = 8 * 1024;
 
 /// Why an established stream ended or failed.
 #[non_exhaustive]
@@ -287,15 +283,15 @@ impl<S> XmppStream<S> {
             Poll::Pending
         }
     }
-
-    /// The underlying transport (TLS over the caller's stream after
-    /// STARTTLS).
-    pub fn get_ref(&self) -> &crate::transport::Transport<S> {
-        self.conn.framed.get_ref()
-    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
+    /// The underlying transport (TLS over the caller's stream after
+    /// STARTTLS; under the WebSocket framing over WebSocket).
+    pub fn get_ref(&self) -> &crate::transport::Transport<S> {
+        self.conn.framed.get_ref()
+    }
+
     fn observe_sent(&self, frame: &Frame) {
         if let Some(o) = &self.conn.observer {
             notify(o.as_ref(), Direction::Sent, self.conn.client, None, frame);
@@ -338,21 +334,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
     /// codec's encoding scratch are freed, and the read buffer is given its
     /// capacity back at the next poll.
     fn poll_read_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, XmlError>>> {
-        let framed = &mut self.conn.framed;
-        if framed.read_buffer().capacity() == 0 {
-            framed.read_buffer_mut().reserve(READ_CAPACITY);
-        }
-        let item = Pin::new(&mut *framed).poll_next(cx);
-        if item.is_pending() {
-            if framed.read_buffer().is_empty() {
-                *framed.read_buffer_mut() = BytesMut::new();
-            }
-            if framed.write_buffer().is_empty() {
-                *framed.write_buffer_mut() = BytesMut::new();
-            }
-            framed.codec_mut().release_memory();
-        }
-        item
+        self.conn.framed.poll_next_idle(cx)
     }
 
     /// After the stream ended: shut our side of the transport down (TLS
@@ -361,15 +343,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SessionError>> {
         if !self.shut_down {
             // A peer that is gone already makes shutdown fail: that is fine.
-            let _ = ready!(Pin::new(self.conn.framed.get_mut()).poll_shutdown(cx));
+            let _ = ready!(self.conn.framed.poll_shutdown(cx));
             self.shut_down = true;
         }
         while self.drain {
-            let mut scratch = [0u8; 512];
-            let mut buf = tokio::io::ReadBuf::new(&mut scratch);
-            match ready!(Pin::new(self.conn.framed.get_mut()).poll_read(cx, &mut buf)) {
-                Ok(()) if !buf.filled().is_empty() => {}
-                _ => self.drain = false,
+            if !ready!(self.conn.framed.poll_discard(cx)) {
+                self.drain = false;
             }
         }
         Poll::Ready(Ok(()))

@@ -288,3 +288,30 @@ where
     let cb = server_bindings(&tls, setup.certificate.as_ref());
     Ok((Transport::TlsServer(Box::new(tls)), cb))
 }
+
+/// The server's TLS handshake on a fresh connection, for transports that
+/// run TLS themselves before any XMPP (WebSocket's `wss:`, behind an HTTP
+/// server).
+pub async fn accept<S>(io: S, setup: &ServerTls) -> io::Result<Transport<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let tls = tokio_rustls::TlsAcceptor::from(setup.config.clone())
+        .accept(Rewind::new(BytesMut::new(), io))
+        .await?;
+    Ok(Transport::TlsServer(Box::new(tls)))
+}
+
+/// The client's TLS handshake on a fresh connection, checking the
+/// certificate against `server_name` (for HTTPS before a WebSocket, say).
+pub async fn connect<S>(
+    io: S,
+    config: Arc<rustls::ClientConfig>,
+    server_name: &str,
+) -> io::Result<Transport<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (t, _) = upgrade_client(Transport::Plain(io), BytesMut::new(), config, server_name).await?;
+    Ok(t)
+}

@@ -144,6 +144,16 @@ pub enum XmlError {
     /// before the next call: a bug in the caller, not in the peer's input.
     #[error("buffer shrank under the XML decoder")]
     BufferShrank,
+    /// A message-based transport's framing rule was broken (XMPP over
+    /// WebSocket, RFC 7395: a message that is not one complete element, an
+    /// `<open/>` in the wrong namespace).
+    #[error("framing: {reason}")]
+    Framing {
+        /// The stream error condition to send.
+        condition: Condition,
+        /// What was wrong.
+        reason: &'static str,
+    },
 }
 
 impl XmlError {
@@ -170,7 +180,7 @@ impl XmlError {
             | TooManyAttributes { .. }
             | NameTooLong { .. } => Condition::PolicyViolation,
             Unencodable(_) => Condition::InvalidXml,
-            Poisoned(c) => *c,
+            Poisoned(c) | Framing { condition: c, .. } => *c,
             Io(_) | BufferShrank => return None,
         })
     }

@@ -11,7 +11,8 @@ use tokio_util::task::TaskTracker;
 
 use super::admission::{Admission, Admitted, ConnectionLimits};
 use super::inject::InjectIo;
-use super::session::{connection, Shared};
+use super::session::{connection, Negotiation, Shared};
+use super::websocket::WsListener;
 use crate::exit::{Code, Failure};
 
 /// Binds a listener and learns its actual address (port 0 picks one).
@@ -79,6 +80,7 @@ async fn admit(
 pub async fn serve(
     listener: TcpListener,
     direct_tls: Option<TcpListener>,
+    websocket: Option<WsListener>,
     shared: Arc<Shared>,
     limits: ConnectionLimits,
     stop: impl std::future::Future<Output = ()>,
@@ -98,6 +100,12 @@ pub async fn serve(
             None => std::future::pending().await,
         }
     };
+    let accept_ws = || async {
+        match &websocket {
+            Some(l) => l.listener.accept().await,
+            None => std::future::pending().await,
+        }
+    };
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -110,10 +118,10 @@ pub async fn serve(
                 // task is as large as its largest variant, and InjectIo is
                 // 20 times a TcpStream.
                 if shared.injections.is_empty() {
-                    tracker.spawn(connection(tcp, peer, shared, shutdown, admitted, false));
+                    tracker.spawn(connection(tcp, peer, shared, shutdown, admitted, Negotiation::Tcp));
                 } else {
                     let io = InjectIo::new(tcp, shared.injections.clone());
-                    tracker.spawn(connection(io, peer, shared, shutdown, admitted, false));
+                    tracker.spawn(connection(io, peer, shared, shutdown, admitted, Negotiation::Tcp));
                 }
             }
             accepted = accept_direct() => {
@@ -123,13 +131,24 @@ pub async fn serve(
                 let shared = shared.clone();
                 let shutdown = shutdown_rx.clone();
                 // Fault injection reads the clear text: not possible here.
-                tracker.spawn(connection(tcp, peer, shared, shutdown, admitted, true));
+                tracker.spawn(connection(tcp, peer, shared, shutdown, admitted, Negotiation::DirectTls));
+            }
+            accepted = accept_ws() => {
+                let Some((tcp, peer, admitted)) = admit(accepted, &admission).await else {
+                    continue;
+                };
+                if let Some(ws) = &websocket {
+                    let http = ws.http.clone();
+                    let conn = super::websocket::connection(tcp, peer, http, shared.clone(), shutdown_rx.clone(), admitted);
+                    tracker.spawn(conn);
+                }
             }
             () = &mut stop => break,
         }
     }
     drop(listener);
     drop(direct_tls);
+    drop(websocket);
     tracing::info!(sessions = shared.router.len(), "shutting down");
     // Sessions still negotiating watch this.
     let _ = shutdown_tx.send(true);

@@ -16,6 +16,7 @@ mod revoke;
 mod router;
 mod session;
 mod stamp;
+mod websocket;
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -47,6 +48,10 @@ pub async fn run(args: ServeArgs) -> CmdResult {
         Some(addr) => Some(listener::bind(addr).await?),
         None => None,
     };
+    let websocket = match args.websocket {
+        Some(addr) => Some(listener::bind(addr).await?),
+        None => None,
+    };
     // Watching starts before the address is printed: a change made by
     // someone who waited for it is seen.
     let changes = settings
@@ -64,6 +69,24 @@ pub async fn run(args: ServeArgs) -> CmdResult {
     if let Some((_, a)) = &direct {
         out!("direct TLS on {a}");
     }
+    let websocket = websocket.map(|(listener, addr)| {
+        let tls = settings
+            .config
+            .tls
+            .clone()
+            .filter(|_| settings.config.tls_policy != xmpp_stream::server::TlsPolicy::Off);
+        let scheme = if tls.is_some() { "wss" } else { "ws" };
+        out!("websocket on {scheme}://{addr}{}", websocket::PATH);
+        let http = websocket::Http {
+            tls,
+            origins: args.websocket_origin.clone(),
+            timeout: args.negotiation_timeout,
+        };
+        websocket::WsListener {
+            listener,
+            http: Arc::new(http),
+        }
+    });
     let _ = std::io::stdout().flush();
     let shared = Shared::new(
         Arc::new(settings.config),
@@ -74,6 +97,7 @@ pub async fn run(args: ServeArgs) -> CmdResult {
     serve(
         listener,
         direct.map(|(l, _)| l),
+        websocket,
         shared,
         settings.connections,
         listener::shutdown_signal(),

@@ -59,6 +59,17 @@ impl Shared {
     }
 }
 
+/// How a connection is negotiated; the session after it is the same.
+#[derive(Clone, Copy, Debug)]
+pub enum Negotiation {
+    /// XMPP on TCP, STARTTLS as configured.
+    Tcp,
+    /// TLS first (XEP-0368).
+    DirectTls,
+    /// RFC 7395 messages on an upgraded HTTP connection, TLS (`wss:`) or not.
+    WebSocket(Security),
+}
+
 /// One client connection: negotiation, then the session.
 ///
 /// Memory per idle session is what this future holds while the session
@@ -73,7 +84,7 @@ pub async fn connection<S>(
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
     mut admitted: Admitted,
-    direct_tls: bool,
+    how: Negotiation,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -82,10 +93,13 @@ pub async fn connection<S>(
     // construction of the session in the task's state.
     let mut session = {
         let negotiating = Box::pin(async {
-            if direct_tls {
-                server::accept_direct_tls(io, shared.config.clone(), None).await
-            } else {
-                server::accept(io, shared.config.clone(), Security::Cleartext, None).await
+            let config = shared.config.clone();
+            match how {
+                Negotiation::Tcp => server::accept(io, config, Security::Cleartext, None).await,
+                Negotiation::DirectTls => server::accept_direct_tls(io, config, None).await,
+                Negotiation::WebSocket(security) => {
+                    server::accept_websocket(io, config, security, None).await
+                }
             }
         });
         let negotiated = tokio::select! {

@@ -151,6 +151,8 @@ pub struct Server {
     pub addr: String,
     /// The direct TLS listener's address, with `--direct-tls`.
     pub direct: Option<String>,
+    /// The WebSocket URL, with `--websocket`.
+    pub websocket: Option<String>,
 }
 
 /// What a running `xmpp serve` logs on stderr, line by line (each line is
@@ -224,10 +226,14 @@ impl Server {
         let direct = extra
             .contains(&"--direct-tls")
             .then(|| read("direct TLS on "));
+        let websocket = extra
+            .contains(&"--websocket")
+            .then(|| read("websocket on "));
         Server {
             child,
             addr,
             direct,
+            websocket,
         }
     }
 

@@ -80,6 +80,30 @@ where
     drive(conn, core, tls).await
 }
 
+/// Negotiates over a WebSocket the caller opened (RFC 7395: the `xmpp`
+/// subprotocol agreed). `tls`: the channel bindings of the TLS under it
+/// (`wss:`), `None` over `ws:`. STARTTLS is never used;
+/// [`crate::websocket::connect`] opens the WebSocket too.
+#[cfg(feature = "websocket")]
+pub async fn connect_websocket<S>(
+    ws: tokio_tungstenite::WebSocketStream<Transport<S>>,
+    config: ClientConfig,
+    tls: Option<crate::ChannelBindings>,
+    observer: Option<Arc<dyn Observer>>,
+) -> Result<XmppStream<S>, ClientError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let framed = crate::websocket::WsFramed::new(ws, config.limits.clone());
+    let conn = Conn::websocket(framed, observer, true);
+    let setup = TlsSetup::from_config(&config);
+    let mut core = ClientCore::new(config, crate::now());
+    if let Some(cb) = tls {
+        core.set_secure(cb);
+    }
+    drive(conn, core, setup).await
+}
+
 /// What the shell needs to run a TLS handshake.
 struct TlsSetup {
     #[cfg(feature = "tls")]
@@ -144,9 +168,14 @@ where
                     let mech = core.mechanism();
                     conn.feed(frame, mech).await?;
                 }
-                ClientAction::ResetDecoder => conn.framed.codec_mut().reset(),
+                ClientAction::ResetDecoder => conn.framed.reset(),
                 #[cfg(feature = "tls")]
                 ClientAction::StartTls => {
+                    if conn.framed.is_websocket() {
+                        // RFC 7395 §3.7: TLS is the URL's (wss:), never in-stream.
+                        let why = "the server offered STARTTLS over WebSocket";
+                        return Err(ClientError::Tls(why.to_owned()));
+                    }
                     conn.flush().await?;
                     let (transport, buffered, codec, observer, client) = conn.into_transport();
                     let deadline = core.poll_timeout();
@@ -183,6 +212,7 @@ where
                     if !matches!(err, ClientError::Io(_) | ClientError::Closed) {
                         conn.drain(close_timeout).await;
                     }
+                    conn.abandon().await;
                     return Err(err);
                 }
             }

@@ -95,6 +95,41 @@ where
     drive(conn, core, config).await
 }
 
+/// Negotiates over a connection whose HTTP upgrade to WebSocket the caller
+/// answered (`101`, subprotocol `xmpp`): RFC 7395 framing, then the same
+/// negotiation as [`accept`]. STARTTLS is never offered: `security` says
+/// whether `io` is TLS already (`wss:`). No `-PLUS` mechanisms either (the
+/// caller's TLS gives no channel bindings here). Messages larger than the
+/// stanza limits are refused with `<policy-violation/>`.
+#[cfg(feature = "websocket")]
+pub async fn accept_websocket<S>(
+    io: S,
+    config: Arc<ServerConfig>,
+    security: Security,
+    observer: Option<Arc<dyn Observer>>,
+) -> Result<XmppStream<S>, ServerError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    use tokio_tungstenite::tungstenite::protocol::Role;
+    // The WebSocket layer's cap: the larger of the two stanza limits.
+    let largest = std::cmp::max_by_key(&config.pre_auth_limits, &config.limits, |l| {
+        l.max_stanza_bytes
+    });
+    let ws_config = crate::websocket::ws_config(largest);
+    let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+        Transport::Plain(io),
+        Role::Server,
+        Some(ws_config),
+    )
+    .await;
+    let framed = crate::websocket::WsFramed::new(ws, config.pre_auth_limits.clone());
+    let conn = Conn::websocket(framed, observer, false);
+    let mut core = ServerCore::new(config.clone(), security, crate::now());
+    core.disable_starttls();
+    drive(conn, core, config).await
+}
+
 /// How long past the negotiation deadline the shell may still spend writing
 /// (the stream error that the deadline itself produces, say).
 const WRITE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -138,8 +173,8 @@ where
                     let mech = core.mechanism();
                     conn.feed(frame, mech).await?;
                 }
-                ServerAction::ResetDecoder => conn.framed.codec_mut().reset(),
-                ServerAction::SetLimits(limits) => conn.framed.codec_mut().set_limits(limits),
+                ServerAction::ResetDecoder => conn.framed.reset(),
+                ServerAction::SetLimits(limits) => conn.framed.set_limits(limits),
                 ServerAction::StartTls => {
                     conn = start_tls(conn, &mut core, &config).await?;
                 }
@@ -262,6 +297,7 @@ where
                 }
                 ServerAction::Fail(err) => {
                     let _ = conn.flush().await;
+                    conn.abandon().await;
                     return Err(err);
                 }
             }
@@ -332,6 +368,9 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     conn.flush().await?;
+    if conn.framed.is_websocket() {
+        return Err(ServerError::Internal("STARTTLS over WebSocket"));
+    }
     let Some(tls) = config.tls.as_ref() else {
         return Err(ServerError::Internal("STARTTLS without a certificate"));
     };

@@ -14,6 +14,7 @@ use xmpp_xml::{ns, Element, Frame, Limits, StreamHeader, XmlError};
 mod bind;
 mod resume;
 mod sasl2;
+mod starttls;
 
 pub use self::resume::ResumeOutcome;
 pub use self::sasl2::TokenUpdate;
@@ -183,6 +184,8 @@ pub struct ServerCore {
     sm: Option<crate::sm::ServerSm>,
     /// The stream resumed a session instead of binding.
     resumed: bool,
+    /// STARTTLS cannot run on this transport ([`Self::disable_starttls`]).
+    no_starttls: bool,
 }
 
 impl ServerCore {
@@ -208,6 +211,7 @@ impl ServerCore {
             sasl2: None,
             sm: None,
             resumed: false,
+            no_starttls: false,
             config,
         };
         core.actions
@@ -492,7 +496,7 @@ impl ServerCore {
         } else {
             self.state = State::ExpectAuth;
             let mut children = Vec::new();
-            let starttls = self.config.starttls();
+            let starttls = self.starttls();
             if !self.secure && starttls != TlsPolicy::Off {
                 children.push(wire::starttls(starttls == TlsPolicy::Required));
             }
@@ -525,7 +529,7 @@ impl ServerCore {
     /// The mechanisms listed in the features of this stream: none while
     /// TLS is required but not active; `-PLUS` only with channel bindings.
     fn offered(&self) -> Vec<Mechanism> {
-        if !self.secure && self.config.starttls() == TlsPolicy::Required {
+        if !self.secure && self.starttls() == TlsPolicy::Required {
             return Vec::new();
         }
         let can_bind = !self.plus_bindings().is_empty();
@@ -629,7 +633,7 @@ impl ServerCore {
     }
 
     fn on_starttls(&mut self) {
-        if self.secure || self.config.starttls() == TlsPolicy::Off {
+        if self.secure || self.starttls() == TlsPolicy::Off {
             // RFC 6120 §5.4.2.2: <failure/>, then close the stream.
             self.send_element(Element::builder("failure", ns::TLS).build());
             self.send(Frame::Close);

@@ -1,0 +1,396 @@
+//! XMPP over WebSocket (RFC 7395) end to end: `xmpp serve --websocket`
+//! with `xmpp login --websocket/--discover`, the library's client, and a
+//! raw WebSocket client checking the framing on the wire; XEP-0156
+//! host-meta.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::{self, Message};
+use xmpp_stream::client::{ClientConfig, TlsMode};
+use xmpp_stream::websocket::WsUrl;
+use xmpp_xml::{ns, Element};
+
+use common::*;
+
+const FRAMING: &str = "urn:ietf:params:xml:ns:xmpp-framing";
+
+fn ws_server(store: &Store, extra: &[&str]) -> Server {
+    let mut args = vec!["--websocket", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    Server::start(store.arg(), &args)
+}
+
+fn store() -> Store {
+    let store = Store::new();
+    store.add("juliet@example.com", "secret");
+    store.add("romeo@example.com", "secret");
+    store
+}
+
+#[test]
+fn login_over_ws_uses_sasl2_and_bind2() {
+    let store = store();
+    let server = ws_server(&store, &["--allow-sasl2-without-tls"]);
+    let url = server.websocket.clone().unwrap();
+    assert!(url.starts_with("ws://127.0.0.1:") && url.ends_with("/xmpp-websocket"));
+    let o = run(
+        &[
+            "login",
+            "juliet@example.com",
+            "--websocket",
+            &url,
+            "--tls",
+            "off",
+            "--password-stdin",
+        ],
+        "secret\n",
+    );
+    expect_code(&o, 0);
+    assert!(
+        stdout(&o).starts_with("juliet@example.com/"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stderr(&o).contains("SASL2, Bind2"), "{}", stderr(&o));
+}
+
+#[test]
+fn ws_url_needs_tls_off() {
+    let store = store();
+    let server = ws_server(&store, &[]);
+    let url = server.websocket.clone().unwrap();
+    let o = run(
+        &[
+            "login",
+            "juliet@example.com",
+            "--websocket",
+            &url,
+            "--password-stdin",
+        ],
+        "secret\n",
+    );
+    expect_failure(&o, 2, "wss://");
+}
+
+#[test]
+fn login_over_wss_with_the_generated_certificate() {
+    let store = store();
+    let ca = store.dir.path().join("ca.pem");
+    let ca = ca.to_str().unwrap().to_owned();
+    let server = ws_server(&store, &["--tls", "required", "--write-ca", &ca]);
+    let url = server.websocket.clone().unwrap();
+    assert!(url.starts_with("wss://"), "{url}");
+    let o = run(
+        &[
+            "login",
+            "juliet@example.com",
+            "--websocket",
+            &url,
+            "--ca-file",
+            &ca,
+            "--tls-server-name",
+            "example.com",
+            "--password-stdin",
+        ],
+        "secret\n",
+    );
+    expect_code(&o, 0);
+    assert!(stderr(&o).contains("SASL2"), "{}", stderr(&o));
+    // The certificate is checked: without the CA, the login fails.
+    let o = run(
+        &[
+            "login",
+            "juliet@example.com",
+            "--websocket",
+            &url,
+            "--password-stdin",
+        ],
+        "secret\n",
+    );
+    assert_ne!(o.status.code(), Some(0));
+}
+
+#[test]
+fn login_discovers_the_endpoint_through_host_meta() {
+    let store = store();
+    let server = ws_server(&store, &[]);
+    let url = server.websocket.clone().unwrap();
+    let http = url
+        .trim_start_matches("ws://")
+        .trim_end_matches("/xmpp-websocket");
+    let o = run(
+        &[
+            "login",
+            "juliet@example.com",
+            "--discover",
+            "--server",
+            http,
+            "--tls",
+            "off",
+            "--password-stdin",
+        ],
+        "secret\n",
+    );
+    expect_code(&o, 0);
+}
+
+#[tokio::test]
+async fn a_message_goes_from_a_websocket_session_to_a_tcp_one() {
+    let store = store();
+    let server = ws_server(&store, &[]);
+    let url = WsUrl::parse(server.websocket.as_deref().unwrap()).unwrap();
+    let mut romeo = common::held::client(&server.addr, "romeo@example.com/tcp", "secret").await;
+    let config = ClientConfig::new("juliet@example.com/ws", "secret")
+        .unwrap()
+        .with_tls(TlsMode::Off);
+    let mut juliet = xmpp_stream::websocket::connect(&url, config, None)
+        .await
+        .unwrap();
+    let msg = Element::builder("message", ns::CLIENT)
+        .attr("to", "romeo@example.com/tcp")
+        .attr("type", "chat")
+        .append(
+            Element::builder("body", ns::CLIENT)
+                .text("over websocket")
+                .build(),
+        )
+        .build();
+    juliet.send(msg).await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), romeo.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.attr("from"), Some("juliet@example.com/ws"));
+    assert_eq!(
+        got.child("body", ns::CLIENT).unwrap().text(),
+        "over websocket"
+    );
+    // And back.
+    let reply = Element::builder("message", ns::CLIENT)
+        .attr("to", "juliet@example.com/ws")
+        .append(
+            Element::builder("body", ns::CLIENT)
+                .text("over tcp")
+                .build(),
+        )
+        .build();
+    romeo.send(reply).await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), juliet.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.attr("from"), Some("romeo@example.com/tcp"));
+}
+
+type Raw = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// A raw WebSocket to `url`, with these extra request headers.
+async fn raw(
+    url: &str,
+    headers: &[(&'static str, &'static str)],
+) -> Result<Raw, tungstenite::Error> {
+    let mut req = url.into_client_request().unwrap();
+    for (k, v) in headers {
+        req.headers_mut().insert(*k, HeaderValue::from_static(v));
+    }
+    let addr = url.trim_start_matches("ws://").split('/').next().unwrap();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio_tungstenite::client_async(req, tcp)
+        .await
+        .map(|(ws, _)| ws)
+}
+
+async fn text(ws: &mut Raw) -> String {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Text(t))) => return t.to_string(),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            other => panic!("expected a text message, got {other:?}"),
+        }
+    }
+}
+
+const XMPP: (&str, &str) = ("Sec-WebSocket-Protocol", "xmpp");
+
+#[tokio::test]
+async fn the_framing_on_the_wire() {
+    let store = store();
+    let server = ws_server(&store, &[]);
+    let url = server.websocket.clone().unwrap();
+    let mut ws = raw(&url, &[XMPP]).await.unwrap();
+    ws.send(Message::text(format!(
+        "<open xmlns='{FRAMING}' to='example.com' version='1.0'/>"
+    )))
+    .await
+    .unwrap();
+    let open = text(&mut ws).await;
+    assert!(
+        open.starts_with(&format!("<open xmlns='{FRAMING}' from='example.com' id='")),
+        "{open}"
+    );
+    assert!(
+        open.contains("version='1.0'") && open.ends_with("/>"),
+        "{open}"
+    );
+    let features = text(&mut ws).await;
+    assert!(
+        features.starts_with("<stream:features xmlns:stream='http://etherx.jabber.org/streams'>"),
+        "{features}"
+    );
+    // No STARTTLS over WebSocket, even where the server could.
+    assert!(!features.contains("xmpp-tls"), "{features}");
+    ws.send(Message::text(format!("<close xmlns='{FRAMING}'/>")))
+        .await
+        .unwrap();
+    assert_eq!(text(&mut ws).await, format!("<close xmlns='{FRAMING}'/>"));
+    // Then the WebSocket close.
+    let end = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .unwrap();
+    assert!(matches!(end, Some(Ok(Message::Close(_))) | None), "{end:?}");
+}
+
+fn status(e: tungstenite::Error) -> u16 {
+    match e {
+        tungstenite::Error::Http(r) => r.status().as_u16(),
+        other => panic!("expected an HTTP refusal, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_missing_subprotocol_and_a_foreign_origin_are_refused() {
+    let store = store();
+    let server = ws_server(&store, &["--websocket-origin", "https://chat.example.com"]);
+    let url = server.websocket.clone().unwrap();
+    let refused = raw(&url, &[]).await.expect_err("no subprotocol: refused");
+    assert_eq!(status(refused), 400);
+    let wrong = raw(&url, &[("Sec-WebSocket-Protocol", "mqtt")])
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(status(wrong), 400);
+    let evil = raw(&url, &[XMPP, ("Origin", "https://evil.example")])
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(status(evil), 403);
+    // The listed origin, and a client without Origin (not a browser), get in.
+    raw(&url, &[XMPP, ("Origin", "https://chat.example.com")])
+        .await
+        .unwrap();
+    raw(&url, &[XMPP]).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_tcp_stream_header_over_websocket_is_refused() {
+    let store = store();
+    let server = ws_server(&store, &[]);
+    let mut ws = raw(server.websocket.as_deref().unwrap(), &[XMPP])
+        .await
+        .unwrap();
+    ws.send(Message::text(
+        "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' \
+         to='example.com' version='1.0'>",
+    ))
+    .await
+    .unwrap();
+    let mut seen = String::new();
+    while let Some(Ok(m)) = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .unwrap()
+    {
+        if let Message::Text(t) = m {
+            seen.push_str(&t);
+        }
+    }
+    assert!(seen.contains("not-well-formed"), "{seen}");
+    assert!(!seen.contains("features"), "{seen}");
+}
+
+#[tokio::test]
+async fn an_oversize_message_is_a_policy_violation() {
+    let store = store();
+    let server = ws_server(&store, &[]);
+    let mut ws = raw(server.websocket.as_deref().unwrap(), &[XMPP])
+        .await
+        .unwrap();
+    ws.send(Message::text(format!(
+        "<open xmlns='{FRAMING}' to='example.com' version='1.0'/>"
+    )))
+    .await
+    .unwrap();
+    text(&mut ws).await;
+    text(&mut ws).await;
+    // Over the 16 KiB pre-authentication limit.
+    let big = format!(
+        "<iq type='get' id='x'><query xmlns='jabber:iq:version'>{}</query></iq>",
+        "x".repeat(20_000)
+    );
+    ws.send(Message::text(big)).await.unwrap();
+    let error = text(&mut ws).await;
+    assert!(error.contains("<policy-violation"), "{error}");
+    assert_eq!(text(&mut ws).await, format!("<close xmlns='{FRAMING}'/>"));
+}
+
+#[tokio::test]
+async fn host_meta_announces_the_endpoint_to_any_origin() {
+    let store = store();
+    let server = ws_server(&store, &[]);
+    let url = server.websocket.clone().unwrap();
+    let addr = url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    for (path, needle) in [
+        (
+            "/.well-known/host-meta",
+            format!("<Link rel='urn:xmpp:alt-connections:websocket' href='{url}'/>"),
+        ),
+        (
+            "/.well-known/host-meta.json",
+            format!("{{\"href\":\"{url}\",\"rel\":\"urn:xmpp:alt-connections:websocket\"}}"),
+        ),
+    ] {
+        let response = get(&addr, path).await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(
+            response
+                .to_ascii_lowercase()
+                .contains("access-control-allow-origin: *"),
+            "{response}"
+        );
+        assert!(response.contains(&needle), "{path}: {response}");
+    }
+    assert!(get(&addr, "/.well-known/host-meta")
+        .await
+        .contains("http://docs.oasis-open.org/ns/xri/xrd-1.0"));
+    assert!(get(&addr, "/elsewhere").await.starts_with("HTTP/1.1 404"));
+}
+
+/// A bare HTTP/1.1 GET (the server's answer, headers and body).
+async fn get(addr: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    tokio::time::timeout(Duration::from_secs(10), tcp.read_to_string(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    out
+}
