@@ -295,6 +295,10 @@ pub struct ServeArgs {
     /// are always allowed; a browser's Origin not listed gets 403.
     #[arg(long, value_name = "URL", requires = "websocket")]
     pub websocket_origin: Vec<String>,
+    /// Send every WebSocket client elsewhere: answer its first <open/> with
+    /// <close see-other-uri='URL'/> (RFC 7395 §3.6.1), e.g. while this endpoint moves.
+    #[arg(long, value_name = "URL", requires = "websocket")]
+    pub websocket_redirect: Option<String>,
     /// Fault injection: answer at STEP with CONDITION (repeatable). Steps: header, starttls,
     /// auth, response, success, restart, bind. Conditions: a SASL failure (auth, response,
     /// success), `failure` (starttls: <failure xmlns='...xmpp-tls'/>), a stream error (any

@@ -118,8 +118,22 @@ fn trust(mut config: ClientConfig, args: &ConnectArgs) -> Result<ClientConfig, F
 /// Turns a failed negotiation into the message and exit code, with advice
 /// for TLS failures.
 fn failure(e: xmpp_stream::ClientError, server: &str, allow_plain: bool) -> Failure {
+    // A WebSocket redirect (RFC 7395 §3.6.1) is not followed here, where
+    // the connection is already open: say where to go instead.
+    let moved = match &e {
+        ClientError::Stream {
+            condition: xmpp_stream::StreamCondition::SeeOtherHost,
+            text: Some(uri),
+        } if WsUrl::parse(uri).is_some() => Some(uri.clone()),
+        _ => None,
+    };
     let f = Failure::from(e);
     let mut message = format!("login to {server} failed: {}", f.message);
+    if let Some(uri) = moved {
+        message.push_str(&format!(
+            "\n  hint: the server sends its clients to {uri}: log in with --websocket {uri}"
+        ));
+    }
     if f.message.starts_with("TLS:") {
         if let Some(a) = crate::tls::advice(&f.message) {
             message.push_str("\n  hint: ");

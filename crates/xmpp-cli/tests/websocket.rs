@@ -394,3 +394,92 @@ async fn get(addr: &str, path: &str) -> String {
         .unwrap();
     out
 }
+
+#[tokio::test]
+async fn a_redirect_answers_the_first_open() {
+    let store = store();
+    let to = "wss://chat.example.com/xmpp-websocket";
+    let server = ws_server(&store, &["--websocket-redirect", to]);
+    let mut ws = raw(server.websocket.as_deref().unwrap(), &[XMPP])
+        .await
+        .unwrap();
+    ws.send(Message::text(format!(
+        "<open xmlns='{FRAMING}' to='example.com' version='1.0'/>"
+    )))
+    .await
+    .unwrap();
+    assert_eq!(
+        text(&mut ws).await,
+        format!("<close xmlns='{FRAMING}' see-other-uri='{to}'/>")
+    );
+    let end = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .unwrap();
+    assert!(matches!(end, Some(Ok(Message::Close(_))) | None), "{end:?}");
+}
+
+#[tokio::test]
+async fn redirects_are_followed_by_the_library_and_named_by_the_cli() {
+    let accounts = store();
+    let target = ws_server(&accounts, &["--allow-sasl2-without-tls"]);
+    let to = target.websocket.clone().unwrap();
+    let mover = ws_server(&accounts, &["--websocket-redirect", &to]);
+    let from = mover.websocket.clone().unwrap();
+    let config = || {
+        ClientConfig::new("juliet@example.com", "secret")
+            .unwrap()
+            .with_tls(TlsMode::Off)
+    };
+    let stream = xmpp_stream::websocket::connect(&WsUrl::parse(&from).unwrap(), config(), None)
+        .await
+        .expect("the redirect is followed");
+    assert!(stream.jid().as_str().starts_with("juliet@example.com/"));
+
+    // The CLI, with its connection already open, names the new endpoint.
+    let o = tokio::task::spawn_blocking(move || {
+        run(
+            &[
+                "login",
+                "juliet@example.com",
+                "--websocket",
+                &from,
+                "--tls",
+                "off",
+                "--password-stdin",
+            ],
+            "secret\n",
+        )
+    })
+    .await
+    .unwrap();
+    expect_failure(&o, 4, &format!("log in with --websocket {to}"));
+
+    // A server that sends clients to itself: given up after a few hops,
+    // with the redirect as the error.
+    let port = free_port();
+    let own = format!("ws://127.0.0.1:{port}/xmpp-websocket");
+    let listen = format!("127.0.0.1:{port}");
+    let circle = Server::start(
+        accounts.arg(),
+        &["--websocket", &listen, "--websocket-redirect", &own],
+    );
+    assert_eq!(circle.websocket.as_deref(), Some(own.as_str()));
+    let Err(e) =
+        xmpp_stream::websocket::connect(&WsUrl::parse(&own).unwrap(), config(), None).await
+    else {
+        panic!("a circle of redirects logged in")
+    };
+    assert!(
+        matches!(&e, xmpp_stream::ClientError::Stream { text: Some(t), .. } if *t == own),
+        "{e:?}"
+    );
+}
+
+/// A port free right now on 127.0.0.1.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

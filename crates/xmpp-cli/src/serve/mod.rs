@@ -81,6 +81,7 @@ pub async fn run(args: ServeArgs) -> CmdResult {
             tls,
             origins: args.websocket_origin.clone(),
             timeout: args.negotiation_timeout,
+            redirect: args.websocket_redirect.clone(),
         };
         websocket::WsListener {
             listener,

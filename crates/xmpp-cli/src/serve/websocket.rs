@@ -34,6 +34,8 @@ pub struct Http {
     pub origins: Vec<String>,
     /// How long the TLS handshake and the HTTP request may take.
     pub timeout: std::time::Duration,
+    /// `--websocket-redirect`: where every client is sent instead.
+    pub redirect: Option<String>,
 }
 
 /// The listener and its settings.
@@ -94,6 +96,16 @@ pub async fn connection(
     let pending = upgrade.lock().map(|mut u| u.take()).ok().flatten();
     let Some(pending) = pending else { return };
     match pending.await {
+        Ok(upgraded) if http.redirect.is_some() => {
+            let to = http.redirect.as_deref().unwrap_or_default();
+            let limits = &shared.config.pre_auth_limits;
+            match xmpp_stream::websocket::redirect(TokioIo::new(upgraded), to, limits, http.timeout)
+                .await
+            {
+                Ok(()) => tracing::info!(%peer, to, "WebSocket client sent elsewhere"),
+                Err(e) => tracing::info!(%peer, error = %e, "WebSocket redirect failed"),
+            }
+        }
         Ok(upgraded) => {
             let io = TokioIo::new(upgraded);
             session(

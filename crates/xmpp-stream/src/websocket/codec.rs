@@ -134,17 +134,19 @@ impl WsCodec {
                 self.opened = true;
                 Ok(Frame::Header(header_from_open(&element)))
             }
-            (false, _) => Err(framing(
-                Condition::InvalidNamespace,
-                "the stream must start with <open xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>",
-            )),
-            (true, Some("close")) => Ok(match element.attr("see-other-uri") {
+            // A server may answer the first <open/> with a redirect
+            // (RFC 7395 §3.6.1), so a close needs no open before it.
+            (_, Some("close")) => Ok(match element.attr("see-other-uri") {
                 Some(uri) => Frame::Element(crate::wire::stream_error(
                     crate::StreamCondition::SeeOtherHost,
                     Some(uri),
                 )),
                 None => Frame::Close,
             }),
+            (false, _) => Err(framing(
+                Condition::InvalidNamespace,
+                "the stream must start with <open xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>",
+            )),
             (true, Some("open")) => Err(framing(
                 Condition::BadFormat,
                 "<open/> without a stream restart",

@@ -8,6 +8,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::{HeaderValue, Uri};
 
 use crate::client::ClientConfig;
+use crate::condition::StreamCondition;
 use crate::error::ClientError;
 use crate::observer::Observer;
 use crate::session::XmppStream;
@@ -59,7 +60,43 @@ fn failed(what: &str, e: impl std::fmt::Display) -> ClientError {
 /// Over `ws:` nothing is encrypted: with [`TlsMode::Required`](crate::client::TlsMode)
 /// (the default) the negotiation then fails, as it would on TCP without
 /// STARTTLS.
+///
+/// A server's `<close see-other-uri='…'/>` (RFC 7395 §3.6.1) is followed,
+/// at most [`MAX_REDIRECTS`] times, to another `wss:` URL (or, from a
+/// `ws:` one, to `ws:`: never from TLS to none); a redirect that is not
+/// followed is the error, [`ClientError::Stream`] with `see-other-host`
+/// and the URI as its text.
 pub async fn connect(
+    url: &WsUrl,
+    config: ClientConfig,
+    observer: Option<Arc<dyn Observer>>,
+) -> Result<XmppStream<TcpStream>, ClientError> {
+    let mut url = url.clone();
+    for _ in 0..MAX_REDIRECTS {
+        match connect_once(&url, config.clone(), observer.clone()).await {
+            Err(ClientError::Stream {
+                condition: StreamCondition::SeeOtherHost,
+                text: Some(uri),
+            }) if redirect(&url, &uri).is_some() => {
+                url = redirect(&url, &uri).unwrap_or(url);
+            }
+            other => return other,
+        }
+    }
+    connect_once(&url, config, observer).await
+}
+
+/// How many `see-other-uri` redirects [`connect`] follows.
+pub const MAX_REDIRECTS: usize = 3;
+
+/// Where a redirect from `from` to `to` leads, if it may be followed: a
+/// WebSocket URL that does not give up TLS.
+fn redirect(from: &WsUrl, to: &str) -> Option<WsUrl> {
+    WsUrl::parse(to).filter(|next| next.secure || !from.secure)
+}
+
+/// One connection to `url`, no redirects followed.
+async fn connect_once(
     url: &WsUrl,
     config: ClientConfig,
     observer: Option<Arc<dyn Observer>>,

@@ -36,7 +36,7 @@ use tokio_tungstenite::WebSocketStream;
 use xmpp_xml::{Condition, Frame, Limits, XmlError};
 
 pub use self::codec::{close, WsCodec, FRAMING_NS, SUBPROTOCOL};
-pub use self::connect::{connect, connect_over, WsUrl};
+pub use self::connect::{connect, connect_over, WsUrl, MAX_REDIRECTS};
 use crate::transport::Transport;
 
 /// `urn:xmpp:alt-connections:websocket`: the XEP-0156 link relation that
@@ -62,6 +62,39 @@ pub(crate) fn ws_config(limits: &Limits) -> tungstenite::protocol::WebSocketConf
     tungstenite::protocol::WebSocketConfig::default()
         .max_message_size(Some(max))
         .max_frame_size(Some(max))
+}
+
+/// Sends a client elsewhere (RFC 7395 §3.6.1): over a connection whose
+/// upgrade the caller answered, reads the client's first message (its
+/// `<open/>`, within `timeout`) and answers
+/// `<close see-other-uri='see_other_uri'/>`, then closes the WebSocket.
+/// No XMPP stream is opened.
+pub async fn redirect<S>(
+    io: S,
+    see_other_uri: &str,
+    limits: &Limits,
+    timeout: std::time::Duration,
+) -> std::io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::protocol::Role;
+    let mut ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config(limits))).await;
+    let exchange = async {
+        match ws.next().await {
+            Some(Ok(Message::Text(_))) => {}
+            Some(Err(e)) => return Err(e),
+            _ => return Ok(()),
+        }
+        ws.send(Message::text(close(Some(see_other_uri)))).await?;
+        ws.close(None).await
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(Ok(())) | Ok(Err(tungstenite::Error::ConnectionClosed)) => Ok(()),
+        Ok(Err(e)) => Err(std::io::Error::other(e)),
+        Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+    }
 }
 
 fn io_error(e: tungstenite::Error) -> XmlError {

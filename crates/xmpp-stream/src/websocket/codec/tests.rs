@@ -213,6 +213,24 @@ fn see_other_uri_becomes_see_other_host() {
     );
 }
 
+#[test]
+fn a_redirect_may_answer_the_first_open() {
+    // RFC 7395 §3.6.1: the server's first message may be the close.
+    let mut c = WsCodec::default();
+    let Ok(Frame::Element(e)) = c.decode(
+        b"<close xmlns='urn:ietf:params:xml:ns:xmpp-framing' see-other-uri='wss://b.example/ws'/>",
+    ) else {
+        panic!("no stream error")
+    };
+    assert!(e.child("see-other-host", ns::STREAM_ERRORS).is_some());
+    assert_eq!(e.text_of_child(), Some("wss://b.example/ws".to_owned()));
+    let mut c = WsCodec::default();
+    assert!(matches!(
+        c.decode(b"<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>"),
+        Ok(Frame::Close)
+    ));
+}
+
 trait TextChild {
     fn text_of_child(&self) -> Option<String>;
 }
