@@ -20,7 +20,7 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{expect_code, run, stdout, Store, BIN};
+use common::{expect_code, free_port, run, stdout, Store, BIN};
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::io::{AsyncBufReadExt as _, BufReader as AsyncBufReader, Lines};
 use tokio::net::TcpStream;
@@ -237,16 +237,6 @@ async fn converse_exchange(
     let took = t.elapsed();
     eprintln!("converse.js in Chromium, login to reply shown and logged out: {took:?}");
     took
-}
-
-/// A free port on 127.0.0.1 (bound, then released) for the browser page, so
-/// that its origin is known before the server starts.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -153,16 +153,10 @@ async fn a_message_goes_from_a_websocket_session_to_a_tcp_one() {
     let mut juliet = xmpp_stream::websocket::connect(&url, config, None)
         .await
         .unwrap();
-    let msg = Element::builder("message", ns::CLIENT)
-        .attr("to", "romeo@example.com/tcp")
-        .attr("type", "chat")
-        .append(
-            Element::builder("body", ns::CLIENT)
-                .text("over websocket")
-                .build(),
-        )
-        .build();
-    juliet.send(msg).await.unwrap();
+    juliet
+        .send(chat("romeo@example.com/tcp", "over websocket"))
+        .await
+        .unwrap();
     let got = tokio::time::timeout(Duration::from_secs(10), romeo.next())
         .await
         .unwrap()
@@ -174,21 +168,25 @@ async fn a_message_goes_from_a_websocket_session_to_a_tcp_one() {
         "over websocket"
     );
     // And back.
-    let reply = Element::builder("message", ns::CLIENT)
-        .attr("to", "juliet@example.com/ws")
-        .append(
-            Element::builder("body", ns::CLIENT)
-                .text("over tcp")
-                .build(),
-        )
-        .build();
-    romeo.send(reply).await.unwrap();
+    romeo
+        .send(chat("juliet@example.com/ws", "over tcp"))
+        .await
+        .unwrap();
     let got = tokio::time::timeout(Duration::from_secs(10), juliet.next())
         .await
         .unwrap()
         .unwrap()
         .unwrap();
     assert_eq!(got.attr("from"), Some("romeo@example.com/tcp"));
+}
+
+/// `<message to='to' type='chat'><body>body</body></message>`
+fn chat(to: &str, body: &str) -> Element {
+    Element::builder("message", ns::CLIENT)
+        .attr("to", to)
+        .attr("type", "chat")
+        .append(Element::builder("body", ns::CLIENT).text(body).build())
+        .build()
 }
 
 type Raw = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
@@ -473,13 +471,4 @@ async fn redirects_are_followed_by_the_library_and_named_by_the_cli() {
         matches!(&e, xmpp_stream::ClientError::Stream { text: Some(t), .. } if *t == own),
         "{e:?}"
     );
-}
-
-/// A port free right now on 127.0.0.1.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

@@ -294,3 +294,13 @@ pub fn scram_salt(server: &str, jid: &str) -> String {
         .unwrap_or_else(|| panic!("no server-first message in:\n{out}"))
         .to_owned()
 }
+
+/// A port free right now on 127.0.0.1 (bound, then released), for an
+/// address that must be known before the server using it starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind 127.0.0.1:0")
+        .local_addr()
+        .expect("local address")
+        .port()
+}
