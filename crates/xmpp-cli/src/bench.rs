@@ -4,6 +4,11 @@
 //! offered) or `--fast` (FAST token logins, [`fast`]): the protocol measured
 //! does not depend on what the server happens to offer. `--resume`
 //! measures stream management resumptions instead ([`resume`]).
+//!
+//! Each login connects over TCP to `--server`, or with `--websocket URL`
+//! opens its own WebSocket (RFC 7395; `ws://` with `--tls off`, `wss://`)
+//! and negotiates the same way over it, minus STARTTLS: every mode works
+//! over either transport, and the report says which (`transport`).
 
 mod fast;
 mod report;
@@ -21,6 +26,7 @@ use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use xmpp_sasl::{Mechanism, Pbkdf2Cache};
 use xmpp_stream::client::{self, ClientConfig, Sasl2Mode};
+use xmpp_stream::websocket::WsUrl;
 use xmpp_stream::{ClientError, Observer, StreamInfo, XmppStream};
 use zeroize::Zeroizing;
 
@@ -129,6 +135,8 @@ fn condition(e: &ClientError) -> String {
         ClientError::Session(c) => format!("session:{c}"),
         ClientError::Timeout => "timeout".to_owned(),
         ClientError::Closed => "closed".to_owned(),
+        // connect_over reports a failed upgrade as an I/O error.
+        ClientError::Io(e) if e.to_string().starts_with("WebSocket") => "websocket".to_owned(),
         ClientError::Io(e) => format!("io:{:?}", e.kind()),
         ClientError::NoMechanism { .. } => "no-mechanism".to_owned(),
         ClientError::Sasl2(_) => "sasl2".to_owned(),
@@ -161,6 +169,9 @@ const USER_HZ: f64 = 100.0;
 
 struct Plan {
     server: String,
+    /// `--websocket`: each login opens a WebSocket to this URL instead.
+    websocket: Option<WsUrl>,
+    tls_server_name: Option<String>,
     domain: String,
     prefix: String,
     users: u32,
@@ -199,6 +210,8 @@ impl Plan {
     ) -> Result<Self, Failure> {
         Ok(Plan {
             server: args.server.clone(),
+            websocket: websocket_url(args)?,
+            tls_server_name: args.tls_server_name.clone(),
             domain: args.domain.clone(),
             prefix: args.user_prefix.clone(),
             users: args.users,
@@ -259,7 +272,7 @@ impl Plan {
     /// logins, so that a refused token fails instead of falling back).
     fn client_config(&self, user: u64, password: &str) -> Result<ClientConfig, Failure> {
         let jid = format!("{}{user}@{}", self.prefix, self.domain);
-        let tls_first = matches!(self.tls, ClientTls::Required);
+        let tls_first = tls_first(self.tls, self.websocket.as_ref());
         let (selector, fallback) =
             crate::login::selector(self.mechanism, self.allow_plain, tls_first)?;
         let mut c = ClientConfig::new(&jid, password)
@@ -267,6 +280,7 @@ impl Plan {
             .with_selector(selector);
         c = crate::login::apply_tls(c, self.tls, None)?;
         (self.tls_roots)(&mut c);
+        c.tls_server_name.clone_from(&self.tls_server_name);
         c.fallback = fallback;
         c.timeout = self.timeout;
         c.pbkdf2_cache = Some(self.pbkdf2_cache.clone());
@@ -300,11 +314,17 @@ async fn log_in(
     observer: Option<Arc<dyn Observer>>,
 ) -> Result<XmppStream<TcpStream>, String> {
     let attempt = async {
-        let tcp = TcpStream::connect(&plan.server)
-            .await
-            .map_err(|e| format!("connect:{:?}", e.kind()))?;
+        let tcp = match &plan.websocket {
+            Some(url) => TcpStream::connect((url.host.as_str(), url.port)).await,
+            None => TcpStream::connect(&plan.server).await,
+        }
+        .map_err(|e| format!("connect:{:?}", e.kind()))?;
         let _ = tcp.set_nodelay(true);
-        client::connect(tcp, config, observer).await.map_err(|e| {
+        let negotiated = match &plan.websocket {
+            Some(url) => xmpp_stream::websocket::connect_over(tcp, url, config, observer).await,
+            None => client::connect(tcp, config, observer).await,
+        };
+        negotiated.map_err(|e| {
             tracing::debug!(error = %e, "login failed");
             condition(&e)
         })
@@ -447,11 +467,37 @@ fn check_arguments(args: &BenchArgs) -> Result<bool, Failure> {
             "--users and --concurrency must be at least 1",
         ));
     }
+    let websocket = websocket_url(args)?;
     // As in `login`: the flag is needed for PLAIN whenever the stream may go
     // without TLS, and `--mechanism PLAIN` does not imply it (issue #12).
-    let tls_first = matches!(args.tls, ClientTls::Required);
+    let tls_first = tls_first(args.tls, websocket.as_ref());
     crate::login::selector(args.mechanism, args.allow_plain_without_tls, tls_first)?;
     Ok(args.allow_plain_without_tls)
+}
+
+/// `--websocket`, checked: a `ws:` or `wss:` URL, and `ws:` only with
+/// `--tls off` (as in `login`: it sends everything in the clear).
+fn websocket_url(args: &BenchArgs) -> Result<Option<WsUrl>, Failure> {
+    let Some(url) = &args.websocket else {
+        return Ok(None);
+    };
+    let url = WsUrl::parse(url).ok_or_else(|| {
+        Failure::usage(format!(
+            "--websocket {url}: not a ws:// or wss:// URL with a host"
+        ))
+    })?;
+    if !url.secure && !matches!(args.tls, ClientTls::Off) {
+        return Err(Failure::usage(
+            "a ws:// URL sends everything in the clear: use wss://, or --tls off (tests only)",
+        ));
+    }
+    Ok(Some(url))
+}
+
+/// Whether every login is inside TLS before SASL: `--tls required`, or a
+/// `wss:` URL.
+fn tls_first(tls: ClientTls, websocket: Option<&WsUrl>) -> bool {
+    matches!(tls, ClientTls::Required) || websocket.is_some_and(|u| u.secure)
 }
 
 /// How long the run lasts: `--duration`, else practically unbounded with

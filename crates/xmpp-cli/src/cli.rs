@@ -614,6 +614,16 @@ pub struct BenchArgs {
     /// Server address.
     #[arg(long, default_value = "127.0.0.1:5222", value_name = "HOST:PORT")]
     pub server: String,
+    /// Log in over WebSocket (RFC 7395) to this URL instead of TCP to --server:
+    /// ws://HOST:PORT/PATH with --tls off, or wss:// (the certificate checked against the
+    /// URL's host, or --tls-server-name). Each login opens its own WebSocket; every mode
+    /// works over it (--sasl2, --fast, --resume, --hold). No STARTTLS over WebSocket.
+    #[arg(long, value_name = "URL", conflicts_with = "server")]
+    pub websocket: Option<String>,
+    /// The name the server's certificate must carry (default: --domain; over wss://,
+    /// the URL's host).
+    #[arg(long, value_name = "NAME")]
+    pub tls_server_name: Option<String>,
     /// The accounts' domain.
     #[arg(long)]
     pub domain: String,
@@ -680,9 +690,9 @@ pub struct BenchArgs {
     pub fast: bool,
     /// Measure stream management resumptions (XEP-0198) instead of logins: each
     /// worker logs in once with stream management, then again and again sends a
-    /// message to itself, drops the TCP connection and resumes the session on a
-    /// new one (inside SASL2 with --sasl2). Only resumptions are counted and
-    /// timed; a message whose echo is lost or duplicated fails the run.
+    /// message to itself, drops the connection (TCP or WebSocket) and resumes the
+    /// session on a new one (inside SASL2 with --sasl2). Only resumptions are counted
+    /// and timed; a message whose echo is lost or duplicated fails the run.
     #[arg(long, conflicts_with_all = ["hold", "fast"])]
     pub resume: bool,
 }

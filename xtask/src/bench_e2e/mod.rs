@@ -21,16 +21,26 @@
 //!    `sasl2` (XEP-0388 with Bind2) and `fast` (XEP-0484 token reconnects, only
 //!    those counted; `xmpp serve` needs a FAST token store for it, else the row
 //!    shows `password-login:fast-not-offered`). Every server stores SCRAM keys
-//!    of `--modes-mechanism` (default SCRAM-SHA-1; SCRAM-SHA-256 works too).
+//!    of `--modes-mechanism` (default SCRAM-SHA-1; SCRAM-SHA-256 works too);
+//! 8. with `websocket` in `--modes`, the WebSocket table (RFC 7395, no TLS on
+//!    either transport, as the peers serve WebSocket on `ws://` only): for each
+//!    other mode given (`rfc6120` if none), with `--modes-mechanism`, our server
+//!    (a fresh `xmpp serve --websocket 127.0.0.1:0 --allow-sasl2-without-tls` per
+//!    run) over TCP and over the printed `ws://` URL, and fresh Prosody 13
+//!    (`/xmpp-websocket` on its HTTP port) and ejabberd 24.12 (`/ws`) over theirs,
+//!    all with `xmpp bench --websocket URL --tls off`; then our server CPU per
+//!    WebSocket login against per TCP login (target <= 1.3x) and our WebSocket
+//!    rows against the peers'.
 //!
 //! Server CPU per login comes from `/proc/<pid>/stat` of the process that listens on
 //! the port, so it does not depend on how the generator shares the two cores.
 //!
 //! Options: `--duration 10s` `--concurrency 50` `--users 10` `--hold 10000`
 //! `--no-peers` `--no-tls` `--no-hold` `--only-hold` `--mechanisms A,B`
-//! `--modes rfc6120,sasl2,fast,resume,sasl2-resume` (default `rfc6120`: no
-//! modes table; `resume` and `sasl2-resume` are XEP-0198 resumptions, only
-//! those counted, with `xmpp bench --resume`)
+//! `--modes rfc6120,sasl2,fast,resume,sasl2-resume,websocket` (default `rfc6120`:
+//! no modes table; `resume` and `sasl2-resume` are XEP-0198 resumptions, only
+//! those counted, with `xmpp bench --resume`; `websocket` adds the WebSocket
+//! table, e.g. `--only-modes --modes rfc6120,websocket` for it alone)
 //! `--modes-mechanism SCRAM-SHA-1` (the password mechanism of the modes table:
 //! SCRAM-SHA-1, SCRAM-SHA-256 or PLAIN with the modern peers)
 //! `--only-modes` (only the modes table, every mode unless `--modes`).
@@ -54,7 +64,9 @@ use crate::process::{clock_ticks, cpu_ticks, run_parallel, Proc};
 use crate::workspace;
 use modern::Peer;
 use options::{Mode, Opts};
-use report::{print_handshake_cost, print_machine, print_modes_table, print_table, Row};
+use report::{
+    print_handshake_cost, print_machine, print_modes_table, print_table, print_websocket_table, Row,
+};
 
 /// The bench users' password (`bench1..benchN`).
 const PASSWORD: &str = "secret";
@@ -223,6 +235,9 @@ fn runs(env: &Env, opts: &Opts, ejabberd_ok: bool) -> Result<(), String> {
     if opts.modes_run() {
         modes(env, opts)?;
     }
+    if !opts.websocket_modes().is_empty() {
+        websocket(env, opts)?;
+    }
     if opts.hold_run {
         hold(env, opts)?;
     }
@@ -246,16 +261,42 @@ fn modes(env: &Env, opts: &Opts) -> Result<(), String> {
         Vec::new()
     };
     let mut rows = Vec::new();
-    for &mode in &opts.modes {
+    for &mode in opts.modes.iter().filter(|m| **m != Mode::WebSocket) {
         rows.push(bench_ours(env, opts, mech, true, mode)?);
         if opts.peers {
             for &peer in &peers {
-                keep(&mut rows, bench_modern(env, opts, peer, mech, mode));
+                keep(&mut rows, bench_modern(env, opts, peer, mech, mode, false));
             }
         }
     }
     print_modes_table(
         "Login protocols over STARTTLS (TLS 1.3, test CA)",
+        &setup(opts),
+        &rows,
+    );
+    Ok(())
+}
+
+/// The WebSocket table: for each of its login protocols, with
+/// `--modes-mechanism` and no TLS, our server over TCP and over `ws://`, and
+/// the [`modern_peers`] over their `ws://` endpoints.
+fn websocket(env: &Env, opts: &Opts) -> Result<(), String> {
+    let mech = opts.modes_mechanism.as_str();
+    let peers = if opts.peers {
+        modern_peers(env)
+    } else {
+        Vec::new()
+    };
+    let mut rows = Vec::new();
+    for mode in opts.websocket_modes() {
+        rows.push(bench_ours_plain(env, opts, mech, mode, false)?);
+        rows.push(bench_ours_plain(env, opts, mech, mode, true)?);
+        for &peer in &peers {
+            keep(&mut rows, bench_modern(env, opts, peer, mech, mode, true));
+        }
+    }
+    print_websocket_table(
+        "Logins over WebSocket (RFC 7395, ws://) and TCP, no TLS",
         &setup(opts),
         &rows,
     );
@@ -297,8 +338,13 @@ fn prosody_supports(mech: &str) -> bool {
 
 // ------------------------------------------------------------------ servers
 
-/// Spawns `xmpp serve` on an ephemeral loopback port; returns it and its address.
-fn start_ours(env: &Env, tls: bool, extra: &[&str]) -> Result<(Proc, String), String> {
+/// Spawns `xmpp serve` on an ephemeral loopback port; returns it, its
+/// address, and with `--websocket` in `extra` its WebSocket URL.
+fn start_ours(
+    env: &Env,
+    tls: bool,
+    extra: &[&str],
+) -> Result<(Proc, String, Option<String>), String> {
     let log = fs::File::create(env.tmp.join("serve.log")).map_err(|e| e.to_string())?;
     let mut cmd = raise_nofile(&env.xmpp);
     cmd.args([
@@ -343,11 +389,15 @@ fn start_ours(env: &Env, tls: bool, extra: &[&str]) -> Result<(Proc, String), St
         child,
     };
     let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
+    let (mut addr, mut ws) = (None, None);
+    let want_ws = extra.contains(&"--websocket");
+    while addr.is_none() || (want_ws && ws.is_none()) {
         match lines.next() {
             Some(Ok(l)) => {
                 if let Some(a) = l.strip_prefix("listening on ") {
-                    break a.trim().to_owned();
+                    addr = Some(a.trim().to_owned());
+                } else if let Some(u) = l.strip_prefix("websocket on ") {
+                    ws = Some(u.trim().to_owned());
                 }
             }
             _ => {
@@ -357,10 +407,11 @@ fn start_ours(env: &Env, tls: bool, extra: &[&str]) -> Result<(Proc, String), St
                 ))
             }
         }
-    };
+    }
+    let addr = addr.unwrap_or_default();
     // Keep draining stdout so the server never blocks on a full pipe.
     thread::spawn(move || for _ in lines {});
-    Ok((proc, addr))
+    Ok((proc, addr, ws))
 }
 
 /// A fresh Prosody from the harness's rendered config, with its own port and data dir.
@@ -467,9 +518,29 @@ fn register_ejabberd(env: &Env, users: u32) -> Result<(), String> {
 // ------------------------------------------------------------------ benches
 
 fn bench_ours(env: &Env, opts: &Opts, mech: &str, tls: bool, mode: Mode) -> Result<Row, String> {
-    let (server, addr) = start_ours(env, tls, &[])?;
+    let (server, addr, _) = start_ours(env, tls, &[])?;
     let pid = server.child.id();
     bench(env, opts, "ours", &addr, Some(pid), mech, tls, mode)
+}
+
+/// A WebSocket table's run on our server without TLS (SASL2 allowed
+/// without it, as the peers allow it on `ws://`), WebSocket listener on:
+/// over `ws://` with `websocket`, else over TCP.
+fn bench_ours_plain(
+    env: &Env,
+    opts: &Opts,
+    mech: &str,
+    mode: Mode,
+    websocket: bool,
+) -> Result<Row, String> {
+    let extra = ["--allow-sasl2-without-tls", "--websocket", "127.0.0.1:0"];
+    let (server, addr, ws) = start_ours(env, false, &extra)?;
+    let pid = server.child.id();
+    let addr = match ws {
+        Some(url) if websocket => url,
+        _ => addr,
+    };
+    bench(env, opts, "ours", &addr, Some(pid), mech, false, mode)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -489,21 +560,25 @@ fn bench_peer(
     bench(env, opts, name, addr, pid, mech, tls, mode)
 }
 
-/// One run on a fresh instance of a modern peer, stopped afterwards.
-fn bench_modern(env: &Env, opts: &Opts, peer: Peer, mech: &str, mode: Mode) -> Result<Row, String> {
+/// One run on a fresh instance of a modern peer, stopped afterwards:
+/// over STARTTLS, or with `websocket` over its `ws://` endpoint.
+fn bench_modern(
+    env: &Env,
+    opts: &Opts,
+    peer: Peer,
+    mech: &str,
+    mode: Mode,
+    websocket: bool,
+) -> Result<Row, String> {
     let server = peer
         .start(env, opts.users, mech)
         .map_err(|e| format!("{}: {e}", peer.name()))?;
-    let row = bench(
-        env,
-        opts,
-        peer.name(),
-        &server.addr,
-        server.pid,
-        mech,
-        true,
-        mode,
-    );
+    let (addr, tls) = if websocket {
+        (&server.ws_url, false)
+    } else {
+        (&server.addr, true)
+    };
+    let row = bench(env, opts, peer.name(), addr, server.pid, mech, tls, mode);
     drop(server);
     row
 }
@@ -532,20 +607,24 @@ fn bench(
     tls: bool,
     mode: Mode,
 ) -> Result<Row, String> {
+    let websocket = addr.starts_with("ws://") || addr.starts_with("wss://");
     eprintln!(
-        "bench-e2e: {target} {mech}{}{} for {}",
+        "bench-e2e: {target} {mech}{}{}{} for {}",
         match mode {
-            Mode::Rfc6120 => "",
+            Mode::Rfc6120 | Mode::WebSocket => "",
             Mode::Sasl2 => " (SASL2 + Bind2)",
             Mode::Fast => " (FAST token logins)",
             Mode::Resume => " (XEP-0198 resumptions)",
             Mode::Sasl2Resume => " (XEP-0198 resumptions in SASL2)",
         },
         if tls { " over STARTTLS" } else { "" },
+        if websocket { " over WebSocket" } else { "" },
         opts.duration
     );
     let mut cmd = raise_nofile(&env.xmpp);
-    cmd.args(["bench", "--server", addr, "--domain", DOMAIN])
+    cmd.arg("bench")
+        .args([if websocket { "--websocket" } else { "--server" }, addr])
+        .args(["--domain", DOMAIN])
         .args(["--user-prefix", PREFIX, "--users", &opts.users.to_string()])
         .args(["--password-stdin", "--json", "--mechanism", mech])
         .args(["--concurrency", &opts.concurrency.to_string()])
@@ -613,6 +692,7 @@ fn bench(
         mechanism,
         mode,
         tls,
+        websocket,
         rate: f("/logins_per_second"),
         p50: f("/latency_ms/p50"),
         p99: f("/latency_ms/p99"),
@@ -623,7 +703,7 @@ fn bench(
 }
 
 fn hold(env: &Env, opts: &Opts) -> Result<(), String> {
-    let (server, addr) = start_ours(env, false, &[])?;
+    let (server, addr, _) = start_ours(env, false, &[])?;
     let pid = server.child.id().to_string();
     eprintln!(
         "bench-e2e: holding {} idle authenticated sessions on our server",

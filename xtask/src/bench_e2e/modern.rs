@@ -16,6 +16,12 @@
 //!   offers the mechanism measured (Prosody offers only the SCRAM of its hash);
 //! - the bench users `bench1..benchN` registered before the clock starts.
 //!
+//! Both also serve XMPP over WebSocket on their HTTP port, `ws://` only, as
+//! the interop configs have it: Prosody at `/xmpp-websocket` (mod_websocket,
+//! `consider_websocket_secure`, so SASL2 and SCRAM are offered there as on
+//! TLS), ejabberd at `/ws` (ejabberd_http_ws, `allow_unencrypted_sasl2`).
+//! The bench waits for that port too before it measures.
+//!
 //! Not equalised: TLS session resumption. Our server resumes TLS 1.3 sessions
 //! (rustls' stateful tickets), and `xmpp bench` offers the tickets it got, so
 //! nearly all of our FAST logins skip the certificate signature; Prosody 13
@@ -49,6 +55,8 @@ pub(super) struct Running {
     pub _proc: Proc,
     /// Its STARTTLS c2s address.
     pub addr: String,
+    /// Its WebSocket endpoint (RFC 7395) on the HTTP port, `ws://` (no TLS).
+    pub ws_url: String,
     /// The process whose CPU is measured (the one listening on `addr`).
     pub pid: Option<u32>,
 }
@@ -221,13 +229,15 @@ fn start_prosody13(env: &Env, users: u32, hash: Hash, ports: &[u16]) -> Result<R
         child,
     };
     let addr = format!("127.0.0.1:{c2s}");
+    let http = format!("127.0.0.1:{http}");
     wait_ready(&mut proc, &log_path, Duration::from_secs(30), || {
-        port_open_addr(&addr)
+        port_open_addr(&addr) && port_open_addr(&http)
     })?;
     let pid = Some(proc.child.id());
     Ok(Running {
         _proc: proc,
         addr,
+        ws_url: format!("ws://{http}/xmpp-websocket"),
         pid,
     })
 }
@@ -305,6 +315,7 @@ fn start_ejabberd24(env: &Env, users: u32, hash: Hash, ports: &[u16]) -> Result<
         child,
     };
     let addr = format!("127.0.0.1:{c2s}");
+    let http = format!("127.0.0.1:{http}");
     let ready_line = || {
         fs::read_to_string(&log_path).ok().and_then(|t| {
             t.lines()
@@ -313,7 +324,7 @@ fn start_ejabberd24(env: &Env, users: u32, hash: Hash, ports: &[u16]) -> Result<
         })
     };
     wait_ready(&mut proc, &log_path, Duration::from_secs(60), || {
-        ready_line().is_some() && port_open_addr(&addr)
+        ready_line().is_some() && port_open_addr(&addr) && port_open_addr(&http)
     })?;
     let line = ready_line().unwrap_or_default();
     if !line.ends_with("failed=0") {
@@ -326,6 +337,7 @@ fn start_ejabberd24(env: &Env, users: u32, hash: Hash, ports: &[u16]) -> Result<
     Ok(Running {
         _proc: proc,
         addr,
+        ws_url: format!("ws://{http}/ws"),
         pid,
     })
 }

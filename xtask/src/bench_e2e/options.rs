@@ -14,15 +14,20 @@ pub(super) enum Mode {
     Resume,
     /// Resumptions inside SASL2's `<authenticate/>`: `--resume --sasl2`.
     Sasl2Resume,
+    /// Not a login protocol: the WebSocket table (RFC 7395 over `ws://`
+    /// against TCP without TLS), with the other modes given (RFC 6120 if
+    /// none) as its login protocols.
+    WebSocket,
 }
 
 impl Mode {
-    const ALL: [Mode; 5] = [
+    const ALL: [Mode; 6] = [
         Mode::Rfc6120,
         Mode::Sasl2,
         Mode::Fast,
         Mode::Resume,
         Mode::Sasl2Resume,
+        Mode::WebSocket,
     ];
 
     pub(super) fn parse(name: &str) -> Result<Self, String> {
@@ -30,8 +35,15 @@ impl Mode {
             .into_iter()
             .find(|m| m.name() == name.trim())
             .ok_or_else(|| {
-                format!("unknown mode {name:?}: rfc6120, sasl2, fast, resume or sasl2-resume")
+                format!(
+                    "unknown mode {name:?}: rfc6120, sasl2, fast, resume, sasl2-resume or websocket"
+                )
             })
+    }
+
+    /// A row of the modes table (over STARTTLS).
+    fn over_starttls(self) -> bool {
+        !matches!(self, Mode::Rfc6120 | Mode::WebSocket)
     }
 
     pub(super) fn name(self) -> &'static str {
@@ -41,13 +53,15 @@ impl Mode {
             Mode::Fast => "fast",
             Mode::Resume => "resume",
             Mode::Sasl2Resume => "sasl2-resume",
+            Mode::WebSocket => "websocket",
         }
     }
 
-    /// The `xmpp bench` flags.
+    /// The `xmpp bench` flags (none for [`Mode::WebSocket`]: its rows say
+    /// their protocol and `--websocket URL`).
     pub(super) fn flags(self) -> &'static [&'static str] {
         match self {
-            Mode::Rfc6120 => &[],
+            Mode::Rfc6120 | Mode::WebSocket => &[],
             Mode::Sasl2 => &["--sasl2"],
             Mode::Fast => &["--fast"],
             Mode::Resume => &["--resume"],
@@ -148,7 +162,7 @@ impl Opts {
         if o.users == 0 || o.concurrency == 0 {
             return Err("--users and --concurrency must be at least 1".into());
         }
-        if !o.tls && o.modes.iter().any(|m| *m != Mode::Rfc6120) {
+        if !o.tls && o.modes.iter().any(|m| m.over_starttls()) {
             return Err("--modes other than rfc6120 run over STARTTLS: not with --no-tls (our server offers SASL2 on TLS streams only)".into());
         }
         Ok(o)
@@ -156,7 +170,25 @@ impl Opts {
 
     /// Whether the modes table is wanted.
     pub(super) fn modes_run(&self) -> bool {
-        self.tls && self.modes.iter().any(|m| *m != Mode::Rfc6120)
+        self.tls && self.modes.iter().any(|m| m.over_starttls())
+    }
+
+    /// The WebSocket table's login protocols (none: no table).
+    pub(super) fn websocket_modes(&self) -> Vec<Mode> {
+        if !self.modes.contains(&Mode::WebSocket) {
+            return Vec::new();
+        }
+        let protocols: Vec<Mode> = self
+            .modes
+            .iter()
+            .copied()
+            .filter(|m| *m != Mode::WebSocket)
+            .collect();
+        if protocols.is_empty() {
+            vec![Mode::Rfc6120]
+        } else {
+            protocols
+        }
     }
 }
 
@@ -179,5 +211,15 @@ mod tests {
         assert_eq!(o.unwrap().modes, [Mode::Sasl2, Mode::Fast]);
         assert!(Opts::parse(&["--modes".into(), "sasl3".into()]).is_err());
         assert!(Opts::parse(&["--modes".into(), "fast".into(), "--no-tls".into()]).is_err());
+        // websocket: its own table (no TLS), over the other modes' protocols.
+        let o = Opts::parse(&["--modes".into(), "rfc6120,websocket".into()]).unwrap();
+        assert!(!o.modes_run());
+        assert_eq!(o.websocket_modes(), [Mode::Rfc6120]);
+        let o = Opts::parse(&["--modes".into(), "websocket".into(), "--no-tls".into()]);
+        assert_eq!(o.unwrap().websocket_modes(), [Mode::Rfc6120]);
+        let o = Opts::parse(&["--modes".into(), "sasl2,websocket".into()]).unwrap();
+        assert!(o.modes_run());
+        assert_eq!(o.websocket_modes(), [Mode::Sasl2]);
+        assert!(Opts::parse(&[]).unwrap().websocket_modes().is_empty());
     }
 }

@@ -1,5 +1,5 @@
 //! bench-e2e's output: the machine, the rate tables with their ratios and targets,
-//! and the cost of the STARTTLS handshake.
+//! the cost of the STARTTLS handshake, and WebSocket against TCP.
 
 use std::fmt::Write as _;
 use std::process::Command;
@@ -12,6 +12,8 @@ pub(super) struct Row {
     /// How it logged in.
     pub mode: super::Mode,
     pub tls: bool,
+    /// Over WebSocket (RFC 7395) rather than TCP.
+    pub websocket: bool,
     pub rate: f64,
     pub p50: f64,
     pub p99: f64,
@@ -233,6 +235,99 @@ fn modes_targets(rows: &[Row]) -> String {
             s / r,
             if s <= r { "met" } else { "NOT met" }
         );
+    }
+    out
+}
+
+/// The WebSocket table: per login protocol, our server over TCP and over
+/// WebSocket, and the peers over WebSocket, with our WebSocket/TCP server
+/// CPU ratio (target <= 1.3x) and our WebSocket rows against the peers'.
+pub(super) fn print_websocket_table(title: &str, setup: &str, rows: &[Row]) {
+    println!("\n{title}: {setup}, closing without waiting for the server's close");
+    println!(
+        "{:<13} {:<10} {:<12} {:<16} {:>10} {:>9} {:>9} {:>9} {:>13}",
+        "server",
+        "transport",
+        "mode",
+        "mechanism",
+        "logins/s",
+        "p50 ms",
+        "p99 ms",
+        "failures",
+        "srv CPU/login"
+    );
+    for r in rows {
+        let cpu = r
+            .cpu_us
+            .map(|c| format!("{c:.0} us"))
+            .unwrap_or_else(|| "n/a".into());
+        println!(
+            "{:<13} {:<10} {:<12} {:<16} {:>10.1} {:>9.2} {:>9.2} {:>9} {:>13}",
+            r.target,
+            if r.websocket { "websocket" } else { "tcp" },
+            r.mode.name(),
+            r.mechanism,
+            r.rate,
+            r.p50,
+            r.p99,
+            r.failures,
+            cpu
+        );
+        if !r.failure_kinds.is_empty() {
+            println!("{:<13} failures: {}", "", r.failure_kinds);
+        }
+    }
+    let verdict = websocket_targets(rows);
+    if !verdict.is_empty() {
+        println!("targets:{verdict}");
+    }
+}
+
+/// Per login protocol: our server CPU per WebSocket login against per TCP
+/// login (target <= 1.3x), then our WebSocket row against each peer's.
+fn websocket_targets(rows: &[Row]) -> String {
+    let find = |target: &str, mode: super::Mode, websocket: bool| {
+        rows.iter()
+            .find(|r| r.target == target && r.mode == mode && r.websocket == websocket)
+    };
+    let cpu = |r: Option<&Row>| r.and_then(|r| r.cpu_us).filter(|c| *c > 0.0);
+    let mut modes: Vec<super::Mode> = rows.iter().map(|r| r.mode).collect();
+    modes.dedup();
+    let mut out = String::new();
+    for mode in modes {
+        let ours_ws = find("ours", mode, true);
+        let m = mode.name();
+        match (cpu(ours_ws), cpu(find("ours", mode, false))) {
+            (Some(ws), Some(tcp)) => {
+                let _ = write!(
+                    out,
+                    "\n  ours, {m} srv CPU/login, websocket vs tcp: {ws:.0} us vs {tcp:.0} us = {:.2}x (target <= 1.3x: {})",
+                    ws / tcp,
+                    if ws <= 1.3 * tcp { "met" } else { "NOT met" }
+                );
+            }
+            _ => {
+                let _ = write!(out, "\n  ours, {m} srv CPU/login, websocket vs tcp: n/a");
+            }
+        }
+        for peer in rows
+            .iter()
+            .filter(|r| r.target != "ours" && r.websocket && r.mode == mode)
+        {
+            let cpu = match (cpu(ours_ws), cpu(Some(peer))) {
+                (Some(o), Some(p)) => format!("{o:.0} us vs {p:.0} us = {:.2}x", o / p),
+                _ => "n/a".to_owned(),
+            };
+            let rate = match ours_ws {
+                Some(o) if peer.rate > 0.0 => format!("{:.2}x", o.rate / peer.rate),
+                _ => "n/a".to_owned(),
+            };
+            let _ = write!(
+                out,
+                "\n  websocket {m}, ours vs {}: srv CPU/login {cpu}; logins/s {rate}",
+                peer.target
+            );
+        }
     }
     out
 }

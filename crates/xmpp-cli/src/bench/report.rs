@@ -14,7 +14,10 @@ use crate::exit::{Code, Failure};
 /// The final report (`--json` prints it as is).
 #[derive(Debug, Serialize)]
 pub(super) struct Report {
+    /// `--server`, or the `--websocket` URL.
     server: String,
+    /// `tcp`, or `websocket` with `--websocket`.
+    transport: &'static str,
     mechanism: Option<String>,
     /// `rfc6120`, `sasl2`, `fast` (only token logins counted) or `resume`
     /// (only resumptions counted, as `logins`).
@@ -127,7 +130,15 @@ impl Report {
         let fast = |n: &AtomicU64| args.fast.then(|| n.load(Ordering::Relaxed));
         let resume = |n: &AtomicU64| args.resume.then(|| n.load(Ordering::Relaxed));
         Report {
-            server: args.server.clone(),
+            server: args
+                .websocket
+                .clone()
+                .unwrap_or_else(|| args.server.clone()),
+            transport: if args.websocket.is_some() {
+                "websocket"
+            } else {
+                "tcp"
+            },
             mechanism: args.mechanism.map(|m| m.to_string()),
             mode: match (args.fast, args.sasl2) {
                 _ if args.resume => "resume",
@@ -192,6 +203,10 @@ fn print_table(r: &Report) {
         r.server,
         r.mechanism.as_deref().unwrap_or("best offered mechanism")
     );
+    match r.transport {
+        "websocket" => println!("transport     websocket (RFC 7395): a WebSocket per login"),
+        _ => println!("transport     tcp"),
+    }
     match r.mode {
         "fast" => println!(
             "mode          FAST token logins (XEP-0484): only these are counted, timed and in \

@@ -2,9 +2,9 @@
 //!
 //! Each worker logs in once with stream management (not counted), as a
 //! resource of its own. Then, again and again: it sends a message to its
-//! own full JID, drops the TCP connection at once (the message and its
-//! echo are in flight, unacknowledged), and resumes the session on a new
-//! connection. Only the resumptions are counted and timed. After each, the
+//! own full JID, drops the connection (TCP or WebSocket) at once (the
+//! message and its echo are in flight, unacknowledged), and resumes the
+//! session on a new connection. Only the resumptions are counted and timed. After each, the
 //! worker reads until the message's echo arrives: one that never comes is
 //! a resumed stanza lost, one that comes twice a duplicate. Both must be 0.
 

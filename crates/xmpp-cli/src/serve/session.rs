@@ -70,6 +70,18 @@ pub enum Negotiation {
     WebSocket(Security),
 }
 
+impl Negotiation {
+    /// How the client came, for the log: `tcp`, `direct-tls`, `ws` or `wss`.
+    fn transport(self) -> &'static str {
+        match self {
+            Negotiation::Tcp => "tcp",
+            Negotiation::DirectTls => "direct-tls",
+            Negotiation::WebSocket(s) if s.is_tls() => "wss",
+            Negotiation::WebSocket(_) => "ws",
+        }
+    }
+}
+
 /// One client connection: negotiation, then the session.
 ///
 /// Memory per idle session is what this future holds while the session
@@ -116,6 +128,7 @@ pub async fn connection<S>(
                     sasl2 = stream.info().sasl2,
                     bind2 = stream.info().bound_inline,
                     resumed = stream.info().resumed,
+                    transport = how.transport(),
                     elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
                     "session established"
                 );

@@ -57,9 +57,17 @@ pub fn accept_key(key: &[u8]) -> String {
     tungstenite::handshake::derive_accept_key(key)
 }
 
+/// How much tungstenite reads at once. Its default, 128 KiB, is allocated
+/// per connection and zeroed before every read (`BytesMut::resize`): that
+/// memset was the largest cost of a WebSocket login (a sixth of the
+/// server's CPU). XMPP messages are small; larger ones still arrive, in
+/// reads of this size.
+const READ_BUFFER_SIZE: usize = 4096;
+
 pub(crate) fn ws_config(limits: &Limits) -> tungstenite::protocol::WebSocketConfig {
     let max = max_message_size(limits);
     tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_SIZE)
         .max_message_size(Some(max))
         .max_frame_size(Some(max))
 }
