@@ -8,39 +8,19 @@ mod common;
 
 use common::*;
 
-/// A store with bench1..bench2 (password `pw`).
-fn accounts() -> Store {
-    let store = Store::new();
-    store.bulk_add("bench", 2, "pw");
-    store
-}
-
 /// `xmpp bench --resume` against `server`: 24 resumptions from 3 workers.
-fn bench(server: &str, extra: &[&str]) -> std::process::Output {
+fn bench_resume(server: &str, extra: &[&str]) -> std::process::Output {
     let mut args = vec![
-        "bench",
         "--server",
         server,
-        "--domain",
-        "example.com",
-        "--user-prefix",
-        "bench",
-        "--users",
-        "2",
-        "--password-stdin",
         "--concurrency",
         "3",
         "--logins",
         "24",
         "--resume",
-        "--json",
     ];
     args.extend_from_slice(extra);
-    run(&args, "pw\n")
-}
-
-fn json(o: &std::process::Output) -> serde_json::Value {
-    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+    bench(&args)
 }
 
 /// Every counted login is a resumption, each worker logged in once, and
@@ -60,9 +40,9 @@ fn assert_resumed(o: &std::process::Output) -> serde_json::Value {
 
 #[test]
 fn bench_resume_resumes_rfc6120_sessions_without_loss() {
-    let store = accounts();
+    let store = bench_accounts();
     let (server, log) = Server::start_logged(store.arg(), &[]);
-    let r = assert_resumed(&bench(&server.addr, &[]));
+    let r = assert_resumed(&bench_resume(&server.addr, &[]));
     assert_eq!(r["sasl2_logins"], 0, "{r}");
     // The server saw them as resumptions, not as new sessions.
     let established = log.lines();
@@ -78,11 +58,11 @@ fn bench_resume_resumes_rfc6120_sessions_without_loss() {
 
 #[test]
 fn bench_resume_with_sasl2_resumes_inline() {
-    let store = accounts();
+    let store = bench_accounts();
     let ca = store.dir.path().join("ca.pem");
     let ca = ca.to_str().unwrap();
     let server = Server::start(store.arg(), &["--tls", "required", "--write-ca", ca]);
-    let r = assert_resumed(&bench(
+    let r = assert_resumed(&bench_resume(
         &server.addr,
         &["--sasl2", "--tls", "required", "--ca-file", ca],
     ));
@@ -91,10 +71,10 @@ fn bench_resume_with_sasl2_resumes_inline() {
 
 #[test]
 fn bench_resume_fails_where_no_session_is_kept() {
-    let store = accounts();
+    let store = bench_accounts();
     for off in [["--sm", "off"], ["--resume-timeout", "0"]] {
         let server = Server::start(store.arg(), &off);
-        let o = bench(&server.addr, &[]);
+        let o = bench_resume(&server.addr, &[]);
         expect_code(&o, 1);
         let r = json(&o);
         assert_eq!(r["logins"], 0, "{off:?}: {r}");
@@ -111,7 +91,7 @@ fn bench_resume_fails_where_no_session_is_kept() {
 #[test]
 fn bench_resume_conflicts_with_hold_and_fast() {
     for other in ["--hold", "--fast"] {
-        let o = bench("127.0.0.1:1", &[other]);
+        let o = bench_resume("127.0.0.1:1", &[other]);
         expect_failure(&o, 2, "cannot be used with");
     }
 }

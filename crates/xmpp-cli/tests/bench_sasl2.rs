@@ -22,20 +22,12 @@ use xmpp_stream::server::{self, ServerConfig, TlsPolicy};
 use xmpp_stream::tls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use xmpp_stream::Security;
 
-/// `xmpp bench` against `server` as bench1..bench2 (password `pw`) over
-/// STARTTLS trusting `ca`, 20 logins from 4 workers, JSON out.
-fn bench(server: &str, ca: &str, extra: &[&str]) -> std::process::Output {
+/// `xmpp bench` against `server` over STARTTLS trusting `ca`, 20 logins
+/// from 4 workers.
+fn bench_tls(server: &str, ca: &str, extra: &[&str]) -> std::process::Output {
     let mut args = vec![
-        "bench",
         "--server",
         server,
-        "--domain",
-        "example.com",
-        "--user-prefix",
-        "bench",
-        "--users",
-        "2",
-        "--password-stdin",
         "--concurrency",
         "4",
         "--logins",
@@ -44,26 +36,20 @@ fn bench(server: &str, ca: &str, extra: &[&str]) -> std::process::Output {
         "required",
         "--ca-file",
         ca,
-        "--json",
     ];
     args.extend_from_slice(extra);
-    run(&args, "pw\n")
+    bench(&args)
 }
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
-fn json(o: &std::process::Output) -> serde_json::Value {
-    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
-}
-
 #[test]
 fn bench_sasl2_against_serve_binds_every_login_inline() {
-    let store = Store::new();
-    store.bulk_add("bench", 2, "pw");
+    let store = bench_accounts();
     let ca = store.dir.path().join("ca.pem");
     let ca = ca.to_str().unwrap();
     let server = Server::start(store.arg(), &["--tls", "required", "--write-ca", ca]);
-    let o = bench(&server.addr, ca, &["--sasl2"]);
+    let o = bench_tls(&server.addr, ca, &["--sasl2"]);
     expect_code(&o, 0);
     let v = json(&o);
     assert_eq!(v["mode"], "sasl2", "{v}");
@@ -72,7 +58,7 @@ fn bench_sasl2_against_serve_binds_every_login_inline() {
     assert_eq!(v["sasl2_logins"], 20, "{v}");
     assert_eq!(v["bound_inline_logins"], 20, "{v}");
     // Without --sasl2 the same server is measured with RFC 6120 SASL.
-    let o = bench(&server.addr, ca, &[]);
+    let o = bench_tls(&server.addr, ca, &[]);
     expect_code(&o, 0);
     let v = json(&o);
     assert_eq!(v["mode"], "rfc6120", "{v}");
@@ -207,7 +193,7 @@ fn throwaway_tls() -> (String, xmpp_stream::tls::ServerTls) {
 #[test]
 fn bench_fast_logs_in_with_tokens() {
     let (addr, ca, _dir) = library_server(true, DAY);
-    let o = bench(&addr, ca.to_str().unwrap(), &["--fast"]);
+    let o = bench_tls(&addr, ca.to_str().unwrap(), &["--fast"]);
     expect_code(&o, 0);
     let v = json(&o);
     assert_eq!(v["mode"], "fast", "{v}");
@@ -262,7 +248,7 @@ fn bench_fast_logs_in_with_tokens() {
 #[test]
 fn bench_fast_fails_clearly_without_fast() {
     let (addr, ca, _dir) = library_server(false, DAY);
-    let o = bench(&addr, ca.to_str().unwrap(), &["--fast"]);
+    let o = bench_tls(&addr, ca.to_str().unwrap(), &["--fast"]);
     expect_failure(&o, 1, "the server offers no FAST (XEP-0484)");
     let v = json(&o);
     assert_eq!(v["logins"], 0, "{v}");
@@ -271,7 +257,7 @@ fn bench_fast_fails_clearly_without_fast() {
         "{v}"
     );
     // --fast holds no sessions.
-    let o = bench(&addr, ca.to_str().unwrap(), &["--fast", "--hold"]);
+    let o = bench_tls(&addr, ca.to_str().unwrap(), &["--fast", "--hold"]);
     expect_code(&o, 2);
 }
 
@@ -312,31 +298,19 @@ fn bench_fast_short_lived_tokens_are_rotated_before_they_expire() {
     assert_eq!(v["password_logins"].as_u64().unwrap(), 2, "{v}");
 }
 
-/// `xmpp bench --fast` for 2.5 s, two workers, two users, JSON out.
+/// `xmpp bench --fast` for 2.5 s, two workers, two users.
 fn bench_run(addr: &str, ca: &str) -> std::process::Output {
-    run(
-        &[
-            "bench",
-            "--server",
-            addr,
-            "--domain",
-            "example.com",
-            "--user-prefix",
-            "bench",
-            "--users",
-            "2",
-            "--password-stdin",
-            "--concurrency",
-            "2",
-            "--duration",
-            "2.5s",
-            "--tls",
-            "required",
-            "--ca-file",
-            ca,
-            "--fast",
-            "--json",
-        ],
-        "pw\n",
-    )
+    bench(&[
+        "--server",
+        addr,
+        "--concurrency",
+        "2",
+        "--duration",
+        "2.5s",
+        "--tls",
+        "required",
+        "--ca-file",
+        ca,
+        "--fast",
+    ])
 }

@@ -297,38 +297,25 @@ fn demo_with_tls_shows_starttls() {
 
 #[test]
 fn bench_over_tls_has_no_failures() {
-    let store = Store::new();
-    store.bulk_add("bench", 2, "pw");
+    let store = bench_accounts();
     let (server, ca) = tls_server(&store, &[]);
     for mech in ["SCRAM-SHA-256-PLUS", "PLAIN"] {
-        let o = run(
-            &[
-                "bench",
-                "--server",
-                &server.addr,
-                "--domain",
-                "example.com",
-                "--user-prefix",
-                "bench",
-                "--users",
-                "2",
-                "--password-stdin",
-                "--concurrency",
-                "4",
-                "--duration",
-                "1s",
-                "--mechanism",
-                mech,
-                "--tls",
-                "required",
-                "--ca-file",
-                &ca,
-                "--json",
-            ],
-            "pw\n",
-        );
+        let o = bench(&[
+            "--server",
+            &server.addr,
+            "--concurrency",
+            "4",
+            "--duration",
+            "1s",
+            "--mechanism",
+            mech,
+            "--tls",
+            "required",
+            "--ca-file",
+            &ca,
+        ]);
         expect_code(&o, 0);
-        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let v = json(&o);
         assert_eq!(v["failures"], 0, "{mech}: {v}");
         assert!(v["logins"].as_u64().unwrap() > 0, "{mech}: {v}");
     }

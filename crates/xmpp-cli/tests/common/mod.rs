@@ -304,3 +304,34 @@ pub fn free_port() -> u16 {
         .expect("local address")
         .port()
 }
+
+/// A store with the bench accounts `bench1@example.com` and
+/// `bench2@example.com` (password `pw`), as [`bench`] logs in.
+pub fn bench_accounts() -> Store {
+    let store = Store::new();
+    store.bulk_add("bench", 2, "pw");
+    store
+}
+
+/// `xmpp bench` as the [`bench_accounts`] (bench1..bench2, password `pw`
+/// on stdin), JSON out; `args` say where to connect and what to measure.
+pub fn bench(args: &[&str]) -> Output {
+    let mut all = vec![
+        "bench",
+        "--domain",
+        "example.com",
+        "--user-prefix",
+        "bench",
+        "--users",
+        "2",
+        "--password-stdin",
+        "--json",
+    ];
+    all.extend_from_slice(args);
+    run(&all, "pw\n")
+}
+
+/// The JSON that `o` printed on stdout.
+pub fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
