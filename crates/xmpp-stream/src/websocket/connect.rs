@@ -77,9 +77,15 @@ pub async fn connect(
             Err(ClientError::Stream {
                 condition: StreamCondition::SeeOtherHost,
                 text: Some(uri),
-            }) if redirect(&url, &uri).is_some() => {
-                url = redirect(&url, &uri).unwrap_or(url);
-            }
+            }) => match redirect(&url, &uri) {
+                Some(next) => url = next,
+                None => {
+                    return Err(ClientError::Stream {
+                        condition: StreamCondition::SeeOtherHost,
+                        text: Some(uri),
+                    })
+                }
+            },
             other => return other,
         }
     }
@@ -196,4 +202,24 @@ async fn secure<S>(
     _config: &ClientConfig,
 ) -> Result<(Transport<S>, Option<crate::ChannelBindings>), ClientError> {
     Err(ClientError::Tls("built without TLS support".to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{redirect, WsUrl};
+
+    #[test]
+    fn redirects_never_give_up_tls() {
+        let wss = WsUrl::parse("wss://a.example/xmpp-websocket").expect("url");
+        let ws = WsUrl::parse("ws://127.0.0.1:5280/xmpp-websocket").expect("url");
+        assert_eq!(
+            redirect(&wss, "wss://b.example/ws").map(|u| u.host),
+            Some("b.example".to_owned())
+        );
+        assert!(redirect(&wss, "ws://b.example/ws").is_none());
+        assert!(redirect(&ws, "ws://127.0.0.1:5281/ws").is_some());
+        assert!(redirect(&ws, "wss://b.example/ws").is_some());
+        assert!(redirect(&wss, "https://b.example/ws").is_none());
+        assert!(redirect(&wss, "not a url").is_none());
+    }
 }
