@@ -211,31 +211,20 @@ fn bench_fast_logs_in_with_tokens() {
     assert_eq!(v["sasl2_logins"], 20, "{v}");
     assert_eq!(v["bound_inline_logins"], 20, "{v}");
     // The table says what is counted.
-    let o = run(
-        &[
-            "bench",
-            "--server",
-            &addr,
-            "--domain",
-            "example.com",
-            "--user-prefix",
-            "bench",
-            "--users",
-            "2",
-            "--password-stdin",
-            "--concurrency",
-            "2",
-            "--logins",
-            "4",
-            "--tls",
-            "required",
-            "--ca-file",
-            ca.to_str().unwrap(),
-            "--fast",
-            "--quiet",
-        ],
-        "pw\n",
-    );
+    let o = bench_table(&[
+        "--server",
+        &addr,
+        "--concurrency",
+        "2",
+        "--logins",
+        "4",
+        "--tls",
+        "required",
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--fast",
+        "--quiet",
+    ]);
     expect_code(&o, 0);
     let out = stdout(&o);
     assert!(

@@ -157,11 +157,7 @@ async fn a_message_goes_from_a_websocket_session_to_a_tcp_one() {
         .send(chat("romeo@example.com/tcp", "over websocket"))
         .await
         .unwrap();
-    let got = tokio::time::timeout(Duration::from_secs(10), romeo.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let got = next_stanza(&mut romeo).await;
     assert_eq!(got.attr("from"), Some("juliet@example.com/ws"));
     assert_eq!(
         got.child("body", ns::CLIENT).unwrap().text(),
@@ -172,12 +168,20 @@ async fn a_message_goes_from_a_websocket_session_to_a_tcp_one() {
         .send(chat("juliet@example.com/ws", "over tcp"))
         .await
         .unwrap();
-    let got = tokio::time::timeout(Duration::from_secs(10), juliet.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let got = next_stanza(&mut juliet).await;
     assert_eq!(got.attr("from"), Some("romeo@example.com/tcp"));
+}
+
+/// The next stanza on `stream`, within 10 s.
+async fn next_stanza<S>(stream: &mut xmpp_stream::XmppStream<S>) -> Element
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("a stanza within 10 s")
+        .expect("the stream goes on")
+        .expect("no stream error")
 }
 
 /// `<message to='to' type='chat'><body>body</body></message>`

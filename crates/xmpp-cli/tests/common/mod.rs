@@ -316,6 +316,11 @@ pub fn bench_accounts() -> Store {
 /// `xmpp bench` as the [`bench_accounts`] (bench1..bench2, password `pw`
 /// on stdin), JSON out; `args` say where to connect and what to measure.
 pub fn bench(args: &[&str]) -> Output {
+    bench_table(&[args, &["--json"]].concat())
+}
+
+/// [`bench`] with the report as a table (without `--json`).
+pub fn bench_table(args: &[&str]) -> Output {
     let mut all = vec![
         "bench",
         "--domain",
@@ -325,7 +330,6 @@ pub fn bench(args: &[&str]) -> Output {
         "--users",
         "2",
         "--password-stdin",
-        "--json",
     ];
     all.extend_from_slice(args);
     run(&all, "pw\n")
