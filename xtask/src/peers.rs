@@ -40,6 +40,11 @@ pub const EJABBERD_DIRECT_TLS_PORT: u16 = 15224;
 pub const PROSODY_PORT: u16 = 15322;
 /// The second prosody, configured as deployed: TLS required, hashed storage.
 pub const PROSODY_TLS_PORT: u16 = 15323;
+/// The third prosody (0.12): STARTTLS offered, not required, presenting an expired
+/// certificate ([`TestCert::Expired`]); no stream management.
+pub const PROSODY_EXPIRED_PORT: u16 = 15324;
+/// Its direct TLS port (XEP-0368), same certificate.
+pub const PROSODY_EXPIRED_DIRECT_TLS_PORT: u16 = 15325;
 
 /// Prosody 13's c2s port: STARTTLS offered, not required; plaintext logins allowed.
 pub const PROSODY13_PORT: u16 = 15422;
@@ -49,6 +54,9 @@ pub const PROSODY13_DIRECT_TLS_PORT: u16 = 15423;
 pub const PROSODY13_HTTP_PORT: u16 = 15424;
 /// Prosody 13's WebSocket path.
 pub const PROSODY13_WS_PATH: &str = "/xmpp-websocket";
+/// A second Prosody 13: STARTTLS required, no direct TLS, a certificate for another name
+/// ([`TestCert::WrongName`]), in-band registration; no stream management.
+pub const PROSODY13_WRONG_NAME_PORT: u16 = 15425;
 /// ejabberd 24.12's c2s port: STARTTLS offered, not required; SASL2 without TLS allowed.
 pub const EJABBERD24_PORT: u16 = 15522;
 /// ejabberd 24.12's direct TLS port (XEP-0368).
@@ -57,6 +65,33 @@ pub const EJABBERD24_DIRECT_TLS_PORT: u16 = 15523;
 pub const EJABBERD24_HTTP_PORT: u16 = 15524;
 /// ejabberd 24.12's WebSocket path.
 pub const EJABBERD24_WS_PATH: &str = "/ws";
+/// ejabberd 24.12's listener with `starttls_required: true` (same VM, same certificate).
+pub const EJABBERD24_TLS_PORT: u16 = 15525;
+
+/// The name the wrong-name certificate is for (and the only one).
+pub const WRONG_NAME: &str = "wrong-name.example.net";
+
+/// The certificates of the test PKI that servers present, all signed by the test CA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TestCert {
+    /// For `example.com`, valid for 30 days from the start.
+    Good,
+    /// For `example.com`, but its validity ended two days before the start.
+    Expired,
+    /// Valid, but for [`WRONG_NAME`] only.
+    WrongName,
+}
+
+impl TestCert {
+    /// Its file name in the PKI directory, without `.crt`/`.key`.
+    pub fn stem(self) -> &'static str {
+        match self {
+            TestCert::Good => "example.com",
+            TestCert::Expired => "expired.example.com",
+            TestCert::WrongName => "wrong-name",
+        }
+    }
+}
 
 /// One prosody process: its name (state directory and pid file), config template and port.
 pub struct ProsodyInstance {
@@ -66,8 +101,10 @@ pub struct ProsodyInstance {
     pub template: &'static str,
     /// Its c2s port on 127.0.0.1.
     pub port: u16,
-    /// The template takes the test certificate and key (`@CERT_FILE@`, `@KEY_FILE@`).
-    pub tls: bool,
+    /// Its direct TLS port (`@DIRECT_TLS_PORT@`), if any.
+    pub direct_tls_port: Option<u16>,
+    /// The certificate the template takes (`@CERT_FILE@`, `@KEY_FILE@`), if any.
+    pub cert: Option<TestCert>,
 }
 
 /// Stock prosody without TLS, plaintext storage (every SCRAM variant).
@@ -75,7 +112,8 @@ pub const PROSODY_PLAIN: ProsodyInstance = ProsodyInstance {
     name: "prosody",
     template: "prosody.cfg.lua",
     port: PROSODY_PORT,
-    tls: false,
+    direct_tls_port: None,
+    cert: None,
 };
 
 /// Prosody as deployed: STARTTLS required, hashed storage.
@@ -83,7 +121,17 @@ pub const PROSODY_TLS: ProsodyInstance = ProsodyInstance {
     name: "prosody-tls",
     template: "prosody-tls.cfg.lua",
     port: PROSODY_TLS_PORT,
-    tls: true,
+    direct_tls_port: None,
+    cert: Some(TestCert::Good),
+};
+
+/// Prosody 0.12 with STARTTLS optional and direct TLS, presenting an expired certificate.
+pub const PROSODY_EXPIRED: ProsodyInstance = ProsodyInstance {
+    name: "prosody-expired",
+    template: "prosody-expired.cfg.lua",
+    port: PROSODY_EXPIRED_PORT,
+    direct_tls_port: Some(PROSODY_EXPIRED_DIRECT_TLS_PORT),
+    cert: Some(TestCert::Expired),
 };
 
 /// Where the harness's sources and state live.
@@ -164,11 +212,19 @@ impl Layout {
     }
     /// A certificate for `example.com` signed by the test CA (PEM).
     pub fn cert_file(&self) -> PathBuf {
-        self.pki_dir().join(format!("{DOMAIN}.crt"))
+        self.test_cert(TestCert::Good)
     }
     /// Its private key (PEM, PKCS#8).
     pub fn key_file(&self) -> PathBuf {
-        self.pki_dir().join(format!("{DOMAIN}.key"))
+        self.test_key(TestCert::Good)
+    }
+    /// One of the test PKI's server certificates (PEM).
+    pub fn test_cert(&self, c: TestCert) -> PathBuf {
+        self.pki_dir().join(format!("{}.crt", c.stem()))
+    }
+    /// Its private key (PEM, PKCS#8).
+    pub fn test_key(&self, c: TestCert) -> PathBuf {
+        self.pki_dir().join(format!("{}.key", c.stem()))
     }
     /// A second CA that signed nothing the servers present (verification must fail).
     pub fn other_ca_file(&self) -> PathBuf {

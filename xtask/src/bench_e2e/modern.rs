@@ -111,7 +111,8 @@ impl Peer {
     pub(super) fn start(self, env: &Env, users: u32, mech: &str) -> Result<Running, String> {
         let hash = Hash::for_mechanism(mech)?;
         let t = Instant::now();
-        let ports = free_ports(3)?;
+        // The fourth is ejabberd 24.12's STARTTLS-required listener (Prosody: unused).
+        let ports = free_ports(4)?;
         let r = match self {
             Peer::Prosody13 => start_prosody13(env, users, hash, &ports),
             Peer::Ejabberd24 => start_ejabberd24(env, users, hash, &ports),
@@ -246,7 +247,7 @@ fn start_prosody13(env: &Env, users: u32, hash: Hash, ports: &[u16]) -> Result<R
 const EJABBERD_READY: &str = "XMPP_BENCH_READY";
 
 fn start_ejabberd24(env: &Env, users: u32, hash: Hash, ports: &[u16]) -> Result<Running, String> {
-    let (c2s, direct, http) = (ports[0], ports[1], ports[2]);
+    let (c2s, direct, http, tls) = (ports[0], ports[1], ports[2], ports[3]);
     let dir = env.tmp.join(format!("ejabberd24-{c2s}"));
     for sub in ["db", "log"] {
         let d = dir.join(sub);
@@ -264,6 +265,7 @@ fn start_ejabberd24(env: &Env, users: u32, hash: Hash, ports: &[u16]) -> Result<
         &yml,
         &[
             ("@C2S_PORT@", c2s.to_string()),
+            ("@TLS_PORT@", tls.to_string()),
             ("@DIRECT_TLS_PORT@", direct.to_string()),
             ("@HTTP_PORT@", http.to_string()),
             ("@CERTFILE@", certfile.display().to_string()),

@@ -10,8 +10,8 @@ use super::backports::ejabberd24_erl_libs;
 use super::daemon;
 use super::files::{io_err, render};
 use crate::peers::{
-    Layout, DOMAIN, EJABBERD24_DIRECT_TLS_PORT, EJABBERD24_HTTP_PORT, EJABBERD24_PORT, PASSWORD,
-    USER,
+    Layout, DOMAIN, EJABBERD24_DIRECT_TLS_PORT, EJABBERD24_HTTP_PORT, EJABBERD24_PORT,
+    EJABBERD24_TLS_PORT, PASSWORD, USER,
 };
 use crate::ports::port_open;
 
@@ -19,8 +19,9 @@ use crate::ports::port_open;
 pub(super) const NAME: &str = "ejabberd24";
 /// The line the `-eval` prints once ejabberd runs and the account is registered.
 const READY: &str = "XMPP_INTEROP_READY";
-const PORTS: [u16; 3] = [
+const PORTS: [u16; 4] = [
     EJABBERD24_PORT,
+    EJABBERD24_TLS_PORT,
     EJABBERD24_DIRECT_TLS_PORT,
     EJABBERD24_HTTP_PORT,
 ];
@@ -57,6 +58,7 @@ pub(super) fn start(layout: &Layout) -> Result<(), String> {
         &yml,
         &[
             ("@C2S_PORT@", EJABBERD24_PORT.to_string()),
+            ("@TLS_PORT@", EJABBERD24_TLS_PORT.to_string()),
             ("@DIRECT_TLS_PORT@", EJABBERD24_DIRECT_TLS_PORT.to_string()),
             ("@HTTP_PORT@", EJABBERD24_HTTP_PORT.to_string()),
             ("@CERTFILE@", certfile.display().to_string()),
@@ -122,8 +124,9 @@ pub(super) fn start(layout: &Layout) -> Result<(), String> {
         return Err(format!("{NAME} did not start: {e}"));
     }
     eprintln!(
-        "ejabberd 24.12 up on 127.0.0.1:{EJABBERD24_PORT} (STARTTLS optional), direct TLS \
-         :{EJABBERD24_DIRECT_TLS_PORT}, WebSocket :{EJABBERD24_HTTP_PORT} (pid {}, {:.1} s)",
+        "ejabberd 24.12 up on 127.0.0.1:{EJABBERD24_PORT} (STARTTLS optional), STARTTLS \
+         required :{EJABBERD24_TLS_PORT}, direct TLS :{EJABBERD24_DIRECT_TLS_PORT}, WebSocket \
+         :{EJABBERD24_HTTP_PORT} (pid {}, {:.1} s)",
         daemon::running(layout, NAME).unwrap_or(0),
         t.elapsed().as_secs_f64()
     );

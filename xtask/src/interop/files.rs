@@ -77,7 +77,9 @@ mod tests {
             "ejabberd/inetrc",
             "prosody/prosody.cfg.lua",
             "prosody/prosody-tls.cfg.lua",
+            "prosody/prosody-expired.cfg.lua",
             "prosody13/prosody.cfg.lua",
+            "prosody13/prosody-wrong-name.cfg.lua",
             "ejabberd24/ejabberd.yml",
         ] {
             render(&layout.src.join(f), &dir.join("out"), &subst).unwrap();

@@ -8,8 +8,9 @@
 //!   installed), a Python venv with slixmpp/aioxmpp/selenium, @xmpp/client and converse.js from
 //!   npm, chromium + chromium-driver (apt) for the browser test, the libstrophe driver.
 //! - `start` / `stop`: ejabberd 23.01 and prosody 0.12 with the configs in `interop/`, Prosody
-//!   13 and ejabberd 24.12 with `interop/prosody13/` and `interop/ejabberd24/`, state under the
-//!   state directory, stopped by pid.
+//!   13 and ejabberd 24.12 with `interop/prosody13/` and `interop/ejabberd24/`, plus one more
+//!   Prosody 0.12 (expired certificate) and Prosody 13 (wrong-name certificate) for the
+//!   `xmpp probe` tests, state under the state directory, stopped by pid.
 //! - `selftest`: every client driver in `interop/clients/` against ejabberd/prosody, and
 //!   `sasl2_login.py`, go-sendxmpp and a WebSocket upgrade against the modern peers.
 //! - `test [-- ARGS]`: the ignored (interop) tests, with the `XMPP_INTEROP_*` environment.
@@ -37,6 +38,7 @@ mod install;
 mod matrix;
 mod modern;
 mod pki;
+mod probe_peers;
 mod prosody;
 mod report;
 mod selftest;
@@ -44,7 +46,7 @@ mod suite;
 
 use std::time::Instant;
 
-use crate::peers::{Layout, PROSODY_PLAIN, PROSODY_TLS};
+use crate::peers::{Layout, PROSODY_EXPIRED, PROSODY_PLAIN, PROSODY_TLS};
 
 // For bench-e2e, which starts private copies of the modern peers.
 pub(crate) use backports::ejabberd24_erl_libs;
@@ -117,12 +119,14 @@ fn all(layout: &Layout, extra: &[String]) -> Result<(), String> {
 }
 
 /// The servers that `start` runs, by their pid-file names.
-const SERVERS: [&str; 5] = [
+const SERVERS: [&str; 7] = [
     ejabberd::NAME,
     PROSODY_PLAIN.name,
     PROSODY_TLS.name,
     prosody::NAME13,
     ejabberd24::NAME,
+    PROSODY_EXPIRED.name,
+    prosody::NAME13_WRONG_NAME,
 ];
 
 /// Makes the test PKI if there is none (bench-e2e on a checkout whose peers
@@ -159,6 +163,9 @@ fn start(layout: &Layout) -> Result<(), String> {
     prosody::start(layout, &PROSODY_TLS)?;
     prosody::start13(layout)?;
     ejabberd24::start(layout)?;
+    // The `xmpp probe` peers: an expired and a wrong-name certificate.
+    prosody::start(layout, &PROSODY_EXPIRED)?;
+    prosody::start13_wrong_name(layout)?;
     Ok(())
 }
 

@@ -9,17 +9,20 @@ use std::time::{Duration, Instant};
 use super::daemon;
 use super::files::{io_err, render};
 use crate::peers::{
-    Layout, ProsodyInstance, DOMAIN, PASSWORD, PROSODY13_DIRECT_TLS_PORT, PROSODY13_HTTP_PORT,
-    PROSODY13_PORT, USER, USER2,
+    Layout, ProsodyInstance, TestCert, DOMAIN, PASSWORD, PROSODY13_DIRECT_TLS_PORT,
+    PROSODY13_HTTP_PORT, PROSODY13_PORT, PROSODY13_WRONG_NAME_PORT, USER, USER2,
 };
 use crate::ports::port_open;
 use crate::process::{capture, run_checked};
 
 /// Prosody 13's pid-file and state-directory name.
 pub(super) const NAME13: &str = "prosody13";
+/// The second Prosody 13's (STARTTLS required, wrong-name certificate).
+pub(super) const NAME13_WRONG_NAME: &str = "prosody13-wrong-name";
 
 /// Starts `p` with fresh state and the accounts registered.
 pub(super) fn start(layout: &Layout, p: &ProsodyInstance) -> Result<(), String> {
+    let t = Instant::now();
     let cfg = layout.prosody_config(p);
     let dir = cfg.parent().ok_or("prosody config has no directory")?;
     let data = dir.join("data");
@@ -27,24 +30,39 @@ pub(super) fn start(layout: &Layout, p: &ProsodyInstance) -> Result<(), String> 
         ("@DATA_DIR@", data.display().to_string()),
         ("@C2S_PORT@", p.port.to_string()),
     ];
-    if p.tls {
-        subst.push(("@CERT_FILE@", layout.cert_file().display().to_string()));
-        subst.push(("@KEY_FILE@", layout.key_file().display().to_string()));
+    if let Some(c) = p.cert {
+        subst.push(("@CERT_FILE@", layout.test_cert(c).display().to_string()));
+        subst.push(("@KEY_FILE@", layout.test_key(c).display().to_string()));
+    }
+    let mut ports = vec![p.port];
+    if let Some(direct) = p.direct_tls_port {
+        subst.push(("@DIRECT_TLS_PORT@", direct.to_string()));
+        ports.push(direct);
     }
     let instance = Instance {
         name: p.name,
         template: layout.src.join("prosody").join(p.template),
         cfg: cfg.clone(),
         subst,
-        ports: vec![p.port],
+        ports,
         launcher: None,
     };
     instance.start(layout)?;
+    let direct = p
+        .direct_tls_port
+        .map(|d| format!(", direct TLS :{d}"))
+        .unwrap_or_default();
+    let cert = match p.cert {
+        Some(TestCert::Good) | None => "",
+        Some(TestCert::Expired) => ", expired certificate",
+        Some(TestCert::WrongName) => ", wrong-name certificate",
+    };
     eprintln!(
-        "{} up on 127.0.0.1:{} (pid {})",
+        "{} up on 127.0.0.1:{}{direct}{cert} (pid {}, {:.1} s)",
         p.name,
         p.port,
-        daemon::running(layout, p.name).unwrap_or(0)
+        daemon::running(layout, p.name).unwrap_or(0),
+        t.elapsed().as_secs_f64()
     );
     Ok(())
 }
@@ -82,6 +100,44 @@ pub(super) fn start13(layout: &Layout) -> Result<(), String> {
         "Prosody 13 up on 127.0.0.1:{PROSODY13_PORT} (STARTTLS optional), direct TLS \
          :{PROSODY13_DIRECT_TLS_PORT}, WebSocket :{PROSODY13_HTTP_PORT} (pid {}, {:.1} s)",
         daemon::running(layout, NAME13).unwrap_or(0),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Starts the second Prosody 13 with `interop/prosody13/prosody-wrong-name.cfg.lua`:
+/// STARTTLS required, the certificate for [`crate::peers::WRONG_NAME`], in-band
+/// registration, SASL2/Bind2/FAST without stream management, no direct TLS, no HTTP.
+pub(super) fn start13_wrong_name(layout: &Layout) -> Result<(), String> {
+    let t = Instant::now();
+    let dir = layout.run_dir().join(NAME13_WRONG_NAME);
+    let cert = layout.test_cert(TestCert::WrongName);
+    let subst = vec![
+        ("@DATA_DIR@", dir.join("data").display().to_string()),
+        ("@C2S_PORT@", PROSODY13_WRONG_NAME_PORT.to_string()),
+        ("@CERT_FILE@", cert.display().to_string()),
+        (
+            "@KEY_FILE@",
+            layout.test_key(TestCert::WrongName).display().to_string(),
+        ),
+        ("@CERT_HASH@", cert_sha256_hex(&cert)?),
+    ];
+    let instance = Instance {
+        name: NAME13_WRONG_NAME,
+        template: layout
+            .src
+            .join("prosody13")
+            .join("prosody-wrong-name.cfg.lua"),
+        cfg: dir.join("prosody.cfg.lua"),
+        subst,
+        ports: vec![PROSODY13_WRONG_NAME_PORT],
+        launcher: Some(layout.prosody13_root().join("usr/bin")),
+    };
+    instance.start(layout)?;
+    eprintln!(
+        "Prosody 13 (wrong-name certificate) up on 127.0.0.1:{PROSODY13_WRONG_NAME_PORT} \
+         (STARTTLS required) (pid {}, {:.1} s)",
+        daemon::running(layout, NAME13_WRONG_NAME).unwrap_or(0),
         t.elapsed().as_secs_f64()
     );
     Ok(())

@@ -1,12 +1,13 @@
 //! `selftest`: runs every case of the [matrix](super::matrix) against the reference
-//! servers and judges it, then the [modern peers' cases](super::modern), proving the
-//! harness works before our tests rely on it.
+//! servers and judges it, then the [modern peers' cases](super::modern) and the
+//! [probe peers'](super::probe_peers), proving the harness works before our tests rely on it.
 
 use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use super::matrix::{cases, Attempt, Case, Tls};
 use super::modern;
+use super::probe_peers;
 use super::report::{self, Counts};
 use super::suite::test_env;
 use crate::peers::{Layout, DOMAIN, USER};
@@ -59,11 +60,13 @@ pub(super) fn run(layout: &Layout) -> (Counts, Result<(), String>) {
     }
     // The modern peers (SASL2, Bind2, FAST, SSDP, WebSocket), in the same table.
     let (modern_passed, modern_failed) = modern::run(layout, &env);
-    failed += modern_failed;
+    // The probe peers (broken certificates, more configurations), likewise.
+    let (probe_passed, probe_failed) = probe_peers::run(layout);
     let counts = Counts {
-        passed: cases.len() - (failed - modern_failed) + modern_passed,
-        failed,
+        passed: cases.len() - failed + modern_passed + probe_passed,
+        failed: failed + modern_failed + probe_failed,
     };
+    let failed = counts.failed;
     report::selftest_summary(counts);
     if failed == 0 {
         (counts, Ok(()))

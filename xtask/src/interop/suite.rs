@@ -8,10 +8,11 @@ use std::process::Stdio;
 
 use super::report::{count_before, Counts};
 use crate::peers::{
-    Layout, DOMAIN, EJABBERD24_DIRECT_TLS_PORT, EJABBERD24_HTTP_PORT, EJABBERD24_PORT,
-    EJABBERD24_WS_PATH, EJABBERD_DIRECT_TLS_PORT, EJABBERD_PORT, EJABBERD_TLS_PORT, PASSWORD,
-    PROSODY13_DIRECT_TLS_PORT, PROSODY13_HTTP_PORT, PROSODY13_PORT, PROSODY13_WS_PATH,
-    PROSODY_PORT, PROSODY_TLS_PORT, USER, USER2,
+    Layout, TestCert, DOMAIN, EJABBERD24_DIRECT_TLS_PORT, EJABBERD24_HTTP_PORT, EJABBERD24_PORT,
+    EJABBERD24_TLS_PORT, EJABBERD24_WS_PATH, EJABBERD_DIRECT_TLS_PORT, EJABBERD_PORT,
+    EJABBERD_TLS_PORT, PASSWORD, PROSODY13_DIRECT_TLS_PORT, PROSODY13_HTTP_PORT, PROSODY13_PORT,
+    PROSODY13_WRONG_NAME_PORT, PROSODY13_WS_PATH, PROSODY_EXPIRED_DIRECT_TLS_PORT,
+    PROSODY_EXPIRED_PORT, PROSODY_PORT, PROSODY_TLS_PORT, USER, USER2, WRONG_NAME,
 };
 use crate::process::which;
 use crate::workspace;
@@ -62,6 +63,40 @@ pub(super) fn test_env(layout: &Layout) -> Result<BTreeMap<&'static str, String>
         "XMPP_INTEROP_EJABBERD24_WS",
         format!("ws://127.0.0.1:{EJABBERD24_HTTP_PORT}{EJABBERD24_WS_PATH}"),
     );
+    // The `xmpp probe` peers: one more configuration of three of the servers, two of
+    // them presenting a broken certificate (signed by the test CA all the same).
+    env.insert(
+        "XMPP_INTEROP_EJABBERD24_TLS",
+        format!("127.0.0.1:{EJABBERD24_TLS_PORT}"),
+    );
+    env.insert(
+        "XMPP_INTEROP_PROSODY_EXPIRED",
+        format!("127.0.0.1:{PROSODY_EXPIRED_PORT}"),
+    );
+    env.insert(
+        "XMPP_INTEROP_PROSODY_EXPIRED_DIRECT_TLS",
+        format!("127.0.0.1:{PROSODY_EXPIRED_DIRECT_TLS_PORT}"),
+    );
+    env.insert(
+        "XMPP_INTEROP_PROSODY13_WRONG_NAME",
+        format!("127.0.0.1:{PROSODY13_WRONG_NAME_PORT}"),
+    );
+    for (cert, key, c) in [
+        (
+            "XMPP_INTEROP_EXPIRED_CERT",
+            "XMPP_INTEROP_EXPIRED_KEY",
+            TestCert::Expired,
+        ),
+        (
+            "XMPP_INTEROP_WRONG_NAME_CERT",
+            "XMPP_INTEROP_WRONG_NAME_KEY",
+            TestCert::WrongName,
+        ),
+    ] {
+        env.insert(cert, layout.test_cert(c).display().to_string());
+        env.insert(key, layout.test_key(c).display().to_string());
+    }
+    env.insert("XMPP_INTEROP_WRONG_NAME", WRONG_NAME.to_string());
     env.insert(
         "XMPP_INTEROP_GO_SENDXMPP",
         layout.go_sendxmpp_bin().display().to_string(),
