@@ -643,6 +643,14 @@ impl Checks {
     /// The logins.
     pub fn login(&mut self, login: &Login) {
         let s = "login";
+        if login.resumption.is_none() && !login.attempts.iter().all(|a| !a.ok) {
+            self.warn(
+                "sm",
+                s,
+                "no stream management (XEP-0198) after login".into(),
+                "enable stream management with resumption (Prosody: smacks; ejabberd: mod_stream_mgmt)",
+            );
+        }
         let attempts = login
             .attempts
             .iter()

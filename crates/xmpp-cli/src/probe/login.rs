@@ -127,10 +127,9 @@ pub async fn probe(
             login.fast = Some(ctx.fast().await);
         }
     }
-    let sm = !features.sm.is_empty() || features.sasl2.as_ref().is_some_and(|s| s.sm);
-    if sm {
-        login.resumption = Some(ctx.resumption().await);
-    }
+    // Stream management is offered after login (and inline with SASL2):
+    // always look.
+    login.resumption = ctx.resumption().await;
     login
 }
 
@@ -285,8 +284,9 @@ impl Ctx<'_> {
         attempt
     }
 
-    /// Logs in with stream management, drops the connection and resumes.
-    async fn resumption(&self) -> Attempt {
+    /// Logs in with stream management, drops the connection and resumes;
+    /// `None` if the server offers no stream management.
+    async fn resumption(&self) -> Option<Attempt> {
         let first = Plan {
             profile: "resume",
             mechanism: None,
@@ -298,12 +298,16 @@ impl Ctx<'_> {
         };
         let (mut attempt, stream) = self.login(first).await;
         let Some(mut stream) = stream else {
-            return attempt;
+            return Some(attempt);
         };
+        if !stream.info().stream_management {
+            crate::login::close(stream, self.args.timeout).await;
+            return None;
+        }
         let Some(suspended) = stream.suspend() else {
             attempt.ok = false;
-            attempt.error = Some("the server did not grant resumption".into());
-            return attempt;
+            attempt.error = Some("the server enabled stream management without resumption".into());
+            return Some(attempt);
         };
         // Drop the connection without a close, as a lost network would.
         drop(stream);
@@ -325,7 +329,7 @@ impl Ctx<'_> {
             }
             crate::login::close(stream, self.args.timeout).await;
         }
-        attempt
+        Some(attempt)
     }
 }
 

@@ -320,7 +320,8 @@ pub struct Login {
     pub attempts: Vec<Attempt>,
     /// A FAST token login (XEP-0484), where offered.
     pub fast: Option<Attempt>,
-    /// A stream resumption (XEP-0198), where offered.
+    /// A stream resumption (XEP-0198); `null` when the server offers no
+    /// stream management.
     pub resumption: Option<Attempt>,
     /// An XEP-0199 ping to the server after a login.
     pub ping: Option<Attempt>,
