@@ -556,15 +556,21 @@ impl Checks {
                 "upgrade to a server with SASL2, Bind2 and FAST (Prosody 13, ejabberd 24.12)",
             ),
         }
-        if f.sm.is_empty() && !sasl2.is_some_and(|x| x.sm) {
-            self.warn(
+        if sasl2.is_some_and(|x| x.sm) {
+            self.ok(
                 "sm",
                 s,
-                "no stream management (XEP-0198) offered before login".into(),
-                "enable stream management (Prosody: smacks; ejabberd: mod_stream_mgmt)",
+                "stream management (XEP-0198), resumption inline with SASL2".into(),
             );
-        } else {
+        } else if !f.sm.is_empty() {
             self.ok("sm", s, "stream management (XEP-0198)".into());
+        } else {
+            // Most servers list it only after login.
+            self.ok(
+                "sm",
+                s,
+                "stream management: not listed before login (log in to see)".into(),
+            );
         }
         if f.csi {
             self.ok("csi", s, "client state indication (XEP-0352)".into());
@@ -647,9 +653,12 @@ impl Checks {
             self.warn(
                 "sm",
                 s,
-                "no stream management (XEP-0198) after login".into(),
+                "no stream management with resumption (XEP-0198) after login".into(),
                 "enable stream management with resumption (Prosody: smacks; ejabberd: mod_stream_mgmt)",
             );
+        }
+        for m in &login.not_tried {
+            self.ok("login.not_tried", s, format!("not tried: {m}"));
         }
         let attempts = login
             .attempts

@@ -58,6 +58,7 @@ pub async fn probe(
     let mut login = Login {
         endpoint: endpoint.name.clone(),
         attempts: Vec::new(),
+        not_tried: Vec::new(),
         fast: None,
         resumption: None,
         ping: None,
@@ -86,6 +87,8 @@ pub async fn probe(
         args,
         tls_rtt,
         user_agent,
+        sasl2_mechanism: None,
+        rfc6120_mechanism: None,
     };
     let mut profiles: Vec<(&'static str, Sasl2Mode, &Vec<String>)> = Vec::new();
     if !features.mechanisms.is_empty() {
@@ -97,8 +100,27 @@ pub async fn probe(
     let mut kept: Option<XmppStream<TcpStream>> = None;
     for (profile, sasl2, names) in profiles {
         for name in names {
-            let Some(mechanism) = Mechanism::from_name(name).filter(|m| !m.is_fast()) else {
-                continue;
+            let mechanism = match Mechanism::from_name(name) {
+                // FAST mechanisms need a token: tried below.
+                Some(m) if m.is_fast() => continue,
+                Some(m) if m.is_plus() && features.channel_binding_types.is_none() => {
+                    login.not_tried.push(format!(
+                        "{name} ({profile}): the server lists no channel-binding types \
+                         (XEP-0440), so there is no binding type to agree on"
+                    ));
+                    continue;
+                }
+                Some(m) => m,
+                None => {
+                    let why = match name.as_str() {
+                        "OAUTHBEARER" | "X-OAUTH2" => "needs an OAuth token, not a password",
+                        "EXTERNAL" => "needs a client certificate",
+                        "ANONYMOUS" => "logs in as nobody",
+                        _ => "not implemented by xmpp probe",
+                    };
+                    login.not_tried.push(format!("{name} ({profile}): {why}"));
+                    continue;
+                }
             };
             let plan = Plan {
                 profile,
@@ -122,6 +144,21 @@ pub async fn probe(
     if let Some(stream) = kept.take() {
         login.ping = Some(ping(stream, &ctx).await);
     }
+    // FAST and resumption log in first with a mechanism that worked, SASL2's
+    // if one did (the automatic choice may be one the client refuses, such
+    // as -PLUS without XEP-0440).
+    let worked = |profile: &str| {
+        login
+            .attempts
+            .iter()
+            .filter(|a| a.ok && a.profile == profile)
+            .find_map(|a| a.mechanism.as_deref().and_then(Mechanism::from_name))
+    };
+    let ctx = Ctx {
+        sasl2_mechanism: worked("sasl2"),
+        rfc6120_mechanism: worked("rfc6120"),
+        ..ctx
+    };
     if let Some(fast) = features.sasl2.as_ref().and_then(|s| s.fast.as_ref()) {
         if !fast.is_empty() {
             login.fast = Some(ctx.fast().await);
@@ -140,6 +177,10 @@ struct Ctx<'a> {
     args: &'a ProbeArgs,
     tls_rtt: u32,
     user_agent: String,
+    /// A mechanism that worked with SASL2.
+    sasl2_mechanism: Option<Mechanism>,
+    /// A mechanism that worked with RFC 6120 SASL.
+    rfc6120_mechanism: Option<Mechanism>,
 }
 
 impl Ctx<'_> {
@@ -229,7 +270,9 @@ impl Ctx<'_> {
                 (attempt, Some(stream))
             }
             Err(e) => {
-                attempt.error = Some(crate::exit::Failure::from(e).message);
+                // The first line: the CLI's hints are for `xmpp login` users.
+                let message = crate::exit::Failure::from(e).message;
+                attempt.error = Some(message.lines().next().unwrap_or_default().to_owned());
                 (attempt, None)
             }
         }
@@ -240,7 +283,7 @@ impl Ctx<'_> {
     async fn fast(&self) -> Attempt {
         let first = Plan {
             profile: "fast",
-            mechanism: None,
+            mechanism: self.sasl2_mechanism,
             sasl2: Sasl2Mode::Required,
             fast_token: None,
             request_token: true,
@@ -287,10 +330,15 @@ impl Ctx<'_> {
     /// Logs in with stream management, drops the connection and resumes;
     /// `None` if the server offers no stream management.
     async fn resumption(&self) -> Option<Attempt> {
+        let (mechanism, sasl2) = match (self.sasl2_mechanism, self.rfc6120_mechanism) {
+            (Some(m), _) => (Some(m), Sasl2Mode::Required),
+            (None, Some(m)) => (Some(m), Sasl2Mode::Off),
+            (None, None) => (None, Sasl2Mode::Auto),
+        };
         let first = Plan {
             profile: "resume",
-            mechanism: None,
-            sasl2: Sasl2Mode::Auto,
+            mechanism,
+            sasl2,
             fast_token: None,
             request_token: false,
             stream_management: true,
@@ -300,21 +348,24 @@ impl Ctx<'_> {
         let Some(mut stream) = stream else {
             return Some(attempt);
         };
-        if !stream.info().stream_management {
-            crate::login::close(stream, self.args.timeout).await;
-            return None;
+        // With RFC 6120 binding, `<enabled/>` comes after the login: a
+        // round trip reads it.
+        if let Err(e) = ping_once(&mut stream, self.args.timeout).await {
+            attempt.ok = false;
+            attempt.error = Some(format!("no answer to a ping after login: {e}"));
+            return Some(attempt);
         }
         let Some(suspended) = stream.suspend() else {
-            attempt.ok = false;
-            attempt.error = Some("the server enabled stream management without resumption".into());
-            return Some(attempt);
+            // No stream management, or none with resumption.
+            crate::login::close(stream, self.args.timeout).await;
+            return None;
         };
         // Drop the connection without a close, as a lost network would.
         drop(stream);
         let second = Plan {
             profile: "resume",
-            mechanism: None,
-            sasl2: Sasl2Mode::Auto,
+            mechanism,
+            sasl2,
             fast_token: None,
             request_token: false,
             stream_management: true,
@@ -333,7 +384,7 @@ impl Ctx<'_> {
     }
 }
 
-/// An XEP-0199 ping to the server.
+/// An XEP-0199 ping to the server, then the stream closed.
 async fn ping(mut stream: XmppStream<TcpStream>, ctx: &Ctx<'_>) -> Attempt {
     let mut attempt = Attempt {
         profile: "ping",
@@ -343,6 +394,23 @@ async fn ping(mut stream: XmppStream<TcpStream>, ctx: &Ctx<'_>) -> Attempt {
         ms: None,
         error: None,
     };
+    match ping_once(&mut stream, ctx.args.timeout).await {
+        Ok(took) => {
+            attempt.ok = true;
+            attempt.ms = Some(super::ms(took));
+        }
+        Err(e) => attempt.error = Some(e),
+    }
+    crate::login::close(stream, ctx.args.timeout).await;
+    attempt
+}
+
+/// Pings the server and waits for the answer (whatever the server sent
+/// before it, such as `<enabled/>`, is read on the way).
+async fn ping_once(
+    stream: &mut XmppStream<TcpStream>,
+    timeout: std::time::Duration,
+) -> Result<std::time::Duration, String> {
     let domain = stream.info().domain.clone();
     let id = "xmpp-probe-ping";
     let iq = Element::builder("iq", ns::CLIENT)
@@ -352,7 +420,7 @@ async fn ping(mut stream: XmppStream<TcpStream>, ctx: &Ctx<'_>) -> Attempt {
         .append(Element::builder("ping", ns::PING).build())
         .build();
     let started = Instant::now();
-    let answered = tokio::time::timeout(ctx.args.timeout, async {
+    let answered = tokio::time::timeout(timeout, async {
         stream.send(iq).await.map_err(|e| e.to_string())?;
         while let Some(next) = stream.next().await {
             let el = next.map_err(|e| e.to_string())?;
@@ -367,13 +435,8 @@ async fn ping(mut stream: XmppStream<TcpStream>, ctx: &Ctx<'_>) -> Attempt {
     })
     .await;
     match answered {
-        Ok(Ok(())) => {
-            attempt.ok = true;
-            attempt.ms = Some(super::ms(started.elapsed()));
-        }
-        Ok(Err(e)) => attempt.error = Some(e),
-        Err(_) => attempt.error = Some(format!("no answer within {:?}", ctx.args.timeout)),
+        Ok(Ok(())) => Ok(started.elapsed()),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(format!("no answer within {timeout:?}")),
     }
-    crate::login::close(stream, ctx.args.timeout).await;
-    attempt
 }

@@ -318,6 +318,9 @@ pub struct Login {
     pub endpoint: String,
     /// One login per mechanism and profile.
     pub attempts: Vec<Attempt>,
+    /// Mechanisms offered but not tried, with why (`OAUTHBEARER (rfc6120):
+    /// needs a token, not a password`).
+    pub not_tried: Vec<String>,
     /// A FAST token login (XEP-0484), where offered.
     pub fast: Option<Attempt>,
     /// A stream resumption (XEP-0198); `null` when the server offers no
