@@ -40,6 +40,8 @@ pub enum Command {
     Shell(ShellArgs),
     /// Login load generator (works against any XMPP server).
     Bench(BenchArgs),
+    /// Check a domain's XMPP service: DNS, TLS, certificates, features, logins.
+    Probe(crate::probe::ProbeArgs),
 }
 
 /// Where accounts live.

@@ -37,6 +37,11 @@ impl Failure {
         }
     }
 
+    /// Exits with `code` and prints nothing: the command has said it all.
+    pub fn silent(code: Code) -> Self {
+        Self::new(code, "")
+    }
+
     /// A usage error.
     pub fn usage(message: impl fmt::Display) -> Self {
         Self::new(Code::Usage, message)

@@ -1,5 +1,5 @@
 //! The `xmpp` command-line tool: `demo`, `serve`, `user`, `login`, `send`,
-//! `shell`, `bench`.
+//! `shell`, `bench`, `probe`.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 // Doc comments on the clap types are the `--help` text, where XML elements
@@ -23,6 +23,7 @@ mod duration;
 mod exit;
 mod login;
 mod password;
+mod probe;
 mod route;
 mod send;
 mod serve;
@@ -80,12 +81,15 @@ fn main() {
             Command::Login(a) => login::run(a).await,
             Command::Send(a) => send::run(a).await,
             Command::Shell(a) => shell::run(a).await,
+            Command::Probe(a) => probe::run(a).await,
         }
     });
     // Do not wait for lingering blocking tasks (a prompt, a slow peer).
     runtime.shutdown_background();
     if let Err(f) = result {
-        eprintln!("xmpp: {}", f.message);
+        if !f.message.is_empty() {
+            eprintln!("xmpp: {}", f.message);
+        }
         std::process::exit(f.code as i32);
     }
 }

@@ -19,9 +19,9 @@ use crate::tls::ProbeState;
 /// SASL2 (XEP-0388).
 pub const NS_SASL2: &str = "urn:xmpp:sasl:2";
 /// Bind2 (XEP-0386).
-const NS_BIND2: &str = "urn:xmpp:bind:0";
+pub const NS_BIND2: &str = "urn:xmpp:bind:0";
 /// FAST (XEP-0484).
-const NS_FAST: &str = "urn:xmpp:fast:0";
+pub const NS_FAST: &str = "urn:xmpp:fast:0";
 
 /// What was last printed, to merge frames the RFC 3920 §6.5 example shows in
 /// one step.

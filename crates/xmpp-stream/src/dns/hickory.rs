@@ -81,6 +81,23 @@ impl DnsResolver {
     pub fn from_hickory(inner: TokioResolver) -> Self {
         DnsResolver { inner }
     }
+
+    /// The name `host` is an alias of (its CNAME record), if it is one.
+    /// RFC 2782 forbids an SRV target to be an alias; `xmpp probe` says
+    /// so.
+    pub async fn cname(&self, host: &str) -> Result<Option<String>, DnsError> {
+        use hickory_resolver::proto::rr::RecordType;
+        match self.inner.lookup(fqdn(host), RecordType::CNAME).await {
+            Ok(lookup) => Ok(lookup
+                .answers()
+                .iter()
+                .find_map(|record| match &record.data {
+                    RData::CNAME(alias) => Some(target_name(&alias.0.to_ascii())),
+                    _ => None,
+                })),
+            Err(e) => no_records(host, e).map(|()| None),
+        }
+    }
 }
 
 #[cold]

@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 use xmpp_stream::dns::hickory_resolver::proto::op::{Message, OpCode, ResponseCode};
-use xmpp_stream::dns::hickory_resolver::proto::rr::rdata::{A, AAAA, SRV};
+use xmpp_stream::dns::hickory_resolver::proto::rr::rdata::{A, AAAA, CNAME, SRV};
 use xmpp_stream::dns::hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 
 /// What the server answers.
@@ -62,6 +62,13 @@ impl Zone {
         }
     }
 
+    /// An alias: `name` is a CNAME of `target`. Queries of any type for
+    /// `name` get the CNAME, and `target`'s records of that type after it.
+    pub fn cname(self, name: &str, target: &str) -> Self {
+        let to = Name::from_ascii(format!("{}.", target.trim_end_matches('.'))).unwrap();
+        self.add(name, RecordType::CNAME, RData::CNAME(CNAME(to)))
+    }
+
     /// Never answers: for timeouts.
     pub fn silent(mut self) -> Self {
         self.silent = true;
@@ -84,6 +91,22 @@ impl Zone {
         };
         response.add_query(q.clone());
         let name = key(&q.name().to_ascii());
+        if let Some(alias) = self.records.get(&(name.clone(), RecordType::CNAME)) {
+            response.add_answers(
+                alias
+                    .iter()
+                    .map(|d| Record::from_rdata(q.name().clone(), 60, d.clone())),
+            );
+            if let Some(RData::CNAME(CNAME(to))) = alias.first() {
+                if let Some(data) = self.records.get(&(key(&to.to_ascii()), q.query_type())) {
+                    response.add_answers(
+                        data.iter()
+                            .map(|d| Record::from_rdata(to.clone(), 60, d.clone())),
+                    );
+                }
+            }
+            return response.to_vec().ok();
+        }
         match self.records.get(&(name.clone(), q.query_type())) {
             Some(data) => {
                 response.add_answers(
