@@ -57,6 +57,8 @@ pub const PROSODY13_WS_PATH: &str = "/xmpp-websocket";
 /// A second Prosody 13: STARTTLS required, no direct TLS, a certificate for another name
 /// ([`TestCert::WrongName`]), in-band registration; no stream management.
 pub const PROSODY13_WRONG_NAME_PORT: u16 = 15425;
+/// Its HTTP port: host-meta (XEP-0156) listing its WebSocket at [`PROSODY13_WS_PATH`].
+pub const PROSODY13_WRONG_NAME_HTTP_PORT: u16 = 15426;
 /// ejabberd 24.12's c2s port: STARTTLS offered, not required; SASL2 without TLS allowed.
 pub const EJABBERD24_PORT: u16 = 15522;
 /// ejabberd 24.12's direct TLS port (XEP-0368).

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use super::report;
 use crate::peers::{
-    Layout, DOMAIN, EJABBERD24_TLS_PORT, PROSODY13_WRONG_NAME_PORT,
-    PROSODY_EXPIRED_DIRECT_TLS_PORT, PROSODY_EXPIRED_PORT,
+    Layout, DOMAIN, EJABBERD24_TLS_PORT, PROSODY13_WRONG_NAME_HTTP_PORT, PROSODY13_WRONG_NAME_PORT,
+    PROSODY13_WS_PATH, PROSODY_EXPIRED_DIRECT_TLS_PORT, PROSODY_EXPIRED_PORT,
 };
 use crate::process::run_with_timeout;
 
@@ -27,6 +27,8 @@ enum Check {
     },
     /// The features before TLS: `<starttls>`, with `<required/>` or without.
     Features { port: u16, required: bool },
+    /// `GET /.well-known/host-meta.json`: 200, listing exactly this WebSocket URL.
+    HostMeta { port: u16 },
 }
 
 struct Case {
@@ -98,6 +100,13 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            server: "prosody13-wrong-name",
+            what: "host-meta lists its ws://",
+            check: Check::HostMeta {
+                port: PROSODY13_WRONG_NAME_HTTP_PORT,
+            },
+        },
+        Case {
             server: "ejabberd24-tls",
             what: "STARTTLS: verified",
             check: Check::Tls {
@@ -132,6 +141,7 @@ pub(super) fn run(layout: &Layout) -> (usize, usize) {
                 want,
             } => ("openssl", s_client(layout, *port, *direct, args, want)),
             Check::Features { port, required } => ("raw", starttls_offer(*port, *required)),
+            Check::HostMeta { port } => ("http", host_meta(*port)),
         };
         if verdict.is_err() {
             failed += 1;
@@ -165,7 +175,9 @@ fn s_client(
         Some(missing) => {
             let lines: Vec<&str> = all.trim().lines().collect();
             let tail = lines[lines.len().saturating_sub(12)..].join("\n");
-            Err(format!("no {missing:?} in openssl's output, ending:\n{tail}"))
+            Err(format!(
+                "no {missing:?} in openssl's output, ending:\n{tail}"
+            ))
         }
     }
 }
@@ -213,5 +225,26 @@ fn starttls_offer(port: u16, required: bool) -> Result<String, String> {
         })
     } else {
         Err(format!("want required={required}: {features:?}"))
+    }
+}
+
+/// The JSON host-meta must list this port's WebSocket, with the address (http_external_url).
+fn host_meta(port: u16) -> Result<String, String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    write!(
+        s,
+        "GET /.well-known/host-meta.json HTTP/1.1\r\nHost: {DOMAIN}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)
+        .map_err(|e| format!("reading the answer: {e}"))?;
+    let want = format!("\"ws://127.0.0.1:{port}{PROSODY13_WS_PATH}\"");
+    if text.starts_with("HTTP/1.1 200") && text.contains(&want) {
+        Ok(format!("200, {want}"))
+    } else {
+        Err(format!("want 200 listing {want}: {text:?}"))
     }
 }

@@ -10,7 +10,8 @@ use super::daemon;
 use super::files::{io_err, render};
 use crate::peers::{
     Layout, ProsodyInstance, TestCert, DOMAIN, PASSWORD, PROSODY13_DIRECT_TLS_PORT,
-    PROSODY13_HTTP_PORT, PROSODY13_PORT, PROSODY13_WRONG_NAME_PORT, USER, USER2,
+    PROSODY13_HTTP_PORT, PROSODY13_PORT, PROSODY13_WRONG_NAME_HTTP_PORT, PROSODY13_WRONG_NAME_PORT,
+    USER, USER2,
 };
 use crate::ports::port_open;
 use crate::process::{capture, run_checked};
@@ -107,7 +108,8 @@ pub(super) fn start13(layout: &Layout) -> Result<(), String> {
 
 /// Starts the second Prosody 13 with `interop/prosody13/prosody-wrong-name.cfg.lua`:
 /// STARTTLS required, the certificate for [`crate::peers::WRONG_NAME`], in-band
-/// registration, SASL2/Bind2/FAST without stream management, no direct TLS, no HTTP.
+/// registration, SASL2/Bind2/FAST without stream management, no direct TLS; WebSocket and
+/// host-meta on its HTTP port.
 pub(super) fn start13_wrong_name(layout: &Layout) -> Result<(), String> {
     let t = Instant::now();
     let dir = layout.run_dir().join(NAME13_WRONG_NAME);
@@ -115,6 +117,7 @@ pub(super) fn start13_wrong_name(layout: &Layout) -> Result<(), String> {
     let subst = vec![
         ("@DATA_DIR@", dir.join("data").display().to_string()),
         ("@C2S_PORT@", PROSODY13_WRONG_NAME_PORT.to_string()),
+        ("@HTTP_PORT@", PROSODY13_WRONG_NAME_HTTP_PORT.to_string()),
         ("@CERT_FILE@", cert.display().to_string()),
         (
             "@KEY_FILE@",
@@ -130,13 +133,14 @@ pub(super) fn start13_wrong_name(layout: &Layout) -> Result<(), String> {
             .join("prosody-wrong-name.cfg.lua"),
         cfg: dir.join("prosody.cfg.lua"),
         subst,
-        ports: vec![PROSODY13_WRONG_NAME_PORT],
+        ports: vec![PROSODY13_WRONG_NAME_PORT, PROSODY13_WRONG_NAME_HTTP_PORT],
         launcher: Some(layout.prosody13_root().join("usr/bin")),
     };
     instance.start(layout)?;
     eprintln!(
         "Prosody 13 (wrong-name certificate) up on 127.0.0.1:{PROSODY13_WRONG_NAME_PORT} \
-         (STARTTLS required) (pid {}, {:.1} s)",
+         (STARTTLS required), host-meta and WebSocket :{PROSODY13_WRONG_NAME_HTTP_PORT} \
+         (pid {}, {:.1} s)",
         daemon::running(layout, NAME13_WRONG_NAME).unwrap_or(0),
         t.elapsed().as_secs_f64()
     );
