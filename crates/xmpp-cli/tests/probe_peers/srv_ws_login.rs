@@ -343,32 +343,36 @@ fn host_meta_leads_to_a_websocket_that_offers_nothing() {
     p.expect_exit(1);
 }
 
-/// SCRAM mechanisms our client implements (xmpp-sasl): no SCRAM-SHA-512.
-const OUR_SCRAM: &[&str] = &[
-    "SCRAM-SHA-1",
-    "SCRAM-SHA-256",
-    "SCRAM-SHA-1-PLUS",
-    "SCRAM-SHA-256-PLUS",
-];
+/// What a login through one configuration must show.
+struct LoginExpect {
+    /// `XMPP_INTEROP_*` with the address (a STARTTLS port).
+    var: &'static str,
+    /// SCRAM mechanisms that must log in, under every profile offered.
+    scram: &'static [&'static str],
+    /// SASL2 offered (with the account's `from`), so a second profile.
+    sasl2: bool,
+    /// A FAST token login.
+    fast: bool,
+    /// Stream management with resumption after the login.
+    resumption: bool,
+    /// XEP-0474 `h=` in the account's SCRAM server-first.
+    ssdp: bool,
+}
 
-/// `xmpp probe USER@DOMAIN --password-stdin` against `var` (STARTTLS): every offered SCRAM
-/// mechanism we implement logs in under both profiles, `want_scram` exactly among them;
-/// FAST and resumption (both configured) and a ping work.
-fn login_probe(var: &str, want_scram: &[&str]) {
+/// `xmpp probe USER@DOMAIN --password-stdin` against `w.var` (STARTTLS).
+fn login_probe(w: &LoginExpect) {
     let jid = format!("{}@{}", env("XMPP_INTEROP_USER"), domain());
-    let (addr, ca) = (env(var), env("XMPP_INTEROP_CA"));
-    let p = Probe::run(
-        &format!("{jid} via {var}"),
-        &[
-            &jid,
-            "--password-stdin",
-            "--server",
-            &addr,
-            "--ca-file",
-            &ca,
-        ],
-        &format!("{}\n", env("XMPP_INTEROP_PASSWORD")),
-    );
+    let (addr, ca) = (env(w.var), env("XMPP_INTEROP_CA"));
+    let args = [
+        &jid,
+        "--password-stdin",
+        "--server",
+        &addr,
+        "--ca-file",
+        &ca,
+    ];
+    let password = format!("{}\n", env("XMPP_INTEROP_PASSWORD"));
+    let p = Probe::run(&format!("{jid} via {}", w.var), &args, &password);
     assert_eq!(p.report["jid"], jid.as_str(), "{}", p.dump());
     let login = &p.report["login"];
     assert!(login.is_object(), "no login section: {}", p.dump());
@@ -379,41 +383,31 @@ fn login_probe(var: &str, want_scram: &[&str]) {
         assert_eq!(a["ok"], true, "failed attempt {a}: {}", p.dump());
     }
     let after = &p.endpoint()["features_after_tls"];
-    for (profile, offered) in [
-        ("rfc6120", &after["mechanisms"]),
-        ("sasl2", &after["sasl2"]["mechanisms"]),
-    ] {
-        let offered_scram: BTreeSet<String> = strings(offered)
-            .into_iter()
-            .filter(|m| OUR_SCRAM.contains(&m.as_str()))
-            .collect();
-        assert_eq!(offered_scram, set(want_scram), "{profile}: {}", p.dump());
-        let logged_in: BTreeSet<String> = attempts
-            .iter()
-            .filter(|a| a["profile"] == profile && a["ok"] == true)
-            .filter_map(|a| a["mechanism"].as_str().map(str::to_owned))
-            .collect();
-        assert!(
-            offered_scram.is_subset(&logged_in),
-            "{profile}: want ok logins with {offered_scram:?}, got {logged_in:?}: {}",
-            p.dump()
-        );
+    assert_eq!(after["sasl2"].is_object(), w.sasl2, "{}", p.dump());
+    let mut profiles = vec![("rfc6120", &after["mechanisms"])];
+    if w.sasl2 {
+        profiles.push(("sasl2", &after["sasl2"]["mechanisms"]));
     }
     // Every offered mechanism is accounted for: tried, or listed as not tried (with why).
     let not_tried = strings(&login["not_tried"]);
-    for (profile, offered) in [
-        ("rfc6120", &after["mechanisms"]),
-        ("sasl2", &after["sasl2"]["mechanisms"]),
-    ] {
+    for (profile, offered) in &profiles {
+        let logged_in: BTreeSet<String> = attempts
+            .iter()
+            .filter(|a| a["profile"] == *profile && a["ok"] == true)
+            .filter_map(|a| a["mechanism"].as_str().map(str::to_owned))
+            .collect();
+        assert!(
+            set(w.scram).is_subset(&logged_in),
+            "{profile}: want ok logins with {:?}, got {logged_in:?}: {}",
+            w.scram,
+            p.dump()
+        );
         for m in strings(offered) {
-            let tried = attempts
-                .iter()
-                .any(|a| a["profile"] == profile && a["mechanism"] == m.as_str());
             let listed = not_tried
                 .iter()
                 .any(|n| n.starts_with(&format!("{m} ({profile})")));
             assert!(
-                tried || listed,
+                logged_in.contains(&m) || listed,
                 "{m} ({profile}) neither tried nor listed: {}",
                 p.dump()
             );
@@ -430,15 +424,32 @@ fn login_probe(var: &str, want_scram: &[&str]) {
             assert!(two < one, "{a} vs {rfc}: {}", p.dump());
         }
     }
-    for what in ["fast", "resumption", "ping"] {
-        assert_eq!(login[what]["ok"], true, "{what}: {}", p.dump());
+    assert_eq!(login["ping"]["ok"], true, "{}", p.dump());
+    if w.fast {
+        assert_eq!(login["fast"]["ok"], true, "{}", p.dump());
+        let fast = login["fast"]["mechanism"].as_str().unwrap_or("").to_owned();
+        assert!(
+            strings(&after["sasl2"]["fast"]).contains(&fast),
+            "FAST {fast:?} not offered: {}",
+            p.dump()
+        );
+    } else {
+        assert!(login["fast"].is_null(), "{}", p.dump());
     }
-    let fast = login["fast"]["mechanism"].as_str().unwrap_or("").to_owned();
-    assert!(
-        strings(&after["sasl2"]["fast"]).contains(&fast),
-        "FAST {fast:?} not offered: {}",
-        p.dump()
-    );
+    if w.resumption {
+        assert_eq!(login["resumption"]["ok"], true, "{}", p.dump());
+        let sm = p.levels("sm", Some("login"));
+        assert!(sm.is_empty(), "sm after login: {sm:?}: {}", p.dump());
+    } else {
+        assert!(login["resumption"].is_null(), "{}", p.dump());
+        p.expect_check_on("sm", Some("login"), &["warning"]);
+    }
+    assert_eq!(p.endpoint()["downgrade_protection"], w.ssdp, "{}", p.dump());
+    if w.ssdp {
+        p.expect_check("sasl.downgrade_protection", "ok");
+    } else {
+        p.expect_flagged("sasl.downgrade_protection");
+    }
     p.expect_check("login", "ok");
 }
 
@@ -446,17 +457,66 @@ fn login_probe(var: &str, want_scram: &[&str]) {
 #[ignore = "interop: run by cargo xtask interop"]
 fn login_to_prosody13() {
     // prosody.cfg.lua: password_hash = "SHA-256" -> SCRAM-SHA-256 and its -PLUS only;
-    // "sasl2_fast" -> FAST; "smacks" (+ "sasl2_sm") -> resumption; "ping".
-    login_probe(
-        "XMPP_INTEROP_PROSODY13",
-        &["SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"],
-    );
+    // "sasl2" -> SASL2; "sasl2_fast" -> FAST; "smacks" + "sasl2_sm" -> resumption;
+    // "sasl_ssdp" -> h=.
+    login_probe(&LoginExpect {
+        var: "XMPP_INTEROP_PROSODY13",
+        scram: &["SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"],
+        sasl2: true,
+        fast: true,
+        resumption: true,
+        ssdp: true,
+    });
 }
 
 #[test]
 #[ignore = "interop: run by cargo xtask interop"]
 fn login_to_ejabberd2412() {
-    // ejabberd.yml: auth_password_format: plain -> every SCRAM and -PLUS (SHA-512 too,
-    // which we do not implement); mod_auth_fast; mod_stream_mgmt; mod_ping.
-    login_probe("XMPP_INTEROP_EJABBERD24_TLS", OUR_SCRAM);
+    // ejabberd.yml, listener @TLS_PORT@: auth_password_format: plain -> every SCRAM and
+    // -PLUS (SHA-512 too, which the probe does not implement); SASL2 and SSDP built in;
+    // mod_auth_fast; mod_stream_mgmt.
+    login_probe(&LoginExpect {
+        var: "XMPP_INTEROP_EJABBERD24_TLS",
+        scram: &[
+            "SCRAM-SHA-1",
+            "SCRAM-SHA-256",
+            "SCRAM-SHA-1-PLUS",
+            "SCRAM-SHA-256-PLUS",
+        ],
+        sasl2: true,
+        fast: true,
+        resumption: true,
+        ssdp: true,
+    });
+}
+
+#[test]
+#[ignore = "interop: run by cargo xtask interop"]
+fn login_to_ejabberd2301() {
+    // ejabberd.yml, listener @TLS_PORT@: plaintext storage -> SCRAM-SHA-1/256 (its -PLUS
+    // need tls-unique and come without XEP-0440: not tried); no SASL2 in 23.01;
+    // mod_stream_mgmt -> resumption after the RFC 6120 login; no SSDP.
+    login_probe(&LoginExpect {
+        var: "XMPP_INTEROP_EJABBERD_TLS",
+        scram: &["SCRAM-SHA-1", "SCRAM-SHA-256"],
+        sasl2: false,
+        fast: false,
+        resumption: true,
+        ssdp: false,
+    });
+}
+
+#[test]
+#[ignore = "interop: run by cargo xtask interop"]
+fn login_to_prosody012_without_stream_management() {
+    // prosody-tls.cfg.lua: internal_hashed (0.12: SHA-1 keys) -> SCRAM-SHA-1 only; no
+    // "smacks" in modules_enabled -> no stream management at all; no SASL2, no SSDP.
+    login_probe(&LoginExpect {
+        var: "XMPP_INTEROP_PROSODY_TLS",
+        scram: &["SCRAM-SHA-1"],
+        sasl2: false,
+        fast: false,
+        resumption: false,
+        ssdp: false,
+    });
 }
