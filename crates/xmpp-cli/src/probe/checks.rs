@@ -657,6 +657,26 @@ impl Checks {
                 "enable stream management with resumption (Prosody: smacks; ejabberd: mod_stream_mgmt)",
             );
         }
+        if login.attempts.iter().any(|a| a.ok) {
+            let carbons = login
+                .server_features
+                .iter()
+                .any(|f| f.starts_with("urn:xmpp:carbons:"));
+            if carbons {
+                self.ok("carbons", s, "message carbons (XEP-0280)".into());
+            } else {
+                self.warn("carbons", s, "no message carbons (XEP-0280)".into(), "enable message carbons (Prosody: carbons; ejabberd: mod_carbons), so a user's devices see each other's messages");
+            }
+            if login.features_after_login.as_ref().is_some_and(|f| f.csi) {
+                self.ok(
+                    "csi",
+                    s,
+                    "client state indication (XEP-0352) after login".into(),
+                );
+            } else {
+                self.warn("csi", s, "no client state indication (XEP-0352)".into(), "enable CSI (Prosody: csi_simple; ejabberd: mod_client_state), which saves mobile clients' battery");
+            }
+        }
         for m in &login.not_tried {
             self.ok("login.not_tried", s, format!("not tried: {m}"));
         }
