@@ -417,6 +417,13 @@ async fn logins_with_every_mechanism() {
         .starts_with("HT-SHA-256-"));
     assert_eq!(login["resumption"]["ok"], true, "{login:#}");
     assert_eq!(login["ping"]["ok"], true);
+    // The first session's features: binding and stream management (serve
+    // offers them after login), no CSI, and no carbons in disco#info.
+    let session = &login["features_after_login"];
+    assert_eq!(session["bind"], true, "{session:#}");
+    assert_eq!(session["sm"][0], "urn:xmpp:sm:3");
+    assert_eq!(level(&v, "csi"), "warning");
+    assert_eq!(checks(&v, "carbons", Some("login"))[0].0, "warning");
 
     let (o, v) = probe(&args, "wrong\n").await;
     expect_code(&o, 1);

@@ -31,6 +31,9 @@ pub struct Context<'a> {
     pub roots: &'a Arc<rustls::RootCertStore>,
     /// Each step's limit.
     pub timeout: Duration,
+    /// The name server that `--resolver` names, for the URLs' hosts (else
+    /// the system's).
+    pub resolver: Option<&'a xmpp_stream::dns::DnsResolver>,
 }
 
 /// Fetches host-meta from `base` (`https://DOMAIN` unless given) and opens
@@ -120,8 +123,20 @@ fn xrd_links(body: &[u8]) -> Vec<(String, String)> {
 
 /// A connection to `host:port`, with TLS (verified for `host`) if `secure`.
 async fn dial(host: &str, port: u16, secure: bool, ctx: &Context<'_>) -> Result<Io, String> {
-    let tcp = tokio::time::timeout(ctx.timeout, TcpStream::connect((host, port)))
-        .await
+    let tcp = match ctx.resolver {
+        Some(resolver) if host.parse::<std::net::IpAddr>().is_err() => {
+            use xmpp_stream::dns::Resolve as _;
+            let ips = resolver.ips(host).await.map_err(|e| e.to_string())?;
+            let addrs: Vec<std::net::SocketAddr> =
+                ips.into_iter().map(|ip| (ip, port).into()).collect();
+            if addrs.is_empty() {
+                return Err(format!("{host} has no address"));
+            }
+            tokio::time::timeout(ctx.timeout, TcpStream::connect(&addrs[..])).await
+        }
+        _ => tokio::time::timeout(ctx.timeout, TcpStream::connect((host, port))).await,
+    };
+    let tcp = tcp
         .map_err(|_| {
             format!(
                 "no TCP connection to {host}:{port} within {:?}",
@@ -132,25 +147,14 @@ async fn dial(host: &str, port: u16, secure: bool, ctx: &Context<'_>) -> Result<
     if !secure {
         return Ok(Box::new(tcp));
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
-    .with_root_certificates(ctx.roots.clone())
-    .with_no_client_auth();
-    // The certificate must name the URL's host, or the XMPP domain when
-    // the URL names an address (XEP-0156: either is acceptable).
-    let checked = if host.parse::<std::net::IpAddr>().is_ok() {
-        ctx.domain
-    } else {
-        host
-    };
-    let name = rustls::pki_types::ServerName::try_from(checked.to_owned())
-        .map_err(|e| format!("{checked:?}: {e}"))?;
+    let config = super::tls_info::web_config(ctx.roots, ctx.domain)?;
+    // SNI is the URL's host; an address gets none, and the certificate is
+    // then checked for the XMPP domain.
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|e| format!("{host:?}: {e}"))?;
     let tls = tokio::time::timeout(
         ctx.timeout,
-        tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
+        tokio_rustls::TlsConnector::from(config).connect(name, tcp),
     )
     .await
     .map_err(|_| {

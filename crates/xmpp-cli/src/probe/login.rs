@@ -20,14 +20,23 @@ use super::ProbeArgs;
 
 /// Counts the client's flights: each run of frames we send that follows
 /// something received (or starts the stream) is one round trip.
+/// Also keeps the last `<stream:features/>` received: after a login, the
+/// session's features.
 #[derive(Default)]
 struct RoundTrips {
     flights: AtomicU32,
     last: Mutex<Option<Direction>>,
+    features: Mutex<Option<Element>>,
 }
 
 impl Observer for RoundTrips {
     fn observe(&self, event: &Observed<'_>) {
+        if let (Direction::Received, xmpp_xml::Frame::Element(el)) = (event.direction, event.frame)
+        {
+            if el.is("features", ns::STREAM) {
+                *self.features.lock().unwrap_or_else(PoisonError::into_inner) = Some(el.clone());
+            }
+        }
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
         if event.direction == Direction::Sent && *last != Some(Direction::Sent) {
             self.flights.fetch_add(1, Ordering::Relaxed);
@@ -59,6 +68,8 @@ pub async fn probe(
         endpoint: endpoint.name.clone(),
         attempts: Vec::new(),
         not_tried: Vec::new(),
+        features_after_login: None,
+        server_features: Vec::new(),
         fast: None,
         resumption: None,
         ping: None,
@@ -98,6 +109,7 @@ pub async fn probe(
         profiles.push(("sasl2", Sasl2Mode::Required, &s.mechanisms));
     }
     let mut kept: Option<XmppStream<TcpStream>> = None;
+    let mut session_features: Option<Element> = None;
     for (profile, sasl2, names) in profiles {
         for name in names {
             let mechanism = match Mechanism::from_name(name) {
@@ -131,17 +143,22 @@ pub async fn probe(
                 stream_management: false,
                 resume: None,
             };
-            let (attempt, stream) = ctx.login(plan).await;
+            let (attempt, stream, features) = ctx.login(plan).await;
             login.attempts.push(attempt);
             if let Some(stream) = stream {
                 match kept {
-                    None => kept = Some(stream),
+                    None => {
+                        kept = Some(stream);
+                        session_features = features;
+                    }
                     Some(_) => crate::login::close(stream, ctx.args.timeout).await,
                 }
             }
         }
     }
-    if let Some(stream) = kept.take() {
+    login.features_after_login = session_features.as_ref().map(super::features::parse);
+    if let Some(mut stream) = kept.take() {
+        login.server_features = disco_info(&mut stream, ctx.args.timeout).await;
         login.ping = Some(ping(stream, &ctx).await);
     }
     // FAST and resumption log in first with a mechanism that worked, SASL2's
@@ -169,6 +186,9 @@ pub async fn probe(
     login.resumption = ctx.resumption().await;
     login
 }
+
+/// A login's outcome: the report line, the stream, its last features.
+type Logged = (Attempt, Option<XmppStream<TcpStream>>, Option<Element>);
 
 struct Ctx<'a> {
     jid: &'a str,
@@ -227,8 +247,8 @@ impl Ctx<'_> {
         Err(last)
     }
 
-    /// One login; the stream if it worked.
-    async fn login(&self, mut plan: Plan) -> (Attempt, Option<XmppStream<TcpStream>>) {
+    /// One login; the stream if it worked, and the last features seen.
+    async fn login(&self, mut plan: Plan) -> Logged {
         let mut attempt = Attempt {
             profile: plan.profile,
             mechanism: plan.mechanism.map(|m| m.as_str().to_owned()),
@@ -241,7 +261,7 @@ impl Ctx<'_> {
             Ok(c) => c,
             Err(e) => {
                 attempt.error = Some(e);
-                return (attempt, None);
+                return (attempt, None, None);
             }
         };
         let counter = Arc::new(RoundTrips::default());
@@ -251,7 +271,7 @@ impl Ctx<'_> {
             Ok(t) => t,
             Err(e) => {
                 attempt.error = Some(e);
-                return (attempt, None);
+                return (attempt, None, None);
             }
         };
         let connected = if self.target.direct_tls {
@@ -259,6 +279,11 @@ impl Ctx<'_> {
         } else {
             client::connect(tcp, config, Some(observer)).await
         };
+        let features = counter
+            .features
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         match connected {
             Ok(stream) => {
                 attempt.ms = Some(super::ms(started.elapsed()));
@@ -267,13 +292,13 @@ impl Ctx<'_> {
                 if attempt.mechanism.is_none() || plan.profile == "fast" {
                     attempt.mechanism = Some(stream.info().mechanism.as_str().to_owned());
                 }
-                (attempt, Some(stream))
+                (attempt, Some(stream), features)
             }
             Err(e) => {
                 // The first line: the CLI's hints are for `xmpp login` users.
                 let message = crate::exit::Failure::from(e).message;
                 attempt.error = Some(message.lines().next().unwrap_or_default().to_owned());
-                (attempt, None)
+                (attempt, None, None)
             }
         }
     }
@@ -290,7 +315,7 @@ impl Ctx<'_> {
             stream_management: false,
             resume: None,
         };
-        let (mut attempt, stream) = self.login(first).await;
+        let (mut attempt, stream, _) = self.login(first).await;
         let Some(stream) = stream else {
             attempt.error = Some(format!(
                 "the password login that asks for a token failed: {}",
@@ -315,7 +340,7 @@ impl Ctx<'_> {
             stream_management: false,
             resume: None,
         };
-        let (mut attempt, stream) = self.login(second).await;
+        let (mut attempt, stream, _) = self.login(second).await;
         if let Some(stream) = stream {
             let info = stream.info();
             if info.fast_token_refused || !info.mechanism.is_fast() {
@@ -344,7 +369,7 @@ impl Ctx<'_> {
             stream_management: true,
             resume: None,
         };
-        let (mut attempt, stream) = self.login(first).await;
+        let (mut attempt, stream, _) = self.login(first).await;
         let Some(mut stream) = stream else {
             return Some(attempt);
         };
@@ -371,7 +396,7 @@ impl Ctx<'_> {
             stream_management: true,
             resume: Some(suspended),
         };
-        let (mut attempt, stream) = self.login(second).await;
+        let (mut attempt, stream, _) = self.login(second).await;
         attempt.mechanism = None;
         if let Some(stream) = stream {
             if !stream.info().resumed {
@@ -405,19 +430,55 @@ async fn ping(mut stream: XmppStream<TcpStream>, ctx: &Ctx<'_>) -> Attempt {
     attempt
 }
 
+/// The server's disco#info features (XEP-0030), or none if it does not
+/// answer.
+async fn disco_info(
+    stream: &mut XmppStream<TcpStream>,
+    timeout: std::time::Duration,
+) -> Vec<String> {
+    let query = Element::builder("query", NS_DISCO_INFO).build();
+    let Ok((answer, _)) = iq_get(stream, query, timeout).await else {
+        return Vec::new();
+    };
+    answer
+        .child("query", NS_DISCO_INFO)
+        .map(|q| {
+            q.children()
+                .filter(|c| c.is("feature", NS_DISCO_INFO))
+                .filter_map(|c| c.attr("var").map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// XEP-0030 disco#info.
+const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
+
 /// Pings the server and waits for the answer (whatever the server sent
 /// before it, such as `<enabled/>`, is read on the way).
 async fn ping_once(
     stream: &mut XmppStream<TcpStream>,
     timeout: std::time::Duration,
 ) -> Result<std::time::Duration, String> {
+    let ping = Element::builder("ping", ns::PING).build();
+    iq_get(stream, ping, timeout).await.map(|(_, took)| took)
+}
+
+/// Sends an iq get with `payload` to the server; its result and how long
+/// it took.
+async fn iq_get(
+    stream: &mut XmppStream<TcpStream>,
+    payload: Element,
+    timeout: std::time::Duration,
+) -> Result<(Element, std::time::Duration), String> {
     let domain = stream.info().domain.clone();
-    let id = "xmpp-probe-ping";
+    let id = format!("xmpp-probe-{}", payload.name());
+    let id = id.as_str();
     let iq = Element::builder("iq", ns::CLIENT)
         .attr("type", "get")
         .attr("id", id)
         .attr("to", &domain)
-        .append(Element::builder("ping", ns::PING).build())
+        .append(payload)
         .build();
     let started = Instant::now();
     let answered = tokio::time::timeout(timeout, async {
@@ -426,7 +487,7 @@ async fn ping_once(
             let el = next.map_err(|e| e.to_string())?;
             if el.name() == "iq" && el.attr("id") == Some(id) {
                 return match el.attr("type") {
-                    Some("result") => Ok(()),
+                    Some("result") => Ok(el),
                     _ => Err(format!("the server answered: {}", el.to_xml())),
                 };
             }
@@ -435,7 +496,7 @@ async fn ping_once(
     })
     .await;
     match answered {
-        Ok(Ok(())) => Ok(started.elapsed()),
+        Ok(Ok(el)) => Ok((el, started.elapsed())),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(format!("no answer within {timeout:?}")),
     }

@@ -106,6 +106,8 @@ pub async fn run(args: ProbeArgs) -> CmdResult {
         ),
     })?;
     let mut checks = checks::Checks::new();
+    // `--resolver`'s name server, also asked for the host-meta URLs' hosts.
+    let mut resolver: Option<DnsResolver> = None;
     let (dns_report, targets) = match &args.server {
         Some(spec) => (
             None,
@@ -114,7 +116,7 @@ pub async fn run(args: ProbeArgs) -> CmdResult {
                 .map_err(Failure::usage)?],
         ),
         None => {
-            let (resolver, asked) = match args.resolver {
+            let (system, asked) = match args.resolver {
                 Some(addr) => (
                     DnsResolver::with_name_server(addr, args.timeout.min(Duration::from_secs(5))),
                     addr.to_string(),
@@ -124,8 +126,9 @@ pub async fn run(args: ProbeArgs) -> CmdResult {
                     "system".to_owned(),
                 ),
             };
-            let (d, t) = dns::lookup(&domain, &resolver, asked).await;
+            let (d, t) = dns::lookup(&domain, &system, asked).await;
             checks.dns(&d, &domain);
+            resolver = args.resolver.map(|_| system);
             (Some(d), t)
         }
     };
@@ -161,6 +164,7 @@ pub async fn run(args: ProbeArgs) -> CmdResult {
             domain: &domain,
             roots: &roots,
             timeout: args.timeout,
+            resolver: resolver.as_ref(),
         };
         let h = http::probe(base.as_deref(), &args.websocket, &hctx).await;
         checks.http(&h);

@@ -321,6 +321,10 @@ pub struct Login {
     /// Mechanisms offered but not tried, with why (`OAUTHBEARER (rfc6120):
     /// needs a token, not a password`).
     pub not_tried: Vec<String>,
+    /// The stream features of the first session (after login).
+    pub features_after_login: Option<Features>,
+    /// The server's disco#info features (XEP-0030), e.g. `urn:xmpp:carbons:2`.
+    pub server_features: Vec<String>,
     /// A FAST token login (XEP-0484), where offered.
     pub fast: Option<Attempt>,
     /// A stream resumption (XEP-0198); `null` when the server offers no

@@ -116,6 +116,74 @@ impl ServerCertVerifier for Recorder {
     }
 }
 
+/// Verifies for the name connected to or, failing that, for the XMPP
+/// domain: an HTTPS or WebSocket endpoint listed in host-meta may carry
+/// either (XEP-0156).
+#[derive(Debug)]
+struct EitherName {
+    inner: Arc<WebPkiServerVerifier>,
+    domain: ServerName<'static>,
+}
+
+impl ServerCertVerifier for EitherName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verify = |name: &ServerName<'_>| {
+            self.inner
+                .verify_server_cert(end_entity, intermediates, name, ocsp_response, now)
+        };
+        verify(server_name).or_else(|first| verify(&self.domain).map_err(|_| first))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// A client configuration whose certificates must verify for the name
+/// connected to or for `domain`.
+pub fn web_config(
+    roots: &Arc<rustls::RootCertStore>,
+    domain: &str,
+) -> Result<Arc<rustls::ClientConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let inner = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let domain = ServerName::try_from(domain.to_owned()).map_err(|e| e.to_string())?;
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(EitherName { inner, domain }))
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 /// Which TLS versions a handshake may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Versions {
