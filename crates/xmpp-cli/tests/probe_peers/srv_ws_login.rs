@@ -9,8 +9,8 @@ fn port_of(var: &str) -> u16 {
 
 /// `xmpp probe example.com --resolver DNS --ca-file CA --host-meta LOCAL`, off the runtime
 /// (the DNS server runs on it meanwhile). host-meta comes from a local port where nothing
-/// listens (a warning), never from https://example.com: the probe looks that name up with
-/// the system's resolver, not with --resolver.
+/// listens (a warning): never https://example.com, so that no regression in how the probe
+/// resolves that name (through --resolver) can reach the real example.com.
 async fn probe_through(dns: &DnsServer, what: &str) -> Probe {
     let (d, resolver, ca) = (domain(), dns.addr.to_string(), env("XMPP_INTEROP_CA"));
     let host_meta = format!("http://127.0.0.1:{}", free_port());
@@ -357,6 +357,10 @@ struct LoginExpect {
     resumption: bool,
     /// XEP-0474 `h=` in the account's SCRAM server-first.
     ssdp: bool,
+    /// `<csi/>` among the session's features (XEP-0352).
+    csi: bool,
+    /// `urn:xmpp:carbons:2` in the server's disco#info (XEP-0280).
+    carbons: bool,
 }
 
 /// `xmpp probe USER@DOMAIN --password-stdin` against `w.var` (STARTTLS).
@@ -444,6 +448,25 @@ fn login_probe(w: &LoginExpect) {
         assert!(login["resumption"].is_null(), "{}", p.dump());
         p.expect_check_on("sm", Some("login"), &["warning"]);
     }
+    // The session after the login: SM listed where resumption works, CSI, and the server's
+    // disco#info (every config loads the ping module).
+    let session = &login["features_after_login"];
+    assert_eq!(session["bind"], true, "{}", p.dump());
+    assert_eq!(
+        !strings(&session["sm"]).is_empty(),
+        w.resumption,
+        "{}",
+        p.dump()
+    );
+    assert_eq!(session["csi"], w.csi, "{}", p.dump());
+    let disco = strings(&login["server_features"]);
+    assert_eq!(
+        disco.contains("urn:xmpp:carbons:2"),
+        w.carbons,
+        "{}",
+        p.dump()
+    );
+    assert!(disco.contains("urn:xmpp:ping"), "{}", p.dump());
     assert_eq!(p.endpoint()["downgrade_protection"], w.ssdp, "{}", p.dump());
     if w.ssdp {
         p.expect_check("sasl.downgrade_protection", "ok");
@@ -458,7 +481,7 @@ fn login_probe(w: &LoginExpect) {
 fn login_to_prosody13() {
     // prosody.cfg.lua: password_hash = "SHA-256" -> SCRAM-SHA-256 and its -PLUS only;
     // "sasl2" -> SASL2; "sasl2_fast" -> FAST; "smacks" + "sasl2_sm" -> resumption;
-    // "sasl_ssdp" -> h=.
+    // "sasl_ssdp" -> h=; "csi_simple" -> csi; "carbons" -> carbons.
     login_probe(&LoginExpect {
         var: "XMPP_INTEROP_PROSODY13",
         scram: &["SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"],
@@ -466,6 +489,8 @@ fn login_to_prosody13() {
         fast: true,
         resumption: true,
         ssdp: true,
+        csi: true,
+        carbons: true,
     });
 }
 
@@ -474,7 +499,7 @@ fn login_to_prosody13() {
 fn login_to_ejabberd2412() {
     // ejabberd.yml, listener @TLS_PORT@: auth_password_format: plain -> every SCRAM and
     // -PLUS (SHA-512 too, which the probe does not implement); SASL2 and SSDP built in;
-    // mod_auth_fast; mod_stream_mgmt.
+    // mod_auth_fast; mod_stream_mgmt; mod_client_state -> csi; mod_carboncopy -> carbons.
     login_probe(&LoginExpect {
         var: "XMPP_INTEROP_EJABBERD24_TLS",
         scram: &[
@@ -487,6 +512,8 @@ fn login_to_ejabberd2412() {
         fast: true,
         resumption: true,
         ssdp: true,
+        csi: true,
+        carbons: true,
     });
 }
 
@@ -495,7 +522,8 @@ fn login_to_ejabberd2412() {
 fn login_to_ejabberd2301() {
     // ejabberd.yml, listener @TLS_PORT@: plaintext storage -> SCRAM-SHA-1/256 (its -PLUS
     // need tls-unique and come without XEP-0440: not tried); no SASL2 in 23.01;
-    // mod_stream_mgmt -> resumption after the RFC 6120 login; no SSDP.
+    // mod_stream_mgmt -> resumption after the RFC 6120 login; no SSDP; modules has neither
+    // mod_client_state nor mod_carboncopy.
     login_probe(&LoginExpect {
         var: "XMPP_INTEROP_EJABBERD_TLS",
         scram: &["SCRAM-SHA-1", "SCRAM-SHA-256"],
@@ -503,6 +531,8 @@ fn login_to_ejabberd2301() {
         fast: false,
         resumption: true,
         ssdp: false,
+        csi: false,
+        carbons: false,
     });
 }
 
@@ -510,7 +540,8 @@ fn login_to_ejabberd2301() {
 #[ignore = "interop: run by cargo xtask interop"]
 fn login_to_prosody012_without_stream_management() {
     // prosody-tls.cfg.lua: internal_hashed (0.12: SHA-1 keys) -> SCRAM-SHA-1 only; no
-    // "smacks" in modules_enabled -> no stream management at all; no SASL2, no SSDP.
+    // "smacks" in modules_enabled -> no stream management at all; no SASL2, no SSDP; no
+    // "csi_simple", no "carbons".
     login_probe(&LoginExpect {
         var: "XMPP_INTEROP_PROSODY_TLS",
         scram: &["SCRAM-SHA-1"],
@@ -518,5 +549,7 @@ fn login_to_prosody012_without_stream_management() {
         fast: false,
         resumption: false,
         ssdp: false,
+        csi: false,
+        carbons: false,
     });
 }
