@@ -487,6 +487,6 @@ fn expect_tls(probe: &Probe, t: &Value, cert: Cert, (tls12, tls13): (bool, bool)
 }
 
 #[path = "probe_peers/configs.rs"]
-mod configs;
+mod probe_configs;
 #[path = "probe_peers/srv_ws_login.rs"]
-mod srv_ws_login;
+mod probe_srv_ws_login;
