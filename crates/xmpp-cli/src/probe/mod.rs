@@ -193,6 +193,9 @@ pub async fn run(args: ProbeArgs) -> CmdResult {
         || http
             .as_ref()
             .is_some_and(|h| h.websocket.iter().any(|w| w.opens_stream));
+    if endpoints.iter().any(|e| e.reachable) {
+        checks.soften_unreachable();
+    }
     let (checks, fixes) = checks.finish();
     let verdict = checks.iter().map(|c| c.level).max().unwrap_or(Level::Ok);
     let exit_code = if !reachable {

@@ -237,14 +237,25 @@ impl Checks {
                 ),
             );
             match leaf.days_left {
+                // Rounded down: -1 is "less than a day ago".
                 d if d < 0 => self.error(
                     "tls.certificate.expiry",
                     s,
-                    format!(
-                        "the certificate expired {} days ago ({})",
-                        -d, leaf.not_after
-                    ),
+                    match -d - 1 {
+                        0 => format!(
+                            "the certificate expired less than a day ago ({})",
+                            leaf.not_after
+                        ),
+                        1 => format!("the certificate expired 1 day ago ({})", leaf.not_after),
+                        n => format!("the certificate expired {n} days ago ({})", leaf.not_after),
+                    },
                     "renew the certificate",
+                ),
+                0 => self.warn(
+                    "tls.certificate.expiry",
+                    s,
+                    format!("the certificate expires within a day ({})", leaf.not_after),
+                    "renew the certificate now, or check that automatic renewal works",
                 ),
                 d if d < 14 => self.warn(
                     "tls.certificate.expiry",

@@ -46,6 +46,20 @@ impl Checks {
         self.push(id, subject, Level::Error, message, Some(fix));
     }
 
+    /// Another endpoint answered: an unreachable one is a warning, not an
+    /// error (clients go on to the next target, after a delay).
+    pub fn soften_unreachable(&mut self) {
+        for c in &mut self.list {
+            if c.id == "endpoint.reachable" && c.level == Level::Error {
+                c.level = Level::Warning;
+                c.fix = Some(
+                    "make it answer, or remove it from DNS: clients try it before falling back to the next target"
+                        .to_owned(),
+                );
+            }
+        }
+    }
+
     /// The checks, and the fixes of the warnings and errors (errors first,
     /// each once).
     pub fn finish(self) -> (Vec<Check>, Vec<String>) {

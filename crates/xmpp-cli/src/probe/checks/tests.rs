@@ -94,7 +94,13 @@ fn certificate_expiry_thresholds() {
     for (days, level, words) in [
         (90, Level::Ok, "valid for 90 more days"),
         (5, Level::Warning, "the certificate expires in 5 days"),
-        (-3, Level::Error, "the certificate expired 3 days ago"),
+        (0, Level::Warning, "the certificate expires within a day"),
+        (
+            -1,
+            Level::Error,
+            "the certificate expired less than a day ago",
+        ),
+        (-4, Level::Error, "the certificate expired 3 days ago"),
     ] {
         let after = mechanisms(&["SCRAM-SHA-256"]);
         let e = endpoint(starttls(true), Some(tls(days, None)), Some(after));
