@@ -56,13 +56,7 @@ pub(super) fn make(layout: &Layout) -> Result<(), String> {
         "openssl: test CA",
     )?;
     let good = TestCert::Good.stem();
-    openssl(
-        &format!(
-            "req -new -newkey rsa:2048 -nodes -sha256 -keyout {good}.key -out {good}.csr \
-             -subj /CN={DOMAIN}"
-        ),
-        "openssl: server key and CSR",
-    )?;
+    openssl(&csr(good, DOMAIN), "openssl: server key and CSR")?;
     openssl(
         &format!(
             "x509 -req -sha256 -days 30 -in {good}.csr -CA ca.crt -CAkey ca.key \
@@ -84,6 +78,14 @@ pub(super) fn make(layout: &Layout) -> Result<(), String> {
     make_broken(&dir, &openssl)
 }
 
+/// The `openssl` arguments for a new RSA key `STEM.key` and a CSR `STEM.csr`
+/// for the common name `cn`.
+fn csr(stem: &str, cn: &str) -> String {
+    format!(
+        "req -new -newkey rsa:2048 -nodes -sha256 -keyout {stem}.key -out {stem}.csr -subj /CN={cn}"
+    )
+}
+
 /// The expired and the wrong-name certificate, each checked with `openssl verify` to be
 /// wrong in exactly the one way it should be.
 fn make_broken(
@@ -93,10 +95,7 @@ fn make_broken(
     let expired = TestCert::Expired.stem();
     let wrong = TestCert::WrongName.stem();
     openssl(
-        &format!(
-            "req -new -newkey rsa:2048 -nodes -sha256 -keyout {expired}.key -out {expired}.csr \
-             -subj /CN={DOMAIN}"
-        ),
+        &csr(expired, DOMAIN),
         "openssl: expired certificate's key and CSR",
     )?;
     let cnf = dir.join("ca.cnf");
@@ -122,10 +121,7 @@ fn make_broken(
         "openssl ca: sign the expired certificate",
     )?;
     openssl(
-        &format!(
-            "req -new -newkey rsa:2048 -nodes -sha256 -keyout {wrong}.key -out {wrong}.csr \
-             -subj /CN={WRONG_NAME}"
-        ),
+        &csr(wrong, WRONG_NAME),
         "openssl: wrong-name certificate's key and CSR",
     )?;
     openssl(

@@ -60,72 +60,41 @@ struct Seen {
     verdict: Option<Result<(), String>>,
 }
 
-/// Verifies like rustls' WebPKI verifier, but records instead of failing.
-/// Handshake signatures are still checked: the probe talks to whoever
-/// holds the key of the certificate it reports.
+/// Verifies with rustls' WebPKI verifier for the name connected to or, if
+/// given, `alt` (an HTTPS or WebSocket endpoint in host-meta may carry the
+/// XMPP domain instead: XEP-0156). A `lenient` one records the chain and
+/// the verdict and lets the handshake go on (the probe reports a bad
+/// certificate and still sees what is behind it). Handshake signatures are
+/// always checked: the probe talks to whoever holds the certificate's key.
 #[derive(Debug)]
-struct Recorder {
+struct Verifier {
     inner: Arc<WebPkiServerVerifier>,
+    alt: Option<ServerName<'static>>,
+    lenient: bool,
     seen: Mutex<Seen>,
 }
 
-impl ServerCertVerifier for Recorder {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let verdict = self
-            .inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            .map(|_| ())
-            .map_err(|e| e.to_string());
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        seen.chain = std::iter::once(end_entity)
-            .chain(intermediates)
-            .map(|c| c.clone().into_owned())
-            .collect();
-        seen.ocsp = !ocsp_response.is_empty();
-        seen.verdict = Some(verdict);
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
+impl Verifier {
+    fn new(
+        roots: &Arc<rustls::RootCertStore>,
+        alt: Option<ServerName<'static>>,
+        lenient: bool,
+    ) -> Result<(Arc<Verifier>, Arc<rustls::crypto::CryptoProvider>), String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let inner = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
+            .build()
+            .map_err(|e| e.to_string())?;
+        let verifier = Verifier {
+            inner,
+            alt,
+            lenient,
+            seen: Mutex::new(Seen::default()),
+        };
+        Ok((Arc::new(verifier), provider))
     }
 }
 
-/// Verifies for the name connected to or, failing that, for the XMPP
-/// domain: an HTTPS or WebSocket endpoint listed in host-meta may carry
-/// either (XEP-0156).
-#[derive(Debug)]
-struct EitherName {
-    inner: Arc<WebPkiServerVerifier>,
-    domain: ServerName<'static>,
-}
-
-impl ServerCertVerifier for EitherName {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -138,7 +107,21 @@ impl ServerCertVerifier for EitherName {
             self.inner
                 .verify_server_cert(end_entity, intermediates, name, ocsp_response, now)
         };
-        verify(server_name).or_else(|first| verify(&self.domain).map_err(|_| first))
+        let verdict = verify(server_name).or_else(|first| match &self.alt {
+            Some(alt) => verify(alt).map_err(|_| first),
+            None => Err(first),
+        });
+        if !self.lenient {
+            return verdict;
+        }
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.chain = std::iter::once(end_entity)
+            .chain(intermediates)
+            .map(|c| c.clone().into_owned())
+            .collect();
+        seen.ocsp = !ocsp_response.is_empty();
+        seen.verdict = Some(verdict.map(|_| ()).map_err(|e| e.to_string()));
+        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -170,16 +153,13 @@ pub fn web_config(
     roots: &Arc<rustls::RootCertStore>,
     domain: &str,
 ) -> Result<Arc<rustls::ClientConfig>, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let inner = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
-        .build()
-        .map_err(|e| e.to_string())?;
     let domain = ServerName::try_from(domain.to_owned()).map_err(|e| e.to_string())?;
+    let (verifier, provider) = Verifier::new(roots, Some(domain), false)?;
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(EitherName { inner, domain }))
+        .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
@@ -273,21 +253,14 @@ pub async fn handshake(
     (report, Some(Box::new(tls)))
 }
 
-type Configured = (Arc<rustls::ClientConfig>, Arc<Recorder>);
+type Configured = (Arc<rustls::ClientConfig>, Arc<Verifier>);
 
 fn config(
     roots: &Arc<rustls::RootCertStore>,
     versions: Versions,
     alpn: Option<&[u8]>,
 ) -> Result<Configured, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let inner = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
-        .build()
-        .map_err(|e| e.to_string())?;
-    let recorder = Arc::new(Recorder {
-        inner,
-        seen: Mutex::new(Seen::default()),
-    });
+    let (recorder, provider) = Verifier::new(roots, None, true)?;
     let versions: &[&rustls::SupportedProtocolVersion] = match versions {
         Versions::Any => rustls::DEFAULT_VERSIONS,
         Versions::Tls12 => &[&rustls::version::TLS12],
