@@ -143,7 +143,8 @@ impl ClientCore {
         let mut core = ClientCore {
             config,
             state: State::ExpectHeader,
-            actions: VecDeque::new(),
+            // A few actions at a time: room for them from the start.
+            actions: VecDeque::with_capacity(4),
             deadline,
             authenticated: false,
             header: None,
@@ -518,9 +519,12 @@ impl ClientCore {
         creds.authzid = self.config.authzid.clone();
         creds.channel_binding = self.channel_binding_for(name);
         creds.pbkdf2_cache = self.config.pbkdf2_cache.clone();
-        // XEP-0474: what we saw, for SCRAM to check against the server's hash.
-        let names = self.offered.iter().map(|m| m.as_str().to_owned());
-        creds.ssdp = Some(xmpp_sasl::Ssdp::new(names, self.server_cb_types.clone()));
+        // XEP-0474: what we saw, for SCRAM to check against the server's hash
+        // (the other mechanisms have none).
+        if crate::negotiation::uses_ssdp(name) {
+            let names = self.offered.iter().map(|m| m.as_str().to_owned());
+            creds.ssdp = Some(xmpp_sasl::Ssdp::new(names, self.server_cb_types.clone()));
+        }
         creds.require_ssdp = needs_ssdp;
         let Some(mut mech) = xmpp_sasl::client_mechanism(name, creds) else {
             self.send(Frame::Close);

@@ -12,6 +12,7 @@ use xmpp_sasl::{
 use xmpp_xml::{ns, Element, Frame, Limits, StreamHeader, XmlError};
 
 mod bind;
+mod offer;
 mod resume;
 mod sasl2;
 mod starttls;
@@ -195,7 +196,9 @@ impl ServerCore {
     pub fn new(config: Arc<ServerConfig>, security: Security, now: Instant) -> Self {
         let deadline = now + config.negotiation_timeout;
         let mut core = ServerCore {
-            actions: VecDeque::new(),
+            // A few actions at a time (header, features, limits): room for
+            // them from the start rather than growing twice.
+            actions: VecDeque::with_capacity(4),
             state: State::ExpectHeader,
             secure: security.is_tls(),
             deadline,
@@ -517,33 +520,6 @@ impl ServerCore {
         self.send_element(features);
     }
 
-    /// The channel bindings `-PLUS` can use on this stream (none before
-    /// TLS).
-    fn plus_bindings(&self) -> Vec<xmpp_sasl::ChannelBinding> {
-        match (&self.channel_bindings, self.secure) {
-            (Some(cb), true) => cb.for_sasl(),
-            _ => Vec::new(),
-        }
-    }
-
-    /// The mechanisms listed in the features of this stream: none while
-    /// TLS is required but not active; `-PLUS` only with channel bindings.
-    fn offered(&self) -> Vec<Mechanism> {
-        if !self.secure && self.starttls() == TlsPolicy::Required {
-            return Vec::new();
-        }
-        let can_bind = !self.plus_bindings().is_empty();
-        self.config
-            .mechanisms
-            .iter()
-            .copied()
-            .filter(|m| can_bind || !m.is_plus())
-            .filter(|m| {
-                self.secure || self.config.allow_plain_insecure || !m.needs_secure_channel()
-            })
-            .collect()
-    }
-
     fn on_element(&mut self, el: Element) {
         if wire::is_stream_error(&el) {
             let (condition, text) = wire::read_stream_error(&el);
@@ -650,7 +626,7 @@ impl ServerCore {
             Mechanism::from_name(el.attr("mechanism").unwrap_or("")).filter(|m| !m.is_fast());
         self.mechanism = known;
         let name = match known {
-            Some(m) if self.offered().contains(&m) => m,
+            Some(m) if self.offers(m) => m,
             // A mechanism we have but keep for protected streams deserves the
             // precise answer (RFC 6120 §6.5.4).
             Some(m) if self.config.mechanisms.contains(&m) => {
@@ -668,19 +644,21 @@ impl ServerCore {
     /// Starts a password mechanism the client chose from our offer, in
     /// either profile.
     fn start_mechanism(&mut self, name: Mechanism, initial: Option<&[u8]>) {
-        let Some(domain) = self
-            .domain
-            .clone()
-            .and_then(|d| self.config.domain(&d).cloned())
-        else {
+        let config = self.config.clone();
+        let Some(domain) = self.domain.as_deref().and_then(|d| config.domain(d)) else {
             return self.sasl_failed(xmpp_sasl::Condition::TemporaryAuthFailure, None);
         };
-        let mut mech_config = ServerMechanismConfig::new(&domain.name);
-        mech_config.realm = domain.realm.clone();
-        mech_config.rspauth_in_success = self.config.rspauth_in_success;
-        mech_config.authorizer = self.config.authorizer.clone();
-        mech_config.plain_cache = self.config.plain_cache.clone();
-        mech_config.decoys = self.config.decoys.clone();
+        let mut mech_config = ServerMechanismConfig {
+            domain: domain.name.clone(),
+            realm: domain.realm.clone(),
+            service: "xmpp".to_owned(),
+            rspauth_in_success: config.rspauth_in_success,
+            authorizer: config.authorizer.clone(),
+            channel_bindings: Vec::new(),
+            plain_cache: config.plain_cache.clone(),
+            decoys: config.decoys.clone(),
+            ssdp: None,
+        };
         // Non-empty only when -PLUS is offered: SCRAM then refuses a client
         // that claims we offered none (the `y` flag, RFC 5802 §6).
         let offered = self.offered();
@@ -693,12 +671,14 @@ impl ServerCore {
                 .collect()
         });
         // XEP-0474: the lists this stream advertised (the same in both
-        // profiles), for SCRAM's `h`.
-        mech_config.ssdp = Some(xmpp_sasl::Ssdp::new(
-            offered.iter().map(|m| m.as_str()),
-            advertised_types,
-        ));
-        let Some(mut mech) = xmpp_sasl::server_mechanism(name, &mech_config) else {
+        // profiles), for SCRAM's `h` (the other mechanisms have none).
+        if crate::negotiation::uses_ssdp(name) {
+            mech_config.ssdp = Some(xmpp_sasl::Ssdp::new(
+                offered.iter().map(|m| m.as_str()),
+                advertised_types,
+            ));
+        }
+        let Some(mut mech) = xmpp_sasl::server_mechanism_from(name, mech_config) else {
             return self.sasl_failed(xmpp_sasl::Condition::InvalidMechanism, None);
         };
         let step = mech.start(initial);
