@@ -9,7 +9,7 @@ use crate::frame::Frame;
 use crate::limits::Limits;
 use crate::ns;
 use crate::scan::Framer;
-use crate::writer::{validate, write_element, Scope};
+use crate::writer::{plain_ascii, validate, write_element, Scope};
 
 /// Decodes an XMPP stream into [`Frame`]s and encodes frames to bytes.
 ///
@@ -116,7 +116,8 @@ impl Encoder<Frame> for StreamCodec {
                 out.push_str("<?xml version='1.0'?><stream:");
                 out.push_str(name);
                 let mut attr = |n: &str, v: &str| -> Result<(), XmlError> {
-                    if let Some(c) = v.chars().find(|c| !crate::chars::is_xml_char(*c as u32)) {
+                    let bad = || v.chars().find(|c| !crate::chars::is_xml_char(*c as u32));
+                    if let Some(c) = (!plain_ascii(v)).then(bad).flatten() {
                         return Err(XmlError::Unencodable(format!(
                             "character U+{:04X} in header",
                             c as u32
