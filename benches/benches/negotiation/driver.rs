@@ -125,7 +125,8 @@ impl End {
     fn new(limits: Limits) -> Self {
         End {
             codec: StreamCodec::new(limits),
-            inbox: BytesMut::new(),
+            // What tokio_util's `Framed` starts its buffers with.
+            inbox: BytesMut::with_capacity(8 * 1024),
             frames: std::collections::VecDeque::new(),
         }
     }
