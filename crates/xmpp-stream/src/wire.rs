@@ -186,15 +186,6 @@ pub(crate) fn features(children: Vec<Element>) -> Element {
         .build()
 }
 
-pub(crate) fn mechanisms<'a>(names: impl IntoIterator<Item = &'a str>) -> Element {
-    names
-        .into_iter()
-        .fold(Element::builder("mechanisms", ns::SASL), |b, n| {
-            b.append(Element::builder("mechanism", ns::SASL).text(n).build())
-        })
-        .build()
-}
-
 /// The mechanism names inside a `<mechanisms/>` feature.
 pub(crate) fn read_mechanisms(mechs: &Element) -> Vec<xmpp_sasl::MechanismName> {
     mechs

@@ -351,16 +351,17 @@ impl ServerCore {
     /// Negotiation is over: `jid` is bound.
     fn established(&mut self, jid: FullJid, bound_inline: bool) {
         self.state = State::Done;
+        // The negotiation is over: what it kept is handed over, not copied.
         let (Some(header), Some(auth), Some(domain)) = (
-            self.client_header.clone(),
+            self.client_header.take(),
             self.authenticated.as_ref(),
-            self.domain.clone(),
+            self.domain.take(),
         ) else {
             return self.finish(ServerError::Internal("bound without authentication"));
         };
         let negotiated = StreamInfo {
             jid,
-            stream_id: self.stream_id.clone(),
+            stream_id: std::mem::take(&mut self.stream_id),
             peer_header: header,
             mechanism: auth.mechanism,
             domain,
@@ -437,20 +438,20 @@ impl ServerCore {
             }
         };
         // Resolve the domain first so that even an error header names it.
-        let requested = h.to.clone();
-        let served = match &requested {
-            Some(to) => self.config.domain(to).map(|d| d.name.clone()),
-            None => self.config.domains.first().map(|d| d.name.clone()),
+        let config = self.config.clone();
+        let served = match h.to.as_deref() {
+            Some(to) => config.domain(to).map(|d| d.name.as_str()),
+            None => config.domains.first().map(|d| d.name.as_str()),
         };
         if restart {
-            if served.is_some() && served != self.domain {
+            if served.is_some() && served != self.domain.as_deref() {
                 return self.fail(
                     StreamCondition::HostUnknown,
                     Some("domain changed on restart"),
                 );
             }
         } else {
-            self.domain = served.clone();
+            self.domain = served.map(str::to_owned);
         }
         let header = self.response_header();
         self.send(Frame::Header(header));
@@ -479,11 +480,8 @@ impl ServerCore {
         // A client names itself (RFC 6120 §4.7.1) with a JID of the domain
         // it connects to; another domain's is refused (XEP-0388 §2.1).
         if let Some(from) = h.from.as_deref() {
-            let same_domain = jid::Jid::new(from).is_ok_and(|j| {
-                served
-                    .as_deref()
-                    .is_some_and(|d| j.domain().as_str().eq_ignore_ascii_case(d))
-            });
+            let same_domain = jid::Jid::new(from)
+                .is_ok_and(|j| served.is_some_and(|d| j.domain().as_str().eq_ignore_ascii_case(d)));
             if !same_domain {
                 return self.fail(
                     StreamCondition::InvalidFrom,
@@ -495,7 +493,7 @@ impl ServerCore {
 
         let features = if restart {
             self.state = State::ExpectBind;
-            wire::features(self.bind_features())
+            self.bind_features()
         } else {
             self.state = State::ExpectAuth;
             let mut children = Vec::new();
@@ -505,7 +503,7 @@ impl ServerCore {
             }
             let offered = self.offered();
             if !offered.is_empty() {
-                children.push(wire::mechanisms(offered.iter().map(|m| m.as_str())));
+                children.push(crate::fixed::mechanisms(&offered));
             }
             if offered.iter().any(|m| m.is_plus()) {
                 let bindings = self.plus_bindings();
@@ -742,7 +740,7 @@ impl ServerCore {
         if let Some(exchange) = self.sasl2.take() {
             return self.sasl2_succeeded(bare, mechanism, additional, *exchange);
         }
-        self.send_element(wire::success(additional));
+        self.send_element(crate::fixed::success(additional));
         self.actions.push_back(ServerAction::ResetDecoder);
         self.actions
             .push_back(ServerAction::SetLimits(self.config.limits.clone()));

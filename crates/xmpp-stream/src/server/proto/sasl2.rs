@@ -514,7 +514,7 @@ impl ServerCore {
                 self.established(jid, true);
             }
             None => {
-                let features = wire::features(self.bind_features());
+                let features = self.bind_features();
                 self.send_element(features);
                 self.state = State::ExpectBind;
             }
