@@ -11,6 +11,10 @@ use crate::ns;
 use crate::scan::Framer;
 use crate::writer::{plain_ascii, validate, write_element, Scope};
 
+/// What the encoder's scratch buffer starts with: a stream header or a
+/// negotiation element fits.
+const SCRATCH: usize = 512;
+
 /// Decodes an XMPP stream into [`Frame`]s and encodes frames to bytes.
 ///
 /// Decoding is incremental: bytes may be split anywhere, each byte is
@@ -96,6 +100,9 @@ impl Encoder<Frame> for StreamCodec {
     fn encode(&mut self, item: Frame, dst: &mut BytesMut) -> Result<(), XmlError> {
         let out = &mut self.scratch;
         out.clear();
+        // Room for a header or a negotiation element at once, rather than
+        // doubling up to it from nothing on a new connection.
+        out.reserve(SCRATCH);
         match item {
             Frame::Header(h) => {
                 let stream_ns = if h.stream_ns.is_empty() {
