@@ -11,6 +11,8 @@
 use std::borrow::Cow;
 
 use crate::client::{ClientCredentials, ClientMechanism};
+use md5::{Digest as _, Md5};
+
 use crate::crypto::{self, md5};
 use crate::directives::{self, push_quoted, Directive};
 use crate::error::{ClientError, ServerFailure, StoreError};
@@ -25,38 +27,76 @@ pub const MAX_CHALLENGE: usize = 2048;
 /// RFC 2831 §2.1.2: a digest-response is smaller than 4096 bytes.
 pub const MAX_RESPONSE: usize = 4096;
 
-/// `HEX(H(A1))` for md5-sess (RFC 2831 §2.1.2.1): what `response=` and
-/// `rspauth=` share, computed once for both. A session key: wiped when
-/// dropped.
-///
-/// `ha1` is the raw `H(user:realm:pass)`; `nonce`, `cnonce`, `authzid` are the
-/// unquoted, unescaped bytes.
-pub(crate) fn a1_hex(
-    ha1: &[u8; 16],
-    nonce: &[u8],
-    cnonce: &[u8],
-    authzid: Option<&[u8]>,
-) -> Zeroizing<[u8; 32]> {
-    let a1 = Zeroizing::new(match authzid {
-        Some(z) => md5(&[ha1, b":", nonce, b":", cnonce, b":", z]),
-        None => md5(&[ha1, b":", nonce, b":", cnonce]),
-    });
-    Zeroizing::new(hex_digest(&a1))
+/// What `response=` and `rspauth=` share (RFC 2831 §2.1.2.1, md5-sess,
+/// qop=auth): the MD5 of `HEX(H(A1)):nonce:nc-value:cnonce:auth:` so far,
+/// its first block hashed once for both; computed from `HEX(H(A1))` and
+/// the nonces, so as secret as the session key.
+#[derive(Clone)]
+pub(crate) struct Kd {
+    prefix: Md5,
+}
+
+impl Kd {
+    /// `ha1` is the raw `H(user:realm:pass)`; `nonce`, `cnonce`, `authzid`
+    /// are the unquoted, unescaped bytes.
+    pub(crate) fn new(
+        ha1: &[u8; 16],
+        nonce: &[u8],
+        cnonce: &[u8],
+        nc: u32,
+        authzid: Option<&[u8]>,
+    ) -> Self {
+        let a1 = Zeroizing::new(match authzid {
+            Some(z) => md5(&[ha1, b":", nonce, b":", cnonce, b":", z]),
+            None => md5(&[ha1, b":", nonce, b":", cnonce]),
+        });
+        let a1_hex = Zeroizing::new(hex_digest(&a1));
+        let mut prefix = Md5::new();
+        for part in [
+            &a1_hex[..],
+            b":",
+            nonce,
+            b":",
+            &format_nc(nc),
+            b":",
+            cnonce,
+            b":auth:",
+        ] {
+            prefix.update(part);
+        }
+        Kd { prefix }
+    }
+
+    /// `response=` (with `a2_prefix = b"AUTHENTICATE"`) or `rspauth=` (with
+    /// `b""`): 32 lowercase hex digits.
+    pub(crate) fn digest(&self, a2_prefix: &[u8], digest_uri: &[u8]) -> [u8; 32] {
+        let a2 = md5(&[a2_prefix, b":", digest_uri]);
+        let mut h = self.prefix.clone();
+        h.update(hex_digest(&a2));
+        hex_digest(&h.finalize().into())
+    }
 }
 
 /// `response=` (with `a2_prefix = b"AUTHENTICATE"`) or `rspauth=` (with
-/// `b""`), qop=auth, from [`a1_hex`]: 32 lowercase hex digits.
+/// `b""`), qop=auth: 32 lowercase hex digits. [`Kd`] computes both for the
+/// price of one and a bit.
+#[cfg(test)]
 pub(crate) fn kd(
-    a1_hex: &[u8; 32],
+    ha1: &[u8; 16],
     nonce: &[u8],
     cnonce: &[u8],
     nc: u32,
+    authzid: Option<&[u8]>,
     a2_prefix: &[u8],
     digest_uri: &[u8],
 ) -> [u8; 32] {
+    let a1 = match authzid {
+        Some(z) => md5(&[ha1, b":", nonce, b":", cnonce, b":", z]),
+        None => md5(&[ha1, b":", nonce, b":", cnonce]),
+    };
     let a2 = md5(&[a2_prefix, b":", digest_uri]);
     hex_digest(&md5(&[
-        a1_hex,
+        &hex_digest(&a1),
         b":",
         nonce,
         b":",
@@ -232,9 +272,9 @@ impl DigestMd5Client {
         digest_uri.extend_from_slice(host);
         let authzid = self.creds.effective_authzid();
         let cnonce = self.cnonce.as_bytes();
-        let a1 = a1_hex(&ha1, nonce, cnonce, authzid.map(str::as_bytes));
-        let response = kd(&a1, nonce, cnonce, 1, b"AUTHENTICATE", &digest_uri);
-        let rspauth = kd(&a1, nonce, cnonce, 1, b"", &digest_uri);
+        let kd = Kd::new(&ha1, nonce, cnonce, 1, authzid.map(str::as_bytes));
+        let response = kd.digest(b"AUTHENTICATE", &digest_uri);
+        let rspauth = kd.digest(b"", &digest_uri);
 
         let mut out = Vec::with_capacity(256);
         if utf8 {
@@ -511,14 +551,14 @@ impl DigestMd5Server {
         let authzid = p.authzid.as_deref().map(str::as_bytes);
         let mut matched = None;
         for ha1 in std::iter::once(&secret.ha1).chain(secret.alt_ha1.iter()) {
-            let a1 = a1_hex(ha1, nonce, &p.cnonce, authzid);
-            let expected = kd(&a1, nonce, &p.cnonce, 1, b"AUTHENTICATE", &p.digest_uri);
+            let kd = Kd::new(ha1, nonce, &p.cnonce, 1, authzid);
+            let expected = kd.digest(b"AUTHENTICATE", &p.digest_uri);
             // Keep comparing after a match so timing does not depend on which reading matched.
             if crypto::ct_eq(&expected, &p.response) && matched.is_none() {
-                matched = Some(a1);
+                matched = Some(kd);
             }
         }
-        let (Some(a1), Some(creds)) = (matched.filter(|_| known), creds) else {
+        let (Some(kd), Some(creds)) = (matched.filter(|_| known), creds) else {
             return ServerStep::fail(ServerFailure::BadCredentials);
         };
         if creds.disabled {
@@ -531,7 +571,7 @@ impl DigestMd5Server {
             Ok(a) => a,
             Err(e) => return ServerStep::fail(e),
         };
-        let rspauth = kd(&a1, nonce, &p.cnonce, 1, b"", &p.digest_uri);
+        let rspauth = kd.digest(b"", &p.digest_uri);
         let mut data = Vec::with_capacity(8 + rspauth.len());
         data.extend_from_slice(b"rspauth=");
         data.extend_from_slice(&rspauth);
@@ -610,6 +650,27 @@ impl ServerMechanism for DigestMd5Server {
         match std::mem::replace(&mut self.state, ServerState::Done) {
             ServerState::ExpectCredentials(p) => self.verify(&p, found),
             _ => ServerStep::fail(ServerFailure::OutOfSequence("credentials not requested")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_prefix_gives_the_same_digests() {
+        let ha1 = [7u8; 16];
+        for authzid in [None, Some(&b"romeo@example.com"[..])] {
+            for (nonce, cnonce) in [(&b"n"[..], &b"c"[..]), (&[b'x'; 40][..], &[b'y'; 70][..])] {
+                let shared = Kd::new(&ha1, nonce, cnonce, 1, authzid);
+                for a2 in [&b"AUTHENTICATE"[..], b""] {
+                    assert_eq!(
+                        shared.digest(a2, b"xmpp/example.com"),
+                        kd(&ha1, nonce, cnonce, 1, authzid, a2, b"xmpp/example.com")
+                    );
+                }
+            }
         }
     }
 }
