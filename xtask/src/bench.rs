@@ -13,7 +13,10 @@
 //! the time per SASL verification and verifications/s per mechanism; and
 //! negotiations/s of a client core against a server core in memory, with
 //! where the time goes (issue 17's target: 100,000/s on one core).
-//! `--table` skips running and only reprints the last results;
+//! For the negotiation it also runs the four parts of the breakdown in
+//! turns, outside criterion, so that this busy machine disturbs them alike
+//! (`bench/turns.rs`). `--table` skips running and only reprints the last
+//! criterion results;
 //! `--callgrind` adds instructions per negotiation and per function under
 //! valgrind (repeatable where times are not; see `bench/callgrind.rs`).
 
@@ -22,6 +25,7 @@ use std::path::{Path, PathBuf};
 use crate::workspace;
 
 mod callgrind;
+mod turns;
 
 /// Targets from issue 2: (benchmark, minimum ratio to quick-xml Reader).
 /// "Validated bytes with name, namespace and attributes" is measured both
@@ -94,6 +98,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     if wanted("negotiation") {
         negotiation_table(&negotiation_home)?;
+        if !table_only {
+            turns::run(&root, NEGOTIATIONS_TARGET)?;
+        }
         if profile {
             callgrind::run(&root)?;
         }

@@ -29,20 +29,8 @@ const MODES: [(&str, &str, &str); 4] = [
 const TOP: usize = 25;
 
 pub fn run(root: &Path) -> Result<(), String> {
-    process::run_checked(
-        workspace::cargo().current_dir(root).args([
-            "build",
-            "--release",
-            "-p",
-            "benches",
-            "--example",
-            "negotiate",
-        ]),
-        "cargo build --example negotiate",
-    )?;
-    let target = workspace::target_dir();
-    let exe = target.join("release").join("examples").join("negotiate");
-    let out = target.join("callgrind");
+    let exe = super::turns::build_example(root)?;
+    let out = workspace::target_dir().join("callgrind");
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     println!(
         "\ninstructions per negotiation (valgrind --tool=callgrind, {RUNS} negotiations less one)"
