@@ -1,16 +1,31 @@
-//! `cargo xtask bench`: run the framing and SASL benchmarks and print tables.
+//! `cargo xtask bench`: run the framing, SASL and negotiation benchmarks and
+//! print tables.
 //!
-//! Runs `cargo bench -p benches --bench framing` and
-//! `cargo bench -p xmpp-sasl --bench verify` (extra arguments are passed to
-//! criterion, e.g. a filter), then reads criterion's
+//! `cargo xtask bench [framing|sasl|negotiation ...] [criterion args] [--table]`
+//!
+//! Runs `cargo bench -p benches --bench framing`,
+//! `cargo bench -p xmpp-sasl --bench verify` and
+//! `cargo bench -p benches --bench negotiation`, or only the parts named
+//! first (e.g. `cargo xtask bench negotiation`); further arguments are passed
+//! to criterion, e.g. a filter. Then it reads criterion's
 //! `.../new/{benchmark,estimates}.json` and prints, per corpus, MB/s,
-//! stanzas/s and the ratio to quick-xml's `Reader` measured in the same run,
-//! then the time per SASL verification and verifications/s per mechanism.
-//! `--table` skips running and only reprints the last results.
+//! stanzas/s and the ratio to quick-xml's `Reader` measured in the same run;
+//! the time per SASL verification and verifications/s per mechanism; and
+//! negotiations/s of a client core against a server core in memory, with
+//! where the time goes (issue 17's target: 100,000/s on one core).
+//! For the negotiation it also runs the four parts of the breakdown in
+//! turns, outside criterion, so that this busy machine disturbs them alike
+//! (`bench/turns.rs`). `--table` skips running and only reprints the last
+//! criterion results;
+//! `--callgrind` adds instructions per negotiation and per function under
+//! valgrind (repeatable where times are not; see `bench/callgrind.rs`).
 
 use std::path::{Path, PathBuf};
 
 use crate::workspace;
+
+mod callgrind;
+mod turns;
 
 /// Targets from issue 2: (benchmark, minimum ratio to quick-xml Reader).
 /// "Validated bytes with name, namespace and attributes" is measured both
@@ -22,26 +37,129 @@ const TARGETS: &[(&str, f64)] = &[
 ];
 const BASELINE: &str = "quick_xml_reader/whole";
 
+/// Issue 17: full negotiations per second, client core against server core.
+const NEGOTIATIONS_TARGET: f64 = 100_000.0;
+
+const PARTS: [&str; 3] = ["framing", "sasl", "negotiation"];
+
 pub fn run(args: &[String]) -> Result<(), String> {
     let root = workspace::root();
     let target = workspace::target_dir();
     let home = target.join("criterion");
-    // A home of its own, so SASL ids never mix with the framing groups.
+    // Homes of their own, so ids never mix with the framing groups.
     let sasl_home = target.join("criterion-sasl");
+    let negotiation_home = target.join("criterion-negotiation");
     let table_only = args.iter().any(|a| a == "--table");
+    let profile = args.iter().any(|a| a == "--callgrind");
+    let named = args
+        .iter()
+        .take_while(|a| PARTS.contains(&a.as_str()))
+        .count();
+    let (parts, rest) = args.split_at(named);
+    let rest: Vec<String> = rest
+        .iter()
+        .filter(|a| *a != "--table" && *a != "--callgrind")
+        .cloned()
+        .collect();
+    let wanted = |p: &str| parts.is_empty() || parts.iter().any(|a| a == p);
     if !table_only {
-        cargo_bench(&root, &home, &["-p", "benches", "--bench", "framing"], args)?;
-        cargo_bench(
-            &root,
-            &sasl_home,
-            &["-p", "xmpp-sasl", "--bench", "verify"],
-            args,
-        )?;
+        if wanted("framing") {
+            cargo_bench(
+                &root,
+                &home,
+                &["-p", "benches", "--bench", "framing"],
+                &rest,
+            )?;
+        }
+        if wanted("sasl") {
+            cargo_bench(
+                &root,
+                &sasl_home,
+                &["-p", "xmpp-sasl", "--bench", "verify"],
+                &rest,
+            )?;
+        }
+        if wanted("negotiation") {
+            cargo_bench(
+                &root,
+                &negotiation_home,
+                &["-p", "benches", "--bench", "negotiation"],
+                &rest,
+            )?;
+        }
     }
-    let framing = framing_table(&home);
-    large_table(&home)?;
-    sasl_table(&sasl_home)?;
+    let mut framing = Ok(());
+    if wanted("framing") {
+        framing = framing_table(&home);
+        large_table(&home)?;
+    }
+    if wanted("sasl") {
+        sasl_table(&sasl_home)?;
+    }
+    if wanted("negotiation") {
+        negotiation_table(&negotiation_home)?;
+        if !table_only {
+            turns::run(&root, NEGOTIATIONS_TARGET)?;
+        }
+        if profile {
+            callgrind::run(&root)?;
+        }
+    }
     framing
+}
+
+/// Negotiations/s and the breakdown of `benches/negotiation.rs`.
+fn negotiation_table(home: &Path) -> Result<(), String> {
+    // The median: this machine's other work makes the mean jumpy.
+    let mut rows = Vec::new();
+    collect(&home.join("negotiation"), "median", &mut rows)?;
+    let get = |id: &str| rows.iter().find(|(r, _)| r == id).map(|(_, ns)| *ns);
+    let Some(full) = get("full") else {
+        return Ok(());
+    };
+    let rate = 1e9 / full;
+    println!(
+        "\nnegotiation (cargo bench -p benches --bench negotiation): a client core against a\n\
+server core in memory, one thread; RFC 6120 with DIGEST-MD5: header, features, both\n\
+challenges, rspauth, restart, bind (session optional, not sent); nonces from the OS CSPRNG"
+    );
+    println!(
+        "full: {:.2} us per negotiation, {rate:.0} negotiations/s (target >= {NEGOTIATIONS_TARGET:.0}/s: {})",
+        full / 1e3,
+        if rate >= NEGOTIATIONS_TARGET { "met" } else { "MISSED" }
+    );
+    let mut parts: Vec<(&str, f64)> = Vec::new();
+    if let Some(codec) = get("codec") {
+        parts.push(("XML: encode + decode of every frame (codec)", codec));
+    }
+    if let Some(mechs) = get("mechanisms") {
+        parts.push(("DIGEST-MD5 mechanisms alone (mechanisms)", mechs));
+        if let Some(direct) = get("direct") {
+            parts.push(("the cores' own work (direct - mechanisms)", direct - mechs));
+            if let Some(codec) = get("codec") {
+                parts.push(("the rest (full - direct - codec)", full - direct - codec));
+            }
+        }
+    }
+    println!(
+        "{:<48} {:>12} {:>9}",
+        "where the time goes (medians)", "time", "of full"
+    );
+    for (what, ns) in parts {
+        println!(
+            "{what:<48} {:>9.2} us {:>8.0}%",
+            ns / 1e3,
+            100.0 * ns / full
+        );
+    }
+    if let Some(direct) = get("direct") {
+        println!(
+            "(direct, cores and mechanisms without XML: {:.2} us, {:.0}/s)",
+            direct / 1e3,
+            1e9 / direct
+        );
+    }
+    Ok(())
 }
 
 /// Chunked against whole for the one large stanza: the cost of being fed in
@@ -101,7 +219,7 @@ fn cargo_bench(root: &Path, home: &Path, which: &[&str], args: &[String]) -> Res
 /// Time per SASL exchange and exchanges/s, server verification first.
 fn sasl_table(home: &Path) -> Result<(), String> {
     let mut rows = Vec::new();
-    collect(home, &mut rows)?;
+    collect(home, "mean", &mut rows)?;
     if rows.is_empty() {
         return Ok(());
     }
@@ -186,14 +304,15 @@ fn framing_table(home: &Path) -> Result<(), String> {
 /// (function id, mean time in ns) for each benchmark of a criterion group, in a fixed order.
 fn read_group(home: &Path, group: &str) -> Result<Vec<(String, f64)>, String> {
     let mut rows = Vec::new();
-    collect(&home.join(group), &mut rows)?;
+    collect(&home.join(group), "mean", &mut rows)?;
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(rows)
 }
 
-/// (id, mean time in ns) of every benchmark under `dir`; the id is the
-/// function id (with its value) when there is one, else the group id.
-fn collect(dir: &Path, rows: &mut Vec<(String, f64)>) -> Result<(), String> {
+/// (id, time in ns) of every benchmark under `dir`, `stat` being criterion's
+/// estimate (`mean`, `median`); the id is the function id (with its value)
+/// when there is one, else the group id.
+fn collect(dir: &Path, stat: &str, rows: &mut Vec<(String, f64)>) -> Result<(), String> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(());
     };
@@ -211,9 +330,9 @@ fn collect(dir: &Path, rows: &mut Vec<(String, f64)>) -> Result<(), String> {
                 Some(v) => format!("{id}/{v}"),
                 None => id,
             };
-            let ns = est["mean"]["point_estimate"]
+            let ns = est[stat]["point_estimate"]
                 .as_f64()
-                .ok_or("estimates.json without mean")?;
+                .ok_or_else(|| format!("estimates.json without {stat}"))?;
             rows.push((id, ns));
         } else if p.is_dir()
             && p.file_name()

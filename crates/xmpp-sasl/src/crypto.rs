@@ -124,15 +124,25 @@ pub(crate) fn md5(parts: &[&[u8]]) -> [u8; 16] {
     h.finalize().into()
 }
 
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
 /// Lowercase hex.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
+        s.push(HEX_DIGITS[(b >> 4) as usize] as char);
+        s.push(HEX_DIGITS[(b & 15) as usize] as char);
     }
     s
+}
+
+/// Lowercase hex of `bytes` into `out`, which is twice as long (any excess
+/// of either is left alone).
+pub(crate) fn hex_into(bytes: &[u8], out: &mut [u8]) {
+    for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = HEX_DIGITS[(b >> 4) as usize];
+        pair[1] = HEX_DIGITS[(b & 15) as usize];
+    }
 }
 
 /// Constant-time equality (length is not secret).
@@ -142,31 +152,38 @@ pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// RFC 2831 §2.1.2.1 per-field rule: a string whose characters all fit in
 /// ISO-8859-1 is hashed as Latin-1 bytes, any other string as UTF-8.
+/// Borrowed unless a conversion was needed.
 pub(crate) fn latin1_or_utf8(s: &str) -> Cow<'_, [u8]> {
-    match to_latin1(s) {
-        Some(v) => Cow::Owned(v),
-        None => Cow::Borrowed(s.as_bytes()),
-    }
+    to_latin1_cow(s).unwrap_or(Cow::Borrowed(s.as_bytes()))
 }
 
-/// The Latin-1 bytes of `s`, or `None` if a character is above U+00FF.
+/// The Latin-1 bytes of `s`, or `None` if a character is above U+00FF;
+/// borrowed when `s` is ASCII (the same bytes either way).
 ///
-/// Passwords go through here (DIGEST-MD5): the buffer is sized once, so no
-/// partial copy is freed on the way, and wiped when `s` does not fit.
-pub(crate) fn to_latin1(s: &str) -> Option<Vec<u8>> {
+/// Passwords go through here (DIGEST-MD5): a converted copy is sized once,
+/// so no partial copy is freed on the way, and wiped when `s` does not fit.
+pub(crate) fn to_latin1_cow(s: &str) -> Option<Cow<'_, [u8]>> {
     if s.is_ascii() {
-        return Some(s.as_bytes().to_vec());
+        return Some(Cow::Borrowed(s.as_bytes()));
     }
     let mut out = Zeroizing::new(Vec::with_capacity(s.len()));
     for c in s.chars() {
         out.push(u8::try_from(u32::from(c)).ok()?);
     }
-    Some(std::mem::take(&mut *out))
+    Some(Cow::Owned(std::mem::take(&mut *out)))
 }
 
 /// Decodes ISO-8859-1 bytes.
 pub(crate) fn from_latin1(b: &[u8]) -> String {
     b.iter().map(|&c| char::from(c)).collect()
+}
+
+/// [`from_latin1`], borrowing ASCII bytes (the same text either way).
+pub(crate) fn from_latin1_cow(b: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) if b.is_ascii() => Cow::Borrowed(s),
+        _ => Cow::Owned(from_latin1(b)),
+    }
 }
 
 /// SASLprep (RFC 4013) where it succeeds; the unprepared string otherwise.
@@ -275,8 +292,11 @@ mod tests {
         let p: Zeroizing<String> = normalize_password("a\u{a0}b");
         assert_eq!(p.as_str(), "a b");
         assert_eq!(normalize_password("plain").as_str(), "plain");
-        assert_eq!(to_latin1("aé").as_deref(), Some(&[b'a', 0xe9][..]));
-        assert_eq!(to_latin1("a€"), None);
+        assert_eq!(to_latin1_cow("aé").as_deref(), Some(&[b'a', 0xe9][..]));
+        assert!(matches!(to_latin1_cow("ab"), Some(Cow::Borrowed(b"ab"))));
+        assert_eq!(to_latin1_cow("a€"), None);
+        assert!(matches!(from_latin1_cow(b"ab"), Cow::Borrowed("ab")));
+        assert_eq!(from_latin1_cow(&[0x4a, 0xfc]), "Jü");
     }
 
     #[test]

@@ -8,8 +8,12 @@
 //!   (RFC 6120 §6.3.9, GNU SASL), so hashed and sent realm are identical.
 //! - Several realms: the one equal to the domain (ASCII case-insensitive), else the first.
 
+use std::borrow::Cow;
+
 use crate::client::{ClientCredentials, ClientMechanism};
-use crate::crypto::{self, hex, md5};
+use md5::{Digest as _, Md5};
+
+use crate::crypto::{self, md5};
 use crate::directives::{self, push_quoted, Directive};
 use crate::error::{ClientError, ServerFailure, StoreError};
 use crate::mechanism::Mechanism;
@@ -23,10 +27,60 @@ pub const MAX_CHALLENGE: usize = 2048;
 /// RFC 2831 §2.1.2: a digest-response is smaller than 4096 bytes.
 pub const MAX_RESPONSE: usize = 4096;
 
-/// `response=` (with `a2_prefix = b"AUTHENTICATE"`) or `rspauth=` (with `b""`), qop=auth.
-///
-/// `ha1` is the raw `H(user:realm:pass)`; `nonce`, `cnonce`, `authzid` are the
-/// unquoted, unescaped bytes.
+/// What `response=` and `rspauth=` share (RFC 2831 §2.1.2.1, md5-sess,
+/// qop=auth): the MD5 of `HEX(H(A1)):nonce:nc-value:cnonce:auth:` so far,
+/// its first block hashed once for both; computed from `HEX(H(A1))` and
+/// the nonces, so as secret as the session key.
+#[derive(Clone)]
+pub(crate) struct Kd {
+    prefix: Md5,
+}
+
+impl Kd {
+    /// `ha1` is the raw `H(user:realm:pass)`; `nonce`, `cnonce`, `authzid`
+    /// are the unquoted, unescaped bytes.
+    pub(crate) fn new(
+        ha1: &[u8; 16],
+        nonce: &[u8],
+        cnonce: &[u8],
+        nc: u32,
+        authzid: Option<&[u8]>,
+    ) -> Self {
+        let a1 = Zeroizing::new(match authzid {
+            Some(z) => md5(&[ha1, b":", nonce, b":", cnonce, b":", z]),
+            None => md5(&[ha1, b":", nonce, b":", cnonce]),
+        });
+        let a1_hex = Zeroizing::new(hex_digest(&a1));
+        let mut prefix = Md5::new();
+        for part in [
+            &a1_hex[..],
+            b":",
+            nonce,
+            b":",
+            &format_nc(nc),
+            b":",
+            cnonce,
+            b":auth:",
+        ] {
+            prefix.update(part);
+        }
+        Kd { prefix }
+    }
+
+    /// `response=` (with `a2_prefix = b"AUTHENTICATE"`) or `rspauth=` (with
+    /// `b""`): 32 lowercase hex digits.
+    pub(crate) fn digest(&self, a2_prefix: &[u8], digest_uri: &[u8]) -> [u8; 32] {
+        let a2 = md5(&[a2_prefix, b":", digest_uri]);
+        let mut h = self.prefix.clone();
+        h.update(hex_digest(&a2));
+        hex_digest(&h.finalize().into())
+    }
+}
+
+/// `response=` (with `a2_prefix = b"AUTHENTICATE"`) or `rspauth=` (with
+/// `b""`), qop=auth: 32 lowercase hex digits. [`Kd`] computes both for the
+/// price of one and a bit.
+#[cfg(test)]
 pub(crate) fn kd(
     ha1: &[u8; 16],
     nonce: &[u8],
@@ -35,29 +89,37 @@ pub(crate) fn kd(
     authzid: Option<&[u8]>,
     a2_prefix: &[u8],
     digest_uri: &[u8],
-) -> String {
+) -> [u8; 32] {
     let a1 = match authzid {
         Some(z) => md5(&[ha1, b":", nonce, b":", cnonce, b":", z]),
         None => md5(&[ha1, b":", nonce, b":", cnonce]),
     };
     let a2 = md5(&[a2_prefix, b":", digest_uri]);
-    let nc = format_nc(nc);
-    hex(&md5(&[
-        hex(&a1).as_bytes(),
+    hex_digest(&md5(&[
+        &hex_digest(&a1),
         b":",
         nonce,
         b":",
-        nc.as_bytes(),
+        &format_nc(nc),
         b":",
         cnonce,
         b":auth:",
-        hex(&a2).as_bytes(),
+        &hex_digest(&a2),
     ]))
 }
 
 /// `nc-value`: exactly 8 lowercase hex digits.
-pub(crate) fn format_nc(nc: u32) -> String {
-    format!("{nc:08x}")
+pub(crate) fn format_nc(nc: u32) -> [u8; 8] {
+    let mut out = [0u8; 8];
+    crypto::hex_into(&nc.to_be_bytes(), &mut out);
+    out
+}
+
+/// An MD5 digest in lowercase hex.
+fn hex_digest(d: &[u8; 16]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    crypto::hex_into(d, &mut out);
+    out
 }
 
 fn is_hex32(v: &[u8]) -> bool {
@@ -65,27 +127,26 @@ fn is_hex32(v: &[u8]) -> bool {
 }
 
 /// Collects directives, rejecting duplicates of the ones we use.
-struct Fields {
-    all: Vec<Directive>,
+struct Fields<'a> {
+    all: Vec<Directive<'a>>,
 }
 
-impl Fields {
-    /// The single value of `name`; `Err` if it occurs more than once.
+impl Fields<'_> {
+    /// The single value of `name` (lowercase); `Err` if it occurs more than once.
     fn one(&self, name: &str) -> Result<Option<&[u8]>, String> {
-        let mut it = self.all.iter().filter(|d| d.name == name);
-        let first = it.next().map(|d| d.value.as_slice());
+        let mut it = self.all.iter().filter(|d| d.is(name));
+        let first = it.next().map(|d| &*d.value);
         if it.next().is_some() {
             return Err(format!("duplicate {name}"));
         }
         Ok(first)
     }
 
-    fn many(&self, name: &str) -> impl Iterator<Item = &[u8]> {
-        let name = name.to_owned();
+    fn many<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s [u8]> {
         self.all
             .iter()
-            .filter(move |d| d.name == name)
-            .map(|d| d.value.as_slice())
+            .filter(move |d| d.is(name))
+            .map(|d| &*d.value)
     }
 }
 
@@ -121,7 +182,7 @@ impl DigestMd5Client {
         }
     }
 
-    fn answer_challenge(&self, challenge: &[u8]) -> Result<(Vec<u8>, String), ClientError> {
+    fn answer_challenge(&self, challenge: &[u8]) -> Result<(Vec<u8>, [u8; 32]), ClientError> {
         let malformed = |s: &str| ClientError::Malformed(s.to_owned());
         let protocol = |s: &str| ClientError::Protocol(s.to_owned());
         if challenge.len() >= MAX_CHALLENGE {
@@ -161,67 +222,59 @@ impl DigestMd5Client {
         for single in ["maxbuf", "stale", "cipher"] {
             f.one(single).map_err(|e| malformed(&e))?;
         }
-        // Realms as text (UTF-8 with charset, else ISO-8859-1).
-        let mut realms = Vec::new();
+        // Realms as text (UTF-8 with charset, else ISO-8859-1), each checked;
+        // the one equal to our host, else the first.
+        let host = &self.creds.host;
+        let mut realm: Option<Cow<'_, str>> = None;
         for r in f.many("realm") {
-            realms.push(if utf8 {
-                String::from_utf8(r.to_vec()).map_err(|_| malformed("realm is not UTF-8"))?
+            let text = if utf8 {
+                Cow::Borrowed(std::str::from_utf8(r).map_err(|_| malformed("realm is not UTF-8"))?)
             } else {
-                crypto::from_latin1(r)
-            });
+                crypto::from_latin1_cow(r)
+            };
+            match &realm {
+                None => realm = Some(text),
+                Some(first) if !first.eq_ignore_ascii_case(host) => {
+                    if text.eq_ignore_ascii_case(host) {
+                        realm = Some(text);
+                    }
+                }
+                Some(_) => {}
+            }
         }
-        let realm = match realms.len() {
-            0 => None,
-            1 => realms.first(),
-            _ => realms
-                .iter()
-                .find(|r| r.eq_ignore_ascii_case(&self.creds.host))
-                .or(realms.first()),
-        };
 
         // Bytes hashed and bytes sent, per field.
+        let r = realm.as_deref().unwrap_or("");
         let (user_hash, user_wire, realm_hash, realm_wire, pass_hash) = if utf8 {
-            let r = realm.map(String::as_str).unwrap_or("");
             (
-                crypto::latin1_or_utf8(&self.creds.username).into_owned(),
-                self.creds.username.as_bytes().to_vec(),
-                crypto::latin1_or_utf8(r).into_owned(),
-                r.as_bytes().to_vec(),
+                crypto::latin1_or_utf8(&self.creds.username),
+                Cow::Borrowed(self.creds.username.as_bytes()),
+                crypto::latin1_or_utf8(r),
+                Cow::Borrowed(r.as_bytes()),
                 Zeroizing::new(crypto::latin1_or_utf8(&self.creds.password).into_owned()),
             )
         } else {
-            let l = |s: &str| {
-                crypto::to_latin1(s).ok_or(ClientError::Credentials(
+            let l = |s| {
+                crypto::to_latin1_cow(s).ok_or(ClientError::Credentials(
                     "not representable in ISO-8859-1 and the server offered no charset=utf-8",
                 ))
             };
             let u = l(&self.creds.username)?;
-            let r = l(realm.map(String::as_str).unwrap_or(""))?;
-            let p = Zeroizing::new(l(&self.creds.password)?);
+            let r = l(r)?;
+            let p = Zeroizing::new(l(&self.creds.password)?.into_owned());
             (u.clone(), u, r.clone(), r, p)
         };
         let ha1 = Zeroizing::new(md5(&[&user_hash, b":", &realm_hash, b":", &pass_hash]));
-        let digest_uri = format!("{}/{}", self.creds.service, self.creds.host);
+        let (service, host) = (self.creds.service.as_bytes(), self.creds.host.as_bytes());
+        let mut digest_uri = Vec::with_capacity(service.len() + 1 + host.len());
+        digest_uri.extend_from_slice(service);
+        digest_uri.push(b'/');
+        digest_uri.extend_from_slice(host);
         let authzid = self.creds.effective_authzid();
         let cnonce = self.cnonce.as_bytes();
-        let response = kd(
-            &ha1,
-            nonce,
-            cnonce,
-            1,
-            authzid.map(str::as_bytes),
-            b"AUTHENTICATE",
-            digest_uri.as_bytes(),
-        );
-        let rspauth = kd(
-            &ha1,
-            nonce,
-            cnonce,
-            1,
-            authzid.map(str::as_bytes),
-            b"",
-            digest_uri.as_bytes(),
-        );
+        let kd = Kd::new(&ha1, nonce, cnonce, 1, authzid.map(str::as_bytes));
+        let response = kd.digest(b"AUTHENTICATE", &digest_uri);
+        let rspauth = kd.digest(b"", &digest_uri);
 
         let mut out = Vec::with_capacity(256);
         if utf8 {
@@ -238,11 +291,11 @@ impl DigestMd5Client {
         out.extend_from_slice(b",cnonce=");
         push_quoted(&mut out, cnonce);
         out.extend_from_slice(b",nc=");
-        out.extend_from_slice(format_nc(1).as_bytes());
+        out.extend_from_slice(&format_nc(1));
         out.extend_from_slice(b",qop=auth,digest-uri=");
-        push_quoted(&mut out, digest_uri.as_bytes());
+        push_quoted(&mut out, &digest_uri);
         out.extend_from_slice(b",response=");
-        out.extend_from_slice(response.as_bytes());
+        out.extend_from_slice(&response);
         if let Some(z) = authzid {
             out.extend_from_slice(b",authzid=");
             push_quoted(&mut out, z.as_bytes());
@@ -289,7 +342,7 @@ impl ClientMechanism for DigestMd5Client {
         match std::mem::replace(&mut self.state, ClientState::Failed) {
             ClientState::ExpectChallenge => {
                 let (resp, expected) = self.answer_challenge(challenge)?;
-                self.state = ClientState::Finish(MutualAuth::expect(&RSPAUTH, expected.into()));
+                self.state = ClientState::Finish(MutualAuth::expect(&RSPAUTH, expected.to_vec()));
                 Ok(resp)
             }
             ClientState::Finish(mut finish) => {
@@ -498,22 +551,14 @@ impl DigestMd5Server {
         let authzid = p.authzid.as_deref().map(str::as_bytes);
         let mut matched = None;
         for ha1 in std::iter::once(&secret.ha1).chain(secret.alt_ha1.iter()) {
-            let expected = kd(
-                ha1,
-                nonce,
-                &p.cnonce,
-                1,
-                authzid,
-                b"AUTHENTICATE",
-                &p.digest_uri,
-            );
+            let kd = Kd::new(ha1, nonce, &p.cnonce, 1, authzid);
+            let expected = kd.digest(b"AUTHENTICATE", &p.digest_uri);
             // Keep comparing after a match so timing does not depend on which reading matched.
-            if crypto::ct_eq(expected.as_bytes(), &p.response) && matched.is_none() {
-                matched = Some(*ha1);
+            if crypto::ct_eq(&expected, &p.response) && matched.is_none() {
+                matched = Some(kd);
             }
         }
-        let (Some(ha1), Some(creds)) = (matched.filter(|_| known).map(Zeroizing::new), creds)
-        else {
+        let (Some(kd), Some(creds)) = (matched.filter(|_| known), creds) else {
             return ServerStep::fail(ServerFailure::BadCredentials);
         };
         if creds.disabled {
@@ -526,16 +571,10 @@ impl DigestMd5Server {
             Ok(a) => a,
             Err(e) => return ServerStep::fail(e),
         };
-        let rspauth = kd(
-            &ha1,
-            nonce,
-            &p.cnonce,
-            1,
-            p.authzid.as_deref().map(str::as_bytes),
-            b"",
-            &p.digest_uri,
-        );
-        let data = format!("rspauth={rspauth}").into_bytes();
+        let rspauth = kd.digest(b"", &p.digest_uri);
+        let mut data = Vec::with_capacity(8 + rspauth.len());
+        data.extend_from_slice(b"rspauth=");
+        data.extend_from_slice(&rspauth);
         if self.cfg.rspauth_in_success {
             self.state = ServerState::Done;
             ServerStep::Success {
@@ -611,6 +650,27 @@ impl ServerMechanism for DigestMd5Server {
         match std::mem::replace(&mut self.state, ServerState::Done) {
             ServerState::ExpectCredentials(p) => self.verify(&p, found),
             _ => ServerStep::fail(ServerFailure::OutOfSequence("credentials not requested")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_prefix_gives_the_same_digests() {
+        let ha1 = [7u8; 16];
+        for authzid in [None, Some(&b"romeo@example.com"[..])] {
+            for (nonce, cnonce) in [(&b"n"[..], &b"c"[..]), (&[b'x'; 40][..], &[b'y'; 70][..])] {
+                let shared = Kd::new(&ha1, nonce, cnonce, 1, authzid);
+                for a2 in [&b"AUTHENTICATE"[..], b""] {
+                    assert_eq!(
+                        shared.digest(a2, b"xmpp/example.com"),
+                        kd(&ha1, nonce, cnonce, 1, authzid, a2, b"xmpp/example.com")
+                    );
+                }
+            }
         }
     }
 }

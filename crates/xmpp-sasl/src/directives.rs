@@ -2,37 +2,96 @@
 //! LWS around `,` and `=`, empty list elements, tokens, quoted strings with `\`
 //! escapes. One pass over the input, no backtracking: work is linear in its length.
 
-/// One parsed directive.
+use std::borrow::Cow;
+
+/// One parsed directive, borrowed from the input where it can be.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Directive {
-    /// The name, ASCII-lowercased (names compare case-insensitively).
-    pub name: String,
+pub(crate) struct Directive<'a> {
+    /// The name as written: a token, so ASCII; compare it with
+    /// [`Directive::is`] (names compare case-insensitively).
+    pub name: &'a [u8],
     /// The value with quotes removed and escapes resolved (raw bytes: UTF-8 or
-    /// ISO-8859-1 depending on `charset`).
-    pub value: Vec<u8>,
+    /// ISO-8859-1 depending on `charset`); owned only when it had escapes.
+    pub value: Cow<'a, [u8]>,
+}
+
+impl Directive<'_> {
+    /// Whether this directive is `name` (given in lowercase).
+    pub(crate) fn is(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name.as_bytes())
+    }
+}
+
+/// Byte classes, one table lookup per byte.
+const LWS: u8 = 1;
+const TOKEN: u8 = 2;
+const VALUE: u8 = 4;
+
+const CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let mut class = 0;
+        if matches!(c, b' ' | b'\t' | b'\r' | b'\n') {
+            class |= LWS;
+        }
+        // RFC 2616 token characters.
+        if c > 0x20
+            && c < 0x7f
+            && !matches!(
+                c,
+                b'(' | b')'
+                    | b'<'
+                    | b'>'
+                    | b'@'
+                    | b','
+                    | b';'
+                    | b':'
+                    | b'\\'
+                    | b'"'
+                    | b'/'
+                    | b'['
+                    | b']'
+                    | b'?'
+                    | b'='
+                    | b'{'
+                    | b'}'
+            )
+        {
+            class |= TOKEN;
+        }
+        // Characters accepted in an unquoted value: tokens plus `/` (lenient
+        // towards peers that do not quote `digest-uri`), and non-ASCII octets.
+        if (c > 0x20 && c != 0x7f && c != b',' && c != b'"' && c != b'\\') || c >= 0x80 {
+            class |= VALUE;
+        }
+        t[b] = class;
+        b += 1;
+    }
+    t
+};
+
+fn is(b: u8, class: u8) -> bool {
+    CLASSES[b as usize] & class != 0
 }
 
 fn is_lws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
-}
-
-/// RFC 2616 token characters.
-fn is_token(b: u8) -> bool {
-    b > 0x20 && b < 0x7f && !b"()<>@,;:\\\"/[]?={}".contains(&b)
-}
-
-/// Characters accepted in an unquoted value: tokens plus `/` (lenient towards
-/// peers that do not quote `digest-uri`), and non-ASCII octets.
-fn is_value_char(b: u8) -> bool {
-    (b > 0x20 && b != 0x7f && b != b',' && b != b'"' && b != b'\\') || b >= 0x80
+    is(b, LWS)
 }
 
 /// Parses a directive list. Errors are human-readable and contain no input bytes
 /// (a response may carry secrets-adjacent data).
-pub(crate) fn parse(input: &[u8]) -> Result<Vec<Directive>, &'static str> {
-    let mut out = Vec::new();
+pub(crate) fn parse(input: &[u8]) -> Result<Vec<Directive<'_>>, &'static str> {
+    // A DIGEST-MD5 challenge or response has about ten directives.
+    let mut out = Vec::with_capacity(12);
     let mut i = 0;
     let n = input.len();
+    let skip = |i: &mut usize, class: u8| {
+        while *i < n && is(input[*i], class) {
+            *i += 1;
+        }
+    };
     loop {
         // Skip LWS and empty list elements.
         while i < n && (is_lws(input[i]) || input[i] == b',') {
@@ -42,66 +101,71 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Directive>, &'static str> {
             return Ok(out);
         }
         let start = i;
-        while i < n && is_token(input[i]) {
-            i += 1;
-        }
+        skip(&mut i, TOKEN);
         if i == start {
             return Err("expected a directive name");
         }
-        let name = String::from_utf8_lossy(&input[start..i]).to_ascii_lowercase();
-        while i < n && is_lws(input[i]) {
-            i += 1;
-        }
+        let name = &input[start..i];
+        skip(&mut i, LWS);
         if i >= n || input[i] != b'=' {
             return Err("expected '=' after a directive name");
         }
         i += 1;
-        while i < n && is_lws(input[i]) {
+        skip(&mut i, LWS);
+        let value = if i < n && input[i] == b'"' {
             i += 1;
-        }
-        let mut value = Vec::new();
-        if i < n && input[i] == b'"' {
-            i += 1;
-            loop {
-                match input.get(i) {
-                    None => return Err("unterminated quoted string"),
-                    Some(b'"') => {
-                        i += 1;
-                        break;
-                    }
-                    Some(b'\\') => match input.get(i + 1) {
-                        Some(&c) if c < 0x80 => {
-                            value.push(c);
-                            i += 2;
-                        }
-                        _ => return Err("bad escape in quoted string"),
-                    },
-                    Some(&c) if (c < 0x20 && !is_lws(c)) || c == 0x7f => {
-                        return Err("control character in quoted string")
-                    }
-                    Some(&c) => {
-                        value.push(c);
-                        i += 1;
-                    }
-                }
-            }
+            quoted(input, &mut i)?
         } else {
             let vs = i;
-            while i < n && is_value_char(input[i]) {
-                i += 1;
-            }
+            skip(&mut i, VALUE);
             if i == vs {
                 return Err("empty directive value");
             }
-            value.extend_from_slice(&input[vs..i]);
-        }
-        while i < n && is_lws(input[i]) {
-            i += 1;
-        }
+            Cow::Borrowed(&input[vs..i])
+        };
+        skip(&mut i, LWS);
         if i < n && input[i] != b',' {
             return Err("expected ',' between directives");
         }
         out.push(Directive { name, value });
+    }
+}
+
+/// The rest of a quoted string whose opening quote is before `*i`: borrowed
+/// unless it has escapes. Leaves `*i` after the closing quote.
+fn quoted<'a>(input: &'a [u8], i: &mut usize) -> Result<Cow<'a, [u8]>, &'static str> {
+    let start = *i;
+    let mut owned: Option<Vec<u8>> = None;
+    loop {
+        match input.get(*i) {
+            None => return Err("unterminated quoted string"),
+            Some(b'"') => {
+                let value = match owned {
+                    Some(v) => Cow::Owned(v),
+                    None => Cow::Borrowed(&input[start..*i]),
+                };
+                *i += 1;
+                return Ok(value);
+            }
+            Some(b'\\') => match input.get(*i + 1) {
+                Some(&c) if c < 0x80 => {
+                    owned
+                        .get_or_insert_with(|| input[start..*i].to_vec())
+                        .push(c);
+                    *i += 2;
+                }
+                _ => return Err("bad escape in quoted string"),
+            },
+            Some(&c) if (c < 0x20 && !is_lws(c)) || c == 0x7f => {
+                return Err("control character in quoted string")
+            }
+            Some(&c) => {
+                if let Some(v) = owned.as_mut() {
+                    v.push(c);
+                }
+                *i += 1;
+            }
+        }
     }
 }
 
@@ -134,7 +198,12 @@ mod tests {
         parse(s.as_bytes())
             .unwrap()
             .into_iter()
-            .map(|d| (d.name, String::from_utf8(d.value).unwrap()))
+            .map(|d| {
+                (
+                    String::from_utf8(d.name.to_ascii_lowercase()).unwrap(),
+                    String::from_utf8(d.value.into_owned()).unwrap(),
+                )
+            })
             .collect()
     }
 
@@ -158,6 +227,16 @@ mod tests {
         assert!(parse(b"a=\"x\"y").is_err());
         assert!(parse(b"a=\"\\").is_err());
         assert!(parse(b"a=\"\x01\"").is_err());
+    }
+
+    #[test]
+    fn values_are_borrowed_unless_escaped() {
+        let d = parse(b"Nonce=\"abc\",realm=x,u=\"a\\\"b\"").unwrap();
+        assert!(d[0].is("nonce") && !d[0].is("nonc"));
+        assert!(matches!(d[0].value, Cow::Borrowed(b"abc")));
+        assert!(matches!(d[1].value, Cow::Borrowed(b"x")));
+        assert_eq!(&*d[2].value, b"a\"b");
+        assert!(matches!(d[2].value, Cow::Owned(_)));
     }
 
     #[test]

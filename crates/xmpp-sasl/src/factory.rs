@@ -35,7 +35,15 @@ pub fn server_mechanism(
     mechanism: Mechanism,
     cfg: &ServerMechanismConfig,
 ) -> Option<Box<dyn ServerMechanism>> {
-    let cfg = cfg.clone();
+    server_mechanism_from(mechanism, cfg.clone())
+}
+
+/// [`server_mechanism`] taking the settings it keeps, for a caller that
+/// builds them per exchange anyway (no copy).
+pub fn server_mechanism_from(
+    mechanism: Mechanism,
+    cfg: ServerMechanismConfig,
+) -> Option<Box<dyn ServerMechanism>> {
     Some(match mechanism {
         Mechanism::ScramSha256Plus => Box::new(ScramServer::new_plus(ScramHash::Sha256, cfg)?),
         Mechanism::ScramSha1Plus => Box::new(ScramServer::new_plus(ScramHash::Sha1, cfg)?),

@@ -117,7 +117,7 @@ pub use crypto::ScramHash;
 pub use decoy::{Decoys, ServerSecret};
 pub use digest_md5::{DigestMd5Client, DigestMd5Server};
 pub use error::{ClientError, Condition, ErrorKind, ServerError, ServerFailure, StoreError};
-pub use factory::{client_mechanism, server_mechanism};
+pub use factory::{client_mechanism, server_mechanism, server_mechanism_from};
 pub use fast::{FastToken, HtClient, HtServer, HtVerified, MemoryTokenStore, TokenStore};
 pub use mechanism::{Mechanism, MechanismName, UnknownMechanism};
 pub use plain::{PlainClient, PlainServer};

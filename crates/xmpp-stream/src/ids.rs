@@ -1,37 +1,42 @@
 //! Random identifiers from the operating system's CSPRNG: stream ids and
 //! server-generated resources must not be guessable (RFC 6120 §4.7.3, §7.6).
 
-use std::fmt::Write as _;
-
-/// `bytes` random bytes from the OS CSPRNG, as lowercase hex.
-pub(crate) fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
+/// `N` random bytes from the OS CSPRNG, as lowercase hex.
+pub(crate) fn random_hex<const N: usize>() -> String {
+    let mut buf = [0u8; N];
     // A failing OS CSPRNG leaves no safe way to continue; getrandom only fails
     // on broken platforms, and a predictable id would be worse than a panic.
     #[allow(clippy::expect_used)]
     getrandom::fill(&mut buf).expect("the OS random number generator failed");
-    buf.iter()
-        .fold(String::with_capacity(bytes * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    hex(&buf)
+}
+
+/// Lowercase hex, a table lookup per digit.
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
 }
 
 /// A fresh stream id: 128 bits.
 pub(crate) fn stream_id() -> String {
-    random_hex(16)
+    random_hex::<16>()
 }
 
 /// A fresh server-generated resource: 128 bits.
 pub(crate) fn resource() -> String {
-    random_hex(16)
+    random_hex::<16>()
 }
 
 /// A fresh stream management id (XEP-0198 SM-ID): 128 bits. Whoever holds
 /// it can ask to resume the session, so it must not be guessable (the
 /// server also checks that the resuming user is the same).
 pub(crate) fn sm_id() -> String {
-    random_hex(16)
+    random_hex::<16>()
 }
 
 /// A fresh secret key: 256 bits.
@@ -52,10 +57,7 @@ pub(crate) fn stable_resource_part(key: &[u8; 32], bare: &str, user_agent: &str)
     h.update(bare.as_bytes());
     h.update([0]);
     h.update(user_agent.as_bytes());
-    h.finalize()[..6].iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    hex(&h.finalize()[..6])
 }
 
 /// A random UUID (version 4, RFC 9562 §5.4), for a user-agent id.
@@ -65,10 +67,7 @@ pub(crate) fn uuid_v4() -> String {
     getrandom::fill(&mut b).expect("the OS random number generator failed");
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().fold(String::new(), |mut s, x| {
-        let _ = write!(s, "{x:02x}");
-        s
-    });
+    let hex = hex(&b);
     format!(
         "{}-{}-{}-{}-{}",
         &hex[..8],

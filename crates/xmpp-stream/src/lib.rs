@@ -47,6 +47,7 @@ pub mod danger;
 #[cfg(feature = "dns")]
 pub mod dns;
 mod error;
+mod fixed;
 mod ids;
 mod negotiation;
 mod observer;

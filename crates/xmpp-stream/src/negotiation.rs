@@ -76,6 +76,19 @@ impl ChannelBindings {
     }
 }
 
+/// Whether `mechanism` reads the advertised lists of XEP-0474 (SCRAM's `h`
+/// attribute, [`xmpp_sasl::Ssdp`]): the others get none, so that no
+/// connection builds them for nothing.
+pub(crate) fn uses_ssdp(mechanism: Mechanism) -> bool {
+    matches!(
+        mechanism,
+        Mechanism::ScramSha1
+            | Mechanism::ScramSha256
+            | Mechanism::ScramSha1Plus
+            | Mechanism::ScramSha256Plus
+    )
+}
+
 /// What negotiation established.
 #[derive(Clone, Debug)]
 pub struct StreamInfo {

@@ -212,7 +212,7 @@ pub fn authenticate(
 ) -> Element {
     let mut b = el("authenticate").attr("mechanism", mechanism);
     if let Some(text) = wire::sasl_text(initial) {
-        b = b.append(el("initial-response").text(&text).build());
+        b = b.append(el("initial-response").text(text.as_str()).build());
     }
     if let Some(ua) = extras.user_agent {
         let mut u = el("user-agent").attr("id", &ua.id);
@@ -341,7 +341,7 @@ pub fn payload(name: &str, data: &[u8]) -> Element {
     match data {
         [] => el(name).build(),
         d => el(name)
-            .text(&wire::sasl_text(Some(d)).unwrap_or_default())
+            .text(wire::sasl_text(Some(d)).unwrap_or_default().as_str())
             .build(),
     }
 }

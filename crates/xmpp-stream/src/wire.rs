@@ -14,13 +14,19 @@ use crate::condition::{StanzaCondition, StreamCondition};
 pub(crate) type SaslData = Option<Zeroizing<Vec<u8>>>;
 
 /// Encodes SASL data as element text: `=` for zero-length data (RFC 6120
-/// §6.4.2), nothing for absent data.
-pub(crate) fn sasl_text(data: Option<&[u8]>) -> Option<String> {
+/// §6.4.2), nothing for absent data. Wiped when dropped: a PLAIN `<auth/>`
+/// carries the password.
+pub(crate) fn sasl_text(data: Option<&[u8]>) -> Option<Zeroizing<String>> {
     match data {
         None => None,
-        Some([]) => Some("=".to_owned()),
-        Some(d) => Some(STANDARD.encode(d)),
+        Some([]) => Some(Zeroizing::new("=".to_owned())),
+        Some(d) => Some(Zeroizing::new(STANDARD.encode(d))),
     }
+}
+
+/// The XML whitespace stripped from SASL text.
+fn is_xml_space(b: &u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
 /// Decodes SASL element text. Project policy: XML whitespace (SP, HT, CR, LF)
@@ -31,21 +37,28 @@ pub(crate) fn sasl_text(data: Option<&[u8]>) -> Option<String> {
 pub(crate) fn decode_sasl_text(el: &Element) -> Result<SaslData, base64::DecodeError> {
     // Both are the payload in base64, a password for PLAIN: wiped too.
     let text = Zeroizing::new(el.text());
-    let compact: Zeroizing<String> = Zeroizing::new(
-        text.chars()
-            .filter(|c| !matches!(c, ' ' | '\t' | '\r' | '\n'))
-            .collect(),
-    );
+    // Stripped into a copy only when there is whitespace to strip (the
+    // bytes are ASCII whitespace, never part of a UTF-8 sequence); sized
+    // once, so no partial copy is freed on the way.
+    let stripped = text.as_bytes().iter().any(is_xml_space).then(|| {
+        let mut v = Zeroizing::new(Vec::with_capacity(text.len()));
+        v.extend(text.bytes().filter(|b| !is_xml_space(b)));
+        v
+    });
+    let compact: &[u8] = match &stripped {
+        Some(v) => v,
+        None => text.as_bytes(),
+    };
     if compact.is_empty() {
         return Ok(None);
     }
-    if compact.as_str() == "=" {
+    if compact == b"=" {
         return Ok(Some(Zeroizing::default()));
     }
     // Decoded into a buffer sized once and wiped however decoding ends:
     // `decode` drops its own unwiped when the input turns out bad midway.
     let mut out = Zeroizing::new(vec![0; base64::decoded_len_estimate(compact.len())]);
-    match STANDARD.decode_slice(compact.as_bytes(), &mut out) {
+    match STANDARD.decode_slice(compact, &mut out) {
         Ok(n) => {
             out.truncate(n);
             Ok(Some(out))
@@ -67,7 +80,7 @@ pub(crate) fn decode_sasl_payload(el: &Element) -> Result<Zeroizing<Vec<u8>>, ba
 fn sasl_element(name: &str, data: Option<&[u8]>) -> Element {
     let b = Element::builder(name, ns::SASL);
     match sasl_text(data) {
-        Some(t) => b.text(&t).build(),
+        Some(t) => b.text(t.as_str()).build(),
         None => b.build(),
     }
 }
@@ -75,7 +88,7 @@ fn sasl_element(name: &str, data: Option<&[u8]>) -> Element {
 pub(crate) fn auth(mechanism: &str, initial: Option<&[u8]>) -> Element {
     let b = Element::builder("auth", ns::SASL).attr("mechanism", mechanism);
     match sasl_text(initial) {
-        Some(t) => b.text(&t).build(),
+        Some(t) => b.text(t.as_str()).build(),
         None => b.build(),
     }
 }
@@ -170,15 +183,6 @@ pub(crate) fn features(children: Vec<Element>) -> Element {
     children
         .into_iter()
         .fold(Element::builder("features", ns::STREAM), |b, c| b.append(c))
-        .build()
-}
-
-pub(crate) fn mechanisms<'a>(names: impl IntoIterator<Item = &'a str>) -> Element {
-    names
-        .into_iter()
-        .fold(Element::builder("mechanisms", ns::SASL), |b, n| {
-            b.append(Element::builder("mechanism", ns::SASL).text(n).build())
-        })
         .build()
 }
 

@@ -9,7 +9,11 @@ use crate::frame::Frame;
 use crate::limits::Limits;
 use crate::ns;
 use crate::scan::Framer;
-use crate::writer::{validate, write_element, Scope};
+use crate::writer::{plain_ascii, validate, write_element, Scope};
+
+/// What the encoder's scratch buffer starts with: a stream header or a
+/// negotiation element fits.
+const SCRATCH: usize = 512;
 
 /// Decodes an XMPP stream into [`Frame`]s and encodes frames to bytes.
 ///
@@ -96,6 +100,9 @@ impl Encoder<Frame> for StreamCodec {
     fn encode(&mut self, item: Frame, dst: &mut BytesMut) -> Result<(), XmlError> {
         let out = &mut self.scratch;
         out.clear();
+        // Room for a header or a negotiation element at once, rather than
+        // doubling up to it from nothing on a new connection.
+        out.reserve(SCRATCH);
         match item {
             Frame::Header(h) => {
                 let stream_ns = if h.stream_ns.is_empty() {
@@ -116,7 +123,8 @@ impl Encoder<Frame> for StreamCodec {
                 out.push_str("<?xml version='1.0'?><stream:");
                 out.push_str(name);
                 let mut attr = |n: &str, v: &str| -> Result<(), XmlError> {
-                    if let Some(c) = v.chars().find(|c| !crate::chars::is_xml_char(*c as u32)) {
+                    let bad = || v.chars().find(|c| !crate::chars::is_xml_char(*c as u32));
+                    if let Some(c) = (!plain_ascii(v)).then(bad).flatten() {
                         return Err(XmlError::Unencodable(format!(
                             "character U+{:04X} in header",
                             c as u32

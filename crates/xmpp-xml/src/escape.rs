@@ -4,39 +4,61 @@
 /// Escape character data. `>` is escaped so `]]>` can never appear; `\r` as a
 /// reference so it survives line-end normalisation.
 pub(crate) fn escape_text(out: &mut String, s: &str) {
-    escape(out, s, |b| match b {
-        b'&' => Some("&amp;"),
-        b'<' => Some("&lt;"),
-        b'>' => Some("&gt;"),
-        b'\r' => Some("&#13;"),
-        _ => None,
+    escape(out, s, TEXT, |b| match b {
+        b'&' => "&amp;",
+        b'<' => "&lt;",
+        b'>' => "&gt;",
+        _ => "&#13;",
     })
 }
 
 /// Escape an attribute value for single quotes; whitespace controls become
 /// references so attribute-value normalisation keeps them.
 pub(crate) fn escape_attr(out: &mut String, s: &str) {
-    escape(out, s, |b| match b {
-        b'&' => Some("&amp;"),
-        b'<' => Some("&lt;"),
-        b'\'' => Some("&apos;"),
-        b'"' => Some("&quot;"),
-        b'\t' => Some("&#9;"),
-        b'\n' => Some("&#10;"),
-        b'\r' => Some("&#13;"),
-        _ => None,
+    escape(out, s, ATTR, |b| match b {
+        b'&' => "&amp;",
+        b'<' => "&lt;",
+        b'\'' => "&apos;",
+        b'"' => "&quot;",
+        b'\t' => "&#9;",
+        b'\n' => "&#10;",
+        _ => "&#13;",
     })
 }
 
+/// Bytes [`escape_text`] replaces.
+const TEXT: u8 = 1;
+/// Bytes [`escape_attr`] replaces.
+const ATTR: u8 = 2;
+
+/// Which bytes each escaping replaces: one lookup per byte.
+static ESCAPED: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'&' as usize] = TEXT | ATTR;
+    t[b'<' as usize] = TEXT | ATTR;
+    t[b'>' as usize] = TEXT;
+    t[b'\r' as usize] = TEXT | ATTR;
+    t[b'\'' as usize] = ATTR;
+    t[b'"' as usize] = ATTR;
+    t[b'\t' as usize] = ATTR;
+    t[b'\n' as usize] = ATTR;
+    t
+};
+
+/// Appends `s` with each byte of `class` replaced by `map`'s reference;
+/// the runs between them are copied whole.
 #[inline]
-fn escape(out: &mut String, s: &str, map: impl Fn(u8) -> Option<&'static str>) {
+fn escape(out: &mut String, s: &str, class: u8, map: impl Fn(u8) -> &'static str) {
+    let bytes = s.as_bytes();
     let mut last = 0;
-    for (i, b) in s.bytes().enumerate() {
-        if let Some(rep) = map(b) {
-            out.push_str(&s[last..i]);
-            out.push_str(rep);
-            last = i + 1;
-        }
+    while let Some(at) = bytes[last..]
+        .iter()
+        .position(|&b| ESCAPED[usize::from(b)] & class != 0)
+    {
+        let i = last + at;
+        out.push_str(&s[last..i]);
+        out.push_str(map(bytes[i]));
+        last = i + 1;
     }
     out.push_str(&s[last..]);
 }
@@ -140,5 +162,28 @@ fn push_normalized(out: &mut Vec<u8>, s: &[u8], attr: bool) {
             _ => out.push(b),
         }
         i += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_escaping_replaces_its_bytes_and_copies_the_rest() {
+        let all = "a&b<c>d'e\"f\tg\nh\ri é😀";
+        let mut text = String::new();
+        escape_text(&mut text, all);
+        assert_eq!(text, "a&amp;b&lt;c&gt;d'e\"f\tg\nh&#13;i é😀");
+        let mut attr = String::new();
+        escape_attr(&mut attr, all);
+        assert_eq!(attr, "a&amp;b&lt;c>d&apos;e&quot;f&#9;g&#10;h&#13;i é😀");
+        for s in ["", "plain", "&", "<<", "x\r"] {
+            let (mut t, mut a) = (String::new(), String::new());
+            escape_text(&mut t, s);
+            escape_attr(&mut a, s);
+            assert_eq!(unescape(t.as_bytes(), false), s);
+            assert_eq!(unescape(a.as_bytes(), true), s);
+        }
     }
 }

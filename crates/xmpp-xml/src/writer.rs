@@ -208,20 +208,20 @@ fn new_line(out: &mut String, depth: usize) {
 pub(crate) fn validate(el: &Element) -> Result<(), XmlError> {
     if el.buf.is_empty() {
         let name = el.name();
-        if !crate::chars::is_ncname(name) {
+        if !ncname(name) {
             return Err(XmlError::Unencodable(format!(
                 "invalid element name {name:?}"
             )));
         }
         for a in el.attrs.iter(&el.buf) {
             let n = a.name(&el.buf);
-            if !crate::chars::is_ncname(n) {
+            if !ncname(n) {
                 return Err(XmlError::Unencodable(format!(
                     "invalid attribute name {n:?}"
                 )));
             }
             if let Some(p) = a.prefix(&el.buf) {
-                if !crate::chars::is_ncname(p) {
+                if !ncname(p) {
                     return Err(XmlError::Unencodable(format!("invalid prefix {p:?}")));
                 }
             }
@@ -239,7 +239,32 @@ pub(crate) fn validate(el: &Element) -> Result<(), XmlError> {
     Ok(())
 }
 
+/// [`crate::chars::is_ncname`], deciding ASCII names (nearly all) with a
+/// table lookup per byte.
+fn ncname(s: &str) -> bool {
+    let b = s.as_bytes();
+    match b.first() {
+        Some(&first) if b.is_ascii() => {
+            crate::chars::is_name_start(first)
+                && b.iter()
+                    .all(|&x| x != b':' && crate::chars::is_name_char(x))
+        }
+        _ => crate::chars::is_ncname(s),
+    }
+}
+
+/// Whether `s` is ASCII without the control characters XML forbids (all
+/// but TAB, LF and CR): legal as it stands, nothing to decode.
+#[inline]
+pub(crate) fn plain_ascii(s: &str) -> bool {
+    s.bytes()
+        .all(|b| (0x20..0x80).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r'))
+}
+
 fn legal_chars(s: &str) -> Result<(), XmlError> {
+    if plain_ascii(s) {
+        return Ok(());
+    }
     match s.chars().find(|c| !crate::chars::is_xml_char(*c as u32)) {
         Some(c) => Err(XmlError::Unencodable(format!(
             "character U+{:04X} is not allowed in XML",
@@ -272,6 +297,33 @@ mod tests {
         match framer.decode(&mut buf) {
             Ok(Some(Frame::Element(el))) => el,
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn fast_checks_agree_with_the_full_ones() {
+        use super::{legal_chars, ncname};
+        use crate::chars::{is_ncname, is_xml_char};
+        for name in [
+            "", "a", "iq", "a1", "1a", "-a", ".a", "_a", "a-b.c_d", "a:b", ":a", "a:", "a b", "é",
+            "aé", "a\u{b7}", "\u{b7}a", "a\u{0}", "stream", "xml:lang",
+        ] {
+            assert_eq!(ncname(name), is_ncname(name), "{name:?}");
+        }
+        for text in [
+            "",
+            "plain",
+            "a\tb\nc\rd",
+            "a\u{1}",
+            "\u{7f}",
+            "\u{0}",
+            "é",
+            "\u{fffe}",
+            "😀",
+            "a\u{1b}b",
+        ] {
+            let full = text.chars().all(|c| is_xml_char(c as u32));
+            assert_eq!(legal_chars(text).is_ok(), full, "{text:?}");
         }
     }
 

@@ -143,7 +143,8 @@ impl ClientCore {
         let mut core = ClientCore {
             config,
             state: State::ExpectHeader,
-            actions: VecDeque::new(),
+            // A few actions at a time: room for them from the start.
+            actions: VecDeque::with_capacity(4),
             deadline,
             authenticated: false,
             header: None,
@@ -281,8 +282,17 @@ impl ClientCore {
     }
 
     fn send_header(&mut self) {
-        let mut header = StreamHeader::client(&self.config.domain);
-        header.lang = Some(self.config.lang.clone());
+        // `StreamHeader::client` with our language.
+        let mut header = StreamHeader {
+            stream_ns: ns::STREAM.to_owned(),
+            name: "stream".to_owned(),
+            default_ns: Some(ns::CLIENT.to_owned()),
+            to: Some(self.config.domain.clone()),
+            from: None,
+            id: None,
+            version: Some("1.0".to_owned()),
+            lang: Some(self.config.lang.clone()),
+        };
         // Our bare JID as `from` (RFC 6120 §4.7.1) once TLS hides it, or when
         // SASL2 is required: servers may offer SASL2 (and FAST, which binds
         // tokens to it) only to a stream that says who it is (ejabberd).
@@ -518,9 +528,12 @@ impl ClientCore {
         creds.authzid = self.config.authzid.clone();
         creds.channel_binding = self.channel_binding_for(name);
         creds.pbkdf2_cache = self.config.pbkdf2_cache.clone();
-        // XEP-0474: what we saw, for SCRAM to check against the server's hash.
-        let names = self.offered.iter().map(|m| m.as_str().to_owned());
-        creds.ssdp = Some(xmpp_sasl::Ssdp::new(names, self.server_cb_types.clone()));
+        // XEP-0474: what we saw, for SCRAM to check against the server's hash
+        // (the other mechanisms have none).
+        if crate::negotiation::uses_ssdp(name) {
+            let names = self.offered.iter().map(|m| m.as_str().to_owned());
+            creds.ssdp = Some(xmpp_sasl::Ssdp::new(names, self.server_cb_types.clone()));
+        }
         creds.require_ssdp = needs_ssdp;
         let Some(mut mech) = xmpp_sasl::client_mechanism(name, creds) else {
             self.send(Frame::Close);
@@ -534,7 +547,7 @@ impl ClientCore {
                 let initial = initial.as_ref().map(|d| d.as_slice());
                 let auth = match self.sasl2 {
                     Some(_) => self.authenticate(name, initial, false),
-                    None => wire::auth(name.as_str(), initial),
+                    None => crate::fixed::auth(name, initial),
                 };
                 self.send(Frame::Element(auth));
                 self.state = State::Sasl(mech);
@@ -551,7 +564,7 @@ impl ClientCore {
 
     fn on_sasl(&mut self, el: Element, mech: Box<dyn ClientMechanism>) {
         match el.name() {
-            "challenge" => self.on_challenge(&el, mech, wire::response),
+            "challenge" => self.on_challenge(&el, mech, crate::fixed::response),
             "success" => {
                 let Ok(additional) = wire::decode_sasl_text(&el) else {
                     self.send(Frame::Close);
@@ -730,7 +743,8 @@ impl ClientCore {
             return self.finish(ClientError::Internal("bound without authentication"));
         };
         self.state = State::Done;
-        let header = self.header.clone().unwrap_or_default();
+        // The negotiation is over: the header is handed over, not copied.
+        let header = self.header.take().unwrap_or_default();
         let negotiated = StreamInfo {
             jid,
             stream_id: header.id.clone().unwrap_or_default(),

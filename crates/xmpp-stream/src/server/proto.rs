@@ -12,6 +12,7 @@ use xmpp_sasl::{
 use xmpp_xml::{ns, Element, Frame, Limits, StreamHeader, XmlError};
 
 mod bind;
+mod offer;
 mod resume;
 mod sasl2;
 mod starttls;
@@ -195,7 +196,9 @@ impl ServerCore {
     pub fn new(config: Arc<ServerConfig>, security: Security, now: Instant) -> Self {
         let deadline = now + config.negotiation_timeout;
         let mut core = ServerCore {
-            actions: VecDeque::new(),
+            // A few actions at a time (header, features, limits): room for
+            // them from the start rather than growing twice.
+            actions: VecDeque::with_capacity(4),
             state: State::ExpectHeader,
             secure: security.is_tls(),
             deadline,
@@ -348,16 +351,17 @@ impl ServerCore {
     /// Negotiation is over: `jid` is bound.
     fn established(&mut self, jid: FullJid, bound_inline: bool) {
         self.state = State::Done;
+        // The negotiation is over: what it kept is handed over, not copied.
         let (Some(header), Some(auth), Some(domain)) = (
-            self.client_header.clone(),
+            self.client_header.take(),
             self.authenticated.as_ref(),
-            self.domain.clone(),
+            self.domain.take(),
         ) else {
             return self.finish(ServerError::Internal("bound without authentication"));
         };
         let negotiated = StreamInfo {
             jid,
-            stream_id: self.stream_id.clone(),
+            stream_id: std::mem::take(&mut self.stream_id),
             peer_header: header,
             mechanism: auth.mechanism,
             domain,
@@ -434,20 +438,20 @@ impl ServerCore {
             }
         };
         // Resolve the domain first so that even an error header names it.
-        let requested = h.to.clone();
-        let served = match &requested {
-            Some(to) => self.config.domain(to).map(|d| d.name.clone()),
-            None => self.config.domains.first().map(|d| d.name.clone()),
+        let config = self.config.clone();
+        let served = match h.to.as_deref() {
+            Some(to) => config.domain(to).map(|d| d.name.as_str()),
+            None => config.domains.first().map(|d| d.name.as_str()),
         };
         if restart {
-            if served.is_some() && served != self.domain {
+            if served.is_some() && served != self.domain.as_deref() {
                 return self.fail(
                     StreamCondition::HostUnknown,
                     Some("domain changed on restart"),
                 );
             }
         } else {
-            self.domain = served.clone();
+            self.domain = served.map(str::to_owned);
         }
         let header = self.response_header();
         self.send(Frame::Header(header));
@@ -476,11 +480,8 @@ impl ServerCore {
         // A client names itself (RFC 6120 §4.7.1) with a JID of the domain
         // it connects to; another domain's is refused (XEP-0388 §2.1).
         if let Some(from) = h.from.as_deref() {
-            let same_domain = jid::Jid::new(from).is_ok_and(|j| {
-                served
-                    .as_deref()
-                    .is_some_and(|d| j.domain().as_str().eq_ignore_ascii_case(d))
-            });
+            let same_domain = jid::Jid::new(from)
+                .is_ok_and(|j| served.is_some_and(|d| j.domain().as_str().eq_ignore_ascii_case(d)));
             if !same_domain {
                 return self.fail(
                     StreamCondition::InvalidFrom,
@@ -492,7 +493,7 @@ impl ServerCore {
 
         let features = if restart {
             self.state = State::ExpectBind;
-            wire::features(self.bind_features())
+            self.bind_features()
         } else {
             self.state = State::ExpectAuth;
             let mut children = Vec::new();
@@ -502,7 +503,7 @@ impl ServerCore {
             }
             let offered = self.offered();
             if !offered.is_empty() {
-                children.push(wire::mechanisms(offered.iter().map(|m| m.as_str())));
+                children.push(crate::fixed::mechanisms(&offered));
             }
             if offered.iter().any(|m| m.is_plus()) {
                 let bindings = self.plus_bindings();
@@ -515,33 +516,6 @@ impl ServerCore {
             wire::features(children)
         };
         self.send_element(features);
-    }
-
-    /// The channel bindings `-PLUS` can use on this stream (none before
-    /// TLS).
-    fn plus_bindings(&self) -> Vec<xmpp_sasl::ChannelBinding> {
-        match (&self.channel_bindings, self.secure) {
-            (Some(cb), true) => cb.for_sasl(),
-            _ => Vec::new(),
-        }
-    }
-
-    /// The mechanisms listed in the features of this stream: none while
-    /// TLS is required but not active; `-PLUS` only with channel bindings.
-    fn offered(&self) -> Vec<Mechanism> {
-        if !self.secure && self.starttls() == TlsPolicy::Required {
-            return Vec::new();
-        }
-        let can_bind = !self.plus_bindings().is_empty();
-        self.config
-            .mechanisms
-            .iter()
-            .copied()
-            .filter(|m| can_bind || !m.is_plus())
-            .filter(|m| {
-                self.secure || self.config.allow_plain_insecure || !m.needs_secure_channel()
-            })
-            .collect()
     }
 
     fn on_element(&mut self, el: Element) {
@@ -650,7 +624,7 @@ impl ServerCore {
             Mechanism::from_name(el.attr("mechanism").unwrap_or("")).filter(|m| !m.is_fast());
         self.mechanism = known;
         let name = match known {
-            Some(m) if self.offered().contains(&m) => m,
+            Some(m) if self.offers(m) => m,
             // A mechanism we have but keep for protected streams deserves the
             // precise answer (RFC 6120 §6.5.4).
             Some(m) if self.config.mechanisms.contains(&m) => {
@@ -668,19 +642,21 @@ impl ServerCore {
     /// Starts a password mechanism the client chose from our offer, in
     /// either profile.
     fn start_mechanism(&mut self, name: Mechanism, initial: Option<&[u8]>) {
-        let Some(domain) = self
-            .domain
-            .clone()
-            .and_then(|d| self.config.domain(&d).cloned())
-        else {
+        let config = self.config.clone();
+        let Some(domain) = self.domain.as_deref().and_then(|d| config.domain(d)) else {
             return self.sasl_failed(xmpp_sasl::Condition::TemporaryAuthFailure, None);
         };
-        let mut mech_config = ServerMechanismConfig::new(&domain.name);
-        mech_config.realm = domain.realm.clone();
-        mech_config.rspauth_in_success = self.config.rspauth_in_success;
-        mech_config.authorizer = self.config.authorizer.clone();
-        mech_config.plain_cache = self.config.plain_cache.clone();
-        mech_config.decoys = self.config.decoys.clone();
+        let mut mech_config = ServerMechanismConfig {
+            domain: domain.name.clone(),
+            realm: domain.realm.clone(),
+            service: "xmpp".to_owned(),
+            rspauth_in_success: config.rspauth_in_success,
+            authorizer: config.authorizer.clone(),
+            channel_bindings: Vec::new(),
+            plain_cache: config.plain_cache.clone(),
+            decoys: config.decoys.clone(),
+            ssdp: None,
+        };
         // Non-empty only when -PLUS is offered: SCRAM then refuses a client
         // that claims we offered none (the `y` flag, RFC 5802 §6).
         let offered = self.offered();
@@ -693,12 +669,14 @@ impl ServerCore {
                 .collect()
         });
         // XEP-0474: the lists this stream advertised (the same in both
-        // profiles), for SCRAM's `h`.
-        mech_config.ssdp = Some(xmpp_sasl::Ssdp::new(
-            offered.iter().map(|m| m.as_str()),
-            advertised_types,
-        ));
-        let Some(mut mech) = xmpp_sasl::server_mechanism(name, &mech_config) else {
+        // profiles), for SCRAM's `h` (the other mechanisms have none).
+        if crate::negotiation::uses_ssdp(name) {
+            mech_config.ssdp = Some(xmpp_sasl::Ssdp::new(
+                offered.iter().map(|m| m.as_str()),
+                advertised_types,
+            ));
+        }
+        let Some(mut mech) = xmpp_sasl::server_mechanism_from(name, mech_config) else {
             return self.sasl_failed(xmpp_sasl::Condition::InvalidMechanism, None);
         };
         let step = mech.start(initial);
@@ -762,7 +740,7 @@ impl ServerCore {
         if let Some(exchange) = self.sasl2.take() {
             return self.sasl2_succeeded(bare, mechanism, additional, *exchange);
         }
-        self.send_element(wire::success(additional));
+        self.send_element(crate::fixed::success(additional));
         self.actions.push_back(ServerAction::ResetDecoder);
         self.actions
             .push_back(ServerAction::SetLimits(self.config.limits.clone()));

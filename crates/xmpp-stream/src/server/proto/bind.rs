@@ -10,8 +10,6 @@ use crate::condition::{StanzaCondition, StreamCondition};
 use crate::error::ServerError;
 use crate::wire;
 
-use super::super::config::SessionFeature;
-
 impl ServerCore {
     /// The result of [`ServerAction::Bind`]: the full JID, or the stanza
     /// error to answer with.
@@ -39,24 +37,11 @@ impl ServerCore {
     }
 
     /// The features of an authenticated stream without a resource: RFC
-    /// 6120 binding, and the session feature per policy.
-    pub(super) fn bind_features(&self) -> Vec<Element> {
-        let mut children = vec![Element::builder("bind", ns::BIND).build()];
-        if self.config.stream_management.is_some() {
-            children.push(crate::sm::feature());
-        }
-        match self.config.session {
-            SessionFeature::Optional => children.push(
-                Element::builder("session", ns::SESSION)
-                    .append(Element::builder("optional", ns::SESSION).build())
-                    .build(),
-            ),
-            SessionFeature::Required => {
-                children.push(Element::builder("session", ns::SESSION).build())
-            }
-            SessionFeature::Omitted => {}
-        }
-        children
+    /// 6120 binding, stream management if offered, and the session feature
+    /// per policy (a copy of the fixed element).
+    pub(super) fn bind_features(&self) -> Element {
+        let sm = self.config.stream_management.is_some();
+        crate::fixed::bind_features(sm, self.config.session)
     }
 
     /// The stream management session Bind2 enabled inline, for the

@@ -238,9 +238,7 @@ impl ServerCore {
         let initial = request.initial.as_ref().map(|d| d.as_slice());
         match known {
             Some(m) if m.is_fast() && fast_offered.contains(&m) => self.start_fast(m, initial),
-            Some(m) if !m.is_fast() && self.offered().contains(&m) => {
-                self.start_mechanism(m, initial)
-            }
+            Some(m) if !m.is_fast() && self.offers(m) => self.start_mechanism(m, initial),
             Some(m) if self.config.mechanisms.contains(&m) => {
                 self.sasl_failed(Condition::EncryptionRequired, None)
             }
@@ -516,7 +514,7 @@ impl ServerCore {
                 self.established(jid, true);
             }
             None => {
-                let features = wire::features(self.bind_features());
+                let features = self.bind_features();
                 self.send_element(features);
                 self.state = State::ExpectBind;
             }
