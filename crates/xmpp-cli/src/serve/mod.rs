@@ -22,16 +22,64 @@ use std::io::Write as _;
 use std::sync::Arc;
 
 pub use self::admission::ConnectionLimits;
-pub use self::listener::serve;
+pub use self::listener::{serve, C2s};
 pub use self::queue::QueueLimits;
 pub use self::session::Shared;
 use crate::cli::ServeArgs;
 use crate::exit::CmdResult;
 
-/// Runs `xmpp serve` until Ctrl-C or SIGTERM.
-pub async fn run(args: ServeArgs) -> CmdResult {
+/// Runs `xmpp serve` until Ctrl-C or SIGTERM on `--threads` single-threaded
+/// runtimes, each on its own thread with its own socket of the c2s port
+/// (SO_REUSEPORT): a connection's reads, writes and timers stay on the
+/// thread that accepted it, with no wake-ups between threads, which a
+/// multi-threaded runtime costs per login (futex wakes, a context switch
+/// or two, work stealing). Everything else (the direct TLS and WebSocket
+/// listeners, the account watch) runs on the calling thread's runtime.
+/// Password derivations and SQLite stay off these threads, on each
+/// runtime's blocking pool and sqlx's threads.
+pub fn main(args: ServeArgs) -> CmdResult {
+    use crate::exit::{Code, Failure};
+    let threads = match args.threads {
+        Some(n) => usize::from(n),
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let build = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::new(Code::Other, format!("cannot start the async runtime: {e}")))
+    };
+    let runtime = build()?;
+    // Each extra thread runs its runtime until `done` drops.
+    let mut handles = Vec::with_capacity(threads.saturating_sub(1));
+    let mut done = Vec::with_capacity(threads.saturating_sub(1));
+    for i in 1..threads {
+        let rt = build()?;
+        handles.push(rt.handle().clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        done.push(tx);
+        std::thread::Builder::new()
+            .name(format!("xmpp-serve-{i}"))
+            .spawn(move || {
+                rt.block_on(async {
+                    let _ = rx.await;
+                });
+                rt.shutdown_background();
+            })
+            .map_err(|e| Failure::new(Code::Other, format!("cannot start a thread: {e}")))?;
+    }
+    let result = runtime.block_on(run(args, handles));
+    drop(done);
+    // Do not wait for lingering blocking tasks (a slow store).
+    runtime.shutdown_background();
+    result
+}
+
+/// Runs `xmpp serve` until Ctrl-C or SIGTERM; `others` accept on sockets of
+/// their own.
+async fn run(args: ServeArgs, others: Vec<tokio::runtime::Handle>) -> CmdResult {
     let settings = config::build(&args).await?;
-    let (listener, local) = listener::bind(args.listen).await?;
+    let (c2s, local) = listener::bind_group(args.listen, &others).await?;
     tracing::info!(
         listen = %local,
         domains = ?settings.domains,
@@ -96,7 +144,7 @@ pub async fn run(args: ServeArgs) -> CmdResult {
     );
     let revoking = tokio::spawn(revoker.run(changes));
     serve(
-        listener,
+        c2s,
         direct.map(|(l, _)| l),
         websocket,
         shared,
