@@ -180,10 +180,12 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free one (the actual address is printed).
     #[arg(long, default_value = "127.0.0.1:5222")]
     pub listen: SocketAddr,
-    /// Threads serving connections (default: one per CPU). Each runs its own
-    /// single-threaded scheduler and accepts on its own socket of --listen
-    /// (SO_REUSEPORT: the kernel spreads the connections over them), so a
-    /// connection lives on one thread and is never handed between threads.
+    /// Serve on N threads, each with its own single-threaded scheduler and its
+    /// own socket of --listen (SO_REUSEPORT: the kernel spreads the connections
+    /// over them), so that a connection lives on one thread and is never handed
+    /// between threads. Default: one multi-threaded scheduler (a worker per CPU)
+    /// with work stealing, which keeps the login rate up when other processes
+    /// compete for the CPUs.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
     /// The served domain (repeat to serve several from one store).

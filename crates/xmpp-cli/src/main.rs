@@ -58,8 +58,7 @@ fn main() {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result = match cli.command {
-        // One single-threaded runtime per thread, each accepting on its own
-        // socket: see serve::main.
+        // Its own runtime or runtimes (--threads): see serve::main.
         Command::Serve(a) => serve::main(a),
         command => run(command),
     };

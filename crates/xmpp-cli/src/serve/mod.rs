@@ -28,20 +28,32 @@ pub use self::session::Shared;
 use crate::cli::ServeArgs;
 use crate::exit::CmdResult;
 
-/// Runs `xmpp serve` until Ctrl-C or SIGTERM on `--threads` single-threaded
-/// runtimes, each on its own thread with its own socket of the c2s port
-/// (SO_REUSEPORT): a connection's reads, writes and timers stay on the
-/// thread that accepted it, with no wake-ups between threads, which a
-/// multi-threaded runtime costs per login (futex wakes, a context switch
-/// or two, work stealing). Everything else (the direct TLS and WebSocket
-/// listeners, the account watch) runs on the calling thread's runtime.
-/// Password derivations and SQLite stay off these threads, on each
-/// runtime's blocking pool and sqlx's threads.
+/// Runs `xmpp serve` until Ctrl-C or SIGTERM: on a multi-thread runtime
+/// (tokio's default worker count) by default, or with `--threads N` on N
+/// single-threaded runtimes, each on its own thread with its own socket of
+/// the c2s port (SO_REUSEPORT): a connection's reads, writes and timers then
+/// stay on the thread that accepted it, with no wake-ups between threads
+/// (futex wakes per login 2.2 -> 0.07). Measured on the shared 2-core bench
+/// machine (PERFORMANCE.md), `--threads 2` costs about the same server CPU
+/// per login as the default and `--threads 1` about 8% less, but a thread
+/// that the scheduler preempts stalls its own connections (no work
+/// stealing), so under load from other processes the login rate fell by
+/// 15-25%: hence not the default. Everything but the extra accept loops
+/// (the direct TLS and WebSocket listeners, the account watch) runs on the
+/// calling thread's runtime; password derivations and SQLite stay off the
+/// async threads (the blocking pool, sqlx's threads).
 pub fn main(args: ServeArgs) -> CmdResult {
     use crate::exit::{Code, Failure};
-    let threads = match args.threads {
-        Some(n) => usize::from(n),
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    let Some(threads) = args.threads.map(usize::from) else {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                Failure::new(Code::Other, format!("cannot start the async runtime: {e}"))
+            })?;
+        let result = runtime.block_on(run(args, Vec::new()));
+        runtime.shutdown_background();
+        return result;
     };
     let build = || {
         tokio::runtime::Builder::new_current_thread()
