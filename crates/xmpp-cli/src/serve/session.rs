@@ -179,7 +179,8 @@ pub async fn connection<S>(
         // A client that does not read may never take this: bounded. Boxed,
         // as the parking below: a task is as large as its largest state for
         // as long as it lives, and these rare ones would more than double
-        // what every idle session holds (5.1 KiB a task before, 2.2 after).
+        // what every idle session holds (a task of 5,094 bytes before, 2,408
+        // after: valgrind massif).
         let close = session.stream.close_with_error(condition, text);
         let _ = Box::pin(tokio::time::timeout(timeout, close)).await;
     }
