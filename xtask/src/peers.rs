@@ -250,14 +250,6 @@ impl Layout {
             fnv1a(self.state.to_string_lossy().as_bytes())
         ))
     }
-    /// The state directory of the ejabberd that `start` set up: the first of the two
-    /// that holds a config.
-    pub fn ejabberd_dir_in_use(&self) -> Result<PathBuf, String> {
-        [self.ejabberd_dir(), self.ejabberd_fallback_dir()]
-            .into_iter()
-            .find(|d| d.join("etc/ejabberd.yml").is_file())
-            .ok_or_else(|| "cannot find the harness's ejabberd state directory".to_owned())
-    }
 }
 
 /// `ejabberdctl` for the ejabberd whose state is in `dir`.

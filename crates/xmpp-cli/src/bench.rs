@@ -196,6 +196,32 @@ struct Plan {
     /// SCRAM salted passwords shared by every login (RFC 5802 §5.1), so the
     /// generator measures the server, not its own PBKDF2.
     pbkdf2_cache: Pbkdf2Cache,
+    /// `--stream-management`.
+    stream_management: bool,
+}
+
+/// The one TLS client configuration of a run (`None`: the default per
+/// login, with the system roots, when they cannot be loaded here): from
+/// `--ca-file` or the system roots, without session resumption with
+/// `--no-tls-resumption`.
+fn tls_client_config(
+    args: &BenchArgs,
+) -> Result<Option<std::sync::Arc<xmpp_stream::tls::rustls::ClientConfig>>, Failure> {
+    let config = match &args.ca_file {
+        Some(p) => xmpp_stream::tls::ca_file_config(p)
+            .map_err(|e| Failure::usage(format!("--ca-file {}: {e}", p.display())))?,
+        None if matches!(args.tls, crate::cli::ClientTls::Off) => return Ok(None),
+        None => match xmpp_stream::tls::system_roots_config() {
+            Ok(c) => c,
+            Err(_) => return Ok(None),
+        },
+    };
+    if !args.no_tls_resumption {
+        return Ok(Some(config));
+    }
+    let mut config = (*config).clone();
+    config.resumption = xmpp_stream::tls::rustls::client::Resumption::disabled();
+    Ok(Some(std::sync::Arc::new(config)))
 }
 
 impl Plan {
@@ -219,12 +245,11 @@ impl Plan {
             mechanism: args.mechanism,
             allow_plain,
             tls: args.tls,
-            // Load the CA file once, not per login.
-            tls_roots: match &args.ca_file {
-                Some(p) => {
-                    let roots = xmpp_stream::tls::ca_file_config(p)
-                        .map_err(|e| Failure::usage(format!("--ca-file {}: {e}", p.display())))?;
-                    Box::new(move |c: &mut ClientConfig| c.tls_config = Some(roots.clone()))
+            // Load the CA file once, not per login: one TLS client
+            // configuration, whose session store lets later logins resume.
+            tls_roots: match tls_client_config(args)? {
+                Some(config) => {
+                    Box::new(move |c: &mut ClientConfig| c.tls_config = Some(config.clone()))
                 }
                 None => Box::new(|_: &mut ClientConfig| {}),
             },
@@ -245,6 +270,7 @@ impl Plan {
                 Sasl2Mode::Off
             },
             pbkdf2_cache: Pbkdf2Cache::new(1 << 16),
+            stream_management: args.stream_management,
         })
     }
 
@@ -285,6 +311,7 @@ impl Plan {
         c.timeout = self.timeout;
         c.pbkdf2_cache = Some(self.pbkdf2_cache.clone());
         c.sasl2 = self.sasl2;
+        c.stream_management = self.stream_management;
         Ok(c)
     }
 

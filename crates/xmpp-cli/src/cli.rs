@@ -180,6 +180,14 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free one (the actual address is printed).
     #[arg(long, default_value = "127.0.0.1:5222")]
     pub listen: SocketAddr,
+    /// Serve on N threads, each with its own single-threaded scheduler and its
+    /// own socket of --listen (SO_REUSEPORT: the kernel spreads the connections
+    /// over them), so that a connection lives on one thread and is never handed
+    /// between threads. Default: one multi-threaded scheduler (a worker per CPU)
+    /// with work stealing, which keeps the login rate up when other processes
+    /// compete for the CPUs.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
     /// The served domain (repeat to serve several from one store).
     #[arg(long, required = true, value_name = "DOMAIN")]
     pub domain: Vec<String>,
@@ -660,6 +668,12 @@ pub struct BenchArgs {
     /// Trust the CA certificates in this PEM file instead of the system roots.
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<std::path::PathBuf>,
+    /// Never resume a TLS session: every login pays a full TLS handshake. By
+    /// default the logins share one TLS client configuration, so that each
+    /// offers a session ticket an earlier login got (TLS 1.3 resumption), as a
+    /// reconnecting client does.
+    #[arg(long)]
+    pub no_tls_resumption: bool,
     /// Spread the start of the workers over this long.
     #[arg(long, default_value = "0s", value_parser = duration::parse)]
     pub ramp_up: Duration,
@@ -697,6 +711,11 @@ pub struct BenchArgs {
     /// and timed; a message whose echo is lost or duplicated fails the run.
     #[arg(long, conflicts_with_all = ["hold", "fast"])]
     pub resume: bool,
+    /// Enable stream management (XEP-0198, with resumption when offered)
+    /// after each login: with --hold, the held sessions are the server's
+    /// sessions with stream management on.
+    #[arg(long, conflicts_with_all = ["fast", "resume"])]
+    pub stream_management: bool,
 }
 
 /// A UUID as `8-4-4-4-12` hex digits (XEP-0388 asks for a UUID v4), lower-cased.

@@ -168,7 +168,8 @@ impl DemoServer {
             max_connections: 16,
             max_pending_per_ip: 16,
         };
-        let task = tokio::spawn(serve::serve(listener, None, None, shared, limits, async {
+        let c2s = serve::C2s::single(listener);
+        let task = tokio::spawn(serve::serve(c2s, None, None, shared, limits, async {
             let _ = stopped.await;
         }));
         Ok(DemoServer { addr, stop, task })

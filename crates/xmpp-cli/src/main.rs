@@ -57,11 +57,22 @@ fn init_logging(verbose: u8) {
 fn main() {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    // A multi-thread runtime with the default worker count and the command
-    // run by block_on: measured against a current_thread runtime, one worker,
-    // and the command spawned onto a worker (sessions then share the accept
-    // loop's worker), those save 5-10 us of server CPU per login but cap the
-    // server near one core, and the login rate under `xmpp bench` dropped.
+    let result = match cli.command {
+        // Its own runtime or runtimes (--threads): see serve::main.
+        Command::Serve(a) => serve::main(a),
+        command => run(command),
+    };
+    if let Err(f) = result {
+        if !f.message.is_empty() {
+            eprintln!("xmpp: {}", f.message);
+        }
+        std::process::exit(f.code as i32);
+    }
+}
+
+/// Runs every command but `serve` on a multi-thread runtime with the
+/// default worker count, the command run by `block_on`.
+fn run(command: Command) -> exit::CmdResult {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -73,9 +84,9 @@ fn main() {
         }
     };
     let result = runtime.block_on(async move {
-        match cli.command {
+        match command {
             Command::User(cmd) => user::run(cmd).await,
-            Command::Serve(a) => serve::run(a).await,
+            Command::Serve(_) => unreachable!("serve runs on its own runtimes"),
             Command::Demo(a) => demo::run(a).await,
             Command::Bench(a) => bench::run(a).await,
             Command::Login(a) => login::run(a).await,
@@ -86,10 +97,5 @@ fn main() {
     });
     // Do not wait for lingering blocking tasks (a prompt, a slow peer).
     runtime.shutdown_background();
-    if let Err(f) = result {
-        if !f.message.is_empty() {
-            eprintln!("xmpp: {}", f.message);
-        }
-        std::process::exit(f.code as i32);
-    }
+    result
 }

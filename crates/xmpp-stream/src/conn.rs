@@ -14,6 +14,14 @@ use crate::transport::Transport;
 
 pub(crate) use self::link::Link;
 
+/// The read and write buffers' capacity while a stream negotiates (they
+/// grow when a frame needs more): its elements are a few hundred bytes, and
+/// tokio-util's default of 8 KiB each made every connection in negotiation
+/// hold 16 KiB, which many logins at once left behind as freed but
+/// fragmented heap in the server's RSS. An established session's buffers
+/// are sized by [`Link::poll_next_idle`].
+const NEGOTIATION_CAPACITY: usize = 1024;
+
 mod link;
 
 /// What came first while waiting for the peer.
@@ -40,7 +48,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         client: bool,
     ) -> Self {
         Conn {
-            framed: Link::Bytes(Framed::new(io, codec)),
+            framed: Link::Bytes(Framed::with_capacity(io, codec, NEGOTIATION_CAPACITY)),
             observer,
             client,
         }
@@ -172,9 +180,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         // A new XML document starts on the TLS layer (RFC 6120 §5.4.3.3).
         codec.reset();
         Conn {
-            framed: Link::Bytes(Framed::from_parts(tokio_util::codec::FramedParts::new(
-                io, codec,
-            ))),
+            framed: Link::Bytes(Framed::with_capacity(io, codec, NEGOTIATION_CAPACITY)),
             observer,
             client,
         }

@@ -601,3 +601,39 @@ async fn direct_tls_offers_alpn_xmpp_client_and_sni_of_the_domain() {
     sni.extend_from_slice(DOMAIN.as_bytes());
     assert!(contains(&hello, &sni), "no SNI {DOMAIN}");
 }
+
+/// A client that reconnects with the same rustls configuration resumes its
+/// TLS 1.3 session from the server's ticket (stateless, so any number of
+/// clients can), on STARTTLS and direct TLS alike: the same server
+/// configuration serves both.
+#[tokio::test]
+async fn a_reconnecting_client_resumes_its_tls_session() {
+    use rustls::HandshakeKind;
+    use tokio::io::AsyncReadExt as _;
+    let pki = pki(DOMAIN);
+    let server = ServerTls::from_der(vec![pki.cert.clone()], pki.key.clone_key()).unwrap();
+    let client = trusting(&pki.ca);
+    let mut kinds = Vec::new();
+    for _ in 0..3 {
+        let (c, s) = tokio::io::duplex(1 << 16);
+        let acceptor = tokio_rustls::TlsAcceptor::from(server.config.clone());
+        let connector = tokio_rustls::TlsConnector::from(client.clone());
+        let name = rustls::pki_types::ServerName::try_from(DOMAIN).unwrap();
+        let (s, c) = tokio::join!(acceptor.accept(s), connector.connect(name, c));
+        let (mut s, mut c) = (s.unwrap(), c.unwrap());
+        // The ticket comes after the handshake, before this byte.
+        s.write_all(b"x").await.unwrap();
+        s.flush().await.unwrap();
+        let mut b = [0u8; 1];
+        c.read_exact(&mut b).await.unwrap();
+        kinds.push(c.get_ref().1.handshake_kind());
+    }
+    assert_eq!(
+        kinds,
+        [
+            Some(HandshakeKind::Full),
+            Some(HandshakeKind::Resumed),
+            Some(HandshakeKind::Resumed)
+        ]
+    );
+}

@@ -6,15 +6,21 @@
 //!    in a temp dir;
 //! 3. for DIGEST-MD5, SCRAM-SHA-1 and PLAIN: a fresh `xmpp serve` on 127.0.0.1 per run,
 //!    then `xmpp bench --json` against it;
-//! 4. the same bench against ejabberd (the interop harness's instance, started with
-//!    `cargo xtask interop start` if it is not running; bench users registered with
-//!    `ejabberdctl register`) and against a *fresh private Prosody per run* (the
-//!    harness's rendered config copied with another port and data dir; the peers
-//!    README asks for a restart before each run because Prosody slows down over
-//!    time; generational GC as in the harness config);
-//! 5. the same over STARTTLS (our server with the harness's test PKI vs ejabberd's
-//!    STARTTLS-required listener and a private copy of prosody-tls);
-//! 6. `--hold` with many idle authenticated sessions for the RSS per connection;
+//! 4. the same bench against each peer at its best, on a fresh private instance per
+//!    run: ejabberd 23.01 (Debian's, started with `erl` from the interop config, its
+//!    own ports and database) storing plaintext only for DIGEST-MD5 and SCRAM keys
+//!    (`auth_password_format: scram`) otherwise, and Prosody 0.12 (the harness's
+//!    rendered config copied with another port and data dir, `internal_hashed`; the
+//!    peers README asks for a restart before each run because Prosody slows down
+//!    over time; generational GC as in the harness config): no peer pays a PBKDF2
+//!    per SCRAM login;
+//! 5. the same over STARTTLS (our server with the harness's test PKI vs the private
+//!    ejabberd's STARTTLS-required listener and a private copy of prosody-tls);
+//! 6. the TLS logins table (`tls_logins.rs`): full RFC 6120 logins with
+//!    `--tls-mechanism` (default SCRAM-SHA-256-PLUS) over STARTTLS on our server
+//!    with full and with resumed TLS handshakes, and on the modern peers;
+//!    then `--hold` idle authenticated sessions for the RSS per connection,
+//!    without and with stream management (`hold.rs`);
 //! 7. with `--modes`, the login protocols compared over STARTTLS on our server
 //!    and on the [`modern_peers`] (Prosody 13.0.1 and ejabberd 24.12, a fresh
 //!    private instance per run: `modern.rs`): `rfc6120` (SASL, restart, bind),
@@ -35,19 +41,24 @@
 //! Server CPU per login comes from `/proc/<pid>/stat` of the process that listens on
 //! the port, so it does not depend on how the generator shares the two cores.
 //!
-//! Options: `--duration 10s` `--concurrency 50` `--users 10` `--hold 10000`
-//! `--no-peers` `--no-tls` `--no-hold` `--only-hold` `--mechanisms A,B`
+//! Options: `--duration 10s` `--concurrency 50` `--users 10` `--hold 19900`
+//! `--no-peers` `--no-tls` `--no-hold` `--mechanisms A,B`
 //! `--modes rfc6120,sasl2,fast,resume,sasl2-resume,websocket` (default `rfc6120`:
 //! no modes table; `resume` and `sasl2-resume` are XEP-0198 resumptions, only
 //! those counted, with `xmpp bench --resume`; `websocket` adds the WebSocket
 //! table, e.g. `--only-modes --modes rfc6120,websocket` for it alone)
 //! `--modes-mechanism SCRAM-SHA-1` (the password mechanism of the modes table:
-//! SCRAM-SHA-1, SCRAM-SHA-256 or PLAIN with the modern peers)
-//! `--only-modes` (only the modes table, every mode unless `--modes`).
+//! SCRAM-SHA-1, SCRAM-SHA-256 (-PLUS) or PLAIN with the modern peers)
+//! `--tls-mechanism SCRAM-SHA-256-PLUS` (the TLS logins table's) `--no-tls-logins`.
+//! Each table by itself: `--only-classic` (TCP logins, no TLS), `--only-tls`
+//! (the STARTTLS table per mechanism), `--only-tls-logins`, `--only-modes`,
+//! `--only-hold`.
 
+mod hold;
 mod modern;
 mod options;
 mod report;
+mod tls_logins;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
@@ -56,10 +67,8 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::peers::{
-    ejabberdctl, Layout, DOMAIN, EJABBERD_PORT, EJABBERD_TLS_PORT, PROSODY_PLAIN, PROSODY_TLS,
-};
-use crate::ports::{free_port, listening_pid, port_open, port_open_addr, wait_port};
+use crate::peers::{Layout, DOMAIN, PROSODY_PLAIN, PROSODY_TLS};
+use crate::ports::{free_port, wait_port};
 use crate::process::{clock_ticks, cpu_ticks, run_parallel, Proc};
 use crate::workspace;
 use modern::Peer;
@@ -122,28 +131,7 @@ fn session(env: &Env, opts: &Opts) -> Result<(), String> {
         t.elapsed().as_secs_f64()
     );
 
-    // Peers: the interop harness's ejabberd (started here only if it is not running).
-    let mut we_started_peers = false;
-    let mut ejabberd_ok = false;
-    if opts.peers && (opts.plain_runs || (opts.tls && opts.tls_mechanism_runs)) {
-        if !port_open(EJABBERD_PORT) {
-            eprintln!("bench-e2e: starting the interop peers (cargo xtask interop start)");
-            crate::interop::run(&["start".to_owned()])?;
-            we_started_peers = true;
-        }
-        match register_ejabberd(env, opts.users) {
-            Ok(()) => ejabberd_ok = true,
-            Err(e) => eprintln!("bench-e2e: ejabberd: {e}; its rows are skipped"),
-        }
-    }
-    let result = runs(env, opts, ejabberd_ok);
-    if we_started_peers {
-        eprintln!("bench-e2e: stopping the interop peers we started");
-        if let Err(e) = crate::interop::run(&["stop".to_owned()]) {
-            eprintln!("bench-e2e: interop stop: {e}");
-        }
-    }
-    result
+    runs(env, opts)
 }
 
 /// A peer's run that could not happen is reported and skipped, not fatal.
@@ -154,26 +142,15 @@ fn keep(rows: &mut Vec<Row>, r: Result<Row, String>) {
     }
 }
 
-fn runs(env: &Env, opts: &Opts, ejabberd_ok: bool) -> Result<(), String> {
+fn runs(env: &Env, opts: &Opts) -> Result<(), String> {
     let mut rows = Vec::new();
     let prosody_tpl = env.peers.prosody_config(&PROSODY_PLAIN);
     let prosody_tls_tpl = env.peers.prosody_config(&PROSODY_TLS);
     if opts.plain_runs {
         for mech in &opts.mechanisms {
             rows.push(bench_ours(env, opts, mech, false, Mode::Rfc6120)?);
-            if opts.peers && ejabberd_ok {
-                keep(
-                    &mut rows,
-                    bench_peer(
-                        env,
-                        opts,
-                        "ejabberd",
-                        &format!("127.0.0.1:{EJABBERD_PORT}"),
-                        mech,
-                        false,
-                        Mode::Rfc6120,
-                    ),
-                );
+            if opts.peers {
+                keep(&mut rows, bench_ejabberd23(env, opts, mech, false));
             }
             if opts.peers && prosody_supports(mech) {
                 keep(
@@ -202,20 +179,8 @@ fn runs(env: &Env, opts: &Opts, ejabberd_ok: bool) -> Result<(), String> {
                     continue;
                 }
                 tls_rows.push(bench_ours(env, opts, mech, true, Mode::Rfc6120)?);
-                let ejabberd_tls = format!("127.0.0.1:{EJABBERD_TLS_PORT}");
-                if opts.peers && ejabberd_ok && port_open_addr(&ejabberd_tls) {
-                    keep(
-                        &mut tls_rows,
-                        bench_peer(
-                            env,
-                            opts,
-                            "ejabberd-tls",
-                            &ejabberd_tls,
-                            mech,
-                            true,
-                            Mode::Rfc6120,
-                        ),
-                    );
+                if opts.peers {
+                    keep(&mut tls_rows, bench_ejabberd23(env, opts, mech, true));
                 }
                 if opts.peers && prosody_tls_tpl.is_file() {
                     keep(
@@ -238,8 +203,11 @@ fn runs(env: &Env, opts: &Opts, ejabberd_ok: bool) -> Result<(), String> {
     if !opts.websocket_modes().is_empty() {
         websocket(env, opts)?;
     }
+    if opts.tls_logins_run() {
+        tls_logins::run(env, opts)?;
+    }
     if opts.hold_run {
-        hold(env, opts)?;
+        hold::hold(env, opts)?;
     }
     Ok(())
 }
@@ -414,8 +382,15 @@ fn start_ours(
     Ok((proc, addr, ws))
 }
 
-/// A fresh Prosody from the harness's rendered config, with its own port and data dir.
-fn start_prosody(env: &Env, template: &Path, users: u32) -> Result<(Proc, String), String> {
+/// A fresh Prosody from the harness's rendered config, with its own port and data dir,
+/// storing the accounts hashed (`internal_hashed`, with the hash of `mech`'s SCRAM:
+/// no PBKDF2 per SCRAM login), as deployed.
+fn start_prosody(
+    env: &Env,
+    template: &Path,
+    users: u32,
+    mech: &str,
+) -> Result<(Proc, String), String> {
     let text = fs::read_to_string(template).map_err(|e| {
         format!(
             "{}: {e} (run cargo xtask interop start first)",
@@ -443,6 +418,21 @@ fn start_prosody(env: &Env, template: &Path, users: u32) -> Result<(Proc, String
         &format!("c2s_ports = {{ {old_port} }}"),
         &format!("c2s_ports = {{ {port} }}"),
     );
+    let hash = if mech.starts_with("SCRAM-SHA-256") {
+        "SHA-256"
+    } else {
+        "SHA-1"
+    };
+    let text = text.replace(
+        "authentication = \"internal_plain\"",
+        &format!("authentication = \"internal_hashed\"\npassword_hash = \"{hash}\""),
+    );
+    if !text.contains("authentication = \"internal_hashed\"") {
+        return Err(format!(
+            "{}: no internal_hashed authentication",
+            template.display()
+        ));
+    }
     fs::write(&cfg, text).map_err(|e| e.to_string())?;
     // prosodyctl register: ~0.2 s each, run a few at a time.
     let jobs: Vec<Command> = (1..=users)
@@ -478,43 +468,6 @@ fn start_prosody(env: &Env, template: &Path, users: u32) -> Result<(Proc, String
     Ok((proc, addr))
 }
 
-/// Registers the bench users that ejabberd does not have yet (~0.5-2 s per
-/// `ejabberdctl register`, so a few in parallel; idempotent across runs).
-fn register_ejabberd(env: &Env, users: u32) -> Result<(), String> {
-    let dir = env.peers.ejabberd_dir_in_use()?;
-    let out = ejabberdctl(&dir)
-        .args(["registered_users", DOMAIN])
-        .output()
-        .map_err(|e| format!("ejabberdctl: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "ejabberdctl registered_users: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let have = String::from_utf8_lossy(&out.stdout).to_string();
-    let have: std::collections::HashSet<&str> = have.lines().map(str::trim).collect();
-    let jobs: Vec<Command> = (1..=users)
-        .map(|i| format!("{PREFIX}{i}"))
-        .filter(|u| !have.contains(u.as_str()))
-        .map(|u| {
-            let mut c = ejabberdctl(&dir);
-            c.args(["register", &u, DOMAIN, PASSWORD]);
-            c
-        })
-        .collect();
-    let t = Instant::now();
-    let n = jobs.len();
-    run_parallel(jobs, 4, "ejabberdctl register")?;
-    if n > 0 {
-        eprintln!(
-            "bench-e2e: registered {n} users on ejabberd in {:.1} s",
-            t.elapsed().as_secs_f64()
-        );
-    }
-    Ok(())
-}
-
 // ------------------------------------------------------------------ benches
 
 fn bench_ours(env: &Env, opts: &Opts, mech: &str, tls: bool, mode: Mode) -> Result<Row, String> {
@@ -543,21 +496,21 @@ fn bench_ours_plain(
     bench(env, opts, "ours", &addr, Some(pid), mech, false, mode)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn bench_peer(
-    env: &Env,
-    opts: &Opts,
-    name: &str,
-    addr: &str,
-    mech: &str,
-    tls: bool,
-    mode: Mode,
-) -> Result<Row, String> {
-    let pid = addr
-        .rsplit_once(':')
-        .and_then(|(_, p)| p.parse().ok())
-        .and_then(listening_pid);
-    bench(env, opts, name, addr, pid, mech, tls, mode)
+/// One run on a fresh private ejabberd 23.01 at its best for `mech`:
+/// plaintext storage for DIGEST-MD5, SCRAM keys otherwise; over its
+/// STARTTLS-required listener with `tls`.
+fn bench_ejabberd23(env: &Env, opts: &Opts, mech: &str, tls: bool) -> Result<Row, String> {
+    let storage = modern::Storage::for_mechanism(mech)?;
+    let (server, tls_addr) = modern::start_ejabberd23(env, opts.users, storage)
+        .map_err(|e| format!("ejabberd 23.01: {e}"))?;
+    let (name, addr) = if tls {
+        ("ejabberd-tls", tls_addr)
+    } else {
+        ("ejabberd", server.addr.clone())
+    };
+    let row = bench(env, opts, name, &addr, server.pid, mech, tls, Mode::Rfc6120);
+    drop(server);
+    row
 }
 
 /// One run on a fresh instance of a modern peer, stopped afterwards:
@@ -590,7 +543,7 @@ fn bench_prosody(
     mech: &str,
     tls: bool,
 ) -> Result<Row, String> {
-    let (server, addr) = start_prosody(env, template, opts.users)?;
+    let (server, addr) = start_prosody(env, template, opts.users, mech)?;
     let pid = server.child.id();
     let name = if tls { "prosody-tls" } else { "prosody" };
     bench(env, opts, name, &addr, Some(pid), mech, tls, Mode::Rfc6120)
@@ -606,6 +559,22 @@ fn bench(
     mech: &str,
     tls: bool,
     mode: Mode,
+) -> Result<Row, String> {
+    bench_with(env, opts, target, addr, pid, mech, tls, mode, &[])
+}
+
+/// [`bench()`] with more `xmpp bench` arguments.
+#[allow(clippy::too_many_arguments)]
+fn bench_with(
+    env: &Env,
+    opts: &Opts,
+    target: &str,
+    addr: &str,
+    pid: Option<u32>,
+    mech: &str,
+    tls: bool,
+    mode: Mode,
+    extra: &[&str],
 ) -> Result<Row, String> {
     let websocket = addr.starts_with("ws://") || addr.starts_with("wss://");
     eprintln!(
@@ -632,7 +601,7 @@ fn bench(
     if mech == "PLAIN" {
         cmd.arg("--allow-plain-without-tls");
     }
-    cmd.args(mode.flags());
+    cmd.args(mode.flags()).args(extra);
     if tls {
         cmd.args(["--tls", "required", "--ca-file"])
             .arg(env.peers.ca_file());
@@ -702,53 +671,6 @@ fn bench(
     })
 }
 
-fn hold(env: &Env, opts: &Opts) -> Result<(), String> {
-    let (server, addr, _) = start_ours(env, false, &[])?;
-    let pid = server.child.id().to_string();
-    eprintln!(
-        "bench-e2e: holding {} idle authenticated sessions on our server",
-        opts.hold
-    );
-    let mut cmd = raise_nofile(&env.xmpp);
-    // DIGEST-MD5: the cheapest login on both sides, so the hold run spends its
-    // time opening sessions, not in PBKDF2. The ramp-up keeps the accept backlog short.
-    cmd.args(["bench", "--server", &addr, "--domain", DOMAIN])
-        .args(["--user-prefix", PREFIX, "--users", &opts.users.to_string()])
-        .args(["--password-stdin", "--json", "--mechanism", "DIGEST-MD5"])
-        .args(["--concurrency", &opts.hold.to_string(), "--hold"])
-        .args(["--ramp-up", "5s", "--duration", "2s", "--timeout", "60s"])
-        .args(["--tls", "off", "--server-pid", &pid]);
-    let out = run_with_stdin(cmd, "xmpp bench --hold")?;
-    let v: serde_json::Value =
-        serde_json::from_str(&out).map_err(|e| format!("xmpp bench output: {e}: {out}"))?;
-    let g = |p: &str| v.pointer(p).and_then(serde_json::Value::as_f64);
-    println!("\nIdle authenticated sessions on our server (xmpp bench --hold, DIGEST-MD5)");
-    println!(
-        "  requested {}   held {}   failures {}",
-        opts.hold,
-        g("/held_connections").unwrap_or(0.0),
-        g("/failures").unwrap_or(0.0)
-    );
-    if let (Some(b), Some(a)) = (g("/server_rss_kib_before"), g("/server_rss_kib_after")) {
-        println!("  server RSS {b:.0} KiB -> {a:.0} KiB");
-    }
-    match g("/server_rss_bytes_per_connection") {
-        Some(p) => println!(
-            "  RSS delta per idle connection: {:.2} KiB (target <= 8 KiB: {})",
-            p / 1024.0,
-            if p <= 8192.0 { "met" } else { "NOT met" }
-        ),
-        None => println!("  RSS delta per idle connection: n/a"),
-    }
-    if let Some(m) = v.get("failures_by_condition").and_then(|m| m.as_object()) {
-        if !m.is_empty() {
-            println!("  failures by condition: {m:?}");
-        }
-    }
-    drop(server);
-    Ok(())
-}
-
 // ------------------------------------------------------------------ helpers
 
 /// `sh -c 'ulimit -n <hard>; exec prog'`: raises the soft open-files limit to the
@@ -764,7 +686,12 @@ fn raise_nofile(prog: &Path) -> Command {
 }
 
 /// Runs `cmd` with the bench password on stdin; returns stdout.
-fn run_with_stdin(mut cmd: Command, what: &str) -> Result<String, String> {
+fn run_with_stdin(cmd: Command, what: &str) -> Result<String, String> {
+    wait_stdout(spawn_with_stdin(cmd, what)?, what)
+}
+
+/// Starts `cmd` with the bench password on stdin.
+fn spawn_with_stdin(mut cmd: Command, what: &str) -> Result<std::process::Child, String> {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -774,6 +701,11 @@ fn run_with_stdin(mut cmd: Command, what: &str) -> Result<String, String> {
     if let Some(mut stdin) = child.stdin.take() {
         let _ = writeln!(stdin, "{PASSWORD}");
     }
+    Ok(child)
+}
+
+/// Waits for `child`; its stdout, or an error with it if it failed.
+fn wait_stdout(child: std::process::Child, what: &str) -> Result<String, String> {
     let out = child
         .wait_with_output()
         .map_err(|e| format!("{what}: {e}"))?;

@@ -23,12 +23,18 @@
 //! The bench waits for that port too before it measures.
 //!
 //! Not equalised: TLS session resumption. Our server resumes TLS 1.3 sessions
-//! (rustls' stateful tickets), and `xmpp bench` offers the tickets it got, so
-//! nearly all of our FAST logins skip the certificate signature; Prosody 13
-//! and ejabberd 24.12 send tickets but resume none (`openssl s_client
-//! -starttls xmpp -sess_in` gets `New` each time), so each of their logins
-//! pays a full handshake with an RSA-2048 signature. ejabberd's CPU also
-//! counts the Erlang schedulers' busy-waiting (its default, as deployed).
+//! (rustls' stateless tickets), and `xmpp bench` offers the tickets it got
+//! (unless `--no-tls-resumption`), so nearly all of our logins skip the
+//! certificate signature; Prosody 13 and ejabberd 24.12 send tickets but
+//! resume none (`openssl s_client -starttls xmpp -sess_in` gets `New` each
+//! time), so each of their logins pays a full handshake with an RSA-2048
+//! signature. The TLS logins table (`tls_logins.rs`) shows ours both ways.
+//! ejabberd's CPU also counts the Erlang schedulers' busy-waiting (its
+//! default, as deployed).
+//!
+//! [`start_ejabberd23`] starts the stock ejabberd 23.01 the same way (its
+//! interop config, `erl` directly) for the classic tables, so that it too
+//! runs at its best: SCRAM keys stored unless the mechanism is DIGEST-MD5.
 
 use std::collections::HashSet;
 use std::fs;
@@ -63,7 +69,7 @@ pub(super) struct Running {
 
 /// How the peers store the bench password.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Hash {
+pub(super) enum Hash {
     Sha1,
     Sha256,
 }
@@ -247,8 +253,85 @@ fn start_prosody13(env: &Env, users: u32, hash: Hash, ports: &[u16]) -> Result<R
 const EJABBERD_READY: &str = "XMPP_BENCH_READY";
 
 fn start_ejabberd24(env: &Env, users: u32, hash: Hash, ports: &[u16]) -> Result<Running, String> {
+    let spec = Ejabberd {
+        name: "ejabberd24",
+        template: env.peers.src.join("ejabberd24").join("ejabberd.yml"),
+        erl_libs: ejabberd24_erl_libs(&env.peers),
+        ca_file: true,
+        starttls_required: true,
+        storage: Storage::Scram(hash),
+    };
+    start_ejabberd(env, users, &spec, ports)
+}
+
+/// How an ejabberd stores the bench password.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Storage {
+    /// Plaintext (`auth_password_format: plain`): what DIGEST-MD5 needs.
+    Plain,
+    /// SCRAM keys of this hash (`auth_password_format: scram`): no PBKDF2 per SCRAM login.
+    Scram(Hash),
+}
+
+impl Storage {
+    /// The storage a peer at its best uses for `mech`: plaintext only where the
+    /// mechanism needs it (DIGEST-MD5), SCRAM keys otherwise.
+    pub(super) fn for_mechanism(mech: &str) -> Result<Self, String> {
+        match mech {
+            "DIGEST-MD5" => Ok(Storage::Plain),
+            other => Hash::for_mechanism(other).map(Storage::Scram),
+        }
+    }
+}
+
+/// An ejabberd instance to start with `erl` (no ejabberdctl, no epmd, no
+/// distribution).
+struct Ejabberd {
+    name: &'static str,
+    template: PathBuf,
+    erl_libs: String,
+    /// Whether the template takes `@CA_FILE@`.
+    ca_file: bool,
+    /// Whether the c2s port (`@C2S_PORT@`) is changed to require STARTTLS.
+    starttls_required: bool,
+    storage: Storage,
+}
+
+/// A fresh private ejabberd 23.01 (Debian's, `interop/ejabberd/ejabberd.yml`)
+/// with `users` bench users stored as `storage` says: its c2s port without
+/// TLS in `addr`, and its STARTTLS-required port in `tls_addr`.
+pub(super) fn start_ejabberd23(
+    env: &Env,
+    users: u32,
+    storage: Storage,
+) -> Result<(Running, String), String> {
+    let t = Instant::now();
+    let ports = free_ports(4)?;
+    let spec = Ejabberd {
+        name: "ejabberd",
+        template: env.peers.src.join("ejabberd").join("ejabberd.yml"),
+        erl_libs: "/usr/lib/x86_64-linux-gnu".into(),
+        ca_file: false,
+        starttls_required: false,
+        storage,
+    };
+    let r = start_ejabberd(env, users, &spec, &ports)?;
+    eprintln!(
+        "bench-e2e: ejabberd 23.01 up on {} with {users} users ({storage:?} storage) in {:.1} s",
+        r.addr,
+        t.elapsed().as_secs_f64()
+    );
+    Ok((r, format!("127.0.0.1:{}", ports[3])))
+}
+
+fn start_ejabberd(
+    env: &Env,
+    users: u32,
+    spec: &Ejabberd,
+    ports: &[u16],
+) -> Result<Running, String> {
     let (c2s, direct, http, tls) = (ports[0], ports[1], ports[2], ports[3]);
-    let dir = env.tmp.join(format!("ejabberd24-{c2s}"));
+    let dir = env.tmp.join(format!("{}-{c2s}", spec.name));
     for sub in ["db", "log"] {
         let d = dir.join(sub);
         fs::create_dir_all(&d).map_err(|e| format!("create {}: {e}", d.display()))?;
@@ -258,33 +341,34 @@ fn start_ejabberd24(env: &Env, users: u32, hash: Hash, ports: &[u16]) -> Result<
     let read = |p: PathBuf| fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()));
     let pem = read(env.peers.cert_file())? + &read(env.peers.key_file())?;
     fs::write(&certfile, pem).map_err(|e| format!("{}: {e}", certfile.display()))?;
-    let template = env.peers.src.join("ejabberd24").join("ejabberd.yml");
+    let template = &spec.template;
     let yml = dir.join("ejabberd.yml");
-    render(
-        &template,
-        &yml,
-        &[
-            ("@C2S_PORT@", c2s.to_string()),
-            ("@TLS_PORT@", tls.to_string()),
-            ("@DIRECT_TLS_PORT@", direct.to_string()),
-            ("@HTTP_PORT@", http.to_string()),
-            ("@CERTFILE@", certfile.display().to_string()),
-            ("@CA_FILE@", env.peers.ca_file().display().to_string()),
-        ],
-    )?;
+    let mut subst = vec![
+        ("@C2S_PORT@", c2s.to_string()),
+        ("@TLS_PORT@", tls.to_string()),
+        ("@DIRECT_TLS_PORT@", direct.to_string()),
+        ("@CERTFILE@", certfile.display().to_string()),
+    ];
+    if spec.ca_file {
+        subst.push(("@HTTP_PORT@", http.to_string()));
+        subst.push(("@CA_FILE@", env.peers.ca_file().display().to_string()));
+    }
+    render(template, &yml, &subst)?;
     let mut text = fs::read_to_string(&yml).map_err(|e| format!("{}: {e}", yml.display()))?;
-    for (from, to) in [
-        ("loglevel: info", "loglevel: warning"),
-        ("starttls_required: false", "starttls_required: true"),
-        (
-            "auth_password_format: plain",
-            match hash {
-                Hash::Sha1 => "auth_password_format: scram\nauth_scram_hash: sha",
-                Hash::Sha256 => "auth_password_format: scram\nauth_scram_hash: sha256",
-            },
-        ),
-    ] {
-        text = edit(&text, from, to, &template)?;
+    let mut edits = vec![(
+        "auth_password_format: plain",
+        match spec.storage {
+            Storage::Plain => "auth_password_format: plain",
+            Storage::Scram(Hash::Sha1) => "auth_password_format: scram\nauth_scram_hash: sha",
+            Storage::Scram(Hash::Sha256) => "auth_password_format: scram\nauth_scram_hash: sha256",
+        },
+    )];
+    if spec.starttls_required {
+        edits.push(("loglevel: info", "loglevel: warning"));
+        edits.push(("starttls_required: false", "starttls_required: true"));
+    }
+    for (from, to) in edits {
+        text = edit(&text, from, to, template)?;
     }
     fs::write(&yml, text).map_err(|e| format!("{}: {e}", yml.display()))?;
     let erl_str = |p: &Path| format!("\"{}\"", p.display());
@@ -304,20 +388,20 @@ fn start_ejabberd24(env: &Env, users: u32, hash: Hash, ports: &[u16]) -> Result<
         .arg("log_path")
         .arg(erl_str(&dir.join("log").join("ejabberd.log")))
         .args(["-s", "ejabberd", "-eval", &eval])
-        .env("ERL_LIBS", ejabberd24_erl_libs(&env.peers))
+        .env("ERL_LIBS", &spec.erl_libs)
         .env("ERL_CRASH_DUMP_BYTES", "0")
         .current_dir(&dir)
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(|e| e.to_string())?)
         .stderr(log)
         .spawn()
-        .map_err(|e| format!("cannot start ejabberd 24.12: {e}"))?;
+        .map_err(|e| format!("cannot start {}: {e}", spec.name))?;
     let mut proc = Proc {
-        name: "ejabberd24".into(),
+        name: spec.name.into(),
         child,
     };
     let addr = format!("127.0.0.1:{c2s}");
-    let http = format!("127.0.0.1:{http}");
+    let http = spec.ca_file.then(|| format!("127.0.0.1:{http}"));
     let ready_line = || {
         fs::read_to_string(&log_path).ok().and_then(|t| {
             t.lines()
@@ -326,12 +410,15 @@ fn start_ejabberd24(env: &Env, users: u32, hash: Hash, ports: &[u16]) -> Result<
         })
     };
     wait_ready(&mut proc, &log_path, Duration::from_secs(60), || {
-        ready_line().is_some() && port_open_addr(&addr) && port_open_addr(&http)
+        ready_line().is_some()
+            && port_open_addr(&addr)
+            && http.as_deref().is_none_or(port_open_addr)
     })?;
     let line = ready_line().unwrap_or_default();
     if !line.ends_with("failed=0") {
         return Err(format!(
-            "ejabberd 24.12: registering the bench users: {line}{}",
+            "{}: registering the bench users: {line}{}",
+            spec.name,
             tail(&log_path)
         ));
     }
@@ -339,7 +426,7 @@ fn start_ejabberd24(env: &Env, users: u32, hash: Hash, ports: &[u16]) -> Result<
     Ok(Running {
         _proc: proc,
         addr,
-        ws_url: format!("ws://{http}/ws"),
+        ws_url: format!("ws://{}/ws", http.unwrap_or_default()),
         pid,
     })
 }

@@ -85,6 +85,10 @@ pub(super) struct Opts {
     /// The modes of the modes table (none with only `rfc6120`).
     pub(super) modes: Vec<Mode>,
     pub(super) modes_mechanism: String,
+    /// The TLS logins table (full and resumed handshakes against the modern peers).
+    pub(super) tls_logins: bool,
+    /// Its mechanism.
+    pub(super) tls_mechanism: String,
 }
 
 impl Opts {
@@ -93,7 +97,9 @@ impl Opts {
             duration: "10s".into(),
             concurrency: 50,
             users: 10,
-            hold: 10_000,
+            // The server's default connection cap under a 20,000-descriptor
+            // limit is 19,936.
+            hold: 19_900,
             peers: true,
             tls: true,
             hold_run: true,
@@ -102,6 +108,8 @@ impl Opts {
             mechanisms: vec!["DIGEST-MD5".into(), "SCRAM-SHA-1".into(), "PLAIN".into()],
             modes: vec![Mode::Rfc6120],
             modes_mechanism: "SCRAM-SHA-1".into(),
+            tls_logins: true,
+            tls_mechanism: "SCRAM-SHA-256-PLUS".into(),
         };
         let mut modes_given = false;
         let mut it = args.iter();
@@ -133,10 +141,19 @@ impl Opts {
                     modes_given = true;
                 }
                 "--modes-mechanism" => o.modes_mechanism = val(a)?,
+                "--tls-mechanism" => o.tls_mechanism = val(a)?,
+                "--no-tls-logins" => o.tls_logins = false,
+                "--only-tls-logins" => {
+                    o.plain_runs = false;
+                    o.tls_mechanism_runs = false;
+                    o.hold_run = false;
+                    o.modes = vec![Mode::Rfc6120];
+                }
                 "--only-modes" => {
                     o.plain_runs = false;
                     o.tls_mechanism_runs = false;
                     o.hold_run = false;
+                    o.tls_logins = false;
                     if !modes_given {
                         o.modes = Mode::ALL.to_vec();
                     }
@@ -150,6 +167,11 @@ impl Opts {
                 }
                 "--only-tls" => {
                     o.plain_runs = false;
+                    o.hold_run = false;
+                    o.tls_logins = false;
+                }
+                "--only-classic" => {
+                    o.tls = false;
                     o.hold_run = false;
                 }
                 _ => {
@@ -171,6 +193,11 @@ impl Opts {
     /// Whether the modes table is wanted.
     pub(super) fn modes_run(&self) -> bool {
         self.tls && self.modes.iter().any(|m| m.over_starttls())
+    }
+
+    /// Whether the TLS logins table is wanted.
+    pub(super) fn tls_logins_run(&self) -> bool {
+        self.tls && self.tls_logins
     }
 
     /// The WebSocket table's login protocols (none: no table).
@@ -221,5 +248,18 @@ mod tests {
         assert!(o.modes_run());
         assert_eq!(o.websocket_modes(), [Mode::Sasl2]);
         assert!(Opts::parse(&[]).unwrap().websocket_modes().is_empty());
+        // Each table by itself.
+        let o = Opts::parse(&["--only-tls-logins".into()]).unwrap();
+        assert!(o.tls_logins_run() && !o.plain_runs && !o.tls_mechanism_runs && !o.hold_run);
+        assert!(!o.modes_run() && o.websocket_modes().is_empty());
+        let o = Opts::parse(&["--only-classic".into()]).unwrap();
+        assert!(o.plain_runs && !o.tls_logins_run() && !o.hold_run && !o.modes_run());
+        let o = Opts::parse(&["--only-tls".into()]).unwrap();
+        assert!(o.tls_mechanism_runs && !o.plain_runs && !o.tls_logins_run());
+        let o = Opts::parse(&["--only-hold".into()]).unwrap();
+        assert!(o.hold_run && !o.plain_runs && !o.tls_logins_run());
+        assert!(!Opts::parse(&["--only-modes".into()])
+            .unwrap()
+            .tls_logins_run());
     }
 }

@@ -101,6 +101,43 @@ pub(super) fn print_table(title: &str, setup: &str, rows: &[Row]) {
             );
         }
     }
+    // Issue 17: server CPU per login, without TLS, at most 1/10 of
+    // ejabberd's and 1/20 of Prosody's (per mechanism; the issue names
+    // DIGEST-MD5 for ejabberd and SCRAM-SHA-1 for Prosody).
+    for r in rows.iter().filter(|r| r.target != "ours") {
+        let ours = rows
+            .iter()
+            .find(|o| o.target == "ours" && o.mechanism == r.mechanism && o.tls == r.tls)
+            .and_then(|o| o.cpu_us);
+        let (Some(o), Some(p)) = (ours, r.cpu_us.filter(|c| *c > 0.0)) else {
+            continue;
+        };
+        let need = if r.target.starts_with("ejabberd") {
+            10.0
+        } else {
+            20.0
+        };
+        let share = o / p;
+        let _ = write!(
+            verdict,
+            "\n  {} srv CPU/login, ours vs {}: {o:.0} us vs {p:.0} us = 1/{:.1}{}",
+            r.mechanism,
+            r.target,
+            1.0 / share,
+            if r.tls {
+                String::new()
+            } else {
+                format!(
+                    " (target <= 1/{need}: {})",
+                    if share <= 1.0 / need {
+                        "met"
+                    } else {
+                        "NOT met"
+                    }
+                )
+            }
+        );
+    }
     if !verdict.is_empty() {
         println!("targets:{verdict}");
     }
