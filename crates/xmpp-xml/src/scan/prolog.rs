@@ -93,13 +93,22 @@ impl Framer {
         }
         // The header's declarations become the base scope of every stanza.
         let mut base = Vec::new();
-        for b in &scope.bindings {
+        for (i, b) in scope.bindings.iter().enumerate() {
             let prefix: Box<[u8]> = d[b.prefix.0 as usize..b.prefix.1 as usize].into();
-            let uri = Str::owned(&String::from_utf8_lossy(scope.ns_bytes(d, b.uri)));
+            let bytes = scope.ns_bytes(d, b.uri);
+            let resolved = match ns::known_index(bytes) {
+                Some(k) => NsRef::known(k as u32),
+                None => NsRef::base(i as u32),
+            };
+            let uri = Str::owned(&String::from_utf8_lossy(bytes));
             if prefix.is_empty() {
                 h.default_ns = Some(uri.get(&EMPTY).to_owned());
             }
-            base.push(BaseBinding { prefix, uri });
+            base.push(BaseBinding {
+                prefix,
+                uri,
+                resolved,
+            });
         }
         self.scope.default_ns = h.default_ns.as_deref().map(Str::owned);
         self.scope.base = base;

@@ -6,7 +6,7 @@ use crate::frame::StreamHeader;
 use crate::limits::Limits;
 use crate::raw::RootTag;
 
-use super::events::{AttrEv, Ev, NsRef, Open};
+use super::events::{AttrEv, NsRef, Open, Rec};
 use super::names::{Namespaces, StartTag};
 
 /// No offset (no text run open).
@@ -87,12 +87,19 @@ pub(super) struct TextRun {
 /// What is recorded of the current top-level element to build its tree.
 #[derive(Debug)]
 pub(super) struct Record {
-    /// Record the events of the element's descendants (needed to build it
+    /// Record the nodes of the element's descendants (needed to build it
     /// as an [`Element`](crate::Element)); [`Framer::decode_raw`] needs
     /// only the root's, so it scans with this off.
     pub(super) tree: bool,
-    pub(super) events: Vec<Ev>,
+    /// The element's nodes, in document order.
+    pub(super) recs: Vec<Rec>,
     pub(super) attr_evs: Vec<AttrEv>,
+    /// Some element's attributes are records (`Rec::SHARED`): one needs
+    /// unescaping or is in a namespace other than `xml`.
+    pub(super) shared_attrs: bool,
+    /// Some element's namespace is a string of the framer's
+    /// (`NsRef::is_owned`), which its tree needs a copy of.
+    pub(super) owned_ns: bool,
 }
 
 /// What the prolog established.
@@ -104,15 +111,6 @@ pub(super) struct Prolog {
     pub(super) seen_bom: bool,
     /// The stream header's qualified name, which the stream close must match.
     pub(super) header_qname: Vec<u8>,
-}
-
-/// Scratch for building trees, kept for its capacity.
-#[derive(Debug, Default)]
-pub(super) struct TreeScratch {
-    /// Child indices from the root to the open element.
-    pub(super) path: Vec<u32>,
-    /// Final node count of each open element, root first.
-    pub(super) hints: Vec<u32>,
 }
 
 /// The decoding half of [`crate::StreamCodec`], usable on its own.
@@ -130,9 +128,8 @@ pub struct Framer {
     pub(super) scope: Namespaces,
     pub(super) rec: Record,
     pub(super) prolog: Prolog,
-    pub(super) scratch: TreeScratch,
     /// The top-level element's start tag, for `decode_raw` and
-    /// `decode_borrowed` (which record no events), and its namespace.
+    /// `decode_borrowed` (which record no nodes), and its namespace.
     pub(super) root: RootTag,
     pub(super) root_ns: NsRef,
     /// Bytes at the front of the buffer that are decoded but still there:
@@ -173,11 +170,12 @@ impl Framer {
             scope: Namespaces::default(),
             rec: Record {
                 tree: true,
-                events: Vec::new(),
+                recs: Vec::new(),
                 attr_evs: Vec::new(),
+                shared_attrs: false,
+                owned_ns: false,
             },
             prolog: Prolog::default(),
-            scratch: TreeScratch::default(),
             root: RootTag::default(),
             root_ns: NsRef::default(),
             pending: 0,

@@ -5,10 +5,12 @@
 
 use crate::chars::{check_run, is_name_start, is_ws, plain_run, same, scan_name, NameRun};
 use crate::error::XmlError;
+use crate::ns;
 use crate::raw::RootAttr;
 
-use super::events::{Ev, NsRef, Open};
+use super::events::{Ns, NsRef, Open, Rec};
 use super::names::RawAttr;
+use super::resolve::TreeAttrs;
 use super::state::{Done, Flow, Framer, Lex, Phase, NONE};
 
 impl Framer {
@@ -19,10 +21,10 @@ impl Framer {
             if let Some(o) = self.open.last_mut() {
                 o.nodes += 1;
             }
-            self.rec.events.push(Ev::Text {
-                span: (self.text.start as u32, self.cur.tag_start as u32),
-                esc: self.text.esc,
-            });
+            self.rec.recs.push(Rec::text(
+                (self.text.start as u32, self.cur.tag_start as u32),
+                self.text.esc,
+            ));
         }
         self.text.start = NONE;
         self.text.esc = false;
@@ -295,6 +297,7 @@ impl Framer {
         esc: bool,
     ) {
         self.tag.note_attr(d, name, colon);
+        self.tag.any_esc |= esc;
         self.tag.attrs.push(RawAttr {
             name,
             colon,
@@ -345,7 +348,7 @@ impl Framer {
         empty: bool,
     ) -> Result<Option<Done>, XmlError> {
         let mark = self.scope.bindings.len();
-        // Without a tree to build, no events are recorded: only what
+        // Without a tree to build, no nodes are recorded: only what
         // `decode_raw` hands out about the root is kept, in `root`.
         let record = self.rec.tree;
         // The two paths do not merge before `open_element`: a merged
@@ -381,12 +384,37 @@ impl Framer {
                     }
                 }
                 self.rec.attr_evs.truncate(attr_range.0 as usize);
+                return Ok(self.open_element(pos, empty, ns, ((0, 0), false), mark, record));
             }
-            return Ok(self.open_element(pos, empty, ns, attr_range, mark, record));
+            let attrs = self.keep_attr_records(d, attr_range);
+            return Ok(self.open_element(pos, empty, ns, attrs, mark, record));
         }
         // The root's attributes were kept as they were pushed (`push_attr`).
-        let (ns, attr_range) = self.resolve_plain(d, record)?;
-        Ok(self.open_element(pos, empty, ns, attr_range, mark, record))
+        let (ns, attrs) = self.resolve_plain(d, record)?;
+        Ok(self.open_element(pos, empty, ns, attrs, mark, record))
+    }
+
+    /// A tree's element reads its attributes from its start tag unless one
+    /// needs unescaping or is in a namespace other than `xml`: then they
+    /// are the records `range`, which are kept; otherwise they are dropped
+    /// and the part of the tag that holds the attributes is returned.
+    #[inline(never)]
+    fn keep_attr_records(&mut self, d: &[u8], range: (u32, u32)) -> TreeAttrs {
+        let scope = &self.scope;
+        let evs = &self.rec.attr_evs[range.0 as usize..range.1 as usize];
+        let needed = evs.iter().any(|a| {
+            a.esc
+                || a.ns.is_some_and(|n| {
+                    !matches!(n.get(), Ns::Xml) && scope.ns_bytes(d, n) != ns::XML.as_bytes()
+                })
+        });
+        if needed {
+            self.rec.shared_attrs = true;
+            return (range, true);
+        }
+        let any = !evs.is_empty();
+        self.rec.attr_evs.truncate(range.0 as usize);
+        (if any { self.tag.attrs_span() } else { (0, 0) }, false)
     }
 
     /// Record a start tag whose namespace and attributes are resolved.
@@ -396,7 +424,7 @@ impl Framer {
         pos: usize,
         empty: bool,
         ns: NsRef,
-        attr_range: (u32, u32),
+        (attrs, shared): TreeAttrs,
         mark: usize,
         record: bool,
     ) -> Option<Done> {
@@ -410,22 +438,17 @@ impl Framer {
             self.root.name = name;
             self.root_ns = ns;
         }
-        let ev = self.rec.events.len() as u32;
+        let ev = self.rec.recs.len() as u32;
         if record {
             if let Some(o) = self.open.last_mut() {
                 o.nodes += 1;
             }
-            self.rec.events.push(Ev::Start {
-                name,
-                ns,
-                attrs: attr_range,
-                nodes: 0,
-            });
+            self.rec.owned_ns |= ns.is_owned();
+            self.rec
+                .recs
+                .push(Rec::element(ev, name, ns, attrs, shared));
         }
         if empty {
-            if record {
-                self.rec.events.push(Ev::End);
-            }
             self.scope.bindings.truncate(mark);
             if self.depth == 0 {
                 return Some(Done::Element(pos));
@@ -479,9 +502,10 @@ impl Framer {
         if let Some(o) = self.open.pop() {
             self.scope.bindings.truncate(o.mark as usize);
             if self.rec.tree {
-                self.rec.events.push(Ev::End);
-                if let Some(Ev::Start { nodes, .. }) = self.rec.events.get_mut(o.ev as usize) {
-                    *nodes = o.nodes;
+                let end = self.rec.recs.len() as u32;
+                if let Some(r) = self.rec.recs.get_mut(o.ev as usize) {
+                    r.end = end;
+                    r.bits |= o.nodes;
                 }
             }
         }
