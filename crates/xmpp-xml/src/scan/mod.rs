@@ -325,6 +325,7 @@ impl Framer {
     /// take effect, and what was recorded of the previous one is cleared.
     fn begin_element(&mut self) {
         if let Some(l) = self.next_limits.take() {
+            self.name_room = state::name_room(&l);
             self.limits = l;
         }
         self.rec.recs.clear();

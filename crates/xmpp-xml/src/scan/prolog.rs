@@ -15,7 +15,8 @@ use super::state::{Done, Flow, Framer, Lex, Phase};
 impl Framer {
     /// State `Question`: after `<?` at the very start of a stream, only
     /// `<?xml ` may follow.
-    #[inline(always)]
+    #[cold]
+    #[inline(never)]
     pub(super) fn question(&mut self, d: &[u8], pos: usize) -> Result<Flow, XmlError> {
         if d.len() < pos + 4 {
             return Ok(Flow::More(pos));
@@ -29,7 +30,8 @@ impl Framer {
     }
 
     /// State `XmlDecl`: the XML declaration up to its `?>`.
-    #[inline(always)]
+    #[cold]
+    #[inline(never)]
     pub(super) fn xml_decl(&mut self, d: &[u8], pos: usize) -> Result<Flow, XmlError> {
         match memchr::memchr(b'>', &d[pos..]) {
             Some(i) => {

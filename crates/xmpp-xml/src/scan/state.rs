@@ -6,7 +6,7 @@ use crate::frame::StreamHeader;
 use crate::limits::Limits;
 use crate::raw::RootTag;
 
-use super::events::{AttrEv, NsRef, Open, Rec};
+use super::events::{AttrEv, NsRef, Open, Rec, MAX_STANZA};
 use super::names::{Namespaces, StartTag};
 
 /// No offset (no text run open).
@@ -117,6 +117,10 @@ pub(super) struct Prolog {
 #[derive(Debug)]
 pub struct Framer {
     pub(super) limits: Limits,
+    /// How far past a name's first byte its scan may look: one byte
+    /// more than `max_name_len` (to see it is too long), at most past any
+    /// element (so a plain add cannot overflow).
+    pub(super) name_room: usize,
     pub(super) next_limits: Option<Limits>,
     pub(super) phase: Phase,
     pub(super) cur: Cursor,
@@ -148,6 +152,7 @@ impl Framer {
     /// A framer expecting a stream header, with the given limits.
     pub fn new(limits: Limits) -> Self {
         Framer {
+            name_room: name_room(&limits),
             limits,
             next_limits: None,
             phase: Phase::Prolog,
@@ -181,6 +186,11 @@ impl Framer {
             pending: 0,
         }
     }
+}
+
+/// [`Framer::name_room`] for `limits`.
+pub(super) fn name_room(limits: &Limits) -> usize {
+    limits.max_name_len.min(MAX_STANZA) + 1
 }
 
 /// A frame the scan of the current element's bytes ended, and where.

@@ -3,7 +3,9 @@
 //! recorded once their namespaces are resolved; and the end of an element.
 //! The states after `<` and in names are written out in `Framer::run`.
 
-use crate::chars::{check_run, is_name_start, is_ws, plain_run, same, scan_name, NameRun};
+use crate::chars::{
+    check_run, is_name_start, is_ws, plain_run, same, scan_name, value_stops, NameRun,
+};
 use crate::error::XmlError;
 use crate::ns;
 use crate::raw::RootAttr;
@@ -47,7 +49,7 @@ impl Framer {
         let n = d.len();
         let tok = lt + 1;
         let max = self.limits.max_name_len;
-        let lim = n.min(tok.saturating_add(max).saturating_add(1));
+        let lim = n.min(tok + self.name_room);
         let NameRun {
             end,
             colons,
@@ -137,7 +139,8 @@ impl Framer {
     }
 
     /// State `AttrEq`: whitespace, then the `=` after an attribute name.
-    #[inline(always)]
+    #[cold]
+    #[inline(never)]
     pub(super) fn attr_eq(&mut self, d: &[u8], mut pos: usize) -> Result<Flow, XmlError> {
         while pos < d.len() && is_ws(d[pos]) {
             pos += 1;
@@ -153,7 +156,8 @@ impl Framer {
     }
 
     /// State `AttrQuote`: whitespace, then the quote that opens a value.
-    #[inline(always)]
+    #[cold]
+    #[inline(never)]
     pub(super) fn attr_quote(&mut self, d: &[u8], mut pos: usize) -> Result<Flow, XmlError> {
         while pos < d.len() && is_ws(d[pos]) {
             pos += 1;
@@ -173,7 +177,7 @@ impl Framer {
     }
 
     /// State `AttrValue`: a value up to its closing quote or a reference.
-    #[inline(always)]
+    #[inline(never)]
     pub(super) fn attr_value(&mut self, d: &[u8], mut pos: usize) -> Result<Flow, XmlError> {
         match memchr::memchr3(self.tag.quote, b'&', b'<', &d[pos..]) {
             Some(i) => {
@@ -238,7 +242,7 @@ impl Framer {
     fn fast_attr(&mut self, d: &[u8], start: usize) -> Option<usize> {
         let n = d.len();
         let max = self.limits.max_name_len;
-        let lim = n.min(start.saturating_add(max).saturating_add(1));
+        let lim = n.min(start + self.name_room);
         let NameRun {
             end: p,
             colons,
@@ -262,7 +266,7 @@ impl Framer {
             return None;
         }
         let vs = p + 2;
-        let k = vs + plain_run(&d[vs..], q, b'&', b'<');
+        let k = vs + plain_run(&d[vs..], value_stops(q));
         if k < n && d[k] == q {
             self.push_attr(
                 d,
