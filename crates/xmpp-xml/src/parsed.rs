@@ -51,10 +51,10 @@ pub(crate) struct Lazy {
 impl Lazy {
     /// Number of child nodes (elements and text runs), without building them.
     pub(crate) fn len(&self) -> usize {
-        self.doc
-            .recs
-            .get(self.at as usize)
-            .map_or(0, |r| r.nodes() as usize)
+        match self.built.get() {
+            Some(nodes) => nodes.len(),
+            None => Rec::children(&self.doc.recs, self.at as usize),
+        }
     }
 
     /// The child nodes, built on first use from the records; `buf` and
@@ -76,7 +76,7 @@ impl Lazy {
             return Box::new([]);
         };
         let end = (me.end as usize).min(recs.len());
-        let mut nodes = Vec::with_capacity(me.nodes() as usize);
+        let mut nodes = Vec::with_capacity(Rec::children(recs, self.at as usize));
         let mut j = self.at as usize + 1;
         while j < end {
             let r = &recs[j];
@@ -143,9 +143,10 @@ fn element(
     } else {
         AttrList::Tag(r.attrs.0, r.attrs.1)
     };
-    let nodes = match r.nodes() {
-        0 => Nodes::Empty,
-        1 if recs.get(i + 1).is_some_and(Rec::is_text) => Nodes::Text(text(&recs[i + 1])),
+    // No children, one text run, or more (whose records are then shared).
+    let nodes = match (r.end as usize).saturating_sub(i) {
+        0 | 1 => Nodes::Empty,
+        2 if recs.get(i + 1).is_some_and(Rec::is_text) => Nodes::Text(text(&recs[i + 1])),
         _ => Nodes::Parsed(Lazy {
             doc: doc(),
             at: i as u32,

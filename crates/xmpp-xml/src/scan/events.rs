@@ -65,13 +65,6 @@ impl NsRef {
             _ => Ns::Xml,
         }
     }
-    /// Whether it names a string the stanza's bytes do not hold and that
-    /// is not `'static` (an unescaped URI, a binding of the header).
-    #[inline(always)]
-    pub(super) fn is_owned(self) -> bool {
-        let a = self.0 as u32;
-        a == OWNED || a == BASE
-    }
 }
 
 /// Offsets into a top-level element are `u32`s below the [`NsRef`]
@@ -85,10 +78,8 @@ pub(super) struct Open {
     pub(super) name: (u32, u32),
     /// How many namespace bindings were in scope before its start tag.
     pub(super) mark: u32,
-    /// Index of its record, and how many child nodes it has so far
-    /// (written into that record at the end tag).
+    /// Index of its record (whose end is written at the end tag).
     pub(super) ev: u32,
-    pub(super) nodes: u32,
     /// The default namespace in scope inside it, when known without a
     /// lookup (it is unprefixed, so its own namespace is that default):
     /// unprefixed children without declarations take it as is.
@@ -111,8 +102,7 @@ pub(crate) struct Rec {
     /// An element's end: the index of the record after its last
     /// descendant. 0 for a text run.
     pub(crate) end: u32,
-    /// An element's child node count, and [`Rec::SHARED`]; a text run's
-    /// [`Rec::ESCAPED`].
+    /// An element's [`Rec::SHARED`]; a text run's [`Rec::ESCAPED`].
     pub(crate) bits: u32,
 }
 
@@ -155,10 +145,20 @@ impl Rec {
         self.end == 0
     }
 
-    /// An element's child node count.
-    #[inline(always)]
-    pub(crate) fn nodes(&self) -> u32 {
-        self.bits & !Rec::SHARED
+    /// An element's child nodes (elements and text runs): counted, not
+    /// stored, as only building them and a few rare calls need it.
+    pub(crate) fn children(recs: &[Rec], at: usize) -> usize {
+        let Some(me) = recs.get(at) else { return 0 };
+        let end = (me.end as usize).min(recs.len());
+        let (mut j, mut count) = (at + 1, 0);
+        while j < end {
+            j = match recs[j].end as usize {
+                0 => j + 1,
+                e => e.max(j + 1),
+            };
+            count += 1;
+        }
+        count
     }
 }
 

@@ -331,7 +331,6 @@ impl Framer {
         self.rec.recs.clear();
         self.rec.attr_evs.clear();
         self.rec.shared_attrs = false;
-        self.rec.owned_ns = false;
         self.scope.owned.clear();
         self.open.clear();
         self.scope.bindings.clear();

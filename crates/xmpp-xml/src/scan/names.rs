@@ -138,6 +138,9 @@ pub(super) struct Namespaces {
     pub(super) top_dflt: Option<NsRef>,
     /// Namespace URIs that had to be unescaped ([`NsRef::owned`] indexes it).
     pub(super) owned: Vec<Str>,
+    /// Some binding of the stream header is to a namespace that is not
+    /// well-known, so lookups can resolve to [`NsRef::base`].
+    pub(super) base_strings: bool,
 }
 
 impl Namespaces {

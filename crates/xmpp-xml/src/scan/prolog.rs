@@ -113,6 +113,9 @@ impl Framer {
             });
         }
         self.scope.default_ns = h.default_ns.as_deref().map(Str::owned);
+        self.scope.base_strings = base
+            .iter()
+            .any(|b| matches!(b.resolved.get(), super::events::Ns::Base(_)));
         self.scope.base = base;
         self.prolog.header_qname = d[self.tag.name.0 as usize..self.tag.name.1 as usize].to_vec();
         self.scope.bindings.clear();

@@ -97,9 +97,6 @@ pub(super) struct Record {
     /// Some element's attributes are records (`Rec::SHARED`): one needs
     /// unescaping or is in a namespace other than `xml`.
     pub(super) shared_attrs: bool,
-    /// Some element's namespace is a string of the framer's
-    /// (`NsRef::is_owned`), which its tree needs a copy of.
-    pub(super) owned_ns: bool,
 }
 
 /// What the prolog established.
@@ -178,7 +175,6 @@ impl Framer {
                 recs: Vec::new(),
                 attr_evs: Vec::new(),
                 shared_attrs: false,
-                owned_ns: false,
             },
             prolog: Prolog::default(),
             root: RootTag::default(),

@@ -20,9 +20,6 @@ impl Framer {
     #[inline(always)]
     pub(super) fn flush_text(&mut self) {
         if self.rec.tree && self.text.start != NONE && self.cur.tag_start > self.text.start {
-            if let Some(o) = self.open.last_mut() {
-                o.nodes += 1;
-            }
             self.rec.recs.push(Rec::text(
                 (self.text.start as u32, self.cur.tag_start as u32),
                 self.text.esc,
@@ -444,10 +441,6 @@ impl Framer {
         }
         let ev = self.rec.recs.len() as u32;
         if record {
-            if let Some(o) = self.open.last_mut() {
-                o.nodes += 1;
-            }
-            self.rec.owned_ns |= ns.is_owned();
             self.rec
                 .recs
                 .push(Rec::element(ev, name, ns, attrs, shared));
@@ -462,7 +455,6 @@ impl Framer {
                 name: self.tag.name,
                 mark: mark as u32,
                 ev,
-                nodes: 0,
                 dflt: match self.tag.colon {
                     None => Some(ns),
                     Some(_) => None,
@@ -509,7 +501,6 @@ impl Framer {
                 let end = self.rec.recs.len() as u32;
                 if let Some(r) = self.rec.recs.get_mut(o.ev as usize) {
                     r.end = end;
-                    r.bits |= o.nodes;
                 }
             }
         }

@@ -57,7 +57,10 @@ impl Framer {
     /// records made while scanning it: its root now, the rest when it is
     /// navigated to (`crate::parsed`).
     pub(super) fn build_tree(&mut self, buf: Bytes) -> Element {
-        let extra = if self.rec.shared_attrs || self.rec.owned_ns {
+        // A tree needs the framer's strings if one of its elements is in a
+        // namespace that had to be unescaped or comes from the header.
+        let strings = !self.scope.owned.is_empty() || self.scope.base_strings;
+        let extra = if self.rec.shared_attrs || strings {
             Some(Arc::new(Extra {
                 attrs: self
                     .rec
