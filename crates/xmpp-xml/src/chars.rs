@@ -42,6 +42,15 @@ pub(crate) fn is_ws(b: u8) -> bool {
     CLASS[b as usize] & WS != 0
 }
 
+/// Whether `b` is `<`, by a compare the compiler cannot fold together
+/// with other tests of the same byte into one indirect jump (a table of
+/// targets, one per byte value): where text runs end, that jump
+/// mispredicts more often than a branch on `<` alone.
+#[inline(always)]
+pub(crate) fn is_lt(b: u8) -> bool {
+    b == std::hint::black_box(b'<')
+}
+
 #[inline(always)]
 pub(crate) fn is_name_start(b: u8) -> bool {
     CLASS[b as usize] & NAME_START != 0

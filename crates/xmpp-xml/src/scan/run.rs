@@ -8,7 +8,7 @@
 //! allocated worse), against a 1% budget.
 
 use crate::chars::{
-    check_qname, check_run, is_name_char, is_name_start, is_ws, plain_run, same, scan_name,
+    check_qname, check_run, is_lt, is_name_char, is_name_start, is_ws, plain_run, same, scan_name,
     utf8_char, NameRun, QName, Utf8, TEXT_STOPS,
 };
 use crate::error::XmlError;
@@ -61,9 +61,8 @@ impl Framer {
                             break pos;
                         }
                         let k = pos + plain_run(&d[pos..cap], TEXT_STOPS);
-                        // The usual end first, on its own: a conditional
-                        // branch predicts it better than the table below.
-                        if k >= cap || d[k] == b'<' {
+                        // The usual end first, on its own (`is_lt`).
+                        if k >= cap || is_lt(d[k]) {
                             break k;
                         }
                         match d[k] {
