@@ -65,6 +65,16 @@ impl Framer {
                         if k >= cap || is_lt(d[k]) {
                             break k;
                         }
+                        // Then a UTF-8 sequence, also on its own.
+                        if d[k] >= 0x80 {
+                            match utf8_char(&d[k..]) {
+                                Utf8::Char(w) => pos = k + w,
+                                Utf8::Short => break k,
+                                Utf8::Bad => bail!(XmlError::InvalidUtf8),
+                                Utf8::NonChar(c) => bail!(XmlError::IllegalChar(c)),
+                            }
+                            continue;
+                        }
                         match d[k] {
                             b'<' => break k,
                             b'&' => {
@@ -109,12 +119,6 @@ impl Framer {
                                 self.text.esc = true;
                                 pos = k + 1;
                             }
-                            b if b >= 0x80 => match utf8_char(&d[k..]) {
-                                Utf8::Char(w) => pos = k + w,
-                                Utf8::Short => break k,
-                                Utf8::Bad => bail!(XmlError::InvalidUtf8),
-                                Utf8::NonChar(c) => bail!(XmlError::IllegalChar(c)),
-                            },
                             b => bail!(XmlError::IllegalChar(u32::from(b))),
                         }
                     };
