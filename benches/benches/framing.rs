@@ -3,7 +3,10 @@
 //!
 //! Groups are the corpora (`realistic`, `small`); functions are
 //! `<parser>/<whole|chunked>`, chunked meaning 1500-byte pieces fed to an
-//! incremental decoder. `cargo xtask bench` turns the results into a table.
+//! incremental decoder. `xmpp_xml_walk` decodes elements as
+//! `xmpp_xml_elements` does and then navigates every one in full (children
+//! are built when first navigated to). `cargo xtask bench` turns the
+//! results into a table.
 
 use std::hint::black_box;
 
@@ -12,7 +15,7 @@ use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use quick_xml::events::Event;
 use rxml::Parse;
-use xmpp_xml::{BorrowedFrame, Frame, Framer, Limits, RawFrame};
+use xmpp_xml::{BorrowedFrame, Element, Frame, Framer, Limits, RawFrame};
 
 fn quick_xml_reader(bytes: &[u8]) -> usize {
     let mut r = quick_xml::Reader::from_reader(bytes);
@@ -85,6 +88,28 @@ fn elements(framer: &mut Framer, buf: &mut BytesMut, n: &mut usize) {
     }
 }
 
+/// Complete navigable elements, each navigated in full: every element's
+/// name, namespace, attributes and text, depth first. Children are built
+/// when first navigated to: this is what `elements` defers.
+fn walked_elements(framer: &mut Framer, buf: &mut BytesMut, n: &mut usize) {
+    fn walk(e: &Element) {
+        black_box((e.name(), e.ns()));
+        for a in e.attrs() {
+            black_box(a);
+        }
+        black_box(e.text());
+        for c in e.children() {
+            walk(c);
+        }
+    }
+    while let Some(f) = framer.decode(buf).expect("corpus is valid") {
+        if let Frame::Element(e) = f {
+            walk(&e);
+            *n += 1;
+        }
+    }
+}
+
 type Drive = fn(&mut Framer, &mut BytesMut, &mut usize);
 
 fn ours_whole(bytes: &[u8], drive: Drive) -> impl FnMut(BytesMut) -> usize {
@@ -114,6 +139,7 @@ fn bench_corpus(c: &mut Criterion, corpus: &Corpus) {
     assert_eq!(ours_chunked(bytes, elements), corpus.stanzas);
     assert_eq!(ours_chunked(bytes, raw_frames), corpus.stanzas);
     assert_eq!(ours_chunked(bytes, borrowed_frames), corpus.stanzas);
+    assert_eq!(ours_chunked(bytes, walked_elements), corpus.stanzas);
     assert!(quick_xml_reader(bytes) > corpus.stanzas);
     assert!(rxml_chunks(bytes, bytes.len()) > corpus.stanzas);
 
@@ -131,10 +157,11 @@ fn bench_corpus(c: &mut Criterion, corpus: &Corpus) {
     g.bench_function("rxml/chunked", |b| {
         b.iter(|| rxml_chunks(black_box(bytes), CHUNK))
     });
-    let ours: [(&str, Drive); 3] = [
+    let ours: [(&str, Drive); 4] = [
         ("xmpp_xml_raw", raw_frames),
         ("xmpp_xml_borrowed", borrowed_frames),
         ("xmpp_xml_elements", elements),
+        ("xmpp_xml_walk", walked_elements),
     ];
     for (name, drive) in ours {
         g.bench_function(format!("{name}/whole"), |b| {

@@ -58,7 +58,7 @@ impl Element {
                 qual: if xml { Qual::Xml } else { Qual::None },
             }),
         }
-        self.attrs = AttrList::Own(attrs);
+        self.attrs = AttrList::Own(attrs.into_boxed_slice());
     }
 
     /// Keeps only the attributes for which `keep(local_name, namespace)`
@@ -89,7 +89,7 @@ impl Element {
         self.attrs = if attrs.is_empty() {
             AttrList::Empty
         } else {
-            AttrList::Own(attrs)
+            AttrList::Own(attrs.into_boxed_slice())
         };
     }
 
@@ -130,11 +130,18 @@ impl Element {
         if !self.buf.is_empty() {
             self.buf = own.clone();
         }
-        if let Nodes::Many(nodes) = &mut self.nodes {
-            for node in nodes {
-                if let Node::Element(child) = node {
-                    child.rebase(own);
-                }
+        // Children not built yet will share this element's new bytes.
+        let nodes: &mut [Node] = match &mut self.nodes {
+            Nodes::Many(nodes) => nodes,
+            Nodes::Parsed(lazy) => match lazy.built_mut() {
+                Some(nodes) => nodes,
+                None => return,
+            },
+            _ => return,
+        };
+        for node in nodes {
+            if let Node::Element(child) = node {
+                child.rebase(own);
             }
         }
     }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::ns;
+use crate::parsed::{Extra, Lazy};
 
 /// A string that lives either in the element's shared buffer or on its own.
 #[derive(Clone, Debug)]
@@ -111,8 +112,9 @@ impl Attr {
 pub(crate) enum AttrList {
     #[default]
     Empty,
-    Own(Vec<Attr>),
-    Shared(Arc<[Attr]>, u32, u32),
+    Own(Box<[Attr]>),
+    /// A range of the attributes of a parsed stanza's elements.
+    Shared(Arc<Extra>, u32, u32),
     /// The bytes of the (validated) start tag that hold the attributes:
     /// nothing is allocated for them while parsing.
     Tag(u32, u32),
@@ -125,8 +127,8 @@ impl AttrList {
         match self {
             AttrList::Empty => AttrIter::Slice([].iter()),
             AttrList::Own(v) => AttrIter::Slice(v.iter()),
-            AttrList::Shared(a, s, e) => {
-                AttrIter::Slice(a.get(*s as usize..*e as usize).unwrap_or(&[]).iter())
+            AttrList::Shared(x, s, e) => {
+                AttrIter::Slice(x.attrs.get(*s as usize..*e as usize).unwrap_or(&[]).iter())
             }
             AttrList::Tag(s, e) => AttrIter::Tag(TagAttrs {
                 rest: buf.get(*s as usize..*e as usize).unwrap_or(b""),
@@ -299,21 +301,20 @@ pub(crate) enum NodeRef<'a> {
 
 /// An element's children. Many XMPP elements have none or a single run of
 /// text (`<body>`, `<show>`, `<status>`): those need no vector of their own.
+/// A parsed element with child elements builds them when they are first
+/// looked at (`Parsed`).
 #[derive(Clone, Default)]
 pub(crate) enum Nodes {
     #[default]
     Empty,
     Text(Text),
     Many(Vec<Node>),
+    Parsed(Lazy),
 }
 
 impl Nodes {
     pub(crate) fn is_empty(&self) -> bool {
-        match self {
-            Nodes::Empty => true,
-            Nodes::Text(_) => false,
-            Nodes::Many(v) => v.is_empty(),
-        }
+        self.len() == 0
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -321,14 +322,18 @@ impl Nodes {
             Nodes::Empty => 0,
             Nodes::Text(_) => 1,
             Nodes::Many(v) => v.len(),
+            Nodes::Parsed(l) => l.len(),
         }
     }
 
-    /// Append; `hint` is the final number of nodes when known (parsing).
+    /// Append (building an element); `hint` is the final number of nodes
+    /// when known.
     #[inline]
     pub(crate) fn push(&mut self, node: Node, hint: usize) {
         match self {
             Nodes::Many(v) => v.push(node),
+            // Not made by the builder: an element is parsed with all its nodes.
+            Nodes::Parsed(_) => {}
             Nodes::Empty => match node {
                 Node::Text(t) if hint <= 1 => *self = Nodes::Text(t),
                 n => {
@@ -351,7 +356,7 @@ impl Nodes {
     /// The last node if it is text, for merging text in the builder.
     pub(crate) fn last_text_mut(&mut self) -> Option<&mut Text> {
         match self {
-            Nodes::Empty => None,
+            Nodes::Empty | Nodes::Parsed(_) => None,
             Nodes::Text(t) => Some(t),
             Nodes::Many(v) => match v.last_mut() {
                 Some(Node::Text(t)) => Some(t),
@@ -360,22 +365,18 @@ impl Nodes {
         }
     }
 
-    /// The child element at `i` (an index into all nodes).
-    pub(crate) fn element_mut(&mut self, i: usize) -> Option<&mut Element> {
-        match self {
-            Nodes::Many(v) => match v.get_mut(i) {
-                Some(Node::Element(e)) => Some(e),
-                _ => None,
-            },
-            _ => None,
-        }
-    }
-
-    pub(crate) fn iter(&self) -> impl Iterator<Item = NodeRef<'_>> {
+    /// The nodes in document order; `buf` and `default_ns` are their
+    /// element's, for building parsed ones.
+    pub(crate) fn iter<'a>(
+        &'a self,
+        buf: &Bytes,
+        default_ns: &Option<Str>,
+    ) -> impl Iterator<Item = NodeRef<'a>> {
         let (one, many) = match self {
             Nodes::Empty => (None, &[][..]),
             Nodes::Text(t) => (Some(NodeRef::Text(t)), &[][..]),
             Nodes::Many(v) => (None, &v[..]),
+            Nodes::Parsed(l) => (None, l.nodes(buf, default_ns)),
         };
         one.into_iter().chain(many.iter().map(|n| match n {
             Node::Element(e) => NodeRef::Element(e),
@@ -486,9 +487,14 @@ impl Element {
         self.attrs_any()
     }
 
+    /// Child nodes in document order.
+    pub(crate) fn node_iter(&self) -> impl Iterator<Item = NodeRef<'_>> {
+        self.nodes.iter(&self.buf, &self.default_ns)
+    }
+
     /// Child elements in document order.
     pub fn children(&self) -> impl Iterator<Item = &Element> {
-        self.nodes.iter().filter_map(|n| match n {
+        self.node_iter().filter_map(|n| match n {
             NodeRef::Element(e) => Some(e),
             NodeRef::Text(_) => None,
         })
@@ -502,7 +508,7 @@ impl Element {
     /// Direct character data, concatenated and unescaped.
     pub fn text(&self) -> String {
         let mut s = String::new();
-        for n in self.nodes.iter() {
+        for n in self.node_iter() {
             if let NodeRef::Text(t) = n {
                 s.push_str(&t.get(&self.buf));
             }
@@ -524,7 +530,7 @@ impl Element {
     }
 
     pub(crate) fn texts(&self) -> impl Iterator<Item = (bool, Cow<'_, str>)> {
-        self.nodes.iter().map(move |n| match n {
+        self.node_iter().map(move |n| match n {
             NodeRef::Text(t) => (true, t.get(&self.buf)),
             NodeRef::Element(_) => (false, Cow::Borrowed("")),
         })
@@ -551,9 +557,8 @@ impl PartialEq for Element {
         attrs_eq
             && self.nodes.len() == other.nodes.len()
             && self
-                .nodes
-                .iter()
-                .zip(other.nodes.iter())
+                .node_iter()
+                .zip(other.node_iter())
                 .all(|(a, b)| match (a, b) {
                     (NodeRef::Element(x), NodeRef::Element(y)) => x == y,
                     (NodeRef::Text(x), NodeRef::Text(y)) => x.get(&self.buf) == y.get(&other.buf),
@@ -581,7 +586,7 @@ impl fmt::Debug for DebugNodes<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let e = self.0;
         let mut l = f.debug_list();
-        for n in e.nodes.iter() {
+        for n in e.node_iter() {
             match n {
                 NodeRef::Element(c) => l.entry(c),
                 NodeRef::Text(t) => l.entry(&t.get(&e.buf)),
@@ -673,7 +678,7 @@ impl ElementBuilder {
     pub fn build(self) -> Element {
         let mut el = self.el;
         if !self.attrs.is_empty() {
-            el.attrs = AttrList::Own(self.attrs);
+            el.attrs = AttrList::Own(self.attrs.into_boxed_slice());
         }
         el
     }

@@ -42,6 +42,7 @@ mod error;
 mod escape;
 mod frame;
 mod limits;
+mod parsed;
 mod raw;
 mod scan;
 mod writer;
@@ -130,11 +131,22 @@ pub mod ns {
     /// [`well_known`] on bytes: one table probe and one comparison.
     #[inline]
     pub(crate) fn well_known_bytes(s: &[u8]) -> Option<&'static str> {
+        known_index(s).map(|i| KNOWN[i])
+    }
+
+    /// The well-known namespace at index `i` of `KNOWN`.
+    pub(crate) fn known(i: u32) -> &'static str {
+        KNOWN.get(i as usize).copied().unwrap_or("")
+    }
+
+    /// The index in `KNOWN` of a well-known namespace.
+    #[inline]
+    pub(crate) fn known_index(s: &[u8]) -> Option<usize> {
         if s.len() < 4 {
             return None;
         }
-        let k = KNOWN.get(usize::from(SLOTS[slot(s)]).checked_sub(1)?)?;
-        (k.as_bytes() == s).then_some(*k)
+        let i = usize::from(SLOTS[slot(s)]).checked_sub(1)?;
+        (KNOWN.get(i)?.as_bytes() == s).then_some(i)
     }
 }
 

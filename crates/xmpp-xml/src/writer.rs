@@ -169,7 +169,7 @@ fn write_rec(
                     .texts()
                     .all(|(is_text, t)| !is_text || t.bytes().all(is_ws))
         });
-        for n in el.nodes.iter() {
+        for n in el.node_iter() {
             match n {
                 NodeRef::Element(c) => {
                     let inner = layout.map(|d| d + 1);

@@ -6,7 +6,7 @@
 //! input cuts off: a UTF-8 sequence (at most 3 bytes), a partial `<?xml` (at
 //! most 5), an element or attribute name (at most `max_name_len`); and an
 //! element that [`Framer::decode`] takes over from [`Framer::decode_raw`]
-//! (which does not record the events a tree needs), or the reverse.
+//! (which does not record the nodes a tree needs), or the reverse.
 //!
 //! The common constructs go through no state dispatch: a start tag is read
 //! from `<` to `>` in one call (`Framer::start_tag`), text is checked
@@ -16,9 +16,12 @@
 //! the input ends or something is unusual, from a state equivalent to where
 //! the fast path stopped.
 //!
-//! While scanning it records a compact event list (spans into the element's
-//! bytes) from which the navigable [`Element`](crate::Element) is built without re-parsing;
-//! text that needs unescaping is kept as its span and decoded when read.
+//! While scanning it records each node of the element (spans into its
+//! bytes, in document order) from which the navigable
+//! [`Element`](crate::Element) is built without re-parsing: its root at
+//! once, its descendants when they are first navigated to
+//! (`crate::parsed`); text that needs unescaping is kept as its span and
+//! decoded when read.
 //!
 //! The current top-level element starts at offset 0 of the buffer:
 //! whitespace between top-level elements is consumed as it is seen, and a
@@ -67,6 +70,8 @@ use state::{Done, Lex, Phase, NONE};
 
 pub use state::Framer;
 
+pub(crate) use events::{Ns, NsRef, Rec};
+
 impl Framer {
     /// The limits in force (or pending for the next element).
     pub fn limits(&self) -> &Limits {
@@ -87,11 +92,8 @@ impl Framer {
             .next_limits
             .take()
             .unwrap_or_else(|| self.limits.clone());
-        let mut path = std::mem::take(&mut self.scratch.path);
-        path.clear();
         let pending = self.pending;
         *self = Framer::new(limits);
-        self.scratch.path = path;
         self.pending = pending;
     }
 
@@ -196,7 +198,7 @@ impl Framer {
         }
         if tree != self.rec.tree && self.cur.lex != Lex::Between && self.phase == Phase::Stream {
             // The element was begun by the other call: `decode_raw` skips
-            // the events a tree needs, `decode` what `decode_raw` keeps of
+            // the nodes a tree needs, `decode` what `decode_raw` keeps of
             // the root. Scan it again from its `<` (only when the two calls
             // are mixed on one element).
             self.cur.lex = Lex::Between;
@@ -323,10 +325,12 @@ impl Framer {
     /// take effect, and what was recorded of the previous one is cleared.
     fn begin_element(&mut self) {
         if let Some(l) = self.next_limits.take() {
+            self.name_room = state::name_room(&l);
             self.limits = l;
         }
-        self.rec.events.clear();
+        self.rec.recs.clear();
         self.rec.attr_evs.clear();
+        self.rec.shared_attrs = false;
         self.scope.owned.clear();
         self.open.clear();
         self.scope.bindings.clear();

@@ -7,7 +7,7 @@
 
 /// A decode mode: implemented only by the three marker types below.
 pub(crate) trait Mode: sealed::Sealed {
-    /// Record the events of the element's descendants, which a tree is
+    /// Record the nodes of the element's descendants, which a tree is
     /// built from (otherwise only the root's start tag is kept).
     const TREE: bool;
     /// Leave a finished element in the buffer and borrow it, instead of
@@ -23,7 +23,7 @@ mod sealed {
     impl Sealed for super::Borrow {}
 }
 
-/// `Framer::decode`: record the events a tree is built from.
+/// `Framer::decode`: record the nodes a tree is built from.
 pub(crate) enum Tree {}
 
 /// `Framer::decode_raw`: keep only the root's start tag, split the element off.

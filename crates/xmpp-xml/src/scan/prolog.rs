@@ -15,7 +15,8 @@ use super::state::{Done, Flow, Framer, Lex, Phase};
 impl Framer {
     /// State `Question`: after `<?` at the very start of a stream, only
     /// `<?xml ` may follow.
-    #[inline(always)]
+    #[cold]
+    #[inline(never)]
     pub(super) fn question(&mut self, d: &[u8], pos: usize) -> Result<Flow, XmlError> {
         if d.len() < pos + 4 {
             return Ok(Flow::More(pos));
@@ -29,7 +30,8 @@ impl Framer {
     }
 
     /// State `XmlDecl`: the XML declaration up to its `?>`.
-    #[inline(always)]
+    #[cold]
+    #[inline(never)]
     pub(super) fn xml_decl(&mut self, d: &[u8], pos: usize) -> Result<Flow, XmlError> {
         match memchr::memchr(b'>', &d[pos..]) {
             Some(i) => {
@@ -93,15 +95,27 @@ impl Framer {
         }
         // The header's declarations become the base scope of every stanza.
         let mut base = Vec::new();
-        for b in &scope.bindings {
+        for (i, b) in scope.bindings.iter().enumerate() {
             let prefix: Box<[u8]> = d[b.prefix.0 as usize..b.prefix.1 as usize].into();
-            let uri = Str::owned(&String::from_utf8_lossy(scope.ns_bytes(d, b.uri)));
+            let bytes = scope.ns_bytes(d, b.uri);
+            let resolved = match ns::known_index(bytes) {
+                Some(k) => NsRef::known(k as u32),
+                None => NsRef::base(i as u32),
+            };
+            let uri = Str::owned(&String::from_utf8_lossy(bytes));
             if prefix.is_empty() {
                 h.default_ns = Some(uri.get(&EMPTY).to_owned());
             }
-            base.push(BaseBinding { prefix, uri });
+            base.push(BaseBinding {
+                prefix,
+                uri,
+                resolved,
+            });
         }
         self.scope.default_ns = h.default_ns.as_deref().map(Str::owned);
+        self.scope.base_strings = base
+            .iter()
+            .any(|b| matches!(b.resolved.get(), super::events::Ns::Base(_)));
         self.scope.base = base;
         self.prolog.header_qname = d[self.tag.name.0 as usize..self.tag.name.1 as usize].to_vec();
         self.scope.bindings.clear();

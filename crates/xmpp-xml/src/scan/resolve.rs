@@ -15,7 +15,9 @@ impl Framer {
     /// `StartTag::note_attr`): at most the default namespace is bound,
     /// and attributes are in no namespace or the `xml` one, where equal
     /// qualified names are exactly the duplicates. Same checks, in the same
-    /// order. The resolved attributes are recorded only if `record`.
+    /// order. If `record` (a tree is built), also the element's attributes:
+    /// the part of the tag that holds them, or when one needs unescaping,
+    /// their records (`true`).
     ///
     /// A method of the whole framer, not of `Namespaces` with the start
     /// tag and the open elements passed in: that form cost 0.5-0.9% more
@@ -25,7 +27,7 @@ impl Framer {
         &mut self,
         d: &[u8],
         record: bool,
-    ) -> Result<(NsRef, (u32, u32)), XmlError> {
+    ) -> Result<(NsRef, TreeAttrs), XmlError> {
         let decl = match self.tag.decl.and_then(|i| self.tag.attrs.get(i as usize)) {
             Some(a) => {
                 // No other attribute can be named `xmlns`, so no duplicate;
@@ -92,8 +94,18 @@ impl Framer {
             }
         }
         if !record {
-            return Ok((ns, (start as u32, start as u32)));
+            return Ok((ns, ((0, 0), false)));
         }
+        if !self.tag.any_esc {
+            let only_decl = self.tag.attrs.len() == usize::from(self.tag.decl.is_some());
+            let span = if only_decl {
+                (0, 0)
+            } else {
+                self.tag.attrs_span()
+            };
+            return Ok((ns, (span, false)));
+        }
+        self.rec.shared_attrs = true;
         for (i, a) in self.tag.attrs.iter().enumerate() {
             if i == skip {
                 continue;
@@ -110,12 +122,12 @@ impl Framer {
                 esc: a.esc,
             });
         }
-        Ok((ns, (start as u32, self.rec.attr_evs.len() as u32)))
+        Ok((ns, ((start as u32, self.rec.attr_evs.len() as u32), true)))
     }
 
     /// Bind the start tag's declarations, resolve its name and attributes,
     /// and record the attributes (always: the caller drops them when it
-    /// records no events).
+    /// records no nodes).
     #[inline(never)]
     pub(super) fn resolve_tag(&mut self, d: &[u8]) -> Result<(NsRef, (u32, u32)), XmlError> {
         let Framer {
@@ -214,6 +226,10 @@ impl Framer {
         Ok((ns, (start as u32, attr_evs.len() as u32)))
     }
 }
+
+/// A tree element's attributes: a span of its start tag, or (`true`) a
+/// range of the attribute records.
+pub(super) type TreeAttrs = ((u32, u32), bool);
 
 /// Errors are built out of line: their formatting would otherwise bloat
 /// the stack frames of the hot functions that can raise them.

@@ -8,13 +8,13 @@
 //! allocated worse), against a 1% budget.
 
 use crate::chars::{
-    check_qname, check_run, is_name_char, is_name_start, is_ws, plain_run, same, scan_name,
-    utf8_char, NameRun, QName, Utf8,
+    check_qname, check_run, is_lt, is_name_char, is_name_start, is_ws, plain_run, same, scan_name,
+    utf8_char, NameRun, QName, Utf8, TEXT_STOPS,
 };
 use crate::error::XmlError;
 
 use super::state::{Done, Flow, Framer, Lex, Phase};
-use super::text::{check_ref, no_cdata_end, MAX_REF, TEXT_INLINE};
+use super::text::{check_ref, no_cdata_end, predefined_entity, MAX_REF, TEXT_INLINE};
 
 impl Framer {
     /// Scan `d` (the current element's bytes so far, capped at the size limit)
@@ -54,19 +54,35 @@ impl Framer {
                     // on the spot, as the states `Ref` and `check_run` would.
                     // Long runs, and a reference or UTF-8 sequence cut off
                     // by the end of the input, go on below.
-                    let cap = n.min(pos.saturating_add(TEXT_INLINE));
+                    let cap = n.min(pos + TEXT_INLINE);
                     let k = loop {
                         // A reference or UTF-8 sequence may end past `cap`.
                         if pos >= cap {
                             break pos;
                         }
-                        let k = pos + plain_run(&d[pos..cap], b'<', b'&', b'>');
-                        if k >= cap {
+                        let k = pos + plain_run(&d[pos..cap], TEXT_STOPS);
+                        // The usual end first, on its own (`is_lt`).
+                        if k >= cap || is_lt(d[k]) {
                             break k;
+                        }
+                        // Then a UTF-8 sequence, also on its own.
+                        if d[k] >= 0x80 {
+                            match utf8_char(&d[k..]) {
+                                Utf8::Char(w) => pos = k + w,
+                                Utf8::Short => break k,
+                                Utf8::Bad => bail!(XmlError::InvalidUtf8),
+                                Utf8::NonChar(c) => bail!(XmlError::IllegalChar(c)),
+                            }
+                            continue;
                         }
                         match d[k] {
                             b'<' => break k,
                             b'&' => {
+                                if let Some(semi) = predefined_entity(&d[k + 1..]) {
+                                    self.text.esc = true;
+                                    pos = k + semi + 2;
+                                    continue;
+                                }
                                 let mut j = k + 1;
                                 loop {
                                     let Some(&c) = d.get(j) else {
@@ -103,12 +119,6 @@ impl Framer {
                                 self.text.esc = true;
                                 pos = k + 1;
                             }
-                            b if b >= 0x80 => match utf8_char(&d[k..]) {
-                                Utf8::Char(w) => pos = k + w,
-                                Utf8::Short => break k,
-                                Utf8::Bad => bail!(XmlError::InvalidUtf8),
-                                Utf8::NonChar(c) => bail!(XmlError::IllegalChar(c)),
-                            },
                             b => bail!(XmlError::IllegalChar(u32::from(b))),
                         }
                     };
@@ -221,7 +231,7 @@ impl Framer {
                     }
                 }
                 Lex::StartName | Lex::AttrName | Lex::EndName => {
-                    let lim = n.min(self.cur.tok.saturating_add(max_name).saturating_add(1));
+                    let lim = n.min(self.cur.tok + self.name_room);
                     // While skipping the name, note what check_qname would
                     // otherwise find in a second pass: colons and non-ASCII.
                     let from = pos;

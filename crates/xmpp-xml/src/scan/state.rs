@@ -6,7 +6,7 @@ use crate::frame::StreamHeader;
 use crate::limits::Limits;
 use crate::raw::RootTag;
 
-use super::events::{AttrEv, Ev, NsRef, Open};
+use super::events::{AttrEv, NsRef, Open, Rec, MAX_STANZA};
 use super::names::{Namespaces, StartTag};
 
 /// No offset (no text run open).
@@ -87,12 +87,16 @@ pub(super) struct TextRun {
 /// What is recorded of the current top-level element to build its tree.
 #[derive(Debug)]
 pub(super) struct Record {
-    /// Record the events of the element's descendants (needed to build it
+    /// Record the nodes of the element's descendants (needed to build it
     /// as an [`Element`](crate::Element)); [`Framer::decode_raw`] needs
     /// only the root's, so it scans with this off.
     pub(super) tree: bool,
-    pub(super) events: Vec<Ev>,
+    /// The element's nodes, in document order.
+    pub(super) recs: Vec<Rec>,
     pub(super) attr_evs: Vec<AttrEv>,
+    /// Some element's attributes are records (`Rec::SHARED`): one needs
+    /// unescaping or is in a namespace other than `xml`.
+    pub(super) shared_attrs: bool,
 }
 
 /// What the prolog established.
@@ -106,19 +110,14 @@ pub(super) struct Prolog {
     pub(super) header_qname: Vec<u8>,
 }
 
-/// Scratch for building trees, kept for its capacity.
-#[derive(Debug, Default)]
-pub(super) struct TreeScratch {
-    /// Child indices from the root to the open element.
-    pub(super) path: Vec<u32>,
-    /// Final node count of each open element, root first.
-    pub(super) hints: Vec<u32>,
-}
-
 /// The decoding half of [`crate::StreamCodec`], usable on its own.
 #[derive(Debug)]
 pub struct Framer {
     pub(super) limits: Limits,
+    /// How far past a name's first byte its scan may look: one byte
+    /// more than `max_name_len` (to see it is too long), at most past any
+    /// element (so a plain add cannot overflow).
+    pub(super) name_room: usize,
     pub(super) next_limits: Option<Limits>,
     pub(super) phase: Phase,
     pub(super) cur: Cursor,
@@ -130,9 +129,8 @@ pub struct Framer {
     pub(super) scope: Namespaces,
     pub(super) rec: Record,
     pub(super) prolog: Prolog,
-    pub(super) scratch: TreeScratch,
     /// The top-level element's start tag, for `decode_raw` and
-    /// `decode_borrowed` (which record no events), and its namespace.
+    /// `decode_borrowed` (which record no nodes), and its namespace.
     pub(super) root: RootTag,
     pub(super) root_ns: NsRef,
     /// Bytes at the front of the buffer that are decoded but still there:
@@ -151,6 +149,7 @@ impl Framer {
     /// A framer expecting a stream header, with the given limits.
     pub fn new(limits: Limits) -> Self {
         Framer {
+            name_room: name_room(&limits),
             limits,
             next_limits: None,
             phase: Phase::Prolog,
@@ -173,16 +172,21 @@ impl Framer {
             scope: Namespaces::default(),
             rec: Record {
                 tree: true,
-                events: Vec::new(),
+                recs: Vec::new(),
                 attr_evs: Vec::new(),
+                shared_attrs: false,
             },
             prolog: Prolog::default(),
-            scratch: TreeScratch::default(),
             root: RootTag::default(),
             root_ns: NsRef::default(),
             pending: 0,
         }
     }
+}
+
+/// [`Framer::name_room`] for `limits`.
+pub(super) fn name_room(limits: &Limits) -> usize {
+    limits.max_name_len.min(MAX_STANZA) + 1
 }
 
 /// A frame the scan of the current element's bytes ended, and where.

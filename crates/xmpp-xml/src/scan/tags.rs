@@ -3,12 +3,16 @@
 //! recorded once their namespaces are resolved; and the end of an element.
 //! The states after `<` and in names are written out in `Framer::run`.
 
-use crate::chars::{check_run, is_name_start, is_ws, plain_run, same, scan_name, NameRun};
+use crate::chars::{
+    check_run, is_name_start, is_ws, plain_run, same, scan_name, value_stops, NameRun,
+};
 use crate::error::XmlError;
+use crate::ns;
 use crate::raw::RootAttr;
 
-use super::events::{Ev, NsRef, Open};
+use super::events::{Ns, NsRef, Open, Rec};
 use super::names::RawAttr;
+use super::resolve::TreeAttrs;
 use super::state::{Done, Flow, Framer, Lex, Phase, NONE};
 
 impl Framer {
@@ -16,13 +20,10 @@ impl Framer {
     #[inline(always)]
     pub(super) fn flush_text(&mut self) {
         if self.rec.tree && self.text.start != NONE && self.cur.tag_start > self.text.start {
-            if let Some(o) = self.open.last_mut() {
-                o.nodes += 1;
-            }
-            self.rec.events.push(Ev::Text {
-                span: (self.text.start as u32, self.cur.tag_start as u32),
-                esc: self.text.esc,
-            });
+            self.rec.recs.push(Rec::text(
+                (self.text.start as u32, self.cur.tag_start as u32),
+                self.text.esc,
+            ));
         }
         self.text.start = NONE;
         self.text.esc = false;
@@ -45,7 +46,7 @@ impl Framer {
         let n = d.len();
         let tok = lt + 1;
         let max = self.limits.max_name_len;
-        let lim = n.min(tok.saturating_add(max).saturating_add(1));
+        let lim = n.min(tok + self.name_room);
         let NameRun {
             end,
             colons,
@@ -135,7 +136,8 @@ impl Framer {
     }
 
     /// State `AttrEq`: whitespace, then the `=` after an attribute name.
-    #[inline(always)]
+    #[cold]
+    #[inline(never)]
     pub(super) fn attr_eq(&mut self, d: &[u8], mut pos: usize) -> Result<Flow, XmlError> {
         while pos < d.len() && is_ws(d[pos]) {
             pos += 1;
@@ -151,7 +153,8 @@ impl Framer {
     }
 
     /// State `AttrQuote`: whitespace, then the quote that opens a value.
-    #[inline(always)]
+    #[cold]
+    #[inline(never)]
     pub(super) fn attr_quote(&mut self, d: &[u8], mut pos: usize) -> Result<Flow, XmlError> {
         while pos < d.len() && is_ws(d[pos]) {
             pos += 1;
@@ -171,7 +174,7 @@ impl Framer {
     }
 
     /// State `AttrValue`: a value up to its closing quote or a reference.
-    #[inline(always)]
+    #[inline(never)]
     pub(super) fn attr_value(&mut self, d: &[u8], mut pos: usize) -> Result<Flow, XmlError> {
         match memchr::memchr3(self.tag.quote, b'&', b'<', &d[pos..]) {
             Some(i) => {
@@ -236,7 +239,7 @@ impl Framer {
     fn fast_attr(&mut self, d: &[u8], start: usize) -> Option<usize> {
         let n = d.len();
         let max = self.limits.max_name_len;
-        let lim = n.min(start.saturating_add(max).saturating_add(1));
+        let lim = n.min(start + self.name_room);
         let NameRun {
             end: p,
             colons,
@@ -260,7 +263,12 @@ impl Framer {
             return None;
         }
         let vs = p + 2;
-        let k = vs + plain_run(&d[vs..], q, b'&', b'<');
+        // One call per quote, so that each has its stop bytes as constants.
+        let k = vs + if q == b'\'' {
+            plain_run(&d[vs..], value_stops(b'\''))
+        } else {
+            plain_run(&d[vs..], value_stops(b'"'))
+        };
         if k < n && d[k] == q {
             self.push_attr(
                 d,
@@ -295,6 +303,7 @@ impl Framer {
         esc: bool,
     ) {
         self.tag.note_attr(d, name, colon);
+        self.tag.any_esc |= esc;
         self.tag.attrs.push(RawAttr {
             name,
             colon,
@@ -345,7 +354,7 @@ impl Framer {
         empty: bool,
     ) -> Result<Option<Done>, XmlError> {
         let mark = self.scope.bindings.len();
-        // Without a tree to build, no events are recorded: only what
+        // Without a tree to build, no nodes are recorded: only what
         // `decode_raw` hands out about the root is kept, in `root`.
         let record = self.rec.tree;
         // The two paths do not merge before `open_element`: a merged
@@ -381,12 +390,37 @@ impl Framer {
                     }
                 }
                 self.rec.attr_evs.truncate(attr_range.0 as usize);
+                return Ok(self.open_element(pos, empty, ns, ((0, 0), false), mark, record));
             }
-            return Ok(self.open_element(pos, empty, ns, attr_range, mark, record));
+            let attrs = self.keep_attr_records(d, attr_range);
+            return Ok(self.open_element(pos, empty, ns, attrs, mark, record));
         }
         // The root's attributes were kept as they were pushed (`push_attr`).
-        let (ns, attr_range) = self.resolve_plain(d, record)?;
-        Ok(self.open_element(pos, empty, ns, attr_range, mark, record))
+        let (ns, attrs) = self.resolve_plain(d, record)?;
+        Ok(self.open_element(pos, empty, ns, attrs, mark, record))
+    }
+
+    /// A tree's element reads its attributes from its start tag unless one
+    /// needs unescaping or is in a namespace other than `xml`: then they
+    /// are the records `range`, which are kept; otherwise they are dropped
+    /// and the part of the tag that holds the attributes is returned.
+    #[inline(never)]
+    fn keep_attr_records(&mut self, d: &[u8], range: (u32, u32)) -> TreeAttrs {
+        let scope = &self.scope;
+        let evs = &self.rec.attr_evs[range.0 as usize..range.1 as usize];
+        let needed = evs.iter().any(|a| {
+            a.esc
+                || a.ns.is_some_and(|n| {
+                    !matches!(n.get(), Ns::Xml) && scope.ns_bytes(d, n) != ns::XML.as_bytes()
+                })
+        });
+        if needed {
+            self.rec.shared_attrs = true;
+            return (range, true);
+        }
+        let any = !evs.is_empty();
+        self.rec.attr_evs.truncate(range.0 as usize);
+        (if any { self.tag.attrs_span() } else { (0, 0) }, false)
     }
 
     /// Record a start tag whose namespace and attributes are resolved.
@@ -396,7 +430,7 @@ impl Framer {
         pos: usize,
         empty: bool,
         ns: NsRef,
-        attr_range: (u32, u32),
+        (attrs, shared): TreeAttrs,
         mark: usize,
         record: bool,
     ) -> Option<Done> {
@@ -410,22 +444,13 @@ impl Framer {
             self.root.name = name;
             self.root_ns = ns;
         }
-        let ev = self.rec.events.len() as u32;
+        let ev = self.rec.recs.len() as u32;
         if record {
-            if let Some(o) = self.open.last_mut() {
-                o.nodes += 1;
-            }
-            self.rec.events.push(Ev::Start {
-                name,
-                ns,
-                attrs: attr_range,
-                nodes: 0,
-            });
+            self.rec
+                .recs
+                .push(Rec::element(ev, name, ns, attrs, shared));
         }
         if empty {
-            if record {
-                self.rec.events.push(Ev::End);
-            }
             self.scope.bindings.truncate(mark);
             if self.depth == 0 {
                 return Some(Done::Element(pos));
@@ -435,7 +460,6 @@ impl Framer {
                 name: self.tag.name,
                 mark: mark as u32,
                 ev,
-                nodes: 0,
                 dflt: match self.tag.colon {
                     None => Some(ns),
                     Some(_) => None,
@@ -479,9 +503,9 @@ impl Framer {
         if let Some(o) = self.open.pop() {
             self.scope.bindings.truncate(o.mark as usize);
             if self.rec.tree {
-                self.rec.events.push(Ev::End);
-                if let Some(Ev::Start { nodes, .. }) = self.rec.events.get_mut(o.ev as usize) {
-                    *nodes = o.nodes;
+                let end = self.rec.recs.len() as u32;
+                if let Some(r) = self.rec.recs.get_mut(o.ev as usize) {
+                    r.end = end;
                 }
             }
         }
