@@ -28,8 +28,10 @@ use crate::exit::{CmdResult, Code, Failure};
 
 /// `xmpp probe`.
 #[derive(Debug, Args)]
-#[command(after_help = "Exit status: 0 no errors (warnings allowed), 1 errors, 5 nothing \
-    reachable, 2 usage.\nThe JSON report (schema 1) only ever gains fields.")]
+#[command(
+    after_help = "Exit status: 0 no errors (warnings allowed), 1 errors, 5 nothing \
+    reachable, 2 usage.\nThe JSON report (schema 1) only ever gains fields."
+)]
 pub struct ProbeArgs {
     /// The domain to probe, or an account (USER@DOMAIN) to also log in as
     /// (the password is prompted for, or read with --password-stdin).

@@ -264,11 +264,12 @@ impl Framer {
         }
         let vs = p + 2;
         // One call per quote, so that each has its stop bytes as constants.
-        let k = vs + if q == b'\'' {
-            plain_run(&d[vs..], value_stops(b'\''))
-        } else {
-            plain_run(&d[vs..], value_stops(b'"'))
-        };
+        let k = vs
+            + if q == b'\'' {
+                plain_run(&d[vs..], value_stops(b'\''))
+            } else {
+                plain_run(&d[vs..], value_stops(b'"'))
+            };
         if k < n && d[k] == q {
             self.push_attr(
                 d,
