@@ -263,7 +263,13 @@ impl Framer {
             return None;
         }
         let vs = p + 2;
-        let k = vs + plain_run(&d[vs..], value_stops(q));
+        // One call per quote, so that each has its stop bytes as constants.
+        let k = vs
+            + if q == b'\'' {
+                plain_run(&d[vs..], value_stops(b'\''))
+            } else {
+                plain_run(&d[vs..], value_stops(b'"'))
+            };
         if k < n && d[k] == q {
             self.push_attr(
                 d,
