@@ -16,7 +16,10 @@ pub(super) static EMPTY: Bytes = Bytes::new();
 
 /// An attribute of the start tag being read, as read: its qualified name
 /// and value, prefixes not yet resolved.
+/// Aligned to 8 so that it is 32 bytes: a push computes its address with a
+/// shift, not three adds for a stride of 28.
 #[derive(Clone, Copy, Debug)]
+#[repr(align(8))]
 pub(super) struct RawAttr {
     pub(super) name: (u32, u32),
     pub(super) colon: Option<u32>,
