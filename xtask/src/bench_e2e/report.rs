@@ -74,9 +74,7 @@ pub(super) fn print_table(title: &str, setup: &str, rows: &[Row]) {
             ratio("ejabberd"),
             ratio("prosody")
         );
-        if !r.failure_kinds.is_empty() {
-            println!("{:<13} failures: {}", "", r.failure_kinds);
-        }
+        print_failures(r);
     }
     // Targets (issue 5): >= 5x ejabberd, >= 10x prosody, per mechanism.
     let mut verdict = String::new();
@@ -220,14 +218,9 @@ pub(super) fn print_modes_table(title: &str, setup: &str, rows: &[Row]) {
             cpu,
             ratio
         );
-        if !r.failure_kinds.is_empty() {
-            println!("{:<13} failures: {}", "", r.failure_kinds);
-        }
+        print_failures(r);
     }
-    let verdict = modes_targets(rows);
-    if !verdict.is_empty() {
-        println!("targets:{verdict}");
-    }
+    print_targets(&modes_targets(rows));
 }
 
 /// The modes table's targets: our server CPU per FAST login at most a tenth of
@@ -310,14 +303,9 @@ pub(super) fn print_websocket_table(title: &str, setup: &str, rows: &[Row]) {
             r.failures,
             cpu
         );
-        if !r.failure_kinds.is_empty() {
-            println!("{:<13} failures: {}", "", r.failure_kinds);
-        }
+        print_failures(r);
     }
-    let verdict = websocket_targets(rows);
-    if !verdict.is_empty() {
-        println!("targets:{verdict}");
-    }
+    print_targets(&websocket_targets(rows));
 }
 
 /// Per login protocol: our server CPU per WebSocket login against per TCP
@@ -367,4 +355,18 @@ fn websocket_targets(rows: &[Row]) -> String {
         }
     }
     out
+}
+
+/// A row's failure kinds, on a line of their own under it.
+pub(super) fn print_failures(r: &Row) {
+    if !r.failure_kinds.is_empty() {
+        println!("{:<13} failures: {}", "", r.failure_kinds);
+    }
+}
+
+/// A table's verdicts against its targets, if it has any.
+pub(super) fn print_targets(verdict: &str) {
+    if !verdict.is_empty() {
+        println!("targets:{verdict}");
+    }
 }

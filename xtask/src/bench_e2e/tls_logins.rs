@@ -8,6 +8,7 @@
 //! without TLS (the mechanism without -PLUS) gives the handshake's share of
 //! our server CPU per login.
 
+use super::report::{print_failures, print_targets};
 use std::fmt::Write as _;
 
 use super::{
@@ -103,14 +104,9 @@ fn print(setup: &str, rows: &[TlsRow]) {
             "{:<13} {:<20} {:<9} {:>10.1} {:>9.2} {:>9.2} {:>9} {:>13}",
             r.target, r.mechanism, handshake, r.rate, r.p50, r.p99, r.failures, cpu
         );
-        if !r.failure_kinds.is_empty() {
-            println!("{:<13} failures: {}", "", r.failure_kinds);
-        }
+        print_failures(r);
     }
-    let verdict = targets(rows);
-    if !verdict.is_empty() {
-        println!("targets:{verdict}");
-    }
+    print_targets(&targets(rows));
 }
 
 /// Our server CPU per login (full and resumed) against each peer's: at most
