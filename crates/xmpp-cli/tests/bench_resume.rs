@@ -44,16 +44,29 @@ fn bench_resume_resumes_rfc6120_sessions_without_loss() {
     let (server, log) = Server::start_logged(store.arg(), &[]);
     let r = assert_resumed(&bench_resume(&server.addr, &[]));
     assert_eq!(r["sasl2_logins"], 0, "{r}");
-    // The server saw them as resumptions, not as new sessions.
-    let established = log.lines();
-    let count = |resumed: bool| {
+    // The server saw them as resumptions, not as new sessions. It logs a
+    // session after answering it, so the last lines may still be on their
+    // way when the bench ends: wait for them (a few seconds at most).
+    let count = |lines: &[String], resumed: bool| {
         let field = format!("resumed={resumed}");
-        established
+        lines
             .iter()
             .filter(|l| l.contains("session established") && l.contains(&field))
             .count()
     };
-    assert_eq!((count(false), count(true)), (3, 24), "{established:#?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut established = log.lines();
+    while (count(&established, false), count(&established, true)) != (3, 24)
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        established = log.lines();
+    }
+    assert_eq!(
+        (count(&established, false), count(&established, true)),
+        (3, 24),
+        "{established:#?}"
+    );
 }
 
 #[test]
