@@ -82,6 +82,9 @@ pub enum TestCert {
     Expired,
     /// Valid, but for [`WRONG_NAME`] only.
     WrongName,
+    /// [`TestCert::Good`] with an ECDSA P-256 key instead of RSA-2048 (the
+    /// TLS benchmarks' default: what ACME clients issue by default).
+    GoodP256,
 }
 
 impl TestCert {
@@ -91,6 +94,7 @@ impl TestCert {
             TestCert::Good => "example.com",
             TestCert::Expired => "expired.example.com",
             TestCert::WrongName => "wrong-name",
+            TestCert::GoodP256 => "example.com-p256",
         }
     }
 }

@@ -182,9 +182,9 @@ fn start_prosody13(env: &Env, users: u32, hash: Hash, ports: &[u16]) -> Result<R
             ("@C2S_PORT@", c2s.to_string()),
             ("@DIRECT_TLS_PORT@", direct.to_string()),
             ("@HTTP_PORT@", http.to_string()),
-            ("@CERT_FILE@", env.peers.cert_file().display().to_string()),
-            ("@KEY_FILE@", env.peers.key_file().display().to_string()),
-            ("@CERT_HASH@", cert_sha256_hex(&env.peers.cert_file())?),
+            ("@CERT_FILE@", env.cert_file().display().to_string()),
+            ("@KEY_FILE@", env.key_file().display().to_string()),
+            ("@CERT_HASH@", cert_sha256_hex(&env.cert_file())?),
         ],
     )?;
     let mut text = fs::read_to_string(&cfg).map_err(|e| format!("{}: {e}", cfg.display()))?;
@@ -339,7 +339,7 @@ fn start_ejabberd(
     // ejabberd wants certificate and key in one file.
     let certfile = dir.join(format!("{DOMAIN}.pem"));
     let read = |p: PathBuf| fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()));
-    let pem = read(env.peers.cert_file())? + &read(env.peers.key_file())?;
+    let pem = read(env.cert_file())? + &read(env.key_file())?;
     fs::write(&certfile, pem).map_err(|e| format!("{}: {e}", certfile.display()))?;
     let template = &spec.template;
     let yml = dir.join("ejabberd.yml");

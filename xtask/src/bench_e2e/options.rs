@@ -1,5 +1,7 @@
 //! `cargo xtask bench-e2e`'s options and login modes.
 
+use crate::peers::TestCert;
+
 /// How a bench run logs in (`xmpp bench`'s flags).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Mode {
@@ -89,6 +91,9 @@ pub(super) struct Opts {
     pub(super) tls_logins: bool,
     /// Its mechanism.
     pub(super) tls_mechanism: String,
+    /// The certificate of every server in the TLS rows: `--cert p256` (the
+    /// default) or `--cert rsa` (RSA-2048).
+    pub(super) cert: TestCert,
 }
 
 impl Opts {
@@ -110,6 +115,7 @@ impl Opts {
             modes_mechanism: "SCRAM-SHA-1".into(),
             tls_logins: true,
             tls_mechanism: "SCRAM-SHA-256-PLUS".into(),
+            cert: TestCert::GoodP256,
         };
         let mut modes_given = false;
         let mut it = args.iter();
@@ -143,6 +149,13 @@ impl Opts {
                 "--modes-mechanism" => o.modes_mechanism = val(a)?,
                 "--tls-mechanism" => o.tls_mechanism = val(a)?,
                 "--no-tls-logins" => o.tls_logins = false,
+                "--cert" => {
+                    o.cert = match val(a)?.as_str() {
+                        "p256" => TestCert::GoodP256,
+                        "rsa" => TestCert::Good,
+                        other => return Err(format!("--cert {other}: p256 or rsa")),
+                    }
+                }
                 "--only-tls-logins" => {
                     o.plain_runs = false;
                     o.tls_mechanism_runs = false;

@@ -73,13 +73,13 @@ pub(super) fn run(env: &Env, opts: &Opts) -> Result<(), String> {
             }));
         }
     }
-    print(&setup(opts), &rows);
+    print(&setup(opts), env.cert_kind(), &rows);
     Ok(())
 }
 
-fn print(setup: &str, rows: &[TlsRow]) {
+fn print(setup: &str, cert: &str, rows: &[TlsRow]) {
     println!(
-        "\nFull logins over STARTTLS (TLS 1.3, test CA, RSA-2048), RFC 6120: {setup}, closing without waiting for the server's close"
+        "\nFull logins over STARTTLS (TLS 1.3, test CA, {cert}), RFC 6120: {setup}, closing without waiting for the server's close"
     );
     println!(
         "(handshake: none = our same login without TLS; full = no resumption; resumed = the client offers a ticket of an earlier login; offered = the client offers tickets, the server decides)"

@@ -134,7 +134,8 @@ const SERVERS: [&str; 7] = [
 /// servers of this state directory may present its certificate.
 pub(crate) fn ensure_pki(layout: &Layout) -> Result<(), String> {
     if layout.ca_file().is_file() && layout.cert_file().is_file() && layout.key_file().is_file() {
-        return Ok(());
+        // A PKI from before the P-256 certificate gets it added.
+        return pki::ensure_p256(layout);
     }
     if let Some(name) = SERVERS
         .iter()

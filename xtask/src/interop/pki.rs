@@ -75,7 +75,64 @@ pub(super) fn make(layout: &Layout) -> Result<(), String> {
         &format!("verify -CAfile ca.crt -verify_hostname {DOMAIN} -purpose sslserver {good}.crt"),
         "openssl verify",
     )?;
-    make_broken(&dir, &openssl)
+    make_broken(&dir, &openssl)?;
+    make_p256(&dir, &openssl)
+}
+
+/// Adds [`TestCert::GoodP256`] to a test PKI made before it existed (servers
+/// running on the PKI keep their certificates: nothing else changes).
+pub(crate) fn ensure_p256(layout: &Layout) -> Result<(), String> {
+    let c = TestCert::GoodP256;
+    if layout.test_cert(c).is_file() && layout.test_key(c).is_file() {
+        return Ok(());
+    }
+    let dir = layout.pki_dir();
+    let openssl = |args: &str, what: &str| {
+        capture(
+            Command::new("openssl")
+                .args(args.split_whitespace())
+                .current_dir(&dir),
+            what,
+        )
+        .map(|_| ())
+    };
+    make_p256(&dir, &openssl)
+}
+
+/// [`TestCert::GoodP256`]: the served domain's certificate with a P-256 key
+/// (PKCS#8), signed by the test CA, checked by `openssl verify`.
+fn make_p256(dir: &Path, openssl: &dyn Fn(&str, &str) -> Result<(), String>) -> Result<(), String> {
+    let stem = TestCert::GoodP256.stem();
+    // As server.ext, without keyEncipherment: an ECDSA key only signs.
+    let ext = dir.join("server-p256.ext");
+    fs::write(
+        &ext,
+        format!(
+            "basicConstraints = critical, CA:FALSE\n\
+             keyUsage = critical, digitalSignature\n\
+             extendedKeyUsage = serverAuth\n\
+             subjectAltName = DNS:{DOMAIN}\n"
+        ),
+    )
+    .map_err(|e| io_err("write", &ext, e))?;
+    openssl(
+        &format!(
+            "req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 \
+             -keyout {stem}.key -out {stem}.csr -subj /CN={DOMAIN}"
+        ),
+        "openssl: P-256 server key and CSR",
+    )?;
+    openssl(
+        &format!(
+            "x509 -req -sha256 -days 30 -in {stem}.csr -CA ca.crt -CAkey ca.key \
+             -CAserial ca.srl -CAcreateserial -out {stem}.crt -extfile server-p256.ext"
+        ),
+        "openssl: sign the P-256 server certificate",
+    )?;
+    openssl(
+        &format!("verify -CAfile ca.crt -verify_hostname {DOMAIN} -purpose sslserver {stem}.crt"),
+        "openssl verify (P-256 certificate)",
+    )
 }
 
 /// The `openssl` arguments for a new RSA key `STEM.key` and a CSR `STEM.csr`

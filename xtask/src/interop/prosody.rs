@@ -55,6 +55,7 @@ pub(super) fn start(layout: &Layout, p: &ProsodyInstance) -> Result<(), String> 
         .unwrap_or_default();
     let cert = match p.cert {
         Some(TestCert::Good) | None => "",
+        Some(TestCert::GoodP256) => ", ECDSA P-256 certificate",
         Some(TestCert::Expired) => ", expired certificate",
         Some(TestCert::WrongName) => ", wrong-name certificate",
     };
