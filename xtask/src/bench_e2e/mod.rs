@@ -6,7 +6,8 @@
 //!    in a temp dir;
 //! 3. for DIGEST-MD5, SCRAM-SHA-1 and PLAIN: a fresh `xmpp serve` on 127.0.0.1 per run,
 //!    then `xmpp bench --json` against it; for DIGEST-MD5 also `ours-rspauth`, with
-//!    `xmpp serve --rspauth-in-success` (RFC 6120 §6.3.10: one round trip less);
+//!    `ours-tuned` (`--threads 1`, and for DIGEST-MD5 `--rspauth-in-success`: RFC
+//!    6120 §6.3.10, one round trip less) and the floor server (`floor.rs`);
 //! 4. the same bench against each peer at its best, on a fresh private instance per
 //!    run: ejabberd 23.01 (Debian's, started with `erl` from the interop config, its
 //!    own ports and database) storing plaintext only for DIGEST-MD5 and SCRAM keys
@@ -57,6 +58,7 @@
 //! (the STARTTLS table per mechanism), `--only-tls-logins`, `--only-modes`,
 //! `--only-hold`.
 
+mod floor;
 mod hold;
 mod modern;
 mod options;
@@ -92,6 +94,8 @@ struct Env {
     peers: Layout,
     /// The certificate every server presents in the TLS rows (`--cert`).
     cert: TestCert,
+    /// The floor server (`benches/examples/floor.rs`).
+    floor: PathBuf,
 }
 
 impl Env {
@@ -125,6 +129,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if !status.success() {
         return Err(format!("cargo build failed: {status}"));
     }
+    let floor = floor::build()?;
     let tmp = std::env::temp_dir().join(format!("xmpp-bench-e2e-{}", std::process::id()));
     fs::create_dir_all(&tmp).map_err(|e| format!("create {}: {e}", tmp.display()))?;
     let peers = Layout::locate()?;
@@ -134,6 +139,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         tmp: tmp.clone(),
         peers,
         cert: opts.cert,
+        floor,
     };
     let result = session(&env, &opts);
     let _ = fs::remove_dir_all(&tmp);
@@ -173,18 +179,7 @@ fn runs(env: &Env, opts: &Opts) -> Result<(), String> {
     if opts.plain_runs {
         for mech in &opts.mechanisms {
             rows.push(bench_ours(env, opts, mech, false, Mode::Rfc6120)?);
-            if mech == "DIGEST-MD5" {
-                // RFC 6120 §6.3.10 lets the server send DIGEST-MD5's rspauth
-                // with <success/>: one round trip less than the RFC 3920 §6.5
-                // example's second challenge (which ejabberd sends).
-                rows.push(bench_ours_with(
-                    env,
-                    opts,
-                    "ours-rspauth",
-                    mech,
-                    &["--rspauth-in-success"],
-                )?);
-            }
+            rows.extend(floor::rows(env, opts, mech)?);
             if opts.peers {
                 keep(&mut rows, bench_ejabberd23(env, opts, mech, false));
             }

@@ -78,7 +78,7 @@ pub(super) fn print_table(title: &str, setup: &str, rows: &[Row]) {
     }
     // Targets (issue 5): >= 5x ejabberd, >= 10x prosody, per mechanism.
     let mut verdict = String::new();
-    for r in rows.iter().filter(|r| !is_ours(r)) {
+    for r in rows.iter().filter(|r| is_peer(r)) {
         if let Some(o) = rows
             .iter()
             .find(|o| o.target == "ours" && o.mechanism == r.mechanism && o.tls == r.tls)
@@ -102,8 +102,8 @@ pub(super) fn print_table(title: &str, setup: &str, rows: &[Row]) {
     // Issue 17: server CPU per login, without TLS, at most 1/10 of
     // ejabberd's and 1/20 of Prosody's (per mechanism; the issue names
     // DIGEST-MD5 for ejabberd and SCRAM-SHA-1 for Prosody).
-    // Our variants (e.g. `ours-rspauth`) are each held against the peer.
-    for r in rows.iter().filter(|r| !is_ours(r)) {
+    // Our variants (`ours-tuned`) are each held against the peer.
+    for r in rows.iter().filter(|r| is_peer(r)) {
         let Some(p) = r.cpu_us.filter(|c| *c > 0.0) else {
             continue;
         };
@@ -115,14 +115,67 @@ pub(super) fn print_table(title: &str, setup: &str, rows: &[Row]) {
             cpu_verdict(&mut verdict, r, variant, o, p);
         }
     }
+    floor_lines(&mut verdict, rows);
     if !verdict.is_empty() {
         println!("targets:{verdict}");
     }
 }
 
-/// Whether a row is one of our server's (`ours`, or a variant such as `ours-rspauth`).
+/// Whether a row is one of our server's (`ours`, or a variant such as `ours-tuned`).
 fn is_ours(r: &Row) -> bool {
     r.target.starts_with("ours")
+}
+
+/// Whether a row is a peer's (not ours, not a floor).
+fn is_peer(r: &Row) -> bool {
+    !is_ours(r) && !r.target.starts_with("floor")
+}
+
+/// Each of our rows against its floor (`ours` against `floor`, `ours-tuned`
+/// against `floor-tuned`), and each peer's CPU target against the lowest
+/// floor: a target below it cannot be met by any server on this machine.
+fn floor_lines(out: &mut String, rows: &[Row]) {
+    let cpu = |target: &str, mech: &str| {
+        rows.iter()
+            .find(|r| r.target == target && r.mechanism == mech && !r.tls)
+            .and_then(|r| r.cpu_us)
+            .filter(|c| *c > 0.0)
+    };
+    for r in rows.iter().filter(|r| is_ours(r) && !r.tls) {
+        let floor = r.target.replacen("ours", "floor", 1);
+        if let (Some(o), Some(f)) = (r.cpu_us, cpu(&floor, &r.mechanism)) {
+            let _ = write!(
+                out,
+                "\n  {} srv CPU/login, {} vs {floor}: {o:.0} us vs {f:.0} us ({:+.0} us, {:.2}x the floor)",
+                r.mechanism,
+                r.target,
+                o - f,
+                o / f
+            );
+        }
+    }
+    for r in rows.iter().filter(|r| is_peer(r) && !r.tls) {
+        let (Some(p), Some(f)) = (r.cpu_us, cpu("floor-tuned", &r.mechanism)) else {
+            continue;
+        };
+        let need = if r.target.starts_with("ejabberd") {
+            10.0
+        } else {
+            20.0
+        };
+        let _ = write!(
+            out,
+            "\n  {} 1/{need} of {}: {:.0} us; floor-tuned {f:.0} us: {}",
+            r.mechanism,
+            r.target,
+            p / need,
+            if f <= p / need {
+                "within reach"
+            } else {
+                "below the floor: no server reaches it on this machine"
+            }
+        );
+    }
 }
 
 /// Issue 17's CPU target line for our `variant` (`o` us per login) against the
