@@ -6,8 +6,10 @@ mod password_check;
 mod proto;
 pub(crate) mod resumption;
 
+use std::future::Future;
 use std::sync::Arc;
 
+use futures_util::FutureExt as _;
 use tokio::io::{AsyncRead, AsyncWrite};
 use xmpp_xml::StreamCodec;
 
@@ -138,176 +140,192 @@ const WRITE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// spent waiting for the client, but not writes: a client that sends and
 /// never reads would otherwise hold the connection (and its slot) forever
 /// with the server blocked on a full send buffer.
-async fn drive<S>(
+///
+/// Not an `async fn`, nor is [`drive_steps`]: an `async fn` keeps its
+/// arguments twice in its future (as given, and as the locals they are
+/// moved into), and the connection and the core are most of this future,
+/// which is moved whole on its way into a task (`rustc` keeps a future's
+/// largest state for its whole life).
+fn drive<S>(
     conn: Conn<S>,
     core: ServerCore,
     config: Arc<ServerConfig>,
-) -> Result<XmppStream<S>, ServerError>
+) -> impl Future<Output = Result<XmppStream<S>, ServerError>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let deadline = core.poll_timeout().unwrap_or_else(crate::now) + WRITE_GRACE;
-    match tokio::time::timeout_at(deadline.into(), drive_steps(conn, core, config)).await {
+    tokio::time::timeout_at(deadline.into(), drive_steps(conn, core, config)).map(|r| match r {
         Ok(result) => result,
         Err(_) => Err(ServerError::Io(std::io::Error::new(
             std::io::ErrorKind::TimedOut,
             "negotiation did not finish in time (the client does not read what it is sent)",
         ))),
-    }
+    })
 }
 
-async fn drive_steps<S>(
+fn drive_steps<S>(
     mut conn: Conn<S>,
     mut core: ServerCore,
     config: Arc<ServerConfig>,
-) -> Result<XmppStream<S>, ServerError>
+) -> impl Future<Output = Result<XmppStream<S>, ServerError>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut bound = None;
-    let mut resumed: Option<(resumption::Claimed, Vec<xmpp_xml::Element>)> = None;
-    loop {
-        while let Some(action) = core.poll_action() {
-            match action {
-                ServerAction::Send(frame) => {
-                    let mech = core.mechanism();
-                    conn.feed(frame, mech).await?;
-                }
-                ServerAction::ResetDecoder => conn.framed.reset(),
-                ServerAction::SetLimits(limits) => conn.framed.set_limits(limits),
-                ServerAction::StartTls => {
-                    conn = start_tls(conn, &mut core, &config).await?;
-                }
-                ServerAction::LookupCredentials { domain, username } => {
-                    let lookup = async {
-                        match config.domain(&domain) {
-                            Some(d) => d.store.lookup(&username).await,
-                            None => Ok(None),
-                        }
-                    };
-                    // A slow store counts against the negotiation deadline
-                    // like a slow client does.
-                    tokio::select! {
-                        found = lookup => core.handle_credentials(found),
-                        () = crate::sleep_until(core.poll_timeout()) => {
-                            core.handle_timeout(crate::now());
-                        }
+    async move {
+        let mut bound = None;
+        let mut resumed: Option<(resumption::Claimed, Vec<xmpp_xml::Element>)> = None;
+        loop {
+            // Not `while let`: its scrutinee would stay in the future across
+            // every await below, beside `action`.
+            loop {
+                let Some(action) = core.poll_action() else {
+                    break;
+                };
+                match action {
+                    ServerAction::Send(frame) => {
+                        let mech = core.mechanism();
+                        conn.feed(frame, mech).await?;
                     }
-                }
-                ServerAction::LookupTokens {
-                    domain,
-                    username,
-                    user_agent,
-                } => {
-                    let lookup = async {
-                        match config.domain(&domain).and_then(|d| d.tokens.as_ref()) {
-                            Some(tokens) => tokens.tokens(&username, &user_agent).await,
-                            None => Ok(Vec::new()),
-                        }
-                    };
-                    tokio::select! {
-                        found = lookup => core.handle_tokens(found, std::time::SystemTime::now()),
-                        () = crate::sleep_until(core.poll_timeout()) => {
-                            core.handle_timeout(crate::now());
-                        }
+                    ServerAction::ResetDecoder => conn.framed.reset(),
+                    ServerAction::SetLimits(limits) => conn.framed.set_limits(limits),
+                    // Boxed, as every await below but the common ones: this
+                    // future is as large as its largest state, and it is moved
+                    // (copied) whole several times on its way into a task.
+                    ServerAction::StartTls => {
+                        conn = Box::pin(start_tls(conn, &mut core, &config)).await?;
                     }
-                }
-                ServerAction::UpdateTokens(update) => {
-                    let issued = update_tokens(&config, update).await;
-                    if let Some(result) = issued {
-                        core.handle_token_issued(result);
-                    }
-                }
-                ServerAction::CheckPassword(check) => {
-                    check_password(&mut core, check, &config.derivations).await?;
-                }
-                ServerAction::Bind { bare, resource } => {
-                    let resource = match resource {
-                        Some(r) => r,
-                        None => generated_resource()?,
-                    };
-                    let jid = bare.with_resource(&resource);
-                    let result = config.registry.bind(&jid);
-                    core.handle_bind(result.map(|b| {
-                        bound = Some(b);
-                        jid
-                    }));
-                }
-                ServerAction::Resume { bare, request } => {
-                    let claim = async {
-                        match &config.resumable {
-                            Some(sessions) => {
-                                sessions
-                                    .claim(&request.previd, &bare, config.takeover_wait)
-                                    .await
+                    ServerAction::LookupCredentials { domain, username } => {
+                        let lookup = async {
+                            match config.domain(&domain) {
+                                Some(d) => d.store.lookup(&username).await,
+                                None => Ok(None),
                             }
-                            None => None,
+                        };
+                        // A slow store counts against the negotiation deadline
+                        // like a slow client does.
+                        tokio::select! {
+                            found = lookup => core.handle_credentials(found),
+                            () = crate::sleep_until(core.poll_timeout()) => {
+                                core.handle_timeout(crate::now());
+                            }
                         }
-                    };
-                    let claimed = tokio::select! {
-                        c = claim => c,
-                        () = crate::sleep_until(core.poll_timeout()) => {
-                            core.handle_timeout(crate::now());
+                    }
+                    ServerAction::LookupTokens {
+                        domain,
+                        username,
+                        user_agent,
+                    } => {
+                        let lookup = async {
+                            match config.domain(&domain).and_then(|d| d.tokens.as_ref()) {
+                                Some(tokens) => tokens.tokens(&username, &user_agent).await,
+                                None => Ok(Vec::new()),
+                            }
+                        };
+                        tokio::select! {
+                            found = Box::pin(lookup) => core.handle_tokens(found, std::time::SystemTime::now()),
+                            () = crate::sleep_until(core.poll_timeout()) => {
+                                core.handle_timeout(crate::now());
+                            }
+                        }
+                    }
+                    ServerAction::UpdateTokens(update) => {
+                        let issued = Box::pin(update_tokens(&config, update)).await;
+                        if let Some(result) = issued {
+                            core.handle_token_issued(result);
+                        }
+                    }
+                    ServerAction::CheckPassword(check) => {
+                        Box::pin(check_password(&mut core, check, &config.derivations)).await?;
+                    }
+                    ServerAction::Bind { bare, resource } => {
+                        let resource = match resource {
+                            Some(r) => r,
+                            None => generated_resource()?,
+                        };
+                        let jid = bare.with_resource(&resource);
+                        let result = config.registry.bind(&jid);
+                        core.handle_bind(result.map(|b| {
+                            bound = Some(b);
+                            jid
+                        }));
+                    }
+                    ServerAction::Resume { bare, request } => {
+                        let claim = async {
+                            match &config.resumable {
+                                Some(sessions) => {
+                                    sessions
+                                        .claim(&request.previd, &bare, config.takeover_wait)
+                                        .await
+                                }
+                                None => None,
+                            }
+                        };
+                        let claimed = tokio::select! {
+                            c = Box::pin(claim) => c,
+                            () = crate::sleep_until(core.poll_timeout()) => {
+                                core.handle_timeout(crate::now());
+                                continue;
+                            }
+                        };
+                        let Some(mut claimed) = claimed else {
+                            core.handle_resume(ResumeOutcome::NotFound);
                             continue;
+                        };
+                        // A failed resumption drops the claim, which hands the
+                        // session back to end it.
+                        match claimed.sm().resume(&request) {
+                            Ok(r) => {
+                                let jid = claimed.jid().clone();
+                                resumed = Some((claimed, r.resend));
+                                core.handle_resume(ResumeOutcome::Resumed {
+                                    jid,
+                                    resumed: r.resumed,
+                                });
+                            }
+                            Err(e) => core.handle_resume(ResumeOutcome::Broken(e)),
                         }
-                    };
-                    let Some(mut claimed) = claimed else {
-                        core.handle_resume(ResumeOutcome::NotFound);
-                        continue;
-                    };
-                    // A failed resumption drops the claim, which hands the
-                    // session back to end it.
-                    match claimed.sm().resume(&request) {
-                        Ok(r) => {
-                            let jid = claimed.jid().clone();
-                            resumed = Some((claimed, r.resend));
-                            core.handle_resume(ResumeOutcome::Resumed {
-                                jid,
-                                resumed: r.resumed,
-                            });
+                    }
+                    ServerAction::Established(n) => {
+                        conn.flush().await?;
+                        if let (Some((claimed, resend)), Some(sessions)) =
+                            (resumed.take(), config.resumable.as_ref())
+                        {
+                            let session = claimed.into_resumed(sessions);
+                            return Ok(XmppStream::resumed(
+                                conn,
+                                n,
+                                session,
+                                resend,
+                                config.sm_options(),
+                                config.resumable.clone(),
+                            ));
                         }
-                        Err(e) => core.handle_resume(ResumeOutcome::Broken(e)),
+                        let mut side = crate::session::ServerSide {
+                            sm: core.take_stream_management(),
+                            offer: config.sm_options(),
+                            resumable: config.resumable.clone(),
+                            live: None,
+                            bare: Some(n.jid.to_bare()),
+                        };
+                        side.register();
+                        let sm = crate::session::StreamSm::Server(side);
+                        return Ok(XmppStream::new(conn, n, bound, sm));
                     }
-                }
-                ServerAction::Established(n) => {
-                    conn.flush().await?;
-                    if let (Some((claimed, resend)), Some(sessions)) =
-                        (resumed.take(), config.resumable.as_ref())
-                    {
-                        let session = claimed.into_resumed(sessions);
-                        return Ok(XmppStream::resumed(
-                            conn,
-                            n,
-                            session,
-                            resend,
-                            config.sm_options(),
-                            config.resumable.clone(),
-                        ));
+                    ServerAction::Fail(err) => {
+                        let _ = conn.flush().await;
+                        Box::pin(conn.abandon()).await;
+                        return Err(err);
                     }
-                    let mut side = crate::session::ServerSide {
-                        sm: core.take_stream_management(),
-                        offer: config.sm_options(),
-                        resumable: config.resumable.clone(),
-                        live: None,
-                        bare: Some(n.jid.to_bare()),
-                    };
-                    side.register();
-                    let sm = crate::session::StreamSm::Server(side);
-                    return Ok(XmppStream::new(conn, n, bound, sm));
-                }
-                ServerAction::Fail(err) => {
-                    let _ = conn.flush().await;
-                    conn.abandon().await;
-                    return Err(err);
                 }
             }
-        }
-        conn.flush().await?;
-        let mech = core.mechanism();
-        match conn.next_until(core.poll_timeout(), mech).await {
-            Event::Frame(frame) => core.handle_frame(frame),
-            Event::Eof => core.handle_eof(),
-            Event::Timeout(now) => core.handle_timeout(now),
+            conn.flush().await?;
+            let mech = core.mechanism();
+            match conn.next_until(core.poll_timeout(), mech).await {
+                Event::Frame(frame) => core.handle_frame(frame),
+                Event::Eof => core.handle_eof(),
+                Event::Timeout(now) => core.handle_timeout(now),
+            }
         }
     }
 }
