@@ -164,6 +164,8 @@ where
     })
 }
 
+// Written out for the reason given at `drive`.
+#[allow(clippy::manual_async_fn)]
 fn drive_steps<S>(
     mut conn: Conn<S>,
     mut core: ServerCore,
