@@ -108,13 +108,9 @@ impl Encoder<Frame> for StreamCodec {
                 let stream_ns = if h.stream_ns.is_empty() {
                     ns::STREAM
                 } else {
-                    h.stream_ns.as_str()
+                    &h.stream_ns
                 };
-                let name = if h.name.is_empty() {
-                    "stream"
-                } else {
-                    h.name.as_str()
-                };
+                let name = if h.name.is_empty() { "stream" } else { &h.name };
                 if !crate::chars::is_ncname(name) {
                     return Err(XmlError::Unencodable(format!(
                         "invalid stream element name {name:?}"
@@ -153,9 +149,10 @@ impl Encoder<Frame> for StreamCodec {
                     }
                 }
                 out.push('>');
+                let stream_bound = stream_ns == ns::STREAM;
                 self.enc_scope = Some(Scope {
-                    default_ns: h.default_ns.clone().unwrap_or_default(),
-                    stream_bound: stream_ns == ns::STREAM,
+                    default_ns: h.default_ns.unwrap_or_default(),
+                    stream_bound,
                 });
             }
             Frame::Element(e) => {

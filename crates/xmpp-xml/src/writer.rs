@@ -53,7 +53,7 @@ impl Element {
 #[derive(Clone, Debug)]
 pub(crate) struct Scope {
     /// The default namespace in effect (`""` = none).
-    pub(crate) default_ns: String,
+    pub(crate) default_ns: crate::HeaderValue,
     /// Whether the `stream:` prefix is bound to [`ns::STREAM`].
     pub(crate) stream_bound: bool,
 }
@@ -61,7 +61,7 @@ pub(crate) struct Scope {
 impl Scope {
     pub(crate) fn standalone() -> Scope {
         Scope {
-            default_ns: String::new(),
+            default_ns: std::borrow::Cow::Borrowed(""),
             stream_bound: false,
         }
     }

@@ -409,19 +409,20 @@ impl ServerCore {
         self.header_sent = true;
         self.stream_id = crate::ids::stream_id();
         StreamHeader {
-            stream_ns: ns::STREAM.to_owned(),
-            name: "stream".to_owned(),
-            default_ns: Some(ns::CLIENT.to_owned()),
+            stream_ns: ns::STREAM.into(),
+            name: "stream".into(),
+            default_ns: Some(ns::CLIENT.into()),
             to: None,
             from: Some(
                 self.domain
                     .clone()
                     .or_else(|| self.config.domains.first().map(|d| d.name.clone()))
-                    .unwrap_or_default(),
+                    .unwrap_or_default()
+                    .into(),
             ),
-            id: Some(self.stream_id.clone()),
-            version: Some("1.0".to_owned()),
-            lang: Some("en".to_owned()),
+            id: Some(self.stream_id.clone().into()),
+            version: Some("1.0".into()),
+            lang: Some("en".into()),
         }
     }
 
