@@ -4,7 +4,7 @@ use bytes::BytesMut;
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::error::XmlError;
-use crate::escape::escape_attr;
+use crate::escape::{escape_attr, escape_ns};
 use crate::frame::Frame;
 use crate::limits::Limits;
 use crate::ns;
@@ -129,7 +129,11 @@ impl Encoder<Frame> for StreamCodec {
                     out.push(' ');
                     out.push_str(n);
                     out.push_str("='");
-                    escape_attr(out, v);
+                    if n.starts_with("xmlns") {
+                        escape_ns(out, v);
+                    } else {
+                        escape_attr(out, v);
+                    }
                     out.push('\'');
                     Ok(())
                 };

@@ -549,6 +549,35 @@ impl Element {
         s
     }
 
+    /// What [`Element::text`] returns, borrowed from the element when its
+    /// character data is one run without references or CDATA (the usual
+    /// case, e.g. the base64 of a SASL element): no copy is made.
+    ///
+    /// ```
+    /// use std::borrow::Cow;
+    /// use xmpp_xml::{ns, Element};
+    /// let el = Element::builder("response", ns::SASL).text("dXNlcg==").build();
+    /// assert!(matches!(el.text_ref(), Cow::Borrowed("dXNlcg==")));
+    /// ```
+    pub fn text_ref(&self) -> Cow<'_, str> {
+        let mut texts = self.node_iter().filter_map(|n| match n {
+            NodeRef::Text(t) => Some(t.get(&self.buf)),
+            NodeRef::Element(_) => None,
+        });
+        let Some(first) = texts.next() else {
+            return Cow::Borrowed("");
+        };
+        match texts.next() {
+            None => first,
+            Some(second) => {
+                let mut s = first.into_owned();
+                s.push_str(&second);
+                texts.for_each(|t| s.push_str(&t));
+                Cow::Owned(s)
+            }
+        }
+    }
+
     /// The stream's default namespace (`jabber:client` / `jabber:server`)
     /// that a parsed element inherited from the stream header; `None` for
     /// builder-made elements.
