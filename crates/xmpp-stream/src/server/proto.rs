@@ -91,8 +91,9 @@ pub enum ServerAction {
     /// [`TokenUpdate::Issue`] is answered with
     /// [`ServerCore::handle_token_issued`]; the others need no answer.
     UpdateTokens(TokenUpdate),
-    /// Negotiation is complete: stanzas may flow.
-    Established(StreamInfo),
+    /// Negotiation is complete: stanzas may flow. Boxed: the largest
+    /// variant by far, it made every action 368 bytes.
+    Established(Box<StreamInfo>),
     /// Negotiation failed; everything to send has been sent. Close the
     /// connection.
     Fail(ServerError),
@@ -374,7 +375,7 @@ impl ServerCore {
             sm_lost: Vec::new(),
         };
         self.actions
-            .push_back(ServerAction::Established(negotiated));
+            .push_back(ServerAction::Established(Box::new(negotiated)));
     }
 
     fn send(&mut self, frame: Frame) {
