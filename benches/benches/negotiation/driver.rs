@@ -245,8 +245,8 @@ pub fn negotiate(setup: &Setup, wire: Wire, mut record: Option<&mut Vec<Step>>) 
         assert!(progress, "the negotiation stalled");
     }
     Negotiated {
-        client: client_done.unwrap(),
-        server: server_done.unwrap(),
+        client: *client_done.unwrap(),
+        server: *server_done.unwrap(),
     }
 }
 

@@ -5,8 +5,8 @@
 //!
 //! Mechanisms take decoded bytes and return decoded bytes; base64 and XML are the
 //! stream layer's job. Nothing here does I/O, reads a clock or needs a runtime:
-//! nonces come from the OS CSPRNG and can be injected for tests
-//! (`with_nonce` / `with_cnonce` constructors). The server side never touches the
+//! nonces come from a CSPRNG (`rand`'s `ThreadRng`, seeded from the OS) and can
+//! be injected for tests (`with_nonce` / `with_cnonce` constructors). The server side never touches the
 //! credential store itself: it asks for credentials with
 //! [`ServerStep::NeedCredentials`] and the driver answers with
 //! [`ServerMechanism::credentials`].

@@ -1,6 +1,8 @@
 //! Building and reading the negotiation elements (SASL, features, stream
 //! errors, bind and session IQs). One place knows their XML shape.
 
+use std::borrow::Cow;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use xmpp_xml::{ns, Element};
@@ -35,8 +37,17 @@ fn is_xml_space(b: &u8) -> bool {
 /// an error.
 /// `Ok(None)` means no character data at all.
 pub(crate) fn decode_sasl_text(el: &Element) -> Result<SaslData, base64::DecodeError> {
-    // Both are the payload in base64, a password for PLAIN: wiped too.
-    let text = Zeroizing::new(el.text());
+    // Both are the payload in base64, a password for PLAIN: a copy (text
+    // with references or CDATA) is wiped too. Plain text is read where it
+    // is, in the element's buffer, which is not ours to wipe (SECURITY.md).
+    let owned;
+    let text: &str = match el.text_ref() {
+        Cow::Borrowed(t) => t,
+        Cow::Owned(t) => {
+            owned = Zeroizing::new(t);
+            owned.as_str()
+        }
+    };
     // Stripped into a copy only when there is whitespace to strip (the
     // bytes are ASCII whitespace, never part of a UTF-8 sequence); sized
     // once, so no partial copy is freed on the way.

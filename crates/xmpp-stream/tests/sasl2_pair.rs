@@ -728,7 +728,7 @@ fn a_from_of_another_domain_is_invalid_from() {
         );
         pair.to_server = Some(Box::new(move |frame: Frame| match frame {
             Frame::Header(mut h) => {
-                h.from = Some(from.to_owned());
+                h.from = Some(from.to_owned().into());
                 Some(Frame::Header(h))
             }
             other => Some(other),

@@ -4,7 +4,7 @@ use bytes::BytesMut;
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::error::XmlError;
-use crate::escape::escape_attr;
+use crate::escape::{escape_attr, escape_ns};
 use crate::frame::Frame;
 use crate::limits::Limits;
 use crate::ns;
@@ -108,13 +108,9 @@ impl Encoder<Frame> for StreamCodec {
                 let stream_ns = if h.stream_ns.is_empty() {
                     ns::STREAM
                 } else {
-                    h.stream_ns.as_str()
+                    &h.stream_ns
                 };
-                let name = if h.name.is_empty() {
-                    "stream"
-                } else {
-                    h.name.as_str()
-                };
+                let name = if h.name.is_empty() { "stream" } else { &h.name };
                 if !crate::chars::is_ncname(name) {
                     return Err(XmlError::Unencodable(format!(
                         "invalid stream element name {name:?}"
@@ -133,7 +129,11 @@ impl Encoder<Frame> for StreamCodec {
                     out.push(' ');
                     out.push_str(n);
                     out.push_str("='");
-                    escape_attr(out, v);
+                    if n.starts_with("xmlns") {
+                        escape_ns(out, v);
+                    } else {
+                        escape_attr(out, v);
+                    }
                     out.push('\'');
                     Ok(())
                 };
@@ -153,9 +153,10 @@ impl Encoder<Frame> for StreamCodec {
                     }
                 }
                 out.push('>');
+                let stream_bound = stream_ns == ns::STREAM;
                 self.enc_scope = Some(Scope {
-                    default_ns: h.default_ns.clone().unwrap_or_default(),
-                    stream_bound: stream_ns == ns::STREAM,
+                    default_ns: h.default_ns.unwrap_or_default(),
+                    stream_bound,
                 });
             }
             Frame::Element(e) => {

@@ -4,7 +4,8 @@
 //! and stores names, namespaces, attribute values and text as offsets into it;
 //! only values that contained references, CDATA or line ends that XML
 //! normalises are stored unescaped on their own. Builder-made elements own
-//! their strings.
+//! their strings, but for well-known namespaces, names and `type` values,
+//! which are `'static`.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -56,6 +57,38 @@ impl Str {
             None => Str::Shared(Arc::from(s)),
         }
     }
+
+    /// A builder's name or attribute value: `'static` when it is one of
+    /// the [`well_known_name`]s, else a copy.
+    fn name(s: &str) -> Str {
+        match well_known_name(s) {
+            Some(st) => Str::Static(st),
+            None => Str::Shared(Arc::from(s)),
+        }
+    }
+}
+
+/// Element and attribute names, and `type` values, that stream negotiation
+/// and everyday stanzas build over and over: the builder takes them as
+/// `'static` strings instead of allocating a copy of each (about 40
+/// allocations of an in-memory negotiation). Grouped by length, so a miss
+/// costs one or two comparisons.
+fn well_known_name(s: &str) -> Option<&'static str> {
+    let known: &[&'static str] = match s.len() {
+        2 => &["iq", "id", "to"],
+        3 => &["jid", "set", "get"],
+        4 => &["bind", "auth", "type", "from", "body", "lang", "text"],
+        5 => &["error"],
+        6 => &["result", "abort"],
+        7 => &["message", "session", "success", "failure", "proceed"],
+        8 => &[
+            "resource", "optional", "required", "features", "presence", "starttls", "response",
+        ],
+        9 => &["mechanism", "challenge"],
+        10 => &["mechanisms"],
+        _ => return None,
+    };
+    known.iter().find(|k| **k == s).copied()
 }
 
 /// An attribute: local name, value, and its namespace with the prefix it
@@ -414,7 +447,7 @@ impl Element {
         ElementBuilder {
             el: Element {
                 buf: Bytes::new(),
-                name: Str::Shared(Arc::from(name)),
+                name: Str::name(name),
                 ns: Str::owned(ns),
                 default_ns: None,
                 attrs: AttrList::Empty,
@@ -514,6 +547,35 @@ impl Element {
             }
         }
         s
+    }
+
+    /// What [`Element::text`] returns, borrowed from the element when its
+    /// character data is one run without references or CDATA (the usual
+    /// case, e.g. the base64 of a SASL element): no copy is made.
+    ///
+    /// ```
+    /// use std::borrow::Cow;
+    /// use xmpp_xml::{ns, Element};
+    /// let el = Element::builder("response", ns::SASL).text("dXNlcg==").build();
+    /// assert!(matches!(el.text_ref(), Cow::Borrowed("dXNlcg==")));
+    /// ```
+    pub fn text_ref(&self) -> Cow<'_, str> {
+        let mut texts = self.node_iter().filter_map(|n| match n {
+            NodeRef::Text(t) => Some(t.get(&self.buf)),
+            NodeRef::Element(_) => None,
+        });
+        let Some(first) = texts.next() else {
+            return Cow::Borrowed("");
+        };
+        match texts.next() {
+            None => first,
+            Some(second) => {
+                let mut s = first.into_owned();
+                s.push_str(&second);
+                texts.for_each(|t| s.push_str(&t));
+                Cow::Owned(s)
+            }
+        }
     }
 
     /// The stream's default namespace (`jabber:client` / `jabber:server`)
@@ -622,7 +684,7 @@ impl ElementBuilder {
             Some(local) => (Qual::Xml, local),
             None => (Qual::None, name),
         };
-        let value = Str::Shared(Arc::from(value));
+        let value = Str::name(value);
         let xml = matches!(qual, Qual::Xml);
         if let Some(a) = self
             .attrs
@@ -632,7 +694,7 @@ impl ElementBuilder {
             a.value = value;
         } else {
             self.attrs.push(Attr {
-                name: Str::Shared(Arc::from(local)),
+                name: Str::name(local),
                 value,
                 qual,
             });

@@ -50,7 +50,7 @@ mod writer;
 pub use codec::StreamCodec;
 pub use element::{Element, ElementBuilder};
 pub use error::{Condition, XmlError};
-pub use frame::{Frame, StreamHeader};
+pub use frame::{header_value, Frame, HeaderValue, StreamHeader};
 pub use limits::Limits;
 pub use raw::{BorrowedElement, BorrowedFrame, RawElement, RawFrame};
 pub use scan::Framer;

@@ -5,7 +5,7 @@
 use crate::chars::is_ws;
 use crate::element::{Element, NodeRef};
 use crate::error::XmlError;
-use crate::escape::{escape_attr, escape_text};
+use crate::escape::{escape_attr, escape_ns, escape_text};
 use crate::ns;
 
 // Serializing lives with the writer, so the element model does not import it.
@@ -53,7 +53,7 @@ impl Element {
 #[derive(Clone, Debug)]
 pub(crate) struct Scope {
     /// The default namespace in effect (`""` = none).
-    pub(crate) default_ns: String,
+    pub(crate) default_ns: crate::HeaderValue,
     /// Whether the `stream:` prefix is bound to [`ns::STREAM`].
     pub(crate) stream_bound: bool,
 }
@@ -61,7 +61,7 @@ pub(crate) struct Scope {
 impl Scope {
     pub(crate) fn standalone() -> Scope {
         Scope {
-            default_ns: String::new(),
+            default_ns: std::borrow::Cow::Borrowed(""),
             stream_bound: false,
         }
     }
@@ -101,7 +101,7 @@ fn write_rec(
         out.push_str(name);
         if !stream_bound {
             out.push_str(" xmlns:stream='");
-            escape_attr(out, ns::STREAM);
+            escape_ns(out, ns::STREAM);
             out.push('\'');
             child_stream = true;
         }
@@ -109,7 +109,7 @@ fn write_rec(
         out.push_str(name);
         if ns != default_ns {
             out.push_str(" xmlns='");
-            escape_attr(out, ns);
+            escape_ns(out, ns);
             out.push('\'');
             child_default = ns;
         }
@@ -144,7 +144,7 @@ fn write_rec(
                         out.push_str("xmlns:");
                         out.push_str(prefix);
                         out.push_str("='");
-                        escape_attr(out, ans);
+                        escape_ns(out, ans);
                         out.push_str("' ");
                         prefixes.push((prefix.to_owned(), ans.to_owned()));
                     }

@@ -105,10 +105,7 @@ fn odd_prefixes_for_stream_and_content() {
     assert_eq!(o.error, None, "{:#?}", o.frames);
     match &o.frames[0] {
         Frame::Header(h) => {
-            assert_eq!(
-                (h.stream_ns.as_str(), h.name.as_str()),
-                (ns::STREAM, "stream")
-            );
+            assert_eq!((&*h.stream_ns, &*h.name), (ns::STREAM, "stream"));
             assert_eq!(h.default_ns.as_deref(), Some(ns::CLIENT));
         }
         f => panic!("{f:?}"),

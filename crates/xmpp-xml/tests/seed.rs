@@ -15,9 +15,9 @@ fn header(id: Option<&str>, to: Option<&str>, from: Option<&str>) -> Frame {
         stream_ns: ns::STREAM.into(),
         name: "stream".into(),
         default_ns: Some(ns::CLIENT.into()),
-        to: to.map(Into::into),
-        from: from.map(Into::into),
-        id: id.map(Into::into),
+        to: to.map(xmpp_xml::header_value),
+        from: from.map(xmpp_xml::header_value),
+        id: id.map(xmpp_xml::header_value),
         version: Some("1.0".into()),
         lang: None,
     })

@@ -44,7 +44,7 @@ impl Wire {
         started: Instant,
     ) -> Result<(StreamHeader, Element), String> {
         let mut header = xmpp_xml::StreamHeader::client(domain);
-        header.from = from.map(str::to_owned);
+        header.from = from.map(|f| f.to_owned().into());
         self.send(Frame::Header(header)).await?;
         let header = match self.next().await? {
             Frame::Header(h) => h,
@@ -52,10 +52,10 @@ impl Wire {
             _ => return Err("the server closed the stream at once".to_owned()),
         };
         let seen = StreamHeader {
-            version: header.version,
-            id: header.id,
-            from: header.from,
-            lang: header.lang,
+            version: header.version.map(String::from),
+            id: header.id.map(String::from),
+            from: header.from.map(String::from),
+            lang: header.lang.map(String::from),
             ms: super::ms(started.elapsed()),
         };
         let features = self.element().await?;

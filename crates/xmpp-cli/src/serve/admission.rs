@@ -176,12 +176,12 @@ fn address_key(ip: IpAddr) -> IpAddr {
 /// `why`, close (RFC 6120 §4.9.1.2: the header comes first even unasked).
 fn refusal(domain: &str, why: Refused) -> Vec<u8> {
     let header = StreamHeader {
-        stream_ns: ns::STREAM.to_owned(),
-        name: "stream".to_owned(),
-        default_ns: Some(ns::CLIENT.to_owned()),
-        from: Some(domain.to_owned()),
-        version: Some("1.0".to_owned()),
-        lang: Some("en".to_owned()),
+        stream_ns: ns::STREAM.into(),
+        name: "stream".into(),
+        default_ns: Some(ns::CLIENT.into()),
+        from: Some(domain.to_owned().into()),
+        version: Some("1.0".into()),
+        lang: Some("en".into()),
         ..StreamHeader::default()
     };
     let error = Element::builder("error", ns::STREAM)

@@ -204,7 +204,7 @@ where
                 ClientAction::Established(n) => {
                     conn.flush().await?;
                     let sm = crate::session::StreamSm::Client(core.take_stream_management());
-                    return Ok(XmppStream::new(conn, n, None, sm));
+                    return Ok(XmppStream::new(conn, *n, None, sm));
                 }
                 ClientAction::Fail(err) => {
                     // Best effort: the stream is failing anyway.

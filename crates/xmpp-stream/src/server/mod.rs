@@ -296,7 +296,7 @@ where
                             let session = claimed.into_resumed(sessions);
                             return Ok(XmppStream::resumed(
                                 conn,
-                                n,
+                                *n,
                                 session,
                                 resend,
                                 config.sm_options(),
@@ -312,7 +312,7 @@ where
                         };
                         side.register();
                         let sm = crate::session::StreamSm::Server(side);
-                        return Ok(XmppStream::new(conn, n, bound, sm));
+                        return Ok(XmppStream::new(conn, *n, bound, sm));
                     }
                     ServerAction::Fail(err) => {
                         let _ = conn.flush().await;

@@ -165,8 +165,9 @@ fn max_text(d: Duration) -> String {
 pub struct SmId(String);
 
 impl SmId {
-    /// A fresh SM-ID: 128 bits from the OS CSPRNG, so that one session's id
-    /// tells nothing about another's and none can be guessed.
+    /// A fresh SM-ID: 128 bits from a CSPRNG (`rand`'s `ThreadRng`, seeded
+    /// from the OS), so that one session's id tells nothing about another's
+    /// and none can be guessed.
     pub fn generate() -> Self {
         SmId(crate::ids::sm_id())
     }

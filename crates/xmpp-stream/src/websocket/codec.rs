@@ -177,16 +177,16 @@ pub fn close(see_other_uri: Option<&str>) -> String {
 }
 
 fn header_from_open(open: &Element) -> StreamHeader {
-    let attr = |n: &str| open.attr(n).map(str::to_owned);
+    let attr = |n: &str| open.attr(n).map(xmpp_xml::header_value);
     StreamHeader {
-        stream_ns: ns::STREAM.to_owned(),
-        name: "stream".to_owned(),
-        default_ns: Some(ns::CLIENT.to_owned()),
+        stream_ns: ns::STREAM.into(),
+        name: "stream".into(),
+        default_ns: Some(ns::CLIENT.into()),
         to: attr("to"),
         from: attr("from"),
         id: attr("id"),
         version: attr("version"),
-        lang: open.attr_ns("lang", ns::XML).map(str::to_owned),
+        lang: open.attr_ns("lang", ns::XML).map(xmpp_xml::header_value),
     }
 }
 

@@ -401,7 +401,7 @@ impl Pair {
                 ClientAction::StartTls => self.c.tls = true,
                 ClientAction::Established(info) => {
                     self.client_sm = self.client.take_stream_management();
-                    self.client_outcome = Some(Ok(info));
+                    self.client_outcome = Some(Ok(*info));
                 }
                 ClientAction::Fail(err) => {
                     self.client_outcome = Some(Err(err));
@@ -459,7 +459,7 @@ impl Pair {
                 ServerAction::UpdateTokens(update) => self.update_tokens(update),
                 ServerAction::Established(info) => {
                     self.server_sm = self.server.take_stream_management();
-                    self.server_outcome = Some(Ok(info));
+                    self.server_outcome = Some(Ok(*info));
                 }
                 ServerAction::Fail(err) => {
                     self.server_outcome = Some(Err(err));

@@ -92,9 +92,28 @@ impl Framer {
             .next_limits
             .take()
             .unwrap_or_else(|| self.limits.clone());
-        let pending = self.pending;
-        *self = Framer::new(limits);
-        self.pending = pending;
+        let old = std::mem::replace(self, Framer::new(limits));
+        self.pending = old.pending;
+        // A fresh framer, but with the old one's (emptied) vectors: a
+        // restart would otherwise free them all and grow them again from
+        // nothing (about 10 allocations per reset in a negotiation).
+        self.reuse(old);
+    }
+
+    /// Take over `old`'s vectors, emptied, to keep their capacity.
+    fn reuse(&mut self, old: Framer) {
+        fn take<T>(into: &mut Vec<T>, mut from: Vec<T>) {
+            from.clear();
+            *into = from;
+        }
+        take(&mut self.open, old.open);
+        take(&mut self.tag.attrs, old.tag.attrs);
+        take(&mut self.rec.recs, old.rec.recs);
+        take(&mut self.rec.attr_evs, old.rec.attr_evs);
+        take(&mut self.scope.bindings, old.scope.bindings);
+        take(&mut self.scope.base, old.scope.base);
+        take(&mut self.scope.owned, old.scope.owned);
+        take(&mut self.prolog.header_qname, old.prolog.header_qname);
     }
 
     /// Whether `</stream:stream>` has been decoded.

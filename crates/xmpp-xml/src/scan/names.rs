@@ -119,7 +119,8 @@ pub(super) struct Binding {
 /// A namespace declaration of the stream header, kept past its bytes.
 #[derive(Clone, Debug)]
 pub(super) struct BaseBinding {
-    pub(super) prefix: Box<[u8]>,
+    /// Borrowed for the usual prefixes (``, `stream`): no allocation.
+    pub(super) prefix: std::borrow::Cow<'static, [u8]>,
     pub(super) uri: Str,
     /// What a lookup of the prefix resolves to: [`NsRef::known`] for a
     /// well-known URI, which needs no string of the header's, else
