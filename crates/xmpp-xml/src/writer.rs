@@ -12,7 +12,8 @@ use crate::ns;
 impl Element {
     /// Serialize on its own: declares its own namespace (`xmlns`) and any prefixes it needs.
     pub fn to_xml(&self) -> String {
-        let mut out = String::new();
+        // Most elements of a stream fit: no regrowing on the way.
+        let mut out = String::with_capacity(256);
         write_element(&mut out, self, &Scope::standalone());
         out
     }

@@ -45,6 +45,9 @@ pub struct WsCodec {
     framer: Framer,
     /// Whether the `<open/>` of the current stream has been read.
     opened: bool,
+    /// Each message is copied here for the framer, which consumes a
+    /// `BytesMut`: one buffer for the stream rather than one per message.
+    scratch: BytesMut,
 }
 
 impl Default for WsCodec {
@@ -65,6 +68,7 @@ impl WsCodec {
         let mut codec = WsCodec {
             framer: Framer::new(limits),
             opened: false,
+            scratch: BytesMut::new(),
         };
         codec.prime();
         codec
@@ -72,7 +76,9 @@ impl WsCodec {
 
     fn prime(&mut self) {
         // Cannot fail: a fixed, well-formed header.
-        let _ = self.framer.decode(&mut BytesMut::from(PRIME));
+        self.scratch.clear();
+        self.scratch.extend_from_slice(PRIME);
+        let _ = self.framer.decode(&mut self.scratch);
     }
 
     /// The limits for the next message.
@@ -111,9 +117,10 @@ impl WsCodec {
                 "an XML declaration in a message (RFC 7395 §3.3.3)",
             ));
         }
-        let mut buf = BytesMut::from(body);
-        let element = match self.framer.decode(&mut buf)? {
-            Some(Frame::Element(e)) if buf.is_empty() => e,
+        self.scratch.clear();
+        self.scratch.extend_from_slice(body);
+        let element = match self.framer.decode(&mut self.scratch)? {
+            Some(Frame::Element(e)) if self.scratch.is_empty() => e,
             Some(Frame::Element(_)) => {
                 return Err(framing(
                     Condition::BadFormat,
