@@ -93,8 +93,9 @@ impl Framer {
                 Some(_) => {}
             }
         }
-        // The header's declarations become the base scope of every stanza.
-        let mut base = Vec::new();
+        // The header's declarations become the base scope of every stanza,
+        // for the stream's life: sized once (pushes left room for 4).
+        let mut base = Vec::with_capacity(scope.bindings.len());
         for (i, b) in scope.bindings.iter().enumerate() {
             let prefix: Box<[u8]> = d[b.prefix.0 as usize..b.prefix.1 as usize].into();
             let bytes = scope.ns_bytes(d, b.uri);
