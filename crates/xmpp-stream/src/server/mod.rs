@@ -176,7 +176,10 @@ where
                 ServerAction::ResetDecoder => conn.framed.reset(),
                 ServerAction::SetLimits(limits) => conn.framed.set_limits(limits),
                 ServerAction::StartTls => {
-                    conn = start_tls(conn, &mut core, &config).await?;
+                    // Boxed, as the other rare steps below: a future is as
+                    // large as its largest state, and every negotiation
+                    // (held by many logins at once) paid for these inline.
+                    conn = Box::pin(start_tls(conn, &mut core, &config)).await?;
                 }
                 ServerAction::LookupCredentials { domain, username } => {
                     let lookup = async {
@@ -213,13 +216,13 @@ where
                     }
                 }
                 ServerAction::UpdateTokens(update) => {
-                    let issued = update_tokens(&config, update).await;
+                    let issued = Box::pin(update_tokens(&config, update)).await;
                     if let Some(result) = issued {
                         core.handle_token_issued(result);
                     }
                 }
                 ServerAction::CheckPassword(check) => {
-                    check_password(&mut core, check, &config.derivations).await?;
+                    Box::pin(check_password(&mut core, check, &config.derivations)).await?;
                 }
                 ServerAction::Bind { bare, resource } => {
                     let resource = match resource {
@@ -234,7 +237,7 @@ where
                     }));
                 }
                 ServerAction::Resume { bare, request } => {
-                    let claim = async {
+                    let claim = Box::pin(async {
                         match &config.resumable {
                             Some(sessions) => {
                                 sessions
@@ -243,7 +246,7 @@ where
                             }
                             None => None,
                         }
-                    };
+                    });
                     let claimed = tokio::select! {
                         c = claim => c,
                         () = crate::sleep_until(core.poll_timeout()) => {
@@ -297,7 +300,7 @@ where
                 }
                 ServerAction::Fail(err) => {
                     let _ = conn.flush().await;
-                    conn.abandon().await;
+                    Box::pin(conn.abandon()).await;
                     return Err(err);
                 }
             }
