@@ -176,10 +176,7 @@ where
                 ServerAction::ResetDecoder => conn.framed.reset(),
                 ServerAction::SetLimits(limits) => conn.framed.set_limits(limits),
                 ServerAction::StartTls => {
-                    // Boxed, as the other rare steps below: a future is as
-                    // large as its largest state, and every negotiation
-                    // (held by many logins at once) paid for these inline.
-                    conn = Box::pin(start_tls(conn, &mut core, &config)).await?;
+                    conn = start_tls(conn, &mut core, &config).await?;
                 }
                 ServerAction::LookupCredentials { domain, username } => {
                     let lookup = async {
@@ -216,13 +213,13 @@ where
                     }
                 }
                 ServerAction::UpdateTokens(update) => {
-                    let issued = Box::pin(update_tokens(&config, update)).await;
+                    let issued = update_tokens(&config, update).await;
                     if let Some(result) = issued {
                         core.handle_token_issued(result);
                     }
                 }
                 ServerAction::CheckPassword(check) => {
-                    Box::pin(check_password(&mut core, check, &config.derivations)).await?;
+                    check_password(&mut core, check, &config.derivations).await?;
                 }
                 ServerAction::Bind { bare, resource } => {
                     let resource = match resource {
@@ -237,7 +234,7 @@ where
                     }));
                 }
                 ServerAction::Resume { bare, request } => {
-                    let claim = Box::pin(async {
+                    let claim = async {
                         match &config.resumable {
                             Some(sessions) => {
                                 sessions
@@ -246,7 +243,7 @@ where
                             }
                             None => None,
                         }
-                    });
+                    };
                     let claimed = tokio::select! {
                         c = claim => c,
                         () = crate::sleep_until(core.poll_timeout()) => {
@@ -300,7 +297,7 @@ where
                 }
                 ServerAction::Fail(err) => {
                     let _ = conn.flush().await;
-                    Box::pin(conn.abandon()).await;
+                    conn.abandon().await;
                     return Err(err);
                 }
             }
