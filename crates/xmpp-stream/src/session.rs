@@ -336,7 +336,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
     /// codec's encoding scratch are freed, and the read buffer is given its
     /// capacity back at the next poll.
     fn poll_read_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, XmlError>>> {
-        self.conn.framed.poll_next_idle(cx)
+        let item = self.conn.framed.poll_next_idle(cx);
+        if item.is_pending() {
+            // Nor queues: a `Frame` is 200 bytes, and the deque of frames
+            // to write kept room for 4 after the first write (`<enabled/>`
+            // of stream management, say) for the session's life.
+            if self.pending.is_empty() && self.pending.capacity() > 0 {
+                self.pending = VecDeque::new();
+            }
+            if self.inbound.is_empty() && self.inbound.capacity() > 0 {
+                self.inbound = VecDeque::new();
+            }
+        }
+        item
     }
 
     /// After the stream ended: shut our side of the transport down (TLS
