@@ -105,7 +105,9 @@ pub struct XmppStream<S> {
     resumed_state: Option<Box<dyn std::any::Any + Send>>,
     /// Client: a stanza the full queue of unacknowledged stanzas could not
     /// take yet; written once acknowledgements make room (back-pressure).
-    blocked: Option<Element>,
+    /// Boxed: an `Element` is 192 bytes, which every server session held
+    /// inline for this client-only case.
+    blocked: Option<Box<Element>>,
     /// An `<r/>` went out for the held stanza (not possible before the
     /// server's `<enabled/>` was read).
     blocked_asked: bool,
@@ -268,7 +270,7 @@ impl<S> XmppStream<S> {
     /// no room for.
     pub fn take_unacked(&mut self) -> Vec<Element> {
         let mut unacked = self.sm.take_unacked();
-        unacked.extend(self.blocked.take());
+        unacked.extend(self.blocked.take().map(|b| *b));
         unacked
     }
 
@@ -334,7 +336,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
     /// codec's encoding scratch are freed, and the read buffer is given its
     /// capacity back at the next poll.
     fn poll_read_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame, XmlError>>> {
-        self.conn.framed.poll_next_idle(cx)
+        let item = self.conn.framed.poll_next_idle(cx);
+        if item.is_pending() {
+            // Nor queues: a `Frame` is 200 bytes, and the deque of frames
+            // to write kept room for 4 after the first write (`<enabled/>`
+            // of stream management, say) for the session's life.
+            if self.pending.is_empty() && self.pending.capacity() > 0 {
+                self.pending = VecDeque::new();
+            }
+            if self.inbound.is_empty() && self.inbound.capacity() > 0 {
+                self.inbound = VecDeque::new();
+            }
+        }
+        item
     }
 
     /// After the stream ended: shut our side of the transport down (TLS
@@ -516,7 +530,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
             match self.sm.outgoing(&item) {
                 Ok((_, request)) => {
                     self.blocked_asked = false;
-                    self.pending.push_back(Frame::Element(item));
+                    self.pending.push_back(Frame::Element(*item));
                     self.pending.extend(request.map(Frame::Element));
                     return Poll::Ready(Ok(()));
                 }
@@ -637,7 +651,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Element> for XmppStream<S> {
         let (write, request) = match this.sm.outgoing(&item) {
             Ok(outgoing) => outgoing,
             Err(_) if this.conn.client && this.blocked.is_none() => {
-                this.blocked = Some(item);
+                this.blocked = Some(Box::new(item));
                 this.blocked_asked = this.request_ack();
                 return Ok(());
             }

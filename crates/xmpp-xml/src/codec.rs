@@ -67,10 +67,12 @@ impl StreamCodec {
     }
 
     /// Frees the encoder's scratch buffer (it keeps the capacity of the
-    /// largest frame encoded so far, e.g. the stream features). For streams
-    /// that go idle: the next encode allocates it again.
+    /// largest frame encoded so far, e.g. the stream features) and what the
+    /// decoder grew for earlier elements ([`Framer::release_memory`]). For
+    /// streams that go idle: the next encode or element allocates again.
     pub fn release_memory(&mut self) {
         self.scratch = String::new();
+        self.framer.release_memory();
     }
 }
 

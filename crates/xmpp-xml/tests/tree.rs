@@ -219,3 +219,31 @@ fn many_stanzas_of_every_shape() {
         .unwrap();
     assert_eq!(g.text(), "deep");
 }
+
+/// Idle streams free the decoder's records ([`xmpp_xml::StreamCodec::release_memory`]):
+/// between elements and in the middle of one, with the input fed a byte at
+/// a time, every element decodes as it does without.
+#[test]
+fn releasing_memory_between_and_inside_elements_changes_no_frame() {
+    use bytes::BytesMut;
+    use tokio_util::codec::Decoder as _;
+    use xmpp_xml::{Frame, StreamCodec};
+    let input = stream("jabber:client", &format!("{BODY}{BODY}"));
+    let mut codec = StreamCodec::default();
+    let mut buf = BytesMut::new();
+    let mut elements = Vec::new();
+    for &b in &input {
+        buf.extend_from_slice(&[b]);
+        codec.release_memory();
+        while let Some(frame) = codec.decode(&mut buf).unwrap() {
+            if let Frame::Element(e) = frame {
+                elements.push(e);
+            }
+            codec.release_memory();
+        }
+    }
+    assert_eq!(
+        elements,
+        [expected("jabber:client"), expected("jabber:client")]
+    );
+}

@@ -230,7 +230,6 @@ fn is_bare_of(jid: &Jid, of: &FullJid) -> bool {
 mod tests {
     use std::task::{Context, Poll};
 
-    use tokio::sync::mpsc;
     use xmpp_stream::server::ConflictPolicy;
 
     use super::queue::Overflow;
@@ -661,7 +660,7 @@ mod tests {
         let mut new = server.session("juliet@example.com/balcony", 8);
         assert!(matches!(
             old.inbox.try_recv(),
-            Err(mpsc::error::TryRecvError::Disconnected)
+            Err(queue::TryRecvError::Disconnected)
         ));
         assert!(!server.router.is_closed());
         server.route(
@@ -686,7 +685,7 @@ mod tests {
         assert!(server.router.is_closed());
         assert!(matches!(
             juliet.inbox.try_recv(),
-            Err(mpsc::error::TryRecvError::Disconnected)
+            Err(queue::TryRecvError::Disconnected)
         ));
         let late = server
             .registry

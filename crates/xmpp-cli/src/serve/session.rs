@@ -90,110 +90,118 @@ impl Negotiation {
 /// than a `select!` loop: async fns keep both a moved argument and its
 /// local copy, and `select!` keeps every branch's future, which made an
 /// idle task 8 KiB.
-pub async fn connection<S>(
+// Written out (clippy's `manual_async_fn`): see the comment in the body.
+#[allow(clippy::manual_async_fn)]
+pub fn connection<S>(
     io: S,
     peer: SocketAddr,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
     mut admitted: Admitted,
     how: Negotiation,
-) where
+) -> impl std::future::Future<Output = ()> + Send
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let started = Instant::now();
-    // Scoped so that neither the negotiation nor its result outlive the
-    // construction of the session in the task's state.
-    let mut session = {
-        let negotiating = Box::pin(async {
-            let config = shared.config.clone();
-            match how {
-                Negotiation::Tcp => server::accept(io, config, Security::Cleartext, None).await,
-                Negotiation::DirectTls => server::accept_direct_tls(io, config, None).await,
-                Negotiation::WebSocket(security) => {
-                    server::accept_websocket(io, config, security, None).await
+    // An async block rather than an async fn: an async fn keeps each
+    // argument twice for its whole life, captured and moved into its local
+    // (rust-lang/rust#62958).
+    async move {
+        let started = Instant::now();
+        // Scoped so that neither the negotiation nor its result outlive the
+        // construction of the session in the task's state.
+        let mut session = {
+            let negotiating = Box::pin(async {
+                let config = shared.config.clone();
+                match how {
+                    Negotiation::Tcp => server::accept(io, config, Security::Cleartext, None).await,
+                    Negotiation::DirectTls => server::accept_direct_tls(io, config, None).await,
+                    Negotiation::WebSocket(security) => {
+                        server::accept_websocket(io, config, security, None).await
+                    }
+                }
+            });
+            let negotiated = tokio::select! {
+                r = negotiating => r,
+                () = stopped(&mut shutdown) => return,
+            };
+            admitted.negotiated();
+            match negotiated {
+                Ok(stream) => {
+                    tracing::info!(
+                        %peer,
+                        jid = stream.jid().as_str(),
+                        mechanism = %stream.info().mechanism,
+                        sasl2 = stream.info().sasl2,
+                        bind2 = stream.info().bound_inline,
+                        resumed = stream.info().resumed,
+                        transport = how.transport(),
+                        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                        "session established"
+                    );
+                    Session::new(stream, &shared.router, cut_after(&shared.injections))
+                }
+                Err(e) => {
+                    tracing::info!(%peer, error = %e, "negotiation failed");
+                    return;
                 }
             }
-        });
-        let negotiated = tokio::select! {
-            r = negotiating => r,
-            () = stopped(&mut shutdown) => return,
         };
-        admitted.negotiated();
-        match negotiated {
-            Ok(stream) => {
-                tracing::info!(
+        drop(shutdown);
+        let end = std::future::poll_fn(|cx| session.poll(cx, &shared.router)).await;
+        let closing = match &end {
+            End::Shutdown => Some((
+                StreamCondition::SystemShutdown,
+                None,
+                SHUTDOWN_CLOSE_TIMEOUT,
+            )),
+            End::Overflow(why) => {
+                tracing::warn!(
                     %peer,
-                    jid = stream.jid().as_str(),
-                    mechanism = %stream.info().mechanism,
-                    sasl2 = stream.info().sasl2,
-                    bind2 = stream.info().bound_inline,
-                    resumed = stream.info().resumed,
-                    transport = how.transport(),
-                    elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-                    "session established"
+                    jid = session.stream.jid().as_str(),
+                    reason = ?why,
+                    queued_bytes = session.inbox.as_ref().map_or(0, Outbox::bytes),
+                    all_queued_bytes = shared.router.queued_bytes(),
+                    "closing a session that does not read what it is sent"
                 );
-                Session::new(stream, &shared.router, cut_after(&shared.injections))
+                // What it did not read goes now, not after the close.
+                session.inbox = None;
+                Some((
+                    StreamCondition::PolicyViolation,
+                    Some("too much queued for this session: read faster"),
+                    OVERFLOW_CLOSE_TIMEOUT,
+                ))
             }
-            Err(e) => {
-                tracing::info!(%peer, error = %e, "negotiation failed");
-                return;
+            End::Ended(condition) => {
+                tracing::info!(%peer, jid = session.stream.jid().as_str(), %condition, "session ended by the server");
+                Some((*condition, None, OVERFLOW_CLOSE_TIMEOUT))
             }
+            End::Closed => None,
+            End::Cut => {
+                tracing::info!(%peer, jid = session.stream.jid().as_str(), "cutting the connection (--inject stanza:N=cut)");
+                None
+            }
+        };
+        if let Some((condition, text, timeout)) = closing {
+            // A client that does not read may never take this: bounded. Boxed,
+            // as the parking below: a task is as large as its largest state for
+            // as long as it lives, and these rare ones would more than double
+            // what every idle session holds (a task of 5,094 bytes before, 2,408
+            // after: valgrind massif).
+            let close = session.stream.close_with_error(condition, text);
+            let _ = Box::pin(tokio::time::timeout(timeout, close)).await;
         }
-    };
-    drop(shutdown);
-    let end = std::future::poll_fn(|cx| session.poll(cx, &shared.router)).await;
-    let closing = match &end {
-        End::Shutdown => Some((
-            StreamCondition::SystemShutdown,
-            None,
-            SHUTDOWN_CLOSE_TIMEOUT,
-        )),
-        End::Overflow(why) => {
-            tracing::warn!(
-                %peer,
-                jid = session.stream.jid().as_str(),
-                reason = ?why,
-                queued_bytes = session.inbox.as_ref().map_or(0, Outbox::bytes),
-                all_queued_bytes = shared.router.queued_bytes(),
-                "closing a session that does not read what it is sent"
-            );
-            // What it did not read goes now, not after the close.
-            session.inbox = None;
-            Some((
-                StreamCondition::PolicyViolation,
-                Some("too much queued for this session: read faster"),
-                OVERFLOW_CLOSE_TIMEOUT,
-            ))
+        tracing::debug!(jid = session.stream.jid().as_str(), "session closed");
+        // The connection slot goes now; a session that waits to be resumed
+        // holds none.
+        drop(admitted);
+        if matches!(end, End::Closed | End::Cut) {
+            let Session { stream, inbox, .. } = session;
+            Box::pin(super::resume::park(stream, inbox, &shared)).await;
         }
-        End::Ended(condition) => {
-            tracing::info!(%peer, jid = session.stream.jid().as_str(), %condition, "session ended by the server");
-            Some((*condition, None, OVERFLOW_CLOSE_TIMEOUT))
-        }
-        End::Closed => None,
-        End::Cut => {
-            tracing::info!(%peer, jid = session.stream.jid().as_str(), "cutting the connection (--inject stanza:N=cut)");
-            None
-        }
-    };
-    if let Some((condition, text, timeout)) = closing {
-        // A client that does not read may never take this: bounded. Boxed,
-        // as the parking below: a task is as large as its largest state for
-        // as long as it lives, and these rare ones would more than double
-        // what every idle session holds (a task of 5,094 bytes before, 2,408
-        // after: valgrind massif).
-        let close = session.stream.close_with_error(condition, text);
-        let _ = Box::pin(tokio::time::timeout(timeout, close)).await;
+        // Dropping the stream (or the parked session) releases its resource in
+        // the registry, and the queue gives back its bytes.
     }
-    tracing::debug!(jid = session.stream.jid().as_str(), "session closed");
-    // The connection slot goes now; a session that waits to be resumed
-    // holds none.
-    drop(admitted);
-    if matches!(end, End::Closed | End::Cut) {
-        let Session { stream, inbox, .. } = session;
-        Box::pin(super::resume::park(stream, inbox, &shared)).await;
-    }
-    // Dropping the stream (or the parked session) releases its resource in
-    // the registry, and the queue gives back its bytes.
 }
 
 /// Resolves once shutdown was requested.
@@ -356,5 +364,53 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     fn write_failed(&self, e: xmpp_stream::SessionError) -> End {
         tracing::debug!(jid = self.stream.jid().as_str(), error = %e, "write failed");
         End::Closed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::admission::{Admission, ConnectionLimits};
+
+    /// What each idle session's task holds inline: the connection future is
+    /// as large as its largest state, which must be the session's.
+    #[tokio::test]
+    async fn the_connection_task_is_no_larger_than_an_idle_session_needs() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (io, _) = tokio::join!(
+            async { listener.accept().await.unwrap().0 },
+            tokio::net::TcpStream::connect(addr)
+        );
+        let config = Arc::new(ServerConfig::new(
+            "example.com",
+            Arc::new(xmpp_sasl::MemoryStore::new()),
+        ));
+        let limits = QueueLimits {
+            max_bytes: 1 << 20,
+            max_total_bytes: 1 << 30,
+        };
+        let shared = Shared::new(config, Vec::new(), limits);
+        let admission = Admission::new(
+            ConnectionLimits {
+                max_connections: 1,
+                max_pending_per_ip: 1,
+            },
+            "example.com",
+        );
+        let admitted = admission.admit(addr.ip()).unwrap();
+        let (_tx, shutdown) = watch::channel(false);
+        let task = connection(io, addr, shared, shutdown, admitted, Negotiation::Tcp);
+        let task_bytes = std::mem::size_of_val(&task);
+        let session_bytes = std::mem::size_of::<Session<tokio::net::TcpStream>>();
+        // Besides the session: the arguments (the socket's registration,
+        // the peer's address, the admission), the negotiation's box and the
+        // shutdown wait. A rare path inline (a close under a timeout, the
+        // parking for resumption) made it 5,094 bytes; async-fn arguments
+        // kept twice added ~100.
+        assert!(
+            task_bytes <= session_bytes + 512,
+            "task {task_bytes}, session {session_bytes}"
+        );
     }
 }
