@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::thread;
 
-use super::{bench, bench_ours_with, raise_nofile, Env, Mode, Opts, Row};
+use super::{bench_ours_with, bench_tcp, raise_nofile, Env, Opts, Row};
 use crate::process::Proc;
 use crate::workspace;
 
@@ -101,17 +101,7 @@ fn bench_floor(
         }
     };
     thread::spawn(move || for _ in lines {});
-    let pid = proc.child.id();
-    let row = bench(
-        env,
-        opts,
-        label,
-        &addr,
-        Some(pid),
-        mech,
-        false,
-        Mode::Rfc6120,
-    );
+    let row = bench_tcp(env, opts, label, &addr, proc.child.id(), mech);
     drop(proc);
     row
 }

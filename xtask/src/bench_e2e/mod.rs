@@ -530,12 +530,23 @@ fn bench_ours_with(
     serve_args: &[&str],
 ) -> Result<Row, String> {
     let (server, addr, _) = start_ours(env, false, serve_args)?;
-    let pid = server.child.id();
+    bench_tcp(env, opts, label, &addr, server.child.id(), mech)
+}
+
+/// An RFC 6120 row over TCP without TLS against the server `pid` at `addr`.
+fn bench_tcp(
+    env: &Env,
+    opts: &Opts,
+    label: &str,
+    addr: &str,
+    pid: u32,
+    mech: &str,
+) -> Result<Row, String> {
     bench(
         env,
         opts,
         label,
-        &addr,
+        addr,
         Some(pid),
         mech,
         false,

@@ -39,16 +39,7 @@ pub(super) fn make(layout: &Layout) -> Result<(), String> {
         )
         .map_err(|e| io_err("write", &ext, e))?;
     }
-    // Whitespace-separated arguments: none of them contains a space.
-    let openssl = |args: &str, what: &str| {
-        capture(
-            Command::new("openssl")
-                .args(args.split_whitespace())
-                .current_dir(&dir),
-            what,
-        )
-        .map(|_| ())
-    };
+    let openssl = openssl_in(&dir);
     openssl(
         "req -x509 -newkey rsa:2048 -nodes -sha256 -days 30 -keyout ca.key -out ca.crt \
          -subj /CN=xmpp-negotiate-interop-test-CA \
@@ -87,16 +78,22 @@ pub(crate) fn ensure_p256(layout: &Layout) -> Result<(), String> {
         return Ok(());
     }
     let dir = layout.pki_dir();
-    let openssl = |args: &str, what: &str| {
+    let openssl = openssl_in(&dir);
+    make_p256(&dir, &openssl)
+}
+
+/// Runs `openssl ARGS` in `dir`, `what` naming it in errors. Arguments are
+/// whitespace-separated: none of them contains a space.
+fn openssl_in(dir: &Path) -> impl Fn(&str, &str) -> Result<(), String> + '_ {
+    move |args: &str, what: &str| {
         capture(
             Command::new("openssl")
                 .args(args.split_whitespace())
-                .current_dir(&dir),
+                .current_dir(dir),
             what,
         )
         .map(|_| ())
-    };
-    make_p256(&dir, &openssl)
+    }
 }
 
 /// [`TestCert::GoodP256`]: the served domain's certificate with a P-256 key
