@@ -119,8 +119,14 @@ impl WsCodec {
         }
         self.scratch.clear();
         self.scratch.extend_from_slice(body);
-        let element = match self.framer.decode(&mut self.scratch)? {
-            Some(Frame::Element(e)) if self.scratch.is_empty() => e,
+        let decoded = self.framer.decode(&mut self.scratch);
+        let all_read = self.scratch.is_empty();
+        if self.scratch.capacity() > SCRATCH_KEPT {
+            // A large message's room is not kept for an idle session.
+            self.scratch = BytesMut::new();
+        }
+        let element = match decoded? {
+            Some(Frame::Element(e)) if all_read => e,
             Some(Frame::Element(_)) => {
                 return Err(framing(
                     Condition::BadFormat,
@@ -173,6 +179,10 @@ impl WsCodec {
         }
     }
 }
+
+/// The most room [`WsCodec`]'s scratch buffer keeps from one message to the
+/// next (a negotiation's messages fit).
+const SCRATCH_KEPT: usize = 4096;
 
 /// `<close/>`, with a redirect when `see_other_uri` is given.
 pub fn close(see_other_uri: Option<&str>) -> String {
