@@ -10,12 +10,16 @@
 
 use std::hint::black_box;
 
+#[path = "framing/walk.rs"]
+mod walk;
+
 use benches::{Corpus, CHUNK};
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use quick_xml::events::Event;
 use rxml::Parse;
-use xmpp_xml::{BorrowedFrame, Element, Frame, Framer, Limits, RawFrame};
+use walk::walk;
+use xmpp_xml::{BorrowedFrame, Frame, Framer, Limits, RawFrame};
 
 fn quick_xml_reader(bytes: &[u8]) -> usize {
     let mut r = quick_xml::Reader::from_reader(bytes);
@@ -92,16 +96,6 @@ fn elements(framer: &mut Framer, buf: &mut BytesMut, n: &mut usize) {
 /// name, namespace, attributes and text, depth first. Children are built
 /// when first navigated to: this is what `elements` defers.
 fn walked_elements(framer: &mut Framer, buf: &mut BytesMut, n: &mut usize) {
-    fn walk(e: &Element) {
-        black_box((e.name(), e.ns()));
-        for a in e.attrs() {
-            black_box(a);
-        }
-        black_box(e.text());
-        for c in e.children() {
-            walk(c);
-        }
-    }
     while let Some(f) = framer.decode(buf).expect("corpus is valid") {
         if let Frame::Element(e) = f {
             walk(&e);

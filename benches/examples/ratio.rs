@@ -5,10 +5,14 @@
 //!
 //! `cargo run --release -p benches --example ratio -- [realistic|small] [rounds]`
 
+#[path = "../benches/framing/walk.rs"]
+mod walk;
+
 use std::hint::black_box;
 use std::time::Instant;
 
 use bytes::BytesMut;
+use walk::walk;
 use xmpp_xml::{BorrowedFrame, Frame, Framer, RawFrame};
 
 fn quick_xml(bytes: &[u8]) -> usize {
@@ -62,18 +66,6 @@ fn chunked(bytes: &[u8], mode: &str) -> usize {
         }
     }
     n
-}
-
-/// Every element's name, namespace, attributes and text, depth first.
-fn walk(e: &xmpp_xml::Element) {
-    black_box((e.name(), e.ns()));
-    for a in e.attrs() {
-        black_box(a);
-    }
-    black_box(e.text());
-    for c in e.children() {
-        walk(c);
-    }
 }
 
 fn main() {
