@@ -476,3 +476,90 @@ async fn redirects_are_followed_by_the_library_and_named_by_the_cli() {
         "{e:?}"
     );
 }
+
+/// The upgrade request as an HTTP client may send it: on a connection that
+/// fetched host-meta first (keep-alive), cut in pieces, with the first
+/// WebSocket message in the same packet as the request's end, or asking
+/// a version other than 13 (426, naming 13).
+#[tokio::test]
+async fn upgrades_after_a_request_in_pieces_and_pipelined() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::Role;
+
+    let store = store();
+    let server = ws_server(&store, &[]);
+    let url = server.websocket.clone().unwrap();
+    let addr = url.trim_start_matches("ws://").split('/').next().unwrap();
+    let upgrade = |version: &str| {
+        format!(
+            "GET /xmpp-websocket HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: {version}\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n"
+        )
+    };
+    // One response head (and, for host-meta, its body up to `until`).
+    async fn response(tcp: &mut tokio::net::TcpStream, until: &str) -> String {
+        let mut got = Vec::new();
+        while !String::from_utf8_lossy(&got).contains(until) {
+            let mut byte = [0u8];
+            let read = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut byte));
+            assert_eq!(read.await.unwrap().unwrap(), 1, "closed: {got:?}");
+            got.push(byte[0]);
+        }
+        String::from_utf8(got).unwrap()
+    }
+    let open = format!("<open xmlns='{FRAMING}' to='example.com' version='1.0'/>");
+    let mut masked = Vec::new();
+    let mut frame = Frame::message(open.clone().into_bytes(), OpCode::Data(Data::Text), true);
+    frame.header_mut().mask = Some([7, 1, 8, 2]);
+    frame.format(&mut masked).unwrap();
+
+    for case in ["after host-meta", "in pieces, open pipelined"] {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.set_nodelay(true).unwrap();
+        if case == "after host-meta" {
+            let get = format!("GET /.well-known/host-meta HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+            tcp.write_all(get.as_bytes()).await.unwrap();
+            let meta = response(&mut tcp, "</XRD>\n").await;
+            assert!(meta.starts_with("HTTP/1.1 200"), "{meta}");
+            tcp.write_all(upgrade("13").as_bytes()).await.unwrap();
+        } else {
+            let request = upgrade("13");
+            let (first, last) = request.split_at(40);
+            tcp.write_all(first.as_bytes()).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let mut rest = last.as_bytes().to_vec();
+            rest.extend_from_slice(&masked);
+            tcp.write_all(&rest).await.unwrap();
+        }
+        let head = response(&mut tcp, "\r\n\r\n").await;
+        assert!(head.starts_with("HTTP/1.1 101"), "{case}: {head}");
+        // RFC 6455 §1.3's example key and answer.
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
+            "{case}: {head}"
+        );
+        let mut ws = Raw::from_raw_socket(tcp, Role::Client, None).await;
+        if case == "after host-meta" {
+            ws.send(Message::text(open.clone())).await.unwrap();
+        }
+        let answer = text(&mut ws).await;
+        assert!(
+            answer.starts_with(&format!("<open xmlns='{FRAMING}'")),
+            "{case}: {answer}"
+        );
+    }
+
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(upgrade("8").as_bytes()).await.unwrap();
+    let head = response(&mut tcp, "\r\n\r\n").await;
+    assert!(head.starts_with("HTTP/1.1 426"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("sec-websocket-version: 13"),
+        "{head}"
+    );
+}

@@ -302,6 +302,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
 
     /// Writes every queued frame out.
     fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), XmlError>> {
+        ready!(self.poll_queued(cx))?;
+        Pin::new(&mut self.conn.framed).poll_flush(cx)
+    }
+
+    /// Hands every queued frame to the link, which may keep them buffered.
+    fn poll_queued(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), XmlError>> {
         while !self.pending.is_empty() {
             ready!(Pin::new(&mut self.conn.framed).poll_ready(cx))?;
             if let Some(frame) = self.pending.pop_front() {
@@ -309,7 +315,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
                 Pin::new(&mut self.conn.framed).start_send(frame)?;
             }
         }
-        Pin::new(&mut self.conn.framed).poll_flush(cx)
+        Poll::Ready(Ok(()))
+    }
+
+    /// Writes every queued frame out before [`poll_finish`](Self::poll_finish).
+    /// Over WebSocket the shutdown writes the close frame and flushes, so
+    /// the last messages (our `<close/>`) and the close frame leave in one
+    /// write; a byte stream's shutdown does not flush its codec's buffer.
+    fn poll_pending_then_finish(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), XmlError>> {
+        if self.shut_down || !self.conn.framed.is_websocket() {
+            return self.poll_pending(cx);
+        }
+        self.poll_queued(cx)
     }
 
     /// Sends a stream error and closes the stream (e.g. `system-shutdown`
@@ -442,7 +459,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppStream<S> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Option<Element>, SessionError>>> {
         if self.finished {
-            ready!(self.poll_pending(cx)).map_err(io_error)?;
+            ready!(self.poll_pending_then_finish(cx)).map_err(io_error)?;
             ready!(self.poll_finish(cx))?;
             return Poll::Ready(None);
         }

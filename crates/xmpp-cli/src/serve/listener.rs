@@ -15,11 +15,12 @@ use super::session::{connection, Negotiation, Shared};
 use super::websocket::WsListener;
 use crate::exit::{Code, Failure};
 
-/// Binds a listener and learns its actual address (port 0 picks one).
+/// Binds a listener with Nagle off, which accepted sockets inherit, and
+/// learns its actual address (port 0 picks one).
 pub async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), Failure> {
     let failed =
         |e: std::io::Error| Failure::new(Code::Network, format!("cannot listen on {addr}: {e}"));
-    let listener = TcpListener::bind(addr).await.map_err(failed)?;
+    let listener = nodelay_listener(addr, false).map_err(failed)?;
     let local = listener.local_addr().map_err(failed)?;
     Ok((listener, local))
 }
@@ -74,11 +75,11 @@ pub async fn bind_group(
         // SO_REUSEPORT sockets of another `xmpp serve` included.
         drop(std::net::TcpListener::bind(addr).map_err(failed)?);
     }
-    let first = reuseport_listener(addr).map_err(failed)?;
+    let first = nodelay_listener(addr, true).map_err(failed)?;
     let local = first.local_addr().map_err(failed)?;
     let mut extra = Vec::with_capacity(others.len());
     for runtime in others {
-        let listener = reuseport_listener(local)
+        let listener = nodelay_listener(local, true)
             .and_then(TcpListener::into_std)
             .map_err(failed)?;
         extra.push(Extra {
@@ -97,15 +98,17 @@ pub async fn bind_group(
 }
 
 /// A listener on `addr` with SO_REUSEADDR (as [`TcpListener::bind`]),
-/// SO_REUSEPORT and TCP_NODELAY.
-fn reuseport_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+/// TCP_NODELAY and, if `reuseport`, SO_REUSEPORT.
+fn nodelay_listener(addr: SocketAddr, reuseport: bool) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
         tokio::net::TcpSocket::new_v6()?
     };
     socket.set_reuseaddr(true)?;
-    socket.set_reuseport(true)?;
+    if reuseport {
+        socket.set_reuseport(true)?;
+    }
     socket.set_nodelay(true)?;
     socket.bind(addr)?;
     socket.listen(1024)
@@ -282,7 +285,7 @@ pub async fn serve(
                 }
             }
             accepted = accept_direct() => {
-                let Some((tcp, peer, admitted)) = admit(accepted, &admission, false).await else {
+                let Some((tcp, peer, admitted)) = admit(accepted, &admission, true).await else {
                     continue;
                 };
                 let shared = shared.clone();
@@ -291,7 +294,7 @@ pub async fn serve(
                 tracker.spawn(connection(tcp, peer, shared, shutdown, admitted, Negotiation::DirectTls));
             }
             accepted = accept_ws() => {
-                let Some((tcp, peer, admitted)) = admit(accepted, &admission, false).await else {
+                let Some((tcp, peer, admitted)) = admit(accepted, &admission, true).await else {
                     continue;
                 };
                 if let Some(ws) = &websocket {
@@ -326,7 +329,7 @@ pub async fn serve(
 mod tests {
     use super::*;
 
-    /// Accepted sockets inherit TCP_NODELAY from a bind_group listener
+    /// Accepted sockets inherit TCP_NODELAY from our listeners
     /// (Linux copies the listener's options), which `admit` relies on.
     #[tokio::test]
     async fn accepted_sockets_inherit_nodelay() {
@@ -336,6 +339,11 @@ mod tests {
         assert!(c2s.nodelay && c2s.extra.is_empty());
         let _client = TcpStream::connect(addr).await.unwrap();
         let (accepted, _) = c2s.listener.accept().await.unwrap();
+        assert!(accepted.nodelay().unwrap());
+        // The direct TLS and WebSocket listeners too.
+        let (single, addr) = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let _client = TcpStream::connect(addr).await.unwrap();
+        let (accepted, _) = single.accept().await.unwrap();
         assert!(accepted.nodelay().unwrap());
     }
 

@@ -11,6 +11,7 @@ mod config;
 pub mod inject;
 mod listener;
 mod queue;
+mod replay;
 mod resume;
 mod revoke;
 mod router;

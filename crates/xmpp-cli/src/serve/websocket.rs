@@ -8,17 +8,19 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
+use bytes::{Buf as _, Bytes, BytesMut};
 use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use xmpp_stream::websocket::{accept_key, HOST_META_REL, SUBPROTOCOL};
-use xmpp_stream::Security;
+use xmpp_stream::{Security, Transport};
 
 use super::admission::Admitted;
+use super::replay::Replay;
 use super::session::{connection as session, Negotiation, Shared};
 
 /// The path of the WebSocket endpoint.
@@ -48,8 +50,23 @@ pub struct WsListener {
 
 type Body = Full<Bytes>;
 
+/// What a WebSocket connection runs on: TLS or not, with what was read
+/// of it before the upgrade replayed.
+type Io = Replay<Transport<TcpStream>>;
+
+/// The most of the first request head read before hyper is asked: an
+/// upgrade request is a few hundred bytes; a larger head goes to hyper,
+/// which has its own limits.
+const FIRST_HEAD_MAX: usize = 4096;
+
 /// One TCP connection of the WebSocket listener: TLS (for `wss:`), HTTP
 /// requests until one is upgraded, then the XMPP session.
+///
+/// The first request is read here: when it is an upgrade that [`respond`]
+/// would accept (what browsers and libraries send), it is answered here
+/// too, without hyper, whose connection state, buffers and boxed upgrade
+/// cost a WebSocket login about a tenth of its CPU. Any other request, and
+/// every later one, is hyper's, with what was read replayed.
 pub async fn connection(
     tcp: TcpStream,
     peer: SocketAddr,
@@ -58,7 +75,7 @@ pub async fn connection(
     shutdown: watch::Receiver<bool>,
     admitted: Admitted,
 ) {
-    let io = match &http.tls {
+    let mut io = match &http.tls {
         Some(tls) => {
             let handshake = xmpp_stream::tls::accept(tcp, tls);
             match tokio::time::timeout(http.timeout, handshake).await {
@@ -67,13 +84,103 @@ pub async fn connection(
                 Err(_) => return tracing::info!(%peer, "TLS handshake timed out"),
             }
         }
-        None => xmpp_stream::Transport::Plain(tcp),
+        None => Transport::Plain(tcp),
     };
     let security = if http.tls.is_some() {
         Security::Tls
     } else {
         Security::Cleartext
     };
+    let mut head = BytesMut::with_capacity(1024);
+    match tokio::time::timeout(http.timeout, read_head(&mut io, &mut head)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "HTTP connection failed"),
+        Err(_) => return tracing::debug!(%peer, "no HTTP request in time"),
+    }
+    let Some((head_len, accept)) = fast_upgrade(&head, &http.origins) else {
+        return serve_http(
+            Replay::new(head.freeze(), io),
+            peer,
+            http,
+            shared,
+            shutdown,
+            admitted,
+            security,
+        )
+        .await;
+    };
+    let switching = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\
+         sec-websocket-protocol: {SUBPROTOCOL}\r\nsec-websocket-accept: {accept}\r\n\r\n"
+    );
+    let answered = async {
+        io.write_all(switching.as_bytes()).await?;
+        io.flush().await
+    };
+    match tokio::time::timeout(http.timeout, answered).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "HTTP connection failed"),
+        Err(_) => return tracing::debug!(%peer, "HTTP response timed out"),
+    }
+    // Whatever the client sent right after its request (its <open/>).
+    head.advance(head_len);
+    let io = Replay::new(head.freeze(), io);
+    upgraded(io, peer, &http, shared, shutdown, admitted, security).await;
+}
+
+/// Reads until `buf` holds a whole request head, [`FIRST_HEAD_MAX`] bytes,
+/// or everything the client sent before it closed.
+async fn read_head(io: &mut Transport<TcpStream>, buf: &mut BytesMut) -> std::io::Result<()> {
+    while buf.len() < FIRST_HEAD_MAX && !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        if io.read_buf(buf).await? == 0 {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The request head at the start of `buf`, when it is a WebSocket upgrade
+/// of [`PATH`] that [`respond`] would accept and nothing hyper should see:
+/// its length and the `Sec-WebSocket-Accept` value.
+fn fast_upgrade(buf: &[u8], origins: &[String]) -> Option<(usize, String)> {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut req = httparse::Request::new(&mut headers);
+    let httparse::Status::Complete(len) = req.parse(buf).ok()? else {
+        return None;
+    };
+    if req.version != Some(1) || req.path != Some(PATH) {
+        return None;
+    }
+    let is_get = req.method == Some("GET");
+    let headers: &[httparse::Header<'_>] = req.headers;
+    // A body (which an upgrade never has) is hyper's to read.
+    if headers.any("content-length", |v| v.trim() != "0")
+        || headers.any("transfer-encoding", |_| true)
+    {
+        return None;
+    }
+    check_upgrade(is_get, headers, origins).ok()?;
+    let mut keys = headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("sec-websocket-key"));
+    let key = keys.next()?;
+    if keys.next().is_some() {
+        return None;
+    }
+    Some((len, accept_key(key.value)))
+}
+
+/// The connection's requests, served by hyper (`io` replays what was read
+/// of the first one); an upgrade goes on as the one [`connection`] answers.
+async fn serve_http(
+    io: Io,
+    peer: SocketAddr,
+    http: Arc<Http>,
+    shared: Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+    admitted: Admitted,
+    security: Security,
+) {
     let upgrade = Arc::new(Mutex::new(None));
     let slot = upgrade.clone();
     let settings = http.clone();
@@ -95,31 +202,37 @@ pub async fn connection(
     }
     let pending = upgrade.lock().map(|mut u| u.take()).ok().flatten();
     let Some(pending) = pending else { return };
-    match pending.await {
-        Ok(upgraded) if http.redirect.is_some() => {
-            let to = http.redirect.as_deref().unwrap_or_default();
-            let limits = &shared.config.pre_auth_limits;
-            match xmpp_stream::websocket::redirect(TokioIo::new(upgraded), to, limits, http.timeout)
-                .await
-            {
-                Ok(()) => tracing::info!(%peer, to, "WebSocket client sent elsewhere"),
-                Err(e) => tracing::info!(%peer, error = %e, "WebSocket redirect failed"),
-            }
+    let parts = match pending.await.map(|u| u.downcast::<TokioIo<Io>>()) {
+        Ok(Ok(parts)) => parts,
+        Ok(Err(_)) => return tracing::warn!(%peer, "WebSocket upgrade of an unknown connection"),
+        Err(e) => return tracing::info!(%peer, error = %e, "WebSocket upgrade failed"),
+    };
+    let mut io = parts.io.into_inner();
+    // What hyper read past the request.
+    io.prepend(parts.read_buf);
+    upgraded(io, peer, &http, shared, shutdown, admitted, security).await;
+}
+
+/// An upgraded connection: the XMPP session, or the redirect.
+async fn upgraded(
+    io: Io,
+    peer: SocketAddr,
+    http: &Http,
+    shared: Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+    admitted: Admitted,
+    security: Security,
+) {
+    if let Some(to) = http.redirect.as_deref() {
+        let limits = &shared.config.pre_auth_limits;
+        match xmpp_stream::websocket::redirect(io, to, limits, http.timeout).await {
+            Ok(()) => tracing::info!(%peer, to, "WebSocket client sent elsewhere"),
+            Err(e) => tracing::info!(%peer, error = %e, "WebSocket redirect failed"),
         }
-        Ok(upgraded) => {
-            let io = TokioIo::new(upgraded);
-            session(
-                io,
-                peer,
-                shared,
-                shutdown,
-                admitted,
-                Negotiation::WebSocket(security),
-            )
-            .await;
-        }
-        Err(e) => tracing::info!(%peer, error = %e, "WebSocket upgrade failed"),
+        return;
     }
+    let how = Negotiation::WebSocket(security);
+    session(io, peer, shared, shutdown, admitted, how).await;
 }
 
 fn respond(
@@ -139,8 +252,15 @@ fn respond(
     if path != PATH {
         return plain(StatusCode::NOT_FOUND, "not found");
     }
-    if let Err(why) = check_upgrade(&req, &http.origins) {
-        return why;
+    if let Err(refused) = check_upgrade(req.method() == Method::GET, req.headers(), &http.origins) {
+        if refused.status == StatusCode::FORBIDDEN {
+            let origin = req
+                .headers()
+                .get(header::ORIGIN)
+                .and_then(|o| o.to_str().ok());
+            tracing::info!(origin, "WebSocket origin refused (see --websocket-origin)");
+        }
+        return refused.response();
     }
     let Some(key) = req.headers().get("sec-websocket-key") else {
         return plain(StatusCode::BAD_REQUEST, "no Sec-WebSocket-Key");
@@ -164,51 +284,96 @@ fn respond(
     response
 }
 
+/// Why an upgrade request is refused.
+#[derive(Debug)]
+struct Refusal {
+    status: StatusCode,
+    text: &'static str,
+}
+
+impl Refusal {
+    fn response(&self) -> Response<Body> {
+        let mut r = plain(self.status, self.text);
+        if self.status == StatusCode::UPGRADE_REQUIRED {
+            r.headers_mut().insert(
+                header::SEC_WEBSOCKET_VERSION,
+                HeaderValue::from_static("13"),
+            );
+        }
+        r
+    }
+}
+
+/// A request's headers, as hyper or httparse holds them.
+trait Headers {
+    /// Whether any value of `name` (lowercase) is text that satisfies `f`.
+    fn any(&self, name: &str, f: impl FnMut(&str) -> bool) -> bool;
+    /// The first value of `name` (lowercase).
+    fn first(&self, name: &str) -> Option<&[u8]>;
+}
+
+impl Headers for hyper::HeaderMap {
+    fn any(&self, name: &str, mut f: impl FnMut(&str) -> bool) -> bool {
+        self.get_all(name)
+            .iter()
+            .any(|v| v.to_str().is_ok_and(&mut f))
+    }
+
+    fn first(&self, name: &str) -> Option<&[u8]> {
+        self.get(name).map(HeaderValue::as_bytes)
+    }
+}
+
+impl Headers for [httparse::Header<'_>] {
+    fn any(&self, name: &str, mut f: impl FnMut(&str) -> bool) -> bool {
+        self.iter()
+            .filter(|h| h.name.eq_ignore_ascii_case(name))
+            .any(|h| std::str::from_utf8(h.value).is_ok_and(&mut f))
+    }
+
+    fn first(&self, name: &str) -> Option<&[u8]> {
+        self.iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    }
+}
+
 /// The checks an upgrade request must pass: a WebSocket upgrade, version
 /// 13, the `xmpp` subprotocol offered (400 otherwise), and an allowed
 /// origin (403 otherwise).
-#[allow(clippy::result_large_err)]
-fn check_upgrade(
-    req: &Request<hyper::body::Incoming>,
+fn check_upgrade<H: Headers + ?Sized>(
+    is_get: bool,
+    headers: &H,
     origins: &[String],
-) -> Result<(), Response<Body>> {
-    let has_token = |name: header::HeaderName, token: &str| {
-        req.headers().get_all(name).iter().any(|v| {
-            v.to_str()
-                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+) -> Result<(), Refusal> {
+    let has_token = |name: &str, token: &str| {
+        headers.any(name, |v| {
+            v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))
         })
     };
-    if req.method() != Method::GET
-        || !has_token(header::UPGRADE, "websocket")
-        || !has_token(header::CONNECTION, "upgrade")
-    {
-        return Err(plain(
+    let refuse = |status, text| Err(Refusal { status, text });
+    if !is_get || !has_token("upgrade", "websocket") || !has_token("connection", "upgrade") {
+        return refuse(
             StatusCode::BAD_REQUEST,
             "this is an XMPP WebSocket endpoint: upgrade to websocket",
-        ));
-    }
-    if !has_token(header::SEC_WEBSOCKET_VERSION, "13") {
-        let mut r = plain(StatusCode::UPGRADE_REQUIRED, "WebSocket version 13 only");
-        r.headers_mut().insert(
-            header::SEC_WEBSOCKET_VERSION,
-            HeaderValue::from_static("13"),
         );
-        return Err(r);
     }
-    if !has_token(header::SEC_WEBSOCKET_PROTOCOL, SUBPROTOCOL) {
-        return Err(plain(
+    if !has_token("sec-websocket-version", "13") {
+        return refuse(StatusCode::UPGRADE_REQUIRED, "WebSocket version 13 only");
+    }
+    if !has_token("sec-websocket-protocol", SUBPROTOCOL) {
+        return refuse(
             StatusCode::BAD_REQUEST,
             "the xmpp subprotocol must be offered (RFC 7395 §3.2)",
-        ));
+        );
     }
-    if let Some(origin) = req.headers().get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or("");
+    if let Some(origin) = headers.first("origin") {
+        let origin = std::str::from_utf8(origin).unwrap_or("");
         let allowed = origins
             .iter()
             .any(|o| o == "*" || o.trim_end_matches('/').eq_ignore_ascii_case(origin));
         if !allowed {
-            tracing::info!(origin, "WebSocket origin refused (see --websocket-origin)");
-            return Err(plain(StatusCode::FORBIDDEN, "origin not allowed"));
+            return refuse(StatusCode::FORBIDDEN, "origin not allowed");
         }
     }
     Ok(())
