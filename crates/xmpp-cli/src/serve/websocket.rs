@@ -67,65 +67,71 @@ const FIRST_HEAD_MAX: usize = 4096;
 /// too, without hyper, whose connection state, buffers and boxed upgrade
 /// cost a WebSocket login about a tenth of its CPU. Any other request, and
 /// every later one, is hyper's, with what was read replayed.
-pub async fn connection(
+// Written out (clippy's `manual_async_fn`): an async fn keeps each argument
+// twice for its whole life (rust-lang/rust#62958), and this is the task.
+#[allow(clippy::manual_async_fn)]
+pub fn connection(
     tcp: TcpStream,
     peer: SocketAddr,
     http: Arc<Http>,
     shared: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
     admitted: Admitted,
-) {
-    let mut io = match &http.tls {
-        Some(tls) => {
-            let handshake = xmpp_stream::tls::accept(tcp, tls);
-            match tokio::time::timeout(http.timeout, handshake).await {
-                Ok(Ok(t)) => t,
-                Ok(Err(e)) => return tracing::info!(%peer, error = %e, "TLS handshake failed"),
-                Err(_) => return tracing::info!(%peer, "TLS handshake timed out"),
+) -> impl std::future::Future<Output = ()> + Send {
+    async move {
+        let mut io = match &http.tls {
+            Some(tls) => {
+                let handshake = xmpp_stream::tls::accept(tcp, tls);
+                match tokio::time::timeout(http.timeout, handshake).await {
+                    Ok(Ok(t)) => t,
+                    Ok(Err(e)) => return tracing::info!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => return tracing::info!(%peer, "TLS handshake timed out"),
+                }
             }
+            None => Transport::Plain(tcp),
+        };
+        let security = if http.tls.is_some() {
+            Security::Tls
+        } else {
+            Security::Cleartext
+        };
+        let mut head = BytesMut::with_capacity(1024);
+        match tokio::time::timeout(http.timeout, read_head(&mut io, &mut head)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "HTTP connection failed"),
+            Err(_) => return tracing::debug!(%peer, "no HTTP request in time"),
         }
-        None => Transport::Plain(tcp),
-    };
-    let security = if http.tls.is_some() {
-        Security::Tls
-    } else {
-        Security::Cleartext
-    };
-    let mut head = BytesMut::with_capacity(1024);
-    match tokio::time::timeout(http.timeout, read_head(&mut io, &mut head)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "HTTP connection failed"),
-        Err(_) => return tracing::debug!(%peer, "no HTTP request in time"),
+        let Some((head_len, accept)) = fast_upgrade(&head, &http.origins) else {
+            // Boxed: hyper's connection is large, and rare here.
+            return Box::pin(serve_http(
+                Replay::new(head.freeze(), io),
+                peer,
+                http,
+                shared,
+                shutdown,
+                admitted,
+                security,
+            ))
+            .await;
+        };
+        let switching = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\
+             sec-websocket-protocol: {SUBPROTOCOL}\r\nsec-websocket-accept: {accept}\r\n\r\n"
+        );
+        let answered = async {
+            io.write_all(switching.as_bytes()).await?;
+            io.flush().await
+        };
+        match tokio::time::timeout(http.timeout, answered).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "HTTP connection failed"),
+            Err(_) => return tracing::debug!(%peer, "HTTP response timed out"),
+        }
+        // Whatever the client sent right after its request (its <open/>).
+        head.advance(head_len);
+        let io = Replay::new(head.freeze(), io);
+        upgraded(io, peer, &http, shared, shutdown, admitted, security).await;
     }
-    let Some((head_len, accept)) = fast_upgrade(&head, &http.origins) else {
-        return serve_http(
-            Replay::new(head.freeze(), io),
-            peer,
-            http,
-            shared,
-            shutdown,
-            admitted,
-            security,
-        )
-        .await;
-    };
-    let switching = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\
-         sec-websocket-protocol: {SUBPROTOCOL}\r\nsec-websocket-accept: {accept}\r\n\r\n"
-    );
-    let answered = async {
-        io.write_all(switching.as_bytes()).await?;
-        io.flush().await
-    };
-    match tokio::time::timeout(http.timeout, answered).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "HTTP connection failed"),
-        Err(_) => return tracing::debug!(%peer, "HTTP response timed out"),
-    }
-    // Whatever the client sent right after its request (its <open/>).
-    head.advance(head_len);
-    let io = Replay::new(head.freeze(), io);
-    upgraded(io, peer, &http, shared, shutdown, admitted, security).await;
 }
 
 /// Reads until `buf` holds a whole request head, [`FIRST_HEAD_MAX`] bytes,
@@ -213,8 +219,9 @@ async fn serve_http(
     upgraded(io, peer, &http, shared, shutdown, admitted, security).await;
 }
 
-/// An upgraded connection: the XMPP session, or the redirect.
-async fn upgraded(
+/// An upgraded connection: the XMPP session, or the redirect (boxed:
+/// rare). Not an async fn, which would hold `io` twice.
+fn upgraded(
     io: Io,
     peer: SocketAddr,
     http: &Http,
@@ -222,17 +229,21 @@ async fn upgraded(
     shutdown: watch::Receiver<bool>,
     admitted: Admitted,
     security: Security,
-) {
-    if let Some(to) = http.redirect.as_deref() {
+) -> impl std::future::Future<Output = ()> + Send {
+    use futures_util::future::Either;
+    let Some(to) = http.redirect.clone() else {
+        let how = Negotiation::WebSocket(security);
+        return Either::Left(session(io, peer, shared, shutdown, admitted, how));
+    };
+    let timeout = http.timeout;
+    Either::Right(Box::pin(async move {
         let limits = &shared.config.pre_auth_limits;
-        match xmpp_stream::websocket::redirect(io, to, limits, http.timeout).await {
+        match xmpp_stream::websocket::redirect(io, &to, limits, timeout).await {
             Ok(()) => tracing::info!(%peer, to, "WebSocket client sent elsewhere"),
             Err(e) => tracing::info!(%peer, error = %e, "WebSocket redirect failed"),
         }
-        return;
-    }
-    let how = Negotiation::WebSocket(security);
-    session(io, peer, shared, shutdown, admitted, how).await;
+        drop(admitted);
+    }))
 }
 
 fn respond(
@@ -427,4 +438,67 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use xmpp_stream::server::ServerConfig;
+
+    use super::*;
+    use crate::serve::admission::{Admission, ConnectionLimits};
+    use crate::serve::QueueLimits;
+
+    /// A WebSocket connection's task is as large as its largest state,
+    /// which must be the session's (hyper's connection, a few KB, is
+    /// boxed): what an idle WebSocket session holds inline.
+    #[tokio::test]
+    async fn the_connection_task_is_no_larger_than_its_session() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (io, _) = tokio::join!(
+            async { listener.accept().await.unwrap().0 },
+            TcpStream::connect(addr)
+        );
+        let config = Arc::new(ServerConfig::new(
+            "example.com",
+            Arc::new(xmpp_sasl::MemoryStore::new()),
+        ));
+        let limits = QueueLimits {
+            max_bytes: 1 << 20,
+            max_total_bytes: 1 << 30,
+        };
+        let shared = Shared::new(config, Vec::new(), limits);
+        let admission = Admission::new(
+            ConnectionLimits {
+                max_connections: 2,
+                max_pending_per_ip: 2,
+            },
+            "example.com",
+        );
+        let (_tx, shutdown) = watch::channel(false);
+        let http = Arc::new(Http {
+            tls: None,
+            origins: Vec::new(),
+            timeout: std::time::Duration::from_secs(1),
+            redirect: None,
+        });
+        let admitted = admission.admit(addr.ip()).unwrap();
+        let session_bytes = std::mem::size_of_val(&session(
+            Replay::new(Bytes::new(), Transport::Plain(io)),
+            addr,
+            shared.clone(),
+            shutdown.clone(),
+            admitted,
+            Negotiation::WebSocket(Security::Cleartext),
+        ));
+        let io = TcpStream::connect(addr).await.unwrap();
+        let admitted = admission.admit(addr.ip()).unwrap();
+        let task = connection(io, addr, http, shared, shutdown, admitted);
+        let task_bytes = std::mem::size_of_val(&task);
+        // Besides the session: the arguments and the TLS configuration.
+        assert!(
+            task_bytes <= session_bytes + 512,
+            "task {task_bytes}, session {session_bytes}"
+        );
+    }
 }
