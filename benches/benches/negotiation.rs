@@ -11,6 +11,10 @@
 //!   mechanism objects, the store lookup; no XML, no cores).
 //! - `codec`: the XML alone: the frames of one negotiation encoded by the
 //!   sender's codec and decoded by the receiver's, fresh codecs each time.
+//! - `xml-floor`: the same bytes read and written back by quick-xml
+//!   (`NsReader` events, attributes resolved, text decoded; `Writer`): less
+//!   than any codec does, so `codec` can be set against it, and
+//!   `mechanisms + xml-floor` against the target.
 //!
 //! `cargo xtask bench negotiation` runs it and prints negotiations/s and
 //! the breakdown (`direct - mechanisms` is the cores' own work).
@@ -27,6 +31,7 @@ fn negotiation(c: &mut Criterion) {
     let setup = Setup::new();
     let mechanism_config = setup.mechanism_config();
     let transcript = driver::transcript(&setup);
+    let wire = driver::wire_bytes(&setup);
     let mut g = c.benchmark_group("negotiation");
     g.throughput(Throughput::Elements(1));
     g.bench_function("full", |b| {
@@ -44,6 +49,9 @@ fn negotiation(c: &mut Criterion) {
             |steps| black_box(driver::replay_codec(&setup, steps)),
             BatchSize::SmallInput,
         )
+    });
+    g.bench_function("xml-floor", |b| {
+        b.iter(|| black_box(driver::quick_xml_floor(&wire)))
     });
     g.finish();
 }

@@ -2,7 +2,7 @@
 //! profilers (`valgrind --tool=callgrind`, `perf record`), where
 //! criterion's own work would blur the picture.
 //!
-//! `cargo run --release -p benches --example negotiate -- <full|direct|mechanisms|codec|all> [iterations]`
+//! `cargo run --release -p benches --example negotiate -- <full|direct|mechanisms|codec|xml-floor|all> [iterations]`
 //!
 //! `all` runs the four in turns, batch by batch, and prints each one's best
 //! and median batch: `cargo xtask bench negotiation` shows that next to
@@ -22,7 +22,7 @@ use std::hint::black_box;
 
 use driver::{Setup, Wire};
 
-const MODES: [&str; 4] = ["full", "direct", "mechanisms", "codec"];
+const MODES: [&str; 5] = ["full", "direct", "mechanisms", "codec", "xml-floor"];
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -32,12 +32,21 @@ fn main() {
         "all" => MODES.to_vec(),
         m if MODES.contains(&m) => vec![m],
         other => {
-            eprintln!("unknown mode {other}: full, direct, mechanisms, codec or all");
+            eprintln!("unknown mode {other}: full, direct, mechanisms, codec, xml-floor or all");
             std::process::exit(2);
         }
     };
     let setup = Setup::new();
     let config = setup.mechanism_config();
+    let wire = driver::wire_bytes(&setup);
+    if modes.contains(&"xml-floor") {
+        println!(
+            "wire: {} bytes to the server, {} to the client, {} quick-xml events",
+            wire.0.len(),
+            wire.1.len(),
+            driver::quick_xml_floor(&wire)
+        );
+    }
     let mut transcripts = Vec::new();
     if modes.contains(&"codec") {
         let transcript = driver::transcript(&setup);
@@ -55,7 +64,7 @@ fn main() {
         for (m, times) in modes.iter().zip(per.iter_mut()) {
             let t0 = std::time::Instant::now();
             for _ in 0..n {
-                run_one(m, &setup, &config, &mut transcripts);
+                run_one(m, &setup, &config, &wire, &mut transcripts);
             }
             times.push(t0.elapsed().as_secs_f64() / n as f64);
         }
@@ -79,6 +88,7 @@ fn run_one(
     mode: &str,
     setup: &Setup,
     config: &xmpp_sasl::ServerMechanismConfig,
+    wire: &(Vec<u8>, Vec<u8>),
     transcripts: &mut Vec<Vec<driver::Step>>,
 ) {
     match mode {
@@ -92,6 +102,9 @@ fn run_one(
         "codec" => {
             let steps = transcripts.pop().expect("one per iteration");
             black_box(driver::replay_codec(setup, steps));
+        }
+        "xml-floor" => {
+            black_box(driver::quick_xml_floor(wire));
         }
         _ => unreachable!("modes are checked in main"),
     }

@@ -322,3 +322,58 @@ pub fn mechanisms(setup: &Setup, config: &xmpp_sasl::ServerMechanismConfig) {
     };
     client.success(None).unwrap();
 }
+
+/// The bytes each side receives in one negotiation, as our codec writes
+/// them: (to the server, to the client), for [`quick_xml_floor`].
+pub fn wire_bytes(setup: &Setup) -> (Vec<u8>, Vec<u8>) {
+    let mut codec = StreamCodec::new(Limits::default());
+    let (mut to_server, mut to_client) = (BytesMut::new(), BytesMut::new());
+    for step in transcript(setup) {
+        match step {
+            Step::ToServer(f) => codec.encode(f, &mut to_server).unwrap(),
+            Step::ToClient(f) => codec.encode(f, &mut to_client).unwrap(),
+            _ => {}
+        }
+    }
+    (to_server.to_vec(), to_client.to_vec())
+}
+
+/// A floor for the XML of a negotiation, done by quick-xml: each side's
+/// bytes read by a fresh `NsReader` (names and every attribute's name
+/// resolved, text decoded) and every event written back by a fresh
+/// `Writer`. Less than any codec must do (no tree, no checks of the
+/// restricted XML, no element built or escaped), so that the codec's time
+/// can be set against it. Returns the number of events.
+#[inline(never)]
+pub fn quick_xml_floor(wire: &(Vec<u8>, Vec<u8>)) -> usize {
+    use quick_xml::events::Event;
+    let mut events = 0;
+    for bytes in [&wire.0, &wire.1] {
+        let mut reader = quick_xml::NsReader::from_reader(bytes.as_slice());
+        let mut writer = quick_xml::Writer::new(Vec::with_capacity(1024));
+        loop {
+            let (ns, event) = reader.read_resolved_event().unwrap();
+            std::hint::black_box(&ns);
+            match &event {
+                Event::Eof => break,
+                Event::Start(e) | Event::Empty(e) => {
+                    for a in e.attributes() {
+                        let a = a.unwrap();
+                        std::hint::black_box(reader.resolve_attribute(a.key));
+                        std::hint::black_box(
+                            a.decode_and_unescape_value(reader.decoder()).unwrap(),
+                        );
+                    }
+                }
+                Event::Text(t) => {
+                    std::hint::black_box(t.decode().unwrap());
+                }
+                _ => {}
+            }
+            writer.write_event(event).unwrap();
+            events += 1;
+        }
+        std::hint::black_box(writer.into_inner());
+    }
+    events
+}

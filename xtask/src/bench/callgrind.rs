@@ -19,11 +19,16 @@ use crate::workspace;
 
 const RUNS: u64 = 500;
 /// (mode, what it measures, the driver function its work is counted in).
-const MODES: [(&str, &str, &str); 4] = [
+const MODES: [(&str, &str, &str); 5] = [
     ("full", "cores, mechanisms and codec", "negotiate"),
     ("direct", "cores and mechanisms, no XML", "negotiate"),
     ("mechanisms", "DIGEST-MD5 mechanisms alone", "mechanisms"),
     ("codec", "XML encode + decode alone", "replay_codec"),
+    (
+        "xml-floor",
+        "quick-xml reading and writing the same bytes",
+        "quick_xml_floor",
+    ),
 ];
 /// How many functions of `full` to list.
 const TOP: usize = 25;

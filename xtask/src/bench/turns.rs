@@ -1,4 +1,4 @@
-//! `cargo xtask bench negotiation`'s second opinion: the four parts of the
+//! `cargo xtask bench negotiation`'s second opinion: the five parts of the
 //! breakdown run in turns, batch by batch, by `benches/examples/negotiate.rs
 //! all`, so that a busy machine disturbs them alike (criterion measures them
 //! one after another, seconds apart). The best batch of each is what one
@@ -82,5 +82,28 @@ pub fn run(root: &Path, target: f64) -> Result<(), String> {
             100.0 * b / full.0
         );
     }
+    if let Some(xml) = best("xml-floor") {
+        floor(mechs.0, codec.0, xml.0, target);
+    }
     Ok(())
+}
+
+/// What the target leaves once the mechanisms and quick-xml's reading and
+/// writing of the same bytes (`xml-floor`) are paid: the floor of any
+/// negotiation through these mechanisms and an XML codec as fast as
+/// quick-xml's, with nothing else (in microseconds).
+pub fn floor(mechanisms: f64, codec: f64, xml: f64, target: f64) {
+    let floor = mechanisms + xml;
+    let budget = 1e6 / target;
+    println!(
+        "floor: quick-xml reading and writing the same bytes (xml-floor) {xml:.2} us; our codec is \
+         {:.2}x it; with the mechanisms {floor:.2} us, {:.0}/s: the target's {budget:.2} us is {}",
+        codec / xml,
+        1e6 / floor,
+        if floor > budget {
+            "below the floor"
+        } else {
+            "above the floor"
+        }
+    );
 }
