@@ -15,8 +15,8 @@
 //! challenge, the response, the `rspauth` challenge, the empty response,
 //! `<success/>`, the restart (both headers again), features, the bind IQ and
 //! its result. The server offers the session feature as optional (its
-//! default), so the client sends no session IQ. Nonces come from the OS
-//! CSPRNG as in production; the clock is fixed (no timeout can fire).
+//! default), so the client sends no session IQ. Nonces come from a
+//! CSPRNG as in production (`rand`'s `ThreadRng`); the clock is fixed (no timeout can fire).
 //!
 //! The three entry points are never inlined, so that `valgrind
 //! --tool=callgrind --toggle-collect` can count them alone.
