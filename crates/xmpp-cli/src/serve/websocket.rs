@@ -102,7 +102,7 @@ pub fn connection(
             Err(_) => return tracing::debug!(%peer, "no HTTP request in time"),
         }
         let Some((head_len, accept)) = fast_upgrade(&head, &http.origins) else {
-            // Boxed: hyper's connection is large, and rare here.
+            // Boxed: rare here, so it does not size the task.
             return Box::pin(serve_http(
                 Replay::new(head.freeze(), io),
                 peer,
@@ -449,8 +449,9 @@ mod tests {
     use crate::serve::QueueLimits;
 
     /// A WebSocket connection's task is as large as its largest state,
-    /// which must be the session's (hyper's connection, a few KB, is
-    /// boxed): what an idle WebSocket session holds inline.
+    /// which must be the session's (hyper's connection, rare since the
+    /// upgrade is answered here, is boxed): what an idle WebSocket session
+    /// holds inline.
     #[tokio::test]
     async fn the_connection_task_is_no_larger_than_its_session() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
