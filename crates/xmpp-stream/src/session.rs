@@ -151,10 +151,10 @@ impl<S> XmppStream<S> {
     ) -> Self {
         let bare = info.jid.to_bare();
         let sm = StreamSm::Server(self::sm::ServerSide {
-            sm: Some(resumed.sm),
+            sm: Some(Box::new(resumed.sm)),
             offer,
             resumable,
-            live: resumed.live,
+            live: resumed.live.map(Box::new),
             bare: Some(bare),
         });
         let mut stream = XmppStream::new(conn, info, resumed.bound, sm);

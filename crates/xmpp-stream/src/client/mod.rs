@@ -203,7 +203,9 @@ where
                 }
                 ClientAction::Established(n) => {
                     conn.flush().await?;
-                    let sm = crate::session::StreamSm::Client(core.take_stream_management());
+                    let sm = crate::session::StreamSm::Client(
+                        core.take_stream_management().map(Box::new),
+                    );
                     return Ok(XmppStream::new(conn, *n, None, sm));
                 }
                 ClientAction::Fail(err) => {

@@ -304,7 +304,7 @@ where
                             ));
                         }
                         let mut side = crate::session::ServerSide {
-                            sm: core.take_stream_management(),
+                            sm: core.take_stream_management().map(Box::new),
                             offer: config.sm_options(),
                             resumable: config.resumable.clone(),
                             live: None,

@@ -21,11 +21,13 @@ use crate::sm::{
 /// and never fills up with a peer that acknowledges when asked.
 const AUTO_REQUEST: usize = 16;
 
-/// One side's stream management on the stream.
+/// One side's stream management on the stream. The machines are boxed:
+/// every idle session holds this inline, most of them with stream
+/// management off.
 #[derive(Debug)]
 pub(crate) enum StreamSm {
     /// The client: the session negotiation enabled, if any.
-    Client(Option<ClientSm>),
+    Client(Option<Box<ClientSm>>),
     /// The server's.
     Server(ServerSide),
 }
@@ -35,13 +37,13 @@ pub(crate) enum StreamSm {
 pub(crate) struct ServerSide {
     /// The session (enabled inline by Bind2, resumed, or enabled later by
     /// `<enable/>` on this stream).
-    pub(crate) sm: Option<ServerSm>,
+    pub(crate) sm: Option<Box<ServerSm>>,
     /// What to enable it with (`None`: we do not offer it).
     pub(crate) offer: Option<ServerOptions>,
     /// Where a resumable session is registered while live.
     pub(crate) resumable: Option<Arc<ResumableSessions>>,
     /// Its registration, while it is resumable.
-    pub(crate) live: Option<LiveSlot>,
+    pub(crate) live: Option<Box<LiveSlot>>,
     /// The user, for the registration.
     pub(crate) bare: Option<BareJid>,
 }
@@ -56,7 +58,9 @@ impl ServerSide {
             return;
         };
         if let Some(id) = sm.id() {
-            self.live = sessions.register(id.clone(), bare.clone(), None);
+            self.live = sessions
+                .register(id.clone(), bare.clone(), None)
+                .map(Box::new);
         }
     }
 }
@@ -80,8 +84,8 @@ enum Machine<'a> {
 impl StreamSm {
     fn machine(&mut self) -> Option<Machine<'_>> {
         match self {
-            StreamSm::Client(sm) => sm.as_mut().map(Machine::Client),
-            StreamSm::Server(side) => side.sm.as_mut().map(Machine::Server),
+            StreamSm::Client(sm) => sm.as_deref_mut().map(Machine::Client),
+            StreamSm::Server(side) => side.sm.as_deref_mut().map(Machine::Server),
         }
     }
 
@@ -100,7 +104,9 @@ impl StreamSm {
     /// lost.
     pub(crate) fn suspend(&mut self) -> Option<ClientSm> {
         match self {
-            StreamSm::Client(sm) if sm.as_ref().is_some_and(ClientSm::is_resumable) => sm.take(),
+            StreamSm::Client(sm) if sm.as_deref().is_some_and(ClientSm::is_resumable) => {
+                sm.take().map(|sm| *sm)
+            }
             _ => None,
         }
     }
@@ -133,7 +139,7 @@ impl StreamSm {
         let live = side.live.take()?;
         let mut sm = side.sm.take()?;
         sm.connection_lost();
-        Some((sm, live))
+        Some((*sm, *live))
     }
 
     /// A client's `<enable/>` waits for its answer.
@@ -144,8 +150,8 @@ impl StreamSm {
     /// Stream management is on: enabled, and not failed.
     pub(crate) fn is_on(&self) -> bool {
         let state = match self {
-            StreamSm::Client(sm) => sm.as_ref().map(ClientSm::state),
-            StreamSm::Server(side) => side.sm.as_ref().map(ServerSm::state),
+            StreamSm::Client(sm) => sm.as_deref().map(ClientSm::state),
+            StreamSm::Server(side) => side.sm.as_deref().map(ServerSm::state),
         };
         state == Some(crate::sm::State::Active)
     }
@@ -180,7 +186,7 @@ impl StreamSm {
     /// we offer it (resumable when the options allow), `<failed/>`
     /// otherwise (XEP-0198 §3).
     fn enable(
-        sm: &mut Option<ServerSm>,
+        sm: &mut Option<Box<ServerSm>>,
         offer: Option<&ServerOptions>,
         el: &Element,
     ) -> Result<Element, SmError> {
@@ -194,7 +200,7 @@ impl StreamSm {
             return Ok(Failed::new(StanzaCondition::BadRequest).to_element());
         };
         let (session, enabled) = ServerSm::enable(&request, options);
-        *sm = Some(session);
+        *sm = Some(Box::new(session));
         Ok(enabled)
     }
 
