@@ -137,7 +137,14 @@ pub fn connection(
 /// Reads until `buf` holds a whole request head, [`FIRST_HEAD_MAX`] bytes,
 /// or everything the client sent before it closed.
 async fn read_head(io: &mut Transport<TcpStream>, buf: &mut BytesMut) -> std::io::Result<()> {
-    while buf.len() < FIRST_HEAD_MAX && !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+    // Only what each read added (and the 3 bytes before it) is searched:
+    // a client sending a byte at a time costs linear time, not quadratic.
+    let mut searched = 0;
+    while buf.len() < FIRST_HEAD_MAX {
+        if buf[searched..].windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+        searched = buf.len().saturating_sub(3);
         if io.read_buf(buf).await? == 0 {
             break;
         }
