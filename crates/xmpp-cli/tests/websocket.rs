@@ -534,7 +534,7 @@ async fn upgrades_after_a_request_in_pieces_and_pipelined() {
                 tcp.write_all(piece.as_bytes()).await.unwrap();
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            let mut rest = request[end..].as_bytes().to_vec();
+            let mut rest = request.as_bytes()[end..].to_vec();
             rest.extend_from_slice(&masked);
             tcp.write_all(&rest).await.unwrap();
         }

@@ -367,37 +367,55 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     }
 }
 
+/// For the task size tests here and in `websocket`: an accepted socket
+/// and its client's, its address, the shared state of a server for
+/// example.com, and an admission with `slots` connection slots.
+#[cfg(test)]
+pub(super) async fn test_connection(
+    slots: usize,
+) -> (
+    tokio::net::TcpStream,
+    tokio::net::TcpStream,
+    SocketAddr,
+    Arc<Shared>,
+    super::admission::Admission,
+) {
+    use super::admission::{Admission, ConnectionLimits};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (io, client) = tokio::join!(
+        async { listener.accept().await.unwrap().0 },
+        tokio::net::TcpStream::connect(addr)
+    );
+    let client = client.unwrap();
+    let config = Arc::new(ServerConfig::new(
+        "example.com",
+        Arc::new(xmpp_sasl::MemoryStore::new()),
+    ));
+    let limits = QueueLimits {
+        max_bytes: 1 << 20,
+        max_total_bytes: 1 << 30,
+    };
+    let shared = Shared::new(config, Vec::new(), limits);
+    let admission = Admission::new(
+        ConnectionLimits {
+            max_connections: slots,
+            max_pending_per_ip: slots,
+        },
+        "example.com",
+    );
+    (io, client, addr, shared, admission)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::serve::admission::{Admission, ConnectionLimits};
 
     /// What each idle session's task holds inline: the connection future is
     /// as large as its largest state, which must be the session's.
     #[tokio::test]
     async fn the_connection_task_is_no_larger_than_an_idle_session_needs() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (io, _) = tokio::join!(
-            async { listener.accept().await.unwrap().0 },
-            tokio::net::TcpStream::connect(addr)
-        );
-        let config = Arc::new(ServerConfig::new(
-            "example.com",
-            Arc::new(xmpp_sasl::MemoryStore::new()),
-        ));
-        let limits = QueueLimits {
-            max_bytes: 1 << 20,
-            max_total_bytes: 1 << 30,
-        };
-        let shared = Shared::new(config, Vec::new(), limits);
-        let admission = Admission::new(
-            ConnectionLimits {
-                max_connections: 1,
-                max_pending_per_ip: 1,
-            },
-            "example.com",
-        );
+        let (io, _client, addr, shared, admission) = test_connection(1).await;
         let admitted = admission.admit(addr.ip()).unwrap();
         let (_tx, shutdown) = watch::channel(false);
         let task = connection(io, addr, shared, shutdown, admitted, Negotiation::Tcp);

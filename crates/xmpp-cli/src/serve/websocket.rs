@@ -449,11 +449,7 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
 
 #[cfg(test)]
 mod tests {
-    use xmpp_stream::server::ServerConfig;
-
     use super::*;
-    use crate::serve::admission::{Admission, ConnectionLimits};
-    use crate::serve::QueueLimits;
 
     /// A WebSocket connection's task is as large as its largest state,
     /// which must be the session's (hyper's connection, rare since the
@@ -461,28 +457,7 @@ mod tests {
     /// holds inline.
     #[tokio::test]
     async fn the_connection_task_is_no_larger_than_its_session() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (io, _) = tokio::join!(
-            async { listener.accept().await.unwrap().0 },
-            TcpStream::connect(addr)
-        );
-        let config = Arc::new(ServerConfig::new(
-            "example.com",
-            Arc::new(xmpp_sasl::MemoryStore::new()),
-        ));
-        let limits = QueueLimits {
-            max_bytes: 1 << 20,
-            max_total_bytes: 1 << 30,
-        };
-        let shared = Shared::new(config, Vec::new(), limits);
-        let admission = Admission::new(
-            ConnectionLimits {
-                max_connections: 2,
-                max_pending_per_ip: 2,
-            },
-            "example.com",
-        );
+        let (io, client, addr, shared, admission) = super::super::session::test_connection(2).await;
         let (_tx, shutdown) = watch::channel(false);
         let http = Arc::new(Http {
             tls: None,
@@ -499,9 +474,8 @@ mod tests {
             admitted,
             Negotiation::WebSocket(Security::Cleartext),
         ));
-        let io = TcpStream::connect(addr).await.unwrap();
         let admitted = admission.admit(addr.ip()).unwrap();
-        let task = connection(io, addr, http, shared, shutdown, admitted);
+        let task = connection(client, addr, http, shared, shutdown, admitted);
         let task_bytes = std::mem::size_of_val(&task);
         // Besides the session: the arguments and the TLS configuration.
         assert!(
