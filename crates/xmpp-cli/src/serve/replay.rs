@@ -19,14 +19,24 @@ pub struct Replay<S> {
 impl<S> Replay<S> {
     /// Reads `prefix`, then `io`.
     pub fn new(prefix: Bytes, io: S) -> Self {
-        Replay { prefix, io }
+        let mut replay = Replay {
+            prefix: Bytes::new(),
+            io,
+        };
+        replay.prepend(prefix);
+        replay
     }
 
-    /// Puts `more` before what is still to be replayed.
+    /// Puts `more` before what is still to be replayed. An empty `more`
+    /// is dropped, not kept: it may hold the buffer it was cut from, which
+    /// a long-lived connection must not keep.
     pub fn prepend(&mut self, more: Bytes) {
+        if more.is_empty() {
+            return;
+        }
         if self.prefix.is_empty() {
             self.prefix = more;
-        } else if !more.is_empty() {
+        } else {
             self.prefix = [more, std::mem::take(&mut self.prefix)].concat().into();
         }
     }
@@ -106,5 +116,19 @@ mod tests {
         let mut got = [0u8; 3];
         far.read_exact(&mut got).await.unwrap();
         assert_eq!(&got, b"out");
+    }
+
+    /// An empty prefix cut from a request's buffer does not keep that
+    /// buffer alive for the connection's life.
+    #[test]
+    fn an_empty_prefix_lets_its_buffer_go() {
+        let mut buf = bytes::BytesMut::with_capacity(1024);
+        buf.extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
+        let rest = buf.split_off(buf.len()).freeze();
+        let head = buf.freeze();
+        assert!(!head.is_unique(), "the empty rest shares the buffer");
+        let replay = Replay::new(rest, tokio::io::empty());
+        assert!(head.is_unique(), "Replay kept the request's buffer");
+        drop(replay);
     }
 }

@@ -64,9 +64,10 @@ const FIRST_HEAD_MAX: usize = 4096;
 ///
 /// The first request is read here: when it is an upgrade that [`respond`]
 /// would accept (what browsers and libraries send), it is answered here
-/// too, without hyper, whose connection state, buffers and boxed upgrade
-/// cost a WebSocket login about a tenth of its CPU. Any other request, and
-/// every later one, is hyper's, with what was read replayed.
+/// too, without hyper's connection state, and the session reads the socket
+/// directly rather than through hyper's boxed upgrade (five I/O layers per
+/// read). Any other request, and every later one, is hyper's, with what
+/// was read replayed.
 // Written out (clippy's `manual_async_fn`): an async fn keeps each argument
 // twice for its whole life (rust-lang/rust#62958), and this is the task.
 #[allow(clippy::manual_async_fn)]
