@@ -14,6 +14,8 @@ mod common;
 mod cut_proxy;
 #[path = "../../xmpp-stream/tests/sm_driver/mod.rs"]
 mod sm_driver;
+#[path = "../../xmpp-stream/tests/unique/mod.rs"]
+mod unique;
 
 use std::time::Duration;
 

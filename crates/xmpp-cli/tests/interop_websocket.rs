@@ -15,10 +15,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+#[path = "../../xmpp-stream/tests/unique/mod.rs"]
+mod unique;
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use common::{expect_code, free_port, run, stdout, Store, BIN};
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -33,16 +35,6 @@ fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run the interop suite with `cargo xtask interop`")
     })
-}
-
-/// A word unique to this run, so that nothing left over from another run
-/// (a message, a session) can pass for this one.
-fn nonce() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{}-{nanos:x}", std::process::id())
 }
 
 /// Our library client over TCP (no TLS: SCRAM on the plain stream), logged
@@ -189,7 +181,7 @@ async fn converse_exchange(
     password: &str,
     http_port: u16,
 ) -> Duration {
-    let n = nonce();
+    let n = unique::unique();
     let mut peer = tcp_peer(tcp_addr, peer_jid, &format!("tcp-{n}"), password).await;
     let send = format!("hello from converse.js {n}");
     let reply = format!("hello back from TCP {n}");

@@ -16,6 +16,7 @@ use xmpp_stream::server::{ServerConfig, SessionFeature};
 use xmpp_stream::ClientError;
 
 mod peer;
+mod unique;
 
 use peer::{client_config, env};
 

@@ -20,6 +20,7 @@ use xmpp_stream::tls::ca_file_config;
 use xmpp_stream::{ClientError, StreamInfo};
 
 mod peer;
+mod unique;
 
 use peer::{env, sasl2_client as client};
 

@@ -14,6 +14,7 @@ mod common;
 mod cut_proxy;
 mod peer;
 mod sm_driver;
+mod unique;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -10,6 +10,7 @@
 
 mod cut_proxy;
 mod sm_driver;
+mod unique;
 
 use sm_driver::{env, resumes};
 

@@ -24,6 +24,7 @@ use xmpp_stream::tls::{ca_file_config, ServerTls};
 use xmpp_stream::ClientError;
 
 mod peer;
+mod unique;
 
 use peer::{bare_jid, env, OurServer};
 
@@ -35,7 +36,7 @@ fn tls_client(mechanism: &str, password: &str, ca_var: &str) -> ClientConfig {
         .expect("a known mechanism")]);
     let mut config = ClientConfig::new(&bare_jid(), password)
         .unwrap()
-        .with_resource("interop-tls")
+        .with_resource(&peer::unique_resource("interop-tls"))
         .with_selector(selector)
         .with_tls(TlsMode::Required);
     config.fallback = false;

@@ -9,6 +9,7 @@ use xmpp_stream::client::{Sasl2Mode, TlsMode};
 use xmpp_stream::websocket::{connect, WsUrl};
 
 mod peer;
+mod unique;
 
 use peer::{env, sasl2_client};
 

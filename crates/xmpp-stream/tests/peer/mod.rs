@@ -29,7 +29,12 @@ pub fn bare_jid() -> String {
     )
 }
 
-/// Our client for the RFC 6120 servers: plaintext, resource `interop`,
+/// A resource of `prefix` no other session of the suite uses.
+pub fn unique_resource(prefix: &str) -> String {
+    format!("{prefix}-{}", super::unique::unique())
+}
+
+/// Our client for the RFC 6120 servers: plaintext, a resource `interop-…`,
 /// exactly `mechanism` (no fallback), PLAIN allowed without TLS.
 pub fn client_config(mechanism: &str, password: &str) -> ClientConfig {
     let selector = MechanismSelector::with_preference([mechanism
@@ -38,7 +43,7 @@ pub fn client_config(mechanism: &str, password: &str) -> ClientConfig {
     .allow_plain_insecure(true);
     let mut config = ClientConfig::new(&bare_jid(), password)
         .unwrap()
-        .with_resource("interop")
+        .with_resource(&unique_resource("interop"))
         .with_selector(selector)
         .with_tls(TlsMode::Off);
     config.fallback = false;

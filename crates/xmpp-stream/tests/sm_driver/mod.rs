@@ -27,6 +27,8 @@ use xmpp_xml::{ns, Element};
 
 use super::cut_proxy::CutProxy;
 
+pub use super::unique::unique;
+
 pub const BEFORE: &str = "before the cut";
 pub const AFTER: &str = "after the resumption";
 pub const DETACHED: &str = "sent while detached";
@@ -49,15 +51,6 @@ pub fn bare_jid() -> String {
         env("XMPP_INTEROP_USER"),
         env("XMPP_INTEROP_DOMAIN")
     )
-}
-
-/// A suffix no other run of the suite uses.
-pub fn unique() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{}-{nanos:x}", std::process::id())
 }
 
 /// A running driver: its stdout line by line, its stdin, its stderr kept.
@@ -220,7 +213,7 @@ pub async fn resumes(driver: &'static str, what: &str, addr: &str) -> String {
     // resource ends it and bounces what it kept.
     let run = unique();
     let tcp = TcpStream::connect(addr).await.unwrap();
-    let config = controller_config(format!("sm-controller-{run}"));
+    let config = controller_config(format!("sm-controller-{}-{run}", driver.replace('.', "")));
     let mut ours = connect(tcp, config, None)
         .await
         .unwrap_or_else(|e| panic!("{what}: our session: {e}"));
