@@ -34,6 +34,7 @@ use std::os::unix::fs::{
     DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _,
 };
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::SystemTime;
 
 use xmpp_sasl::{FastToken, Mechanism};
@@ -274,13 +275,17 @@ pub fn save(path: &Path, stored: &Stored) -> Result<(), String> {
     let name = path
         .file_name()
         .ok_or_else(|| "the path has no file name".to_owned())?;
+    // The counter keeps two saves of one process apart even when they read
+    // the same nanoseconds (a coarse clock); `create_new` refuses a clash.
+    static SAVES: AtomicU32 = AtomicU32::new(0);
+    let n = SAVES.fetch_add(1, Ordering::Relaxed);
     let nanos = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
-    tmp_name.push(format!(".{}.{nanos}.tmp", std::process::id()));
+    tmp_name.push(format!(".{}.{nanos}.{n}.tmp", std::process::id()));
     let tmp = dir.join(tmp_name);
     let written = (|| -> std::io::Result<()> {
         if !dir.exists() {
